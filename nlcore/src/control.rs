@@ -1,0 +1,199 @@
+//! What a received message means: data, or one of netlink's control messages.
+//!
+//! ```text
+//! NLMSG_ERROR: | nlmsghdr | error i32 | request nlmsghdr | [request payload] | [ext-ack TLVs] |
+//!                                                          ^ absent with NLM_F_CAPPED
+//!                                                                             ^ with NLM_F_ACK_TLVS
+//! NLMSG_DONE:  | nlmsghdr | error i32 | [ext-ack TLVs] |
+//! ```
+//! An error of 0 is an ACK (its ext-ack message, if any, is a warning).
+
+use crate::consts::*;
+use crate::wire::{u32_at, AttrIter, NlMsg, NlMsgHdr};
+use crate::{align, Error};
+
+/// The extended ack: the kernel's explanation beside an error (or warning), borrowed from
+/// the received buffer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ExtAck<'a> {
+    /// `NLMSGERR_ATTR_MSG`: human-readable text.
+    pub msg: Option<&'a str>,
+    /// `NLMSGERR_ATTR_OFFS`: offset of the offending attribute in the request, from the
+    /// start of its `nlmsghdr`.
+    pub offset: Option<u32>,
+    /// `NLMSGERR_ATTR_COOKIE`: opaque bytes for the requester.
+    pub cookie: Option<&'a [u8]>,
+    /// `NLMSGERR_ATTR_POLICY`: the policy the offending attribute broke (nested attributes,
+    /// `NL_POLICY_TYPE_ATTR_*`).
+    pub policy: Option<&'a [u8]>,
+    /// `NLMSGERR_ATTR_MISS_TYPE`: type of a required attribute that was missing.
+    pub miss_type: Option<u32>,
+    /// `NLMSGERR_ATTR_MISS_NEST`: offset of the nest that lacked it.
+    pub miss_nest: Option<u32>,
+}
+
+impl<'a> ExtAck<'a> {
+    /// Reads the TLVs; unknown ones are skipped so newer kernels do not break older readers.
+    pub fn parse(tlvs: &'a [u8]) -> Result<Self, Error> {
+        let mut ext = ExtAck::default();
+        for attr in AttrIter::new(tlvs) {
+            let attr = attr?;
+            match attr.kind() {
+                NLMSGERR_ATTR_MSG => ext.msg = Some(attr.get_str()?),
+                NLMSGERR_ATTR_OFFS => ext.offset = Some(attr.get_u32()?),
+                NLMSGERR_ATTR_COOKIE => ext.cookie = Some(attr.value()),
+                NLMSGERR_ATTR_POLICY => ext.policy = Some(attr.value()),
+                NLMSGERR_ATTR_MISS_TYPE => ext.miss_type = Some(attr.get_u32()?),
+                NLMSGERR_ATTR_MISS_NEST => ext.miss_nest = Some(attr.get_u32()?),
+                _ => {}
+            }
+        }
+        Ok(ext)
+    }
+
+    /// Whether the kernel said anything beyond the errno.
+    pub fn is_empty(&self) -> bool {
+        *self == ExtAck::default()
+    }
+}
+
+/// A positive acknowledgement (`NLMSG_ERROR` with error 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Ack<'a> {
+    /// The header of the request being acknowledged (its `seq` matches it to the request).
+    pub request: NlMsgHdr,
+    /// Warnings, if the kernel had any.
+    pub ext_ack: ExtAck<'a>,
+}
+
+/// A refused request (`NLMSG_ERROR` with a negative error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ErrorMsg<'a> {
+    /// The error as a positive errno (`EINVAL` = 22).
+    pub errno: i32,
+    /// The header of the request that failed.
+    pub request: NlMsgHdr,
+    /// The request's payload, when the kernel echoed it (not `NLM_F_CAPPED`).
+    pub request_payload: Option<&'a [u8]>,
+    /// The kernel's explanation.
+    pub ext_ack: ExtAck<'a>,
+}
+
+/// The end of a dump (`NLMSG_DONE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Done<'a> {
+    /// 0, or the positive errno that ended the dump early.
+    pub errno: i32,
+    /// `NLM_F_DUMP_INTR`: the dumped set changed during the dump; start it again.
+    pub interrupted: bool,
+    /// The kernel's explanation, if any.
+    pub ext_ack: ExtAck<'a>,
+}
+
+/// The meaning of one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Payload<'a> {
+    /// A message of the family (any type that is not one of the four control types).
+    Data(NlMsg<'a>),
+    /// `NLMSG_NOOP`: ignore it.
+    Noop,
+    /// `NLMSG_OVERRUN`: data was lost.
+    Overrun,
+    /// `NLMSG_ERROR` with error 0.
+    Ack(Ack<'a>),
+    /// `NLMSG_ERROR` with an error.
+    Error(ErrorMsg<'a>),
+    /// `NLMSG_DONE`.
+    Done(Done<'a>),
+}
+
+impl<'a> Payload<'a> {
+    /// Classifies `msg`, parsing control messages fully.
+    pub fn parse(msg: NlMsg<'a>) -> Result<Payload<'a>, Error> {
+        match msg.ty() {
+            NLMSG_NOOP => Ok(Payload::Noop),
+            NLMSG_OVERRUN => Ok(Payload::Overrun),
+            NLMSG_ERROR => parse_error(msg),
+            NLMSG_DONE => parse_done(msg),
+            _ => Ok(Payload::Data(msg)),
+        }
+    }
+}
+
+fn read_errno(payload: &[u8], msg_len: usize) -> Result<i32, Error> {
+    if payload.len() < 4 {
+        return Err(Error::Truncated {
+            need: NLMSG_HDRLEN + 4,
+            have: msg_len,
+        });
+    }
+    // The kernel sends -errno; i32::MIN has no positive twin, so it saturates.
+    Ok((u32_at(payload, 0) as i32).saturating_neg())
+}
+
+fn parse_error(msg: NlMsg<'_>) -> Result<Payload<'_>, Error> {
+    let payload = msg.payload();
+    let errno = read_errno(payload, msg.bytes().len())?;
+    if payload.len() < NLMSGERR_LEN {
+        return Err(Error::Truncated {
+            need: NLMSG_HDRLEN + NLMSGERR_LEN,
+            have: msg.bytes().len(),
+        });
+    }
+    let request = NlMsgHdr::parse(&payload[4..])?;
+    let flags = msg.flags();
+    let (request_payload, tlv_start) = if flags & NLM_F_CAPPED != 0 {
+        (None, NLMSGERR_LEN)
+    } else {
+        // The whole request is echoed; its own length says where it ends.
+        let echoed = request.len as usize;
+        let end = 4usize.saturating_add(echoed);
+        if echoed < NLMSG_HDRLEN || end > payload.len() {
+            return Err(Error::BadMessageLength {
+                claimed: request.len,
+                available: payload.len() - 4,
+            });
+        }
+        (Some(&payload[NLMSGERR_LEN..end]), align(end))
+    };
+    let ext_ack = if flags & NLM_F_ACK_TLVS != 0 {
+        ExtAck::parse(payload.get(tlv_start..).unwrap_or(&[]))?
+    } else {
+        ExtAck::default()
+    };
+    Ok(if errno == 0 {
+        Payload::Ack(Ack { request, ext_ack })
+    } else {
+        Payload::Error(ErrorMsg {
+            errno,
+            request,
+            request_payload,
+            ext_ack,
+        })
+    })
+}
+
+fn parse_done(msg: NlMsg<'_>) -> Result<Payload<'_>, Error> {
+    let payload = msg.payload();
+    // A peer that is not the kernel may end a dump with an empty DONE: that is success.
+    let errno = if payload.is_empty() {
+        0
+    } else {
+        read_errno(payload, msg.bytes().len())?
+    };
+    let ext_ack = if msg.flags() & NLM_F_ACK_TLVS != 0 {
+        ExtAck::parse(payload.get(4..).unwrap_or(&[]))?
+    } else {
+        ExtAck::default()
+    };
+    Ok(Payload::Done(Done {
+        errno,
+        interrupted: msg.is_dump_interrupted(),
+        ext_ack,
+    }))
+}

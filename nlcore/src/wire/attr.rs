@@ -1,0 +1,205 @@
+use super::u16_at;
+use crate::consts::*;
+use crate::{align, Error};
+
+/// One checked attribute: its raw type field and its value (without padding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Attr<'a> {
+    raw_type: u16,
+    value: &'a [u8],
+}
+
+macro_rules! getters {
+    ($($(#[$doc:meta])* $name:ident -> $t:ty, $conv:ident;)*) => {$(
+        $(#[$doc])*
+        #[inline]
+        pub fn $name(&self) -> Result<$t, Error> {
+            match <[u8; core::mem::size_of::<$t>()]>::try_from(self.value) {
+                Ok(bytes) => Ok(<$t>::$conv(bytes)),
+                Err(_) => Err(self.size_error()),
+            }
+        }
+    )*};
+}
+
+impl<'a> Attr<'a> {
+    /// An attribute made from its parts (for tests and builders of views).
+    pub const fn new(raw_type: u16, value: &'a [u8]) -> Self {
+        Attr { raw_type, value }
+    }
+    /// The type without the `NLA_F_NESTED` / `NLA_F_NET_BYTEORDER` bits.
+    #[inline(always)]
+    pub fn kind(&self) -> u16 {
+        self.raw_type & NLA_TYPE_MASK
+    }
+    /// The type field as sent, flag bits included.
+    #[inline(always)]
+    pub fn raw_type(&self) -> u16 {
+        self.raw_type
+    }
+    /// Whether the sender flagged this attribute as nested (`NLA_F_NESTED`). Old kernel
+    /// code nests without the flag, so readers should not insist on it.
+    #[inline]
+    pub fn is_nested(&self) -> bool {
+        self.raw_type & NLA_F_NESTED != 0
+    }
+    /// Whether the value is in network byte order (`NLA_F_NET_BYTEORDER`).
+    #[inline]
+    pub fn is_net_byteorder(&self) -> bool {
+        self.raw_type & NLA_F_NET_BYTEORDER != 0
+    }
+    /// The value bytes (`nla_len - 4` of them).
+    #[inline(always)]
+    pub fn value(&self) -> &'a [u8] {
+        self.value
+    }
+    /// The attributes nested inside this one.
+    #[inline]
+    pub fn nested(&self) -> AttrIter<'a> {
+        AttrIter::new(self.value)
+    }
+
+    fn size_error(&self) -> Error {
+        Error::AttrSize {
+            attr: self.kind(),
+            len: self.value.len(),
+        }
+    }
+
+    getters! {
+        /// The value as a `u8` (exactly 1 byte).
+        get_u8 -> u8, from_ne_bytes;
+        /// The value as a host-order `u16` (exactly 2 bytes).
+        get_u16 -> u16, from_ne_bytes;
+        /// The value as a host-order `u32` (exactly 4 bytes).
+        get_u32 -> u32, from_ne_bytes;
+        /// The value as a host-order `u64` (exactly 8 bytes).
+        get_u64 -> u64, from_ne_bytes;
+        /// The value as an `i8`.
+        get_i8 -> i8, from_ne_bytes;
+        /// The value as a host-order `i16`.
+        get_i16 -> i16, from_ne_bytes;
+        /// The value as a host-order `i32`.
+        get_i32 -> i32, from_ne_bytes;
+        /// The value as a host-order `i64`.
+        get_i64 -> i64, from_ne_bytes;
+        /// The value as a network-order (big-endian) `u16`, e.g. a port.
+        get_be16 -> u16, from_be_bytes;
+        /// The value as a network-order `u32`, e.g. an IPv4 address.
+        get_be32 -> u32, from_be_bytes;
+        /// The value as a network-order `u64`.
+        get_be64 -> u64, from_be_bytes;
+    }
+
+    /// A `u16`/`u32`/`u64` value honouring `NLA_F_NET_BYTEORDER`, widened to `u64`: for
+    /// readers that accept any unsigned width, as the kernel's `NLA_UINT` does.
+    pub fn get_uint(&self) -> Result<u64, Error> {
+        let be = self.is_net_byteorder();
+        Ok(match self.value.len() {
+            1 => u64::from(self.value[0]),
+            2 if be => u64::from(self.get_be16()?),
+            2 => u64::from(self.get_u16()?),
+            4 if be => u64::from(self.get_be32()?),
+            4 => u64::from(self.get_u32()?),
+            8 if be => self.get_be64()?,
+            8 => self.get_u64()?,
+            _ => return Err(self.size_error()),
+        })
+    }
+
+    /// The bytes of a NUL-terminated string, without the NUL. The NUL must be the last
+    /// byte: a kernel string attribute carries nothing after it.
+    #[inline]
+    pub fn get_cstr_bytes(&self) -> Result<&'a [u8], Error> {
+        match self.value.split_last() {
+            Some((0, text)) if !text.contains(&0) => Ok(text),
+            _ => Err(Error::NotNulTerminated { attr: self.kind() }),
+        }
+    }
+
+    /// A NUL-terminated UTF-8 string, without the NUL.
+    #[inline]
+    pub fn get_str(&self) -> Result<&'a str, Error> {
+        let bytes = self.get_cstr_bytes()?;
+        core::str::from_utf8(bytes).map_err(|_| Error::NotUtf8 { attr: self.kind() })
+    }
+
+    /// A flag attribute: present with an empty value.
+    #[inline]
+    pub fn get_flag(&self) -> Result<(), Error> {
+        if self.value.is_empty() {
+            Ok(())
+        } else {
+            Err(self.size_error())
+        }
+    }
+}
+
+/// The attributes of a message payload or of a nested attribute, in order.
+///
+/// Yields `Err` once for the first malformed attribute and then stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttrIter<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> AttrIter<'a> {
+    /// Iterates over the attributes packed in `buf`.
+    #[inline]
+    pub const fn new(buf: &'a [u8]) -> Self {
+        AttrIter { rest: buf }
+    }
+
+    /// The bytes not yet iterated.
+    pub fn remaining(&self) -> &'a [u8] {
+        self.rest
+    }
+
+    /// The first attribute of type `kind`, checking every attribute before it.
+    pub fn find(self, kind: u16) -> Result<Option<Attr<'a>>, Error> {
+        for attr in self {
+            let attr = attr?;
+            if attr.kind() == kind {
+                return Ok(Some(attr));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl<'a> Iterator for AttrIter<'a> {
+    type Item = Result<Attr<'a>, Error>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let buf = self.rest;
+        if buf.is_empty() {
+            return None;
+        }
+        if buf.len() < NLA_HDRLEN {
+            self.rest = &[];
+            return Some(Err(Error::TrailingBytes { len: buf.len() }));
+        }
+        let claimed = u16_at(buf, 0);
+        let raw_type = u16_at(buf, 2);
+        let len = claimed as usize;
+        if len < NLA_HDRLEN || len > buf.len() {
+            self.rest = &[];
+            return Some(Err(Error::BadAttrLength {
+                attr: raw_type & NLA_TYPE_MASK,
+                claimed,
+                available: buf.len(),
+            }));
+        }
+        // The last attribute's padding may be missing, as the kernel's nla_ok allows.
+        let next = align(len).min(buf.len());
+        self.rest = &buf[next..];
+        Some(Ok(Attr {
+            raw_type,
+            value: &buf[NLA_HDRLEN..len],
+        }))
+    }
+}
+
+impl core::iter::FusedIterator for AttrIter<'_> {}

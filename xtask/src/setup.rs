@@ -1,0 +1,99 @@
+//! `cargo xtask setup`: installs what builds and tests need. Idempotent: every step checks
+//! first and does nothing when the thing is already there.
+
+use crate::util::{cargo, exec, fail, have, step, usage, Result};
+use std::process::Command;
+
+/// Rust targets: the bare-metal one proves nlcore is no_std; the others are the agent's.
+const TARGETS: &[&str] = &[
+    "thumbv7em-none-eabihf",
+    "x86_64-unknown-linux-musl",
+    "aarch64-unknown-linux-musl",
+];
+
+/// Debian packages the host-side tests and benchmarks use.
+const PACKAGES: &[&str] = &["valgrind", "iproute2", "libmnl-dev", "pkg-config"];
+
+pub fn run(args: &[String]) -> Result {
+    if let Some(a) = args.first() {
+        return Err(usage(format!("setup takes no arguments (got `{a}`)")));
+    }
+    step("rustup targets", || {
+        let mut cmd = Command::new("rustup");
+        cmd.args(["target", "add"]).args(TARGETS);
+        exec(&mut cmd)
+    })?;
+    step("debian packages", apt_install)?;
+    if nightly_present() {
+        step("cargo-fuzz (nightly fuzzing)", || {
+            if have_cargo_fuzz() {
+                return Ok(());
+            }
+            exec(cargo().args(["install", "--locked", "cargo-fuzz"]))
+        })?;
+    } else {
+        println!("nightly toolchain absent: fuzzing will be skipped by `cargo xtask test`");
+    }
+    Ok(())
+}
+
+pub fn nightly_present() -> bool {
+    have("rustup", "--version")
+        && Command::new("rustup")
+            .args(["run", "nightly", "rustc", "--version"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
+pub fn have_cargo_fuzz() -> bool {
+    cargo()
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn apt_install() -> Result {
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !dpkg_installed(p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    println!("installing: {}", missing.join(" "));
+    let apt = || {
+        let mut c = Command::new("apt-get");
+        c.env("DEBIAN_FRONTEND", "noninteractive").args([
+            "-o",
+            "DPkg::Lock::Timeout=600",
+            "-q",
+            "-y",
+        ]);
+        c
+    };
+    // `apt-get update` reports a failed suite only as a warning: treat it as fatal, or a
+    // partial index silently yields old package versions.
+    let out = apt().arg("update").output()?;
+    let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    if !out.status.success()
+        || text
+            .lines()
+            .any(|l| l.starts_with("W:") || l.starts_with("E:"))
+    {
+        return Err(fail(format!("apt-get update failed:\n{text}")));
+    }
+    exec(
+        apt()
+            .arg("install")
+            .arg("--no-install-recommends")
+            .args(&missing),
+    )
+}
+
+pub fn dpkg_installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}

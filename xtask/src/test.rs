@@ -1,0 +1,89 @@
+//! `cargo xtask test [PART...]`: the whole suite, or named parts of it.
+
+use crate::setup::{have_cargo_fuzz, nightly_present};
+use crate::util::{cargo, exec, step, usage, Result};
+
+const PARTS: &[&str] = &["lint", "unit", "nostd", "fuzz"];
+
+/// Seconds each fuzz target runs in the short CI pass (the long campaign is separate).
+const FUZZ_SECONDS: u32 = 30;
+
+pub fn run(args: &[String]) -> Result {
+    for a in args {
+        if !PARTS.contains(&a.as_str()) {
+            return Err(usage(format!(
+                "unknown test part `{a}` (parts: {})",
+                PARTS.join(", ")
+            )));
+        }
+    }
+    let wanted = |p: &str| args.is_empty() || args.iter().any(|a| a == p);
+    if wanted("lint") {
+        step("cargo fmt --check", || {
+            exec(cargo().args(["fmt", "--all", "--", "--check"]))
+        })?;
+        step("cargo clippy -D warnings", || {
+            exec(cargo().args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--all-features",
+                "--",
+                "-D",
+                "warnings",
+            ]))
+        })?;
+    }
+    if wanted("unit") {
+        step("cargo test (workspace)", || {
+            exec(cargo().args(["test", "--workspace", "--all-features"]))
+        })?;
+    }
+    if wanted("nostd") {
+        step(
+            "nlcore builds for thumbv7em-none-eabihf (no_std, no alloc)",
+            || {
+                exec(cargo().args([
+                    "build",
+                    "-p",
+                    "nlcore",
+                    "--no-default-features",
+                    "--target",
+                    "thumbv7em-none-eabihf",
+                ]))?;
+                exec(cargo().args([
+                    "build",
+                    "-p",
+                    "nlcore",
+                    "--features",
+                    "defmt",
+                    "--target",
+                    "thumbv7em-none-eabihf",
+                ]))
+            },
+        )?;
+    }
+    if wanted("fuzz") {
+        step("fuzz targets (short run each)", fuzz_short)?;
+    }
+    Ok(())
+}
+
+fn fuzz_short() -> Result {
+    if !nightly_present() || !have_cargo_fuzz() {
+        println!(
+            "SKIPPED: fuzzing needs the nightly toolchain and cargo-fuzz (`cargo xtask setup`)"
+        );
+        return Ok(());
+    }
+    let list = cargo()
+        .current_dir(crate::util::root())
+        .args(["+nightly", "fuzz", "list"])
+        .output()?;
+    let targets = String::from_utf8_lossy(&list.stdout).to_string();
+    for target in targets.lines().filter(|l| !l.trim().is_empty()) {
+        let max_time = format!("-max_total_time={FUZZ_SECONDS}");
+        exec(cargo().args(["+nightly", "fuzz", "run", target, "--", &max_time]))?;
+    }
+    Ok(())
+}
