@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: the project's automation, in Rust rather than shell.
 //! Every command is idempotent and prints a progress line for each long step.
 
+mod bench;
 mod setup;
 mod test;
 mod util;
@@ -14,6 +15,7 @@ Commands:
   setup              install what the build and tests need (rustup targets, Debian packages,
                      cargo-fuzz); idempotent, safe to re-run
   test [PART...]     run the test suite; parts: lint, unit, nostd, fuzz (default: all)
+  bench [PART...]    side-by-side benchmarks (name=value lines, ratios last)
   help               this text
 ";
 
@@ -26,6 +28,7 @@ fn main() -> ExitCode {
     let result = match cmd.as_str() {
         "setup" => setup::run(rest),
         "test" => test::run(rest),
+        "bench" => bench::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

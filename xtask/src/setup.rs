@@ -23,7 +23,7 @@ pub fn run(args: &[String]) -> Result {
         cmd.args(["target", "add"]).args(TARGETS);
         exec(&mut cmd)
     })?;
-    step("debian packages", apt_install)?;
+    step("debian packages", || apt_install(PACKAGES))?;
     if nightly_present() {
         step("cargo-fuzz (nightly fuzzing)", || {
             if have_cargo_fuzz() {
@@ -52,8 +52,9 @@ pub fn have_cargo_fuzz() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn apt_install() -> Result {
-    let missing: Vec<&str> = PACKAGES
+/// Installs the Debian packages of `packages` that are missing (none missing: no apt call).
+pub fn apt_install(packages: &[&str]) -> Result {
+    let missing: Vec<&str> = packages
         .iter()
         .copied()
         .filter(|p| !dpkg_installed(p))
