@@ -323,10 +323,12 @@ impl<B: Buffer> MsgBuilder<B> {
     /// nest) when its contents exceed the 16-bit length field.
     #[inline]
     pub fn nest_end(&mut self, nest: Nest) -> Result<(), Error> {
+        // A stale handle (its message cancelled or cleared) may point at or past the end.
         let len = self
             .buf
             .len()
             .checked_sub(nest.offset)
+            .filter(|&len| len >= NLA_HDRLEN)
             .ok_or(Error::OutOfOrder)?;
         let Ok(nla_len) = u16::try_from(len) else {
             self.buf.truncate(nest.offset);
@@ -349,7 +351,13 @@ impl<B: Buffer> MsgBuilder<B> {
         if start == NO_MESSAGE {
             return Err(Error::OutOfOrder);
         }
-        let len = self.buf.len() - start;
+        // Cancelling a nest opened in an earlier message truncates below this one's header.
+        let len = self
+            .buf
+            .len()
+            .checked_sub(start)
+            .filter(|&len| len >= NLMSG_HDRLEN)
+            .ok_or(Error::OutOfOrder)?;
         let nlmsg_len = u32::try_from(len).map_err(|_| Error::TooLong)?;
         self.buf.written_mut()[start..start + 4].copy_from_slice(&nlmsg_len.to_ne_bytes());
         self.msg_start = NO_MESSAGE;

@@ -147,7 +147,9 @@ fn parse_error(msg: NlMsg<'_>) -> Result<Payload<'_>, Error> {
     }
     let request = NlMsgHdr::parse(&payload[4..])?;
     let flags = msg.flags();
-    let (request_payload, tlv_start) = if flags & NLM_F_CAPPED != 0 {
+    // Success never echoes the request's payload; kernels before NLM_F_CAPPED (< 4.12) and
+    // peers other than the kernel send such an ACK without the flag.
+    let (request_payload, tlv_start) = if flags & NLM_F_CAPPED != 0 || errno == 0 {
         (None, NLMSGERR_LEN)
     } else {
         // The whole request is echoed; its own length says where it ends.
