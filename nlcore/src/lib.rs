@@ -24,6 +24,8 @@ pub mod control;
 mod error;
 pub mod genl;
 pub mod policy;
+#[cfg(feature = "socket")]
+pub mod sock;
 pub mod wire;
 
 pub use builder::{Buffer, MsgBuilder, Nest, SliceBuffer};

@@ -1,0 +1,174 @@
+use crate::control::ExtAck;
+use core::fmt;
+// Errno values differ between architectures (mips has its own), so never write them as
+// numbers: rustix's constants are right for the target.
+use rustix::io::Errno;
+
+/// What can go wrong on a netlink socket: a small `Copy` value built from the errno or
+/// from what the peer answered. The codec's own failures travel inside
+/// ([`Error::Codec`]), so the codec's [`crate::Error`] stays free of socket concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Error {
+    /// A system call failed with this errno (positive, e.g. `EPERM` = 1).
+    Os(i32),
+    /// `bind` to an explicit port that another socket of the unit holds (`EADDRINUSE`).
+    AddrInUse {
+        /// The port that was asked for.
+        port: u32,
+    },
+    /// The datagram was larger than the receive buffer (`MSG_TRUNC`); its tail is lost.
+    /// Receive with at least `size` bytes.
+    Truncated {
+        /// The datagram's real size in bytes.
+        size: usize,
+        /// The buffer's size in bytes.
+        capacity: usize,
+    },
+    /// The receive queue overflowed (`ENOBUFS`): messages were dropped before this read.
+    /// The socket stays usable; [`NlSocket::overruns`](super::NlSocket::overruns) counts
+    /// these.
+    Overrun,
+    /// Nothing arrived within the receive timeout.
+    TimedOut,
+    /// Non-blocking socket with nothing to read (`EAGAIN`).
+    WouldBlock,
+    /// A datagram from a port other than the kernel's (0) while the socket accepts only the
+    /// kernel ([`NlSocket::set_accept_any_sender`](super::NlSocket::set_accept_any_sender)).
+    ForeignSender {
+        /// The sender's port id.
+        port: u32,
+    },
+    /// The peer refused the request (`NLMSG_ERROR`) or ended the dump with an error
+    /// (`NLMSG_DONE`); the ext-ack travels beside it in [`Failed`].
+    Kernel {
+        /// The positive errno the peer sent.
+        errno: i32,
+    },
+    /// The dumped set changed during the dump (`NLM_F_DUMP_INTR`): the data is
+    /// inconsistent, start the dump again.
+    DumpInterrupted,
+    /// A reply carried another request's sequence number.
+    SeqMismatch {
+        /// The sequence number of the request.
+        expected: u32,
+        /// The one in the reply.
+        got: u32,
+    },
+    /// A reply was addressed to another port (`nlmsg_pid`).
+    PortMismatch {
+        /// This socket's port.
+        expected: u32,
+        /// The port in the reply.
+        got: u32,
+    },
+    /// A name (family, group) the peer does not know.
+    NotFound,
+    /// A received message is malformed, or a buffer too small to build one.
+    Codec(crate::Error),
+}
+
+impl Error {
+    /// The errno this error stands for, where there is one (`ENOBUFS` for
+    /// [`Error::Overrun`], the peer's errno for [`Error::Kernel`]).
+    pub fn errno(&self) -> Option<i32> {
+        match *self {
+            Error::Os(e) | Error::Kernel { errno: e } => Some(e),
+            Error::AddrInUse { .. } => Some(Errno::ADDRINUSE.raw_os_error()),
+            Error::Overrun => Some(Errno::NOBUFS.raw_os_error()),
+            Error::TimedOut | Error::WouldBlock => Some(Errno::AGAIN.raw_os_error()),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn from_errno(errno: Errno) -> Self {
+        Error::Os(errno.raw_os_error())
+    }
+}
+
+impl From<crate::Error> for Error {
+    fn from(e: crate::Error) -> Self {
+        Error::Codec(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Error::Os(errno) => write!(f, "system call failed: errno {errno}"),
+            Error::AddrInUse { port } => write!(f, "netlink port {port} is already in use"),
+            Error::Truncated { size, capacity } => write!(
+                f,
+                "datagram of {size} bytes truncated to the {capacity}-byte receive buffer"
+            ),
+            Error::Overrun => write!(f, "receive queue overrun (ENOBUFS): messages were lost"),
+            Error::TimedOut => write!(f, "timed out waiting for a netlink message"),
+            Error::WouldBlock => write!(f, "no message waiting (non-blocking socket)"),
+            Error::ForeignSender { port } => {
+                write!(f, "refused a datagram from port {port} (not the kernel)")
+            }
+            Error::Kernel { errno } => write!(f, "request refused by the peer: errno {errno}"),
+            Error::DumpInterrupted => {
+                write!(
+                    f,
+                    "dump interrupted (NLM_F_DUMP_INTR): the set changed, dump again"
+                )
+            }
+            Error::SeqMismatch { expected, got } => {
+                write!(f, "reply has sequence number {got}, request had {expected}")
+            }
+            Error::PortMismatch { expected, got } => {
+                write!(
+                    f,
+                    "reply addressed to port {got}, this socket is port {expected}"
+                )
+            }
+            Error::NotFound => write!(f, "no such family or group"),
+            Error::Codec(e) => write!(f, "malformed message: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// A failed request: the error, and beside it the kernel's extended ack (its message text,
+/// the offending attribute's offset...) borrowed from the receive buffer, never copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Failed<'a> {
+    /// What went wrong.
+    pub error: Error,
+    /// The kernel's explanation; empty unless the peer sent one.
+    pub ext_ack: ExtAck<'a>,
+}
+
+impl From<Error> for Failed<'_> {
+    fn from(error: Error) -> Self {
+        Failed {
+            error,
+            ext_ack: ExtAck::default(),
+        }
+    }
+}
+
+impl From<crate::Error> for Failed<'_> {
+    fn from(e: crate::Error) -> Self {
+        Error::Codec(e).into()
+    }
+}
+
+impl fmt::Display for Failed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.error)?;
+        if let Some(msg) = self.ext_ack.msg {
+            write!(f, ": {msg}")?;
+        }
+        if let Some(offset) = self.ext_ack.offset {
+            write!(f, " (attribute at offset {offset})")?;
+        }
+        Ok(())
+    }
+}
+
+impl core::error::Error for Failed<'_> {}

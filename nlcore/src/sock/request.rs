@@ -1,0 +1,205 @@
+//! Request/response on a socket: numbering, reply checks, acks and dumps.
+//!
+//! ```text
+//! request (NLM_F_ACK):  --> | req seq=n |
+//!                       <-- | data seq=n |* ... | NLMSG_ERROR seq=n, error 0 (ack) or -errno |
+//! dump (NLM_F_DUMP):    --> | req seq=n |
+//!                       <-- | data seq=n, NLM_F_MULTI |* ... | NLMSG_DONE seq=n, error, ext-ack |
+//! ```
+//! Replies must carry the request's sequence number and either no port or this socket's;
+//! multicast datagrams that arrive meanwhile (the socket may be in groups) are skipped.
+
+use super::{Error, Failed, NlSocket};
+use crate::consts::*;
+use crate::control::{Ack, Payload};
+use crate::wire::NlMsg;
+
+/// Unrelated multicast datagrams a request skips before giving up: a socket that is in
+/// busy groups must not keep a request waiting forever.
+const MAX_SKIPPED_DATAGRAMS: u32 = 4096;
+
+/// How a dump ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct DumpEnd {
+    /// Data messages handed to the caller.
+    pub messages: u32,
+    /// Datagrams it took.
+    pub datagrams: u32,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Wait for the ack (NLMSG_ERROR); a multipart reply's NLMSG_DONE is not the end.
+    Ack,
+    /// Wait for NLMSG_DONE.
+    Dump,
+}
+
+/// Where the message that ended an exchange lies in the receive buffer.
+struct End {
+    start: usize,
+    len: usize,
+    interrupted: bool,
+    summary: DumpEnd,
+}
+
+impl NlSocket {
+    /// Sends the single message `msg` as a request with an acknowledgement and waits for it.
+    ///
+    /// The socket numbers the request: it sets `NLM_F_REQUEST | NLM_F_ACK` and a fresh
+    /// sequence number in `msg`'s header. Data messages that come before the ack (the
+    /// reply of a "get") are handed to `on_data`. A refusal is
+    /// [`Error::Kernel`] with the kernel's ext-ack beside it.
+    pub fn request<'b>(
+        &mut self,
+        msg: &mut [u8],
+        buf: &'b mut [u8],
+        on_data: impl FnMut(NlMsg<'_>) -> Result<(), Error>,
+    ) -> Result<Ack<'b>, Failed<'b>> {
+        let end = self.exchange(msg, NLM_F_REQUEST | NLM_F_ACK, Mode::Ack, buf, on_data)?;
+        let buf: &'b [u8] = buf;
+        match Payload::parse(NlMsg::new_checked(&buf[end.start..end.start + end.len])?)? {
+            Payload::Ack(ack) => Ok(ack),
+            Payload::Error(e) => Err(Failed {
+                error: Error::Kernel { errno: e.errno },
+                ext_ack: e.ext_ack,
+            }),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Sends the single message `msg` as a dump request (`NLM_F_REQUEST | NLM_F_DUMP`, a
+    /// fresh sequence number) and hands every data message of the reply to `on_data` until
+    /// `NLMSG_DONE`.
+    ///
+    /// An error in `NLMSG_DONE` (or an `NLMSG_ERROR` instead of a dump) is
+    /// [`Error::Kernel`] with the ext-ack beside it; a dump that the kernel flagged
+    /// `NLM_F_DUMP_INTR` is read to its end and then reported as
+    /// [`Error::DumpInterrupted`]: the caller has seen inconsistent data and dumps again.
+    pub fn dump<'b>(
+        &mut self,
+        msg: &mut [u8],
+        buf: &'b mut [u8],
+        on_data: impl FnMut(NlMsg<'_>) -> Result<(), Error>,
+    ) -> Result<DumpEnd, Failed<'b>> {
+        let end = self.exchange(msg, NLM_F_REQUEST | NLM_F_DUMP, Mode::Dump, buf, on_data)?;
+        let buf: &'b [u8] = buf;
+        let last = NlMsg::new_checked(&buf[end.start..end.start + end.len])?;
+        match Payload::parse(last)? {
+            Payload::Done(done) if done.errno != 0 => Err(Failed {
+                error: Error::Kernel { errno: done.errno },
+                ext_ack: done.ext_ack,
+            }),
+            Payload::Done(done) if done.interrupted || end.interrupted => Err(Failed {
+                error: Error::DumpInterrupted,
+                ext_ack: done.ext_ack,
+            }),
+            Payload::Done(_) => Ok(end.summary),
+            Payload::Error(e) => Err(Failed {
+                error: Error::Kernel { errno: e.errno },
+                ext_ack: e.ext_ack,
+            }),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    fn exchange(
+        &mut self,
+        msg: &mut [u8],
+        flags: u16,
+        mode: Mode,
+        buf: &mut [u8],
+        mut on_data: impl FnMut(NlMsg<'_>) -> Result<(), Error>,
+    ) -> Result<End, Error> {
+        let seq = self.stamp(msg, flags)?;
+        self.send(msg)?;
+        let base = buf.as_ptr() as usize;
+        let mut summary = DumpEnd::default();
+        let mut interrupted = false;
+        let mut skipped = 0u32;
+        loop {
+            let datagram = self.recv_from(&mut *buf)?;
+            if datagram.sender.groups != 0 {
+                // A notification from a group this socket is in, not a reply.
+                skipped += 1;
+                if skipped > MAX_SKIPPED_DATAGRAMS {
+                    return Err(Error::TimedOut);
+                }
+                continue;
+            }
+            summary.datagrams += 1;
+            for m in datagram.messages() {
+                let m = m?;
+                if m.seq() != seq {
+                    return Err(self.abandon(Error::SeqMismatch {
+                        expected: seq,
+                        got: m.seq(),
+                    }));
+                }
+                if m.pid() != 0 && m.pid() != self.port() {
+                    return Err(self.abandon(Error::PortMismatch {
+                        expected: self.port(),
+                        got: m.pid(),
+                    }));
+                }
+                interrupted |= m.is_dump_interrupted();
+                let ends = match m.ty() {
+                    NLMSG_NOOP => false,
+                    NLMSG_ERROR => true,
+                    NLMSG_DONE => mode == Mode::Dump,
+                    NLMSG_OVERRUN => return Err(Error::Overrun),
+                    _ => {
+                        summary.messages += 1;
+                        if let Err(e) = on_data(m) {
+                            return Err(self.abandon(e));
+                        }
+                        false
+                    }
+                };
+                if ends {
+                    return Ok(End {
+                        start: m.bytes().as_ptr() as usize - base,
+                        len: m.bytes().len(),
+                        interrupted,
+                        summary,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Gives `msg` (exactly one message) its flags and a fresh sequence number.
+    fn stamp(&mut self, msg: &mut [u8], flags: u16) -> Result<u32, Error> {
+        let len = NlMsg::new_checked(msg)?.bytes().len();
+        if crate::align(len) < msg.len() {
+            // More than one message: a batch has no single reply to wait for.
+            return Err(Error::Codec(crate::Error::TrailingBytes {
+                len: msg.len() - len,
+            }));
+        }
+        let seq = self.next_seq();
+        let old = u16::from_ne_bytes([msg[6], msg[7]]);
+        msg[6..8].copy_from_slice(&(old | flags).to_ne_bytes());
+        msg[8..12].copy_from_slice(&seq.to_ne_bytes());
+        Ok(seq)
+    }
+
+    /// After giving up on an exchange midway, drops what is still queued for it so that the
+    /// next request does not read stale replies.
+    fn abandon(&mut self, e: Error) -> Error {
+        let _ = self.drain(MAX_SKIPPED_DATAGRAMS);
+        e
+    }
+}
+
+fn unexpected(p: &Payload<'_>) -> Failed<'static> {
+    let nlmsg_type = match p {
+        Payload::Data(m) => m.ty(),
+        Payload::Noop => NLMSG_NOOP,
+        Payload::Overrun => NLMSG_OVERRUN,
+        Payload::Ack(_) | Payload::Error(_) => NLMSG_ERROR,
+        Payload::Done(_) => NLMSG_DONE,
+    };
+    Error::Codec(crate::Error::UnexpectedType { nlmsg_type }).into()
+}

@@ -1,0 +1,437 @@
+use super::sys;
+use super::Error;
+use crate::consts::*;
+use crate::wire::MessageIter;
+use core::time::Duration;
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::io::{Errno, IoSlice, IoSliceMut};
+use rustix::net::netlink::SocketAddrNetlink;
+use rustix::net::{
+    AddressFamily, Protocol, RecvAncillaryBuffer, RecvFlags, ReturnFlags, SendAncillaryBuffer,
+    SendFlags, SocketAddrAny, SocketFlags, SocketType,
+};
+
+/// How long a blocking receive waits unless told otherwise: long enough for any kernel
+/// reply, short enough that a lost one is noticed.
+pub const DEFAULT_RECV_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Most parts [`NlSocket::send_vectored`] takes in one call (the iovec lives on the stack).
+pub const MAX_IOV: usize = 16;
+
+/// A netlink address (`struct sockaddr_nl`): a port id and a mask of the first 32
+/// multicast groups. Port 0 is the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Addr {
+    /// `nl_pid`: the port id.
+    pub port: u32,
+    /// `nl_groups`: bit `n - 1` stands for group `n`.
+    pub groups: u32,
+}
+
+impl Addr {
+    /// The kernel (port 0, no groups).
+    pub const KERNEL: Addr = Addr { port: 0, groups: 0 };
+
+    /// The socket bound to `port` (unicast).
+    pub const fn port(port: u32) -> Addr {
+        Addr { port, groups: 0 }
+    }
+
+    /// The members of multicast group `group` (1 to 32; others give an empty mask).
+    pub const fn group(group: u32) -> Addr {
+        Addr {
+            port: 0,
+            groups: group_mask(group),
+        }
+    }
+
+    fn to_rustix(self) -> SocketAddrNetlink {
+        SocketAddrNetlink::new(self.port, self.groups)
+    }
+}
+
+/// The bind mask bit of multicast group `group` (groups are numbered from 1; only 1 to 32
+/// fit the mask, the others are joined with [`NlSocket::join_group`]).
+pub const fn group_mask(group: u32) -> u32 {
+    if group >= 1 && group <= 32 {
+        1 << (group - 1)
+    } else {
+        0
+    }
+}
+
+/// One received datagram: its bytes, inside the caller's buffer, and who sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Datagram<'a> {
+    /// The datagram (one or more netlink messages).
+    pub bytes: &'a [u8],
+    /// The sender: port 0 for the kernel; `groups` is non-zero for a multicast.
+    pub sender: Addr,
+}
+
+impl<'a> Datagram<'a> {
+    /// The messages in the datagram.
+    pub fn messages(&self) -> MessageIter<'a> {
+        MessageIter::new(self.bytes)
+    }
+}
+
+/// An `AF_NETLINK` socket of any protocol unit.
+///
+/// Every blocking receive is bounded by a timeout ([`DEFAULT_RECV_TIMEOUT`] unless set), so
+/// nothing waits forever. By default only datagrams from the kernel (port 0) are accepted;
+/// talking to other processes (e.g. over `NETLINK_USERSOCK`) takes
+/// [`set_accept_any_sender`](Self::set_accept_any_sender).
+#[derive(Debug)]
+pub struct NlSocket {
+    fd: OwnedFd,
+    protocol: i32,
+    port: u32,
+    seq: u32,
+    nonblocking: bool,
+    accept_any_sender: bool,
+    overruns: u32,
+}
+
+impl NlSocket {
+    /// `socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol)`: a socket of unit `protocol`
+    /// (`NETLINK_ROUTE`, `NETLINK_GENERIC`, or a module's own number), not yet bound.
+    pub fn open(protocol: i32) -> Result<Self, Error> {
+        let raw = u32::try_from(protocol).map_err(|_| Error::from_errno(Errno::INVAL))?;
+        // Protocol 0 (NETLINK_ROUTE) is "no protocol" to rustix: both mean 0 to the kernel.
+        let proto = core::num::NonZeroU32::new(raw).map(Protocol::from_raw);
+        let fd = rustix::net::socket_with(
+            AddressFamily::NETLINK,
+            SocketType::RAW,
+            SocketFlags::CLOEXEC,
+            proto,
+        )
+        .map_err(Error::from_errno)?;
+        let sock = NlSocket {
+            fd,
+            protocol,
+            port: 0,
+            seq: 0,
+            nonblocking: false,
+            accept_any_sender: false,
+            overruns: 0,
+        };
+        sock.set_recv_timeout(DEFAULT_RECV_TIMEOUT)?;
+        Ok(sock)
+    }
+
+    /// [`open`](Self::open) and [`bind`](Self::bind) to a port the kernel chooses, no
+    /// groups: what a client of the kernel needs.
+    pub fn open_bound(protocol: i32) -> Result<Self, Error> {
+        let mut sock = Self::open(protocol)?;
+        sock.bind(0, 0)?;
+        Ok(sock)
+    }
+
+    /// `bind` to `port` (0: the kernel picks a free one) and the groups of the mask
+    /// `groups`; returns the port now held, as `getsockname` reports it. An explicit port
+    /// that another socket of the unit holds fails with [`Error::AddrInUse`].
+    pub fn bind(&mut self, port: u32, groups: u32) -> Result<u32, Error> {
+        match rustix::net::bind(&self.fd, &SocketAddrNetlink::new(port, groups)) {
+            Ok(()) => {}
+            Err(Errno::ADDRINUSE) => return Err(Error::AddrInUse { port }),
+            Err(e) => return Err(Error::from_errno(e)),
+        }
+        self.port = self.local_addr()?.port;
+        Ok(self.port)
+    }
+
+    /// The address the kernel holds for this socket (`getsockname`).
+    pub fn local_addr(&self) -> Result<Addr, Error> {
+        let any = rustix::net::getsockname(&self.fd).map_err(Error::from_errno)?;
+        to_addr(any)
+    }
+
+    /// This socket's port id (0 until bound; a socket that sends first is bound by the
+    /// kernel, and [`local_addr`](Self::local_addr) then tells its port).
+    pub fn port(&self) -> u32 {
+        self.port
+    }
+
+    /// The protocol unit the socket was opened with.
+    pub fn protocol(&self) -> i32 {
+        self.protocol
+    }
+
+    /// Joins multicast group `group` (`NETLINK_ADD_MEMBERSHIP`): any group number, not only
+    /// the 32 of the bind mask. Needs root (or the unit's permission) for most units.
+    pub fn join_group(&self, group: u32) -> Result<(), Error> {
+        self.set_netlink_opt(NETLINK_ADD_MEMBERSHIP, group as i32)
+    }
+
+    /// Leaves multicast group `group` (`NETLINK_DROP_MEMBERSHIP`).
+    pub fn leave_group(&self, group: u32) -> Result<(), Error> {
+        self.set_netlink_opt(NETLINK_DROP_MEMBERSHIP, group as i32)
+    }
+
+    /// `NETLINK_EXT_ACK`: ask the kernel to explain errors (message text, offending
+    /// attribute) in extended-ack TLVs.
+    pub fn set_ext_ack(&self, on: bool) -> Result<(), Error> {
+        self.set_netlink_opt(NETLINK_EXT_ACK, on as i32)
+    }
+
+    /// `NETLINK_CAP_ACK`: errors echo only the request's header, not its payload.
+    pub fn set_cap_ack(&self, on: bool) -> Result<(), Error> {
+        self.set_netlink_opt(NETLINK_CAP_ACK, on as i32)
+    }
+
+    /// `NETLINK_GET_STRICT_CHK`: the kernel checks GET requests strictly (unknown
+    /// attributes and stray header fields are errors instead of being ignored).
+    pub fn set_strict_check(&self, on: bool) -> Result<(), Error> {
+        self.set_netlink_opt(NETLINK_GET_STRICT_CHK, on as i32)
+    }
+
+    /// `NETLINK_NO_ENOBUFS`: do not report receive-queue overruns. Messages are still
+    /// lost when the queue is full, only silently: leave it off where losses matter.
+    pub fn set_no_enobufs(&self, on: bool) -> Result<(), Error> {
+        self.set_netlink_opt(NETLINK_NO_ENOBUFS, on as i32)
+    }
+
+    /// `SO_RCVBUF`: the receive queue's size in bytes (the kernel doubles the value and
+    /// caps it at `net.core.rmem_max`).
+    pub fn set_recv_buffer(&self, bytes: usize) -> Result<(), Error> {
+        rustix::net::sockopt::set_socket_recv_buffer_size(&self.fd, bytes)
+            .map_err(Error::from_errno)
+    }
+
+    /// `SO_RCVBUFFORCE`: as [`set_recv_buffer`](Self::set_recv_buffer) past
+    /// `net.core.rmem_max`; needs `CAP_NET_ADMIN`.
+    pub fn set_recv_buffer_force(&self, bytes: usize) -> Result<(), Error> {
+        rustix::net::sockopt::set_socket_recv_buffer_size_force(&self.fd, bytes)
+            .map_err(Error::from_errno)
+    }
+
+    /// The receive queue's size in bytes as the kernel reports it (`SO_RCVBUF`).
+    pub fn recv_buffer(&self) -> Result<usize, Error> {
+        rustix::net::sockopt::socket_recv_buffer_size(&self.fd).map_err(Error::from_errno)
+    }
+
+    /// Reads an integer `SOL_NETLINK` option (e.g. `NETLINK_EXT_ACK`) back.
+    pub fn netlink_opt(&self, name: i32) -> Result<i32, Error> {
+        sys::getsockopt_int(self.fd.as_fd(), SOL_NETLINK, name).map_err(Error::Os)
+    }
+
+    fn set_netlink_opt(&self, name: i32, value: i32) -> Result<(), Error> {
+        sys::setsockopt_int(self.fd.as_fd(), SOL_NETLINK, name, value).map_err(Error::Os)
+    }
+
+    /// Switches between blocking (bounded by the receive timeout) and non-blocking receives
+    /// (which fail with [`Error::WouldBlock`] when nothing is waiting).
+    pub fn set_nonblocking(&mut self, on: bool) -> Result<(), Error> {
+        rustix::io::ioctl_fionbio(&self.fd, on).map_err(Error::from_errno)?;
+        self.nonblocking = on;
+        Ok(())
+    }
+
+    /// How long a blocking receive waits before [`Error::TimedOut`]. Zero is refused
+    /// (`EINVAL`): to the kernel it would mean "forever".
+    pub fn set_recv_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        if timeout.is_zero() {
+            return Err(Error::from_errno(Errno::INVAL));
+        }
+        rustix::net::sockopt::set_socket_timeout(
+            &self.fd,
+            rustix::net::sockopt::Timeout::Recv,
+            Some(timeout),
+        )
+        .map_err(Error::from_errno)
+    }
+
+    /// Accept datagrams from any port (other processes), not only from the kernel.
+    pub fn set_accept_any_sender(&mut self, on: bool) {
+        self.accept_any_sender = on;
+    }
+
+    /// Waits up to `timeout` for a datagram (or an error such as an overrun) to be ready to
+    /// read; `false` when none came.
+    pub fn poll_readable(&self, timeout: Duration) -> Result<bool, Error> {
+        let ts = Timespec {
+            tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
+            tv_nsec: timeout.subsec_nanos() as _,
+        };
+        let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
+        loop {
+            match poll(&mut fds, Some(&ts)) {
+                Ok(n) => return Ok(n > 0),
+                // A signal cut the wait short; waiting the whole timeout again at most once
+                // per signal keeps the bound as long as signals are not a flood.
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(Error::from_errno(e)),
+            }
+        }
+    }
+
+    /// The next sequence number for a request (never 0, which notifications use).
+    pub fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1).max(1);
+        self.seq
+    }
+
+    /// How many receive-queue overruns (`ENOBUFS`) this socket has reported.
+    pub fn overruns(&self) -> u32 {
+        self.overruns
+    }
+
+    /// `sendto` one message (or batch) to the kernel.
+    pub fn send(&self, bytes: &[u8]) -> Result<usize, Error> {
+        self.send_to(bytes, Addr::KERNEL)
+    }
+
+    /// `sendto` one message (or batch) to `dest`.
+    pub fn send_to(&self, bytes: &[u8], dest: Addr) -> Result<usize, Error> {
+        let sent = rustix::net::sendto(&self.fd, bytes, SendFlags::empty(), &dest.to_rustix());
+        sent_or_multicast_done(sent, bytes.len(), dest)
+    }
+
+    /// `sendmsg` with an iovec of `parts`: several messages (or pieces of one) sent as one
+    /// datagram in one call, without copying them together first. At most [`MAX_IOV`]
+    /// parts (more: `EINVAL`).
+    pub fn send_vectored(&self, parts: &[&[u8]], dest: Addr) -> Result<usize, Error> {
+        if parts.len() > MAX_IOV {
+            return Err(Error::from_errno(Errno::INVAL));
+        }
+        let iov: [IoSlice<'_>; MAX_IOV] =
+            core::array::from_fn(|i| IoSlice::new(parts.get(i).copied().unwrap_or(&[])));
+        let total = parts.iter().map(|p| p.len()).sum();
+        let sent = rustix::net::sendmsg_addr(
+            &self.fd,
+            &dest.to_rustix(),
+            &iov[..parts.len()],
+            &mut SendAncillaryBuffer::default(),
+            SendFlags::empty(),
+        );
+        sent_or_multicast_done(sent, total, dest)
+    }
+
+    /// `recvfrom` one datagram into `buf`.
+    ///
+    /// Fails with [`Error::Truncated`] (stating the datagram's size) when it did not fit,
+    /// [`Error::Overrun`] when the queue overflowed since the last read (counted; read
+    /// again to go on), [`Error::ForeignSender`] when it came from another process and the
+    /// socket accepts only the kernel, [`Error::TimedOut`] / [`Error::WouldBlock`] when
+    /// nothing came.
+    pub fn recv_from<'b>(&mut self, buf: &'b mut [u8]) -> Result<Datagram<'b>, Error> {
+        let capacity = buf.len();
+        let received = rustix::net::recvfrom(&self.fd, &mut *buf, RecvFlags::TRUNC);
+        let (size, from) = match received {
+            Ok((_, size, from)) => (size, from),
+            Err(e) => return Err(self.recv_error(e)),
+        };
+        let sender = self.check_datagram(size, capacity, from)?;
+        Ok(Datagram {
+            bytes: &buf[..size],
+            sender,
+        })
+    }
+
+    /// `recvmsg` one datagram into `buf`; the same checks as [`recv_from`](Self::recv_from).
+    pub fn recv_msg<'b>(&mut self, buf: &'b mut [u8]) -> Result<Datagram<'b>, Error> {
+        let capacity = buf.len();
+        let mut iov = [IoSliceMut::new(&mut *buf)];
+        let received = rustix::net::recvmsg(
+            &self.fd,
+            &mut iov,
+            &mut RecvAncillaryBuffer::default(),
+            RecvFlags::TRUNC,
+        );
+        let msg = match received {
+            Ok(msg) => msg,
+            Err(e) => return Err(self.recv_error(e)),
+        };
+        // With MSG_TRUNC in the flags, `bytes` is the datagram's full size; the returned
+        // flag says the same, checked too in case a kernel reports only the flag.
+        let size = if msg.flags.contains(ReturnFlags::TRUNC) {
+            msg.bytes.max(capacity + 1)
+        } else {
+            msg.bytes
+        };
+        let sender = self.check_datagram(size, capacity, msg.address)?;
+        Ok(Datagram {
+            bytes: &buf[..size],
+            sender,
+        })
+    }
+
+    /// Throws away every datagram already queued (at most `limit`), e.g. the rest of a
+    /// dump that the caller abandoned; returns how many were dropped.
+    pub fn drain(&mut self, limit: u32) -> Result<u32, Error> {
+        let mut scratch = [0u8; 64];
+        let mut dropped = 0;
+        while dropped < limit {
+            match rustix::net::recv(&self.fd, &mut scratch, RecvFlags::DONTWAIT) {
+                Ok(_) => dropped += 1,
+                Err(Errno::AGAIN) => break,
+                Err(Errno::NOBUFS) => self.overruns = self.overruns.saturating_add(1),
+                Err(e) => return Err(Error::from_errno(e)),
+            }
+        }
+        Ok(dropped)
+    }
+
+    fn recv_error(&mut self, e: Errno) -> Error {
+        match e {
+            Errno::NOBUFS => {
+                self.overruns = self.overruns.saturating_add(1);
+                Error::Overrun
+            }
+            Errno::AGAIN if self.nonblocking => Error::WouldBlock,
+            Errno::AGAIN => Error::TimedOut,
+            e => Error::from_errno(e),
+        }
+    }
+
+    fn check_datagram(
+        &self,
+        size: usize,
+        capacity: usize,
+        from: Option<SocketAddrAny>,
+    ) -> Result<Addr, Error> {
+        if size > capacity {
+            return Err(Error::Truncated { size, capacity });
+        }
+        let sender = match from {
+            Some(any) => to_addr(any)?,
+            None => Addr::KERNEL,
+        };
+        if sender.port != 0 && !self.accept_any_sender {
+            return Err(Error::ForeignSender { port: sender.port });
+        }
+        Ok(sender)
+    }
+}
+
+impl AsFd for NlSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+fn to_addr(any: SocketAddrAny) -> Result<Addr, Error> {
+    let nl = SocketAddrNetlink::try_from(any).map_err(Error::from_errno)?;
+    Ok(Addr {
+        port: nl.pid(),
+        groups: nl.groups(),
+    })
+}
+
+/// A send to groups with port 0 is broadcast to the groups first and then also unicast to
+/// port 0; on a unit without a kernel socket (`NETLINK_USERSOCK`) that second part fails
+/// with `ECONNREFUSED` after the broadcast has gone out, so it is no failure.
+fn sent_or_multicast_done(
+    sent: Result<usize, Errno>,
+    len: usize,
+    dest: Addr,
+) -> Result<usize, Error> {
+    match sent {
+        Ok(n) => Ok(n),
+        Err(Errno::CONNREFUSED) if dest.groups != 0 && dest.port == 0 => Ok(len),
+        Err(e) => Err(Error::from_errno(e)),
+    }
+}

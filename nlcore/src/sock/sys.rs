@@ -1,0 +1,65 @@
+//! The socket options rustix does not wrap: `setsockopt` / `getsockopt` at level
+//! `SOL_NETLINK` (and any other level), as raw system calls through the `syscalls` crate.
+//!
+//! This is the crate's only `unsafe` code. Each call passes the kernel a pointer to a
+//! local `c_int` and its exact size, so the kernel never reads or writes outside it. The
+//! `syscalls` crate knows the call numbers and calling convention of every architecture we
+//! build for (x86_64, aarch64, arm EABI and mips o32 all have direct `setsockopt` /
+//! `getsockopt` calls, no `socketcall` multiplexer).
+#![allow(unsafe_code)]
+
+use core::ffi::c_int;
+use rustix::fd::{AsRawFd, BorrowedFd};
+use syscalls::{syscall, Errno, Sysno};
+
+/// `int setsockopt(int fd, int level, int optname, const void *optval, socklen_t optlen)`
+/// with an `int` value, see setsockopt(2) and netlink(7).
+pub(crate) fn setsockopt_int(
+    fd: BorrowedFd<'_>,
+    level: i32,
+    name: i32,
+    value: c_int,
+) -> Result<(), i32> {
+    let optval: *const c_int = &value;
+    // SAFETY: `fd` is a live descriptor for the duration of the borrow; `optval` points to
+    // `value`, a c_int on this stack frame that outlives the call, and `optlen` is exactly
+    // its size, so the kernel reads only those 4 bytes and keeps no reference to them.
+    let result = unsafe {
+        syscall!(
+            Sysno::setsockopt,
+            fd.as_raw_fd(),
+            level,
+            name,
+            optval,
+            core::mem::size_of::<c_int>()
+        )
+    };
+    result.map(|_| ()).map_err(errno)
+}
+
+/// `int getsockopt(int fd, int level, int optname, void *optval, socklen_t *optlen)` for an
+/// `int` option, see getsockopt(2) and netlink(7).
+pub(crate) fn getsockopt_int(fd: BorrowedFd<'_>, level: i32, name: i32) -> Result<c_int, i32> {
+    let mut value: c_int = 0;
+    let mut len: u32 = core::mem::size_of::<c_int>() as u32;
+    let optval: *mut c_int = &mut value;
+    let optlen: *mut u32 = &mut len;
+    // SAFETY: `optval` and `optlen` point to locals of this frame that outlive the call;
+    // `len` tells the kernel that `value` holds exactly 4 bytes, and the kernel writes at
+    // most `len` bytes there (it truncates longer options) and the new length to `len`.
+    let result = unsafe {
+        syscall!(
+            Sysno::getsockopt,
+            fd.as_raw_fd(),
+            level,
+            name,
+            optval,
+            optlen
+        )
+    };
+    result.map(|_| value).map_err(errno)
+}
+
+fn errno(e: Errno) -> i32 {
+    e.into_raw()
+}
