@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use nlcore::MsgBuilder;
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 pub const RTM_NEWLINK: u16 = 16;
@@ -90,6 +90,8 @@ pub fn spawn_peer(test_name: &str, role: &str, vars: &[(&str, String)]) -> Child
     for (k, v) in vars {
         cmd.env(k, v);
     }
+    // The peer's own test report would read like a second test run: keep it for failures.
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.spawn().expect("spawn peer process")
 }
 
@@ -98,15 +100,31 @@ pub fn wait_bounded(child: &mut Child, limit: Duration) -> ExitStatus {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
+            if !status.success() {
+                print_output(child);
+            }
             return status;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
+            print_output(child);
             panic!("peer process did not finish within {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+fn print_output(child: &mut Child) {
+    use std::io::Read;
+    let mut text = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut text);
+    }
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut text);
+    }
+    eprintln!("--- peer output ---\n{text}--- end of peer output ---");
 }
 
 /// The role this process plays, if it was started by [`spawn_peer`].
