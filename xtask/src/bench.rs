@@ -6,7 +6,11 @@ use crate::util::{usage, Result};
 /// (name, what it measures, runner)
 type Part = (&'static str, &'static str, fn(&[String]) -> Result);
 
-const PARTS: &[Part] = &[];
+const PARTS: &[Part] = &[(
+    "socket",
+    "netlink dump and USERSOCK ping-pong round trips vs libmnl / plain C",
+    crate::bench_socket::run,
+)];
 
 pub fn run(args: &[String]) -> Result {
     let (selected, rest): (Vec<&String>, Vec<&String>) =

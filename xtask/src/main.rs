@@ -2,6 +2,7 @@
 //! Every command is idempotent and prints a progress line for each long step.
 
 mod bench;
+mod bench_socket;
 mod setup;
 mod test;
 mod util;

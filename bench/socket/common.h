@@ -1,0 +1,31 @@
+/* Shared by the C references of `cargo xtask bench socket`: a monotonic clock in
+ * nanoseconds and the median of per-iteration times, as the Rust side computes them. */
+#ifndef BENCH_SOCKET_COMMON_H
+#define BENCH_SOCKET_COMMON_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static inline uint64_t median_ns(uint64_t *samples, size_t n)
+{
+	qsort(samples, n, sizeof(*samples), cmp_u64);
+	return samples[n / 2];
+}
+
+#endif
