@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_socket;
+mod gen;
 mod setup;
 mod test;
 mod util;
@@ -17,6 +18,8 @@ Commands:
                      cargo-fuzz); idempotent, safe to re-run
   test [PART...]     run the test suite; parts: lint, unit, nostd, fuzz (default: all)
   bench [PART...]    side-by-side benchmarks (name=value lines, ratios last)
+  gen [--check]      write the protocol files generated from spec/nltelem.yaml; --check
+                     only fails when one is stale
   help               this text
 ";
 
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
         "setup" => setup::run(rest),
         "test" => test::run(rest),
         "bench" => bench::run(rest),
+        "gen" => gen::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

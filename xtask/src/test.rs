@@ -3,7 +3,7 @@
 use crate::setup::{have_cargo_fuzz, nightly_present};
 use crate::util::{cargo, exec, step, usage, Result};
 
-const PARTS: &[&str] = &["lint", "unit", "nostd", "fuzz"];
+const PARTS: &[&str] = &["lint", "gen", "unit", "nostd", "fuzz"];
 
 /// Seconds each fuzz target runs in the short CI pass (the long campaign is separate).
 const FUZZ_SECONDS: u32 = 30;
@@ -32,6 +32,11 @@ pub fn run(args: &[String]) -> Result {
                 "-D",
                 "warnings",
             ]))
+        })?;
+    }
+    if wanted("gen") {
+        step("generated protocol files match spec/nltelem.yaml", || {
+            crate::gen::run(&["--check".to_string()])
         })?;
     }
     if wanted("unit") {
