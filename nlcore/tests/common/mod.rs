@@ -21,7 +21,7 @@ pub fn msg_with_len(len: u32, ty: u16, flags: u16, seq: u32, payload: &[u8]) -> 
 
 /// Pads `v` with zeros to a multiple of 4.
 pub fn pad(mut v: Vec<u8>) -> Vec<u8> {
-    while v.len() % 4 != 0 {
+    while !v.len().is_multiple_of(4) {
         v.push(0);
     }
     v
