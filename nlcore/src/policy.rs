@@ -101,6 +101,7 @@ impl<'p> Policy<'p> {
 
     /// Checks every attribute and indexes the known ones by type (the last of repeated
     /// types wins, as in `nla_parse`). Types at or above `N` are checked but not kept.
+    #[inline]
     pub fn parse<'a, const N: usize>(
         &self,
         attrs: AttrIter<'a>,
@@ -110,6 +111,7 @@ impl<'p> Policy<'p> {
         Ok(table)
     }
 
+    #[inline]
     fn walk<'a>(
         &self,
         attrs: AttrIter<'a>,
@@ -125,8 +127,10 @@ impl<'p> Policy<'p> {
         Ok(())
     }
 
-    /// Validates one attribute; `Ok(false)` means "unknown, skip it".
-    #[inline]
+    /// Validates one attribute; `Ok(false)` means "unknown, skip it". Inlined into the walk
+    /// so the common scalar checks cost a compare; nests go through the out-of-line
+    /// [`check_nested`](Self::check_nested), which also breaks the walk/check recursion.
+    #[inline(always)]
     fn check(&self, attr: &Attr<'_>, depth: usize) -> Result<bool, Error> {
         let kind = attr.kind();
         let len = attr.value().len();
@@ -162,27 +166,52 @@ impl<'p> Policy<'p> {
             AttrPolicy::Binary { min_len, max_len } => {
                 size(len >= usize::from(min_len) && (max_len == 0 || len <= usize::from(max_len)))
             }
-            AttrPolicy::Nested(inner) => {
-                self.check_nest_flag(attr)?;
-                if depth >= MAX_DEPTH {
-                    return Err(Error::TooDeep);
-                }
-                inner.walk(attr.nested(), depth + 1, |_| ())?;
-                Ok(true)
-            }
-            AttrPolicy::NestedArray(inner) => {
-                self.check_nest_flag(attr)?;
-                if depth + 1 >= MAX_DEPTH {
-                    return Err(Error::TooDeep);
-                }
-                for entry in attr.nested() {
-                    let entry = entry?;
-                    self.check_nest_flag(&entry)?;
-                    inner.walk(entry.nested(), depth + 2, |_| ())?;
-                }
-                Ok(true)
-            }
+            // The attribute goes by its parts, in registers: a reference would make the hot
+            // loop keep every attribute in memory for the sake of this rare branch.
+            AttrPolicy::Nested(inner) => self
+                .check_nested(attr.raw_type(), attr.value(), inner, depth)
+                .map(|()| true),
+            AttrPolicy::NestedArray(inner) => self
+                .check_nested_array(attr.raw_type(), attr.value(), inner, depth)
+                .map(|()| true),
         }
+    }
+
+    #[inline(never)]
+    fn check_nested(
+        &self,
+        raw_type: u16,
+        value: &[u8],
+        inner: &Policy<'_>,
+        depth: usize,
+    ) -> Result<(), Error> {
+        let attr = &Attr::new(raw_type, value);
+        self.check_nest_flag(attr)?;
+        if depth >= MAX_DEPTH {
+            return Err(Error::TooDeep);
+        }
+        inner.walk(attr.nested(), depth + 1, |_| ())
+    }
+
+    #[inline(never)]
+    fn check_nested_array(
+        &self,
+        raw_type: u16,
+        value: &[u8],
+        inner: &Policy<'_>,
+        depth: usize,
+    ) -> Result<(), Error> {
+        let attr = &Attr::new(raw_type, value);
+        self.check_nest_flag(attr)?;
+        if depth + 1 >= MAX_DEPTH {
+            return Err(Error::TooDeep);
+        }
+        for entry in attr.nested() {
+            let entry = entry?;
+            self.check_nest_flag(&entry)?;
+            inner.walk(entry.nested(), depth + 2, |_| ())?;
+        }
+        Ok(())
     }
 
     fn check_nest_flag(&self, attr: &Attr<'_>) -> Result<(), Error> {
