@@ -3,6 +3,11 @@
 
 mod bench;
 mod bench_socket;
+mod board;
+mod board_image;
+mod board_qemu;
+mod board_setup;
+mod board_system;
 mod gen;
 mod setup;
 mod test;
@@ -18,6 +23,12 @@ Commands:
                      cargo-fuzz); idempotent, safe to re-run
   test [PART...]     run the test suite; parts: lint, unit, nostd, fuzz (default: all)
   bench [PART...]    side-by-side benchmarks (name=value lines, ratios last)
+  kmod --board B     build kmod/ against board B's Debian kernel headers
+  image --board B    assemble board B's initramfs (busybox, module, overlay, test programs)
+  qemu [--board B]   boot board B's image (no network card); Ctrl-C ends it
+  run [--board B] [--for N]
+                     build everything, boot the board (default qemu-x86_64), load the module,
+                     show live telemetry until Ctrl-C or N seconds
   gen [--check]      write the protocol files generated from spec/nltelem.yaml; --check
                      only fails when one is stale
   help               this text
@@ -34,6 +45,10 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "bench" => bench::run(rest),
         "gen" => gen::run(rest),
+        "kmod" => board_image::cmd_kmod(rest),
+        "image" => board_image::cmd_image(rest),
+        "qemu" => board_qemu::cmd_qemu(rest),
+        "run" => board_qemu::cmd_run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

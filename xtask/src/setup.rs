@@ -24,6 +24,7 @@ pub fn run(args: &[String]) -> Result {
         exec(&mut cmd)
     })?;
     step("debian packages", || apt_install(PACKAGES))?;
+    crate::board_setup::run()?;
     if nightly_present() {
         step("cargo-fuzz (nightly fuzzing)", || {
             if have_cargo_fuzz() {

@@ -3,12 +3,14 @@
 use crate::setup::{have_cargo_fuzz, nightly_present};
 use crate::util::{cargo, exec, step, usage, Result};
 
-const PARTS: &[&str] = &["lint", "gen", "unit", "nostd", "fuzz"];
+const PARTS: &[&str] = &["lint", "gen", "unit", "nostd", "fuzz", "system"];
 
 /// Seconds each fuzz target runs in the short CI pass (the long campaign is separate).
 const FUZZ_SECONDS: u32 = 30;
 
 pub fn run(args: &[String]) -> Result {
+    let (system_opts, args) = crate::board_system::take_options(args)?;
+    let args = &args[..];
     for a in args {
         if !PARTS.contains(&a.as_str()) {
             return Err(usage(format!(
@@ -70,6 +72,13 @@ pub fn run(args: &[String]) -> Result {
     }
     if wanted("fuzz") {
         step("fuzz targets (short run each)", fuzz_short)?;
+    }
+    if wanted("system") {
+        step("system tests (qemu boards)", || {
+            crate::board_system::run(&system_opts)
+        })?;
+    } else {
+        crate::board_system::options_need_system(&system_opts)?;
     }
     Ok(())
 }
