@@ -191,14 +191,14 @@ static void nlt_count_errno(int err)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(nlt_counted_errnos) - 1; i++)
-		if (-err == nlt_counted_errnos[i])
+		if (nlt_counted_errnos[i] == -err)
 			break;
 	atomic64_inc(&nlt_stats.bcast_fail[i]);
 }
 
 /* Starts a message of either transport; returns its header or NULL when full. */
 static struct nlmsghdr *nlt_msg_put(struct sk_buff *skb, enum nlt_xport xport,
-				     u32 portid, u32 seq, u8 cmd, int flags)
+				    u32 portid, u32 seq, u8 cmd, int flags)
 {
 	struct nlmsghdr *nlh;
 	void *user_hdr;
@@ -411,7 +411,7 @@ static int nlt_put_scalars(struct sk_buff *skb, const struct nlt_sample *s)
 		if (!nest)
 			return -EMSGSIZE;
 		/* NLTELEM_A_CPU_TIMES_* follow enum nlt_cpu_field, from 1. */
-		BUILD_BUG_ON(NLTELEM_A_CPU_TIMES_STEAL_NS != NLT_CPU_STEAL + 1);
+		BUILD_BUG_ON(NLT_CPU_STEAL + 1 != NLTELEM_A_CPU_TIMES_STEAL_NS);
 		for (i = 0; i < NLT_CPU_FIELDS; i++)
 			if (nla_put_u64_64bit(skb, i + 1, s->cpu_ns[i], NLTELEM_A_CPU_TIMES_PAD))
 				return -EMSGSIZE;
@@ -431,7 +431,7 @@ static int nlt_put_scalars(struct sk_buff *skb, const struct nlt_sample *s)
 }
 
 /*
- * Sends one snapshot as as many messages as its interfaces need, each within
+ * Sends one snapshot in as many messages as its interfaces need, each within
  * NLMSG_GOODSIZE: all carry the snapshot's sequence number and their part
  * index, the final one the last-part flag. To a group (broadcast, numbered
  * per group) or, when @req is given, to the requester only.
@@ -449,7 +449,7 @@ static int nlt_send_snapshot(const struct nlt_sample *s, enum nlt_xport xport,
 	int err;
 
 	for (part = 0; !last; part++) {
-		skb = nlmsg_new(NLMSG_DEFAULT_SIZE, req ? GFP_KERNEL : GFP_KERNEL);
+		skb = nlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
 		if (!skb) {
 			atomic64_inc(&nlt_stats.alloc_fail);
 			return -ENOMEM;

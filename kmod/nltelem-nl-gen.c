@@ -18,12 +18,15 @@ static struct netlink_range_validation nltelem_a_config_watchdog_ms_range = {
 };
 
 const struct nla_policy nltelem_set_config_nl_policy[NLTELEM_A_CONFIG_WATCHDOG_MS + 1] = {
-	[NLTELEM_A_CONFIG_PERIOD_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &nltelem_a_config_period_ms_range),
+	[NLTELEM_A_CONFIG_PERIOD_MS] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &nltelem_a_config_period_ms_range),
 	[NLTELEM_A_CONFIG_SOURCES] = NLA_POLICY_MASK(NLA_U32, 0x1f),
 	[NLTELEM_A_CONFIG_LOAD1_MILLI_MAX] = { .type = NLA_U32, },
 	[NLTELEM_A_CONFIG_MEM_AVAILABLE_KIB_MIN] = { .type = NLA_U64, },
-	[NLTELEM_A_CONFIG_TEMP_MDEGC_MAX] = NLA_POLICY_FULL_RANGE_SIGNED(NLA_S32, &nltelem_a_config_temp_mdegc_max_range),
-	[NLTELEM_A_CONFIG_WATCHDOG_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &nltelem_a_config_watchdog_ms_range),
+	[NLTELEM_A_CONFIG_TEMP_MDEGC_MAX] =
+		NLA_POLICY_FULL_RANGE_SIGNED(NLA_S32, &nltelem_a_config_temp_mdegc_max_range),
+	[NLTELEM_A_CONFIG_WATCHDOG_MS] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &nltelem_a_config_watchdog_ms_range),
 };
 
 const struct nla_policy nltelem_heartbeat_nl_policy[NLTELEM_A_HEARTBEAT_EXPORTED + 1] = {

@@ -582,11 +582,13 @@ fn kernel_gen_c(spec: &Spec) -> String {
             .filter(|a| kind.request.contains(&a.name))
         {
             let entry = policy_entry(spec, set, a, &mut ranges);
-            let _ = writeln!(
-                policies,
-                "\t[{}] = {entry},",
-                attr_const(spec, &set.name, &a.name)
-            );
+            let index = attr_const(spec, &set.name, &a.name);
+            // Kernel style: a line within 100 columns (the leading tab counts 8).
+            if 8 + index.len() + entry.len() + 6 > 100 {
+                let _ = writeln!(policies, "\t[{index}] =\n\t\t{entry},");
+            } else {
+                let _ = writeln!(policies, "\t[{index}] = {entry},");
+            }
         }
         policies.push_str("};\n\n");
     }
