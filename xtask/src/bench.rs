@@ -6,11 +6,18 @@ use crate::util::{usage, Result};
 /// (name, what it measures, runner)
 type Part = (&'static str, &'static str, fn(&[String]) -> Result);
 
-const PARTS: &[Part] = &[(
-    "socket",
-    "netlink dump and USERSOCK ping-pong round trips vs libmnl / plain C",
-    crate::bench_socket::run,
-)];
+const PARTS: &[Part] = &[
+    (
+        "codec",
+        "encode/decode instructions, ns and allocations per message vs libmnl / netlink-packet-core",
+        crate::bench_codec::run,
+    ),
+    (
+        "socket",
+        "netlink dump and USERSOCK ping-pong round trips vs libmnl / plain C",
+        crate::bench_socket::run,
+    ),
+];
 
 pub fn run(args: &[String]) -> Result {
     let (selected, rest): (Vec<&String>, Vec<&String>) =

@@ -2,6 +2,7 @@
 //! Every command is idempotent and prints a progress line for each long step.
 
 mod bench;
+mod bench_codec;
 mod bench_socket;
 mod board;
 mod board_image;

@@ -5,10 +5,13 @@
 //! - `encode-dump N`: the same, writing every message to stdout (for the byte comparison);
 //! - `decode FILE WALKS`: walks the batch in FILE `WALKS` times.
 //!
+//! `codec-bench expected WALKS` prints the checksum a decoder must reach, computed from the
+//! workload's values alone (no encoder, no decoder involved).
+//!
 //! Prints `messages=… checksum=… ns_per_msg=… allocations=…`: the time and the allocations
 //! are those of the measured loop only.
 
-use codec_bench::workload::MSG_LEN;
+use codec_bench::workload::{expected_batch_checksum, MSG_LEN};
 use codec_bench::{with_nlcore, with_npc};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -43,7 +46,8 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-const USAGE: &str = "usage: codec-bench <nlcore|npc> (encode N | encode-dump N | decode FILE WALKS)";
+const USAGE: &str = "usage: codec-bench <nlcore|npc> (encode N | encode-dump N | decode FILE WALKS)
+       codec-bench expected WALKS";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Codec {
@@ -114,10 +118,17 @@ fn decode(codec: Codec, batch: &[u8], walks: u64) -> Result<u64, String> {
 }
 
 fn number(arg: Option<&String>) -> Result<u64, String> {
-    arg.and_then(|a| a.parse().ok()).ok_or_else(|| USAGE.to_string())
+    arg.and_then(|a| a.parse().ok())
+        .ok_or_else(|| USAGE.to_string())
 }
 
 fn run(args: &[String]) -> Result<Option<Run>, String> {
+    if args.first().map(String::as_str) == Some("expected") {
+        let walks = number(args.get(1))?;
+        let sum = expected_batch_checksum().wrapping_mul(walks);
+        println!("checksum={sum}");
+        return Ok(None);
+    }
     let codec = match args.first().map(String::as_str) {
         Some("nlcore") => Codec::Nlcore,
         Some("npc") => Codec::Npc,

@@ -8,8 +8,8 @@
 
 use crate::workload::*;
 use netlink_packet_core::{
-    parse_u32, parse_u64, DecodeError, Emitable, NetlinkBuffer, NetlinkHeader, Nla,
-    NlasIterator, NLA_F_NESTED, NLM_F_REQUEST,
+    parse_u32, parse_u64, DecodeError, Emitable, NetlinkBuffer, NetlinkHeader, Nla, NlasIterator,
+    NLA_F_NESTED, NLM_F_REQUEST,
 };
 
 const NETLINK_HEADER_LEN: usize = 16;
