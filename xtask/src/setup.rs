@@ -9,10 +9,20 @@ const TARGETS: &[&str] = &[
     "thumbv7em-none-eabihf",
     "x86_64-unknown-linux-musl",
     "aarch64-unknown-linux-musl",
+    // nlcore's socket tests also run for 32-bit ARM under qemu-user (`test cross`).
+    "armv7-unknown-linux-gnueabihf",
 ];
 
 /// Debian packages the host-side tests and benchmarks use.
-const PACKAGES: &[&str] = &["valgrind", "iproute2", "libmnl-dev", "pkg-config"];
+const PACKAGES: &[&str] = &[
+    "valgrind",
+    "iproute2",
+    "libmnl-dev",
+    "pkg-config",
+    // Linker and libc for the armv7 cross tests.
+    "gcc-arm-linux-gnueabihf",
+    "libc6-dev-armhf-cross",
+];
 
 pub fn run(args: &[String]) -> Result {
     if let Some(a) = args.first() {
@@ -35,7 +45,43 @@ pub fn run(args: &[String]) -> Result {
     } else {
         println!("nightly toolchain absent: fuzzing will be skipped by `cargo xtask test`");
     }
+    step("qemu-user (cross tests)", install_qemu_user)?;
+    if nightly_present() {
+        step("rust-src for nightly (mipsel build check)", || {
+            exec(Command::new("rustup").args([
+                "component",
+                "add",
+                "rust-src",
+                "--toolchain",
+                "nightly",
+            ]))
+        })?;
+    }
     Ok(())
+}
+
+/// qemu-user runs the cross tests. bookworm-backports' qemu 10 matches the qemu-system the
+/// boards install from there; without that suite, bookworm's own qemu-user works as well.
+fn install_qemu_user() -> Result {
+    if dpkg_installed("qemu-user") {
+        return Ok(());
+    }
+    let policy = Command::new("apt-cache")
+        .args(["policy", "qemu-user"])
+        .output()?;
+    let mut cmd = Command::new("apt-get");
+    cmd.env("DEBIAN_FRONTEND", "noninteractive").args([
+        "-o",
+        "DPkg::Lock::Timeout=600",
+        "-q",
+        "-y",
+        "install",
+        "--no-install-recommends",
+    ]);
+    if String::from_utf8_lossy(&policy.stdout).contains("bookworm-backports") {
+        cmd.args(["-t", "bookworm-backports"]);
+    }
+    exec(cmd.arg("qemu-user"))
 }
 
 pub fn nightly_present() -> bool {

@@ -73,18 +73,11 @@ pub fn run(program: &str, args: &[&str]) -> String {
 pub const PEER_ROLE: &str = "NLCORE_SOCK_PEER_ROLE";
 
 /// Starts this test binary again as a second process running only the test `test_name`,
-/// with `role` and `vars` in its environment. Under qemu-user the cargo runner names itself
-/// in `NLCORE_TEST_RUNNER`, so the child runs under the same emulator.
+/// with `role` and `vars` in its environment. (Under qemu-user these tests do not run:
+/// qemu-user refuses NETLINK_USERSOCK sockets, see `cargo xtask test cross`.)
 pub fn spawn_peer(test_name: &str, role: &str, vars: &[(&str, String)]) -> Child {
     let exe = std::env::current_exe().expect("current_exe");
-    let mut cmd = match std::env::var("NLCORE_TEST_RUNNER") {
-        Ok(runner) if !runner.is_empty() => {
-            let mut c = Command::new(runner);
-            c.arg(&exe);
-            c
-        }
-        _ => Command::new(&exe),
-    };
+    let mut cmd = Command::new(exe);
     cmd.args([test_name, "--exact", "--nocapture", "--test-threads=1"])
         .env(PEER_ROLE, role);
     for (k, v) in vars {
