@@ -35,7 +35,8 @@ pub enum Error {
     /// Non-blocking socket with nothing to read (`EAGAIN`).
     WouldBlock,
     /// A datagram from a port other than the kernel's (0) while the socket accepts only the
-    /// kernel ([`NlSocket::set_accept_any_sender`](super::NlSocket::set_accept_any_sender)).
+    /// kernel ([`NlSocket::set_accept_any_sender`](super::NlSocket::set_accept_any_sender)),
+    /// or a reply to a request from a port other than the peer's.
     ForeignSender {
         /// The sender's port id.
         port: u32,

@@ -6,8 +6,9 @@
 //! dump (NLM_F_DUMP):    --> | req seq=n |
 //!                       <-- | data seq=n, NLM_F_MULTI |* ... | NLMSG_DONE seq=n, error, ext-ack |
 //! ```
-//! Replies must carry the request's sequence number and either no port or this socket's;
-//! multicast datagrams that arrive meanwhile (the socket may be in groups) are skipped.
+//! Replies must come from the peer (the kernel, port 0, unless set otherwise) and carry the
+//! request's sequence number and either no port or this socket's; multicast datagrams that
+//! arrive meanwhile (the socket may be in groups) are skipped.
 
 use super::{Error, Failed, NlSocket};
 use crate::consts::*;
@@ -128,6 +129,11 @@ impl NlSocket {
                 }
                 continue;
             }
+            if datagram.sender.port != self.peer().port {
+                return Err(self.abandon(Error::ForeignSender {
+                    port: datagram.sender.port,
+                }));
+            }
             summary.datagrams += 1;
             for m in datagram.messages() {
                 let m = m?;
@@ -202,4 +208,39 @@ fn unexpected(p: &Payload<'_>) -> Failed<'static> {
         Payload::Done(_) => NLMSG_DONE,
     };
     Error::Codec(crate::Error::UnexpectedType { nlmsg_type }).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(buf: &mut [u8], count: usize) -> usize {
+        let mut b = crate::MsgBuilder::new(buf);
+        for _ in 0..count {
+            b.begin(NLMSG_MIN_TYPE, 0, 0, 0).unwrap();
+            b.put_u32(1, 7).unwrap();
+            b.finish().unwrap();
+        }
+        b.len()
+    }
+
+    #[test]
+    fn stamp_numbers_one_message_and_refuses_a_batch() {
+        let mut sock = NlSocket::open(NETLINK_ROUTE).unwrap();
+        let mut buf = [0u8; 64];
+        let len = message(&mut buf, 1);
+        let first = sock
+            .stamp(&mut buf[..len], NLM_F_REQUEST | NLM_F_ACK)
+            .unwrap();
+        let second = sock.stamp(&mut buf[..len], NLM_F_REQUEST).unwrap();
+        assert_eq!(second, first + 1);
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        assert_eq!(msg.seq(), second);
+        assert_eq!(msg.flags(), NLM_F_REQUEST | NLM_F_ACK);
+        let len = message(&mut buf, 2);
+        assert!(matches!(
+            sock.stamp(&mut buf[..len], NLM_F_REQUEST),
+            Err(Error::Codec(crate::Error::TrailingBytes { .. }))
+        ));
+    }
 }

@@ -92,6 +92,7 @@ pub struct NlSocket {
     seq: u32,
     nonblocking: bool,
     accept_any_sender: bool,
+    peer: Addr,
     overruns: u32,
 }
 
@@ -116,6 +117,7 @@ impl NlSocket {
             seq: 0,
             nonblocking: false,
             accept_any_sender: false,
+            peer: Addr::KERNEL,
             overruns: 0,
         };
         sock.set_recv_timeout(DEFAULT_RECV_TIMEOUT)?;
@@ -279,9 +281,22 @@ impl NlSocket {
         self.overruns
     }
 
-    /// `sendto` one message (or batch) to the kernel.
+    /// Where [`send`](Self::send), [`request`](Self::request) and [`dump`](Self::dump) go
+    /// and whose replies they take: the kernel unless set otherwise (a process serving
+    /// requests on `NETLINK_USERSOCK`, for instance; replies from other ports are refused).
+    pub fn set_peer(&mut self, peer: Addr) {
+        self.peer = peer;
+    }
+
+    /// The peer requests go to (see [`set_peer`](Self::set_peer)).
+    pub fn peer(&self) -> Addr {
+        self.peer
+    }
+
+    /// `sendto` one message (or batch) to the peer: the kernel unless
+    /// [`set_peer`](Self::set_peer) said otherwise.
     pub fn send(&self, bytes: &[u8]) -> Result<usize, Error> {
-        self.send_to(bytes, Addr::KERNEL)
+        self.send_to(bytes, self.peer)
     }
 
     /// `sendto` one message (or batch) to `dest`.
@@ -433,5 +448,29 @@ fn sent_or_multicast_done(
         Ok(n) => Ok(n),
         Err(Errno::CONNREFUSED) if dest.groups != 0 && dest.port == 0 => Ok(len),
         Err(e) => Err(Error::from_errno(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_masks_cover_groups_1_to_32_only() {
+        assert_eq!(group_mask(1), 1);
+        assert_eq!(group_mask(32), 1 << 31);
+        assert_eq!(group_mask(0), 0);
+        assert_eq!(group_mask(33), 0, "joined with join_group instead");
+        assert_eq!(Addr::group(3), Addr { port: 0, groups: 4 });
+    }
+
+    #[test]
+    fn refused_unicast_part_of_a_multicast_is_no_failure() {
+        let refused = Err(Errno::CONNREFUSED);
+        assert_eq!(sent_or_multicast_done(refused, 10, Addr::group(3)), Ok(10));
+        assert_eq!(
+            sent_or_multicast_done(refused, 10, Addr::port(7)),
+            Err(Error::from_errno(Errno::CONNREFUSED))
+        );
     }
 }
