@@ -38,7 +38,8 @@ fn tutorial_sendmsg_gets_every_answer() {
     let text = run_example("tutorial_sendmsg");
     assert!(text.contains("sent 1040 bytes with sendmsg"), "{text}");
     assert_eq!(
-        text.matches("Received message: I am from the peer!").count(),
+        text.matches("Received message: I am from the peer!")
+            .count(),
         3,
         "{text}"
     );
@@ -49,7 +50,8 @@ fn tutorial_sendto_gets_every_answer_from_the_peer_port() {
     let text = run_example("tutorial_sendto");
     assert_eq!(text.matches("from port 101").count(), 3, "{text}");
     assert_eq!(
-        text.matches("Received message: I am from the peer!").count(),
+        text.matches("Received message: I am from the peer!")
+            .count(),
         3,
         "{text}"
     );
