@@ -111,10 +111,30 @@ impl NlSocket {
         flags: u16,
         mode: Mode,
         buf: &mut [u8],
-        mut on_data: impl FnMut(NlMsg<'_>) -> Result<(), Error>,
+        on_data: impl FnMut(NlMsg<'_>) -> Result<(), Error>,
     ) -> Result<End, Error> {
         let seq = self.stamp(msg, flags)?;
         self.send(msg)?;
+        match self.receive_replies(seq, mode, buf, on_data) {
+            // Nothing (more) came: nothing to clean up.
+            Err(e @ (Error::TimedOut | Error::WouldBlock)) => Err(e),
+            // Given up midway: drop what is still queued for this exchange so that the next
+            // request does not read stale replies. The first error is the one to report.
+            Err(e) => {
+                let _ = self.drain(MAX_SKIPPED_DATAGRAMS);
+                Err(e)
+            }
+            Ok(end) => Ok(end),
+        }
+    }
+
+    fn receive_replies(
+        &mut self,
+        seq: u32,
+        mode: Mode,
+        buf: &mut [u8],
+        mut on_data: impl FnMut(NlMsg<'_>) -> Result<(), Error>,
+    ) -> Result<End, Error> {
         let base = buf.as_ptr() as usize;
         let mut summary = DumpEnd::default();
         let mut interrupted = false;
@@ -130,36 +150,34 @@ impl NlSocket {
                 continue;
             }
             if datagram.sender.port != self.peer().port {
-                return Err(self.abandon(Error::ForeignSender {
+                return Err(Error::ForeignSender {
                     port: datagram.sender.port,
-                }));
+                });
             }
             summary.datagrams += 1;
             for m in datagram.messages() {
                 let m = m?;
                 if m.seq() != seq {
-                    return Err(self.abandon(Error::SeqMismatch {
+                    return Err(Error::SeqMismatch {
                         expected: seq,
                         got: m.seq(),
-                    }));
+                    });
                 }
                 if m.pid() != 0 && m.pid() != self.port() {
-                    return Err(self.abandon(Error::PortMismatch {
+                    return Err(Error::PortMismatch {
                         expected: self.port(),
                         got: m.pid(),
-                    }));
+                    });
                 }
                 interrupted |= m.is_dump_interrupted();
                 let ends = match m.ty() {
                     NLMSG_NOOP => false,
                     NLMSG_ERROR => true,
                     NLMSG_DONE => mode == Mode::Dump,
-                    NLMSG_OVERRUN => return Err(Error::Overrun),
+                    NLMSG_OVERRUN => return Err(self.count_overrun()),
                     _ => {
                         summary.messages += 1;
-                        if let Err(e) = on_data(m) {
-                            return Err(self.abandon(e));
-                        }
+                        on_data(m)?;
                         false
                     }
                 };
@@ -189,13 +207,6 @@ impl NlSocket {
         msg[6..8].copy_from_slice(&(old | flags).to_ne_bytes());
         msg[8..12].copy_from_slice(&seq.to_ne_bytes());
         Ok(seq)
-    }
-
-    /// After giving up on an exchange midway, drops what is still queued for it so that the
-    /// next request does not read stale replies.
-    fn abandon(&mut self, e: Error) -> Error {
-        let _ = self.drain(MAX_SKIPPED_DATAGRAMS);
-        e
     }
 }
 

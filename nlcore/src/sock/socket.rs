@@ -252,21 +252,19 @@ impl NlSocket {
     }
 
     /// Waits up to `timeout` for a datagram (or an error such as an overrun) to be ready to
-    /// read; `false` when none came.
+    /// read; `false` when none came (or a signal cut the wait short).
     pub fn poll_readable(&self, timeout: Duration) -> Result<bool, Error> {
         let ts = Timespec {
             tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
             tv_nsec: timeout.subsec_nanos() as _,
         };
         let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
-        loop {
-            match poll(&mut fds, Some(&ts)) {
-                Ok(n) => return Ok(n > 0),
-                // A signal cut the wait short; waiting the whole timeout again at most once
-                // per signal keeps the bound as long as signals are not a flood.
-                Err(Errno::INTR) => continue,
-                Err(e) => return Err(Error::from_errno(e)),
-            }
+        match poll(&mut fds, Some(&ts)) {
+            Ok(n) => Ok(n > 0),
+            // A signal ended the wait early: nothing is ready yet. Waiting again here could
+            // wait without bound under a stream of signals; the caller's loop decides.
+            Err(Errno::INTR) => Ok(false),
+            Err(e) => Err(Error::from_errno(e)),
         }
     }
 
@@ -383,19 +381,24 @@ impl NlSocket {
             match rustix::net::recv(&self.fd, &mut scratch, RecvFlags::DONTWAIT) {
                 Ok(_) => dropped += 1,
                 Err(Errno::AGAIN) => break,
-                Err(Errno::NOBUFS) => self.overruns = self.overruns.saturating_add(1),
+                Err(Errno::NOBUFS) => {
+                    self.count_overrun();
+                }
                 Err(e) => return Err(Error::from_errno(e)),
             }
         }
         Ok(dropped)
     }
 
+    /// Counts an overrun: `ENOBUFS` from the socket, or an `NLMSG_OVERRUN` from a peer.
+    pub(crate) fn count_overrun(&mut self) -> Error {
+        self.overruns = self.overruns.saturating_add(1);
+        Error::Overrun
+    }
+
     fn recv_error(&mut self, e: Errno) -> Error {
         match e {
-            Errno::NOBUFS => {
-                self.overruns = self.overruns.saturating_add(1);
-                Error::Overrun
-            }
+            Errno::NOBUFS => self.count_overrun(),
             Errno::AGAIN if self.nonblocking => Error::WouldBlock,
             Errno::AGAIN => Error::TimedOut,
             e => Error::from_errno(e),
