@@ -195,15 +195,20 @@ impl<'a> Iterator for AttrIter<'a> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let buf = self.rest;
-        let Some((&[l0, l1, t0, t1], _)) = buf.split_first_chunk::<NLA_HDRLEN>() else {
+        let Some((header, _)) = buf.split_first_chunk::<NLA_HDRLEN>() else {
             if buf.is_empty() {
                 return None;
             }
             self.rest = &[];
             return Some(Err(Error::TrailingBytes { len: buf.len() }));
         };
-        let claimed = u16::from_ne_bytes([l0, l1]);
-        let raw_type = u16::from_ne_bytes([t0, t1]);
+        // One 32-bit load for both fields: read as two u16s, LLVM built the type from bytes.
+        let header = u32::from_ne_bytes(*header);
+        let (claimed, raw_type) = if cfg!(target_endian = "little") {
+            (header as u16, (header >> 16) as u16)
+        } else {
+            ((header >> 16) as u16, header as u16)
+        };
         let len = claimed as usize;
         if len < NLA_HDRLEN || len > buf.len() {
             self.rest = &[];
