@@ -5,7 +5,6 @@
 //!   link-dump example).
 //! - ping-pong: a 200-byte NETLINK_USERSOCK message to another thread's port and back,
 //!   nlcore beside plain C system calls (`bench/socket/pingpong.c`).
-//!
 //! - dump_201_links: the same dump in a network namespace the run makes, holding `lo` and
 //!   100 veth pairs (this host has veth but no dummy devices), deleted afterwards; needs root.
 //!
