@@ -241,3 +241,25 @@ fn nonblocking_timeout_and_poll() {
     assert_eq!(datagram.sender.port, 0, "from the kernel");
     sock.set_nonblocking(false).unwrap();
 }
+
+#[test]
+fn join_and_leave_groups_beyond_the_bind_mask() {
+    require_root("joining rtnetlink groups");
+    // RTNLGRP_STATS (36) and RTNLGRP_LINK (1): one beyond the 32-bit bind mask, one inside.
+    const RTNLGRP_LINK: u32 = 1;
+    const RTNLGRP_STATS: u32 = 36;
+    let sock = NlSocket::open_bound(NETLINK_ROUTE).unwrap();
+    assert!(!sock.is_member(RTNLGRP_STATS).unwrap());
+    sock.join_group(RTNLGRP_STATS).unwrap();
+    sock.join_group(RTNLGRP_LINK).unwrap();
+    let mut mask = [0u32; 4];
+    let words = sock.memberships(&mut mask).unwrap();
+    assert!(words >= 2, "the kernel lists more than 32 groups: {words}");
+    assert_eq!(mask[0], 1 << (RTNLGRP_LINK - 1));
+    assert_eq!(mask[1], 1 << (RTNLGRP_STATS - 33));
+    sock.leave_group(RTNLGRP_STATS).unwrap();
+    assert!(!sock.is_member(RTNLGRP_STATS).unwrap());
+    assert!(sock.is_member(RTNLGRP_LINK).unwrap());
+    // A group the unit does not have is refused.
+    assert!(matches!(sock.join_group(100_000), Err(Error::Os(_))));
+}

@@ -173,6 +173,30 @@ impl NlSocket {
         self.set_netlink_opt(NETLINK_DROP_MEMBERSHIP, group as i32)
     }
 
+    /// The groups this socket is in (`NETLINK_LIST_MEMBERSHIPS`): bit `(n - 1) % 32` of
+    /// word `(n - 1) / 32` stands for group `n`. Fills `mask` (zeroing it first) and returns
+    /// how many words the kernel has; more than `mask.len()` means the list was cut.
+    pub fn memberships(&self, mask: &mut [u32]) -> Result<usize, Error> {
+        mask.fill(0);
+        let bytes =
+            sys::getsockopt_u32s(self.fd.as_fd(), SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, mask)
+                .map_err(Error::Os)?;
+        Ok(bytes.div_ceil(4))
+    }
+
+    /// Whether this socket is in group `group` (from [`memberships`](Self::memberships),
+    /// for groups up to 1024).
+    pub fn is_member(&self, group: u32) -> Result<bool, Error> {
+        let mut mask = [0u32; 32];
+        self.memberships(&mut mask)?;
+        let Some(bit) = group.checked_sub(1) else {
+            return Ok(false);
+        };
+        Ok(mask
+            .get((bit / 32) as usize)
+            .is_some_and(|word| word & (1 << (bit % 32)) != 0))
+    }
+
     /// `NETLINK_EXT_ACK`: ask the kernel to explain errors (message text, offending
     /// attribute) in extended-ack TLVs.
     pub fn set_ext_ack(&self, on: bool) -> Result<(), Error> {

@@ -60,6 +60,34 @@ pub(crate) fn getsockopt_int(fd: BorrowedFd<'_>, level: i32, name: i32) -> Resul
     result.map(|_| value).map_err(errno)
 }
 
+/// `getsockopt` for an option whose value is an array of `u32` (`NETLINK_LIST_MEMBERSHIPS`):
+/// fills `out` and returns the length the kernel reports, in bytes, which may exceed what
+/// `out` holds.
+pub(crate) fn getsockopt_u32s(
+    fd: BorrowedFd<'_>,
+    level: i32,
+    name: i32,
+    out: &mut [u32],
+) -> Result<usize, i32> {
+    let mut len: u32 = u32::try_from(core::mem::size_of_val(out)).unwrap_or(u32::MAX);
+    let optval: *mut u32 = out.as_mut_ptr();
+    let optlen: *mut u32 = &mut len;
+    // SAFETY: `optval` points to `out`, a live exclusive slice of exactly `len` bytes (`len`
+    // is its byte size, capped at what fits `u32`), and the kernel writes at most `len` bytes
+    // there; `optlen` points to a local that outlives the call.
+    let result = unsafe {
+        syscall!(
+            Sysno::getsockopt,
+            fd.as_raw_fd(),
+            level,
+            name,
+            optval,
+            optlen
+        )
+    };
+    result.map(|_| len as usize).map_err(errno)
+}
+
 fn errno(e: Errno) -> i32 {
     e.into_raw()
 }
