@@ -1,7 +1,7 @@
 /* RTM_GETLINK dump round trip with Debian's libmnl, written as libmnl's own
  * examples/rtnl/rtnl-link-dump.c does it: a MNL_SOCKET_BUFFER_SIZE buffer,
  * mnl_cb_run() with sequence and port checks, mnl_attr_parse() with a validating
- * callback, and the interface index and name taken from each message.
+ * callback, and the interface index, name and MTU taken from each message.
  *
  * usage: dump_mnl ITERATIONS   prints: median_ns=N links=N
  */
@@ -18,6 +18,7 @@
 struct dump_state {
 	unsigned int links;
 	unsigned long name_bytes;
+	unsigned long long mtu_sum;
 	int last_index;
 };
 
@@ -52,6 +53,8 @@ static int data_cb(const struct nlmsghdr *nlh, void *data)
 	mnl_attr_parse(nlh, sizeof(*ifm), data_attr_cb, tb);
 	if (tb[IFLA_IFNAME])
 		st->name_bytes += strlen(mnl_attr_get_str(tb[IFLA_IFNAME]));
+	if (tb[IFLA_MTU])
+		st->mtu_sum += mnl_attr_get_u32(tb[IFLA_MTU]);
 	st->last_index = ifm->ifi_index;
 	st->links++;
 	return MNL_CB_OK;

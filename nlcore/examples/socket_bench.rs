@@ -1,7 +1,7 @@
 //! The Rust side of `cargo xtask bench socket` (the C references are in `bench/socket/`).
 //!
-//! `socket_bench dump ITERATIONS [BUFFER_BYTES]`: RTM_GETLINK dump round trips, the index
-//! and name of every link taken from each message; `socket_bench pingpong ITERATIONS`: a
+//! `socket_bench dump ITERATIONS [BUFFER_BYTES]`: RTM_GETLINK dump round trips, every
+//! attribute of every link walked, its name and MTU validated and read; `socket_bench pingpong ITERATIONS`: a
 //! 200-byte NETLINK_USERSOCK message to another thread's port and back. Each prints
 //! `median_ns=N` over per-iteration times, as the C programs do.
 
@@ -13,6 +13,7 @@ use std::time::Instant;
 const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
 const IFLA_IFNAME: u16 = 3;
+const IFLA_MTU: u16 = 4;
 const IFINFOMSG_LEN: usize = 16;
 const AF_PACKET: u8 = 17;
 /// The receive buffer for dumps: the kernel fills datagrams up to the size of the buffer
@@ -32,6 +33,8 @@ fn dump(iterations: usize, buffer: usize) -> Result<(), Error> {
     let mut samples = Vec::with_capacity(iterations);
     let mut links = 0u32;
     let mut name_bytes = 0usize;
+    let mut mtu_sum = 0u64;
+    let mut last_index = 0i32;
     for _ in 0..iterations {
         let start = Instant::now();
         let len = {
@@ -47,11 +50,20 @@ fn dump(iterations: usize, buffer: usize) -> Result<(), Error> {
             if msg.ty() != RTM_NEWLINK {
                 return Ok(());
             }
+            // The same work as the C reference's callback: the index from the header, every
+            // attribute walked (each header checked), IFLA_MTU as a u32, IFLA_IFNAME as a
+            // string.
+            let index = msg.payload().get(4..8).ok_or(nlcore::Error::Truncated {
+                need: NLMSG_HDRLEN + IFINFOMSG_LEN,
+                have: msg.bytes().len(),
+            })?;
+            last_index = i32::from_ne_bytes([index[0], index[1], index[2], index[3]]);
             for attr in msg.attrs(IFINFOMSG_LEN)? {
                 let attr = attr?;
-                if attr.kind() == IFLA_IFNAME {
-                    name_bytes += attr.get_str()?.len();
-                    break;
+                match attr.kind() {
+                    IFLA_IFNAME => name_bytes += attr.get_str()?.len(),
+                    IFLA_MTU => mtu_sum += u64::from(attr.get_u32()?),
+                    _ => {}
                 }
             }
             links += 1;
@@ -60,7 +72,7 @@ fn dump(iterations: usize, buffer: usize) -> Result<(), Error> {
         .map_err(|f| f.error)?;
         samples.push(start.elapsed().as_nanos() as u64);
     }
-    std::hint::black_box(name_bytes);
+    std::hint::black_box((name_bytes, mtu_sum, last_index));
     println!("median_ns={} links={links}", median(samples));
     Ok(())
 }
