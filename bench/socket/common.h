@@ -4,6 +4,7 @@
 #define BENCH_SOCKET_COMMON_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -26,6 +27,24 @@ static inline uint64_t median_ns(uint64_t *samples, size_t n)
 {
 	qsort(samples, n, sizeof(*samples), cmp_u64);
 	return samples[n / 2];
+}
+
+/* The sample array for the iteration count in argv[1] (or `dflt`); exits on bad input. */
+static inline uint64_t *alloc_samples(int argc, char *argv[], long dflt, long *iterations)
+{
+	uint64_t *samples;
+
+	*iterations = argc > 1 ? atol(argv[1]) : dflt;
+	if (*iterations < 1) {
+		fprintf(stderr, "usage: %s ITERATIONS\n", argv[0]);
+		exit(2);
+	}
+	samples = calloc(*iterations, sizeof(*samples));
+	if (!samples) {
+		perror("calloc");
+		exit(1);
+	}
+	return samples;
 }
 
 #endif

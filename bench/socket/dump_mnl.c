@@ -70,13 +70,10 @@ int main(int argc, char *argv[])
 	long iterations;
 	long i;
 
-	iterations = argc > 1 ? atol(argv[1]) : 1000;
-	if (iterations < 1)
-		return 2;
-	samples = calloc(iterations, sizeof(*samples));
+	samples = alloc_samples(argc, argv, 1000, &iterations);
 	nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!nl || !samples) {
-		perror("setup");
+	if (!nl) {
+		perror("mnl_socket_open");
 		return 1;
 	}
 	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {

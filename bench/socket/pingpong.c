@@ -80,10 +80,7 @@ int main(int argc, char *argv[])
 	int ping_fd;
 	long i;
 
-	iterations = argc > 1 ? atol(argv[1]) : 10000;
-	if (iterations < 1)
-		return 2;
-	samples = calloc(iterations, sizeof(*samples));
+	samples = alloc_samples(argc, argv, 10000, &iterations);
 	ping_fd = open_bound(&ping_port);
 	pong_fd = open_bound(&pong_port);
 	to.nl_pid = pong_port;

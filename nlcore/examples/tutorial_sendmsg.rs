@@ -10,15 +10,11 @@ mod tutorial_common;
 use nlcore::consts::*;
 use nlcore::sock::{Error, NlSocket};
 use nlcore::{align, NlMsgHdr};
-use std::time::Duration;
 use tutorial_common::*;
 
 fn client(o: &Options) -> Result<(), Error> {
-    let mut sock = NlSocket::open(o.unit)?;
-    sock.bind(CLIENT_PORT, 0)?; // A: the source port; taken → Error::AddrInUse
+    let mut sock = client_socket(o.unit)?; // A: bound to the source port
     let dest = destination(o.unit); // B: the destination
-    sock.set_accept_any_sender(dest.port != 0);
-    sock.set_recv_timeout(Duration::from_secs(3))?;
 
     let body = payload("Hello you!");
     let mut header = [0u8; NLMSG_HDRLEN];
@@ -34,19 +30,7 @@ fn client(o: &Options) -> Result<(), Error> {
     let sent = sock.send_vectored(&[&header, &body], dest)?;
     println!("sent {sent} bytes with sendmsg");
 
-    let mut buf = vec![0u8; 2 * MAX_PAYLOAD];
-    println!("waiting received!");
-    for _ in 0..ANSWERS {
-        match sock.recv_msg(&mut buf) {
-            Ok(datagram) => print_datagram(datagram.bytes)?,
-            Err(Error::TimedOut) => {
-                println!("no more answers");
-                break;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+    print_answers(&mut sock, NlSocket::recv_msg)
 }
 
 fn main() {

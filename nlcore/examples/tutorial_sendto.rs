@@ -10,15 +10,11 @@ mod tutorial_common;
 use nlcore::consts::*;
 use nlcore::sock::{Error, NlSocket};
 use nlcore::MsgBuilder;
-use std::time::Duration;
 use tutorial_common::*;
 
 fn client(o: &Options) -> Result<(), Error> {
-    let mut sock = NlSocket::open(o.unit)?;
-    sock.bind(CLIENT_PORT, 0)?;
+    let mut sock = client_socket(o.unit)?;
     let dest = destination(o.unit);
-    sock.set_accept_any_sender(dest.port != 0);
-    sock.set_recv_timeout(Duration::from_secs(3))?;
 
     let mut buf = vec![0u8; 2 * MAX_PAYLOAD];
     let len = {
@@ -30,21 +26,7 @@ fn client(o: &Options) -> Result<(), Error> {
     println!("state_smg");
     sock.send_to(&buf[..len], dest)?;
 
-    println!("waiting received!");
-    for _ in 0..ANSWERS {
-        match sock.recv_from(&mut buf) {
-            Ok(datagram) => {
-                println!("from port {}", datagram.sender.port);
-                print_datagram(datagram.bytes)?;
-            }
-            Err(Error::TimedOut) => {
-                println!("no more answers");
-                break;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+    print_answers(&mut sock, NlSocket::recv_from)
 }
 
 fn main() {

@@ -69,15 +69,8 @@ fn install_qemu_user() -> Result {
     let policy = Command::new("apt-cache")
         .args(["policy", "qemu-user"])
         .output()?;
-    let mut cmd = Command::new("apt-get");
-    cmd.env("DEBIAN_FRONTEND", "noninteractive").args([
-        "-o",
-        "DPkg::Lock::Timeout=600",
-        "-q",
-        "-y",
-        "install",
-        "--no-install-recommends",
-    ]);
+    let mut cmd = apt_get();
+    cmd.args(["install", "--no-install-recommends"]);
     if String::from_utf8_lossy(&policy.stdout).contains("bookworm-backports") {
         cmd.args(["-t", "bookworm-backports"]);
     }
@@ -99,6 +92,14 @@ pub fn have_cargo_fuzz() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// `apt-get` that never asks and waits for the dpkg lock (others may be installing).
+pub fn apt_get() -> Command {
+    let mut c = Command::new("apt-get");
+    c.env("DEBIAN_FRONTEND", "noninteractive")
+        .args(["-o", "DPkg::Lock::Timeout=600", "-q", "-y"]);
+    c
+}
+
 /// Installs the Debian packages of `packages` that are missing (none missing: no apt call).
 pub fn apt_install(packages: &[&str]) -> Result {
     let missing: Vec<&str> = packages
@@ -110,16 +111,7 @@ pub fn apt_install(packages: &[&str]) -> Result {
         return Ok(());
     }
     println!("installing: {}", missing.join(" "));
-    let apt = || {
-        let mut c = Command::new("apt-get");
-        c.env("DEBIAN_FRONTEND", "noninteractive").args([
-            "-o",
-            "DPkg::Lock::Timeout=600",
-            "-q",
-            "-y",
-        ]);
-        c
-    };
+    let apt = apt_get;
     // `apt-get update` reports a failed suite only as a warning: treat it as fatal, or a
     // partial index silently yields old package versions.
     let out = apt().arg("update").output()?;

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use nlcore::consts::*;
-use nlcore::sock::{Addr, Error, NlSocket};
+use nlcore::sock::{Addr, Datagram, Error, NlSocket};
 use nlcore::{MessageIter, MsgBuilder, Payload};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -155,6 +155,40 @@ pub fn print_datagram(bytes: &[u8]) -> Result<(), Error> {
                 e.ext_ack.msg.unwrap_or("")
             ),
             other => println!("Received control message: {other:?}"),
+        }
+    }
+    Ok(())
+}
+
+/// The tutorial's client socket: bound to port 100 (its point A; taken → `AddrInUse`),
+/// accepting answers from the peer process when there is one, waiting 3 s for each.
+pub fn client_socket(unit: i32) -> Result<NlSocket, Error> {
+    let mut sock = NlSocket::open(unit)?;
+    sock.bind(CLIENT_PORT, 0)?;
+    sock.set_accept_any_sender(destination(unit).port != 0);
+    sock.set_recv_timeout(Duration::from_secs(3))?;
+    Ok(sock)
+}
+
+/// Reads up to `ANSWERS` datagrams with `receive` (recvmsg or recvfrom) and prints them;
+/// the wait for each is bounded by the socket's receive timeout.
+pub fn print_answers(
+    sock: &mut NlSocket,
+    receive: for<'b> fn(&mut NlSocket, &'b mut [u8]) -> Result<Datagram<'b>, Error>,
+) -> Result<(), Error> {
+    let mut buf = vec![0u8; 2 * MAX_PAYLOAD];
+    println!("waiting received!");
+    for _ in 0..ANSWERS {
+        match receive(sock, &mut buf) {
+            Ok(datagram) => {
+                println!("from port {}", datagram.sender.port);
+                print_datagram(datagram.bytes)?;
+            }
+            Err(Error::TimedOut) => {
+                println!("no more answers");
+                break;
+            }
+            Err(e) => return Err(e),
         }
     }
     Ok(())

@@ -40,24 +40,9 @@ pub(crate) fn setsockopt_int(
 /// `int getsockopt(int fd, int level, int optname, void *optval, socklen_t *optlen)` for an
 /// `int` option, see getsockopt(2) and netlink(7).
 pub(crate) fn getsockopt_int(fd: BorrowedFd<'_>, level: i32, name: i32) -> Result<c_int, i32> {
-    let mut value: c_int = 0;
-    let mut len: u32 = core::mem::size_of::<c_int>() as u32;
-    let optval: *mut c_int = &mut value;
-    let optlen: *mut u32 = &mut len;
-    // SAFETY: `optval` and `optlen` point to locals of this frame that outlive the call;
-    // `len` tells the kernel that `value` holds exactly 4 bytes, and the kernel writes at
-    // most `len` bytes there (it truncates longer options) and the new length to `len`.
-    let result = unsafe {
-        syscall!(
-            Sysno::getsockopt,
-            fd.as_raw_fd(),
-            level,
-            name,
-            optval,
-            optlen
-        )
-    };
-    result.map(|_| value).map_err(errno)
+    let mut value = [0u32; 1];
+    getsockopt_u32s(fd, level, name, &mut value)?;
+    Ok(value[0] as c_int)
 }
 
 /// `getsockopt` for an option whose value is an array of `u32` (`NETLINK_LIST_MEMBERSHIPS`):
