@@ -158,10 +158,12 @@ fn cross_socket_tests() -> Result {
             "sock_genl",
             "--test",
             "sock_usersock",
+            "--test",
+            "sock_dump",
         ]))?;
     }
     println!(
-        "NOT RUN under qemu-user: sock_genl, sock_usersock (qemu-user refuses NETLINK_GENERIC \
+        "NOT RUN under qemu-user: sock_genl, sock_usersock, sock_dump (qemu-user refuses NETLINK_GENERIC \
          and NETLINK_USERSOCK sockets: EPROTONOSUPPORT); built for {}, run natively in `unit`",
         CROSS_TARGETS.join(", ")
     );
