@@ -1,0 +1,434 @@
+//! The command line, parsed apart from the work (so it is tested on the host).
+
+use crate::format::Style;
+use crate::settings::{ModuleSettings, SettingError, SETTING_KEYS};
+use core::fmt;
+
+/// Exit codes (sysexits.h).
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// A run-time failure not covered below (`EX_SOFTWARE`).
+    pub const SOFTWARE: u8 = 70;
+    /// Bad command line (`EX_USAGE`).
+    pub const USAGE: u8 = 64;
+    /// The module (family or unit) is not there (`EX_UNAVAILABLE`).
+    pub const UNAVAILABLE: u8 = 69;
+    /// An I/O error, e.g. the log file cannot be written (`EX_IOERR`).
+    pub const IOERR: u8 = 74;
+    /// Not allowed: joining groups or changing settings needs privileges (`EX_NOPERM`).
+    pub const NOPERM: u8 = 77;
+    /// The configuration file is missing or wrong (`EX_CONFIG`).
+    pub const CONFIG: u8 = 78;
+}
+
+/// What to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// The daemon.
+    Run,
+    /// Print samples and events live.
+    Monitor,
+    /// A fresh sample.
+    GetSample,
+    /// The module's configuration.
+    GetConfig,
+    /// Every interface's counters.
+    Dump,
+    /// The module's statistics and the agent's counters as last heartbeated.
+    Status,
+    /// Change the module's settings.
+    Set(ModuleSettings),
+    /// Print a help text.
+    Help(Topic),
+    /// Print the version.
+    Version,
+}
+
+/// Which help text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    /// The overview.
+    Main,
+    /// One command's.
+    Run,
+    /// `monitor`.
+    Monitor,
+    /// `get`.
+    Get,
+    /// `dump`.
+    Dump,
+    /// `status`.
+    Status,
+    /// `set`.
+    Set,
+}
+
+/// A parsed command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invocation<'a> {
+    /// The command.
+    pub command: Command,
+    /// `-c FILE` / `--config FILE`, when given.
+    pub config: Option<&'a str>,
+    /// `--json` or not.
+    pub style: Style,
+}
+
+/// What is wrong with the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageError<'a> {
+    /// No command.
+    NoCommand,
+    /// An unknown command.
+    UnknownCommand(&'a str),
+    /// An option the command does not take.
+    UnknownOption(&'a str),
+    /// An option that needs a value came last.
+    MissingValue(&'a str),
+    /// A stray argument.
+    Unexpected(&'a str),
+    /// `set` without settings.
+    NothingToSet,
+    /// `set` with an argument that is not `KEY=VALUE`, or a bad key or value.
+    BadSetting {
+        /// The argument.
+        arg: &'a str,
+        /// What the key takes (`None`: unknown key).
+        expected: Option<&'static str>,
+    },
+}
+
+impl fmt::Display for UsageError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            UsageError::NoCommand => f.write_str("no command given (try `nltelem --help`)"),
+            UsageError::UnknownCommand(c) => write!(f, "unknown command `{c}`"),
+            UsageError::UnknownOption(o) => write!(f, "unknown option `{o}`"),
+            UsageError::MissingValue(o) => write!(f, "option `{o}` needs a value"),
+            UsageError::Unexpected(a) => write!(f, "unexpected argument `{a}`"),
+            UsageError::NothingToSet => f.write_str("set: give at least one KEY=VALUE"),
+            UsageError::BadSetting {
+                arg,
+                expected: Some(e),
+            } => write!(f, "set: bad value in `{arg}`: expected {e}"),
+            UsageError::BadSetting {
+                arg,
+                expected: None,
+            } => write!(
+                f,
+                "set: `{arg}` is not KEY=VALUE with KEY one of {}",
+                KeyList
+            ),
+        }
+    }
+}
+
+struct KeyList;
+
+impl fmt::Display for KeyList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, k) in SETTING_KEYS.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(k)?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses the arguments after the program name.
+pub fn parse<'a>(args: &[&'a str]) -> Result<Invocation<'a>, UsageError<'a>> {
+    let (&first, rest) = args.split_first().ok_or(UsageError::NoCommand)?;
+    let (mut command, topic, takes_json) = match first {
+        "run" => (Command::Run, Topic::Run, false),
+        "monitor" => (Command::Monitor, Topic::Monitor, true),
+        "get" => (Command::GetSample, Topic::Get, true),
+        "dump" => (Command::Dump, Topic::Dump, true),
+        "status" => (Command::Status, Topic::Status, true),
+        "set" => (Command::Set(ModuleSettings::default()), Topic::Set, true),
+        "help" | "--help" | "-h" => {
+            let topic = match rest {
+                [] => Topic::Main,
+                [c] => topic_of(c).ok_or(UsageError::UnknownCommand(c))?,
+                [_, extra, ..] => return Err(UsageError::Unexpected(extra)),
+            };
+            return Ok(Invocation {
+                command: Command::Help(topic),
+                config: None,
+                style: Style::Text,
+            });
+        }
+        "--version" | "-V" => {
+            return match rest {
+                [] => Ok(Invocation {
+                    command: Command::Version,
+                    config: None,
+                    style: Style::Text,
+                }),
+                [extra, ..] => Err(UsageError::Unexpected(extra)),
+            }
+        }
+        other if other.starts_with('-') => return Err(UsageError::UnknownOption(other)),
+        other => return Err(UsageError::UnknownCommand(other)),
+    };
+    let mut inv = Invocation {
+        command,
+        config: None,
+        style: Style::Text,
+    };
+    let mut positional = 0usize;
+    let mut i = 0;
+    while i < rest.len() {
+        let arg = rest[i];
+        i += 1;
+        match arg {
+            "--help" | "-h" => {
+                inv.command = Command::Help(topic);
+                return Ok(inv);
+            }
+            "-c" | "--config" => {
+                let file = *rest.get(i).ok_or(UsageError::MissingValue(arg))?;
+                i += 1;
+                inv.config = Some(file);
+            }
+            "--json" if takes_json => inv.style = Style::Json,
+            a if a.starts_with('-') => return Err(UsageError::UnknownOption(a)),
+            a => {
+                command = match command {
+                    Command::GetSample | Command::GetConfig if positional == 0 => match a {
+                        "sample" => Command::GetSample,
+                        "config" => Command::GetConfig,
+                        _ => return Err(UsageError::Unexpected(a)),
+                    },
+                    Command::Set(mut settings) => {
+                        let (key, value) = a.split_once('=').ok_or(UsageError::BadSetting {
+                            arg: a,
+                            expected: None,
+                        })?;
+                        match settings.set(key, value) {
+                            Ok(()) => Command::Set(settings),
+                            Err(SettingError::UnknownKey) => {
+                                return Err(UsageError::BadSetting {
+                                    arg: a,
+                                    expected: None,
+                                })
+                            }
+                            Err(SettingError::BadValue(e)) => {
+                                return Err(UsageError::BadSetting {
+                                    arg: a,
+                                    expected: Some(e),
+                                })
+                            }
+                        }
+                    }
+                    _ => return Err(UsageError::Unexpected(a)),
+                };
+                positional += 1;
+                inv.command = command;
+            }
+        }
+    }
+    if let Command::Set(settings) = inv.command {
+        if settings.is_empty() {
+            return Err(UsageError::NothingToSet);
+        }
+    }
+    Ok(inv)
+}
+
+fn topic_of(command: &str) -> Option<Topic> {
+    Some(match command {
+        "run" => Topic::Run,
+        "monitor" => Topic::Monitor,
+        "get" => Topic::Get,
+        "dump" => Topic::Dump,
+        "status" => Topic::Status,
+        "set" => Topic::Set,
+        _ => return None,
+    })
+}
+
+/// The help text of a topic.
+pub fn help(topic: Topic) -> &'static str {
+    match topic {
+        Topic::Main => HELP_MAIN,
+        Topic::Run => HELP_RUN,
+        Topic::Monitor => HELP_MONITOR,
+        Topic::Get => HELP_GET,
+        Topic::Dump => HELP_DUMP,
+        Topic::Status => HELP_STATUS,
+        Topic::Set => HELP_SET,
+    }
+}
+
+const HELP_MAIN: &str = "\
+usage: nltelem COMMAND [OPTIONS]
+
+The nltelem agent: receives the nltelem kernel module's telemetry over netlink.
+
+Commands:
+  run       the daemon, in the foreground
+  monitor   print samples and events as they arrive
+  get       a fresh sample (or `get config`: the module's settings)
+  dump      every interface's counters
+  status    the module's statistics and the agent's last heartbeat
+  set       change the module's settings: set KEY=VALUE...
+  help      help of a command: nltelem help COMMAND (or COMMAND --help)
+
+Every command takes -c FILE (default /etc/nltelem.conf, used when present) for the
+transport and family. Exit codes: 0 ok, 64 usage, 69 module missing, 74 I/O error,
+77 permission denied, 78 configuration error.
+";
+
+const HELP_RUN: &str = "\
+usage: nltelem run [-c FILE]
+
+Runs the daemon in the foreground: reads FILE (default /etc/nltelem.conf), pushes its
+module settings, joins the groups, checks every message's sender and sequence number,
+counts losses and overruns, exports samples, and heartbeats its counters to the module.
+Waits for the module when it is absent or unloaded. Signals: TERM/INT exit, HUP re-reads
+FILE and pushes it, USR1 prints the counters.
+
+Configuration keys (key = value, # comments):
+";
+
+const HELP_MONITOR: &str = "\
+usage: nltelem monitor [--json] [-c FILE]
+
+Joins the telemetry and events groups and prints every sample and event until
+interrupted (like `ip monitor`). --json prints one JSON object per line.
+";
+
+const HELP_GET: &str = "\
+usage: nltelem get [sample|config] [--json] [-c FILE]
+
+Asks the module for a fresh sample (default) or for its configuration and prints it.
+";
+
+const HELP_DUMP: &str = "\
+usage: nltelem dump [--json] [-c FILE]
+
+Prints every interface's counters (one line, or one JSON object, per interface).
+";
+
+const HELP_STATUS: &str = "\
+usage: nltelem status [--json] [-c FILE]
+
+Prints the module's statistics, including the agent counters from its last heartbeat.
+";
+
+const HELP_SET: &str = "\
+usage: nltelem set KEY=VALUE... [--json] [-c FILE]
+
+Changes the module's settings (needs CAP_NET_ADMIN). Keys: period_ms (1..3600000),
+sources (load,memory,cpu,netdev,thermal), load1_milli_max, mem_available_kib_min,
+temp_mdegc_max (0..200000), watchdog_ms (0..3600000). Prints the new configuration.
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(args: &[&'static str]) -> Invocation<'static> {
+        parse(args).unwrap()
+    }
+
+    #[test]
+    fn commands_and_options() {
+        let inv = ok(&["run", "-c", "/tmp/x.conf"]);
+        assert_eq!(
+            (inv.command, inv.config, inv.style),
+            (Command::Run, Some("/tmp/x.conf"), Style::Text)
+        );
+        assert_eq!(ok(&["run", "--config", "/a"]).config, Some("/a"));
+        assert_eq!(ok(&["monitor", "--json"]).style, Style::Json);
+        assert_eq!(ok(&["get"]).command, Command::GetSample);
+        assert_eq!(ok(&["get", "config", "--json"]).command, Command::GetConfig);
+        assert_eq!(ok(&["dump"]).command, Command::Dump);
+        assert_eq!(ok(&["status", "--json"]).style, Style::Json);
+        assert_eq!(ok(&["--version"]).command, Command::Version);
+    }
+
+    #[test]
+    fn help_everywhere() {
+        assert_eq!(ok(&["--help"]).command, Command::Help(Topic::Main));
+        assert_eq!(ok(&["help", "set"]).command, Command::Help(Topic::Set));
+        assert_eq!(ok(&["dump", "--help"]).command, Command::Help(Topic::Dump));
+        // --help wins over what follows, even bad options.
+        assert_eq!(
+            ok(&["monitor", "-h", "--bogus"]).command,
+            Command::Help(Topic::Monitor)
+        );
+        for t in [
+            Topic::Main,
+            Topic::Run,
+            Topic::Monitor,
+            Topic::Get,
+            Topic::Dump,
+            Topic::Status,
+            Topic::Set,
+        ] {
+            assert!(help(t).starts_with("usage: nltelem"));
+        }
+    }
+
+    #[test]
+    fn set_parses_every_pair() {
+        let inv = ok(&["set", "period_ms=10", "sources=load,cpu"]);
+        let Command::Set(s) = inv.command else {
+            panic!("not set: {inv:?}")
+        };
+        assert_eq!(s.period_ms, Some(10));
+        assert_eq!(
+            s.sources,
+            Some(nltelem_proto::source::LOAD | nltelem_proto::source::CPU)
+        );
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert_eq!(parse(&[]), Err(UsageError::NoCommand));
+        assert_eq!(parse(&["fly"]), Err(UsageError::UnknownCommand("fly")));
+        assert_eq!(parse(&["-x"]), Err(UsageError::UnknownOption("-x")));
+        assert_eq!(
+            parse(&["run", "--json"]),
+            Err(UsageError::UnknownOption("--json"))
+        );
+        assert_eq!(parse(&["run", "-c"]), Err(UsageError::MissingValue("-c")));
+        assert_eq!(
+            parse(&["run", "extra"]),
+            Err(UsageError::Unexpected("extra"))
+        );
+        assert_eq!(
+            parse(&["get", "config", "sample"]),
+            Err(UsageError::Unexpected("sample"))
+        );
+        assert_eq!(
+            parse(&["get", "stats"]),
+            Err(UsageError::Unexpected("stats"))
+        );
+        assert_eq!(parse(&["set"]), Err(UsageError::NothingToSet));
+        assert_eq!(
+            parse(&["set", "period_ms"]),
+            Err(UsageError::BadSetting {
+                arg: "period_ms",
+                expected: None
+            })
+        );
+        assert_eq!(
+            parse(&["set", "period_ms=0"]),
+            Err(UsageError::BadSetting {
+                arg: "period_ms=0",
+                expected: Some("1..3600000")
+            })
+        );
+        assert_eq!(
+            parse(&["help", "fly"]),
+            Err(UsageError::UnknownCommand("fly"))
+        );
+        let text = parse(&["set", "colour=red"]).unwrap_err().to_string();
+        assert!(text.contains("period_ms, sources"), "{text}");
+    }
+}

@@ -1,0 +1,134 @@
+//! Opening the way to the module: a request socket (unicast requests and their replies)
+//! and, for the daemon and `monitor`, a data socket in the groups. Keeping them apart
+//! means a request never has to skip (and lose) samples that arrive while it waits.
+
+use core::time::Duration;
+use nlcore::consts::NETLINK_GENERIC;
+use nlcore::sock::{Error, NlSocket};
+use nltelem::cli::exit;
+use nltelem::config::{Config, Senders, Transport};
+use nltelem::route::Route;
+use nltelem_proto as proto;
+use rustix::io::Errno;
+
+/// How long a request waits for its reply: short, so that the daemon stays responsive to
+/// signals (a clean exit within 1 s) even when the module does not answer.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(400);
+
+/// Why the module cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnError {
+    /// Not loaded: no such family, or the unit does not exist.
+    Absent,
+    /// Something failed; the error says what.
+    Failed(Error),
+}
+
+impl ConnError {
+    /// The exit code for this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ConnError::Absent => exit::UNAVAILABLE,
+            ConnError::Failed(e) => exit_code(e),
+        }
+    }
+}
+
+impl From<Error> for ConnError {
+    fn from(e: Error) -> Self {
+        if is_absent(&e) {
+            ConnError::Absent
+        } else {
+            ConnError::Failed(e)
+        }
+    }
+}
+
+fn errno_is(e: &Error, which: Errno) -> bool {
+    e.errno() == Some(which.raw_os_error())
+}
+
+/// Whether `e` means "the module is not there".
+pub fn is_absent(e: &Error) -> bool {
+    matches!(e, Error::NotFound)
+        || errno_is(e, Errno::NOENT)
+        || errno_is(e, Errno::PROTONOSUPPORT)
+        || errno_is(e, Errno::CONNREFUSED)
+}
+
+/// The exit code for a socket error.
+pub fn exit_code(e: &Error) -> u8 {
+    if errno_is(e, Errno::PERM) || errno_is(e, Errno::ACCESS) {
+        exit::NOPERM
+    } else if is_absent(e) {
+        exit::UNAVAILABLE
+    } else {
+        exit::SOFTWARE
+    }
+}
+
+/// Opens the request socket and resolves the route to the module.
+pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), ConnError> {
+    let (mut sock, route) = match config.transport {
+        Transport::Genl => {
+            let mut sock = NlSocket::open_bound(NETLINK_GENERIC)?;
+            sock.set_recv_timeout(REQUEST_TIMEOUT)?;
+            let family = sock
+                .resolve_family(&config.family, buf)
+                .map_err(|f| ConnError::from(f.error))?;
+            let route = Route::Genl {
+                family: family.id,
+                telemetry: family.group(proto::MCGRP_TELEMETRY),
+                events: family.group(proto::MCGRP_EVENTS),
+            };
+            (sock, route)
+        }
+        Transport::Unit(unit) => {
+            let route = Route::Classic { unit };
+            let sock = NlSocket::open_bound(route.protocol())?;
+            sock.set_recv_timeout(REQUEST_TIMEOUT)?;
+            (sock, route)
+        }
+    };
+    // Errors explained in words; older kernels without the option still work.
+    let _ = sock.set_ext_ack(true);
+    if config.accept_senders == Senders::Any {
+        sock.set_accept_any_sender(true);
+    }
+    Ok((sock, route))
+}
+
+/// Opens the data socket: non-blocking, in the configured groups.
+pub fn open_data(config: &Config, route: &Route) -> Result<NlSocket, ConnError> {
+    let mut sock = NlSocket::open_bound(route.protocol())?;
+    if config.rcvbuf_bytes > 0 {
+        let bytes = config.rcvbuf_bytes as usize;
+        // FORCE needs CAP_NET_ADMIN; without it the kernel's rmem_max caps the size.
+        if sock.set_recv_buffer_force(bytes).is_err() {
+            sock.set_recv_buffer(bytes)?;
+        }
+    }
+    let (telemetry, events) = route.group_ids();
+    if config.groups.telemetry {
+        sock.join_group(telemetry.ok_or(ConnError::Absent)?)?;
+    }
+    if config.groups.events {
+        sock.join_group(events.ok_or(ConnError::Absent)?)?;
+    }
+    sock.set_nonblocking(true)?;
+    if config.accept_senders == Senders::Any {
+        sock.set_accept_any_sender(true);
+    }
+    Ok(sock)
+}
+
+/// Leaves the groups (on exit: the kernel stops queueing for this socket at once).
+pub fn leave(config: &Config, route: &Route, sock: &NlSocket) {
+    let (telemetry, events) = route.group_ids();
+    if let (true, Some(g)) = (config.groups.telemetry, telemetry) {
+        let _ = sock.leave_group(g);
+    }
+    if let (true, Some(g)) = (config.groups.events, events) {
+        let _ = sock.leave_group(g);
+    }
+}

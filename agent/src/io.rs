@@ -1,0 +1,74 @@
+//! Standard output and error as `embedded-io` sinks over their file descriptors.
+
+use crate::sys;
+use core::fmt::Write as _;
+use embedded_io::{ErrorKind, ErrorType, Write};
+use nltelem::sink::TextSink;
+use rustix::fd::BorrowedFd;
+
+/// A file descriptor as an `embedded-io` sink (`write(2)`; `EINTR` retried).
+pub struct Fd(pub BorrowedFd<'static>);
+
+/// A failed `write(2)`.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteError(pub rustix::io::Errno);
+
+impl core::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "write failed: errno {}", self.0.raw_os_error())
+    }
+}
+
+impl core::error::Error for WriteError {}
+
+impl embedded_io::Error for WriteError {
+    fn kind(&self) -> ErrorKind {
+        match self.0 {
+            rustix::io::Errno::PIPE => ErrorKind::BrokenPipe,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+impl ErrorType for Fd {
+    type Error = WriteError;
+}
+
+impl Write for Fd {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, WriteError> {
+        loop {
+            match rustix::io::write(self.0, buf) {
+                Err(rustix::io::Errno::INTR) => continue,
+                r => return r.map_err(WriteError),
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), WriteError> {
+        Ok(())
+    }
+}
+
+/// Standard output with a line-sized buffer: informational output and exported records.
+pub type Stdout = TextSink<Fd, 4096>;
+
+/// A fresh standard output.
+pub fn stdout() -> Stdout {
+    TextSink::new(Fd(sys::stdout()))
+}
+
+/// Prints `nltelem: <message>` as one plain line on standard error (fatal errors, so that
+/// init systems show why the agent stopped).
+pub fn error_line(args: core::fmt::Arguments<'_>) {
+    let mut err: TextSink<Fd, 512> = TextSink::new(Fd(sys::stderr()));
+    let _ = err.write_str("nltelem: ");
+    let _ = err.write_fmt(args);
+    let _ = err.write_str("\n");
+    err.flush();
+}
+
+/// `error_line` with `format_args!` syntax.
+#[macro_export]
+macro_rules! fail {
+    ($($t:tt)*) => { $crate::io::error_line(format_args!($($t)*)) };
+}

@@ -1,0 +1,18 @@
+//! The logic of the `nltelem` agent, apart from the system: configuration, command line,
+//! message decoding, loss accounting, output formats and exporters. `no_std` without an
+//! allocator, like the binary; under `cargo test` it builds with std so that every part is
+//! tested on the host.
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod accounting;
+pub mod backoff;
+pub mod cli;
+pub mod config;
+pub mod decode;
+pub mod export;
+pub mod format;
+pub mod route;
+pub mod settings;
+pub mod sink;

@@ -1,0 +1,158 @@
+//! defmt log frames to a bounded sink: standard error, or a file that is moved to
+//! `FILE.1` when it reaches its size cap (so the two together never exceed twice the cap).
+//! Frames are rzCOBS-encoded and zero-delimited; `cargo xtask logs FILE` decodes them with
+//! the unstripped ELF of the `release-syms` profile.
+
+use crate::sys::{stderr, LoggerCell};
+use heapless::String;
+use nltelem::config::{LogTarget, MAX_VALUE};
+use nltelem::sink::{Admit, SizeCap};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
+
+/// Bytes of one frame gathered before it is written (longer frames go out in pieces).
+const FRAME_BUFFER: usize = 256;
+
+#[allow(clippy::large_enum_variant)]
+enum Target {
+    None,
+    Stderr,
+    File {
+        fd: OwnedFd,
+        path: String<MAX_VALUE>,
+        rotated: String<{ MAX_VALUE + 2 }>,
+        cap: SizeCap,
+    },
+}
+
+struct State {
+    encoder: defmt::Encoder,
+    target: Target,
+    frame: [u8; FRAME_BUFFER],
+    len: usize,
+}
+
+static STATE: LoggerCell<State> = LoggerCell::new(State {
+    encoder: defmt::Encoder::new(),
+    target: Target::None,
+    frame: [0; FRAME_BUFFER],
+    len: 0,
+});
+
+/// Why the log could not be opened.
+pub struct OpenError(pub rustix::io::Errno);
+
+/// Points the log at `target` (closing a previous file).
+pub fn configure(target: &LogTarget, cap_bytes: u32) -> Result<(), OpenError> {
+    let new = match target {
+        LogTarget::None => Target::None,
+        LogTarget::Stderr => Target::Stderr,
+        LogTarget::File(path) => {
+            let fd = open_log(path).map_err(OpenError)?;
+            let used = rustix::fs::fstat(&fd)
+                .map(|s| s.st_size as u64)
+                .unwrap_or(0);
+            let mut rotated = String::new();
+            // MAX_VALUE + 2 holds the path and ".1".
+            let _ = rotated.push_str(path);
+            let _ = rotated.push_str(".1");
+            Target::File {
+                fd,
+                path: path.clone(),
+                rotated,
+                cap: SizeCap {
+                    cap: u64::from(cap_bytes),
+                    used,
+                },
+            }
+        }
+    };
+    STATE.with(|s| s.target = new);
+    Ok(())
+}
+
+fn open_log(path: &str) -> Result<OwnedFd, rustix::io::Errno> {
+    rustix::fs::open(
+        path,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::APPEND | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o640),
+    )
+}
+
+pub(crate) fn start_frame() {
+    STATE.with(|s| {
+        let State {
+            encoder,
+            frame,
+            len,
+            target,
+        } = s;
+        encoder.start_frame(|bytes| push(frame, len, target, bytes));
+    });
+}
+
+pub(crate) fn write(bytes: &[u8]) {
+    STATE.with(|s| {
+        let State {
+            encoder,
+            frame,
+            len,
+            target,
+        } = s;
+        encoder.write(bytes, |b| push(frame, len, target, b));
+    });
+}
+
+pub(crate) fn end_frame() {
+    STATE.with(|s| {
+        let State {
+            encoder,
+            frame,
+            len,
+            target,
+        } = s;
+        encoder.end_frame(|b| push(frame, len, target, b));
+        emit(target, &frame[..*len]);
+        *len = 0;
+    });
+}
+
+fn push(frame: &mut [u8; FRAME_BUFFER], len: &mut usize, target: &mut Target, bytes: &[u8]) {
+    for &b in bytes {
+        if *len == FRAME_BUFFER {
+            emit(target, &frame[..]);
+            *len = 0;
+        }
+        frame[*len] = b;
+        *len += 1;
+    }
+}
+
+/// Writes encoded bytes to the target; a failing log never stops the agent.
+fn emit(target: &mut Target, bytes: &[u8]) {
+    match target {
+        Target::None => {}
+        Target::Stderr => {
+            let _ = rustix::io::write(stderr(), bytes);
+        }
+        Target::File {
+            fd,
+            path,
+            rotated,
+            cap,
+        } => {
+            match cap.admit(bytes.len() as u64) {
+                Admit::Drop => return,
+                Admit::Write => {}
+                Admit::RotateFirst => {
+                    let _ = rustix::fs::rename(path.as_str(), rotated.as_str());
+                    // On failure keep writing to the moved file rather than nowhere.
+                    if let Ok(new) = open_log(path) {
+                        *fd = new;
+                    }
+                }
+            }
+            let _ = rustix::io::write(fd.as_fd(), bytes);
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! `nltelem`: the agent binary. `#![no_std]`, `#![no_main]`, no allocator: a C `main` on
+//! static musl hands over the arguments, and everything else is the `nltelem` library
+//! (logic) plus the small system modules here (sockets, signals, output, defmt log).
+//!
+//! That is the build with `panic = "abort"` (the release profiles: what ships). A build
+//! with unwinding panics (the dev profile of `cargo check`, `clippy`, `build` on the host)
+//! cannot be `no_std` on a precompiled `core`, so it takes std's entry point instead and
+//! runs the same code.
+#![cfg_attr(panic = "abort", no_std)]
+#![cfg_attr(panic = "abort", no_main)]
+#![deny(unsafe_code)]
+
+mod client;
+mod conn;
+mod daemon;
+mod io;
+mod log;
+mod sys;
+
+use core::fmt::Write as _;
+use nltelem::cli::{self, exit, Command, Topic};
+use nltelem::config::{self, KEYS};
+
+/// The program, from the arguments after the program name to the exit code.
+fn run(args: &[&str]) -> u8 {
+    let inv = match cli::parse(args) {
+        Ok(inv) => inv,
+        Err(e) => {
+            fail!("{e}");
+            return exit::USAGE;
+        }
+    };
+    match inv.command {
+        Command::Help(topic) => {
+            let mut out = io::stdout();
+            let _ = out.write_str(cli::help(topic));
+            if topic == Topic::Run {
+                for (key, meaning) in KEYS {
+                    let _ = writeln!(out, "  {key:<22} {meaning}");
+                }
+            }
+            out.flush();
+            exit::OK
+        }
+        Command::Version => {
+            let mut out = io::stdout();
+            let _ = writeln!(out, "nltelem {}", env!("CARGO_PKG_VERSION"));
+            out.flush();
+            exit::OK
+        }
+        Command::Run => daemon::run(inv.config.unwrap_or(config::DEFAULT_PATH)),
+        command => match client::load(inv.config) {
+            Ok(config) if command == Command::Monitor => client::monitor(&config, inv.style),
+            Ok(config) => client::run(command, &config, inv.style),
+            Err(code) => code,
+        },
+    }
+}
+
+/// std's entry point, for builds with unwinding panics (see the crate documentation).
+#[cfg(not(panic = "abort"))]
+fn main() -> std::process::ExitCode {
+    let owned: std::vec::Vec<std::string::String> = std::env::args().skip(1).collect();
+    let args: std::vec::Vec<&str> = owned.iter().map(|s| s.as_str()).collect();
+    std::process::ExitCode::from(run(&args))
+}
+
+#[cfg(panic = "abort")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    // The message would pull in the formatting of every panic site; the defmt log and the
+    // exit code say enough for a panic that must not happen.
+    io::error_line(format_args!("internal error (panic)"));
+    sys::exit_now(exit::SOFTWARE)
+}

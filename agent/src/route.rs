@@ -1,0 +1,136 @@
+//! The two ways to the module, as message layouts:
+//!
+//! ```text
+//! genl:    | nlmsghdr type=<family id> | genlmsghdr cmd, version | attributes |
+//! classic: | nlmsghdr type=16+cmd      | attributes |
+//! ```
+//! Group membership differs too: generic netlink groups have ids from the controller; the
+//! classic unit's groups are fixed numbers (1 telemetry, 2 events).
+
+use nlcore::consts::{GENL_HDRLEN, NETLINK_GENERIC};
+use nlcore::{AttrIter, Buffer, MsgBuilder, NlMsg};
+use nltelem_proto as proto;
+
+/// A resolved way to the module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// The generic netlink family, with the ids the controller gave this boot.
+    Genl {
+        /// Family id (`nlmsg_type`).
+        family: u16,
+        /// Id of group `telemetry`.
+        telemetry: Option<u32>,
+        /// Id of group `events`.
+        events: Option<u32>,
+    },
+    /// The classic unit.
+    Classic {
+        /// The netlink protocol number.
+        unit: u32,
+    },
+}
+
+impl Route {
+    /// The socket protocol to open.
+    pub fn protocol(&self) -> i32 {
+        match *self {
+            Route::Genl { .. } => NETLINK_GENERIC,
+            // Units are 0..31 (checked by the configuration).
+            Route::Classic { unit } => i32::try_from(unit).unwrap_or(i32::MAX),
+        }
+    }
+
+    /// Group ids to join for telemetry and events.
+    pub fn group_ids(&self) -> (Option<u32>, Option<u32>) {
+        match *self {
+            Route::Genl {
+                telemetry, events, ..
+            } => (telemetry, events),
+            Route::Classic { .. } => (
+                Some(proto::CLASSIC_GROUP_TELEMETRY),
+                Some(proto::CLASSIC_GROUP_EVENTS),
+            ),
+        }
+    }
+
+    /// Opens a request for `cmd` (the socket adds `NLM_F_REQUEST`, the ack flag and the
+    /// sequence number); attributes follow, then `finish`.
+    pub fn begin<B: Buffer>(&self, b: &mut MsgBuilder<B>, cmd: u8) -> Result<(), nlcore::Error> {
+        match *self {
+            Route::Genl { family, .. } => {
+                b.begin(family, 0, 0, 0)?;
+                b.genl_header(cmd, proto::FAMILY_VERSION)
+            }
+            Route::Classic { .. } => b.begin(proto::classic_type(cmd), 0, 0, 0),
+        }
+    }
+
+    /// The command and attributes of one of the module's messages; `None` for messages
+    /// that are not the module's (another family's type, a control message).
+    pub fn open<'a>(&self, msg: &NlMsg<'a>) -> Option<(u8, AttrIter<'a>)> {
+        match *self {
+            Route::Genl { family, .. } => {
+                if msg.ty() != family {
+                    return None;
+                }
+                let cmd = msg.genl_header().ok()?.cmd;
+                Some((cmd, msg.attrs(GENL_HDRLEN).ok()?))
+            }
+            Route::Classic { .. } => {
+                let cmd = proto::classic_command(msg.ty())?;
+                Some((cmd, msg.attrs(0).ok()?))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nltelem_proto::cmd;
+
+    #[test]
+    fn genl_requests_carry_the_family_and_command() {
+        let route = Route::Genl {
+            family: 0x1d,
+            telemetry: Some(7),
+            events: Some(8),
+        };
+        let mut buf = [0u8; 64];
+        let mut b = MsgBuilder::new(&mut buf);
+        route.begin(&mut b, cmd::GET_STATS).unwrap();
+        let len = b.finish().unwrap();
+        assert_eq!(len, 20);
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        assert_eq!(msg.ty(), 0x1d);
+        let (c, mut attrs) = route.open(&msg).unwrap();
+        assert_eq!(c, cmd::GET_STATS);
+        assert!(attrs.next().is_none());
+        assert_eq!(route.protocol(), NETLINK_GENERIC);
+        assert_eq!(route.group_ids(), (Some(7), Some(8)));
+        // Another family's message is not ours.
+        let other = Route::Genl {
+            family: 0x1e,
+            telemetry: None,
+            events: None,
+        };
+        assert!(other.open(&msg).is_none());
+    }
+
+    #[test]
+    fn classic_requests_put_the_command_in_the_type() {
+        let route = Route::Classic { unit: 25 };
+        let mut buf = [0u8; 64];
+        let mut b = MsgBuilder::new(&mut buf);
+        route.begin(&mut b, cmd::HEARTBEAT).unwrap();
+        b.put_u64(1, 5).unwrap();
+        let len = b.finish().unwrap();
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        assert_eq!(msg.ty(), 16 + u16::from(cmd::HEARTBEAT));
+        let (c, attrs) = route.open(&msg).unwrap();
+        assert_eq!(c, cmd::HEARTBEAT);
+        assert_eq!(attrs.count(), 1);
+        assert_eq!(route.protocol(), 25);
+        assert_eq!(route.group_ids(), (Some(1), Some(2)));
+    }
+}
