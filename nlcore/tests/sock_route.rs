@@ -129,6 +129,20 @@ fn get_one_link_then_ack() {
     assert_eq!(ack.request.seq, sock_seq_of(&req));
 }
 
+#[test]
+fn request_on_a_socket_never_bound() {
+    // The kernel binds the socket on its first send; the replies name that port.
+    let mut sock = NlSocket::open(NETLINK_ROUTE).unwrap();
+    assert_eq!(sock.port(), 0);
+    let mut req = [0u8; 64];
+    let len = getlink_request(&mut req, 1);
+    let mut buf = vec![0u8; 32 * 1024];
+    let ack = sock.request(&mut req[..len], &mut buf, |_| Ok(()));
+    assert!(ack.is_ok(), "{ack:?}");
+    assert_ne!(sock.port(), 0);
+    assert_eq!(sock.port(), sock.local_addr().unwrap().port);
+}
+
 fn sock_seq_of(msg: &[u8]) -> u32 {
     u32::from_ne_bytes(msg[8..12].try_into().unwrap())
 }

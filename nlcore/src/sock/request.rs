@@ -115,6 +115,9 @@ impl NlSocket {
     ) -> Result<End, Error> {
         let seq = self.stamp(msg, flags)?;
         self.send(msg)?;
+        // A socket that was never bound got its port from the kernel on this send; the
+        // replies are addressed to it.
+        self.learn_port()?;
         match self.receive_replies(seq, mode, buf, on_data) {
             // Nothing (more) came: nothing to clean up.
             Err(e @ (Error::TimedOut | Error::WouldBlock)) => Err(e),

@@ -151,10 +151,19 @@ impl NlSocket {
         to_addr(any)
     }
 
-    /// This socket's port id (0 until bound; a socket that sends first is bound by the
-    /// kernel, and [`local_addr`](Self::local_addr) then tells its port).
+    /// This socket's port id: 0 until bound, or until its first request (a socket that
+    /// sends first is bound by the kernel; [`local_addr`](Self::local_addr) tells the port).
     pub fn port(&self) -> u32 {
         self.port
+    }
+
+    /// Reads the port back from the kernel if it is not known yet (a socket that sends
+    /// before binding is bound by the kernel then).
+    pub(crate) fn learn_port(&mut self) -> Result<(), Error> {
+        if self.port == 0 {
+            self.port = self.local_addr()?.port;
+        }
+        Ok(())
     }
 
     /// The protocol unit the socket was opened with.
