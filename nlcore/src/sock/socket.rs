@@ -410,7 +410,8 @@ impl NlSocket {
     pub fn drain(&mut self, limit: u32) -> Result<u32, Error> {
         let mut scratch = [0u8; 64];
         let mut dropped = 0;
-        while dropped < limit {
+        // Bounded by reads, not drops: a flood could keep reporting overruns.
+        for _ in 0..limit {
             match rustix::net::recv(&self.fd, &mut scratch, RecvFlags::DONTWAIT) {
                 Ok(_) => dropped += 1,
                 Err(Errno::AGAIN) => break,
