@@ -1,25 +1,41 @@
 //! Exporters: where samples go after the agent has checked and counted them.
 //!
-//! The daemon hands every accepted sample to [`Exporters::sample`] and counts what it
-//! reports. This first version speaks InfluxDB line protocol to standard output; further
-//! exporters (file, UDP, Prometheus textfile, MQTT) plug in behind the same call, each
-//! named by an `export = KIND:TARGET` line of the configuration.
+//! Each `export = KIND:TARGET` line of the configuration (see [`spec`]) makes one sink:
+//! InfluxDB line protocol to standard output, a file or UDP; a Prometheus textfile; MQTT
+//! 3.1.1 publishes. The daemon hands every accepted sample to [`Exporters::sample`] and
+//! every event to [`Exporters::event`], and calls [`Exporters::poll`] when it wakes up
+//! without one (MQTT's connect, acknowledgements and keep-alive).
+//!
+//! No sink ever makes the agent wait: sockets are non-blocking, a record that a sink cannot
+//! take now is kept in a bounded buffer (MQTT) or dropped, and every drop is counted
+//! ([`Outcome::failed`], [`Exporters::report`]).
 
 mod line_protocol;
+pub mod mqtt;
+mod net;
+#[cfg(test)]
+mod peers;
+pub mod prometheus;
+pub mod spec;
 
-pub use line_protocol::write_sample as write_line_protocol;
+pub use line_protocol::{points, write_event as write_line_protocol_event};
+pub use line_protocol::{write_sample as write_line_protocol, Point};
 
 use crate::config::MAX_VALUE;
-use crate::decode::Sample;
-use core::fmt::Write;
-use heapless::String;
+use crate::decode::{Event, Sample};
+use crate::sink::TextBuf;
+use core::fmt::{self, Write};
+use heapless::{String, Vec};
+use mqtt::{Client, Qos};
+use net::{now_ms, TcpLink, UdpSender};
+use prometheus::Textfile;
+use rustix::fd::OwnedFd;
+use rustix::fs::{openat, Mode, OFlags, CWD};
+use spec::Spec;
 
 /// Checks one `export` value: a known exporter and target. Returns what the key takes.
-pub fn check_spec(spec: &str) -> Result<(), &'static str> {
-    match spec {
-        "line-protocol:stdout" => Ok(()),
-        _ => Err("line-protocol:stdout"),
-    }
+pub fn check_spec(value: &str) -> Result<(), &'static str> {
+    spec::parse(value).map(|_| ())
 }
 
 /// What one hand-over did.
@@ -31,34 +47,407 @@ pub struct Outcome {
     pub failed: u64,
 }
 
+/// Most bytes of line protocol in one UDP datagram: below a 1500-byte MTU with IPv6 and
+/// UDP headers, so no datagram is fragmented.
+pub const UDP_DATAGRAM: usize = 1400;
+
+/// MQTT buffer: packets not yet written or not yet acknowledged (bytes, packets).
+pub const MQTT_BUFFER: usize = 8192;
+/// Most MQTT packets buffered.
+pub const MQTT_PACKETS: usize = 64;
+
+/// Longest node name used in tags and topics.
+pub const MAX_HOST: usize = 64;
+
+/// An MQTT exporter: the client and its topic prefix.
+pub struct MqttSink {
+    client: Client<TcpLink, MQTT_BUFFER, MQTT_PACKETS>,
+    prefix: String<{ spec::MAX_PREFIX + 1 + MAX_HOST }>,
+}
+
+impl Drop for MqttSink {
+    /// A clean end (stop or reload): retained `offline`, then DISCONNECT so the broker
+    /// does not also publish the will.
+    fn drop(&mut self) {
+        self.client.shutdown(now_ms());
+    }
+}
+
+/// One configured sink.
+// The MQTT variant is the large one (its buffer); there is no heap to box it in, and at
+// most four sinks exist.
+#[allow(clippy::large_enum_variant)]
+enum Sink {
+    Stdout,
+    File {
+        path: String<MAX_VALUE>,
+        fd: Option<OwnedFd>,
+    },
+    Udp(UdpSender),
+    Prometheus(Textfile),
+    Mqtt(MqttSink),
+}
+
+impl Sink {
+    fn kind(&self) -> &'static str {
+        match self {
+            Sink::Stdout => "line-protocol:stdout",
+            Sink::File { .. } => "line-protocol:file",
+            Sink::Udp(_) => "line-protocol:udp",
+            Sink::Prometheus(_) => "prometheus",
+            Sink::Mqtt(_) => "mqtt",
+        }
+    }
+}
+
+/// Counters of one sink.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SinkCounters {
+    /// Records taken.
+    pub exported: u64,
+    /// Records dropped.
+    pub dropped: u64,
+}
+
 /// The configured exporters.
-#[derive(Debug, Clone, Default)]
+#[derive(Default)]
 pub struct Exporters {
-    line_protocol_stdout: bool,
+    host: String<MAX_HOST>,
+    sinks: Vec<(Sink, SinkCounters), { crate::config::MAX_EXPORTS }>,
+}
+
+/// The node name (`/proc/sys/kernel/hostname`), `localhost` when it cannot be read.
+fn node_name() -> String<MAX_HOST> {
+    let mut name = String::new();
+    let mut buf = [0u8; MAX_HOST];
+    let read = openat(
+        CWD,
+        "/proc/sys/kernel/hostname",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .and_then(|fd| rustix::io::read(&fd, &mut buf[..]));
+    if let Ok(n) = read {
+        if let Ok(text) = core::str::from_utf8(&buf[..n]) {
+            let _ = name.push_str(text.trim());
+        }
+    }
+    if name.is_empty() {
+        let _ = name.push_str("localhost");
+    }
+    name
+}
+
+/// Counts one record into `outcome` and the sink's counters.
+fn count(outcome: &mut Outcome, counters: &mut SinkCounters, ok: bool) {
+    if ok {
+        outcome.exported = outcome.exported.saturating_add(1);
+        counters.exported = counters.exported.saturating_add(1);
+    } else {
+        outcome.failed = outcome.failed.saturating_add(1);
+        counters.dropped = counters.dropped.saturating_add(1);
+    }
+}
+
+/// Appends to the line-protocol file, opening it first if needed. Non-blocking: a file on
+/// a stuck network mount fails instead of stopping the agent.
+fn append(path: &str, fd: &mut Option<OwnedFd>, bytes: &[u8]) -> bool {
+    if fd.is_none() {
+        *fd = openat(
+            CWD,
+            path,
+            OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NONBLOCK,
+            Mode::from_raw_mode(0o644),
+        )
+        .ok();
+    }
+    let Some(f) = fd else {
+        return false;
+    };
+    match rustix::io::write(&*f, bytes) {
+        Ok(n) if n == bytes.len() => true,
+        _ => {
+            // Reopened at the next record (the file may have been rotated or removed).
+            *fd = None;
+            false
+        }
+    }
+}
+
+/// An MQTT topic level from a name: the wildcards `+` and `#` and the separator `/` are
+/// not allowed inside a level and become `_`.
+struct TopicLevel<'a>(&'a str);
+
+impl fmt::Display for TopicLevel<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            f.write_char(if matches!(c, '+' | '#' | '/' | '\0') {
+                '_'
+            } else {
+                c
+            })?;
+        }
+        Ok(())
+    }
 }
 
 impl Exporters {
-    /// The exporters the `export` lines name (already checked by [`check_spec`]).
+    /// The exporters the `export` lines name (already checked by [`check_spec`]); tags and
+    /// topics carry this machine's node name.
     pub fn new(specs: &[String<MAX_VALUE>]) -> Self {
-        Exporters {
-            line_protocol_stdout: specs.iter().any(|s| s == "line-protocol:stdout"),
+        Self::with_host(specs, &node_name())
+    }
+
+    /// The exporters, with `host` as the node name.
+    pub fn with_host(specs: &[String<MAX_VALUE>], host: &str) -> Self {
+        let mut exporters = Exporters::default();
+        for c in host.chars() {
+            if exporters.host.push(c).is_err() {
+                break;
+            }
         }
+        for value in specs {
+            let Some(sink) = Self::sink(value, host) else {
+                continue;
+            };
+            // At most MAX_EXPORTS specs exist (the configuration refuses more).
+            let _ = exporters.sinks.push((sink, SinkCounters::default()));
+        }
+        exporters
+    }
+
+    fn sink(value: &str, host: &str) -> Option<Sink> {
+        Some(match spec::parse(value).ok()? {
+            Spec::LineStdout => Sink::Stdout,
+            Spec::LineFile(p) => {
+                let mut path = String::new();
+                path.push_str(p).ok()?;
+                Sink::File { path, fd: None }
+            }
+            Spec::LineUdp(to) => Sink::Udp(UdpSender::new(to)),
+            Spec::Prometheus(p) => Sink::Prometheus(Textfile::new(p).ok()?),
+            Spec::Mqtt {
+                broker,
+                qos1,
+                prefix,
+            } => {
+                let mut topic_prefix = String::new();
+                write!(topic_prefix, "{prefix}/{}", TopicLevel(host)).ok()?;
+                let mut status: String<128> = String::new();
+                write!(status, "{topic_prefix}/status").ok()?;
+                let mut client_id: String<{ 8 + MAX_HOST }> = String::new();
+                write!(client_id, "nltelem-{host}").ok()?;
+                let qos = if qos1 {
+                    Qos::AtLeastOnce
+                } else {
+                    Qos::AtMostOnce
+                };
+                let client = Client::new(TcpLink::new(broker), &client_id, &status, qos).ok()?;
+                Sink::Mqtt(MqttSink {
+                    client,
+                    prefix: topic_prefix,
+                })
+            }
+        })
     }
 
     /// Whether any exporter is configured.
     pub fn is_empty(&self) -> bool {
-        !self.line_protocol_stdout
+        self.sinks.is_empty()
     }
 
-    /// Hands one sample to every exporter; `stdout` is the agent's standard output.
+    /// Hands one sample message to every exporter; `stdout` is the agent's standard output.
+    /// Each line-protocol point, each MQTT publish and each completed textfile counts as
+    /// one record.
     pub fn sample(&mut self, s: &Sample<'_>, stdout: &mut impl Write) -> Outcome {
         let mut outcome = Outcome::default();
-        if self.line_protocol_stdout {
-            match write_line_protocol(stdout, s) {
-                Ok(records) => outcome.exported += records,
-                Err(_) => outcome.failed += 1,
+        let host = self.host.as_str();
+        for (sink, counters) in self.sinks.iter_mut() {
+            match sink {
+                Sink::Stdout => {
+                    for p in points(s) {
+                        count(
+                            &mut outcome,
+                            counters,
+                            p.write(stdout, host, s.timestamp_ns).is_ok(),
+                        );
+                    }
+                }
+                Sink::File { path, fd } => {
+                    for p in points(s) {
+                        let mut line = TextBuf::<1024>::new();
+                        let ok = p.write(&mut line, host, s.timestamp_ns).is_ok()
+                            && (line.as_bytes().is_empty() || append(path, fd, line.as_bytes()));
+                        if !line.as_bytes().is_empty() {
+                            count(&mut outcome, counters, ok);
+                        }
+                    }
+                }
+                Sink::Udp(udp) => {
+                    let mut datagram = TextBuf::<UDP_DATAGRAM>::new();
+                    let mut pending = 0u64;
+                    for p in points(s) {
+                        let mut line = TextBuf::<1024>::new();
+                        if p.write(&mut line, host, s.timestamp_ns).is_err() {
+                            count(&mut outcome, counters, false);
+                            continue;
+                        }
+                        if line.as_bytes().is_empty() {
+                            continue;
+                        }
+                        if datagram.as_bytes().len() + line.as_bytes().len() > UDP_DATAGRAM {
+                            let ok = udp.send(datagram.as_bytes());
+                            for _ in 0..pending {
+                                count(&mut outcome, counters, ok);
+                            }
+                            datagram.clear();
+                            pending = 0;
+                        }
+                        // A line fits an empty datagram: 1024 < UDP_DATAGRAM.
+                        let text = core::str::from_utf8(line.as_bytes()).unwrap_or("");
+                        let _ = datagram.write_str(text);
+                        pending += 1;
+                    }
+                    if pending > 0 {
+                        let ok = udp.send(datagram.as_bytes());
+                        for _ in 0..pending {
+                            count(&mut outcome, counters, ok);
+                        }
+                    }
+                }
+                Sink::Prometheus(textfile) => match textfile.sample(s) {
+                    Ok(true) => count(&mut outcome, counters, true),
+                    Ok(false) => {}
+                    Err(_) => count(&mut outcome, counters, false),
+                },
+                Sink::Mqtt(m) => {
+                    for p in points(s) {
+                        let mut line = TextBuf::<1024>::new();
+                        if p.write(&mut line, host, s.timestamp_ns).is_err() {
+                            count(&mut outcome, counters, false);
+                            continue;
+                        }
+                        let payload = line.as_bytes();
+                        let Some(payload) = payload.strip_suffix(b"\n") else {
+                            continue;
+                        };
+                        let mut topic: String<160> = String::new();
+                        let named = match p.key() {
+                            Some(key) => write!(
+                                topic,
+                                "{}/{}/{}",
+                                m.prefix,
+                                p.measurement(),
+                                TopicLevel(key)
+                            ),
+                            None => write!(topic, "{}/{}", m.prefix, p.measurement()),
+                        };
+                        let ok = named.is_ok() && m.client.publish(&topic, payload);
+                        count(&mut outcome, counters, ok);
+                    }
+                    m.client.poll(now_ms());
+                }
             }
         }
         outcome
+    }
+
+    /// Hands one event to every line-protocol and MQTT exporter (the textfile holds
+    /// snapshots only).
+    pub fn event(&mut self, e: &Event<'_>, stdout: &mut impl Write) -> Outcome {
+        let mut outcome = Outcome::default();
+        let mut line = TextBuf::<1024>::new();
+        if line_protocol::write_event(&mut line, e, &self.host).is_err() {
+            return Outcome {
+                exported: 0,
+                failed: self.sinks.len() as u64,
+            };
+        }
+        let bytes = line.as_bytes();
+        let text = core::str::from_utf8(bytes).unwrap_or("");
+        for (sink, counters) in self.sinks.iter_mut() {
+            match sink {
+                Sink::Stdout => count(&mut outcome, counters, stdout.write_str(text).is_ok()),
+                Sink::File { path, fd } => count(&mut outcome, counters, append(path, fd, bytes)),
+                Sink::Udp(udp) => count(&mut outcome, counters, udp.send(bytes)),
+                Sink::Prometheus(_) => {}
+                Sink::Mqtt(m) => {
+                    let mut topic: String<160> = String::new();
+                    let ok = write!(topic, "{}/nltelem_event/{}", m.prefix, e.kind_name()).is_ok()
+                        && m.client
+                            .publish(&topic, bytes.strip_suffix(b"\n").unwrap_or(bytes));
+                    count(&mut outcome, counters, ok);
+                    m.client.poll(now_ms());
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Lets the network exporters progress (connect, flush, read acknowledgements, keep
+    /// alive). Call it at least once a second; it never waits.
+    pub fn poll(&mut self) {
+        let now = now_ms();
+        for (sink, _) in self.sinks.iter_mut() {
+            if let Sink::Mqtt(m) = sink {
+                m.client.poll(now);
+            }
+        }
+    }
+
+    /// Whether there is an MQTT exporter and every one is connected to its broker.
+    pub fn sinks_connected(&self) -> bool {
+        let mut mqtt = self.sinks.iter().filter_map(|(sink, _)| match sink {
+            Sink::Mqtt(m) => Some(m.client.state()),
+            _ => None,
+        });
+        let mut any = false;
+        mqtt.all(|state| {
+            any = true;
+            state == mqtt::State::Connected
+        }) && any
+    }
+
+    /// Packets the MQTT exporters hold (not yet written, or not yet acknowledged).
+    pub fn backlog(&self) -> usize {
+        self.sinks
+            .iter()
+            .map(|(sink, _)| match sink {
+                Sink::Mqtt(m) => m.client.backlog(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// The counters of each sink, in configuration order, with its kind.
+    pub fn counters(&self) -> impl Iterator<Item = (&'static str, SinkCounters)> + '_ {
+        self.sinks.iter().map(|(sink, c)| (sink.kind(), *c))
+    }
+
+    /// Writes one line per sink: `export KIND exported N dropped N` (MQTT adds its
+    /// connection counters).
+    pub fn report(&self, w: &mut impl Write) -> fmt::Result {
+        for (sink, c) in self.sinks.iter() {
+            write!(
+                w,
+                "export {} exported {} dropped {}",
+                sink.kind(),
+                c.exported,
+                c.dropped
+            )?;
+            if let Sink::Mqtt(m) = sink {
+                let mc = m.client.counters;
+                write!(
+                    w,
+                    " connects {} disconnects {} resent {} backlog {}",
+                    mc.connects,
+                    mc.disconnects,
+                    mc.resent,
+                    m.client.backlog()
+                )?;
+            }
+            w.write_char('\n')?;
+        }
+        Ok(())
     }
 }

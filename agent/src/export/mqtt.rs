@@ -1,0 +1,1094 @@
+//! MQTT 3.1.1 publisher: the few packets a telemetry client sends and reads (CONNECT with
+//! a last will, PUBLISH at QoS 0 or 1, PUBACK, PINGREQ/PINGRESP, DISCONNECT), and a client
+//! that never blocks its caller.
+//!
+//! Packet layout (MQTT 3.1.1, OASIS standard, section 2 and 3):
+//!
+//! ```text
+//!  byte 0          remaining length (1-4 bytes, 7 bits each, low first, bit 7 = more)
+//! +---------------+---------------+----------------------+---------------------+
+//! | type<<4|flags | len           | variable header      | payload             |
+//! +---------------+---------------+----------------------+---------------------+
+//!  PUBLISH flags: DUP 0x08, QoS 0x06, RETAIN 0x01; variable header: topic (u16 length +
+//!  UTF-8), packet id (u16, QoS 1 only).
+//! ```
+//!
+//! The client keeps every outgoing packet in one fixed arena until it is written (QoS 0)
+//! or acknowledged (QoS 1). When the broker is away the arena holds the backlog; when it
+//! is full, new records are refused and counted, so sampling never waits for the network.
+//! After a reconnect, unacknowledged QoS 1 publishes go out again with DUP set.
+//!
+//! Topics (`PREFIX` from the `export` line, `HOST` the node name):
+//! `PREFIX/HOST/status`: retained `online` after each connect, `offline` as the last will
+//! (the broker publishes it when the connection dies) and before a clean disconnect.
+//! Records go to topics built by the caller (see `super::topic`).
+
+use heapless::Vec;
+
+/// MQTT control packet types (high nibble of the first byte).
+const CONNECT: u8 = 0x10;
+const CONNACK: u8 = 0x20;
+const PUBLISH: u8 = 0x30;
+const PUBACK: u8 = 0x40;
+const PINGREQ: u8 = 0xc0;
+const PINGRESP: u8 = 0xd0;
+const DISCONNECT: u8 = 0xe0;
+
+/// PUBLISH flag bits.
+const PUBLISH_DUP: u8 = 0x08;
+const PUBLISH_RETAIN: u8 = 0x01;
+
+/// CONNECT flag bits.
+const CONNECT_CLEAN_SESSION: u8 = 0x02;
+const CONNECT_WILL: u8 = 0x04;
+const CONNECT_WILL_QOS1: u8 = 0x08;
+const CONNECT_WILL_RETAIN: u8 = 0x20;
+
+/// Largest remaining length MQTT can express (4 length bytes).
+const MAX_REMAINING: usize = 268_435_455;
+
+/// Quality of service of the publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Qos {
+    /// At most once: written to the socket, then forgotten.
+    AtMostOnce,
+    /// At least once: kept until the broker's PUBACK, sent again after a reconnect.
+    AtLeastOnce,
+}
+
+impl Qos {
+    fn bits(self) -> u8 {
+        match self {
+            Qos::AtMostOnce => 0,
+            Qos::AtLeastOnce => 1 << 1,
+        }
+    }
+}
+
+/// A packet does not fit the buffer it is written into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLong;
+
+/// Writes packets into a byte slice.
+struct Out<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl Out<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), TooLong> {
+        let end = self.len.checked_add(bytes.len()).ok_or(TooLong)?;
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(TooLong)?
+            .copy_from_slice(bytes);
+        self.len = end;
+        Ok(())
+    }
+    fn u16(&mut self, v: u16) -> Result<(), TooLong> {
+        self.put(&v.to_be_bytes())
+    }
+    /// A UTF-8 string or binary field: u16 length, then the bytes.
+    fn field(&mut self, bytes: &[u8]) -> Result<(), TooLong> {
+        self.u16(u16::try_from(bytes.len()).map_err(|_| TooLong)?)?;
+        self.put(bytes)
+    }
+    /// The fixed header: first byte and the remaining length.
+    fn header(&mut self, first: u8, remaining: usize) -> Result<(), TooLong> {
+        if remaining > MAX_REMAINING {
+            return Err(TooLong);
+        }
+        self.put(&[first])?;
+        let mut rest = remaining;
+        loop {
+            // Seven bits at a time, low first; bit 7 says another byte follows.
+            let mut byte = (rest % 128) as u8;
+            rest /= 128;
+            if rest > 0 {
+                byte |= 0x80;
+            }
+            self.put(&[byte])?;
+            if rest == 0 {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The last will: published by the broker when the connection dies without DISCONNECT.
+#[derive(Debug, Clone, Copy)]
+pub struct Will<'a> {
+    /// Its topic.
+    pub topic: &'a str,
+    /// Its payload.
+    pub payload: &'a [u8],
+}
+
+/// Writes a CONNECT packet (clean session, will at QoS 1, retained) into `buf`; returns
+/// its length.
+pub fn encode_connect(
+    buf: &mut [u8],
+    client_id: &str,
+    keep_alive_s: u16,
+    will: Option<Will<'_>>,
+) -> Result<usize, TooLong> {
+    let mut flags = CONNECT_CLEAN_SESSION;
+    // Protocol name (2 + 4), level, flags, keep alive; then the client identifier.
+    let mut remaining = 10 + 2 + client_id.len();
+    if let Some(w) = will {
+        flags |= CONNECT_WILL | CONNECT_WILL_QOS1 | CONNECT_WILL_RETAIN;
+        remaining += 2 + w.topic.len() + 2 + w.payload.len();
+    }
+    let mut out = Out { buf, len: 0 };
+    out.header(CONNECT, remaining)?;
+    out.field(b"MQTT")?;
+    // Protocol level 4 is MQTT 3.1.1.
+    out.put(&[4, flags])?;
+    out.u16(keep_alive_s)?;
+    out.field(client_id.as_bytes())?;
+    if let Some(w) = will {
+        out.field(w.topic.as_bytes())?;
+        out.field(w.payload)?;
+    }
+    Ok(out.len)
+}
+
+/// Writes a PUBLISH packet into `buf`; `packet_id` is used (and required non-zero) at
+/// QoS 1 only. Returns its length.
+pub fn encode_publish(
+    buf: &mut [u8],
+    topic: &str,
+    payload: &[u8],
+    qos: Qos,
+    retain: bool,
+    packet_id: u16,
+) -> Result<usize, TooLong> {
+    let id_len = if qos == Qos::AtLeastOnce { 2 } else { 0 };
+    let remaining = 2 + topic.len() + id_len + payload.len();
+    let first = PUBLISH | qos.bits() | if retain { PUBLISH_RETAIN } else { 0 };
+    let mut out = Out { buf, len: 0 };
+    out.header(first, remaining)?;
+    out.field(topic.as_bytes())?;
+    if qos == Qos::AtLeastOnce {
+        out.u16(packet_id)?;
+    }
+    out.put(payload)?;
+    Ok(out.len)
+}
+
+/// What the broker sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Incoming {
+    /// CONNACK with its return code (0 = accepted).
+    ConnAck {
+        /// 0 accepted; 1-5 refused (protocol version, identifier, unavailable, credentials,
+        /// not authorised).
+        return_code: u8,
+    },
+    /// PUBACK for this packet identifier.
+    PubAck(u16),
+    /// PINGRESP.
+    PingResp,
+}
+
+/// Why the bytes from the broker make no sense to a publisher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProtocolError;
+
+/// Reads one packet from the front of `bytes`: `Ok(None)` when more bytes are needed,
+/// else the packet and how many bytes it took.
+pub fn decode(bytes: &[u8]) -> Result<Option<(Incoming, usize)>, ProtocolError> {
+    let Some(&first) = bytes.first() else {
+        return Ok(None);
+    };
+    // The three packets a publisher receives all have a remaining length below 128.
+    let Some(&remaining) = bytes.get(1) else {
+        return Ok(None);
+    };
+    let total = 2 + usize::from(remaining);
+    let Some(body) = bytes.get(2..total) else {
+        return if remaining < 0x80 {
+            Ok(None)
+        } else {
+            Err(ProtocolError)
+        };
+    };
+    let packet = match (first, body) {
+        (CONNACK, [_session_present, code]) => Incoming::ConnAck { return_code: *code },
+        (PUBACK, [hi, lo]) => Incoming::PubAck(u16::from_be_bytes([*hi, *lo])),
+        (PINGRESP, []) => Incoming::PingResp,
+        _ => return Err(ProtocolError),
+    };
+    Ok(Some((packet, total)))
+}
+
+/// Why a byte stream to the broker cannot be used right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkError {
+    /// Nothing can be done without waiting (connect in progress, socket buffer full, no
+    /// bytes to read).
+    WouldBlock,
+    /// The connection failed or ended.
+    Closed,
+}
+
+/// A non-blocking byte stream to the broker (TCP in the agent, a script in the tests).
+pub trait Link {
+    /// Starts connecting (returns at once).
+    fn open(&mut self) -> Result<(), LinkError>;
+    /// `Ok(())` once the connection is established, `WouldBlock` while it is in progress.
+    fn established(&mut self) -> Result<(), LinkError>;
+    /// Writes some of `bytes`; returns how many.
+    fn send(&mut self, bytes: &[u8]) -> Result<usize, LinkError>;
+    /// Reads what has arrived into `buf`; `WouldBlock` when nothing has.
+    fn recv(&mut self, buf: &mut [u8]) -> Result<usize, LinkError>;
+    /// Drops the connection.
+    fn close(&mut self);
+}
+
+/// First wait before reconnecting, and the longest (the wait doubles in between).
+pub const BACKOFF_MIN_MS: u64 = 1_000;
+/// The longest wait before reconnecting.
+pub const BACKOFF_MAX_MS: u64 = 60_000;
+/// Longest time from the start of a connection to the broker's CONNACK.
+pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
+/// The keep-alive the client announces; it pings after half of it without traffic.
+pub const KEEP_ALIVE_S: u16 = 30;
+
+/// Where the connection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Not connected; the next attempt is due at this time (ms).
+    Waiting {
+        /// When to try again.
+        retry_at_ms: u64,
+    },
+    /// TCP connect in progress, started at this time.
+    Connecting {
+        /// When the attempt started.
+        since_ms: u64,
+    },
+    /// CONNECT sent, no CONNACK yet.
+    AwaitingConnAck {
+        /// When the attempt started.
+        since_ms: u64,
+    },
+    /// Connected: records flow.
+    Connected,
+}
+
+/// The client's own counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MqttCounters {
+    /// Records accepted into the buffer.
+    pub queued: u64,
+    /// Records refused because the buffer was full (or a record too large for it).
+    pub dropped: u64,
+    /// Publishes fully written (QoS 0) or acknowledged (QoS 1).
+    pub delivered: u64,
+    /// Connections established (CONNACK accepted).
+    pub connects: u64,
+    /// Connections lost or refused, attempts that timed out.
+    pub disconnects: u64,
+    /// QoS 1 publishes sent again after a reconnect.
+    pub resent: u64,
+}
+
+/// One packet kept in the arena.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    start: usize,
+    len: usize,
+    /// Packet identifier of a QoS 1 publish; 0 for packets that need no acknowledgement.
+    packet_id: u16,
+    /// Completely written and waiting for its PUBACK.
+    in_flight: bool,
+    /// The retained status message (`online`): not a record, not counted as one.
+    status: bool,
+}
+
+/// The publisher. `ARENA` bytes hold the unsent and unacknowledged packets, at most
+/// `ENTRIES` of them.
+pub struct Client<L: Link, const ARENA: usize, const ENTRIES: usize> {
+    link: L,
+    qos: Qos,
+    state: State,
+    backoff_ms: u64,
+    arena: [u8; ARENA],
+    used: usize,
+    entries: Vec<Entry, ENTRIES>,
+    /// Next entry to write and how much of it is already written.
+    cursor: usize,
+    written: usize,
+    next_packet_id: u16,
+    /// The CONNECT packet (rebuilt on each attempt from these).
+    connect: [u8; 256],
+    connect_len: usize,
+    connect_written: usize,
+    status_topic: heapless::String<128>,
+    rx: [u8; 64],
+    rx_len: usize,
+    last_send_ms: u64,
+    ping_sent_ms: Option<u64>,
+    /// Counters.
+    pub counters: MqttCounters,
+}
+
+/// Payloads of the status topic.
+pub const ONLINE: &[u8] = b"online";
+/// Payload of the last will and of a clean shutdown.
+pub const OFFLINE: &[u8] = b"offline";
+
+impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES> {
+    /// A client that will connect as `client_id` and keep `status_topic` up to date.
+    pub fn new(link: L, client_id: &str, status_topic: &str, qos: Qos) -> Result<Self, TooLong> {
+        let mut topic = heapless::String::new();
+        topic.push_str(status_topic).map_err(|_| TooLong)?;
+        let mut connect = [0u8; 256];
+        let will = Will {
+            topic: status_topic,
+            payload: OFFLINE,
+        };
+        let connect_len = encode_connect(&mut connect, client_id, KEEP_ALIVE_S, Some(will))?;
+        Ok(Client {
+            link,
+            qos,
+            state: State::Waiting { retry_at_ms: 0 },
+            backoff_ms: BACKOFF_MIN_MS,
+            arena: [0; ARENA],
+            used: 0,
+            entries: Vec::new(),
+            cursor: 0,
+            written: 0,
+            next_packet_id: 1,
+            connect,
+            connect_len,
+            connect_written: 0,
+            status_topic: topic,
+            rx: [0; 64],
+            rx_len: 0,
+            last_send_ms: 0,
+            ping_sent_ms: None,
+            counters: MqttCounters::default(),
+        })
+    }
+
+    /// Where the connection is.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Packets waiting to be written or acknowledged.
+    pub fn backlog(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The link (the tests inspect it).
+    pub fn link(&self) -> &L {
+        &self.link
+    }
+
+    fn packet_id(&mut self) -> u16 {
+        let id = self.next_packet_id;
+        // Identifiers are 1..=65535; 0 is not allowed.
+        self.next_packet_id = self.next_packet_id.checked_add(1).unwrap_or(1);
+        id
+    }
+
+    /// Queues one record for `topic`; `false` (and counted) when it does not fit.
+    pub fn publish(&mut self, topic: &str, payload: &[u8]) -> bool {
+        let qos = self.qos;
+        if self.enqueue(topic, payload, qos, false, false) {
+            self.counters.queued = self.counters.queued.saturating_add(1);
+            true
+        } else {
+            self.counters.dropped = self.counters.dropped.saturating_add(1);
+            false
+        }
+    }
+
+    fn enqueue(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: Qos,
+        retain: bool,
+        status: bool,
+    ) -> bool {
+        if self.entries.is_full() {
+            return false;
+        }
+        let packet_id = if qos == Qos::AtLeastOnce {
+            self.packet_id()
+        } else {
+            0
+        };
+        let start = self.used;
+        let Ok(len) = encode_publish(
+            &mut self.arena[start..],
+            topic,
+            payload,
+            qos,
+            retain,
+            packet_id,
+        ) else {
+            return false;
+        };
+        self.used += len;
+        let entry = Entry {
+            start,
+            len,
+            packet_id,
+            in_flight: false,
+            status,
+        };
+        // Not full: checked above.
+        let _ = self.entries.push(entry);
+        true
+    }
+
+    /// Removes entry `i` and closes the gap it leaves in the arena.
+    fn remove(&mut self, i: usize) {
+        let e = self.entries.remove(i);
+        self.arena.copy_within(e.start + e.len..self.used, e.start);
+        self.used -= e.len;
+        for later in self.entries.iter_mut().skip(i) {
+            later.start -= e.len;
+        }
+        if i < self.cursor {
+            self.cursor -= 1;
+        }
+    }
+
+    fn lost_connection(&mut self, now_ms: u64) {
+        self.link.close();
+        self.counters.disconnects = self.counters.disconnects.saturating_add(1);
+        self.state = State::Waiting {
+            retry_at_ms: now_ms.saturating_add(self.backoff_ms),
+        };
+        self.backoff_ms = (self.backoff_ms * 2).min(BACKOFF_MAX_MS);
+        self.rx_len = 0;
+        self.ping_sent_ms = None;
+        // Unacknowledged QoS 1 publishes go again, marked as duplicates; a half-written
+        // packet starts over. The old `online` is no longer news: a new one follows the
+        // next CONNACK.
+        let mut i = 0;
+        while i < self.entries.len() {
+            if self.entries[i].status {
+                self.remove(i);
+                continue;
+            }
+            if self.entries[i].in_flight {
+                self.entries[i].in_flight = false;
+                self.arena[self.entries[i].start] |= PUBLISH_DUP;
+                self.counters.resent = self.counters.resent.saturating_add(1);
+            }
+            i += 1;
+        }
+        self.cursor = 0;
+        self.written = 0;
+    }
+
+    /// Does whatever can be done now without waiting: connect, write, read acks, ping,
+    /// time out. Call it after queueing and periodically (at least every second).
+    pub fn poll(&mut self, now_ms: u64) {
+        // Each arm may move the state on; a few rounds let a fast link go from connect to
+        // flushing in one call. Bounded: no loop waits.
+        for _ in 0..4 {
+            let before = self.state;
+            match self.state {
+                State::Waiting { retry_at_ms } => {
+                    if now_ms < retry_at_ms {
+                        return;
+                    }
+                    match self.link.open() {
+                        Ok(()) => {
+                            self.state = State::Connecting { since_ms: now_ms };
+                        }
+                        Err(_) => self.lost_connection(now_ms),
+                    }
+                }
+                State::Connecting { since_ms } => match self.link.established() {
+                    Ok(()) => {
+                        self.connect_written = 0;
+                        self.rx_len = 0;
+                        self.state = State::AwaitingConnAck { since_ms };
+                    }
+                    Err(LinkError::WouldBlock) => {
+                        if now_ms.saturating_sub(since_ms) > CONNECT_TIMEOUT_MS {
+                            self.lost_connection(now_ms);
+                        }
+                    }
+                    Err(LinkError::Closed) => self.lost_connection(now_ms),
+                },
+                State::AwaitingConnAck { since_ms } => {
+                    if self.connect_written < self.connect_len {
+                        match self
+                            .link
+                            .send(&self.connect[self.connect_written..self.connect_len])
+                        {
+                            Ok(n) => self.connect_written += n,
+                            Err(LinkError::WouldBlock) => {}
+                            Err(LinkError::Closed) => {
+                                self.lost_connection(now_ms);
+                                return;
+                            }
+                        }
+                    }
+                    if self.read(now_ms).is_err() {
+                        return;
+                    }
+                    if self.state == before && now_ms.saturating_sub(since_ms) > CONNECT_TIMEOUT_MS
+                    {
+                        self.lost_connection(now_ms);
+                    }
+                }
+                State::Connected => {
+                    if self.read(now_ms).is_err() || self.flush(now_ms).is_err() {
+                        return;
+                    }
+                    self.keep_alive(now_ms);
+                    return;
+                }
+            }
+            if self.state == before {
+                return;
+            }
+        }
+    }
+
+    /// Reads and handles what the broker sent.
+    fn read(&mut self, now_ms: u64) -> Result<(), LinkError> {
+        loop {
+            match self.link.recv(&mut self.rx[self.rx_len..]) {
+                Ok(0) | Err(LinkError::Closed) => {
+                    self.lost_connection(now_ms);
+                    return Err(LinkError::Closed);
+                }
+                Ok(n) => self.rx_len += n,
+                Err(LinkError::WouldBlock) => return Ok(()),
+            }
+            loop {
+                match decode(&self.rx[..self.rx_len]) {
+                    Ok(Some((packet, used))) => {
+                        self.rx.copy_within(used..self.rx_len, 0);
+                        self.rx_len -= used;
+                        if self.handle(packet, now_ms).is_err() {
+                            self.lost_connection(now_ms);
+                            return Err(LinkError::Closed);
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(ProtocolError) => {
+                        self.lost_connection(now_ms);
+                        return Err(LinkError::Closed);
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, packet: Incoming, now_ms: u64) -> Result<(), ProtocolError> {
+        match (packet, self.state) {
+            (Incoming::ConnAck { return_code: 0 }, State::AwaitingConnAck { .. }) => {
+                self.state = State::Connected;
+                self.backoff_ms = BACKOFF_MIN_MS;
+                self.counters.connects = self.counters.connects.saturating_add(1);
+                self.last_send_ms = now_ms;
+                self.announce_online();
+                Ok(())
+            }
+            (Incoming::PubAck(id), State::Connected) => {
+                if let Some(i) = self
+                    .entries
+                    .iter()
+                    .position(|e| e.in_flight && e.packet_id == id)
+                {
+                    if !self.entries[i].status {
+                        self.counters.delivered = self.counters.delivered.saturating_add(1);
+                    }
+                    self.remove(i);
+                }
+                // An acknowledgement for nothing in flight (a duplicate) is harmless.
+                Ok(())
+            }
+            (Incoming::PingResp, State::Connected) => {
+                self.ping_sent_ms = None;
+                Ok(())
+            }
+            // A refused CONNECT, or a packet out of place.
+            _ => Err(ProtocolError),
+        }
+    }
+
+    /// Puts the retained `online` first in line, ahead of the backlog.
+    fn announce_online(&mut self) {
+        let topic = self.status_topic.clone();
+        if !self.enqueue(&topic, ONLINE, Qos::AtLeastOnce, true, true) {
+            // No room: the backlog goes first and the broker still has the old retained
+            // status; the next connect tries again.
+            return;
+        }
+        // Nothing has been written since the connect (cursor = 0): move it to the front.
+        let status = self.entries.pop().expect("just pushed");
+        let _ = self.entries.insert(0, status);
+        let mut packet = [0u8; 160];
+        let e = self.entries[0];
+        packet[..e.len].copy_from_slice(&self.arena[e.start..e.start + e.len]);
+        self.arena.copy_within(0..e.start, e.len);
+        self.arena[..e.len].copy_from_slice(&packet[..e.len]);
+        self.entries[0].start = 0;
+        for later in self.entries.iter_mut().skip(1) {
+            later.start += e.len;
+        }
+    }
+
+    /// Writes queued packets until the socket takes no more.
+    fn flush(&mut self, now_ms: u64) -> Result<(), LinkError> {
+        while let Some(&e) = self.entries.get(self.cursor) {
+            let bytes = &self.arena[e.start + self.written..e.start + e.len];
+            match self.link.send(bytes) {
+                Ok(n) => {
+                    self.last_send_ms = now_ms;
+                    self.written += n;
+                    if self.written < e.len {
+                        continue;
+                    }
+                    self.written = 0;
+                    if e.packet_id == 0 {
+                        self.counters.delivered = self.counters.delivered.saturating_add(1);
+                        self.remove(self.cursor);
+                    } else {
+                        self.entries[self.cursor].in_flight = true;
+                        self.cursor += 1;
+                    }
+                }
+                Err(LinkError::WouldBlock) => return Ok(()),
+                Err(LinkError::Closed) => {
+                    self.lost_connection(now_ms);
+                    return Err(LinkError::Closed);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn keep_alive(&mut self, now_ms: u64) {
+        let keep_alive_ms = u64::from(KEEP_ALIVE_S) * 1000;
+        if let Some(sent) = self.ping_sent_ms {
+            if now_ms.saturating_sub(sent) > keep_alive_ms {
+                // No PINGRESP within the keep-alive: the connection is dead.
+                self.lost_connection(now_ms);
+            }
+            return;
+        }
+        if now_ms.saturating_sub(self.last_send_ms) >= keep_alive_ms / 2 && self.written == 0 {
+            match self.link.send(&[PINGREQ, 0]) {
+                Ok(2) => {
+                    self.last_send_ms = now_ms;
+                    self.ping_sent_ms = Some(now_ms);
+                }
+                // Half a PINGREQ cannot be taken back: treat as a broken stream.
+                Ok(_) | Err(LinkError::Closed) => self.lost_connection(now_ms),
+                Err(LinkError::WouldBlock) => {}
+            }
+        }
+    }
+
+    /// Ends the session cleanly, as far as the socket takes it without waiting: retained
+    /// `offline`, then DISCONNECT (which tells the broker not to publish the will).
+    pub fn shutdown(&mut self, now_ms: u64) {
+        if self.state == State::Connected {
+            let mut packet = [0u8; 160];
+            let topic = self.status_topic.clone();
+            if let Ok(len) = encode_publish(&mut packet, &topic, OFFLINE, Qos::AtMostOnce, true, 0)
+            {
+                // Finish a half-written packet first so the stream stays well-formed.
+                let _ = self.flush(now_ms);
+                if self.written == 0 {
+                    let _ = self.link.send(&packet[..len]);
+                    let _ = self.link.send(&[DISCONNECT, 0]);
+                }
+            }
+        }
+        self.link.close();
+        self.state = State::Waiting {
+            retry_at_ms: u64::MAX,
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    /// A scripted broker end: records what the client wrote, hands it what the test put.
+    #[derive(Default)]
+    struct Script {
+        up: bool,
+        connect_fails: bool,
+        established: bool,
+        written: std::vec::Vec<u8>,
+        /// Bytes the socket takes per send call (None: all).
+        window: Option<usize>,
+        inbound: VecDeque<u8>,
+        eof: bool,
+        opens: u32,
+    }
+
+    impl Link for Script {
+        fn open(&mut self) -> Result<(), LinkError> {
+            self.opens += 1;
+            if self.connect_fails {
+                return Err(LinkError::Closed);
+            }
+            self.up = true;
+            Ok(())
+        }
+        fn established(&mut self) -> Result<(), LinkError> {
+            if self.established {
+                Ok(())
+            } else {
+                Err(LinkError::WouldBlock)
+            }
+        }
+        fn send(&mut self, bytes: &[u8]) -> Result<usize, LinkError> {
+            if !self.up || self.eof {
+                return Err(LinkError::Closed);
+            }
+            let n = self.window.map_or(bytes.len(), |w| w.min(bytes.len()));
+            if n == 0 {
+                return Err(LinkError::WouldBlock);
+            }
+            self.written.extend_from_slice(&bytes[..n]);
+            if let Some(w) = &mut self.window {
+                *w -= n;
+            }
+            Ok(n)
+        }
+        fn recv(&mut self, buf: &mut [u8]) -> Result<usize, LinkError> {
+            if self.eof {
+                return Ok(0);
+            }
+            if self.inbound.is_empty() {
+                return Err(LinkError::WouldBlock);
+            }
+            let n = buf.len().min(self.inbound.len());
+            for b in buf.iter_mut().take(n) {
+                *b = self.inbound.pop_front().unwrap();
+            }
+            Ok(n)
+        }
+        fn close(&mut self) {
+            self.up = false;
+            self.eof = false;
+        }
+    }
+
+    type TestClient = Client<Script, 512, 8>;
+
+    fn client(qos: Qos) -> TestClient {
+        let link = Script {
+            established: true,
+            ..Script::default()
+        };
+        Client::new(link, "router1", "nltelem/router1/status", qos).unwrap()
+    }
+
+    /// Splits the written bytes into packets: (first byte, body).
+    fn packets(bytes: &[u8]) -> std::vec::Vec<(u8, std::vec::Vec<u8>)> {
+        let mut out = std::vec::Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            let first = bytes[i];
+            let (mut len, mut shift, mut j) = (0usize, 0, i + 1);
+            loop {
+                let b = bytes[j];
+                len |= usize::from(b & 0x7f) << shift;
+                shift += 7;
+                j += 1;
+                if b & 0x80 == 0 {
+                    break;
+                }
+            }
+            out.push((first, bytes[j..j + len].to_vec()));
+            i = j + len;
+        }
+        out
+    }
+
+    /// A PUBLISH body as (topic, packet id, payload).
+    fn publish_parts(first: u8, body: &[u8]) -> (String, Option<u16>, std::vec::Vec<u8>) {
+        let tlen = usize::from(u16::from_be_bytes([body[0], body[1]]));
+        let topic = String::from_utf8(body[2..2 + tlen].to_vec()).unwrap();
+        let mut rest = &body[2 + tlen..];
+        let id = if first & 0x06 != 0 {
+            let id = u16::from_be_bytes([rest[0], rest[1]]);
+            rest = &rest[2..];
+            Some(id)
+        } else {
+            None
+        };
+        (topic, id, rest.to_vec())
+    }
+
+    fn connect_now(c: &mut TestClient, now: u64) {
+        c.poll(now);
+        assert_eq!(c.state(), State::AwaitingConnAck { since_ms: now });
+        c.link.inbound.extend([0x20, 0x02, 0x00, 0x00]);
+        c.poll(now);
+        assert_eq!(c.state(), State::Connected);
+    }
+
+    #[test]
+    fn connect_packet_matches_the_standard_layout() {
+        let mut buf = [0u8; 64];
+        let will = Will {
+            topic: "t/s",
+            payload: b"offline",
+        };
+        let n = encode_connect(&mut buf, "id", 30, Some(will)).unwrap();
+        let expected: &[u8] = &[
+            0x10, 28, // CONNECT, remaining length: 10 (variable header) + 18 (payload)
+            0, 4, b'M', b'Q', b'T', b'T', 4,    // protocol name, level 4 (3.1.1)
+            0x2e, // clean session | will | will QoS 1 | will retain
+            0, 30, // keep alive
+            0, 2, b'i', b'd', // client identifier
+            0, 3, b't', b'/', b's', // will topic
+            0, 7, b'o', b'f', b'f', b'l', b'i', b'n', b'e', // will message
+        ];
+        assert_eq!(&buf[..n], expected);
+    }
+
+    #[test]
+    fn publish_packets_and_long_remaining_lengths() {
+        let mut buf = [0u8; 400];
+        let n = encode_publish(&mut buf, "a/b", b"xy", Qos::AtLeastOnce, false, 0x1234).unwrap();
+        assert_eq!(
+            &buf[..n],
+            &[0x32, 9, 0, 3, b'a', b'/', b'b', 0x12, 0x34, b'x', b'y']
+        );
+        let n = encode_publish(&mut buf, "a", b"z", Qos::AtMostOnce, true, 0).unwrap();
+        assert_eq!(&buf[..n], &[0x31, 4, 0, 1, b'a', b'z']);
+        // 321 bytes remaining: two length bytes, 0xc1 0x02 (65 + 2 * 128).
+        let payload = [b'p'; 318];
+        let n = encode_publish(&mut buf, "a", &payload, Qos::AtMostOnce, false, 0).unwrap();
+        assert_eq!(&buf[..3], &[0x30, 0xc1, 0x02]);
+        assert_eq!(n, 3 + 321);
+        assert_eq!(
+            encode_publish(&mut buf[..10], "a", &payload, Qos::AtMostOnce, false, 0),
+            Err(TooLong)
+        );
+    }
+
+    #[test]
+    fn incoming_packets_decode_and_garbage_is_refused() {
+        assert_eq!(
+            decode(&[0x20, 2, 0, 5, 0xff]),
+            Ok(Some((Incoming::ConnAck { return_code: 5 }, 4)))
+        );
+        assert_eq!(
+            decode(&[0x40, 2, 0xab, 0xcd]),
+            Ok(Some((Incoming::PubAck(0xabcd), 4)))
+        );
+        assert_eq!(decode(&[0xd0, 0]), Ok(Some((Incoming::PingResp, 2))));
+        assert_eq!(decode(&[0x40, 2, 0xab]), Ok(None));
+        assert_eq!(decode(&[0x40]), Ok(None));
+        assert_eq!(decode(&[0x30, 0x85, 1]), Err(ProtocolError));
+        assert_eq!(decode(&[0x40, 3, 0, 1, 2]), Err(ProtocolError));
+    }
+
+    #[test]
+    fn online_goes_first_then_the_backlog_then_acks_free_the_arena() {
+        let mut c = client(Qos::AtLeastOnce);
+        // Queued while not connected yet: kept.
+        assert!(c.publish("nltelem/router1/system", b"one"));
+        assert!(c.publish("nltelem/router1/system", b"two"));
+        connect_now(&mut c, 0);
+        let written = core::mem::take(&mut c.link.written);
+        let p = packets(&written);
+        assert_eq!(p[0].0, 0x10, "CONNECT first");
+        assert_eq!(p[1].0, 0x33, "retained QoS 1 status next");
+        let (topic, online_id, payload) = publish_parts(p[1].0, &p[1].1);
+        assert_eq!(
+            (topic.as_str(), payload.as_slice()),
+            ("nltelem/router1/status", ONLINE)
+        );
+        let (_, id1, payload1) = publish_parts(p[2].0, &p[2].1);
+        let (_, id2, payload2) = publish_parts(p[3].0, &p[3].1);
+        assert_eq!(
+            (payload1.as_slice(), payload2.as_slice()),
+            (&b"one"[..], &b"two"[..])
+        );
+        assert_eq!(c.backlog(), 3);
+        for id in [online_id, id1, id2] {
+            let id = id.unwrap().to_be_bytes();
+            c.link.inbound.extend([0x40, 2, id[0], id[1]]);
+        }
+        c.poll(1);
+        assert_eq!(c.backlog(), 0);
+        assert_eq!(
+            c.counters.delivered, 2,
+            "the status message is not a record"
+        );
+        assert_eq!(c.counters.queued, 2);
+    }
+
+    #[test]
+    fn a_full_arena_refuses_and_counts_instead_of_waiting() {
+        let mut c = client(Qos::AtLeastOnce);
+        let payload = [b'x'; 100];
+        let mut accepted = 0;
+        for _ in 0..10 {
+            if c.publish("t", &payload) {
+                accepted += 1;
+            }
+        }
+        // 107-byte packets in a 512-byte arena.
+        assert_eq!(accepted, 4);
+        assert_eq!(c.counters.dropped, 6);
+        // The broker never answers: still nothing blocks, the state machine times out.
+        c.poll(0);
+        c.poll(CONNECT_TIMEOUT_MS + 1);
+        assert_eq!(
+            c.state(),
+            State::Waiting {
+                retry_at_ms: CONNECT_TIMEOUT_MS + 1 + BACKOFF_MIN_MS
+            }
+        );
+        assert_eq!(c.backlog(), 4, "the backlog survives the failed attempt");
+    }
+
+    #[test]
+    fn reconnect_waits_with_doubling_backoff_and_resends_with_dup() {
+        let mut c = client(Qos::AtLeastOnce);
+        connect_now(&mut c, 0);
+        assert!(c.publish("t", b"a"));
+        c.poll(1);
+        let ids: std::vec::Vec<u16> = packets(&c.link.written)
+            .iter()
+            .filter(|(first, _)| first & 0xf0 == PUBLISH)
+            .filter_map(|(first, body)| publish_parts(*first, body).1)
+            .collect();
+        assert_eq!(ids.len(), 2, "online and the record, both in flight");
+        c.link.written.clear();
+        // The broker goes away, and stays away for three attempts.
+        c.link.eof = true;
+        c.poll(2);
+        assert_eq!(
+            c.state(),
+            State::Waiting {
+                retry_at_ms: 2 + BACKOFF_MIN_MS
+            }
+        );
+        c.link.connect_fails = true;
+        c.poll(2 + BACKOFF_MIN_MS);
+        assert_eq!(
+            c.state(),
+            State::Waiting {
+                retry_at_ms: 2 + 3 * BACKOFF_MIN_MS
+            }
+        );
+        c.poll(2 + 3 * BACKOFF_MIN_MS);
+        assert_eq!(
+            c.state(),
+            State::Waiting {
+                retry_at_ms: 2 + 7 * BACKOFF_MIN_MS
+            }
+        );
+        // Nothing is tried before the wait is over.
+        let opens = c.link.opens;
+        c.poll(2 + 6 * BACKOFF_MIN_MS);
+        assert_eq!(c.link.opens, opens);
+        c.link.connect_fails = false;
+        let t = 2 + 7 * BACKOFF_MIN_MS;
+        connect_now(&mut c, t);
+        let p = packets(&c.link.written);
+        // CONNECT, a fresh online, then the unacknowledged record again with DUP.
+        assert_eq!(p[0].0, 0x10);
+        assert_eq!(publish_parts(p[1].0, &p[1].1).2, ONLINE);
+        assert_eq!(p[2].0, 0x30 | PUBLISH_DUP | 0x02);
+        assert_eq!(publish_parts(p[2].0, &p[2].1).2, b"a");
+        assert_eq!(c.counters.resent, 1);
+        assert_eq!(c.counters.disconnects, 3);
+        // A successful connect resets the backoff.
+        c.link.eof = true;
+        c.poll(t + 1);
+        assert_eq!(
+            c.state(),
+            State::Waiting {
+                retry_at_ms: t + 1 + BACKOFF_MIN_MS
+            }
+        );
+    }
+
+    #[test]
+    fn partial_writes_resume_where_they_stopped() {
+        let mut c = client(Qos::AtMostOnce);
+        connect_now(&mut c, 0);
+        c.link.written.clear();
+        // Acknowledge the online status so only the record remains.
+        let online_id = 1u16.to_be_bytes();
+        c.link.inbound.extend([0x40, 2, online_id[0], online_id[1]]);
+        c.poll(0);
+        c.link.window = Some(5);
+        assert!(c.publish("topic", b"payload"));
+        c.poll(1);
+        assert_eq!(c.link.written.len(), 5);
+        c.link.window = Some(100);
+        c.poll(2);
+        let p = packets(&c.link.written);
+        assert_eq!(p.len(), 1);
+        assert_eq!(
+            publish_parts(p[0].0, &p[0].1),
+            ("topic".into(), None, b"payload".to_vec())
+        );
+        assert_eq!((c.counters.delivered, c.backlog()), (1, 0));
+    }
+
+    #[test]
+    fn a_silent_broker_is_pinged_then_dropped() {
+        let mut c = client(Qos::AtMostOnce);
+        connect_now(&mut c, 0);
+        c.link.written.clear();
+        let half = u64::from(KEEP_ALIVE_S) * 500;
+        c.poll(half);
+        assert_eq!(c.link.written, [PINGREQ, 0]);
+        c.link.inbound.extend([PINGRESP, 0]);
+        c.poll(half + 1);
+        assert_eq!(c.state(), State::Connected);
+        c.poll(2 * half + 1);
+        // No answer to this one within the keep-alive: reconnect.
+        c.poll(2 * half + 1 + 2 * half + 1);
+        assert!(matches!(c.state(), State::Waiting { .. }));
+    }
+
+    #[test]
+    fn a_refused_connect_backs_off() {
+        let mut c = client(Qos::AtMostOnce);
+        c.poll(0);
+        c.link.inbound.extend([0x20, 2, 0, 5]);
+        c.poll(0);
+        assert_eq!(
+            c.state(),
+            State::Waiting {
+                retry_at_ms: BACKOFF_MIN_MS
+            }
+        );
+        assert_eq!(c.counters.connects, 0);
+    }
+
+    #[test]
+    fn shutdown_publishes_offline_then_disconnects() {
+        let mut c = client(Qos::AtMostOnce);
+        connect_now(&mut c, 0);
+        c.link.written.clear();
+        c.shutdown(1);
+        let p = packets(&c.link.written);
+        let last = p.len() - 1;
+        assert_eq!(p[last], (DISCONNECT, vec![]));
+        assert_eq!(p[last - 1].0, 0x31);
+        assert_eq!(publish_parts(p[last - 1].0, &p[last - 1].1).2, OFFLINE);
+    }
+}

@@ -1,0 +1,145 @@
+//! The exporters' sockets: a non-blocking TCP stream for MQTT and a UDP socket for line
+//! protocol. Nothing here waits: a connect in progress, a full socket buffer or an absent
+//! peer is reported at once and the caller drops or keeps the record.
+
+use super::mqtt::{Link, LinkError};
+use core::net::SocketAddr;
+use rustix::event::{poll, PollFd, PollFlags};
+use rustix::fd::OwnedFd;
+use rustix::io::Errno;
+use rustix::net::{
+    connect, recv, send, sendto, socket_with, sockopt, AddressFamily, RecvFlags, SendFlags,
+    SocketFlags, SocketType,
+};
+use rustix::time::{clock_gettime, ClockId, Timespec};
+
+/// Milliseconds of the monotonic clock (the exporters' timers).
+pub fn now_ms() -> u64 {
+    let t = clock_gettime(ClockId::Monotonic);
+    let secs = u64::try_from(t.tv_sec).unwrap_or(0);
+    let millis = u64::try_from(t.tv_nsec).unwrap_or(0) / 1_000_000;
+    secs.saturating_mul(1000).saturating_add(millis)
+}
+
+fn family(addr: &SocketAddr) -> AddressFamily {
+    match addr {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
+    }
+}
+
+fn link_error(e: Errno) -> LinkError {
+    if e == Errno::AGAIN || e == Errno::INPROGRESS || e == Errno::ALREADY || e == Errno::INTR {
+        LinkError::WouldBlock
+    } else {
+        LinkError::Closed
+    }
+}
+
+/// A TCP connection to an MQTT broker, non-blocking from the start.
+pub struct TcpLink {
+    broker: SocketAddr,
+    fd: Option<OwnedFd>,
+}
+
+impl TcpLink {
+    /// A link to `broker` (not connected until [`Link::open`]).
+    pub fn new(broker: SocketAddr) -> Self {
+        TcpLink { broker, fd: None }
+    }
+
+    fn fd(&self) -> Result<&OwnedFd, LinkError> {
+        self.fd.as_ref().ok_or(LinkError::Closed)
+    }
+}
+
+impl Link for TcpLink {
+    fn open(&mut self) -> Result<(), LinkError> {
+        self.fd = None;
+        let fd = socket_with(
+            family(&self.broker),
+            SocketType::STREAM,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            None,
+        )
+        .map_err(|_| LinkError::Closed)?;
+        match connect(&fd, &self.broker) {
+            Ok(()) => {}
+            Err(e) if link_error(e) == LinkError::WouldBlock => {}
+            Err(_) => return Err(LinkError::Closed),
+        }
+        self.fd = Some(fd);
+        Ok(())
+    }
+
+    fn established(&mut self) -> Result<(), LinkError> {
+        let fd = self.fd()?;
+        let mut fds = [PollFd::new(fd, PollFlags::OUT)];
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        match poll(&mut fds, Some(&zero)) {
+            Ok(0) => return Err(LinkError::WouldBlock),
+            Ok(_) => {}
+            Err(e) => return Err(link_error(e)),
+        }
+        // Writable: the connect finished, well or badly (SO_ERROR tells which).
+        match sockopt::socket_error(fd) {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(LinkError::Closed),
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<usize, LinkError> {
+        // NOSIGNAL: a broker that went away must not kill the agent with SIGPIPE.
+        send(self.fd()?, bytes, SendFlags::NOSIGNAL | SendFlags::DONTWAIT).map_err(link_error)
+    }
+
+    fn recv(&mut self, buf: &mut [u8]) -> Result<usize, LinkError> {
+        if buf.is_empty() {
+            return Err(LinkError::WouldBlock);
+        }
+        recv(self.fd()?, buf, RecvFlags::DONTWAIT)
+            .map(|(got, _)| got)
+            .map_err(link_error)
+    }
+
+    fn close(&mut self) {
+        self.fd = None;
+    }
+}
+
+/// A UDP socket that sends datagrams to one address and never waits.
+pub struct UdpSender {
+    to: SocketAddr,
+    fd: Option<OwnedFd>,
+}
+
+impl UdpSender {
+    /// A sender to `to` (the socket is made at the first send).
+    pub fn new(to: SocketAddr) -> Self {
+        UdpSender { to, fd: None }
+    }
+
+    /// Sends one datagram; `false` when it was not sent (no socket, buffer full, an ICMP
+    /// error from an earlier datagram).
+    pub fn send(&mut self, datagram: &[u8]) -> bool {
+        if self.fd.is_none() {
+            self.fd = socket_with(
+                family(&self.to),
+                SocketType::DGRAM,
+                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+                None,
+            )
+            .ok();
+        }
+        let Some(fd) = &self.fd else {
+            return false;
+        };
+        matches!(
+            sendto(fd, datagram, SendFlags::DONTWAIT | SendFlags::NOSIGNAL, &self.to),
+            Ok(n) if n == datagram.len()
+        )
+    }
+}
