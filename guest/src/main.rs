@@ -8,38 +8,37 @@
 //!
 //! Exit status: 0 done, 1 error, 2 usage, 3 timed out before `--count`, 4 no such family.
 
-mod sys;
-
-use nlcore::consts::GENL_HDRLEN;
+use nlcore::consts::{GENL_HDRLEN, NETLINK_GENERIC};
 use nlcore::genl::{build_get_family, FamilyInfo};
-use nlcore::{Attr, AttrIter, MessageIter, MsgBuilder, NlMsg, Payload};
-use rustix::io::Errno;
-use rustix::net::netlink::SocketAddrNetlink;
-use rustix::net::{
-    bind, netlink, recvfrom, sendto, socket_with, sockopt, AddressFamily, RecvFlags, SendFlags,
-    SocketFlags, SocketType,
-};
+use nlcore::sock::{Error as SockError, Family, NlSocket};
+use nlcore::{Attr, AttrIter, MsgBuilder, NlMsg};
+use nltelem_proto::attr::sample::SEQ as SAMPLE_SEQ;
 use std::fmt::Write as _;
-use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "\
 usage: nltelem-watch --family NAME --show
        nltelem-watch --family NAME --group NAME [--count N] [--timeout SECONDS] [--summary]
+                     [--check-seq]
 
-  --show        describe the family: version, multicast groups, number of commands
+  --show        describe the family: version, number of commands, multicast groups
   --group       join this multicast group and print each message's attributes
   --count N     stop after N messages (default: run until --timeout or forever)
   --timeout S   give up after S seconds (exit 3 if --count was not reached)
   --summary     print one line at the end instead of one line per message
+  --check-seq   fail unless every message's sequence attribute (nltelem's `seq`, type 1)
+                is the previous one plus one
 ";
+
+/// `ENOENT`: what the controller answers for a family that is not registered.
+const ENOENT: i32 = 2;
 
 /// Receive buffer: generic netlink messages are at most a page (NLMSG_GOODSIZE); twice
 /// that leaves room for larger pages and several messages per datagram.
 const RECV_BUFFER: usize = 16 * 1024;
 
-/// How long one `recv` may block, so the overall deadline is checked at least this often.
+/// How long one receive may block, so the overall deadline is checked at least this often.
 const RECV_SLICE: Duration = Duration::from_millis(500);
 
 struct Options {
@@ -49,6 +48,7 @@ struct Options {
     count: Option<u64>,
     timeout: Option<Duration>,
     summary: bool,
+    check_seq: bool,
 }
 
 enum Failure {
@@ -71,7 +71,7 @@ impl Failure {
     }
 }
 
-fn other(context: &str) -> impl FnOnce(Errno) -> Failure + '_ {
+fn sock(context: &str) -> impl FnOnce(SockError) -> Failure + '_ {
     move |e| Failure::Other(format!("{context}: {e}"))
 }
 
@@ -94,6 +94,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, Failure
         count: None,
         timeout: None,
         summary: false,
+        check_seq: false,
     };
     while let Some(a) = args.next() {
         let mut value = |name: &str| {
@@ -116,6 +117,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, Failure
                 )?))
             }
             "--summary" => o.summary = true,
+            "--check-seq" => o.check_seq = true,
             other => return Err(Failure::Usage(format!("unknown argument `{other}`"))),
         }
     }
@@ -128,122 +130,75 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, Failure
 }
 
 fn run(o: &Options) -> Result<(), Failure> {
-    let socket = socket_with(
-        AddressFamily::NETLINK,
-        SocketType::RAW,
-        SocketFlags::CLOEXEC,
-        Some(netlink::GENERIC),
-    )
-    .map_err(other("socket(AF_NETLINK, NETLINK_GENERIC)"))?;
-    bind(&socket, &SocketAddrNetlink::new(0, 0)).map_err(other("bind"))?;
-    sockopt::set_socket_timeout(&socket, sockopt::Timeout::Recv, Some(RECV_SLICE))
-        .map_err(other("SO_RCVTIMEO"))?;
+    let mut socket = NlSocket::open_bound(NETLINK_GENERIC).map_err(sock("netlink socket"))?;
+    socket
+        .set_recv_timeout(RECV_SLICE)
+        .map_err(sock("receive timeout"))?;
     let mut buf = vec![0u8; RECV_BUFFER];
-    let reply = request_family(&socket, &o.family, &mut buf)?;
-    let family = FamilyInfo::parse(NlMsg::new_checked(&reply).map_err(codec("reply"))?)
-        .map_err(codec("CTRL_CMD_GETFAMILY reply"))?;
+    let (family, commands) = resolve(&mut socket, &o.family, &mut buf)?;
     if o.show {
-        return show_family(&family);
+        show_family(&family, commands);
+        return Ok(());
     }
     let group_name = o.group.as_deref().unwrap_or_default();
-    let group = family
-        .mcast_group(group_name)
-        .map_err(codec("multicast groups"))?
-        .ok_or_else(|| {
-            Failure::Other(format!(
-                "family {} has no multicast group `{group_name}`",
-                o.family
-            ))
-        })?;
-    let family_id = family.id;
-    sys::add_membership(&socket, group)
-        .map_err(|e| Failure::Other(format!("NETLINK_ADD_MEMBERSHIP {group}: {e}")))?;
-    watch(&socket, o, family_id, group_name, &mut buf)
+    let group = family.group(group_name).ok_or_else(|| {
+        Failure::Other(format!(
+            "family {} has no multicast group `{group_name}`",
+            o.family
+        ))
+    })?;
+    socket
+        .join_group(group)
+        .map_err(sock("joining the group"))?;
+    watch(&mut socket, o, family.id, group_name, &mut buf)
 }
 
-/// Sends `CTRL_CMD_GETFAMILY` for `name` and returns a copy of the reply, once the
-/// kernel's ack for the request has arrived too.
-fn request_family(socket: &OwnedFd, name: &str, buf: &mut [u8]) -> Result<Vec<u8>, Failure> {
-    let seq = 1;
+/// Looks `name` up through the controller; returns the family and how many commands it has.
+fn resolve(socket: &mut NlSocket, name: &str, buf: &mut [u8]) -> Result<(Family, usize), Failure> {
     let mut request = [0u8; 64];
-    let mut b = MsgBuilder::new(&mut request[..]);
-    build_get_family(&mut b, name, seq).map_err(codec("building GETFAMILY"))?;
-    let kernel = SocketAddrNetlink::new(0, 0);
-    sendto(socket, b.as_bytes(), SendFlags::empty(), &kernel).map_err(other("send"))?;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut reply = None;
-    while Instant::now() < deadline {
-        let (len, from) = match recv(socket, buf) {
-            Ok(r) => r,
-            Err(Errno::AGAIN) => continue,
-            Err(e) => return Err(Failure::Other(format!("recv: {e}"))),
-        };
-        if from != Some(0) {
-            continue;
-        }
-        for msg in MessageIter::new(&buf[..len]) {
-            let msg = msg.map_err(codec("controller reply"))?;
-            if msg.seq() != seq {
-                continue;
+    let len = {
+        let mut b = MsgBuilder::new(&mut request[..]);
+        build_get_family(&mut b, name, 0).map_err(codec("GETFAMILY request"))?;
+        b.len()
+    };
+    let mut found = None;
+    let asked = socket.request(&mut request[..len], buf, |msg| {
+        let info = FamilyInfo::parse(msg)?;
+        if info.name == name {
+            let mut commands = 0;
+            for op in info.ops() {
+                op?;
+                commands += 1;
             }
-            match Payload::parse(msg).map_err(codec("controller reply"))? {
-                Payload::Data(m) => reply = Some(m.bytes().to_vec()),
-                Payload::Ack(_) => {
-                    return reply.ok_or_else(|| Failure::Other("ack without a reply".into()))
-                }
-                Payload::Error(e) if e.errno == Errno::NOENT.raw_os_error() => {
-                    return Err(Failure::NoFamily(format!("no family `{name}`")));
-                }
-                Payload::Error(e) => {
-                    return Err(Failure::Other(format!(
-                        "GETFAMILY {name}: errno {}",
-                        e.errno
-                    )))
-                }
-                _ => {}
-            }
+            found = Some((Family::from_info(&info)?, commands));
         }
+        Ok(())
+    });
+    match asked {
+        Ok(_) => found.ok_or_else(|| Failure::NoFamily(format!("no family `{name}`"))),
+        Err(f) if f.error.errno() == Some(ENOENT) => {
+            Err(Failure::NoFamily(format!("no family `{name}`")))
+        }
+        Err(f) => Err(Failure::Other(format!("resolving {name}: {f}"))),
     }
-    Err(Failure::TimedOut(format!(
-        "no controller reply for `{name}`"
-    )))
 }
 
-/// Receives one datagram; returns its length and the sender's port.
-fn recv(socket: &OwnedFd, buf: &mut [u8]) -> Result<(usize, Option<u32>), Errno> {
-    let (_, len, from) = recvfrom(socket, &mut *buf, RecvFlags::empty())?;
-    let port = from
-        .and_then(|a| SocketAddrNetlink::try_from(a).ok())
-        .map(|a| a.pid());
-    Ok((len.min(buf.len()), port))
-}
-
-fn show_family(f: &FamilyInfo<'_>) -> Result<(), Failure> {
-    let mut groups = Vec::new();
-    for g in f.mcast_groups() {
-        groups.push(g.map_err(codec("multicast groups"))?.name.to_string());
-    }
-    let mut ops = 0;
-    for op in f.ops() {
-        op.map_err(codec("operations"))?;
-        ops += 1;
-    }
+fn show_family(f: &Family, commands: usize) {
+    let groups: Vec<&str> = f.groups.iter().map(|g| g.name.as_str()).collect();
     println!(
-        "family {}: version {}, {} commands, multicast groups: {}",
+        "family {}: version {}, {commands} commands, multicast groups: {}",
         f.name,
         f.version,
-        ops,
         if groups.is_empty() {
             "none".to_string()
         } else {
             groups.join(" ")
         }
     );
-    Ok(())
 }
 
 fn watch(
-    socket: &OwnedFd,
+    socket: &mut NlSocket,
     o: &Options,
     family_id: u16,
     group: &str,
@@ -251,8 +206,7 @@ fn watch(
 ) -> Result<(), Failure> {
     let start = Instant::now();
     let mut received = 0u64;
-    let mut overruns = 0u64;
-    let mut foreign = 0u64;
+    let mut last_seq: Option<u64> = None;
     let done = |received: u64| o.count.is_some_and(|c| received >= c);
     while !done(received) {
         if o.timeout.is_some_and(|t| start.elapsed() >= t) {
@@ -262,28 +216,30 @@ fn watch(
                 o.family
             )));
         }
-        let (len, from) = match recv(socket, buf) {
-            Ok(r) => r,
-            Err(Errno::AGAIN) => continue,
-            // The socket's queue overflowed: messages were lost. Count it and go on.
-            Err(Errno::NOBUFS) => {
-                overruns += 1;
+        // The socket accepts datagrams from the kernel (port 0) only.
+        let datagram = match socket.recv_from(buf) {
+            Ok(d) => d,
+            Err(SockError::TimedOut | SockError::WouldBlock) => continue,
+            // The queue overflowed: messages were lost. nlcore counts it; go on.
+            Err(SockError::Overrun) => {
                 eprintln!("nltelem-watch: receive queue overrun, messages lost");
                 continue;
             }
-            Err(e) => return Err(Failure::Other(format!("recv: {e}"))),
+            Err(e) => return Err(Failure::Other(format!("receive: {e}"))),
         };
-        // Only the kernel (port 0) may send telemetry; anything else is ignored and counted.
-        if from != Some(0) {
-            foreign += 1;
-            continue;
-        }
-        for msg in MessageIter::new(&buf[..len]) {
+        for msg in datagram.messages() {
             let msg = msg.map_err(codec("telemetry message"))?;
             if msg.ty() != family_id || done(received) {
                 continue;
             }
             received += 1;
+            if o.check_seq {
+                let seq = sequence(msg)?;
+                if let Some(prev) = last_seq.filter(|&p| seq != p.wrapping_add(1)) {
+                    return Err(Failure::Other(format!("sequence gap: {seq} after {prev}")));
+                }
+                last_seq = Some(seq);
+            }
             if !o.summary {
                 println!("{}", describe(msg)?);
             }
@@ -291,14 +247,29 @@ fn watch(
     }
     if o.summary {
         println!(
-            "received {received} messages on {}/{group}, all from the kernel (port 0)",
-            o.family
+            "received {received} messages on {}/{group}, all from the kernel (port 0){}",
+            o.family,
+            if o.check_seq {
+                ", sequence numbers consecutive"
+            } else {
+                ""
+            }
         );
     }
-    if overruns > 0 || foreign > 0 {
-        eprintln!("nltelem-watch: {overruns} overruns, {foreign} datagrams not from the kernel");
+    if socket.overruns() > 0 {
+        eprintln!("nltelem-watch: {} overruns", socket.overruns());
     }
     Ok(())
+}
+
+/// The message's sequence attribute.
+fn sequence(msg: NlMsg<'_>) -> Result<u64, Failure> {
+    let attrs = msg.attrs(GENL_HDRLEN).map_err(codec("attributes"))?;
+    let seq = attrs
+        .find(SAMPLE_SEQ)
+        .map_err(codec("attributes"))?
+        .ok_or_else(|| Failure::Other("a message without a seq attribute".into()))?;
+    seq.get_u64().map_err(codec("seq"))
 }
 
 /// One line per message: the command, then every attribute as `type=value`.
@@ -329,6 +300,8 @@ fn write_attr(out: &mut String, a: Attr<'_>, depth: usize) -> Result<(), Failure
         out.push('{');
         write_attrs(out, a.nested(), depth + 1)?;
         out.push_str(" }");
+    } else if v.is_empty() {
+        out.push_str("flag");
     } else if matches!(v.len(), 1 | 2 | 4 | 8) {
         let _ = write!(out, "{}", a.get_uint().map_err(codec("integer"))?);
     } else if let Ok(s) = a.get_str() {

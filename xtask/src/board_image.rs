@@ -85,6 +85,10 @@ pub fn build_kmod(board: &Board) -> Result<Option<PathBuf>> {
         })?;
         let dest = out.join("nltelem.ko");
         fs::copy(&built, &dest)?;
+        // Debug info is two thirds of the module; the image carries it stripped, as Debian
+        // ships its own modules. The unstripped one stays in the build copy.
+        let strip = format!("{}strip", board.cross_compile);
+        exec(Command::new(strip).arg("--strip-debug").arg(&dest))?;
         ko = Some(dest);
         Ok(())
     })?;

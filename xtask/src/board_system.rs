@@ -11,8 +11,8 @@
 //! - the kernel log must have no `WARNING`, `BUG` (whole word), `Oops` or
 //!   `general protection`, and no taint bit but out-of-tree (4096) and unsigned (8192).
 //!
-//! A scenario whose first lines say `# requires: kmod` needs the module; while `kmod/` cannot
-//! be built it is reported as SKIPPED (never as passed).
+//! A scenario whose first lines say `# requires: kmod` (or `agent`) needs that part; while it
+//! cannot be built the scenario is reported as SKIPPED (never as passed).
 
 use crate::board::{all_boards, boards_dir, take_board_option, Board};
 use crate::board_image::{build_image, scenario_files, Image};
@@ -45,6 +45,7 @@ pub fn take_options(args: &[String]) -> Result<(Options, Vec<String>)> {
 struct Scenario {
     name: String,
     needs_module: bool,
+    needs_agent: bool,
 }
 
 enum Outcome {
@@ -107,22 +108,28 @@ fn load_scenarios() -> Result<Vec<Scenario>> {
     let mut list = Vec::new();
     for script in scenario_files()? {
         let text = fs::read_to_string(&script)?;
-        let needs_module = text
-            .lines()
-            .take_while(|l| l.starts_with('#'))
-            .any(|l| l.trim() == "# requires: kmod");
+        let requires = |part: &str| {
+            text.lines()
+                .take_while(|l| l.starts_with('#'))
+                .any(|l| l.trim() == format!("# requires: {part}"))
+        };
+        let (needs_module, needs_agent) = (requires("kmod"), requires("agent"));
         let name = script
             .file_stem()
             .expect("scenario files have names")
             .to_string_lossy()
             .into_owned();
-        list.push(Scenario { name, needs_module });
+        list.push(Scenario {
+            name,
+            needs_module,
+            needs_agent,
+        });
     }
     Ok(list)
 }
 
 /// What the guest reported between the markers.
-#[derive(Default)]
+#[derive(Default, Debug)]
 struct Report {
     began: bool,
     ended: bool,
@@ -136,6 +143,11 @@ fn run_scenario(board: &Board, image: &Image, s: &Scenario, bless: bool) -> Resu
     if s.needs_module && !image.has_module {
         return Ok(Outcome::Skipped(
             "needs the module; kmod/ has no Makefile or Kbuild yet".into(),
+        ));
+    }
+    if s.needs_agent && !image.has_agent {
+        return Ok(Outcome::Skipped(
+            "needs the agent; agent/ is not a workspace member yet".into(),
         ));
     }
     let logs = board.out_dir().join("logs");
@@ -313,4 +325,83 @@ pub fn options_need_system(opts: &Options) -> Result {
         return Err(usage("--board and --bless apply to the `system` test part"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(dmesg: &[&str], tainted: u64) -> Report {
+        Report {
+            dmesg: dmesg.iter().map(|l| l.to_string()).collect(),
+            tainted: Some(tainted),
+            ..Report::default()
+        }
+    }
+
+    #[test]
+    fn bug_is_matched_as_a_whole_word_only() {
+        assert!(has_word(
+            "[    1.0] BUG: kernel NULL pointer dereference",
+            "BUG"
+        ));
+        assert!(has_word("kernel BUG at mm/slub.c:42!", "BUG"));
+        assert!(!has_word("[    0.0] x86/cpu: DEBUGCTL MSR", "BUG"));
+        assert!(!has_word("CONFIG_BUGVERBOSE", "BUG"));
+    }
+
+    #[test]
+    fn out_of_tree_and_unsigned_taint_is_healthy() {
+        let clean = report(&["[    0.1] Linux version 6.1.0"], 4096 | 8192);
+        assert_eq!(kernel_health(&clean), Vec::<String>::new());
+    }
+
+    #[test]
+    fn warning_taint_or_bad_log_lines_fail() {
+        let warned = report(&["[    0.1] ok"], 4096 | 8192 | 512);
+        assert_eq!(kernel_health(&warned).len(), 1);
+        let oops = report(
+            &["[    2.0] Oops: 0002 [#1] SMP", "WARNING: CPU: 0 PID: 1"],
+            0,
+        );
+        assert_eq!(kernel_health(&oops).len(), 2);
+        let gp = report(
+            &["general protection fault, probably for non-canonical address"],
+            0,
+        );
+        assert_eq!(kernel_health(&gp).len(), 1);
+    }
+
+    #[test]
+    fn a_run_without_log_or_taint_report_fails() {
+        let silent = Report::default();
+        assert_eq!(kernel_health(&silent).len(), 2);
+    }
+
+    #[test]
+    fn markers_are_found_behind_kernel_text_on_the_same_line() {
+        let mut r = Report::default();
+        for line in [
+            "@@nltelem begin boot",
+            "[    3.1] random: crng init done@@out Linux",
+            "@@out",
+            "@@nltelem exit 0",
+            "@@nltelem tainted 12288",
+            "@@dmesg [    0.0] Linux version",
+            "@@nltelem end other",
+        ] {
+            parse_line(line, "boot", &mut r);
+        }
+        assert!(
+            r.began && !r.ended,
+            "another scenario's end marker is not ours"
+        );
+        parse_line("@@nltelem end boot", "boot", &mut r);
+        assert!(r.ended);
+        assert_eq!(r.output, ["Linux", ""]);
+        assert_eq!(
+            (r.exit, r.tainted, r.dmesg.len()),
+            (Some(0), Some(12288), 1)
+        );
+    }
 }
