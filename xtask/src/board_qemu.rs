@@ -23,8 +23,12 @@ const KERNEL_ARGS: &str = "log_buf_len=8M panic=-1 loglevel=3";
 /// The qemu command line for `board` booting `initramfs`, with `extra` kernel arguments.
 /// No network card (`-nic none`); the console is the first serial port.
 pub fn qemu_command(board: &Board, initramfs: &Path, extra: &str) -> Result<Command> {
-    let mut cmd = Command::new(&board.qemu);
-    cmd.args(&board.qemu_args)
+    // qemu dies with xtask however xtask ends (Ctrl-C, a kill, a panic): util-linux's
+    // `setpriv` sets the parent-death signal and then execs qemu, so qemu keeps its PID.
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--pdeathsig", "KILL", "--"])
+        .arg(&board.qemu)
+        .args(&board.qemu_args)
         .arg("-kernel")
         .arg(board.kernel_file()?)
         .arg("-initrd")
@@ -178,7 +182,7 @@ pub fn cmd_run(args: &[String]) -> Result {
         ));
     }
     let client = if image.has_agent {
-        "the agent (/etc/init.d/nltelem start, then `nltelem monitor`)"
+        "`nltelem monitor` (the agent is started by init through /etc/init.d/nltelem)"
     } else {
         "nltelem-watch (the agent is not built yet)"
     };
