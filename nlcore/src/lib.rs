@@ -31,7 +31,7 @@ pub mod wire;
 pub use builder::{Buffer, MsgBuilder, Nest, SliceBuffer};
 pub use control::{Ack, Done, ErrorMsg, ExtAck, Payload};
 pub use error::Error;
-pub use policy::{AttrPolicy, AttrTable, Policy, Validation};
+pub use policy::{AttrPolicy, AttrTable, Policy, Validation, Value, Values};
 pub use wire::{Attr, AttrIter, GenlMsgHdr, MessageIter, NlMsg, NlMsgHdr};
 
 /// Rounds `len` up to the netlink alignment (4 bytes), as `NLMSG_ALIGN` / `NLA_ALIGN` do.

@@ -3,7 +3,9 @@
 //! A [`Policy`] is a table indexed by attribute type, like the kernel's
 //! `const struct nla_policy foo_policy[FOO_MAX + 1]`. [`Policy::parse`] validates a whole
 //! attribute stream (nested ones too, to a bounded depth) and indexes it by type, as
-//! `nla_parse` does; [`Policy::validate`] only checks.
+//! `nla_parse` does; [`Policy::validate`] only checks; [`Policy::values`] checks each
+//! attribute as an iterator reaches it and hands over its typed [`Value`], for decoders
+//! that read everything in one pass.
 
 use crate::wire::{Attr, AttrIter};
 use crate::Error;
@@ -94,6 +96,16 @@ impl<'p> Policy<'p> {
             .unwrap_or(AttrPolicy::Unknown)
     }
 
+    /// The attributes of `attrs` with their values, each checked when the iterator reaches
+    /// it: a decoder that reads everything validates everything in one pass, reading each
+    /// nest through its [`Value::Nested`]. What precedes an invalid attribute has been
+    /// yielded by then; to refuse a message before acting on any of it, use
+    /// [`parse`](Self::parse) or [`validate`](Self::validate).
+    #[inline]
+    pub fn values<'a>(&self, attrs: AttrIter<'a>) -> Values<'a, 'p> {
+        Values::new(attrs, *self, 0, None)
+    }
+
     /// Checks every attribute in `attrs`, nested ones included.
     pub fn validate(&self, attrs: AttrIter<'_>) -> Result<(), Error> {
         self.walk(attrs, 0, |_| ())
@@ -128,90 +140,99 @@ impl<'p> Policy<'p> {
     }
 
     /// Validates one attribute; `Ok(false)` means "unknown, skip it". Inlined into the walk
-    /// so the common scalar checks cost a compare; nests go through the out-of-line
-    /// [`check_nested`](Self::check_nested), which also breaks the walk/check recursion.
+    /// so the common scalar checks cost a compare; nests are walked by the out-of-line
+    /// [`Values::check_all`], which also breaks the walk/check recursion.
     #[inline(always)]
     fn check(&self, attr: &Attr<'_>, depth: usize) -> Result<bool, Error> {
+        let known = self.with_value(attr, depth, |value| match value {
+            Value::Nested(inner) | Value::NestedArray(inner) => inner.check_all(),
+            _ => Ok(()),
+        })?;
+        Ok(known.is_some())
+    }
+
+    /// Validates one attribute and hands its value, read as the policy describes it, to
+    /// `then`; `Ok(None)` means "unknown, skipped". A nest is checked here (flag, depth),
+    /// its contents by whoever iterates the [`Values`] it hands over. The one place the
+    /// rules live. `then` is called in each arm, on a value whose variant is known there:
+    /// inlined, a caller's own match on the variant can be folded into the arm (for
+    /// `validate`, to nothing), rather than run as a second dispatch.
+    #[inline(always)]
+    fn with_value<'a, R>(
+        &self,
+        attr: &Attr<'a>,
+        depth: usize,
+        then: impl FnOnce(Value<'a, 'p>) -> Result<R, Error>,
+    ) -> Result<Option<R>, Error> {
         let kind = attr.kind();
-        let len = attr.value().len();
-        let size = |ok: bool| {
-            if ok {
-                Ok(true)
-            } else {
-                Err(Error::AttrSize { attr: kind, len })
-            }
-        };
+        let bytes = attr.value();
+        let len = bytes.len();
+        let size_error = Error::AttrSize { attr: kind, len };
         let strict = self.validation == Validation::Strict;
-        match self.get(kind) {
-            AttrPolicy::Unknown if strict => Err(Error::UnknownAttr { attr: kind }),
-            AttrPolicy::Unknown => Ok(false),
-            AttrPolicy::Reject => Err(Error::UnknownAttr { attr: kind }),
-            AttrPolicy::U8 => size(len == 1),
-            AttrPolicy::U16 => size(len == 2),
-            AttrPolicy::U32 => size(len == 4),
-            AttrPolicy::U64 => size(len == 8),
-            AttrPolicy::Uint => size(len == 4 || len == 8),
-            AttrPolicy::Flag => size(len == 0),
+        let value = match self.get(kind) {
+            AttrPolicy::Unknown if strict => return Err(Error::UnknownAttr { attr: kind }),
+            AttrPolicy::Unknown => return Ok(None),
+            AttrPolicy::Reject => return Err(Error::UnknownAttr { attr: kind }),
+            AttrPolicy::U8 => then(Value::U8(attr.get_u8()?)),
+            AttrPolicy::U16 => then(Value::U16(attr.get_u16()?)),
+            AttrPolicy::U32 => then(Value::U32(attr.get_u32()?)),
+            AttrPolicy::U64 => then(Value::U64(attr.get_u64()?)),
+            AttrPolicy::Uint if len == 4 => then(Value::Uint(u64::from(attr.get_u32()?))),
+            AttrPolicy::Uint => then(Value::Uint(attr.get_u64()?)),
+            AttrPolicy::Flag => {
+                attr.get_flag()?;
+                then(Value::Flag)
+            }
             AttrPolicy::String { max_len } => {
-                let text = match attr.value().split_last() {
-                    Some((0, text)) => text.len(),
-                    _ => len,
+                let text = match bytes.split_last() {
+                    Some((0, text)) => text,
+                    _ => bytes,
                 };
-                size(max_len == 0 || text <= usize::from(max_len))
+                if max_len != 0 && text.len() > usize::from(max_len) {
+                    return Err(size_error);
+                }
+                then(Value::Text(text))
             }
             AttrPolicy::NulString { max_len } => {
-                attr.get_cstr_bytes()?;
-                size(max_len == 0 || len - 1 <= usize::from(max_len))
+                let text = attr.get_cstr_bytes()?;
+                if max_len != 0 && text.len() > usize::from(max_len) {
+                    return Err(size_error);
+                }
+                then(Value::Text(text))
             }
             AttrPolicy::Binary { min_len, max_len } => {
-                size(len >= usize::from(min_len) && (max_len == 0 || len <= usize::from(max_len)))
+                if len < usize::from(min_len) || (max_len != 0 && len > usize::from(max_len)) {
+                    return Err(size_error);
+                }
+                then(Value::Binary(bytes))
             }
-            // The attribute goes by its parts, in registers: a reference would make the hot
-            // loop keep every attribute in memory for the sake of this rare branch.
-            AttrPolicy::Nested(inner) => self
-                .check_nested(attr.raw_type(), attr.value(), inner, depth)
-                .map(|()| true),
-            AttrPolicy::NestedArray(inner) => self
-                .check_nested_array(attr.raw_type(), attr.value(), inner, depth)
-                .map(|()| true),
-        }
-    }
-
-    #[inline(never)]
-    fn check_nested(
-        &self,
-        raw_type: u16,
-        value: &[u8],
-        inner: &Policy<'_>,
-        depth: usize,
-    ) -> Result<(), Error> {
-        let attr = &Attr::new(raw_type, value);
-        self.check_nest_flag(attr)?;
-        if depth >= MAX_DEPTH {
-            return Err(Error::TooDeep);
-        }
-        inner.walk(attr.nested(), depth + 1, |_| ())
-    }
-
-    #[inline(never)]
-    fn check_nested_array(
-        &self,
-        raw_type: u16,
-        value: &[u8],
-        inner: &Policy<'_>,
-        depth: usize,
-    ) -> Result<(), Error> {
-        let attr = &Attr::new(raw_type, value);
-        self.check_nest_flag(attr)?;
-        if depth + 1 >= MAX_DEPTH {
-            return Err(Error::TooDeep);
-        }
-        for entry in attr.nested() {
-            let entry = entry?;
-            self.check_nest_flag(&entry)?;
-            inner.walk(entry.nested(), depth + 2, |_| ())?;
-        }
-        Ok(())
+            AttrPolicy::Nested(inner) => {
+                self.check_nest_flag(attr)?;
+                if depth >= MAX_DEPTH {
+                    return Err(Error::TooDeep);
+                }
+                then(Value::Nested(Values::new(
+                    attr.nested(),
+                    *inner,
+                    depth + 1,
+                    None,
+                )))
+            }
+            AttrPolicy::NestedArray(inner) => {
+                self.check_nest_flag(attr)?;
+                if depth + 1 >= MAX_DEPTH {
+                    return Err(Error::TooDeep);
+                }
+                let entries = Some(self.validation);
+                then(Value::NestedArray(Values::new(
+                    attr.nested(),
+                    *inner,
+                    depth + 1,
+                    entries,
+                )))
+            }
+        };
+        value.map(Some)
     }
 
     fn check_nest_flag(&self, attr: &Attr<'_>) -> Result<(), Error> {
@@ -262,5 +283,309 @@ impl<'a, const N: usize> AttrTable<'a, N> {
     /// Whether an attribute of type `kind` was present.
     pub fn contains(&self, kind: u16) -> bool {
         self.get(kind).is_some()
+    }
+}
+
+/// An attribute's value, checked against its policy and read as the policy describes it.
+/// Integers are read in host byte order, whatever `NLA_F_NET_BYTEORDER` says (see
+/// [`Attr::get_uint`] for a reader that honours it).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Value<'a, 'p> {
+    /// [`AttrPolicy::U8`].
+    U8(u8),
+    /// [`AttrPolicy::U16`].
+    U16(u16),
+    /// [`AttrPolicy::U32`].
+    U32(u32),
+    /// [`AttrPolicy::U64`].
+    U64(u64),
+    /// [`AttrPolicy::Uint`], widened.
+    Uint(u64),
+    /// [`AttrPolicy::Flag`].
+    Flag,
+    /// [`AttrPolicy::String`] or [`AttrPolicy::NulString`]: the text, without its NUL.
+    Text(&'a [u8]),
+    /// [`AttrPolicy::Binary`].
+    Binary(&'a [u8]),
+    /// [`AttrPolicy::Nested`]: the nest's values, each checked against the nested policy
+    /// as the iterator reaches it.
+    Nested(Values<'a, 'p>),
+    /// [`AttrPolicy::NestedArray`]: the entries (their type is their index), each yielded
+    /// as a [`Value::Nested`] of the nested policy.
+    NestedArray(Values<'a, 'p>),
+}
+
+/// The values of an attribute stream, each checked against a [`Policy`] when the iterator
+/// reaches it (see [`Policy::values`]). Yields `Err` once for the first invalid attribute
+/// and then stops; unknown types are skipped ([`Validation::Lenient`]) or an error
+/// ([`Validation::Strict`]).
+#[derive(Debug, Clone)]
+pub struct Values<'a, 'p> {
+    attrs: AttrIter<'a>,
+    policy: Policy<'p>,
+    depth: usize,
+    /// `Some(how the parent checks nest flags)` when this holds a nested array's entries:
+    /// each is then a nest of `policy`, whatever its type.
+    entries: Option<Validation>,
+}
+
+impl<'a, 'p> Values<'a, 'p> {
+    fn new(
+        attrs: AttrIter<'a>,
+        policy: Policy<'p>,
+        depth: usize,
+        entries: Option<Validation>,
+    ) -> Self {
+        Values {
+            attrs,
+            policy,
+            depth,
+            entries,
+        }
+    }
+
+    /// Checks everything left, nests included (what [`Policy::validate`] does).
+    #[inline(never)]
+    fn check_all(mut self) -> Result<(), Error> {
+        let Some(validation) = self.entries else {
+            return self.policy.walk(self.attrs, self.depth, |_| ());
+        };
+        while let Some(entry) = self.attrs.next() {
+            self.entry(&entry?, validation)?.check_all()?;
+        }
+        Ok(())
+    }
+
+    /// One entry of a nested array: a nest of `policy`, whatever its type.
+    #[inline(always)]
+    fn entry(&self, entry: &Attr<'a>, validation: Validation) -> Result<Values<'a, 'p>, Error> {
+        if validation == Validation::Strict && !entry.is_nested() {
+            return Err(Error::NestedFlag { attr: entry.kind() });
+        }
+        Ok(Values::new(
+            entry.nested(),
+            self.policy,
+            self.depth + 1,
+            None,
+        ))
+    }
+
+    #[inline(always)]
+    fn next_value(&mut self) -> Option<Result<(Attr<'a>, Value<'a, 'p>), Error>> {
+        loop {
+            let attr = match self.attrs.next()? {
+                Ok(attr) => attr,
+                Err(e) => return Some(Err(e)),
+            };
+            let value = match self.entries {
+                Some(validation) => self
+                    .entry(&attr, validation)
+                    .map(|nest| Some(Value::Nested(nest))),
+                None => self.policy.with_value(&attr, self.depth, Ok),
+            };
+            match value {
+                Ok(Some(value)) => return Some(Ok((attr, value))),
+                Ok(None) => continue,
+                Err(e) => {
+                    self.attrs = AttrIter::new(&[]);
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+impl<'a, 'p> Iterator for Values<'a, 'p> {
+    type Item = Result<(Attr<'a>, Value<'a, 'p>), Error>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_value()
+    }
+}
+
+impl core::iter::FusedIterator for Values<'_, '_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MsgBuilder, SliceBuffer};
+
+    static INNER: Policy<'static> =
+        Policy::new(&[AttrPolicy::Unknown, AttrPolicy::U64], Validation::Strict);
+    static KINDS: [AttrPolicy<'static>; 12] = [
+        AttrPolicy::Unknown,
+        AttrPolicy::U8,
+        AttrPolicy::U16,
+        AttrPolicy::U32,
+        AttrPolicy::U64,
+        AttrPolicy::Uint,
+        AttrPolicy::Flag,
+        AttrPolicy::String { max_len: 8 },
+        AttrPolicy::NulString { max_len: 8 },
+        AttrPolicy::Binary {
+            min_len: 2,
+            max_len: 4,
+        },
+        AttrPolicy::Nested(&INNER),
+        AttrPolicy::NestedArray(&INNER),
+    ];
+    static LENIENT: Policy<'static> = Policy::new(&KINDS, Validation::Lenient);
+    static STRICT: Policy<'static> = Policy::new(&KINDS, Validation::Strict);
+    static DEEP: Policy<'static> = Policy::new(
+        &[AttrPolicy::Unknown, AttrPolicy::Nested(&DEEP)],
+        Validation::Lenient,
+    );
+
+    type Builder<'b> = MsgBuilder<SliceBuffer<'b>>;
+
+    /// Attributes written by `build`, and how many bytes they took.
+    fn attrs(build: impl FnOnce(&mut Builder<'_>) -> Result<(), Error>) -> ([u8; 512], usize) {
+        let mut buf = [0u8; 512];
+        let mut b = MsgBuilder::new(&mut buf);
+        build(&mut b).expect("test attributes fit");
+        let len = b.len();
+        (buf, len)
+    }
+
+    /// Reads every value, nests included: how many, or the first error.
+    fn drain(values: Values<'_, '_>) -> Result<usize, Error> {
+        let mut count = 0;
+        for item in values {
+            count += 1;
+            if let (_, Value::Nested(inner) | Value::NestedArray(inner)) = item? {
+                count += drain(inner)?;
+            }
+        }
+        Ok(count)
+    }
+
+    #[test]
+    fn values_are_read_as_their_policy_says_and_unknown_types_skipped() {
+        let (buf, len) = attrs(|b| {
+            b.put_u8(1, 0xab)?;
+            b.put_u16(2, 0x1234)?;
+            b.put_u32(3, 7)?;
+            b.put_u64(4, 1 << 40)?;
+            b.put_u32(5, 9)?;
+            b.put_flag(6)?;
+            b.put_bytes(7, b"abc")?;
+            b.put_str(8, "eth0")?;
+            b.put_bytes(9, &[1, 2, 3])?;
+            b.put_u32(12, 1)?;
+            let nest = b.nest_start(10)?;
+            b.put_u64(1, 5)?;
+            b.nest_end(nest)?;
+            let array = b.nest_start(11)?;
+            for (index, value) in [(1, 6), (2, 7)] {
+                let entry = b.nest_start(index)?;
+                b.put_u64(1, value)?;
+                b.nest_end(entry)?;
+            }
+            b.nest_end(array)
+        });
+        let mut values = LENIENT.values(AttrIter::new(&buf[..len]));
+        let mut next = || values.next().expect("a value").expect("a valid value").1;
+        assert!(matches!(next(), Value::U8(0xab)));
+        assert!(matches!(next(), Value::U16(0x1234)));
+        assert!(matches!(next(), Value::U32(7)));
+        assert!(matches!(next(), Value::U64(0x100_0000_0000)));
+        assert!(matches!(next(), Value::Uint(9)));
+        assert!(matches!(next(), Value::Flag));
+        assert!(matches!(next(), Value::Text(b"abc")));
+        assert!(matches!(next(), Value::Text(b"eth0")));
+        assert!(matches!(next(), Value::Binary(&[1, 2, 3])));
+        // Type 12 is unknown to the lenient policy: skipped.
+        let Value::Nested(mut nest) = next() else {
+            panic!("type 10 is a nest")
+        };
+        assert!(matches!(nest.next(), Some(Ok((_, Value::U64(5))))));
+        assert!(nest.next().is_none());
+        let Value::NestedArray(entries) = next() else {
+            panic!("type 11 is a nested array")
+        };
+        let mut seen = [0u64; 3];
+        for entry in entries {
+            let (entry, Value::Nested(mut inner)) = entry.unwrap() else {
+                panic!("every entry is a nest")
+            };
+            let Some(Ok((_, Value::U64(v)))) = inner.next() else {
+                panic!("the entry holds a u64")
+            };
+            seen[usize::from(entry.kind())] = v;
+        }
+        assert_eq!(seen, [0, 6, 7]);
+        assert!(values.next().is_none());
+    }
+
+    #[test]
+    fn strict_values_refuse_an_unknown_type_then_stop() {
+        let (buf, len) = attrs(|b| {
+            b.put_u32(3, 1)?;
+            b.put_u32(12, 2)?;
+            b.put_u32(3, 3)
+        });
+        let mut values = STRICT.values(AttrIter::new(&buf[..len]));
+        assert!(matches!(values.next(), Some(Ok((_, Value::U32(1))))));
+        assert!(matches!(
+            values.next(),
+            Some(Err(Error::UnknownAttr { attr: 12 }))
+        ));
+        assert!(values.next().is_none());
+    }
+
+    /// Every way an attribute can break the policy: `values`, read to the end, fails as
+    /// `validate` does.
+    #[test]
+    fn values_fail_as_validate_does() {
+        type Case = fn(&mut Builder<'_>) -> Result<(), Error>;
+        let cases: [(&str, Case); 11] = [
+            ("u32 of 2 bytes", |b| b.put_u16(3, 1)),
+            ("u8 of 4 bytes", |b| b.put_u32(1, 1)),
+            ("uint of 2 bytes", |b| b.put_u16(5, 1)),
+            ("flag with a value", |b| b.put_u8(6, 1)),
+            ("string too long", |b| b.put_bytes(7, b"123456789")),
+            ("nul string without its NUL", |b| b.put_bytes(8, b"eth0")),
+            ("nul string too long", |b| b.put_str(8, "123456789")),
+            ("binary too short", |b| b.put_bytes(9, &[1])),
+            ("nest holding a bad u64", |b| {
+                let nest = b.nest_start(10)?;
+                b.put_u32(1, 1)?;
+                b.nest_end(nest)
+            }),
+            ("nest holding an unknown type", |b| {
+                let nest = b.nest_start(10)?;
+                b.put_u64(2, 1)?;
+                b.nest_end(nest)
+            }),
+            ("array entry without NLA_F_NESTED", |b| {
+                let array = b.nest_start(11)?;
+                b.put_u64(1, 1)?;
+                b.nest_end(array)
+            }),
+        ];
+        for (name, case) in cases {
+            let (buf, len) = attrs(case);
+            for policy in [&LENIENT, &STRICT] {
+                let stream = AttrIter::new(&buf[..len]);
+                let expected = policy.validate(stream.clone()).expect_err(name);
+                assert_eq!(drain(policy.values(stream)), Err(expected), "{name}");
+            }
+        }
+        // Nesting past MAX_DEPTH.
+        let (buf, len) = attrs(|b| {
+            let mut nests = [const { None }; MAX_DEPTH + 2];
+            for nest in &mut nests {
+                *nest = Some(b.nest_start(1)?);
+            }
+            for nest in nests.into_iter().rev().flatten() {
+                b.nest_end(nest)?;
+            }
+            Ok(())
+        });
+        let stream = AttrIter::new(&buf[..len]);
+        assert_eq!(DEEP.validate(stream.clone()), Err(Error::TooDeep));
+        assert_eq!(drain(DEEP.values(stream)), Err(Error::TooDeep));
     }
 }

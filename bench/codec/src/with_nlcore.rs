@@ -4,7 +4,7 @@
 
 use crate::workload::*;
 use nlcore::consts::NLM_F_REQUEST;
-use nlcore::{AttrPolicy, AttrTable, Error, MessageIter, MsgBuilder, Policy, Validation};
+use nlcore::{AttrPolicy, Error, MessageIter, MsgBuilder, Policy, Validation, Value};
 
 /// Builds message `i` at the start of `out`; returns its length.
 #[inline(always)]
@@ -59,37 +59,55 @@ const TELEMETRY_POLICY: Policy<'static> = Policy::new(
     Validation::Lenient,
 );
 
-/// Walks the batch once: validates every message against the policy and folds every value
-/// into the checksum.
+/// Every top-level type, as bits: what a message must have held.
+const ALL_ATTRS: u32 = ((1 << (ATTR_STATS + 1)) - 1) & !1;
+/// Every type inside STATS.
+const ALL_STATS: u32 = ((1 << (STATS_COUNT + 1)) - 1) & !1;
+
+/// Walks the batch once: every attribute is checked against the policy (the nest against
+/// its own) as [`Policy::values`] reaches it, and every value is folded into the checksum.
 pub fn decode_batch(batch: &[u8]) -> Result<u64, Error> {
     let mut sum = 0u64;
     for msg in MessageIter::new(batch) {
         let msg = msg?;
-        let attrs: AttrTable<'_, 11> = TELEMETRY_POLICY.parse(msg.genl_attrs()?)?;
-        let mut m = u64::from(msg.seq())
-            + u64::from(attrs.require(ATTR_IFINDEX)?.get_u32()?)
-            + u64::from(attrs.require(ATTR_MTU)?.get_u32()?)
-            + u64::from(attrs.require(ATTR_FLAGS)?.get_u32()?);
-        for kind in ATTR_RX_PACKETS..=ATTR_TIMESTAMP {
-            m = m.wrapping_add(attrs.require(kind)?.get_u64()?);
-        }
-        let name = attrs.require(ATTR_NAME)?.get_cstr_bytes()?;
-        m = m
-            .wrapping_add(name.len() as u64)
-            .wrapping_add(u64::from(name.first().copied().unwrap_or(0)));
-        // The policy validated the nest's contents already: read them in one pass.
+        let mut m = u64::from(msg.seq());
         let mut seen = 0u32;
-        for stat in attrs.require(ATTR_STATS)?.nested() {
-            let stat = stat?;
-            if (1..=STATS_COUNT).contains(&stat.kind()) {
-                seen |= 1 << stat.kind();
-                m = m.wrapping_add(stat.get_u64()?);
+        for item in TELEMETRY_POLICY.values(msg.genl_attrs()?) {
+            let (attr, value) = item?;
+            match (attr.kind(), value) {
+                (ATTR_IFINDEX | ATTR_MTU | ATTR_FLAGS, Value::U32(v)) => m += u64::from(v),
+                (ATTR_RX_PACKETS..=ATTR_TIMESTAMP, Value::U64(v)) => m = m.wrapping_add(v),
+                (ATTR_NAME, Value::Text(name)) => {
+                    let first = name.first().copied().unwrap_or(0);
+                    m = m.wrapping_add(name.len() as u64 + u64::from(first));
+                }
+                (ATTR_STATS, Value::Nested(stats)) => {
+                    let mut seen_stats = 0u32;
+                    for stat in stats {
+                        if let (stat, Value::U64(v)) = stat? {
+                            seen_stats |= 1 << stat.kind();
+                            m = m.wrapping_add(v);
+                        }
+                    }
+                    require_all(seen_stats, ALL_STATS)?;
+                }
+                // The policy knows no other type: `values` skipped anything else.
+                _ => {}
             }
+            seen |= 1 << attr.kind();
         }
-        if seen != 0b11110 {
-            return Err(Error::MissingAttr { attr: ATTR_STATS });
-        }
+        require_all(seen, ALL_ATTRS)?;
         sum = sum.wrapping_add(m);
     }
     Ok(sum)
+}
+
+/// Fails naming the first type of `want` missing from `seen`.
+fn require_all(seen: u32, want: u32) -> Result<(), Error> {
+    match want & !seen {
+        0 => Ok(()),
+        missing => Err(Error::MissingAttr {
+            attr: missing.trailing_zeros() as u16,
+        }),
+    }
 }
