@@ -33,6 +33,10 @@ use rustix::fd::{AsFd, OwnedFd};
 /// `NLMSG_GOODSIZE` (a page, at most 8 KiB); twice that leaves room.
 pub const RECV_BUFFER: usize = 16 * 1024;
 
+/// Longest wait between two `Exporters::poll` calls (their contract: at least once a
+/// second).
+const EXPORT_POLL_MS: u64 = 1000;
+
 /// Datagrams read per wake-up before the other sources get a turn.
 const MAX_BATCH: u32 = 64;
 
@@ -197,6 +201,9 @@ impl Agent<'_> {
             };
             match end {
                 End::Stop => {
+                    // Dropping the exporters ends them cleanly (MQTT: retained offline,
+                    // DISCONNECT), before the process exits.
+                    self.exporters = Exporters::default();
                     self.out.flush();
                     defmt::info!("stopped");
                     return exit::OK;
@@ -269,6 +276,7 @@ impl Agent<'_> {
                 libc::SIGUSR1 => {
                     let c = self.counters;
                     let _ = format::counters(&mut self.out, &c, Style::Text);
+                    let _ = self.exporters.report(&mut self.out);
                     self.out.flush();
                     defmt::info!(
                         "counters received={=u64} lost={=u64} overruns={=u64} exported={=u64} export_errors={=u64} forged={=u64} malformed={=u64}",
@@ -286,8 +294,8 @@ impl Agent<'_> {
     fn wait_for_module(&mut self, delay_ms: u32, buf: &mut [u8]) -> End {
         let deadline = now_ms() + u64::from(delay_ms);
         loop {
-            let left = deadline.saturating_sub(now_ms());
-            if left == 0 {
+            let left = deadline.saturating_sub(now_ms()).min(EXPORT_POLL_MS);
+            if now_ms() >= deadline {
                 return End::Reconnect(self.config.clone());
             }
             let signals = self.signals.as_fd();
@@ -322,6 +330,7 @@ impl Agent<'_> {
             if watch_ready && self.family_event(buf) == Some(FamilyChange::Appeared) {
                 return End::Reconnect(self.config.clone());
             }
+            self.exporters.poll();
         }
     }
 
@@ -377,10 +386,11 @@ impl Agent<'_> {
         let mut next_heartbeat = now_ms() + heartbeat_ms;
         let mut heartbeat_denied = false;
         loop {
+            // At least once a second: the network exporters need `poll` that often.
             let timeout = if heartbeat_ms > 0 {
-                next_heartbeat.saturating_sub(now_ms())
+                next_heartbeat.saturating_sub(now_ms()).min(EXPORT_POLL_MS)
             } else {
-                1000
+                EXPORT_POLL_MS
             };
             let signals = self.signals.as_fd();
             let polled = match &mut self.watcher {
@@ -445,6 +455,7 @@ impl Agent<'_> {
             if watch_ready && self.family_event(buf) == Some(FamilyChange::Disappeared) {
                 return End::Gone;
             }
+            self.exporters.poll();
             if heartbeat_ms > 0 && now_ms() >= next_heartbeat {
                 next_heartbeat = now_ms() + heartbeat_ms;
                 match self.heartbeat(&mut ctl, &route, &mut replies) {
@@ -628,7 +639,9 @@ impl Agent<'_> {
                         }
                         None => bump(&mut self.counters.received, 1),
                     }
-                    let _ = format::event(&mut self.out, &e, Style::Text);
+                    let outcome = self.exporters.event(&e, &mut self.out);
+                    bump(&mut self.counters.exported, outcome.exported);
+                    bump(&mut self.counters.export_errors, outcome.failed);
                     defmt::info!("event {=str}", e.kind_name());
                 }
                 Err(_) => bump(&mut self.counters.malformed, 1),

@@ -17,6 +17,11 @@ const PARTS: &[Part] = &[
         "netlink dump and USERSOCK ping-pong round trips vs libmnl / plain C",
         crate::bench_socket::run,
     ),
+    (
+        "agent",
+        "nltelem peak RSS after 10,000 samples and startup-to-ready vs a static-musl C agent",
+        crate::agent::bench,
+    ),
 ];
 
 pub fn run(args: &[String]) -> Result {

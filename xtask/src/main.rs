@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: the project's automation, in Rust rather than shell.
 //! Every command is idempotent and prints a progress line for each long step.
 
+mod agent;
 mod bench;
 mod bench_codec;
 mod bench_socket;
@@ -32,6 +33,9 @@ Commands:
                      show live telemetry until Ctrl-C or N seconds
   gen [--check]      write the protocol files generated from spec/nltelem.yaml; --check
                      only fails when one is stale
+  size               the agent's stripped size per target: `size TARGET BYTES`
+  logs FILE [--target T]
+                     decode an agent defmt log with the kept release-syms ELF
   help               this text
 ";
 
@@ -46,6 +50,8 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "bench" => bench::run(rest),
         "gen" => gen::run(rest),
+        "size" => agent::cmd_size(rest),
+        "logs" => agent::cmd_logs(rest),
         "kmod" => board_image::cmd_kmod(rest),
         "image" => board_image::cmd_image(rest),
         "qemu" => board_qemu::cmd_qemu(rest),

@@ -35,6 +35,7 @@ pub fn run(args: &[String]) -> Result {
     })?;
     step("debian packages", || apt_install(PACKAGES))?;
     crate::board_setup::run()?;
+    crate::agent::setup()?;
     if nightly_present() {
         step("cargo-fuzz (nightly fuzzing)", || {
             if have_cargo_fuzz() {

@@ -1,0 +1,295 @@
+//! The agent's automation: `cargo xtask size` (stripped size per target), `cargo xtask logs
+//! FILE` (decode a defmt log with the kept ELF) and `cargo xtask bench agent` (peak RSS and
+//! startup-to-ready beside a minimal static-musl C agent).
+
+use crate::setup::apt_install;
+use crate::util::{cargo, exec, fail, have, root, step, usage, Result};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The targets the agent ships for (static musl).
+pub const TARGETS: &[&str] = &["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"];
+
+/// Size goal per target (bytes, stripped).
+const SIZE_GOAL: u64 = 48 * 1024;
+
+/// Cargo's output for these builds, apart from everyone else's.
+fn target_dir() -> PathBuf {
+    root().join("target/agent-xtask")
+}
+
+/// Builds the agent for `target` with `profile`; returns the binary.
+pub fn build(target: &str, profile: &str) -> Result<PathBuf> {
+    exec(
+        cargo()
+            .args([
+                "build",
+                "-p",
+                "nltelem",
+                "--bin",
+                "nltelem",
+                "--profile",
+                profile,
+            ])
+            .args([
+                "--target",
+                target,
+                "--target-dir",
+                &target_dir().to_string_lossy(),
+            ]),
+    )?;
+    Ok(target_dir().join(target).join(profile).join("nltelem"))
+}
+
+/// What the agent's tools need: musl-gcc for the C reference agent, defmt-print for logs.
+pub fn setup() -> Result {
+    step("agent: musl-tools (C reference agent)", || {
+        apt_install(&["musl-tools"])
+    })?;
+    step("agent: defmt-print (log decoder)", || {
+        if have("defmt-print", "--version") {
+            return Ok(());
+        }
+        exec(cargo().args(["install", "--locked", "defmt-print"]))
+    })
+}
+
+/// `cargo xtask size`: `size TARGET BYTES` per target (the release profile strips).
+pub fn cmd_size(args: &[String]) -> Result {
+    if let Some(a) = args.first() {
+        return Err(usage(format!("size takes no arguments (got `{a}`)")));
+    }
+    let mut lines = Vec::new();
+    for target in TARGETS {
+        let bin = build(target, "release")?;
+        lines.push((target, std::fs::metadata(&bin)?.len()));
+    }
+    for (target, bytes) in &lines {
+        let verdict = if *bytes <= SIZE_GOAL {
+            "within"
+        } else {
+            "over"
+        };
+        println!("size {target} {bytes}");
+        eprintln!("  ({verdict} the {SIZE_GOAL}-byte goal)");
+    }
+    Ok(())
+}
+
+/// `cargo xtask logs FILE [--target T]`: decodes a defmt log written by the agent, with the
+/// unstripped ELF of the `release-syms` build (build the agent you run with that profile).
+pub fn cmd_logs(args: &[String]) -> Result {
+    let mut file = None;
+    let mut target = TARGETS[0].to_string();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--target" => {
+                target = it
+                    .next()
+                    .ok_or_else(|| usage("--target needs a value"))?
+                    .clone()
+            }
+            f if file.is_none() && !f.starts_with('-') => file = Some(PathBuf::from(f)),
+            other => return Err(usage(format!("logs: unexpected `{other}`"))),
+        }
+    }
+    let file = file.ok_or_else(|| usage("usage: cargo xtask logs FILE [--target T]"))?;
+    if !have("defmt-print", "--version") {
+        return Err(fail("defmt-print is missing: run `cargo xtask setup`"));
+    }
+    let elf = build(&target, "release-syms")?;
+    let input = std::fs::File::open(&file)
+        .map_err(|e| fail(format!("cannot open {}: {e}", file.display())))?;
+    let status = Command::new("defmt-print")
+        .arg("-e")
+        .arg(&elf)
+        .arg("stdin")
+        .stdin(input)
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(fail(format!("defmt-print exited with {status}")))
+    }
+}
+
+/// Samples the benchmark sends.
+const SAMPLES: u32 = 10_000;
+/// Samples per burst; the driver pauses 1 ms between bursts.
+const BURST: u32 = 50;
+/// Startup measurements per agent (median reported).
+const STARTS: usize = 21;
+/// `NETLINK_USERSOCK`: two processes can multicast to each other on the host.
+const USERSOCK: &str = "2";
+
+/// `cargo xtask bench agent`.
+pub fn bench(_args: &[String]) -> Result {
+    if !have("musl-gcc", "--version") && !Path::new("/usr/bin/musl-gcc").exists() {
+        return Err(fail("musl-gcc is missing: run `cargo xtask setup`"));
+    }
+    let work = target_dir().join("bench");
+    std::fs::create_dir_all(&work)?;
+    let agent = build(TARGETS[0], "release")?;
+    let src = root().join("agent/bench");
+    let reference = work.join("ref-agent");
+    let driver = work.join("driver");
+    step("C reference agent (musl-gcc -static -Os -s)", || {
+        exec(
+            Command::new("musl-gcc")
+                .args(["-static", "-Os", "-s", "-Wall", "-o"])
+                .arg(&reference)
+                .arg(src.join("ref-agent.c")),
+        )
+    })?;
+    step("sample driver", || {
+        exec(
+            Command::new("cc")
+                .args(["-O2", "-Wall", "-o"])
+                .arg(&driver)
+                .arg(src.join("driver.c")),
+        )
+    })?;
+    let config = work.join("bench.conf");
+    std::fs::write(
+        &config,
+        "# cargo xtask bench agent: samples from a process on NETLINK_USERSOCK\n\
+         transport = unit:2\ngroups = telemetry\naccept_senders = any\nheartbeat_ms = 0\n",
+    )?;
+    let rust_cmd = || {
+        let mut c = Command::new(&agent);
+        c.arg("run").arg("-c").arg(&config);
+        c
+    };
+    let c_cmd = || {
+        let mut c = Command::new(&reference);
+        c.arg(USERSOCK);
+        c
+    };
+    println!(
+        "agent_size_bytes={} ref_agent_size_bytes={}",
+        std::fs::metadata(&agent)?.len(),
+        std::fs::metadata(&reference)?.len()
+    );
+    let rust = measure("nltelem", rust_cmd, &driver)?;
+    let c = measure("ref_agent", c_cmd, &driver)?;
+    println!(
+        "ratio_rss_nltelem_over_ref={:.2} ratio_startup_nltelem_over_ref={:.2}",
+        rust.peak_rss_kib as f64 / c.peak_rss_kib as f64,
+        rust.startup_us as f64 / c.startup_us as f64
+    );
+    Ok(())
+}
+
+struct Figures {
+    peak_rss_kib: u64,
+    startup_us: u64,
+}
+
+/// A started agent, its stdout lines arriving on a channel (so every wait is bounded).
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn start(mut cmd: Command) -> Result<(Self, Instant)> {
+        let t0 = Instant::now();
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let out: ChildStdout = child.stdout.take().expect("piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(|l| l.ok()) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok((Running { child, lines: rx }, t0))
+    }
+
+    /// The first line containing `what`, within `timeout`.
+    fn wait_for(&self, what: &str, timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.contains(what) => return Ok(l),
+                Ok(_) => {}
+                Err(_) => return Err(fail(format!("no `{what}` line within {timeout:?}"))),
+            }
+        }
+    }
+
+    fn signal(&self, sig: &str) -> Result {
+        exec(Command::new("kill").args([sig, &self.child.id().to_string()]))
+    }
+
+    /// SIGTERM, then a bounded wait for the exit (SIGKILL after 2 s); how long it took.
+    fn stop(&mut self) -> Result<Duration> {
+        let t0 = Instant::now();
+        self.signal("-TERM")?;
+        while t0.elapsed() < Duration::from_secs(2) {
+            if let Some(status) = self.child.try_wait()? {
+                if !status.success() {
+                    return Err(fail(format!("the agent exited with {status}")));
+                }
+                return Ok(t0.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        Err(fail("the agent did not exit within 2 s of SIGTERM"))
+    }
+
+    fn peak_rss_kib(&self) -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .ok_or_else(|| fail("no VmHWM in /proc/PID/status"))
+    }
+}
+
+fn measure(name: &str, cmd: impl Fn() -> Command, driver: &Path) -> Result<Figures> {
+    // Startup to ready: from spawn to the "ready" line, median of several starts.
+    let mut starts = Vec::new();
+    for _ in 0..STARTS {
+        let (mut agent, t0) = Running::start(cmd())?;
+        agent.wait_for("ready", Duration::from_secs(5))?;
+        starts.push(t0.elapsed().as_micros() as u64);
+        agent.stop()?;
+    }
+    starts.sort_unstable();
+    let startup_us = starts[starts.len() / 2];
+
+    // Peak RSS after SAMPLES samples, and the agent's own count of them.
+    let (mut agent, _) = Running::start(cmd())?;
+    agent.wait_for("ready", Duration::from_secs(5))?;
+    exec(Command::new(driver).args([USERSOCK, &SAMPLES.to_string(), &BURST.to_string()]))?;
+    std::thread::sleep(Duration::from_millis(300));
+    let peak_rss_kib = agent.peak_rss_kib()?;
+    if name == "nltelem" {
+        // nltelem prints its counters on SIGUSR1; the C agent prints them when it exits.
+        agent.signal("-USR1")?;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stop_time = agent.stop()?;
+    let counts = agent.wait_for("counters", Duration::from_secs(2))?;
+    println!("{name}_startup_to_ready_us={startup_us} (median of {STARTS})");
+    println!("{name}_peak_rss_kib={peak_rss_kib} (VmHWM after {SAMPLES} samples)");
+    println!("{name}_stop_ms={}", stop_time.as_millis());
+    println!("{name}_{counts} (of {SAMPLES} sent)");
+    Ok(Figures {
+        peak_rss_kib,
+        startup_us,
+    })
+}
