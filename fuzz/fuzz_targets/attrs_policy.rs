@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nlcore::{AttrIter, AttrPolicy, Policy, Validation};
+use nlcore::{AttrIter, AttrPolicy, Error, Policy, Validation, Value, Values};
 
 /// Depth of the raw walk (the policy walk has its own limit).
 const RAW_DEPTH: usize = 12;
@@ -75,6 +75,16 @@ fn walk(attrs: AttrIter<'_>, depth: usize) {
     }
 }
 
+/// Reads a one-pass `Values` to the end, nests included.
+fn drain(values: Values<'_, '_>) -> Result<(), Error> {
+    for item in values {
+        if let (_, Value::Nested(inner) | Value::NestedArray(inner)) = item? {
+            drain(inner)?;
+        }
+    }
+    Ok(())
+}
+
 fuzz_target!(|data: &[u8]| {
     walk(AttrIter::new(data), 0);
     let strict = STRICT.validate(AttrIter::new(data));
@@ -93,5 +103,15 @@ fuzz_target!(|data: &[u8]| {
         STRICT.parse::<13>(AttrIter::new(data)).map(|_| ()),
         strict,
         "parse and validate disagree"
+    );
+    assert_eq!(
+        drain(STRICT.values(AttrIter::new(data))),
+        strict,
+        "values (strict)"
+    );
+    assert_eq!(
+        drain(LENIENT.values(AttrIter::new(data))),
+        lenient,
+        "values (lenient)"
     );
 });

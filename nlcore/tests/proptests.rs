@@ -218,6 +218,33 @@ fn parse_everything(bytes: &[u8]) {
     let _ = ExtAck::parse(bytes);
 }
 
+/// Reads every value of a one-pass [`nlcore::Values`], nests included: how many, or the
+/// first error.
+fn drain(values: nlcore::Values<'_, '_>) -> Result<usize, Error> {
+    let mut count = 0;
+    for item in values {
+        count += 1;
+        if let (_, nlcore::Value::Nested(inner) | nlcore::Value::NestedArray(inner)) = item? {
+            count += drain(inner)?;
+        }
+    }
+    Ok(count)
+}
+
+/// Policy::values, read to the end, must judge `bytes` exactly as Policy::validate does.
+fn values_agree_with_validate(bytes: &[u8]) -> Result<(), TestCaseError> {
+    for validation in [Validation::Strict, Validation::Lenient] {
+        let p = policy(validation);
+        prop_assert_eq!(
+            drain(p.values(AttrIter::new(bytes))).map(|_| ()),
+            p.validate(AttrIter::new(bytes)),
+            "{:?}",
+            validation
+        );
+    }
+    Ok(())
+}
+
 const GOLDEN: &[&[u8]] = &[
     include_bytes!("golden/ctrl_getfamily_nlctrl-0.bin"),
     include_bytes!("golden/ctrl_getfamily_nlctrl-1.bin"),
@@ -470,6 +497,27 @@ proptest! {
         if policy(Validation::Strict).validate(AttrIter::new(&bytes)).is_ok() {
             prop_assert_eq!(policy(Validation::Lenient).validate(AttrIter::new(&bytes)), Ok(()));
         }
+    }
+
+    #[test]
+    fn values_iterator_agrees_with_validate_on_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        values_agree_with_validate(&bytes)?;
+    }
+
+    #[test]
+    fn values_iterator_agrees_with_validate_on_mutated_attributes(
+        which in any::<prop::sample::Index>(),
+        mutations in prop::collection::vec(mutation(), 0..6),
+    ) {
+        // The attribute streams of the golden messages (after nlmsghdr + genlmsghdr or
+        // ifinfomsg), mutated.
+        let datagram = which.get(GOLDEN);
+        let start = if datagram.len() > 1000 { 32 } else { 20 };
+        let mut bytes = datagram[start.min(datagram.len())..].to_vec();
+        for m in &mutations {
+            mutate(&mut bytes, m);
+        }
+        values_agree_with_validate(&bytes)?;
     }
 
     #[test]
