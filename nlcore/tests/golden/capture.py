@@ -5,6 +5,8 @@ Run inside a fresh network namespace so the RTM_GETLINK dump holds only `lo`:
 
     cd nlcore/tests/golden && unshare -rn python3 capture.py
 
+`python3 capture.py --summary *.bin` decodes saved files without capturing anything.
+
 Every exchange uses its own socket, sends one request and keeps every datagram the
 kernel sends back until the final ACK / error / NLMSG_DONE, each in `<name>-<i>.bin`.
 It needs no root (a user namespace is enough), talks only to the kernel, and stops by
@@ -101,7 +103,46 @@ def exchange(name, unit, request, seq, options=()):
         sock.close()
 
 
+def attrs(buf):
+    """(type without flag bits, value) of each attribute, by plain struct decoding."""
+    off = 0
+    while off + 4 <= len(buf):
+        length, kind = struct.unpack_from("=HH", buf, off)
+        if length < 4 or off + length > len(buf):
+            raise ValueError(f"bad nla_len {length} at {off}")
+        yield kind & 0x3FFF, buf[off + 4 : off + length]
+        off += (length + 3) & ~3
+
+
+def summarize(paths):
+    """Decodes saved datagrams: the values golden.rs expects, found without nlcore."""
+    for path in paths:
+        with open(path, "rb") as f:
+            datagram = f.read()
+        for ty, flags, seq, payload in messages(datagram):
+            line = f"{path}: type={ty} flags={flags:#x} seq={seq} len={16 + len(payload)}"
+            # Type 16 is GENL_ID_CTRL on NETLINK_GENERIC and RTM_NEWLINK on NETLINK_ROUTE:
+            # the file name says which socket it came from.
+            generic = os.path.basename(path).startswith("ctrl_")
+            if ty == GENL_ID_CTRL and generic:
+                found = dict(attrs(payload[4:]))
+                name = found[CTRL_ATTR_FAMILY_NAME].rstrip(b"\0").decode()
+                (fid,) = struct.unpack("=H", found[CTRL_ATTR_FAMILY_ID])
+                nums = [struct.unpack("=I", found[k])[0] if k in found else None for k in (3, 4, 5)]
+                line += f" family={name} id={fid} version/hdrsize/maxattr={nums}"
+            elif ty == 16:  # RTM_NEWLINK: ifinfomsg, then attributes
+                _fam, arphrd, index, ifflags, _chg = struct.unpack_from("=BxHiII", payload)
+                found = list(attrs(payload[16:]))
+                names = [v.rstrip(b"\0").decode() for k, v in found if k == IFLA_IFNAME]
+                line += f" link={names} index={index} type={arphrd} flags={ifflags:#x} attrs={len(found)}"
+            elif ty in (NLMSG_ERROR, NLMSG_DONE) and payload:
+                line += f" error={struct.unpack_from('=i', payload)[0]}"
+            print(line)
+
+
 def main():
+    if sys.argv[1:2] == ["--summary"]:
+        return summarize(sorted(sys.argv[2:]))
     print(f"kernel {os.uname().release}")
     getfamily = genl(CTRL_CMD_GETFAMILY, 2, nlattr(CTRL_ATTR_FAMILY_NAME, b"nlctrl\0"))
     exchange("ctrl_getfamily_nlctrl", NETLINK_GENERIC,
