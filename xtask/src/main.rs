@@ -11,6 +11,8 @@ mod board_qemu;
 mod board_setup;
 mod board_system;
 mod gen;
+mod packaging;
+mod packaging_peers;
 mod setup;
 mod test;
 mod util;

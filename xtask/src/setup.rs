@@ -35,6 +35,8 @@ pub fn run(args: &[String]) -> Result {
     })?;
     step("debian packages", || apt_install(PACKAGES))?;
     crate::board_setup::run()?;
+    crate::packaging::setup()?;
+    crate::packaging_peers::setup()?;
     crate::agent::setup()?;
     if nightly_present() {
         step("cargo-fuzz (nightly fuzzing)", || {

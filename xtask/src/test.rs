@@ -3,7 +3,17 @@
 use crate::setup::{have_cargo_fuzz, nightly_present};
 use crate::util::{cargo, exec, step, usage, Result};
 
-const PARTS: &[&str] = &["lint", "gen", "unit", "nostd", "cross", "fuzz", "system"];
+const PARTS: &[&str] = &[
+    "lint",
+    "gen",
+    "unit",
+    "nostd",
+    "cross",
+    "fuzz",
+    "packaging",
+    "export",
+    "system",
+];
 
 /// Seconds each fuzz target runs in the short CI pass (the long campaign is separate).
 const FUZZ_SECONDS: u32 = 30;
@@ -78,6 +88,12 @@ pub fn run(args: &[String]) -> Result {
     }
     if wanted("fuzz") {
         step("fuzz targets (short run each)", fuzz_short)?;
+    }
+    if wanted("packaging") {
+        crate::packaging::test()?;
+    }
+    if wanted("export") {
+        crate::packaging_peers::test()?;
     }
     if wanted("system") {
         step("system tests (qemu boards)", || {
