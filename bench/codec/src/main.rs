@@ -13,38 +13,14 @@
 
 use codec_bench::workload::{expected_batch_checksum, MSG_LEN};
 use codec_bench::{with_nlcore, with_npc};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-/// The system allocator, counting every allocation (and reallocation).
-struct CountingAllocator;
+mod counting_alloc;
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is forwarded unchanged to `System`, which upholds the contract.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's layout contract is passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+use counting_alloc::allocations;
 
 const USAGE: &str = "usage: codec-bench <nlcore|npc> (encode N | encode-dump N | decode FILE WALKS)
        codec-bench expected WALKS";
@@ -65,11 +41,11 @@ struct Run {
 
 /// Times `work` and counts the allocations it makes.
 fn measure(messages: u64, work: impl FnOnce() -> Result<u64, String>) -> Result<Run, String> {
-    let allocations_before = ALLOCATIONS.load(Ordering::Relaxed);
+    let allocations_before = allocations();
     let start = Instant::now();
     let checksum = work()?;
     let nanos = start.elapsed().as_nanos();
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - allocations_before;
+    let allocations = allocations() - allocations_before;
     Ok(Run {
         messages,
         checksum,
