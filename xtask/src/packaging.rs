@@ -5,6 +5,7 @@
 //! - the systemd unit passes `systemd-analyze verify` (in a scratch root that holds the
 //!   real agent binary, so that `ExecStart=` is checked too) and its hardening is scored by
 //!   `systemd-analyze security --offline`;
+//! - the OpenWrt package's `/etc/nltelem.conf` is accepted by the agent;
 //! - DKMS builds the module from `packaging/dkms/dkms.conf` against Debian's amd64 kernel
 //!   headers. Only `dkms build`, in a private DKMS tree: nothing is installed into
 //!   `/lib/modules` and nothing is loaded into this machine's kernel.
@@ -41,7 +42,12 @@ pub fn setup() -> Result {
 
 pub fn test() -> Result {
     step("shellcheck: init scripts", shellcheck)?;
-    step("systemd-analyze: nltelem.service", systemd_unit)?;
+    let agent = build_agent()?;
+    step("systemd-analyze: nltelem.service", || systemd_unit(&agent))?;
+    step(
+        "the OpenWrt package's nltelem.conf is accepted by the agent",
+        || shipped_config(&agent),
+    )?;
     step(
         "dkms build of kmod/ against Debian's amd64 headers",
         dkms_build,
@@ -122,7 +128,7 @@ fn copy_dir(from: &Path, to: &Path) -> Result {
     Ok(())
 }
 
-fn systemd_unit() -> Result {
+fn systemd_unit(agent: &Path) -> Result {
     let unit = root().join("packaging/systemd/nltelem.service");
     // A scratch root with the unit where the package installs it, the real agent at
     // ExecStart's path, and the host's systemd units (the targets the unit refers to).
@@ -130,7 +136,6 @@ fn systemd_unit() -> Result {
     if sysroot.exists() {
         fs::remove_dir_all(&sysroot)?;
     }
-    let agent = build_agent()?;
     for dir in ["usr/lib/systemd/system", "usr/bin", "bin"] {
         fs::create_dir_all(sysroot.join(dir))?;
     }
@@ -142,7 +147,7 @@ fn systemd_unit() -> Result {
         &unit,
         sysroot.join("usr/lib/systemd/system/nltelem.service"),
     )?;
-    fs::copy(&agent, sysroot.join("usr/bin/nltelem"))?;
+    fs::copy(agent, sysroot.join("usr/bin/nltelem"))?;
     // ExecReload= runs /bin/kill.
     fs::copy("/bin/kill", sysroot.join("bin/kill"))?;
 
@@ -180,6 +185,35 @@ fn systemd_unit() -> Result {
             "exposure {exposure:.1} above {MAX_EXPOSURE:.1}:\n{report}"
         )));
     }
+    Ok(())
+}
+
+/// How long the agent runs on the shipped configuration before it is stopped: a
+/// configuration error ends it at once (exit 78), a good one leaves it waiting for the
+/// module, which this machine's kernel does not have.
+const CONFIG_RUN_SECONDS: u32 = 2;
+
+/// `timeout`'s exit status when it had to stop the program.
+const TIMED_OUT: i32 = 124;
+
+fn shipped_config(agent: &Path) -> Result {
+    let conf = root().join("packaging/openwrt/nltelem/files/nltelem.conf");
+    let out = Command::new("timeout")
+        .arg(CONFIG_RUN_SECONDS.to_string())
+        .arg(agent)
+        .args(["run", "-c"])
+        .arg(&conf)
+        .output()?;
+    if out.status.code() != Some(TIMED_OUT) {
+        return Err(fail(format!(
+            "the agent ended on {} ({}):\n{}{}",
+            conf.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    println!("nltelem.conf: accepted (the agent was still running after {CONFIG_RUN_SECONDS} s)");
     Ok(())
 }
 
