@@ -348,9 +348,10 @@ fn download_once(package: &str, dir: &Path, apt: &mut Apt) -> Result<PathBuf> {
     }
     println!("downloading {package}");
     let download = || {
+        // As root, apt would drop to its `_apt` user to write here and warn that it cannot.
         Apt::get()
             .current_dir(dir)
-            .args(["download", package])
+            .args(["-o", "APT::Sandbox::User=root", "download", package])
             .status()
     };
     if !download()?.success() {
