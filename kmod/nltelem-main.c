@@ -773,9 +773,10 @@ int nltelem_set_config_doit(struct nltelem_req *req)
 	}
 	spin_unlock(&nlt_lock);
 
+	/* The change first, then what the sampler makes of it. */
+	nlt_send_event(&ev);
 	if (period_changed)
 		nlt_queue_work(0);
-	nlt_send_event(&ev);
 	return 0;
 }
 

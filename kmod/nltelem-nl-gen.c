@@ -106,8 +106,10 @@ int nltelem_check_required(u8 cmd, struct nlattr **tb, struct netlink_ext_ack *e
 	case NLTELEM_CMD_HEARTBEAT:
 		if (NL_REQ_ATTR_CHECK(extack, NULL, tb, NLTELEM_A_HEARTBEAT_RECEIVED) ||
 		    NL_REQ_ATTR_CHECK(extack, NULL, tb, NLTELEM_A_HEARTBEAT_LOST) ||
-		    NL_REQ_ATTR_CHECK(extack, NULL, tb, NLTELEM_A_HEARTBEAT_EXPORTED))
+		    NL_REQ_ATTR_CHECK(extack, NULL, tb, NLTELEM_A_HEARTBEAT_EXPORTED)) {
+			NL_SET_ERR_MSG(extack, "nltelem: required attribute missing");
 			return -EINVAL;
+		}
 		break;
 	default:
 		break;

@@ -13,7 +13,7 @@ use std::process::Command;
 const DEBIAN_MODULES: &[&str] = &["kernel/drivers/net/dummy.ko", "kernel/drivers/net/nlmon.ko"];
 
 /// Programs of the `guest/` crate installed in `/usr/bin`.
-const GUEST_PROGRAMS: &[&str] = &["nltelem-watch"];
+const GUEST_PROGRAMS: &[&str] = &["nltelem-watch", "nltelem-kmod-check"];
 
 /// What went into an image.
 pub struct Image {

@@ -693,8 +693,9 @@ fn kernel_gen_c(spec: &Spec) -> String {
             .collect();
         let _ = writeln!(
             o,
-            "\t\tif ({})\n\t\t\treturn -EINVAL;\n\t\tbreak;",
-            checks.join(" ||\n\t\t    ")
+            "\t\tif ({}) {{\n\t\t\tNL_SET_ERR_MSG(extack, \"{}: required attribute missing\");\n\t\t\treturn -EINVAL;\n\t\t}}\n\t\tbreak;",
+            checks.join(" ||\n\t\t    "),
+            spec.name
         );
     }
     o.push_str("\tdefault:\n\t\tbreak;\n\t}\n\treturn 0;\n}\n");
