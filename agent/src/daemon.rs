@@ -99,6 +99,8 @@ enum End {
     Stop,
     /// The module went away: wait for it.
     Gone,
+    /// Try to connect again (the wait for an absent module is over).
+    Retry,
     /// A reloaded configuration needs new sockets.
     Reconnect(Config),
     /// Give up with this exit code.
@@ -204,6 +206,9 @@ impl Agent<'_> {
                     // Dropping the exporters ends them cleanly (MQTT: retained offline,
                     // DISCONNECT), before the process exits.
                     self.exporters = Exporters::default();
+                    // The final counters, so a supervisor's log shows what this run saw.
+                    let c = self.counters;
+                    let _ = format::counters(&mut self.out, &c, Style::Text);
                     self.out.flush();
                     defmt::info!("stopped");
                     return exit::OK;
@@ -220,6 +225,7 @@ impl Agent<'_> {
                     said_absent = true;
                 }
                 End::Reconnect(config) => self.apply(config, buf),
+                End::Retry => {}
             }
         }
     }
@@ -296,7 +302,7 @@ impl Agent<'_> {
         loop {
             let left = deadline.saturating_sub(now_ms()).min(EXPORT_POLL_MS);
             if now_ms() >= deadline {
-                return End::Reconnect(self.config.clone());
+                return End::Retry;
             }
             let signals = self.signals.as_fd();
             let (sig_ready, watch_ready) = match &mut self.watcher {
@@ -328,7 +334,7 @@ impl Agent<'_> {
                 }
             }
             if watch_ready && self.family_event(buf) == Some(FamilyChange::Appeared) {
-                return End::Reconnect(self.config.clone());
+                return End::Retry;
             }
             self.exporters.poll();
         }
