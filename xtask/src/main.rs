@@ -11,6 +11,7 @@ mod board_qemu;
 mod board_setup;
 mod board_system;
 mod gen;
+mod kmod;
 mod packaging;
 mod packaging_peers;
 mod setup;

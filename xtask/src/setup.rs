@@ -35,6 +35,7 @@ pub fn run(args: &[String]) -> Result {
     })?;
     step("debian packages", || apt_install(PACKAGES))?;
     crate::board_setup::run()?;
+    crate::kmod::setup()?;
     crate::packaging::setup()?;
     crate::packaging_peers::setup()?;
     crate::agent::setup()?;

@@ -6,6 +6,7 @@ use crate::util::{cargo, exec, step, usage, Result};
 const PARTS: &[&str] = &[
     "lint",
     "gen",
+    "kmod",
     "unit",
     "nostd",
     "cross",
@@ -50,6 +51,9 @@ pub fn run(args: &[String]) -> Result {
         step("generated protocol files match spec/nltelem.yaml", || {
             crate::gen::run(&["--check".to_string()])
         })?;
+    }
+    if wanted("kmod") {
+        step("nltelem.ko: W=1 and sparse clean for every board", crate::kmod::check)?;
     }
     if wanted("unit") {
         step("cargo test (workspace)", || {
