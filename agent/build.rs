@@ -3,33 +3,43 @@
 //!
 //! defmt's `defmt.x` describes the `.defmt` section but, passed as is, replaces the
 //! default layout (the image lands at address 0). `defmt-elf.x` is a copy with
-//! `INSERT AFTER .comment;` appended, which makes it an addition to the linker's default
-//! script instead (lld accepts `INSERT` only right after the `SECTIONS` it applies to, so
-//! an `INCLUDE defmt.x` wrapper does not work).
+//! `INSERT AFTER .comment;` after its `SECTIONS` block, which makes it an addition to the
+//! linker's default script instead (lld accepts `INSERT` only right after the `SECTIONS` it
+//! applies to, so an `INCLUDE defmt.x` wrapper does not work).
 
 use std::env;
 use std::path::PathBuf;
 
 fn main() {
-    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let script = dir.join("defmt-elf.x");
-    // Only the binary links defmt frames; the library's tests do not use the logger.
-    println!("cargo:rustc-link-arg-bins=-T{}", script.display());
+    println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=defmt-elf.x");
     println!("cargo:rerun-if-changed=no-unwind.x");
+    println!("cargo:rerun-if-env-changed=DEFMT_LOG");
+    // defmt keeps only `error` frames unless told otherwise at compile time; the agent's
+    // log is its warnings and information. `DEFMT_LOG` set by the caller still wins.
+    if env::var_os("DEFMT_LOG").is_none() {
+        println!("cargo:rustc-env=DEFMT_LOG=info");
+    }
+    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    // Only the binary links defmt frames; the library's tests do not use the logger.
+    println!(
+        "cargo:rustc-link-arg-bins=-T{}",
+        dir.join("defmt-elf.x").display()
+    );
     // The shipped build aborts on panic (see src/main.rs); a dev build with unwinding
-    // panics is an ordinary std program on the host and keeps its unwind tables.
-    // (Build scripts see the target's default panic strategy, not the profile's: the
-    // release profiles are the ones that abort.)
+    // panics is an ordinary std program on the host and keeps its unwind tables. (Build
+    // scripts see the target's default panic strategy, not the profile's: the release
+    // profiles are the ones that abort.)
     if env::var("PROFILE").as_deref() != Ok("release") {
         return;
     }
-    let no_unwind = dir.join("no-unwind.x");
-    println!("cargo:rustc-link-arg-bins=-T{}", no_unwind.display());
-    let target = env::var("TARGET").unwrap_or_default();
-    if target.contains("musl") {
-        // rust-lld links musl's libc.a only when told (aarch64 in particular).
+    println!(
+        "cargo:rustc-link-arg-bins=-T{}",
+        dir.join("no-unwind.x").display()
+    );
+    if env::var("TARGET").unwrap_or_default().contains("musl") {
+        // rust-lld links musl's libc.a only when told (aarch64 in particular). Not bundled
+        // into the library's rlib: only the final link needs it.
         println!("cargo:rustc-link-lib=static:-bundle=c");
     }
-    println!("cargo:rerun-if-changed=build.rs");
 }

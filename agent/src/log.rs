@@ -156,3 +156,15 @@ fn emit(target: &mut Target, bytes: &[u8]) {
         }
     }
 }
+
+/// Microseconds since boot, for the frames' timestamps.
+fn monotonic_us() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    let secs = u64::try_from(t.tv_sec).unwrap_or(0);
+    let micros = u64::try_from(t.tv_nsec).unwrap_or(0) / 1000;
+    secs.saturating_mul(1_000_000).saturating_add(micros)
+}
+
+// The image is a plain static executable (not PIE, see .cargo/config.toml): the pointer
+// this macro keeps in the `.defmt` section needs no run-time relocation.
+defmt::timestamp!("{=u64:us}", monotonic_us());
