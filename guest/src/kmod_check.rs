@@ -15,6 +15,7 @@
 //!   churn         dumps while interfaces come and go: DUMP_INTR or a consistent set
 //!   events        config change, threshold, watchdog and link events on both transports
 //!   listen S      stay subscribed to telemetry on the classic unit for S seconds
+//!   capture       an nlmon capture of a genl exchange, printed as a hex pcap
 
 use nlcore::consts::{NETLINK_GENERIC, NLM_F_ACK, NLM_F_REQUEST};
 use nlcore::sock::{Error as SockError, Failed, NlSocket};
@@ -1022,6 +1023,77 @@ fn listen(seconds: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Records, through an nlmon device that is up, the generic netlink traffic of one
+/// exchange (family lookup, GET_SAMPLE, GET_STATS, one telemetry broadcast) and prints it
+/// as a pcap file (LINKTYPE_NETLINK), in hex, between `pcap begin` and `pcap end`: the
+/// fixture the Wireshark dissector is tested against on the host.
+fn capture() -> Result<(), String> {
+    use rustix::net::{AddressFamily, Protocol, RecvFlags, SocketType};
+    // Taps see nlmon's transmissions only through ETH_P_ALL. The guest has no other
+    // traffic, and of the netlink copies only generic netlink ones are kept (below).
+    const ETH_P_ALL: u16 = 3;
+    let all = u32::from(ETH_P_ALL.to_be());
+    let proto = Protocol::from_raw(std::num::NonZeroU32::new(all).ok_or("protocol 0")?);
+    let tap = rustix::net::socket(AddressFamily::PACKET, SocketType::RAW, Some(proto))
+        .map_err(|e| format!("packet socket: {e}"))?;
+    let mut c = Client::open(Transport::Genl)?;
+    accepted(c.request(cmd::GET_SAMPLE, |_| Ok(())))?;
+    accepted(c.request(cmd::GET_STATS, |_| Ok(())))?;
+    let mut listener = Client::open(Transport::Genl)?;
+    listener
+        .sock
+        .join_group(listener.telemetry_group)
+        .map_err(|e| format!("join: {e}"))?;
+    listener
+        .sock
+        .recv_from(&mut listener.buf)
+        .map_err(|e| format!("broadcast: {e}"))?;
+    let mut pcap: Vec<u8> = Vec::new();
+    // Global header: magic, version 2.4, zone 0, sigfigs 0, snaplen, LINKTYPE_NETLINK.
+    for word in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 253] {
+        pcap.extend_from_slice(&word.to_le_bytes());
+    }
+    let mut packet = vec![0u8; RECV_BUFFER];
+    let mut count = 0u32;
+    loop {
+        let n = match rustix::net::recv(&tap, &mut packet[..], RecvFlags::DONTWAIT) {
+            Ok((n, _)) => n,
+            Err(Errno::AGAIN) => break,
+            Err(e) => return Err(format!("packet socket: {e}")),
+        };
+        // Without the sender address the netlink family is not known: keep the messages
+        // of the controller and of our family, which are generic netlink.
+        let ty = packet.get(4..6).map(|t| u16::from_ne_bytes([t[0], t[1]]));
+        if ty != Some(nlcore::consts::GENL_ID_CTRL) && ty != Some(c.family) {
+            continue;
+        }
+        // libpcap's header for netlink: packet type, ARPHRD_NETLINK (824), no address,
+        // the netlink family; all big-endian.
+        let mut header = [0u8; 16];
+        header[2..4].copy_from_slice(&824u16.to_be_bytes());
+        header[14..16].copy_from_slice(&(NETLINK_GENERIC as u16).to_be_bytes());
+        let len = (16 + n) as u32;
+        for word in [0u32, count, len, len] {
+            pcap.extend_from_slice(&word.to_le_bytes());
+        }
+        pcap.extend_from_slice(&header);
+        pcap.extend_from_slice(&packet[..n]);
+        count += 1;
+    }
+    if count == 0 {
+        return Err("nothing captured (is an nlmon device up?)".into());
+    }
+    println!("pcap begin");
+    for chunk in pcap.chunks(64) {
+        println!(
+            "{}",
+            chunk.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+    }
+    println!("pcap end");
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut report = Report { failed: 0 };
@@ -1034,9 +1106,10 @@ fn main() -> ExitCode {
         (Some("scale"), Some(n)) => scale(&mut report, n as usize),
         (Some("churn"), _) => churn(&mut report),
         (Some("events"), _) => events(&mut report),
+        (Some("capture"), _) => capture(),
         (Some("listen"), Some(s)) => listen(s.min(600)),
         _ => {
-            eprintln!("usage: nltelem-kmod-check requests|unprivileged|forged-pid|latency|scale N|churn|events|listen SECONDS");
+            eprintln!("usage: nltelem-kmod-check requests|unprivileged|forged-pid|latency|scale N|churn|events|capture|listen SECONDS");
             return ExitCode::from(2);
         }
     };

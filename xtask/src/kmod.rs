@@ -12,11 +12,12 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-/// `C=1` runs sparse on every file it compiles.
-const PACKAGES: &[&str] = &["sparse"];
+/// `C=1` runs sparse on every file it compiles; tshark checks the generated dissector
+/// (`cargo xtask test gen`).
+const PACKAGES: &[&str] = &["sparse", "tshark"];
 
 pub fn setup() -> Result {
-    step("kmod checks: sparse", || apt_install(PACKAGES))
+    step("kmod checks: sparse, tshark", || apt_install(PACKAGES))
 }
 
 pub fn check() -> Result {

@@ -51,9 +51,16 @@ pub fn run(args: &[String]) -> Result {
         step("generated protocol files match spec/nltelem.yaml", || {
             crate::gen::run(&["--check".to_string()])
         })?;
+        step(
+            "Wireshark dissector decodes a capture of the module",
+            crate::gen::check_dissector,
+        )?;
     }
     if wanted("kmod") {
-        step("nltelem.ko: W=1 and sparse clean for every board", crate::kmod::check)?;
+        step(
+            "nltelem.ko: W=1 and sparse clean for every board",
+            crate::kmod::check,
+        )?;
     }
     if wanted("unit") {
         step("cargo test (workspace)", || {
