@@ -1044,3 +1044,15 @@ pub fn check_dissector() -> Result {
     println!("{LUA_DISSECTOR} decodes {DISSECTOR_CAPTURE}: no malformed packets");
     Ok(())
 }
+
+/// Another netlink implementation reads the same capture: `spec/pyroute2_check.py`
+/// (Debian's python3-pyroute2, message classes written by hand from the uapi numbers)
+/// resolves the family from the controller's reply and decodes the telemetry broadcast.
+pub fn check_pyroute2() -> Result {
+    // Debian's interpreter: python3-pyroute2 lives in its dist-packages.
+    crate::util::exec(
+        std::process::Command::new("/usr/bin/python3")
+            .arg("spec/pyroute2_check.py")
+            .arg(DISSECTOR_CAPTURE),
+    )
+}

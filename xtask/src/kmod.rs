@@ -12,12 +12,14 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-/// `C=1` runs sparse on every file it compiles; tshark checks the generated dissector
-/// (`cargo xtask test gen`).
-const PACKAGES: &[&str] = &["sparse", "tshark"];
+/// `C=1` runs sparse on every file it compiles; tshark checks the generated dissector and
+/// pyroute2 is an independent client (both in `cargo xtask test gen`).
+const PACKAGES: &[&str] = &["sparse", "tshark", "python3-pyroute2"];
 
 pub fn setup() -> Result {
-    step("kmod checks: sparse, tshark", || apt_install(PACKAGES))
+    step("kmod checks: sparse, tshark, pyroute2", || {
+        apt_install(PACKAGES)
+    })
 }
 
 pub fn check() -> Result {

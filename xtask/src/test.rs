@@ -55,6 +55,10 @@ pub fn run(args: &[String]) -> Result {
             "Wireshark dissector decodes a capture of the module",
             crate::gen::check_dissector,
         )?;
+        step(
+            "pyroute2 decodes the same capture",
+            crate::gen::check_pyroute2,
+        )?;
     }
     if wanted("kmod") {
         step(
