@@ -64,6 +64,9 @@ fn report(what: &str, f: &Failed<'_>) -> u8 {
 }
 
 /// Runs a one-shot command; returns the exit code.
+// Out of line: each command keeps its buffers in its own stack frame, so the peak
+// stack is that of the one command that runs, not of all of them together.
+#[inline(never)]
 pub fn run(command: Command, config: &Config, style: Style) -> u8 {
     let mut buf = [0u8; RECV_BUFFER];
     let (mut sock, route) = match connect(config, &mut buf) {
@@ -181,6 +184,9 @@ fn set(
 }
 
 /// `nltelem monitor`: prints every sample and event until TERM/INT.
+// Out of line: each command keeps its buffers in its own stack frame, so the peak
+// stack is that of the one command that runs, not of all of them together.
+#[inline(never)]
 pub fn monitor(config: &Config, style: Style) -> u8 {
     let mut buf = [0u8; RECV_BUFFER];
     let (_ctl, route) = match connect(config, &mut buf) {

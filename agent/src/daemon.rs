@@ -129,6 +129,9 @@ struct Agent<'p> {
 }
 
 /// Runs the daemon with the configuration at `path`; returns the exit code.
+// Out of line: each command keeps its buffers in its own stack frame, so the peak
+// stack is that of the one command that runs, not of all of them together.
+#[inline(never)]
 pub fn run(path: &str) -> u8 {
     let config = match read_config(path) {
         Ok(c) => c,

@@ -158,6 +158,7 @@ fn emit(target: &mut Target, bytes: &[u8]) {
 }
 
 /// Microseconds since boot, for the frames' timestamps.
+#[cfg(panic = "abort")]
 fn monotonic_us() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     let secs = u64::try_from(t.tv_sec).unwrap_or(0);
@@ -165,6 +166,9 @@ fn monotonic_us() -> u64 {
     secs.saturating_mul(1_000_000).saturating_add(micros)
 }
 
-// The image is a plain static executable (not PIE, see .cargo/config.toml): the pointer
-// this macro keeps in the `.defmt` section needs no run-time relocation.
+// The shipped image is a plain static executable (not PIE, see .cargo/config.toml): the
+// pointer this macro keeps in the `.defmt` section needs no run-time relocation. A host
+// dev build (std, PIE) would have the loader relocate inside `.defmt` and crash, so it logs
+// without timestamps.
+#[cfg(panic = "abort")]
 defmt::timestamp!("{=u64:us}", monotonic_us());

@@ -1,0 +1,290 @@
+//! The daemon as a process on the host, fed over `NETLINK_USERSOCK` (unit 2), where a test
+//! can play the module: samples multicast to group 1 in the classic unit's layout. Covers
+//! what needs no kernel module: the sender check, loss accounting from sequence gaps,
+//! signals, configuration errors, and an absent module. (The module's side runs in the
+//! qemu boards: `board/scenarios/agent-*.sh`.)
+//!
+//! Joining a USERSOCK group needs root, as the agent does on a device. The tests share
+//! group 1, so they run one at a time.
+
+use nlcore::consts::NETLINK_USERSOCK;
+use nlcore::sock::{Addr, NlSocket};
+use nlcore::MsgBuilder;
+use nltelem_proto::{attr::sample as k, classic_type, cmd};
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Mutex};
+use std::time::{Duration, Instant};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+struct Agent {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+fn config_file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nltelem-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+impl Agent {
+    fn start(config: &PathBuf) -> Agent {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nltelem"))
+            .arg("run")
+            .arg("-c")
+            .arg(config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        let tx2 = tx.clone();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(l);
+            }
+        });
+        std::thread::spawn(move || {
+            for l in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx2.send(format!("stderr: {l}"));
+            }
+        });
+        Agent { child, lines }
+    }
+
+    /// The first line containing `what` within 5 s (panics otherwise, with what came).
+    fn expect(&self, what: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut seen = Vec::new();
+        while let Ok(l) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if l.contains(what) {
+                return l;
+            }
+            seen.push(l);
+        }
+        panic!("no line with `{what}` within 5 s; got {seen:?}");
+    }
+
+    /// Every line that arrives within `wait`.
+    fn lines_for(&self, wait: Duration) -> Vec<String> {
+        let deadline = Instant::now() + wait;
+        let mut got = Vec::new();
+        while let Ok(l) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            got.push(l);
+        }
+        got
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig} failed");
+    }
+
+    /// The counters after SIGUSR1, as (name, value) pairs.
+    fn counters(&self) -> Vec<(String, u64)> {
+        self.signal("-USR1");
+        let line = self.expect("counters ");
+        let words: Vec<&str> = line.split_whitespace().skip(1).collect();
+        words
+            .chunks(2)
+            .map(|p| (p[0].to_string(), p[1].parse().unwrap()))
+            .collect()
+    }
+
+    /// SIGTERM; the exit code and how long the exit took (SIGKILL after 3 s).
+    fn stop(mut self) -> (Option<i32>, Duration) {
+        let t0 = Instant::now();
+        self.signal("-TERM");
+        while t0.elapsed() < Duration::from_secs(3) {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status.code(), t0.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        (None, t0.elapsed())
+    }
+}
+
+fn counter(counters: &[(String, u64)], name: &str) -> u64 {
+    counters
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| *v)
+        .unwrap_or_else(|| panic!("no counter {name} in {counters:?}"))
+}
+
+/// Multicasts one sample with sequence number `seq` to USERSOCK group 1.
+fn send_sample(sock: &NlSocket, seq: u64) {
+    let mut buf = [0u8; 128];
+    let mut b = MsgBuilder::new(&mut buf);
+    b.begin(classic_type(cmd::SAMPLE), 0, 0, 0).unwrap();
+    b.put_u64(k::SEQ, seq).unwrap();
+    b.put_u64(k::SNAPSHOT_SEQ, seq).unwrap();
+    b.put_flag(k::LAST_PART).unwrap();
+    b.put_u32(k::LOAD1_MILLI, 250).unwrap();
+    let len = b.finish().unwrap();
+    sock.send_to(&buf[..len], Addr::group(1)).unwrap();
+}
+
+fn sender() -> NlSocket {
+    NlSocket::open_bound(NETLINK_USERSOCK).expect("a NETLINK_USERSOCK socket")
+}
+
+const USERSOCK_CONFIG: &str = "transport = unit:2\ngroups = telemetry\nheartbeat_ms = 0\n";
+
+#[test]
+fn samples_from_a_process_are_dropped_and_counted_as_forged() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let agent = Agent::start(&config_file("forged.conf", USERSOCK_CONFIG));
+    agent.expect("nltelem: ready (netlink unit 2)");
+    let s = sender();
+    for seq in 1..=20 {
+        send_sample(&s, seq);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let c = agent.counters();
+    assert_eq!(counter(&c, "forged"), 20);
+    assert_eq!(counter(&c, "received"), 0);
+    let (code, _) = agent.stop();
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn sequence_gaps_are_counted_as_lost() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let text = format!("{USERSOCK_CONFIG}accept_senders = any\n");
+    let agent = Agent::start(&config_file("gaps.conf", &text));
+    agent.expect("ready");
+    let s = sender();
+    // 1..=100 with 10..=19 and 50 missing: 89 received, 11 lost.
+    for seq in (1..=100).filter(|n| !(10..=19).contains(n) && *n != 50) {
+        send_sample(&s, seq);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let c = agent.counters();
+    assert_eq!(counter(&c, "received"), 89);
+    assert_eq!(counter(&c, "lost"), 11);
+    assert_eq!(counter(&c, "forged"), 0);
+    // The module restarting its numbering is no loss.
+    send_sample(&s, 1);
+    send_sample(&s, 2);
+    std::thread::sleep(Duration::from_millis(100));
+    let c = agent.counters();
+    assert_eq!(counter(&c, "lost"), 11);
+    assert_eq!(counter(&c, "seq_restarts"), 1);
+    let (code, took) = agent.stop();
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(1), "exit took {took:?}");
+}
+
+#[test]
+fn sighup_applies_a_good_file_and_keeps_running_on_a_bad_one() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let path = config_file("hup.conf", USERSOCK_CONFIG);
+    let agent = Agent::start(&path);
+    agent.expect("ready");
+    std::fs::write(&path, format!("{USERSOCK_CONFIG}colour = blue\n")).unwrap();
+    agent.signal("-HUP");
+    let err = agent.expect("stderr:");
+    assert!(err.contains("line 4: unknown key `colour`"), "{err}");
+    agent.expect("configuration not reloaded");
+    // Still running with the old configuration: samples from a process stay forged.
+    std::fs::write(&path, format!("{USERSOCK_CONFIG}accept_senders = any\n")).unwrap();
+    agent.signal("-HUP");
+    agent.expect("ready");
+    let s = sender();
+    send_sample(&s, 7);
+    std::thread::sleep(Duration::from_millis(100));
+    let c = agent.counters();
+    assert_eq!(counter(&c, "received"), 1);
+    assert_eq!(agent.stop().0, Some(0));
+}
+
+#[test]
+fn a_bad_configuration_file_exits_78_naming_the_line() {
+    let path = config_file("bad.conf", "period_ms = 100\n\nperiod_ms = 200\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_nltelem"))
+        .arg("run")
+        .arg("-c")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "nltelem: {}: line 3: `period_ms` given twice",
+            path.display()
+        )
+    );
+    let missing = Command::new(env!("CARGO_BIN_EXE_nltelem"))
+        .args(["run", "-c", "/nonexistent/nltelem.conf"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(78));
+}
+
+#[test]
+fn usage_errors_exit_64_and_help_exits_0() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_nltelem"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run(&[]).status.code(), Some(64));
+    assert_eq!(run(&["fly"]).status.code(), Some(64));
+    assert_eq!(run(&["set", "period_ms=0"]).status.code(), Some(64));
+    let help = run(&["run", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for (key, _) in nltelem::config::KEYS {
+        assert!(text.contains(key), "run --help does not document {key}");
+    }
+}
+
+#[test]
+fn an_absent_module_is_reported_once_and_waited_for() {
+    let path = config_file("absent.conf", "family = nltelem-none\n");
+    let agent = Agent::start(&path);
+    let lines = agent.lines_for(Duration::from_millis(2500));
+    let said: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("module not loaded"))
+        .collect();
+    assert_eq!(said.len(), 1, "{lines:?}");
+    assert!(said[0].contains("nltelem-none"));
+    let (code, took) = agent.stop();
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(1), "exit took {took:?}");
+    // One-shot commands say the module is missing with exit 69.
+    let out = Command::new(env!("CARGO_BIN_EXE_nltelem"))
+        .args(["status", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(69));
+    let mut err = String::new();
+    out.stderr.as_slice().read_to_string(&mut err).unwrap();
+    assert!(err.starts_with("nltelem: module not loaded"), "{err}");
+}
