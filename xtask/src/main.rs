@@ -13,6 +13,7 @@ mod board_system;
 mod gen;
 mod kmod;
 mod packaging;
+mod packaging_guest;
 mod packaging_peers;
 mod setup;
 mod test;

@@ -3,7 +3,8 @@
 //! Makes a network namespace with only a loopback interface, starts InfluxDB 1.x (HTTP
 //! and UDP) and mosquitto inside it, and runs the agent library's `export::peers` tests
 //! there with the servers' addresses; `promtool` and `mosquitto_sub` come from Debian
-//! too. Nothing leaves the namespace, and the servers are stopped by their PIDs and the
+//! too. Then the same servers, reached by a qemu guest over a tap device
+//! (`packaging_guest`). Nothing leaves the namespace, and the servers are stopped by their PIDs and the
 //! namespace deleted even when a test fails.
 
 use crate::setup::apt_install;
@@ -22,9 +23,12 @@ pub const PACKAGES: &[&str] = &[
     "prometheus",
 ];
 
-const INFLUX_HTTP: &str = "127.0.0.1:8086";
+pub const INFLUX_HTTP: &str = "127.0.0.1:8086";
 const INFLUX_UDP: &str = "127.0.0.1:8089";
-const MQTT: &str = "127.0.0.1:1883";
+pub const MQTT: &str = "127.0.0.1:1883";
+/// The host end of the tap device a qemu guest reaches the servers through.
+pub const TAP_ADDRESS: &str = "192.0.2.1/24";
+pub const TAP_DEVICE: &str = "tap0";
 
 /// Longest wait for a server to listen.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,13 +42,15 @@ pub fn setup() -> Result {
 }
 
 /// The namespace and the servers in it; dropping it stops them and removes it.
-struct Peers {
+pub struct Peers {
     namespace: String,
     servers: Vec<(&'static str, Child)>,
 }
 
 impl Peers {
-    fn create(dir: &Path) -> Result<Peers> {
+    /// The namespace with loopback, the tap device when `tap` (for a qemu guest), InfluxDB
+    /// (HTTP on loopback, UDP on every address) and mosquitto (every address).
+    pub fn create(dir: &Path, tap: bool) -> Result<Peers> {
         let namespace = format!("nltelem-export-{}", std::process::id());
         run_quiet(Command::new("ip").args(["netns", "add", &namespace]))?;
         let mut peers = Peers {
@@ -52,12 +58,18 @@ impl Peers {
             servers: Vec::new(),
         };
         peers.exec_quiet(&["ip", "link", "set", "lo", "up"])?;
+        if tap {
+            peers.exec_quiet(&["ip", "tuntap", "add", "dev", TAP_DEVICE, "mode", "tap"])?;
+            peers.exec_quiet(&["ip", "addr", "add", TAP_ADDRESS, "dev", TAP_DEVICE])?;
+            peers.exec_quiet(&["ip", "link", "set", TAP_DEVICE, "up"])?;
+        }
         peers.start_influxd(dir)?;
         peers.start_mosquitto(dir)?;
         Ok(peers)
     }
 
-    fn in_namespace(&self, program: &str) -> Command {
+    /// `program` to be run inside the namespace.
+    pub fn in_namespace(&self, program: &str) -> Command {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.namespace, program]);
         cmd
@@ -88,6 +100,7 @@ impl Peers {
         }
         fs::create_dir_all(&data)?;
         let d = data.display();
+        let udp_port = INFLUX_UDP.rsplit_once(':').map_or("8089", |(_, p)| p);
         let conf = data.join("influxd.conf");
         fs::write(
             &conf,
@@ -100,7 +113,7 @@ impl Peers {
                  [subscriber]\n  enabled = false\n\
                  [continuous_queries]\n  enabled = false\n\
                  [http]\n  enabled = true\n  bind-address = \"{INFLUX_HTTP}\"\n  log-enabled = false\n\
-                 [[udp]]\n  enabled = true\n  bind-address = \"{INFLUX_UDP}\"\n  database = \"nltelem\"\n\
+                 [[udp]]\n  enabled = true\n  bind-address = \":{udp_port}\"\n  database = \"nltelem\"\n\
                  \x20 batch-size = 100\n  batch-timeout = \"100ms\"\n"
             ),
         )?;
@@ -127,9 +140,8 @@ impl Peers {
         fs::write(
             &conf,
             format!(
-                "listener {} {}\nallow_anonymous true\npersistence false\n",
+                "listener {}\nallow_anonymous true\npersistence false\n",
                 MQTT.rsplit_once(':').map_or("1883", |(_, p)| p),
-                MQTT.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h),
             ),
         )?;
         let mut cmd = self.in_namespace("mosquitto");
@@ -243,7 +255,7 @@ pub fn test() -> Result {
         let dir = root().join("target/packaging/peers");
         fs::create_dir_all(&dir)?;
         let binary = test_binary(&root().join("target/packaging/cargo"))?;
-        let peers = Peers::create(&dir)?;
+        let peers = Peers::create(&dir, false)?;
         let status = peers
             .in_namespace("timeout")
             .arg(TEST_TIMEOUT_SECONDS.to_string())
@@ -262,5 +274,6 @@ pub fn test() -> Result {
                 dir.display()
             )))
         }
-    })
+    })?;
+    crate::packaging_guest::test()
 }
