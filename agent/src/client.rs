@@ -1,7 +1,7 @@
 //! The one-shot commands (`get`, `dump`, `status`, `set`) and `monitor`.
 
 use crate::conn::{self, ConnError};
-use crate::daemon::{build, read_config, RECV_BUFFER};
+use crate::daemon::{build, read_config};
 use crate::io::{self, Stdout};
 use crate::{fail, sys};
 use core::fmt::Write as _;
@@ -68,8 +68,11 @@ fn report(what: &str, f: &Failed<'_>) -> u8 {
 // stack is that of the one command that runs, not of all of them together.
 #[inline(never)]
 pub fn run(command: Command, config: &Config, style: Style) -> u8 {
-    let mut buf = [0u8; RECV_BUFFER];
-    let (mut sock, route) = match connect(config, &mut buf) {
+    let Some(bufs) = sys::buffers() else {
+        return exit::SOFTWARE;
+    };
+    let buf = &mut bufs.recv;
+    let (mut sock, route) = match connect(config, buf) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -79,7 +82,7 @@ pub fn run(command: Command, config: &Config, style: Style) -> u8 {
             &mut sock,
             &route,
             cmd::GET_SAMPLE,
-            &mut buf,
+            buf,
             &mut out,
             |out, attrs| {
                 let s = Sample::parse(attrs)?;
@@ -87,12 +90,12 @@ pub fn run(command: Command, config: &Config, style: Style) -> u8 {
                 Ok(())
             },
         ),
-        Command::GetConfig => get_config(&mut sock, &route, &mut buf, &mut out, style),
+        Command::GetConfig => get_config(&mut sock, &route, buf, &mut out, style),
         Command::Status => request(
             &mut sock,
             &route,
             cmd::GET_STATS,
-            &mut buf,
+            buf,
             &mut out,
             |out, attrs| {
                 let s = Stats::parse(attrs)?;
@@ -100,8 +103,8 @@ pub fn run(command: Command, config: &Config, style: Style) -> u8 {
                 Ok(())
             },
         ),
-        Command::Dump => dump(&mut sock, &route, &mut buf, &mut out, style),
-        Command::Set(settings) => set(&mut sock, &route, &settings, &mut buf, &mut out, style),
+        Command::Dump => dump(&mut sock, &route, buf, &mut out, style),
+        Command::Set(settings) => set(&mut sock, &route, &settings, buf, &mut out, style),
         _ => exit::SOFTWARE,
     };
     if !out.flush() && code == exit::OK {
@@ -188,8 +191,11 @@ fn set(
 // stack is that of the one command that runs, not of all of them together.
 #[inline(never)]
 pub fn monitor(config: &Config, style: Style) -> u8 {
-    let mut buf = [0u8; RECV_BUFFER];
-    let (_ctl, route) = match connect(config, &mut buf) {
+    let Some(bufs) = sys::buffers() else {
+        return exit::SOFTWARE;
+    };
+    let buf = &mut bufs.recv;
+    let (_ctl, route) = match connect(config, buf) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -225,7 +231,7 @@ pub fn monitor(config: &Config, style: Style) -> u8 {
         }
         // Bounded per round, so a flood cannot starve the signal check.
         for _ in 0..64 {
-            match data.recv_from(&mut buf) {
+            match data.recv_from(buf) {
                 Ok(d) => {
                     for m in d.messages().filter_map(Result::ok) {
                         match route.open(&m) {

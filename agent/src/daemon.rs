@@ -29,9 +29,7 @@ use nltelem_proto::{attr, cmd};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fd::{AsFd, OwnedFd};
 
-/// Receive buffer of the data socket: a generic netlink message is at most
-/// `NLMSG_GOODSIZE` (a page, at most 8 KiB); twice that leaves room.
-pub const RECV_BUFFER: usize = 16 * 1024;
+use crate::sys::RECV_BUFFER;
 
 /// Longest wait between two `Exporters::poll` calls (their contract: at least once a
 /// second).
@@ -122,7 +120,9 @@ struct Agent<'p> {
     /// Sequence trackers of the telemetry and events groups.
     telemetry: SeqTracker,
     events: SeqTracker,
-    exporters: Exporters,
+    /// The exporters live in `run`'s frame, built there in place: they are large (their
+    /// buffers), and a copy into this struct would double their stack cost.
+    exporters: &'p mut Exporters,
     out: Stdout,
     signals: OwnedFd,
     watcher: Option<FamilyWatcher>,
@@ -148,10 +148,13 @@ pub fn run(path: &str) -> u8 {
             return exit::SOFTWARE;
         }
     };
-    let mut buf = [0u8; RECV_BUFFER];
+    let Some(bufs) = sys::buffers() else {
+        return exit::SOFTWARE;
+    };
+    let mut exporters = Exporters::new(&config.exports);
     let mut agent = Agent {
         path,
-        exporters: Exporters::new(&config.exports),
+        exporters: &mut exporters,
         config,
         counters: Counters::default(),
         telemetry: SeqTracker::new(),
@@ -161,8 +164,8 @@ pub fn run(path: &str) -> u8 {
         watcher: None,
     };
     defmt::info!("nltelem {=str} starting", env!("CARGO_PKG_VERSION"));
-    agent.open_watcher(&mut buf);
-    agent.main_loop(&mut buf)
+    agent.open_watcher(&mut bufs.recv);
+    agent.main_loop(&mut bufs.recv, &mut bufs.replies)
 }
 
 impl Agent<'_> {
@@ -178,7 +181,7 @@ impl Agent<'_> {
         }
     }
 
-    fn main_loop(&mut self, buf: &mut [u8; RECV_BUFFER]) -> u8 {
+    fn main_loop(&mut self, buf: &mut [u8; RECV_BUFFER], replies: &mut [u8]) -> u8 {
         let mut backoff = Backoff::new();
         let mut said_absent = false;
         loop {
@@ -190,7 +193,7 @@ impl Agent<'_> {
                 Ok((ctl, data, route)) => {
                     backoff.reset();
                     said_absent = false;
-                    self.serve(ctl, data, route, buf)
+                    self.serve(ctl, data, route, buf, replies)
                 }
                 Err(ConnError::Absent) => {
                     if !said_absent {
@@ -208,7 +211,7 @@ impl Agent<'_> {
                 End::Stop => {
                     // Dropping the exporters ends them cleanly (MQTT: retained offline,
                     // DISCONNECT), before the process exits.
-                    self.exporters = Exporters::default();
+                    *self.exporters = Exporters::default();
                     // The final counters, so a supervisor's log shows what this run saw.
                     let c = self.counters;
                     let _ = format::counters(&mut self.out, &c, Style::Text);
@@ -259,7 +262,7 @@ impl Agent<'_> {
         if log::configure(&config.log, config.log_max_bytes).is_err() {
             fail!("cannot open the new log file; logging stays as it was");
         }
-        self.exporters = Exporters::new(&config.exports);
+        *self.exporters = Exporters::new(&config.exports);
         self.config = config;
         if transport_changed {
             self.open_watcher(buf);
@@ -374,11 +377,11 @@ impl Agent<'_> {
         mut data: NlSocket,
         route: Route,
         buf: &mut [u8; RECV_BUFFER],
+        replies: &mut [u8],
     ) -> End {
         self.telemetry.reset();
         self.events.reset();
-        let mut replies = [0u8; 8192];
-        if let Some(end) = self.push_settings(&mut ctl, &route, &mut replies) {
+        if let Some(end) = self.push_settings(&mut ctl, &route, replies) {
             return end;
         }
         let _ = match route {
@@ -444,7 +447,7 @@ impl Agent<'_> {
                             return End::Reconnect(new);
                         }
                         self.apply(new, buf);
-                        if let Some(end) = self.push_settings(&mut ctl, &route, &mut replies) {
+                        if let Some(end) = self.push_settings(&mut ctl, &route, replies) {
                             return end;
                         }
                     }
@@ -452,7 +455,7 @@ impl Agent<'_> {
                 }
             }
             if data_ready {
-                match self.drain(&mut data, &mut ctl, &route, buf, &mut replies) {
+                match self.drain(&mut data, &mut ctl, &route, buf, replies) {
                     Ok(()) => {}
                     Err(e) if conn::is_absent(&e) => return End::Gone,
                     Err(e) => {
@@ -467,7 +470,7 @@ impl Agent<'_> {
             self.exporters.poll();
             if heartbeat_ms > 0 && now_ms() >= next_heartbeat {
                 next_heartbeat = now_ms() + heartbeat_ms;
-                match self.heartbeat(&mut ctl, &route, &mut replies) {
+                match self.heartbeat(&mut ctl, &route, replies) {
                     Ok(()) => {}
                     Err(e) if conn::is_absent(&e) => return End::Gone,
                     Err(e) if conn::exit_code(&e) == exit::NOPERM => {
@@ -636,7 +639,7 @@ impl Agent<'_> {
                         }
                         None => bump(&mut self.counters.received, 1),
                     }
-                    export(&mut self.exporters, &mut self.out, &mut self.counters, &s);
+                    export(self.exporters, &mut self.out, &mut self.counters, &s);
                 }
                 Err(_) => bump(&mut self.counters.malformed, 1),
             },

@@ -138,6 +138,45 @@ impl<T> LoggerCell<T> {
     }
 }
 
+/// Receive buffer: a generic netlink message is at most `NLMSG_GOODSIZE` (a page, at most
+/// 8 KiB); twice that leaves room.
+pub const RECV_BUFFER: usize = 16 * 1024;
+
+/// Buffer for request replies (a sample, a config, a stats message: each below a page).
+pub const REPLY_BUFFER: usize = 8 * 1024;
+
+/// The program's large buffers, in `.bss` rather than on the stack: the kernel maps their
+/// pages only when a datagram is written there, so a buffer sized for the largest message
+/// costs resident memory only for the messages that come.
+pub struct Buffers {
+    /// Datagrams from the groups (and one-shot replies).
+    pub recv: [u8; RECV_BUFFER],
+    /// Replies to the daemon's requests.
+    pub replies: [u8; REPLY_BUFFER],
+}
+
+struct BuffersCell(UnsafeCell<Buffers>);
+
+// SAFETY: `buffers` hands out the only reference, once (BUFFERS_TAKEN), so no two places
+// ever reach the contents.
+unsafe impl Sync for BuffersCell {}
+
+static BUFFERS: BuffersCell = BuffersCell(UnsafeCell::new(Buffers {
+    recv: [0; RECV_BUFFER],
+    replies: [0; REPLY_BUFFER],
+}));
+static BUFFERS_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// The buffers, for the one command that runs; `None` on a second call.
+pub fn buffers() -> Option<&'static mut Buffers> {
+    if BUFFERS_TAKEN.swap(true, Ordering::AcqRel) {
+        return None;
+    }
+    // SAFETY: BUFFERS_TAKEN was false, so this is the first and only reference ever made
+    // to the contents, and it lives as long as the static.
+    Some(unsafe { &mut *BUFFERS.0.get() })
+}
+
 #[defmt::global_logger]
 struct Logger;
 
