@@ -485,3 +485,96 @@ fn a_broker_that_is_down_costs_nothing_and_drops_are_counted() {
     e.report(&mut report).unwrap();
     assert!(report.contains(&format!("dropped {failed} ")), "{report}");
 }
+
+/// A broker of the test's own on `port`, stopped (by PID) when dropped.
+struct Broker(Child);
+
+impl Broker {
+    fn start(port: u16) -> Broker {
+        let child = Command::new("mosquitto")
+            .args(["-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let addr = format!("127.0.0.1:{port}");
+        assert!(
+            within(10, || TcpStream::connect(&addr).is_ok()),
+            "mosquitto on {addr} did not start"
+        );
+        Broker(child)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs the test namespace and mosquitto: cargo xtask test export"]
+fn records_wait_for_a_broker_that_comes_back_and_go_out_once_it_does() {
+    // A port of this test's own: the broker is started, killed and started again here.
+    let port = 18830;
+    let broker = format!("127.0.0.1:{port}");
+    let host = format!("peer-back-{}", std::process::id());
+    let spec = format!("mqtt:{broker},qos=1,prefix=nltelem-test");
+    let mut e = Exporters::with_host(&specs(&[&spec]), &host);
+    let mut buf = vec![0u8; 4096];
+    let mut stdout = String::new();
+    let system = format!("nltelem-test/{host}/nltelem_system");
+    let mut offer = |e: &mut Exporters, range: std::ops::RangeInclusive<u64>| {
+        for n in range {
+            let len = snapshot(&mut buf, n, 0, true, &["eth0"]);
+            assert_eq!(export(e, &buf[..len], &mut stdout).failed, 0);
+        }
+    };
+    let collect = |e: &mut Exporters, sub: &Subscriber, count: usize| {
+        let mut got = Vec::new();
+        let end = Instant::now() + Duration::from_secs(20);
+        while got.len() < count && Instant::now() < end {
+            e.poll();
+            match sub.next(0) {
+                Some(line) => got.push(line),
+                None => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        got
+    };
+    // No broker yet: five snapshots (15 records) wait in the buffer.
+    offer(&mut e, 1..=5);
+    e.poll();
+    assert!(!e.sinks_connected());
+    assert_eq!(e.backlog(), 15);
+    let first = Broker::start(port);
+    let sub = Subscriber::start(&broker, &system, 5);
+    std::thread::sleep(Duration::from_millis(500));
+    let got = collect(&mut e, &sub, 5);
+    assert_eq!(got.len(), 5, "{got:#?}");
+    for (n, line) in (1..=5u64).zip(&got) {
+        assert!(
+            line.contains(&format!("load1_milli={}i", 100 + n)),
+            "{line}"
+        );
+    }
+    assert!(within(5, || {
+        e.poll();
+        e.backlog() == 0
+    }));
+    drop(sub);
+    // The broker dies; three more snapshots wait; a new broker gets them.
+    drop(first);
+    offer(&mut e, 6..=8);
+    let _second = Broker::start(port);
+    let sub = Subscriber::start(&broker, &system, 3);
+    std::thread::sleep(Duration::from_millis(500));
+    let got = collect(&mut e, &sub, 3);
+    assert_eq!(got.len(), 3, "{got:#?}");
+    assert!(got[0].contains("load1_milli=106i") && got[2].contains("load1_milli=108i"));
+    let mut report = String::new();
+    e.report(&mut report).unwrap();
+    assert!(report.contains("connects 2 "), "{report}");
+    assert!(report.contains("dropped 0 "), "{report}");
+}
