@@ -73,6 +73,55 @@ impl Drop for MqttSink {
     }
 }
 
+/// Line protocol over UDP: whole lines gathered into datagrams of at most
+/// [`UDP_DATAGRAM`] bytes.
+pub struct UdpSink {
+    sender: UdpSender,
+    datagram: TextBuf<UDP_DATAGRAM>,
+    /// Lines in `datagram`.
+    lines: u64,
+}
+
+impl UdpSink {
+    /// Adds a line, sending the datagram first when the line would not fit.
+    fn push(&mut self, line: &[u8], outcome: &mut Outcome, counters: &mut SinkCounters) {
+        if self.datagram.as_bytes().len() + line.len() > UDP_DATAGRAM {
+            self.flush(outcome, counters);
+        }
+        // A line (at most 1024 bytes) fits an empty datagram.
+        if self
+            .datagram
+            .write_str(core::str::from_utf8(line).unwrap_or(""))
+            .is_ok()
+        {
+            self.lines += 1;
+        } else {
+            count(outcome, counters, false);
+        }
+    }
+
+    /// Sends the gathered lines as one datagram; each counts as exported or dropped.
+    fn flush(&mut self, outcome: &mut Outcome, counters: &mut SinkCounters) {
+        if self.lines == 0 {
+            return;
+        }
+        let ok = self.sender.send(self.datagram.as_bytes());
+        for _ in 0..self.lines {
+            count(outcome, counters, ok);
+        }
+        self.datagram.clear();
+        self.lines = 0;
+    }
+}
+
+/// One rendered line and where MQTT files it.
+struct Record<'a> {
+    /// The line with its newline; `None` when it did not fit the line buffer.
+    line: Option<&'a [u8]>,
+    measurement: &'static str,
+    key: Option<&'a str>,
+}
+
 /// One configured sink.
 // The MQTT variant is the large one (its buffer); there is no heap to box it in, and at
 // most four sinks exist.
@@ -83,7 +132,7 @@ enum Sink {
         path: String<MAX_VALUE>,
         fd: Option<OwnedFd>,
     },
-    Udp(UdpSender),
+    Udp(UdpSink),
     Prometheus(Textfile),
     Mqtt(MqttSink),
 }
@@ -224,7 +273,11 @@ impl Exporters {
                 path.push_str(p).ok()?;
                 Sink::File { path, fd: None }
             }
-            Spec::LineUdp(to) => Sink::Udp(UdpSender::new(to)),
+            Spec::LineUdp(to) => Sink::Udp(UdpSink {
+                sender: UdpSender::new(to),
+                datagram: TextBuf::new(),
+                lines: 0,
+            }),
             Spec::Prometheus(p) => Sink::Prometheus(Textfile::new(p).ok()?),
             Spec::Mqtt {
                 broker,
@@ -258,97 +311,38 @@ impl Exporters {
 
     /// Hands one sample message to every exporter; `stdout` is the agent's standard output.
     /// Each line-protocol point, each MQTT publish and each completed textfile counts as
-    /// one record.
+    /// one record. Every point is rendered once and the same line goes to every sink.
     pub fn sample(&mut self, s: &Sample<'_>, stdout: &mut impl Write) -> Outcome {
         let mut outcome = Outcome::default();
-        let host = self.host.as_str();
+        let mut line = TextBuf::<1024>::new();
+        for p in points(s) {
+            line.clear();
+            let rendered = p.write(&mut line, &self.host, s.timestamp_ns).is_ok();
+            if rendered && line.as_bytes().is_empty() {
+                // A point without fields: nothing to send.
+                continue;
+            }
+            let record = Record {
+                line: if rendered {
+                    Some(line.as_bytes())
+                } else {
+                    None
+                },
+                measurement: p.measurement(),
+                key: p.key(),
+            };
+            self.deliver(&record, stdout, &mut outcome);
+        }
         for (sink, counters) in self.sinks.iter_mut() {
-            match sink {
-                Sink::Stdout => {
-                    for p in points(s) {
-                        count(
-                            &mut outcome,
-                            counters,
-                            p.write(stdout, host, s.timestamp_ns).is_ok(),
-                        );
-                    }
-                }
-                Sink::File { path, fd } => {
-                    for p in points(s) {
-                        let mut line = TextBuf::<1024>::new();
-                        let ok = p.write(&mut line, host, s.timestamp_ns).is_ok()
-                            && (line.as_bytes().is_empty() || append(path, fd, line.as_bytes()));
-                        if !line.as_bytes().is_empty() {
-                            count(&mut outcome, counters, ok);
-                        }
-                    }
-                }
-                Sink::Udp(udp) => {
-                    let mut datagram = TextBuf::<UDP_DATAGRAM>::new();
-                    let mut pending = 0u64;
-                    for p in points(s) {
-                        let mut line = TextBuf::<1024>::new();
-                        if p.write(&mut line, host, s.timestamp_ns).is_err() {
-                            count(&mut outcome, counters, false);
-                            continue;
-                        }
-                        if line.as_bytes().is_empty() {
-                            continue;
-                        }
-                        if datagram.as_bytes().len() + line.as_bytes().len() > UDP_DATAGRAM {
-                            let ok = udp.send(datagram.as_bytes());
-                            for _ in 0..pending {
-                                count(&mut outcome, counters, ok);
-                            }
-                            datagram.clear();
-                            pending = 0;
-                        }
-                        // A line fits an empty datagram: 1024 < UDP_DATAGRAM.
-                        let text = core::str::from_utf8(line.as_bytes()).unwrap_or("");
-                        let _ = datagram.write_str(text);
-                        pending += 1;
-                    }
-                    if pending > 0 {
-                        let ok = udp.send(datagram.as_bytes());
-                        for _ in 0..pending {
-                            count(&mut outcome, counters, ok);
-                        }
-                    }
-                }
-                Sink::Prometheus(textfile) => match textfile.sample(s) {
+            if let Sink::Prometheus(textfile) = sink {
+                match textfile.sample(s) {
                     Ok(true) => count(&mut outcome, counters, true),
                     Ok(false) => {}
                     Err(_) => count(&mut outcome, counters, false),
-                },
-                Sink::Mqtt(m) => {
-                    for p in points(s) {
-                        let mut line = TextBuf::<1024>::new();
-                        if p.write(&mut line, host, s.timestamp_ns).is_err() {
-                            count(&mut outcome, counters, false);
-                            continue;
-                        }
-                        let payload = line.as_bytes();
-                        let Some(payload) = payload.strip_suffix(b"\n") else {
-                            continue;
-                        };
-                        let mut topic: String<160> = String::new();
-                        let named = match p.key() {
-                            Some(key) => write!(
-                                topic,
-                                "{}/{}/{}",
-                                m.prefix,
-                                p.measurement(),
-                                TopicLevel(key)
-                            ),
-                            None => write!(topic, "{}/{}", m.prefix, p.measurement()),
-                        };
-                        let ok = named.is_ok() && m.client.publish(&topic, payload);
-                        count(&mut outcome, counters, ok);
-                    }
-                    m.client.poll(now_ms());
                 }
             }
         }
+        self.finish(&mut outcome);
         outcome
     }
 
@@ -357,31 +351,71 @@ impl Exporters {
     pub fn event(&mut self, e: &Event<'_>, stdout: &mut impl Write) -> Outcome {
         let mut outcome = Outcome::default();
         let mut line = TextBuf::<1024>::new();
-        if line_protocol::write_event(&mut line, e, &self.host).is_err() {
-            return Outcome {
-                exported: 0,
-                failed: self.sinks.len() as u64,
-            };
-        }
-        let bytes = line.as_bytes();
-        let text = core::str::from_utf8(bytes).unwrap_or("");
+        let rendered = line_protocol::write_event(&mut line, e, &self.host).is_ok();
+        let record = Record {
+            line: if rendered {
+                Some(line.as_bytes())
+            } else {
+                None
+            },
+            measurement: "nltelem_event",
+            key: Some(e.kind_name()),
+        };
+        self.deliver(&record, stdout, &mut outcome);
+        self.finish(&mut outcome);
+        outcome
+    }
+
+    /// Gives one line-protocol line to every sink that takes lines.
+    fn deliver(&mut self, record: &Record<'_>, stdout: &mut impl Write, outcome: &mut Outcome) {
         for (sink, counters) in self.sinks.iter_mut() {
-            match sink {
-                Sink::Stdout => count(&mut outcome, counters, stdout.write_str(text).is_ok()),
-                Sink::File { path, fd } => count(&mut outcome, counters, append(path, fd, bytes)),
-                Sink::Udp(udp) => count(&mut outcome, counters, udp.send(bytes)),
-                Sink::Prometheus(_) => {}
+            let Some(line) = record.line else {
+                // The line did not fit its buffer: lost for every line sink.
+                if !matches!(sink, Sink::Prometheus(_)) {
+                    count(outcome, counters, false);
+                }
+                continue;
+            };
+            let ok = match sink {
+                Sink::Stdout => stdout
+                    .write_str(core::str::from_utf8(line).unwrap_or(""))
+                    .is_ok(),
+                Sink::File { path, fd } => append(path, fd, line),
+                Sink::Udp(udp) => {
+                    udp.push(line, outcome, counters);
+                    continue;
+                }
+                Sink::Prometheus(_) => continue,
                 Sink::Mqtt(m) => {
                     let mut topic: String<160> = String::new();
-                    let ok = write!(topic, "{}/nltelem_event/{}", m.prefix, e.kind_name()).is_ok()
-                        && m.client
-                            .publish(&topic, bytes.strip_suffix(b"\n").unwrap_or(bytes));
-                    count(&mut outcome, counters, ok);
-                    m.client.poll(now_ms());
+                    let named = match record.key {
+                        Some(key) => write!(
+                            topic,
+                            "{}/{}/{}",
+                            m.prefix,
+                            record.measurement,
+                            TopicLevel(key)
+                        ),
+                        None => write!(topic, "{}/{}", m.prefix, record.measurement),
+                    };
+                    let payload = line.strip_suffix(b"\n").unwrap_or(line);
+                    named.is_ok() && m.client.publish(&topic, payload)
                 }
+            };
+            count(outcome, counters, ok);
+        }
+    }
+
+    /// Ends a message: sends the UDP datagrams still open, lets MQTT write.
+    fn finish(&mut self, outcome: &mut Outcome) {
+        let now = now_ms();
+        for (sink, counters) in self.sinks.iter_mut() {
+            match sink {
+                Sink::Udp(udp) => udp.flush(outcome, counters),
+                Sink::Mqtt(m) => m.client.poll(now),
+                _ => {}
             }
         }
-        outcome
     }
 
     /// Lets the network exporters progress (connect, flush, read acknowledgements, keep
