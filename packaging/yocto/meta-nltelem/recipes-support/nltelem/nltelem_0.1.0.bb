@@ -12,9 +12,11 @@ EXTERNALSRC_BUILD = "${WORKDIR}/build"
 
 # The crate list (SRC_URI entries with checksums) is generated from Cargo.lock, not kept
 # here: run `bitbake -c update_crates nltelem` once, and again whenever Cargo.lock changes.
+# `include`, not `require`: the recipe must parse before the list exists, for that task.
 CARGO_SRC_DIR = "agent"
-CARGO_LOCK_SRC_DIR = ""
-require ${BPN}-crates.inc
+# Cargo.lock is the workspace's, at the root of the checkout.
+CARGO_LOCK_SRC_DIR = "${S}"
+include ${BPN}-crates.inc
 
 # The workspace root is a virtual manifest; build only the agent's package.
 CARGO_BUILD_FLAGS:append = " --package nltelem"
