@@ -25,14 +25,14 @@ use rustix::io::{pread, write, Errno};
 pub const MAX_PATH: usize = 96;
 
 /// One per-interface or per-zone family: name, type, help, and how to get its value.
-struct Family {
-    name: &'static str,
-    kind: &'static str,
-    help: &'static str,
+struct Family<'a> {
+    name: &'a str,
+    kind: &'a str,
+    help: &'a str,
 }
 
 /// Counters of one interface, in `decode::NETDEV_FIELDS` order, under node_exporter's names.
-const NETDEV_FAMILIES: [Family; 8] = [
+const NETDEV_FAMILIES: [Family<'static>; 8] = [
     Family {
         name: "nltelem_network_receive_bytes_total",
         kind: "counter",
@@ -75,13 +75,13 @@ const NETDEV_FAMILIES: [Family; 8] = [
     },
 ];
 
-const OPER_STATE: Family = Family {
+const OPER_STATE: Family<'static> = Family {
     name: "nltelem_network_oper_state",
     kind: "gauge",
     help: "RFC 2863 operational state of the interface (IF_OPER_*: 6 = up, 2 = down).",
 };
 
-const THERMAL: Family = Family {
+const THERMAL: Family<'static> = Family {
     name: "nltelem_thermal_zone_celsius",
     kind: "gauge",
     help: "Temperature of the thermal zone.",
@@ -92,7 +92,7 @@ const SCRATCH: usize = NETDEV_FAMILIES.len() + 2;
 const SCRATCH_OPER_STATE: usize = NETDEV_FAMILIES.len();
 const SCRATCH_THERMAL: usize = NETDEV_FAMILIES.len() + 1;
 
-fn family_of(index: usize) -> &'static Family {
+fn family_of(index: usize) -> &'static Family<'static> {
     match index {
         SCRATCH_OPER_STATE => &OPER_STATE,
         SCRATCH_THERMAL => &THERMAL,
@@ -100,7 +100,7 @@ fn family_of(index: usize) -> &'static Family {
     }
 }
 
-fn header(w: &mut impl fmt::Write, f: &Family) -> fmt::Result {
+fn header(w: &mut impl fmt::Write, f: &Family<'_>) -> fmt::Result {
     writeln!(w, "# HELP {} {}", f.name, f.help)?;
     writeln!(w, "# TYPE {} {}", f.name, f.kind)
 }
@@ -145,15 +145,7 @@ pub fn write_system(w: &mut impl fmt::Write, s: &Sample<'_>) -> fmt::Result {
     ];
     for ((name, help), v) in loads.iter().zip(s.load_milli) {
         if let Some(v) = v {
-            header(
-                w,
-                &Family {
-                    name,
-                    kind: "gauge",
-                    help,
-                },
-            )?;
-            writeln!(w, "{name} {}", Milli(i64::from(v)))?;
+            gauge(w, name, help, Milli(i64::from(v)))?;
         }
     }
     let memory = [
@@ -166,15 +158,7 @@ pub fn write_system(w: &mut impl fmt::Write, s: &Sample<'_>) -> fmt::Result {
     ];
     for ((name, help), v) in memory.iter().zip(s.mem_kib) {
         if let Some(kib) = v {
-            header(
-                w,
-                &Family {
-                    name,
-                    kind: "gauge",
-                    help,
-                },
-            )?;
-            writeln!(w, "{name} {}", kib.saturating_mul(1024))?;
+            gauge(w, name, help, kib.saturating_mul(1024))?;
         }
     }
     if let Some(cpu) = s.cpu.filter(|c| c.ns.iter().any(Option::is_some)) {
@@ -207,18 +191,23 @@ pub fn write_system(w: &mut impl fmt::Write, s: &Sample<'_>) -> fmt::Result {
     ];
     for (name, help, v) in clocks {
         if let Some(ns) = v {
-            header(
-                w,
-                &Family {
-                    name,
-                    kind: "gauge",
-                    help,
-                },
-            )?;
-            writeln!(w, "{name} {}", Seconds(ns))?;
+            gauge(w, name, help, Seconds(ns))?;
         }
     }
     Ok(())
+}
+
+/// A gauge family with a single sample: HELP, TYPE, value.
+fn gauge(w: &mut impl fmt::Write, name: &str, help: &str, value: impl fmt::Display) -> fmt::Result {
+    header(
+        w,
+        &Family {
+            name,
+            kind: "gauge",
+            help,
+        },
+    )?;
+    writeln!(w, "{name} {value}")
 }
 
 /// Writes one interface's line of family `index` (nothing when the value is absent).
