@@ -3,8 +3,10 @@
 //! means a request never has to skip (and lose) samples that arrive while it waits.
 
 use core::time::Duration;
-use nlcore::consts::NETLINK_GENERIC;
-use nlcore::sock::{Error, NlSocket};
+use nlcore::consts::{GENL_CTRL_GROUP_NOTIFY, GENL_CTRL_NAME, NETLINK_GENERIC};
+use nlcore::genl::{build_get_family, FamilyInfo};
+use nlcore::sock::{Error, FamilyWatcher, NlSocket};
+use nlcore::MsgBuilder;
 use nltelem::cli::exit;
 use nltelem::config::{Config, Senders, Transport};
 use nltelem::route::Route;
@@ -73,13 +75,16 @@ pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route
         Transport::Genl => {
             let mut sock = NlSocket::open_bound(NETLINK_GENERIC)?;
             sock.set_recv_timeout(REQUEST_TIMEOUT)?;
-            let family = sock
-                .resolve_family(&config.family, buf)
-                .map_err(|f| ConnError::from(f.error))?;
+            let (family, [telemetry, events]) = resolve(
+                &mut sock,
+                &config.family,
+                [proto::MCGRP_TELEMETRY, proto::MCGRP_EVENTS],
+                buf,
+            )?;
             let route = Route::Genl {
-                family: family.id,
-                telemetry: family.group(proto::MCGRP_TELEMETRY),
-                events: family.group(proto::MCGRP_EVENTS),
+                family,
+                telemetry,
+                events,
             };
             (sock, route)
         }
@@ -96,6 +101,47 @@ pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route
         sock.set_accept_any_sender(true);
     }
     Ok((sock, route))
+}
+
+/// A family's id and the ids of two of its groups, by name (`CTRL_CMD_GETFAMILY`). Only
+/// these are read from the reply: nlcore's `resolve_family` copies the whole description
+/// (every group's name), which costs the agent code and stack it does not need.
+fn resolve(
+    sock: &mut NlSocket,
+    name: &str,
+    groups: [&str; 2],
+    buf: &mut [u8],
+) -> Result<(u16, [Option<u32>; 2]), Error> {
+    let mut req = [0u8; 64];
+    let len = {
+        let mut b = MsgBuilder::new(&mut req);
+        build_get_family(&mut b, name, 0)?;
+        b.len()
+    };
+    let mut found = None;
+    sock.request(&mut req[..len], buf, |msg| {
+        let info = FamilyInfo::parse(msg)?;
+        if info.name == name {
+            found = Some((
+                info.id,
+                [info.mcast_group(groups[0])?, info.mcast_group(groups[1])?],
+            ));
+        }
+        Ok(())
+    })
+    .map_err(|f| f.error)?;
+    found.ok_or(Error::NotFound)
+}
+
+/// The controller's watcher: a socket in `nlctrl`'s `notify` group, non-blocking.
+pub fn open_watcher(buf: &mut [u8]) -> Result<FamilyWatcher, Error> {
+    let mut sock = NlSocket::open_bound(NETLINK_GENERIC)?;
+    sock.set_recv_timeout(REQUEST_TIMEOUT)?;
+    let (_, [notify, _]) = resolve(&mut sock, GENL_CTRL_NAME, [GENL_CTRL_GROUP_NOTIFY, ""], buf)?;
+    let notify = notify.ok_or(Error::NotFound)?;
+    sock.join_group(notify)?;
+    sock.set_nonblocking(true)?;
+    Ok(FamilyWatcher::from_socket(sock, notify))
 }
 
 /// Opens the data socket: non-blocking, in the configured groups.

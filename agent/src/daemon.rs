@@ -173,12 +173,9 @@ impl Agent<'_> {
     /// root) the agent still finds the module again, by polling with backoff.
     fn open_watcher(&mut self, buf: &mut [u8]) {
         self.watcher = match self.config.transport {
-            Transport::Genl => FamilyWatcher::open(buf).ok(),
+            Transport::Genl => conn::open_watcher(buf).ok(),
             Transport::Unit(_) => None,
         };
-        if let Some(w) = &mut self.watcher {
-            let _ = w.socket().set_nonblocking(true);
-        }
     }
 
     fn main_loop(&mut self, buf: &mut [u8; RECV_BUFFER], replies: &mut [u8]) -> u8 {

@@ -1,6 +1,6 @@
 # requires: kmod
 # requires: agent
-# The one-shot commands against the module: get, get config, set, dump, status; their
+# The commands against the module: get, get config, set, dump, status, monitor; their
 # JSON forms; usage errors (64), the module missing (69), a bad config (78). Measured
 # values are masked (every number becomes N) where they vary between runs.
 nltelem status; echo "status without the module: exit $?"
@@ -16,6 +16,10 @@ nltelem dump | sed -E 's/([ :])[0-9.]+/\1N/g'
 nltelem dump --json | sed -E 's/([ :])[0-9.]+/\1N/g'
 nltelem status | sed -E 's/([ :])[0-9.]+/\1N/g'
 nltelem status --json | sed -E 's/([ :])[0-9.]+/\1N/g'
+timeout 2 nltelem monitor >/tmp/monitor.out; echo "monitor stopped by SIGTERM: exit $?"
+head -1 /tmp/monitor.out | sed -E 's/([ :])[0-9.]+/\1N/g'
+timeout 2 nltelem monitor --json >/tmp/monitor.json
+grep -c '"type":"sample"' /tmp/monitor.json | awk '{ print ($1 > 2 ? "monitor --json: samples" : "monitor --json: too few samples") }'
 nltelem fly; echo "unknown command: exit $?"
 nltelem set period_ms=0; echo "bad value: exit $?"
 printf 'period_ms = 10\nperiod = 5\n' >/tmp/bad.conf
