@@ -1,10 +1,10 @@
 //! The workload on nlcore, through its public API as an ordinary user would call it:
-//! [`MsgBuilder`] to encode; [`MessageIter`], a [`Policy`] (nested policy included) and the
-//! typed getters to decode.
+//! [`MsgBuilder`] to encode; [`MessageIter`] and an [`attr_set!`] struct (the message's
+//! attributes, the nest's in a struct of its own, every one required) to decode.
 
 use crate::workload::*;
 use nlcore::consts::NLM_F_REQUEST;
-use nlcore::{AttrPolicy, Error, MessageIter, MsgBuilder, Policy, Validation, Value};
+use nlcore::{attr_set, Error, MessageIter, MsgBuilder};
 
 /// Builds message `i` at the start of `out`; returns its length.
 #[inline(always)]
@@ -30,84 +30,59 @@ pub fn encode(i: u64, out: &mut [u8]) -> Result<usize, Error> {
     b.finish()
 }
 
-const STATS_POLICY: Policy<'static> = Policy::new(
-    &[
-        AttrPolicy::Unknown,
-        AttrPolicy::U64,
-        AttrPolicy::U64,
-        AttrPolicy::U64,
-        AttrPolicy::U64,
-    ],
-    Validation::Lenient,
-);
+attr_set! {
+    /// The counters nested in `ATTR_STATS`.
+    struct Stats<'a>: Lenient {
+        1 => rx: U64 required,
+        2 => tx: U64 required,
+        3 => rx_bytes: U64 required,
+        4 => tx_bytes: U64 required,
+    }
+}
 
-/// Telemetry from the kernel: lenient, so a newer module's extra attributes are skipped.
-const TELEMETRY_POLICY: Policy<'static> = Policy::new(
-    &[
-        AttrPolicy::Unknown,
-        AttrPolicy::U32,
-        AttrPolicy::U32,
-        AttrPolicy::U32,
-        AttrPolicy::U64,
-        AttrPolicy::U64,
-        AttrPolicy::U64,
-        AttrPolicy::U64,
-        AttrPolicy::U64,
-        AttrPolicy::NulString { max_len: 0 },
-        AttrPolicy::Nested(&STATS_POLICY),
-    ],
-    Validation::Lenient,
-);
+attr_set! {
+    /// Telemetry from the kernel: lenient, so a newer module's extra attributes are skipped.
+    struct Telemetry<'a>: Lenient {
+        ATTR_IFINDEX => ifindex: U32 required,
+        ATTR_MTU => mtu: U32 required,
+        ATTR_FLAGS => flags: U32 required,
+        ATTR_RX_PACKETS => rx_packets: U64 required,
+        ATTR_TX_PACKETS => tx_packets: U64 required,
+        ATTR_RX_BYTES => rx_bytes: U64 required,
+        ATTR_TX_BYTES => tx_bytes: U64 required,
+        ATTR_TIMESTAMP => timestamp: U64 required,
+        ATTR_NAME => name: NulString required,
+        ATTR_STATS => stats: Nested(Stats) required,
+    }
+}
 
-/// Every top-level type, as bits: what a message must have held.
-const ALL_ATTRS: u32 = ((1 << (ATTR_STATS + 1)) - 1) & !1;
-/// Every type inside STATS.
-const ALL_STATS: u32 = ((1 << (STATS_COUNT + 1)) - 1) & !1;
-
-/// Walks the batch once: every attribute is checked against the policy (the nest against
-/// its own) as [`Policy::values`] reaches it, and every value is folded into the checksum.
+/// Walks the batch once: every attribute is checked against its type's rule (the nest's
+/// against its own) and read into a [`Telemetry`], whose values are folded into the checksum.
 pub fn decode_batch(batch: &[u8]) -> Result<u64, Error> {
     let mut sum = 0u64;
     for msg in MessageIter::new(batch) {
         let msg = msg?;
-        let mut m = u64::from(msg.seq());
-        let mut seen = 0u32;
-        for item in TELEMETRY_POLICY.values(msg.genl_attrs()?) {
-            let (attr, value) = item?;
-            match (attr.kind(), value) {
-                (ATTR_IFINDEX | ATTR_MTU | ATTR_FLAGS, Value::U32(v)) => m += u64::from(v),
-                (ATTR_RX_PACKETS..=ATTR_TIMESTAMP, Value::U64(v)) => m = m.wrapping_add(v),
-                (ATTR_NAME, Value::Text(name)) => {
-                    let first = name.first().copied().unwrap_or(0);
-                    m = m.wrapping_add(name.len() as u64 + u64::from(first));
-                }
-                (ATTR_STATS, Value::Nested(stats)) => {
-                    let mut seen_stats = 0u32;
-                    for stat in stats {
-                        if let (stat, Value::U64(v)) = stat? {
-                            seen_stats |= 1 << stat.kind();
-                            m = m.wrapping_add(v);
-                        }
-                    }
-                    require_all(seen_stats, ALL_STATS)?;
-                }
-                // The policy knows no other type: `values` skipped anything else.
-                _ => {}
-            }
-            seen |= 1 << attr.kind();
-        }
-        require_all(seen, ALL_ATTRS)?;
+        let t = Telemetry::parse(msg.genl_attrs()?)?;
+        let first = t.name.first().copied().unwrap_or(0);
+        let m = [
+            t.rx_packets,
+            t.tx_packets,
+            t.rx_bytes,
+            t.tx_bytes,
+            t.timestamp,
+            t.stats.rx,
+            t.stats.tx,
+            t.stats.rx_bytes,
+            t.stats.tx_bytes,
+            t.name.len() as u64,
+            u64::from(first),
+        ]
+        .into_iter()
+        .fold(
+            u64::from(msg.seq()) + u64::from(t.ifindex) + u64::from(t.mtu) + u64::from(t.flags),
+            u64::wrapping_add,
+        );
         sum = sum.wrapping_add(m);
     }
     Ok(sum)
-}
-
-/// Fails naming the first type of `want` missing from `seen`.
-fn require_all(seen: u32, want: u32) -> Result<(), Error> {
-    match want & !seen {
-        0 => Ok(()),
-        missing => Err(Error::MissingAttr {
-            attr: missing.trailing_zeros() as u16,
-        }),
-    }
 }

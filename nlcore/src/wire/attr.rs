@@ -136,24 +136,21 @@ impl<'a> Attr<'a> {
 }
 
 /// Whether `bytes` holds a NUL byte. Interface names and the like are a few dozen bytes,
-/// where `memchr`'s set-up costs more than the scan: this tests eight bytes per step with
-/// the classic has-zero-byte word trick, the last (partial) step overlapping the one before.
+/// where `memchr`'s set-up costs more than the scan: this tests sixteen bytes per step
+/// without a branch per byte (the compiler makes one vector compare of each step where the
+/// target has one, word operations elsewhere), the last step overlapping the one before.
 #[inline]
 fn contains_nul(bytes: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let has_zero_byte = |word: [u8; 8]| {
-        let w = u64::from_ne_bytes(word);
-        w.wrapping_sub(ONES) & !w & HIGHS != 0
-    };
-    let (words, tail) = bytes.as_chunks::<8>();
-    if words.iter().any(|w| has_zero_byte(*w)) {
-        return true;
+    fn any_zero(bytes: &[u8]) -> bool {
+        bytes.iter().fold(false, |zero, &b| zero | (b == 0))
     }
-    match bytes.last_chunk::<8>() {
-        Some(last) if !tail.is_empty() => has_zero_byte(*last),
-        Some(_) => false,
-        None => tail.contains(&0),
+    if let Some(last) = bytes.last_chunk::<16>() {
+        let (blocks, _) = bytes.as_chunks::<16>();
+        return blocks.iter().any(|block| any_zero(block)) || any_zero(last);
+    }
+    match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+        (Some(first), Some(last)) => any_zero(first) | any_zero(last),
+        _ => any_zero(bytes),
     }
 }
 
@@ -229,3 +226,23 @@ impl<'a> Iterator for AttrIter<'a> {
 }
 
 impl core::iter::FusedIterator for AttrIter<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_nul;
+
+    /// Every length the scan splits differently (under 8, 8 to 15, whole and partial blocks
+    /// of 16), with a NUL at each place or none: the same answer as a byte-by-byte look.
+    #[test]
+    fn contains_nul_finds_a_nul_anywhere() {
+        let mut bytes = [b'x'; 50];
+        for len in 0..bytes.len() {
+            assert!(!contains_nul(&bytes[..len]), "none in {len}");
+            for at in 0..len {
+                bytes[at] = 0;
+                assert!(contains_nul(&bytes[..len]), "at {at} of {len}");
+                bytes[at] = b'x';
+            }
+        }
+    }
+}
