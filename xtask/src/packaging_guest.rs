@@ -1,4 +1,4 @@
-//! `cargo xtask test export`, second half: the whole stack in the qemu-x86_64 guest (the
+//! `cargo xtask test export`, second half: the whole stack in the qemu guests (the
 //! module sampling, the agent exporting) reaching mosquitto and InfluxDB over a tap device
 //! in the test's own network namespace; the guest's Prometheus textfile is checked with
 //! `promtool`. The guest runs `packaging/guest/export-peers.sh`, added to the board's
@@ -19,11 +19,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BOARD: &str = "qemu-x86_64";
+/// Both architectures the boards emulate.
+const BOARDS: &[&str] = &["qemu-x86_64", "qemu-aarch64"];
 const SCENARIO: &str = "export-peers";
 /// Debian's modules for the guest's network card (a virtio-net PCI device), in load order
-/// (their dependencies first). The scenario loads them in the order of
-/// `/usr/share/nltelem/net-modules`, written from this list.
+/// (their dependencies first); those a kernel has built in (arm64: virtio, virtio_ring)
+/// are left out. The scenario loads them in the order of `/usr/share/nltelem/net-modules`,
+/// written from this list.
 const NET_MODULES: &[&str] = &[
     "kernel/drivers/virtio/virtio_ring.ko",
     "kernel/drivers/virtio/virtio.ko",
@@ -58,8 +60,12 @@ fn guest_image(board: &Board, dir: &Path) -> Result<std::path::PathBuf> {
     let modules = overlay.join("lib/modules").join(&release);
     fs::create_dir_all(&modules)?;
     let unpacked = board.unpacked().join("lib/modules").join(&release);
+    let builtin = fs::read_to_string(unpacked.join("modules.builtin"))?;
     let mut order = String::new();
     for m in NET_MODULES {
+        if builtin.lines().any(|b| b == *m) {
+            continue;
+        }
         let from = unpacked.join(m);
         let name = from.file_name().expect("module paths end in a file name");
         fs::copy(&from, modules.join(name))
@@ -253,49 +259,55 @@ fn check(peers: &Peers, out: &[String], mqtt: &str, dir: &Path) -> Result {
 }
 
 pub fn test() -> Result {
-    step(
-        "exporters in the qemu-x86_64 guest, over a tap device",
-        || {
-            let board = Board::load(BOARD)?;
-            let dir = root().join("target/packaging/guest");
-            fs::create_dir_all(&dir)?;
-            let initramfs = guest_image(&board, &dir)?;
-            let peers = Peers::create(&dir.join("servers"), true)?;
-            let (host, port) = MQTT.rsplit_once(':').expect("host:port");
-            let mqtt_file = dir.join("mqtt.txt");
-            let mut sub = peers
-                .in_namespace("mosquitto_sub")
-                .args([
-                    "-h",
-                    host,
-                    "-p",
-                    port,
-                    "-q",
-                    "1",
-                    "-v",
-                    "-t",
-                    "nltelem-guest/#",
-                ])
-                .args(["-W", &board.boot_timeout.as_secs().to_string()])
-                .stdout(fs::File::create(&mqtt_file)?)
-                .spawn()?;
-            // Bounded: mosquitto_sub is subscribed once the broker logged its connection.
-            std::thread::sleep(Duration::from_secs(1));
-            let result = run_guest(&board, &peers, &initramfs, &dir).and_then(|out| {
-                // The will comes when the broker sees the connection end: at once on SIGKILL
-                // (the guest's kernel closes the socket), before the guest powers off.
-                std::thread::sleep(Duration::from_secs(1));
-                let _ = Command::new("kill").arg(sub.id().to_string()).status();
-                let _ = sub.wait();
-                let mqtt = fs::read_to_string(&mqtt_file)?;
-                check(&peers, &out, &mqtt, &dir)
-            });
-            if let Ok(None) = sub.try_wait() {
-                let _ = sub.kill();
-                let _ = sub.wait();
-            }
-            drop(peers);
-            result
-        },
-    )
+    for name in BOARDS {
+        step(
+            &format!("exporters in the {name} guest, over a tap device"),
+            || test_board(name),
+        )?;
+    }
+    Ok(())
+}
+
+fn test_board(name: &str) -> Result {
+    let board = Board::load(name)?;
+    let dir = root().join("target/packaging/guest").join(name);
+    fs::create_dir_all(&dir)?;
+    let initramfs = guest_image(&board, &dir)?;
+    // Fresh servers per board: the counts below are this guest's alone.
+    let peers = Peers::create(&dir.join("servers"), true)?;
+    let (host, port) = MQTT.rsplit_once(':').expect("host:port");
+    let mqtt_file = dir.join("mqtt.txt");
+    let mut sub = peers
+        .in_namespace("mosquitto_sub")
+        .args([
+            "-h",
+            host,
+            "-p",
+            port,
+            "-q",
+            "1",
+            "-v",
+            "-t",
+            "nltelem-guest/#",
+        ])
+        .args(["-W", &board.boot_timeout.as_secs().to_string()])
+        .stdout(fs::File::create(&mqtt_file)?)
+        .spawn()?;
+    // Bounded: mosquitto_sub is subscribed well within a second on loopback.
+    std::thread::sleep(Duration::from_secs(1));
+    let result = run_guest(&board, &peers, &initramfs, &dir).and_then(|out| {
+        // The will comes when the broker sees the connection end: at once on SIGKILL
+        // (the guest's kernel closes the socket), before the guest powers off.
+        std::thread::sleep(Duration::from_secs(1));
+        let _ = Command::new("kill").arg(sub.id().to_string()).status();
+        let _ = sub.wait();
+        let mqtt = fs::read_to_string(&mqtt_file)?;
+        check(&peers, &out, &mqtt, &dir)
+    });
+    if let Ok(None) = sub.try_wait() {
+        let _ = sub.kill();
+        let _ = sub.wait();
+    }
+    drop(peers);
+    result
 }
