@@ -157,7 +157,8 @@ pub fn bench(_args: &[String]) -> Result {
     std::fs::write(
         &config,
         "# cargo xtask bench agent: samples from a process on NETLINK_USERSOCK\n\
-         transport = unit:2\ngroups = telemetry\naccept_senders = any\nheartbeat_ms = 0\n",
+         transport = unit:2\ngroups = telemetry\naccept_senders = any\nheartbeat_ms = 0\n\
+         export = line-protocol:stdout\n",
     )?;
     let rust_cmd = || {
         let mut c = Command::new(&agent);
