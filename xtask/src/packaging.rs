@@ -1,7 +1,7 @@
 //! `cargo xtask test packaging`: the checks of `packaging/` that can run on this machine.
 //!
 //! - the init scripts pass `shellcheck` (the OpenWrt procd script and the boards' busybox
-//!   script);
+//!   script), and so does the guest scenario of `cargo xtask test export`;
 //! - the systemd unit passes `systemd-analyze verify` (in a scratch root that holds the
 //!   real agent binary, so that `ExecStart=` is checked too) and its hardening is scored by
 //!   `systemd-analyze security --offline`;
@@ -41,7 +41,7 @@ pub fn setup() -> Result {
 }
 
 pub fn test() -> Result {
-    step("shellcheck: init scripts", shellcheck)?;
+    step("shellcheck: init scripts and the guest scenario", shellcheck)?;
     let agent = build_agent()?;
     step("systemd-analyze: nltelem.service", || systemd_unit(&agent))?;
     step(
@@ -81,6 +81,7 @@ fn shellcheck() -> Result {
     for script in [
         "packaging/openwrt/nltelem/files/nltelem.init",
         "board/common/rootfs/etc/init.d/nltelem",
+        "packaging/guest/export-peers.sh",
     ] {
         // OpenWrt and the boards run busybox ash: check as POSIX sh, every severity.
         exec(
