@@ -255,8 +255,10 @@ impl Exporters {
                 break;
             }
         }
+        // The name as kept (cut to MAX_HOST), so tags and topics agree.
+        let host = exporters.host.clone();
         for value in specs {
-            let Some(sink) = Self::sink(value, host) else {
+            let Some(sink) = Self::sink(value, &host) else {
                 continue;
             };
             // At most MAX_EXPORTS specs exist (the configuration refuses more).

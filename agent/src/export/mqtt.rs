@@ -630,7 +630,9 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
             return;
         }
         // Nothing has been written since the connect (cursor = 0): move it to the front.
-        let status = self.entries.pop().expect("just pushed");
+        let Some(status) = self.entries.pop() else {
+            return;
+        };
         let _ = self.entries.insert(0, status);
         let mut packet = [0u8; 160];
         let e = self.entries[0];

@@ -18,7 +18,7 @@ use crate::sink::TextBuf;
 use core::fmt::{self, Write as _};
 use heapless::String;
 use rustix::fd::OwnedFd;
-use rustix::fs::{openat, renameat, unlinkat, AtFlags, Mode, OFlags, CWD};
+use rustix::fs::{mkdirat, openat, renameat, unlinkat, AtFlags, Mode, OFlags, CWD};
 use rustix::io::{pread, write, Errno};
 
 /// Longest textfile path (the `export` value's limit).
@@ -311,12 +311,27 @@ impl Textfile {
         write_system(&mut self.system, s).map_err(|_| TextfileError::TooLong)?;
         for i in 0..SCRATCH {
             let path = self.scratch_path(i);
-            let fd = openat(
-                CWD,
-                path.as_str(),
-                OFlags::RDWR | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
-                Mode::from_raw_mode(0o600),
-            )?;
+            let open = || {
+                openat(
+                    CWD,
+                    path.as_str(),
+                    OFlags::RDWR | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o600),
+                )
+            };
+            let fd = match open() {
+                // The directory is on tmpfs and may not exist yet after a boot (OpenWrt's
+                // /var/prometheus): make it (one level), as the collector expects it.
+                Err(Errno::NOENT) if i == 0 => {
+                    let dir = self.path.rsplit_once('/').map_or("", |(d, _)| d);
+                    match mkdirat(CWD, dir, Mode::from_raw_mode(0o755)) {
+                        Ok(()) | Err(Errno::EXIST) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    open()?
+                }
+                r => r?,
+            };
             self.scratch[i] = Some(fd);
             self.scratch_len[i] = 0;
         }
@@ -522,6 +537,22 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert_eq!(left, ["nltelem.prom"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_directory_is_made() {
+        let dir = scratch_dir("mkdir");
+        let path = dir.join("sub").join("n.prom");
+        let mut t = Textfile::new(path.to_str().unwrap()).unwrap();
+        let mut buf = [0u8; 512];
+        let len = sample_bytes(&mut buf, 1, "eth0");
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
+        assert_eq!(t.sample(&s), Ok(true));
+        assert!(std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("nltelem_load1 0.250\n"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
