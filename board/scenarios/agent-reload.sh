@@ -1,12 +1,13 @@
 # requires: kmod
 # requires: agent
 # The module unloaded and loaded again under the running agent: it says so, finds the
-# family again within a second of the reload, pushes its settings again and samples flow.
+# family again within a second of the reload, pushes its settings again, samples flow and
+# events are exported.
 # Started while the module is absent: it says so once and connects when it appears. The
 # classic unit transport carries samples too. kill -9 under the init script's respawn
 # entry: a new agent runs.
 /usr/share/nltelem/load-module
-printf 'period_ms = 200\nheartbeat_ms = 200\n' >/tmp/agent.conf
+printf 'period_ms = 200\nheartbeat_ms = 200\nexport = line-protocol:stdout\n' >/tmp/agent.conf
 nltelem run -c /tmp/agent.conf >/tmp/agent.out 2>&1 &
 agent=$!
 sleep 1
@@ -17,7 +18,10 @@ insmod /lib/modules/nltelem.ko
 sleep 1
 echo "ready lines after the reload: $(grep -c '^nltelem: ready' /tmp/agent.out)"
 nltelem get config | sed 's/ sources.*//'
+nltelem set watchdog_ms=0 >/dev/null
 sleep 1
+grep -q '^nltelem_event,host=nltelem,kind=config-changed ' /tmp/agent.out &&
+	echo "config-changed event exported"
 nltelem status | awk '{ for (i = 2; i < NF; i++) if ($i == "agent_received")
 	print ($(i + 1) > 0 ? "samples flow after the reload" : "no sample after the reload") }'
 kill $agent
