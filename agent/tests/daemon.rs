@@ -288,3 +288,37 @@ fn an_absent_module_is_reported_once_and_waited_for() {
     out.stderr.as_slice().read_to_string(&mut err).unwrap();
     assert!(err.starts_with("nltelem: module not loaded"), "{err}");
 }
+
+#[test]
+fn the_log_file_is_size_capped_and_moved_aside_when_full() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let log = config_file("agent.log", "");
+    let rotated = PathBuf::from(format!("{}.1", log.display()));
+    let _ = std::fs::remove_file(&log);
+    let _ = std::fs::remove_file(&rotated);
+    let text = format!(
+        "{USERSOCK_CONFIG}log = {}\nlog_max_bytes = 1024\n",
+        log.display()
+    );
+    let agent = Agent::start(&config_file("log.conf", &text));
+    agent.expect("ready");
+    // Every forged datagram is one warning frame in the log.
+    let s = sender();
+    for seq in 1..=400 {
+        send_sample(&s, seq);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(counter(&agent.counters(), "forged"), 400);
+    assert_eq!(agent.stop().0, Some(0));
+    for file in [&log, &rotated] {
+        let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert!(
+            !bytes.is_empty() && bytes.len() <= 1024,
+            "{}: {} bytes",
+            file.display(),
+            bytes.len()
+        );
+        // rzCOBS frames end with a zero byte.
+        assert_eq!(bytes.last(), Some(&0), "{}", file.display());
+    }
+}
