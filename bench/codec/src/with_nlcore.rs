@@ -64,24 +64,23 @@ pub fn decode_batch(batch: &[u8]) -> Result<u64, Error> {
         let msg = msg?;
         let t = Telemetry::parse(msg.genl_attrs()?)?;
         let first = t.name.first().copied().unwrap_or(0);
-        let m = [
-            t.rx_packets,
-            t.tx_packets,
-            t.rx_bytes,
-            t.tx_bytes,
-            t.timestamp,
-            t.stats.rx,
-            t.stats.tx,
-            t.stats.rx_bytes,
-            t.stats.tx_bytes,
-            t.name.len() as u64,
-            u64::from(first),
-        ]
-        .into_iter()
-        .fold(
-            u64::from(msg.seq()) + u64::from(t.ifindex) + u64::from(t.mtu) + u64::from(t.flags),
-            u64::wrapping_add,
-        );
+        let stats = &t.stats;
+        let m = u64::from(msg.seq())
+            + u64::from(t.ifindex)
+            + u64::from(t.mtu)
+            + u64::from(t.flags)
+            + t.name.len() as u64
+            + u64::from(first);
+        let m = m
+            .wrapping_add(t.rx_packets)
+            .wrapping_add(t.tx_packets)
+            .wrapping_add(t.rx_bytes)
+            .wrapping_add(t.tx_bytes)
+            .wrapping_add(t.timestamp)
+            .wrapping_add(stats.rx)
+            .wrapping_add(stats.tx)
+            .wrapping_add(stats.rx_bytes)
+            .wrapping_add(stats.tx_bytes);
         sum = sum.wrapping_add(m);
     }
     Ok(sum)

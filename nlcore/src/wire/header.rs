@@ -135,22 +135,23 @@ impl<'a> NlMsg<'a> {
     }
     /// Attributes after a family header of `hdr_len` bytes (aligned to 4, as the kernel's
     /// `nlmsg_attrdata` does).
+    #[inline]
     pub fn attrs(&self, hdr_len: usize) -> Result<AttrIter<'a>, Error> {
-        let payload = self.payload();
-        let start = align(hdr_len);
-        if payload.len() < start {
-            return Err(Error::Truncated {
-                need: NLMSG_HDRLEN + start,
+        let start = NLMSG_HDRLEN + align(hdr_len);
+        match self.bytes.get(start..) {
+            Some(attrs) => Ok(AttrIter::new(attrs)),
+            None => Err(Error::Truncated {
+                need: start,
                 have: self.bytes.len(),
-            });
+            }),
         }
-        Ok(AttrIter::new(&payload[start..]))
     }
     /// The generic netlink header, when this is a generic netlink message.
     pub fn genl_header(&self) -> Result<GenlMsgHdr, Error> {
         GenlMsgHdr::parse(self.payload())
     }
     /// The attributes of a generic netlink message (after its 4-byte header).
+    #[inline]
     pub fn genl_attrs(&self) -> Result<AttrIter<'a>, Error> {
         self.attrs(GENL_HDRLEN)
     }
