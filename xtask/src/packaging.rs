@@ -41,7 +41,10 @@ pub fn setup() -> Result {
 }
 
 pub fn test() -> Result {
-    step("shellcheck: init scripts and the guest scenario", shellcheck)?;
+    step(
+        "shellcheck: init scripts and the guest scenario",
+        shellcheck,
+    )?;
     let agent = build_agent()?;
     step("systemd-analyze: nltelem.service", || systemd_unit(&agent))?;
     step(
