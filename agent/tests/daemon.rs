@@ -322,3 +322,23 @@ fn the_log_file_is_size_capped_and_moved_aside_when_full() {
         assert_eq!(bytes.last(), Some(&0), "{}", file.display());
     }
 }
+
+#[test]
+fn joining_the_groups_without_privilege_exits_77() {
+    // An unprivileged user may not join NETLINK_USERSOCK groups: `run` and `monitor` say so
+    // on stderr and exit 77. (setpriv from util-linux drops root for the child only.)
+    let path = config_file("unprivileged.conf", USERSOCK_CONFIG);
+    for command in ["run", "monitor"] {
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_nltelem"))
+            .args([command, "-c"])
+            .arg(&path)
+            .output()
+            .expect("setpriv (util-linux)");
+        assert_eq!(out.status.code(), Some(77), "{command}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("nltelem: "), "{command}: {err}");
+        assert_eq!(err.lines().count(), 1, "{command}: {err}");
+    }
+}
