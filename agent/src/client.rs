@@ -48,7 +48,7 @@ fn report_conn(config: &Config, e: ConnError) -> u8 {
                 config.family.as_str()
             );
         }
-        ConnError::Failed(e) => fail!("{}", e),
+        ConnError::Failed(e) => fail!("{}{}", e, conn::hint(&e)),
     }
     e.exit_code()
 }

@@ -69,6 +69,15 @@ pub fn exit_code(e: &Error) -> u8 {
     }
 }
 
+/// A hint for the stderr line of a failure that `exit_code` maps to 77.
+pub fn hint(e: &Error) -> &'static str {
+    if exit_code(e) == exit::NOPERM {
+        " (joining the groups and changing settings need root or CAP_NET_ADMIN)"
+    } else {
+        ""
+    }
+}
+
 /// Opens the request socket and resolves the route to the module.
 pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), ConnError> {
     let (mut sock, route) = match config.transport {

@@ -200,7 +200,11 @@ impl Agent<'_> {
                     self.wait_for_module(backoff.next_ms(), buf)
                 }
                 Err(ConnError::Failed(e)) => {
-                    fail!("cannot open the module's transport: {}", e);
+                    fail!(
+                        "cannot open the module's transport: {}{}",
+                        e,
+                        conn::hint(&e)
+                    );
                     End::Fatal(conn::exit_code(&e))
                 }
             };
