@@ -40,6 +40,8 @@ pub struct Board {
     pub qemu_args: Vec<String>,
     /// Seconds a boot-run-poweroff cycle may take before the harness kills qemu.
     pub boot_timeout: Duration,
+    /// Host packages this board's builds need (cross compiler, cross libc); optional.
+    pub cross_packages: Vec<String>,
 }
 
 impl Board {
@@ -54,6 +56,10 @@ impl Board {
             ))
         })?;
         let mut keys = parse_flat_toml(&text, &path)?;
+        let cross_packages = match keys.remove("cross_packages") {
+            Some(v) => v.list(&path)?,
+            None => Vec::new(),
+        };
         let mut take = |key: &str| -> Result<Value> {
             keys.remove(key)
                 .ok_or_else(|| fail(format!("{}: missing key `{key}`", path.display())))
@@ -75,6 +81,7 @@ impl Board {
                     .parse()
                     .map_err(|e| fail(format!("{}: boot_timeout_s: {e}", path.display())))?,
             ),
+            cross_packages,
         };
         // Keys for people (description, hardware notes) are allowed; typos of ours are not.
         keys.retain(|k, _| k != "description");
@@ -224,11 +231,7 @@ fn parse_flat_toml(text: &str, path: &Path) -> Result<BTreeMap<String, Value>> {
             let items = items
                 .strip_suffix(']')
                 .ok_or_else(|| bad("list not closed"))?;
-            let mut list = Vec::new();
-            for item in items.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-                list.push(unquote(item).ok_or_else(|| bad("list items must be quoted"))?);
-            }
-            Value::List(list)
+            Value::List(quoted_items(items).ok_or_else(|| bad("list items must be quoted"))?)
         } else {
             Value::Str(unquote(value).ok_or_else(|| bad("value must be quoted"))?)
         };
@@ -237,6 +240,23 @@ fn parse_flat_toml(text: &str, path: &Path) -> Result<BTreeMap<String, Value>> {
         }
     }
     Ok(keys)
+}
+
+/// `"a", "b,c"` → `["a", "b,c"]` (commas inside quotes belong to the item).
+fn quoted_items(mut rest: &str) -> Option<Vec<String>> {
+    let mut items = Vec::new();
+    loop {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            return Some(items);
+        }
+        let (item, after) = rest.strip_prefix('"')?.split_once('"')?;
+        items.push(item.to_string());
+        rest = after.trim_start();
+        if !rest.is_empty() {
+            rest = rest.strip_prefix(',')?;
+        }
+    }
 }
 
 fn unquote(s: &str) -> Option<String> {
@@ -262,4 +282,22 @@ pub fn take_board_option(args: &[String]) -> Result<(Option<String>, Vec<String>
         }
     }
     Ok((board, rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_toml_lists_keep_commas_inside_quotes() {
+        let text = "# comment\nname = \"x\"\nargs = [\"-M\", \"virt,highmem=off\", ]\n";
+        let keys = parse_flat_toml(text, Path::new("t.toml")).expect("parses");
+        match &keys["args"] {
+            Value::List(l) => assert_eq!(l, &["-M", "virt,highmem=off"]),
+            other => panic!("not a list: {other:?}"),
+        }
+        assert!(parse_flat_toml("a = [x]\n", Path::new("t")).is_err());
+        assert!(parse_flat_toml("a = [\"x\" \"y\"]\n", Path::new("t")).is_err());
+        assert!(parse_flat_toml("a = \"x\"\na = \"y\"\n", Path::new("t")).is_err());
+    }
 }

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Host packages the boards need, from the default suites.
-const HOST_PACKAGES: &[&str] = &["cpio", "make", "gcc", "xz-utils", "gcc-aarch64-linux-gnu"];
+/// (Each board adds its cross compiler through `cross_packages` in its `board.toml`.)
+const HOST_PACKAGES: &[&str] = &["cpio", "make", "gcc", "xz-utils"];
 
 /// qemu 10 comes from bookworm-backports: bookworm's own qemu-system 7.2 conflicts with the
 /// backports qemu-utils this image ships (apt would remove it).
@@ -45,25 +46,49 @@ impl Apt {
     }
 
     /// `apt-get update`, once per setup run. A suite that fails to refresh is only a warning
-    /// to apt; here it is fatal, or a stale index silently yields an ABI that is gone.
+    /// to apt; here it is fatal, or a stale index silently yields an ABI that is gone. A
+    /// mirror caught mid-sync ("File has unexpected size", "Hash Sum mismatch") heals in
+    /// seconds to minutes, so those failures are retried a few times before giving up.
     fn update(&mut self) -> Result {
         if self.updated {
             return Ok(());
         }
-        println!("refreshing package lists (apt-get update)");
-        let out = Self::get().arg("update").output()?;
-        let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
-        if !out.status.success()
-            || text
-                .lines()
-                .any(|l| l.starts_with("W:") || l.starts_with("E:"))
-        {
-            return Err(fail(format!("apt-get update failed:\n{text}")));
+        let mut attempt = 1;
+        loop {
+            println!("refreshing package lists (apt-get update, attempt {attempt})");
+            let out = Self::get().arg("update").output()?;
+            let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+            let failed = !out.status.success()
+                || text
+                    .lines()
+                    .any(|l| l.starts_with("W:") || l.starts_with("E:"));
+            if !failed {
+                self.updated = true;
+                return Ok(());
+            }
+            let transient = MIRROR_SYNC_SIGNS.iter().any(|s| text.contains(s));
+            if !transient || attempt == UPDATE_ATTEMPTS {
+                return Err(fail(format!("apt-get update failed:\n{text}")));
+            }
+            println!(
+                "a mirror is mid-sync; retrying in {} s",
+                UPDATE_RETRY_DELAY.as_secs()
+            );
+            std::thread::sleep(UPDATE_RETRY_DELAY);
+            attempt += 1;
         }
-        self.updated = true;
-        Ok(())
     }
 }
+
+/// How often `apt-get update` is tried when a mirror is caught mid-sync, and how long apart.
+const UPDATE_ATTEMPTS: u32 = 4;
+const UPDATE_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(30);
+/// What apt says when an index changed under it while downloading.
+const MIRROR_SYNC_SIGNS: &[&str] = &[
+    "File has unexpected size",
+    "Hash Sum mismatch",
+    "Mirror sync in progress",
+];
 
 pub fn run() -> Result {
     let boards = all_boards()?;
@@ -74,7 +99,7 @@ pub fn run() -> Result {
     )?;
     step(
         "board host packages (qemu from backports, cross gcc, cpio)",
-        || install_host_packages(&mut apt),
+        || install_host_packages(&boards, &mut apt),
     )?;
     let mut arches = BTreeSet::new();
     for board in &boards {
@@ -176,12 +201,12 @@ fn system_bookworm_mirror() -> Result<(String, Option<String>)> {
     ))
 }
 
-fn install_host_packages(apt: &mut Apt) -> Result {
-    let missing: Vec<&str> = HOST_PACKAGES
-        .iter()
-        .copied()
-        .filter(|p| !dpkg_installed(p))
-        .collect();
+fn install_host_packages(boards: &[Board], apt: &mut Apt) -> Result {
+    let mut wanted: BTreeSet<&str> = HOST_PACKAGES.iter().copied().collect();
+    for board in boards {
+        wanted.extend(board.cross_packages.iter().map(String::as_str));
+    }
+    let missing: Vec<&str> = wanted.into_iter().filter(|p| !dpkg_installed(p)).collect();
     let missing_bpo: Vec<&str> = BACKPORTS_PACKAGES
         .iter()
         .copied()
