@@ -22,6 +22,11 @@ const PARTS: &[Part] = &[
         "nltelem peak RSS after 10,000 samples and startup-to-ready vs a static-musl C agent",
         crate::agent::bench,
     ),
+    (
+        "guest",
+        "in the qemu guest: agent's highest lossless sample rate, CPU per 1,000 samples and GET_SAMPLE vs static C",
+        crate::bench_guest::run,
+    ),
 ];
 
 pub fn run(args: &[String]) -> Result {

@@ -4,6 +4,7 @@
 mod agent;
 mod bench;
 mod bench_codec;
+mod bench_guest;
 mod bench_socket;
 mod board;
 mod board_image;
@@ -15,6 +16,8 @@ mod kmod;
 mod packaging;
 mod packaging_guest;
 mod packaging_peers;
+mod reliability;
+mod reliability_guest;
 mod setup;
 mod test;
 mod util;
@@ -28,6 +31,8 @@ Commands:
   setup              install what the build and tests need (rustup targets, Debian packages,
                      cargo-fuzz); idempotent, safe to re-run
   test [PART...]     run the test suite; parts: lint, unit, nostd, fuzz (default: all)
+                     `test reliability` (long, never by default): fuzz ≥ 10 min per
+                     target, hostile client, overload, faults, soak in the qemu guest
   bench [PART...]    side-by-side benchmarks (name=value lines, ratios last)
   kmod --board B     build kmod/ against board B's Debian kernel headers
   image --board B    assemble board B's initramfs (busybox, module, overlay, test programs)

@@ -14,13 +14,16 @@ const PARTS: &[&str] = &[
     "packaging",
     "export",
     "system",
+    // Long (about an hour): only when named, never in the default run.
+    "reliability",
 ];
 
 /// Seconds each fuzz target runs in the short CI pass (the long campaign is separate).
 const FUZZ_SECONDS: u32 = 30;
 
 pub fn run(args: &[String]) -> Result {
-    let (system_opts, args) = crate::board_system::take_options(args)?;
+    let (reliability_opts, args) = crate::reliability::take_options(args)?;
+    let (system_opts, args) = crate::board_system::take_options(&args)?;
     let args = &args[..];
     for a in args {
         if !PARTS.contains(&a.as_str()) {
@@ -30,7 +33,7 @@ pub fn run(args: &[String]) -> Result {
             )));
         }
     }
-    let wanted = |p: &str| args.is_empty() || args.iter().any(|a| a == p);
+    let wanted = |p: &str| (args.is_empty() && p != "reliability") || args.iter().any(|a| a == p);
     if wanted("lint") {
         step("cargo fmt --check", || {
             exec(cargo().args(["fmt", "--all", "--", "--check"]))
@@ -116,6 +119,11 @@ pub fn run(args: &[String]) -> Result {
         })?;
     } else {
         crate::board_system::options_need_system(&system_opts)?;
+    }
+    if wanted("reliability") {
+        step("reliability campaign", || {
+            crate::reliability::run(&reliability_opts)
+        })?;
     }
     Ok(())
 }
