@@ -79,7 +79,8 @@ fn open_log(path: &str) -> Result<OwnedFd, rustix::io::Errno> {
     )
 }
 
-pub(crate) fn start_frame() {
+/// Runs one encoder step with the frame buffer as its output.
+fn encode(step: impl FnOnce(&mut defmt::Encoder, &mut dyn FnMut(&[u8]))) {
     STATE.with(|s| {
         let State {
             encoder,
@@ -87,33 +88,23 @@ pub(crate) fn start_frame() {
             len,
             target,
         } = s;
-        encoder.start_frame(|bytes| push(frame, len, target, bytes));
+        step(encoder, &mut |bytes| push(frame, len, target, bytes));
     });
+}
+
+pub(crate) fn start_frame() {
+    encode(|e, out| e.start_frame(out));
 }
 
 pub(crate) fn write(bytes: &[u8]) {
-    STATE.with(|s| {
-        let State {
-            encoder,
-            frame,
-            len,
-            target,
-        } = s;
-        encoder.write(bytes, |b| push(frame, len, target, b));
-    });
+    encode(|e, out| e.write(bytes, out));
 }
 
 pub(crate) fn end_frame() {
+    encode(|e, out| e.end_frame(out));
     STATE.with(|s| {
-        let State {
-            encoder,
-            frame,
-            len,
-            target,
-        } = s;
-        encoder.end_frame(|b| push(frame, len, target, b));
-        emit(target, &frame[..*len]);
-        *len = 0;
+        emit(&mut s.target, &s.frame[..s.len]);
+        s.len = 0;
     });
 }
 
