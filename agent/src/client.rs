@@ -84,7 +84,7 @@ pub fn run(command: Command, config: &Config, style: Style) -> u8 {
             cmd::GET_SAMPLE,
             buf,
             &mut out,
-            |out, attrs| {
+            &mut |out, attrs| {
                 let s = Sample::parse(attrs)?;
                 let _ = format::sample(out, &s, style);
                 Ok(())
@@ -97,7 +97,7 @@ pub fn run(command: Command, config: &Config, style: Style) -> u8 {
             cmd::GET_STATS,
             buf,
             &mut out,
-            |out, attrs| {
+            &mut |out, attrs| {
                 let s = Stats::parse(attrs)?;
                 let _ = format::stats(out, &s, style);
                 Ok(())
@@ -119,16 +119,17 @@ fn request(
     command: u8,
     buf: &mut [u8],
     out: &mut Stdout,
-    mut each: impl FnMut(&mut Stdout, nlcore::AttrIter<'_>) -> Result<(), nlcore::Error>,
+    each: &mut dyn FnMut(&mut Stdout, nlcore::AttrIter<'_>) -> Result<(), nlcore::Error>,
 ) -> u8 {
     let mut req = [0u8; 32];
     let Ok(len) = build(route, command, &mut req, |_| Ok(())) else {
         return exit::SOFTWARE;
     };
-    let r = sock.request(&mut req[..len], buf, |m| match route.open(&m) {
+    let on_data: conn::OnData<'_> = &mut |m| match route.open(&m) {
         Some((_, attrs)) => each(out, attrs).map_err(Error::Codec),
         None => Ok(()),
-    });
+    };
+    let r = sock.request(&mut req[..len], buf, on_data);
     match r {
         Ok(_) => exit::OK,
         Err(f) => report("request failed", &f),
@@ -142,7 +143,7 @@ fn get_config(
     out: &mut Stdout,
     style: Style,
 ) -> u8 {
-    request(sock, route, cmd::GET_CONFIG, buf, out, |out, attrs| {
+    request(sock, route, cmd::GET_CONFIG, buf, out, &mut |out, attrs| {
         let c = parse_module_config(attrs)?;
         let _ = format::module_config(out, &c, style);
         Ok(())
@@ -180,7 +181,11 @@ fn set(
     let Ok(len) = build(route, cmd::SET_CONFIG, &mut req, |b| settings.put(b)) else {
         return exit::SOFTWARE;
     };
-    if let Err(f) = sock.request(&mut req[..len], buf, |_| Ok(())) {
+    if let Err(f) = sock.request(
+        &mut req[..len],
+        buf,
+        &mut conn::ignore_data as conn::OnData<'_>,
+    ) {
         return report("set refused", &f);
     }
     get_config(sock, route, buf, out, style)

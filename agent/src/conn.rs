@@ -6,7 +6,7 @@ use core::time::Duration;
 use nlcore::consts::{GENL_CTRL_GROUP_NOTIFY, GENL_CTRL_NAME, NETLINK_GENERIC};
 use nlcore::genl::{build_get_family, FamilyInfo};
 use nlcore::sock::{Error, FamilyWatcher, NlSocket};
-use nlcore::MsgBuilder;
+use nlcore::{MsgBuilder, NlMsg};
 use nltelem::cli::exit;
 use nltelem::config::{Config, Senders, Transport};
 use nltelem::route::Route;
@@ -69,6 +69,16 @@ pub fn exit_code(e: &Error) -> u8 {
     }
 }
 
+/// What a request hands each data message of its reply to. Always passed as this one
+/// `dyn` type, so nlcore's generic request/dump code is compiled once for the agent, not
+/// once per call site.
+pub type OnData<'c> = &'c mut dyn FnMut(NlMsg<'_>) -> Result<(), Error>;
+
+/// The [`OnData`] of a request whose reply carries nothing needed (an ack).
+pub fn ignore_data(_: NlMsg<'_>) -> Result<(), Error> {
+    Ok(())
+}
+
 /// A hint for the stderr line of a failure that `exit_code` maps to 77.
 pub fn hint(e: &Error) -> &'static str {
     if exit_code(e) == exit::NOPERM {
@@ -128,7 +138,7 @@ fn resolve(
         b.len()
     };
     let mut found = None;
-    sock.request(&mut req[..len], buf, |msg| {
+    let on_data: OnData<'_> = &mut |msg| {
         let info = FamilyInfo::parse(msg)?;
         if info.name == name {
             found = Some((
@@ -137,8 +147,9 @@ fn resolve(
             ));
         }
         Ok(())
-    })
-    .map_err(|f| f.error)?;
+    };
+    sock.request(&mut req[..len], buf, on_data)
+        .map_err(|f| f.error)?;
     found.ok_or(Error::NotFound)
 }
 

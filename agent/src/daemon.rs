@@ -501,7 +501,11 @@ impl Agent<'_> {
             self.config.module.put(b)
         })
         .ok()?;
-        match ctl.request(&mut req[..len], replies, |_| Ok(())) {
+        match ctl.request(
+            &mut req[..len],
+            replies,
+            &mut conn::ignore_data as conn::OnData<'_>,
+        ) {
             Ok(_) => {
                 defmt::info!("settings pushed");
                 None
@@ -538,9 +542,13 @@ impl Agent<'_> {
             b.put_u64(attr::heartbeat::EXPORTED, c.exported)
         })
         .map_err(Error::Codec)?;
-        ctl.request(&mut req[..len], replies, |_| Ok(()))
-            .map(|_| ())
-            .map_err(|f| f.error)
+        ctl.request(
+            &mut req[..len],
+            replies,
+            &mut conn::ignore_data as conn::OnData<'_>,
+        )
+        .map(|_| ())
+        .map_err(|f| f.error)
     }
 
     /// Reads what is queued on the data socket (at most [`MAX_BATCH`] datagrams).
@@ -600,14 +608,15 @@ impl Agent<'_> {
             counters,
             ..
         } = self;
-        let r = ctl.request(&mut req[..len], replies, |m| {
+        let on_data: conn::OnData<'_> = &mut |m| {
             if let Some((_, attrs)) = route.open(&m) {
                 if let Ok(s) = Sample::parse(attrs) {
                     export(exporters, out, counters, &s);
                 }
             }
             Ok(())
-        });
+        };
+        let r = ctl.request(&mut req[..len], replies, on_data);
         out.flush();
         match r {
             Ok(_) => Ok(()),
