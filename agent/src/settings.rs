@@ -99,28 +99,40 @@ impl ModuleSettings {
         *self == ModuleSettings::default()
     }
 
-    /// Writes the given settings as `config` attributes into an open message.
+    /// Writes the given settings as `config` attributes into an open message, in
+    /// attribute order. (One loop over the values' bytes rather than one typed putter per
+    /// setting: the agent is size-bound, and this is the only place that writes them.)
     pub fn put<B: Buffer>(&self, b: &mut MsgBuilder<B>) -> Result<(), nlcore::Error> {
-        if let Some(v) = self.period_ms {
-            b.put_u32(a::PERIOD_MS, v)?;
-        }
-        if let Some(v) = self.sources {
-            b.put_u32(a::SOURCES, v)?;
-        }
-        if let Some(v) = self.load1_milli_max {
-            b.put_u32(a::LOAD1_MILLI_MAX, v)?;
-        }
-        if let Some(v) = self.mem_available_kib_min {
-            b.put_u64(a::MEM_AVAILABLE_KIB_MIN, v)?;
-        }
-        if let Some(v) = self.temp_mdegc_max {
-            b.put_i32(a::TEMP_MDEGC_MAX, v)?;
-        }
-        if let Some(v) = self.watchdog_ms {
-            b.put_u32(a::WATCHDOG_MS, v)?;
+        let fields: [(u16, Option<[u8; 8]>, usize); 6] = [
+            (a::PERIOD_MS, self.period_ms.map(u32_bytes), 4),
+            (a::SOURCES, self.sources.map(u32_bytes), 4),
+            (a::LOAD1_MILLI_MAX, self.load1_milli_max.map(u32_bytes), 4),
+            (
+                a::MEM_AVAILABLE_KIB_MIN,
+                self.mem_available_kib_min.map(u64::to_ne_bytes),
+                8,
+            ),
+            (
+                a::TEMP_MDEGC_MAX,
+                self.temp_mdegc_max.map(|v| u32_bytes(v as u32)),
+                4,
+            ),
+            (a::WATCHDOG_MS, self.watchdog_ms.map(u32_bytes), 4),
+        ];
+        for (attr, value, len) in fields {
+            if let Some(bytes) = value {
+                b.put_bytes(attr, &bytes[..len])?;
+            }
         }
         Ok(())
     }
+}
+
+/// A 32-bit value's host-order bytes in the first four of eight.
+fn u32_bytes(v: u32) -> [u8; 8] {
+    let mut out = [0; 8];
+    out[..4].copy_from_slice(&v.to_ne_bytes());
+    out
 }
 
 /// Space- or comma-separated source names to their bit mask (at least one).
