@@ -30,7 +30,9 @@ cargo xtask <command> [options]
 Commands:
   setup              install what the build and tests need (rustup targets, Debian packages,
                      cargo-fuzz); idempotent, safe to re-run
-  test [PART...]     run the test suite; parts: lint, unit, nostd, fuzz (default: all)
+  test [PART...]     install what is missing (as `setup`), then run the test suite;
+                     parts: lint, gen, kmod, unit, nostd, cross, fuzz, packaging, export,
+                     system (default: all of these)
                      `test reliability` (long, never by default): fuzz ≥ 10 min per
                      target, hostile client, overload, faults, soak in the qemu guest
   bench [PART...]    side-by-side benchmarks (name=value lines, ratios last)
@@ -38,7 +40,7 @@ Commands:
   image --board B    assemble board B's initramfs (busybox, module, overlay, test programs)
   qemu [--board B]   boot board B's image (no network card); Ctrl-C ends it
   run [--board B] [--for N]
-                     build everything, boot the board (default qemu-x86_64), load the module,
+                     install what is missing (as `setup`), build everything, boot the board (default qemu-x86_64), load the module,
                      show live telemetry until Ctrl-C or N seconds
   gen [--check]      write the protocol files generated from spec/nltelem.yaml; --check
                      only fails when one is stale
@@ -56,7 +58,9 @@ fn main() -> ExitCode {
     };
     let result = match cmd.as_str() {
         "setup" => setup::run(rest),
-        "test" => test::run(rest),
+        // A newcomer's two commands must work on a fresh machine: both install what is
+        // missing first (setup is idempotent and quick when nothing is).
+        "test" => setup::run(&[]).and_then(|()| test::run(rest)),
         "bench" => bench::run(rest),
         "gen" => gen::run(rest),
         "size" => agent::cmd_size(rest),
@@ -64,7 +68,7 @@ fn main() -> ExitCode {
         "kmod" => board_image::cmd_kmod(rest),
         "image" => board_image::cmd_image(rest),
         "qemu" => board_qemu::cmd_qemu(rest),
-        "run" => board_qemu::cmd_run(rest),
+        "run" => setup::run(&[]).and_then(|()| board_qemu::cmd_run(rest)),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
