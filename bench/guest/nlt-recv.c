@@ -26,10 +26,13 @@ static void on_term(int sig)
 }
 
 static uint64_t checksum;
+/* The sample's u64 SEQ attribute, set by walk() (0 when absent). */
+static uint64_t seq;
 
 /* Folds every attribute in [p, end) into the checksum: 8-byte values as u64, 4-byte ones as
  * u32, others byte by byte; nests (the CPU times, each interface, each thermal zone) are
- * walked the same way one level down. Returns -1 on a length that does not fit. */
+ * walked the same way one level down; the top-level SEQ is kept in `seq`. Returns -1 on a
+ * length that does not fit. */
 static int walk(const char *p, const char *end, int nested)
 {
 	while (p + NLA_HDRLEN <= end) {
@@ -48,6 +51,8 @@ static int walk(const char *p, const char *end, int nested)
 
 			memcpy(&x, v, 8);
 			checksum += x;
+			if (!nested && type == NLTELEM_A_SAMPLE_SEQ)
+				seq = x;
 		} else if (len == 4) {
 			uint32_t x;
 
@@ -56,28 +61,6 @@ static int walk(const char *p, const char *end, int nested)
 		} else {
 			for (i = 0; i < len; i++)
 				checksum += (uint8_t)v[i];
-		}
-		p += NLMSG_ALIGN(a->nla_len);
-	}
-	return 0;
-}
-
-/* The u64 SEQ attribute of a sample, or 0 when absent (the first attribute in practice). */
-static uint64_t sample_seq(const struct nlmsghdr *h)
-{
-	const char *p = (const char *)h + NLMSG_HDRLEN;
-	const char *end = (const char *)h + h->nlmsg_len;
-
-	while (p + NLA_HDRLEN <= end) {
-		const struct nlattr *a = (const struct nlattr *)p;
-		uint64_t v;
-
-		if (a->nla_len < NLA_HDRLEN || p + a->nla_len > end)
-			break;
-		if ((a->nla_type & NLA_TYPE_MASK) == NLTELEM_A_SAMPLE_SEQ &&
-		    a->nla_len == NLA_HDRLEN + 8) {
-			memcpy(&v, p + NLA_HDRLEN, 8);
-			return v;
 		}
 		p += NLMSG_ALIGN(a->nla_len);
 	}
@@ -116,15 +99,13 @@ int main(int argc, char **argv)
 			continue;
 		}
 		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
-			uint64_t seq;
-
 			if (h->nlmsg_type != NLTELEM_CLASSIC_TYPE(NLTELEM_CMD_SAMPLE))
 				continue;
+			seq = 0;
 			if (walk((const char *)h + NLMSG_HDRLEN, (const char *)h + h->nlmsg_len, 0)) {
 				malformed++;
 				continue;
 			}
-			seq = sample_seq(h);
 			received++;
 			if (next && seq > next)
 				lost += seq - next;

@@ -1,4 +1,4 @@
-//! `cargo xtask bench guest [--board B] [--quick]`: the agent against a static C receiver
+//! `cargo xtask bench guest [--board=B] [--quick]`: the agent against a static C receiver
 //! and a static C client inside one qemu guest (`board/scenarios/bench-guest.long`).
 //!
 //! Loss: for every interface count (more interfaces = more message parts per snapshot at

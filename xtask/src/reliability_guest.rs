@@ -48,6 +48,16 @@ impl GuestRun {
             .collect()
     }
 
+    /// The first record of lines starting with `prefix`; an error naming `what` if none.
+    pub fn first(&self, prefix: &str, what: &str) -> Result<Vec<(String, String)>> {
+        self.records(prefix).into_iter().next().ok_or_else(|| {
+            fail(format!(
+                "{what}: the guest printed no `{prefix}` line (console log {})",
+                self.log.display()
+            ))
+        })
+    }
+
     /// Fails unless the script ended with status 0 and the kernel stayed clean.
     pub fn require_clean(&self, what: &str) -> Result {
         if self.exit != Some(0) {
@@ -124,40 +134,49 @@ pub fn out_dir(board: &Board) -> PathBuf {
     root().join("target/reliability").join(&board.name)
 }
 
-/// Builds the C guest programs for `board` with musl-gcc (static). Only the host's own
-/// architecture: Debian's musl-tools is a native toolchain.
+/// Builds the C guest programs for `board`, static: with musl-gcc on the host's own
+/// architecture (Debian's musl-tools is native only), else with the board's cross gcc
+/// against Debian's static glibc (`libc6-dev-<arch>-cross`, there for the module's tools).
 fn build_c_programs(board: &Board, dir: &Path) -> Result<Vec<PathBuf>> {
-    if board.debian_arch != "amd64" || std::env::consts::ARCH != "x86_64" {
+    let native = board.debian_arch == "amd64" && std::env::consts::ARCH == "x86_64";
+    let compiler = if native {
+        "musl-gcc".to_string()
+    } else {
+        format!("{}gcc", board.cross_compile)
+    };
+    if !native && board.cross_compile.is_empty() {
         return Err(fail(format!(
-            "the C guest programs are built with Debian's native musl-gcc (x86_64 only); \
-             board {} needs a cross musl toolchain this machine does not have",
+            "board {}: no cross compiler for the C guest programs",
             board.name
         )));
     }
     let src = root().join("bench/guest");
     let uapi = root().join("kmod/uapi");
     fs::create_dir_all(dir)?;
-    step("C guest programs (musl-gcc -static -O2)", || {
-        for p in C_PROGRAMS {
-            exec(
-                Command::new("musl-gcc")
-                    .args([
-                        "-static",
-                        "-O2",
-                        "-Wall",
-                        "-Wextra",
-                        "-Werror",
-                        "-D_GNU_SOURCE",
-                    ])
-                    .arg("-I")
-                    .arg(&uapi)
-                    .arg("-o")
-                    .arg(dir.join(p))
-                    .arg(src.join(format!("{p}.c"))),
-            )?;
-        }
-        Ok(())
-    })?;
+    step(
+        &format!("C guest programs ({compiler} -static -O2)"),
+        || {
+            for p in C_PROGRAMS {
+                exec(
+                    Command::new(&compiler)
+                        .args([
+                            "-static",
+                            "-O2",
+                            "-Wall",
+                            "-Wextra",
+                            "-Werror",
+                            "-D_GNU_SOURCE",
+                        ])
+                        .arg("-I")
+                        .arg(&uapi)
+                        .arg("-o")
+                        .arg(dir.join(p))
+                        .arg(src.join(format!("{p}.c"))),
+                )?;
+            }
+            Ok(())
+        },
+    )?;
     Ok(C_PROGRAMS.iter().map(|p| dir.join(p)).collect())
 }
 
