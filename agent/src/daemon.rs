@@ -120,8 +120,9 @@ struct Agent<'p> {
     /// Sequence trackers of the telemetry and events groups.
     telemetry: SeqTracker,
     events: SeqTracker,
-    /// The exporters live in `run`'s frame, built there in place: they are large (their
-    /// buffers), and a copy into this struct would double their stack cost.
+    /// The exporters live in static memory (`sys::Buffers`), configured there in place:
+    /// they are large (their buffers), and on the stack every frame that held them would
+    /// keep their size resident.
     exporters: &'p mut Exporters,
     out: Stdout,
     signals: OwnedFd,
@@ -151,10 +152,10 @@ pub fn run(path: &str) -> u8 {
     let Some(bufs) = sys::buffers() else {
         return exit::SOFTWARE;
     };
-    let mut exporters = Exporters::new(&config.exports);
+    bufs.exporters.configure(&config.exports);
     let mut agent = Agent {
         path,
-        exporters: &mut exporters,
+        exporters: &mut bufs.exporters,
         config,
         counters: Counters::default(),
         telemetry: SeqTracker::new(),
@@ -165,7 +166,11 @@ pub fn run(path: &str) -> u8 {
     };
     defmt::info!("nltelem {=str} starting", env!("CARGO_PKG_VERSION"));
     agent.open_watcher(&mut bufs.recv);
-    agent.main_loop(&mut bufs.recv, &mut bufs.replies)
+    let code = agent.main_loop(&mut bufs.recv, &mut bufs.replies);
+    // A fatal end too stops the exporters cleanly (MQTT: retained offline, DISCONNECT):
+    // they are in static memory, so nothing drops them when this returns.
+    agent.exporters.clear();
+    code
 }
 
 impl Agent<'_> {
@@ -212,7 +217,7 @@ impl Agent<'_> {
                 End::Stop => {
                     // Dropping the exporters ends them cleanly (MQTT: retained offline,
                     // DISCONNECT), before the process exits.
-                    *self.exporters = Exporters::default();
+                    self.exporters.clear();
                     // The final counters, so a supervisor's log shows what this run saw.
                     let c = self.counters;
                     let _ = format::counters(&mut self.out, &c, Style::Text);
@@ -263,7 +268,7 @@ impl Agent<'_> {
         if log::configure(&config.log, config.log_max_bytes).is_err() {
             fail!("cannot open the new log file; logging stays as it was");
         }
-        *self.exporters = Exporters::new(&config.exports);
+        self.exporters.configure(&config.exports);
         self.config = config;
         if transport_changed {
             self.open_watcher(buf);

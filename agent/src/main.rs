@@ -31,23 +31,8 @@ fn run(args: &[&str]) -> u8 {
         }
     };
     match inv.command {
-        Command::Help(topic) => {
-            let mut out = io::stdout();
-            let _ = out.write_str(cli::help(topic));
-            if topic == Topic::Run {
-                for (key, meaning) in KEYS {
-                    let _ = writeln!(out, "  {key:<22} {meaning}");
-                }
-            }
-            out.flush();
-            exit::OK
-        }
-        Command::Version => {
-            let mut out = io::stdout();
-            let _ = writeln!(out, "nltelem {}", env!("CARGO_PKG_VERSION"));
-            out.flush();
-            exit::OK
-        }
+        Command::Help(topic) => help(Some(topic)),
+        Command::Version => help(None),
         Command::Run => daemon::run(inv.config.unwrap_or(config::DEFAULT_PATH)),
         command => match client::load(inv.config) {
             Ok(config) if command == Command::Monitor => client::monitor(&config, inv.style),
@@ -55,6 +40,28 @@ fn run(args: &[&str]) -> u8 {
             Err(code) => code,
         },
     }
+}
+
+/// `help [TOPIC]` (or `--version` without a topic). Out of line: the output buffer of its
+/// frame (4 KiB) is then not part of the daemon's stack as well.
+#[inline(never)]
+fn help(topic: Option<Topic>) -> u8 {
+    let mut out = io::stdout();
+    match topic {
+        Some(topic) => {
+            let _ = out.write_str(cli::help(topic));
+            if topic == Topic::Run {
+                for (key, meaning) in KEYS {
+                    let _ = writeln!(out, "  {key:<22} {meaning}");
+                }
+            }
+        }
+        None => {
+            let _ = writeln!(out, "nltelem {}", env!("CARGO_PKG_VERSION"));
+        }
+    }
+    out.flush();
+    exit::OK
 }
 
 /// std's entry point, for builds with unwinding panics (see the crate documentation).

@@ -11,6 +11,7 @@ use core::ffi::{c_char, CStr};
 use core::sync::atomic::{AtomicBool, Ordering};
 #[cfg(panic = "abort")]
 use heapless::Vec;
+use nltelem::export::Exporters;
 use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd};
 
 /// The C runtime calls `main` (crt1's `_start` → `__libc_start_main`); the program is
@@ -148,11 +149,18 @@ pub const REPLY_BUFFER: usize = 8 * 1024;
 /// The program's large buffers, in `.bss` rather than on the stack: the kernel maps their
 /// pages only when a datagram is written there, so a buffer sized for the largest message
 /// costs resident memory only for the messages that come.
+///
+/// In this order (`repr(C)`), so the pages that are written are few: the start of each
+/// buffer (where the datagrams land), and the exporters' list; their MQTT slots, written
+/// only when configured, come last.
+#[repr(C)]
 pub struct Buffers {
-    /// Datagrams from the groups (and one-shot replies).
-    pub recv: [u8; RECV_BUFFER],
     /// Replies to the daemon's requests.
     pub replies: [u8; REPLY_BUFFER],
+    /// Datagrams from the groups (and one-shot replies).
+    pub recv: [u8; RECV_BUFFER],
+    /// The daemon's exporters (their MQTT buffers are most of their size).
+    pub exporters: Exporters,
 }
 
 struct BuffersCell(UnsafeCell<Buffers>);
@@ -162,8 +170,9 @@ struct BuffersCell(UnsafeCell<Buffers>);
 unsafe impl Sync for BuffersCell {}
 
 static BUFFERS: BuffersCell = BuffersCell(UnsafeCell::new(Buffers {
-    recv: [0; RECV_BUFFER],
     replies: [0; REPLY_BUFFER],
+    recv: [0; RECV_BUFFER],
+    exporters: Exporters::empty(),
 }));
 static BUFFERS_TAKEN: AtomicBool = AtomicBool::new(false);
 

@@ -59,17 +59,20 @@ pub const MQTT_PACKETS: usize = 64;
 /// Longest node name used in tags and topics.
 pub const MAX_HOST: usize = 64;
 
-/// An MQTT exporter: the client and its topic prefix.
+/// An MQTT exporter: the client and its topic prefix. One slot per possible sink, in use
+/// while the sink in the same position of [`Exporters`]' list is [`Sink::Mqtt`].
 pub struct MqttSink {
     client: Client<TcpLink, MQTT_BUFFER, MQTT_PACKETS>,
     prefix: String<{ spec::MAX_PREFIX + 1 + MAX_HOST }>,
 }
 
-impl Drop for MqttSink {
-    /// A clean end (stop or reload): retained `offline`, then DISCONNECT so the broker
-    /// does not also publish the will.
-    fn drop(&mut self) {
-        self.client.shutdown(now_ms());
+impl MqttSink {
+    /// A slot not in use (all zero: see [`Exporters::empty`]).
+    const fn idle() -> Self {
+        MqttSink {
+            client: Client::idle(TcpLink::unset()),
+            prefix: String::new(),
+        }
     }
 }
 
@@ -134,7 +137,8 @@ enum Sink {
     },
     Udp(UdpSink),
     Prometheus(Textfile),
-    Mqtt(MqttSink),
+    /// Its client is the MQTT slot in the same position (kept apart: it is large).
+    Mqtt,
 }
 
 impl Sink {
@@ -144,7 +148,7 @@ impl Sink {
             Sink::File { .. } => "line-protocol:file",
             Sink::Udp(_) => "line-protocol:udp",
             Sink::Prometheus(_) => "prometheus",
-            Sink::Mqtt(_) => "mqtt",
+            Sink::Mqtt => "mqtt",
         }
     }
 }
@@ -159,10 +163,30 @@ pub struct SinkCounters {
 }
 
 /// The configured exporters.
-#[derive(Default)]
+///
+/// Large (the MQTT buffers), so the agent keeps them in static memory and configures them
+/// in place ([`Exporters::configure`]): built by value they would cost their size again in
+/// stack for every frame that held them, and the stack's pages stay resident.
+/// `repr(C)`: the list first and the MQTT slots last, so the slots' pages stay untouched
+/// (and unmapped) when no MQTT exporter is configured.
+#[repr(C)]
 pub struct Exporters {
     host: String<MAX_HOST>,
     sinks: Vec<(Sink, SinkCounters), { crate::config::MAX_EXPORTS }>,
+    /// The MQTT clients, by position in `sinks`.
+    mqtt: [MqttSink; crate::config::MAX_EXPORTS],
+}
+
+impl Default for Exporters {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl Drop for Exporters {
+    fn drop(&mut self) {
+        self.clear();
+    }
 }
 
 /// The node name (`/proc/sys/kernel/hostname`), `localhost` when it cannot be read.
@@ -171,7 +195,8 @@ fn node_name() -> String<MAX_HOST> {
     let mut buf = [0u8; MAX_HOST];
     let read = openat(
         CWD,
-        "/proc/sys/kernel/hostname",
+        // A C string literal: a `&str` path is copied into rustix's 4 KiB stack buffer.
+        c"/proc/sys/kernel/hostname",
         OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
     )
@@ -241,33 +266,65 @@ impl fmt::Display for TopicLevel<'_> {
 }
 
 impl Exporters {
-    /// The exporters the `export` lines name (already checked by [`check_spec`]); tags and
-    /// topics carry this machine's node name.
-    pub fn new(specs: &[String<MAX_VALUE>]) -> Self {
-        Self::with_host(specs, &node_name())
+    /// No exporter. Every byte is zero, so a `static` of it takes no space in the file.
+    pub const fn empty() -> Self {
+        Exporters {
+            host: String::new(),
+            sinks: Vec::new(),
+            mqtt: [const { MqttSink::idle() }; crate::config::MAX_EXPORTS],
+        }
     }
 
-    /// The exporters, with `host` as the node name.
+    /// The exporters, with `host` as the node name (built by value: for tests).
     pub fn with_host(specs: &[String<MAX_VALUE>], host: &str) -> Self {
-        let mut exporters = Exporters::default();
-        for c in host.chars() {
-            if exporters.host.push(c).is_err() {
-                break;
-            }
-        }
-        // The name as kept (cut to MAX_HOST), so tags and topics agree.
-        let host = exporters.host.clone();
-        for value in specs {
-            let Some(sink) = Self::sink(value, &host) else {
-                continue;
-            };
-            // At most MAX_EXPORTS specs exist (the configuration refuses more).
-            let _ = exporters.sinks.push((sink, SinkCounters::default()));
-        }
+        let mut exporters = Exporters::empty();
+        exporters.configure_with_host(specs, host);
         exporters
     }
 
-    fn sink(value: &str, host: &str) -> Option<Sink> {
+    /// Ends the running exporters (see [`Exporters::clear`]) and starts those the `export`
+    /// lines name (already checked by [`check_spec`]); tags and topics carry this machine's
+    /// node name.
+    pub fn configure(&mut self, specs: &[String<MAX_VALUE>]) {
+        self.configure_with_host(specs, &node_name());
+    }
+
+    /// [`Exporters::configure`] with `host` as the node name.
+    pub fn configure_with_host(&mut self, specs: &[String<MAX_VALUE>], host: &str) {
+        self.clear();
+        self.host.clear();
+        for c in host.chars() {
+            if self.host.push(c).is_err() {
+                break;
+            }
+        }
+        for value in specs {
+            // At most MAX_EXPORTS specs exist (the configuration refuses more).
+            let Some(mqtt) = self.mqtt.get_mut(self.sinks.len()) else {
+                break;
+            };
+            // The name as kept (cut to MAX_HOST), so tags and topics agree.
+            let Some(sink) = Self::sink(value, &self.host, mqtt) else {
+                continue;
+            };
+            let _ = self.sinks.push((sink, SinkCounters::default()));
+        }
+    }
+
+    /// Ends every exporter cleanly (MQTT: retained `offline`, then DISCONNECT so the
+    /// broker does not also publish the will) and forgets them.
+    pub fn clear(&mut self) {
+        let now = now_ms();
+        for ((sink, _), m) in self.sinks.iter_mut().zip(self.mqtt.iter_mut()) {
+            if let Sink::Mqtt = sink {
+                m.client.shutdown(now);
+            }
+        }
+        self.sinks.clear();
+    }
+
+    /// The sink `value` names; an MQTT one starts its client in `mqtt`.
+    fn sink(value: &str, host: &str, mqtt: &mut MqttSink) -> Option<Sink> {
         Some(match spec::parse(value).ok()? {
             Spec::LineStdout => Sink::Stdout,
             Spec::LineFile(p) => {
@@ -286,7 +343,8 @@ impl Exporters {
                 qos1,
                 prefix,
             } => {
-                let mut topic_prefix = String::new();
+                let topic_prefix = &mut mqtt.prefix;
+                topic_prefix.clear();
                 write!(topic_prefix, "{prefix}/{}", TopicLevel(host)).ok()?;
                 let mut status: String<128> = String::new();
                 write!(status, "{topic_prefix}/status").ok()?;
@@ -297,11 +355,10 @@ impl Exporters {
                 } else {
                     Qos::AtMostOnce
                 };
-                let client = Client::new(TcpLink::new(broker), &client_id, &status, qos).ok()?;
-                Sink::Mqtt(MqttSink {
-                    client,
-                    prefix: topic_prefix,
-                })
+                mqtt.client
+                    .restart(TcpLink::new(broker), &client_id, &status, qos)
+                    .ok()?;
+                Sink::Mqtt
             }
         })
     }
@@ -370,7 +427,7 @@ impl Exporters {
 
     /// Gives one line-protocol line to every sink that takes lines.
     fn deliver(&mut self, record: &Record<'_>, stdout: &mut impl Write, outcome: &mut Outcome) {
-        for (sink, counters) in self.sinks.iter_mut() {
+        for ((sink, counters), m) in self.sinks.iter_mut().zip(self.mqtt.iter_mut()) {
             let Some(line) = record.line else {
                 // The line did not fit its buffer: lost for every line sink.
                 if !matches!(sink, Sink::Prometheus(_)) {
@@ -388,7 +445,7 @@ impl Exporters {
                     continue;
                 }
                 Sink::Prometheus(_) => continue,
-                Sink::Mqtt(m) => {
+                Sink::Mqtt => {
                     let mut topic: String<160> = String::new();
                     let named = match record.key {
                         Some(key) => write!(
@@ -411,10 +468,10 @@ impl Exporters {
     /// Ends a message: sends the UDP datagrams still open, lets MQTT write.
     fn finish(&mut self, outcome: &mut Outcome) {
         let now = now_ms();
-        for (sink, counters) in self.sinks.iter_mut() {
+        for ((sink, counters), m) in self.sinks.iter_mut().zip(self.mqtt.iter_mut()) {
             match sink {
                 Sink::Udp(udp) => udp.flush(outcome, counters),
-                Sink::Mqtt(m) => m.client.poll(now),
+                Sink::Mqtt => m.client.poll(now),
                 _ => {}
             }
         }
@@ -424,8 +481,8 @@ impl Exporters {
     /// alive). Call it at least once a second; it never waits.
     pub fn poll(&mut self) {
         let now = now_ms();
-        for (sink, _) in self.sinks.iter_mut() {
-            if let Sink::Mqtt(m) = sink {
+        for ((sink, _), m) in self.sinks.iter_mut().zip(self.mqtt.iter_mut()) {
+            if let Sink::Mqtt = sink {
                 m.client.poll(now);
             }
         }
@@ -433,10 +490,14 @@ impl Exporters {
 
     /// Whether there is an MQTT exporter and every one is connected to its broker.
     pub fn sinks_connected(&self) -> bool {
-        let mut mqtt = self.sinks.iter().filter_map(|(sink, _)| match sink {
-            Sink::Mqtt(m) => Some(m.client.state()),
-            _ => None,
-        });
+        let mut mqtt = self
+            .sinks
+            .iter()
+            .zip(&self.mqtt)
+            .filter_map(|((sink, _), m)| match sink {
+                Sink::Mqtt => Some(m.client.state()),
+                _ => None,
+            });
         let mut any = false;
         mqtt.all(|state| {
             any = true;
@@ -448,8 +509,9 @@ impl Exporters {
     pub fn backlog(&self) -> usize {
         self.sinks
             .iter()
-            .map(|(sink, _)| match sink {
-                Sink::Mqtt(m) => m.client.backlog(),
+            .zip(&self.mqtt)
+            .map(|((sink, _), m)| match sink {
+                Sink::Mqtt => m.client.backlog(),
                 _ => 0,
             })
             .sum()
@@ -463,7 +525,7 @@ impl Exporters {
     /// Writes one line per sink: `export KIND exported N dropped N` (MQTT adds its
     /// connection counters).
     pub fn report(&self, w: &mut impl Write) -> fmt::Result {
-        for (sink, c) in self.sinks.iter() {
+        for ((sink, c), m) in self.sinks.iter().zip(&self.mqtt) {
             write!(
                 w,
                 "export {} exported {} dropped {}",
@@ -471,7 +533,7 @@ impl Exporters {
                 c.exported,
                 c.dropped
             )?;
-            if let Sink::Mqtt(m) = sink {
+            if let Sink::Mqtt = sink {
                 let mc = m.client.counters;
                 write!(
                     w,

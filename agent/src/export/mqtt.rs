@@ -342,35 +342,83 @@ pub const OFFLINE: &[u8] = b"offline";
 impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES> {
     /// A client that will connect as `client_id` and keep `status_topic` up to date.
     pub fn new(link: L, client_id: &str, status_topic: &str, qos: Qos) -> Result<Self, TooLong> {
-        let mut topic = heapless::String::new();
-        topic.push_str(status_topic).map_err(|_| TooLong)?;
-        let mut connect = [0u8; 256];
-        let will = Will {
-            topic: status_topic,
-            payload: OFFLINE,
-        };
-        let connect_len = encode_connect(&mut connect, client_id, KEEP_ALIVE_S, Some(will))?;
-        Ok(Client {
+        let mut client = Self::idle(link);
+        client.start(client_id, status_topic, qos)?;
+        Ok(client)
+    }
+
+    /// A client that is not started: every field zero (so a static one lives in `.bss`),
+    /// and no use before [`Client::restart`] or [`Client::start`].
+    pub const fn idle(link: L) -> Self {
+        Client {
             link,
-            qos,
+            qos: Qos::AtMostOnce,
             state: State::Waiting { retry_at_ms: 0 },
-            backoff_ms: BACKOFF_MIN_MS,
+            backoff_ms: 0,
             arena: [0; ARENA],
             used: 0,
             entries: Vec::new(),
             cursor: 0,
             written: 0,
-            next_packet_id: 1,
-            connect,
-            connect_len,
+            next_packet_id: 0,
+            connect: [0; 256],
+            connect_len: 0,
             connect_written: 0,
-            status_topic: topic,
+            status_topic: heapless::String::new(),
             rx: [0; 64],
             rx_len: 0,
             last_send_ms: 0,
             ping_sent_ms: None,
-            counters: MqttCounters::default(),
-        })
+            counters: MqttCounters {
+                queued: 0,
+                dropped: 0,
+                delivered: 0,
+                connects: 0,
+                disconnects: 0,
+                resent: 0,
+            },
+        }
+    }
+
+    /// Makes this client a new one over `link`, in place: its buffers are reused, never
+    /// copied (a client kept in static memory is never on the stack). The previous link
+    /// is dropped, closing its connection.
+    pub fn restart(
+        &mut self,
+        link: L,
+        client_id: &str,
+        status_topic: &str,
+        qos: Qos,
+    ) -> Result<(), TooLong> {
+        self.link = link;
+        self.start(client_id, status_topic, qos)
+    }
+
+    /// Every field but the link and the arena's bytes to a fresh client's value.
+    fn start(&mut self, client_id: &str, status_topic: &str, qos: Qos) -> Result<(), TooLong> {
+        self.status_topic.clear();
+        self.status_topic
+            .push_str(status_topic)
+            .map_err(|_| TooLong)?;
+        let will = Will {
+            topic: status_topic,
+            payload: OFFLINE,
+        };
+        self.connect_len = encode_connect(&mut self.connect, client_id, KEEP_ALIVE_S, Some(will))?;
+        self.qos = qos;
+        self.state = State::Waiting { retry_at_ms: 0 };
+        self.backoff_ms = BACKOFF_MIN_MS;
+        self.used = 0;
+        self.entries.clear();
+        self.cursor = 0;
+        self.written = 0;
+        self.next_packet_id = 1;
+        self.connect_written = 0;
+        self.rx_len = 0;
+        self.last_send_ms = 0;
+        self.ping_sent_ms = None;
+        self.counters = MqttCounters::default();
+        Ok(())
     }
 
     /// Where the connection is.

@@ -3,7 +3,7 @@
 //! peer is reported at once and the caller drops or keeps the record.
 
 use super::mqtt::{Link, LinkError};
-use core::net::SocketAddr;
+use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
@@ -46,6 +46,14 @@ impl TcpLink {
     /// A link to `broker` (not connected until [`Link::open`]).
     pub fn new(broker: SocketAddr) -> Self {
         TcpLink { broker, fd: None }
+    }
+
+    /// A link to no broker, for a client slot not in use (`0.0.0.0:0`).
+    pub const fn unset() -> Self {
+        TcpLink {
+            broker: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+            fd: None,
+        }
     }
 
     fn fd(&self) -> Result<&OwnedFd, LinkError> {

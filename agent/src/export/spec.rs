@@ -11,7 +11,7 @@
 //! Addresses are numeric (`192.0.2.1:8089`, `[2001:db8::1]:1883`): the agent has no
 //! resolver.
 
-use core::net::SocketAddr;
+use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 /// Longest MQTT topic prefix.
 pub const MAX_PREFIX: usize = 48;
@@ -60,6 +60,113 @@ fn topic_prefix(p: &str) -> Option<&str> {
     ok.then_some(p)
 }
 
+/// A numeric socket address, as `str::parse::<SocketAddr>` takes it (`192.0.2.1:8089`,
+/// `[2001:db8::1]:1883`, `[fe80::1%2]:1883`). Written out because core's parser is general
+/// (and ~3 KB of the agent): this one reads only what an address can be.
+pub fn socket_addr(s: &str) -> Option<SocketAddr> {
+    if let Some(rest) = s.strip_prefix('[') {
+        // Single-character patterns: a `&str` pattern pulls in the two-way searcher.
+        let (inside, port) = rest.split_once(']')?;
+        let port = port.strip_prefix(':')?;
+        let (ip, scope) = match inside.split_once('%') {
+            Some((ip, scope)) => (ip, decimal(scope, u64::from(u32::MAX))? as u32),
+            None => (inside, 0),
+        };
+        let ip = Ipv6Addr::from(ipv6(ip)?);
+        return Some(SocketAddr::V6(SocketAddrV6::new(
+            ip,
+            port_number(port)?,
+            0,
+            scope,
+        )));
+    }
+    let (ip, port) = s.rsplit_once(':')?;
+    Some(SocketAddr::V4(SocketAddrV4::new(
+        ipv4(ip)?,
+        port_number(port)?,
+    )))
+}
+
+/// Decimal digits (leading zeros allowed) up to `max`.
+fn decimal(s: &str, max: u64) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for b in s.bytes() {
+        let digit = char::from(b).to_digit(10)?;
+        value = value.checked_mul(10)?.checked_add(u64::from(digit))?;
+        if value > max {
+            return None;
+        }
+    }
+    Some(value)
+}
+
+fn port_number(s: &str) -> Option<u16> {
+    decimal(s, u64::from(u16::MAX)).map(|p| p as u16)
+}
+
+/// `a.b.c.d`: four decimal octets, no leading zeros.
+fn ipv4(s: &str) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = s.split('.');
+    for octet in octets.iter_mut() {
+        let part = parts.next()?;
+        if part.len() > 3 || (part.len() > 1 && part.starts_with('0')) {
+            return None;
+        }
+        *octet = decimal(part, 255)? as u8;
+    }
+    parts.next().is_none().then_some(Ipv4Addr::from(octets))
+}
+
+/// An IPv6 address's eight groups: hexadecimal groups of one to four digits, at most one
+/// `::` standing for at least one zero group, an IPv4 address as the last two groups.
+fn ipv6(s: &str) -> Option<[u16; 8]> {
+    let mut groups = [0u16; 8];
+    let Some(gap) = s.as_bytes().windows(2).position(|w| w == b"::") else {
+        return (ipv6_groups(s, &mut groups, true)? == 8).then_some(groups);
+    };
+    let (head, tail) = (s.get(..gap)?, s.get(gap + 2..)?);
+    // No IPv4 part before the `::`.
+    let head_len = ipv6_groups(head, &mut groups, false)?;
+    let mut tail_groups = [0u16; 8];
+    let room = tail_groups.get_mut(..7usize.checked_sub(head_len)?)?;
+    let tail_len = ipv6_groups(tail, room, true)?;
+    groups
+        .get_mut(8 - tail_len..)?
+        .copy_from_slice(tail_groups.get(..tail_len)?);
+    Some(groups)
+}
+
+/// Reads `:`-separated groups into `out`; how many it filled.
+fn ipv6_groups(s: &str, out: &mut [u16], ipv4_last: bool) -> Option<usize> {
+    if s.is_empty() {
+        return Some(0);
+    }
+    let mut filled = 0;
+    let mut parts = s.split(':').peekable();
+    while let Some(part) = parts.next() {
+        if ipv4_last && parts.peek().is_none() && part.contains('.') {
+            let [a, b, c, d] = ipv4(part)?.octets();
+            out.get_mut(filled..filled + 2)?
+                .copy_from_slice(&[u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d])]);
+            return Some(filled + 2);
+        }
+        if part.is_empty() || part.len() > 4 {
+            return None;
+        }
+        let mut group = 0u16;
+        for b in part.bytes() {
+            group = group << 4 | char::from(b).to_digit(16)? as u16;
+        }
+        *out.get_mut(filled)? = group;
+        filled += 1;
+    }
+    Some(filled)
+}
+
 /// Parses one `export` value.
 pub fn parse(spec: &str) -> Result<Spec<'_>, &'static str> {
     let (kind, target) = spec.split_once(':').ok_or(EXPECTED)?;
@@ -72,7 +179,7 @@ pub fn parse(spec: &str) -> Result<Spec<'_>, &'static str> {
                 return absolute_path(path).map(Spec::LineFile).ok_or(EXPECTED);
             }
             if let Some(addr) = target.strip_prefix("udp:") {
-                return addr.parse().map(Spec::LineUdp).map_err(|_| EXPECTED);
+                return socket_addr(addr).map(Spec::LineUdp).ok_or(EXPECTED);
             }
             Err(EXPECTED)
         }
@@ -86,7 +193,7 @@ pub fn parse(spec: &str) -> Result<Spec<'_>, &'static str> {
             .ok_or(EXPECTED),
         "mqtt" => {
             let mut parts = target.split(',');
-            let broker = parts.next().and_then(|a| a.parse().ok()).ok_or(EXPECTED)?;
+            let broker = parts.next().and_then(socket_addr).ok_or(EXPECTED)?;
             let (mut qos1, mut prefix) = (true, "nltelem");
             for option in parts {
                 match option.split_once('=') {
@@ -141,6 +248,117 @@ mod tests {
                 prefix: "nltelem"
             })
         );
+    }
+
+    /// The address parser agrees with core's `SocketAddr` parser, on chosen cases and on
+    /// strings made of address-like pieces (a fixed pseudo-random sequence).
+    #[test]
+    fn socket_addresses_parse_as_core_parses_them() {
+        let agree = |s: &str| {
+            assert_eq!(socket_addr(s), s.parse::<SocketAddr>().ok(), "{s:?}");
+        };
+        for s in [
+            "192.0.2.1:8089",
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "1.2.3.4:65536",
+            "1.2.3.4:0008089",
+            "01.2.3.4:1",
+            "1.2.3:1",
+            "1.2.3.4.5:1",
+            "256.1.1.1:1",
+            "1.2.3.4:",
+            ":1",
+            "1.2.3.4:+1",
+            "[::]:1",
+            "[::1]:1883",
+            "[2001:db8::1]:1883",
+            "[1:2:3:4:5:6:7:8]:1",
+            "[1:2:3:4:5:6:7::8]:1",
+            "[1:2:3:4:5:6:7::]:1",
+            "[::2:3:4:5:6:7:8]:1",
+            "[1:2:3:4:5:6:1.2.3.4]:1",
+            "[::ffff:192.0.2.1]:1",
+            "[1.2.3.4::]:1",
+            "[::1.2.3.4:1]:1",
+            "[1:2:3:4:5:6:7:1.2.3.4]:1",
+            "[1::2::3]:1",
+            "[:::1]:1",
+            "[fe80::1%2]:1",
+            "[fe80::1%]:1",
+            "[fe80::1%4294967296]:1",
+            "[00000::1]:1",
+            "[ABCD:ef01::]:9",
+            "[::1]",
+            "[::1]:",
+            "::1:1",
+        ] {
+            agree(s);
+        }
+        let pieces = [
+            "0", "1", "01", "255", "256", "ffff", "fffff", "1.2.3.4", ".", ":", "::", "[", "]",
+            "]:", "%", "%7", ":80", ":65535", ":65536", "abc", "ABC", "g",
+        ];
+        let octets = ["0", "1", "01", "99", "255", "256", "1000", "", "a"];
+        let groups = ["0", "1", "0db8", "ffff", "fffff", "ABC", "1.2.3.4", "", "g"];
+        let ports = ["0", "80", "0080", "65535", "65536", "", "x"];
+        let mut state: u32 = 0x2545_f491;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as usize % n
+        };
+        let mut parsed = 0;
+        for _ in 0..200_000 {
+            let mut s = std::string::String::new();
+            match next(3) {
+                // Pieces in any order.
+                0 => {
+                    for _ in 0..1 + next(9) {
+                        s.push_str(pieces[next(pieces.len())]);
+                    }
+                }
+                // IPv4-shaped, three to five octets.
+                1 => {
+                    for i in 0..3 + next(3) {
+                        if i > 0 {
+                            s.push('.');
+                        }
+                        s.push_str(octets[next(octets.len())]);
+                    }
+                    s.push(':');
+                    s.push_str(ports[next(ports.len())]);
+                }
+                // IPv6-shaped: groups, maybe a `::`, maybe a scope.
+                _ => {
+                    s.push('[');
+                    let count = next(10);
+                    let gap = next(count + 2);
+                    for i in 0..count {
+                        if i == gap {
+                            s.push_str("::");
+                        } else if i > 0 {
+                            s.push(':');
+                        }
+                        s.push_str(groups[next(groups.len())]);
+                    }
+                    // `gap` past the last group: a trailing `::`, or none at all.
+                    if gap == count {
+                        s.push_str("::");
+                    }
+                    if next(4) == 0 {
+                        s.push_str("%7");
+                    }
+                    s.push_str("]:");
+                    s.push_str(ports[next(ports.len())]);
+                }
+            }
+            agree(&s);
+            parsed += usize::from(socket_addr(&s).is_some());
+        }
+        // The cases above reach the accepting paths too, not only the refusals.
+        assert!(parsed > 5_000, "{parsed} of the generated addresses parsed");
     }
 
     #[test]
