@@ -65,11 +65,16 @@ fn family_dump_agrees_with_genl_ctrl_list() {
         Ok(())
     })
     .unwrap_or_else(|f| panic!("{f}"));
-    let mut theirs = genl_ctrl_list();
     ours.sort();
-    theirs.sort();
     assert!(ours.iter().any(|(id, n)| *id == 16 && n == "nlctrl"));
-    assert_eq!(ours, theirs);
+    match without_iproute2() {
+        Some(why) => report_not_run("family dump == `genl ctrl list`", &why),
+        None => {
+            let mut theirs = genl_ctrl_list();
+            theirs.sort();
+            assert_eq!(ours, theirs);
+        }
+    }
     // Every family also resolves by name to the same id.
     for (id, name) in &ours {
         let fam = sock

@@ -105,6 +105,7 @@ pub fn build_image(board: &Board) -> Result<Image> {
     }
     let programs = build_guest_programs(board)?;
     let agent = build_agent(board)?;
+    let socket_tests = crate::board_sock_tests::build(board, &cargo_target_dir())?;
     let image = out.join("initramfs.cpio");
     step(&format!("initramfs for {}", board.name), || {
         let staging = out.join("rootfs");
@@ -153,6 +154,9 @@ pub fn build_image(board: &Board) -> Result<Image> {
         }
         if let Some(a) = &agent {
             install(a, &staging.join("usr/bin/nltelem"))?;
+        }
+        for (built, in_image) in &socket_tests {
+            crate::board_sock_tests::install_stripped(board, built, &staging.join(in_image))?;
         }
         for s in scenario_files()? {
             let name = s.file_name().expect("scenarios have file names");

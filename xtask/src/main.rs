@@ -10,6 +10,7 @@ mod board;
 mod board_image;
 mod board_qemu;
 mod board_setup;
+mod board_sock_tests;
 mod board_system;
 mod gen;
 mod kmod;

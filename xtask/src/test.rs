@@ -182,8 +182,9 @@ const CROSS_TARGETS: &[&str] = &[
 
 /// nlcore's socket tests built for other architectures and run under qemu-user. qemu-user
 /// lets a guest program open only NETLINK_ROUTE (and uevent/audit) sockets, so the
-/// NETLINK_GENERIC and NETLINK_USERSOCK tests are built for each target but run only
-/// natively (part `unit`); this says so instead of passing them silently.
+/// NETLINK_GENERIC and NETLINK_USERSOCK tests are built for each target here but run
+/// natively (part `unit`) and in the qemu boards' real kernels (part `system`, scenario
+/// `nlcore-sockets`); this says so instead of passing them silently.
 fn cross_socket_tests() -> Result {
     for target in CROSS_TARGETS {
         let socket_tests = ["-p", "nlcore", "--features", "socket", "--target", target];
@@ -204,7 +205,9 @@ fn cross_socket_tests() -> Result {
     }
     println!(
         "NOT RUN under qemu-user: sock_genl, sock_usersock, sock_dump (qemu-user refuses NETLINK_GENERIC \
-         and NETLINK_USERSOCK sockets: EPROTONOSUPPORT); built for {}, run natively in `unit`",
+         and NETLINK_USERSOCK sockets: EPROTONOSUPPORT); built for {}; they run natively in `unit`, \
+         and for aarch64 (and x86_64) with sock_examples and sock_route in the qemu boards' kernels \
+         (`system`, scenario nlcore-sockets); for armv7 nowhere yet (no qemu-armv7 board)",
         CROSS_TARGETS.join(", ")
     );
     if !nightly_present() {

@@ -59,6 +59,26 @@ pub fn link_of(msg: nlcore::NlMsg<'_>) -> Result<(i32, String), nlcore::sock::Er
     Err(nlcore::Error::MissingAttr { attr: IFLA_IFNAME }.into())
 }
 
+/// Set (to the reason) where iproute2 is missing, as in the busybox qemu guests
+/// (`board/scenarios/nlcore-sockets.sh`): comparisons with its output are then reported
+/// NOT RUN instead of failing on the missing tool.
+pub const WITHOUT_IPROUTE2: &str = "NLCORE_SOCK_WITHOUT_IPROUTE2";
+
+/// Why comparisons with iproute2's output cannot run here, if they cannot.
+pub fn without_iproute2() -> Option<String> {
+    std::env::var(WITHOUT_IPROUTE2).ok()
+}
+
+/// Reports one assertion that was not run, and why. Written to stderr directly, not through
+/// `eprintln!`, which libtest would capture and hide for a passing test.
+pub fn report_not_run(assertion: &str, why: &str) {
+    use std::io::Write;
+    let line = format!("NOT RUN: {assertion}: {why}\n");
+    std::io::stderr()
+        .write_all(line.as_bytes())
+        .expect("write to stderr");
+}
+
 /// Runs `program args` and returns its stdout, failing the test if it cannot.
 pub fn run(program: &str, args: &[&str]) -> String {
     let out = Command::new(program)
