@@ -142,6 +142,11 @@ enum Sink {
 }
 
 impl Sink {
+    /// Whether the sink takes rendered line-protocol points (the textfile renders its own).
+    fn takes_lines(&self) -> bool {
+        !matches!(self, Sink::Prometheus(_))
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             Sink::Stdout => "line-protocol:stdout",
@@ -374,23 +379,28 @@ impl Exporters {
     pub fn sample(&mut self, s: &Sample<'_>, stdout: &mut impl Write) -> Outcome {
         let mut outcome = Outcome::default();
         let mut line = TextBuf::<1024>::new();
-        for p in points(s) {
-            line.clear();
-            let rendered = p.write(&mut line, &self.host, s.timestamp_ns).is_ok();
-            if rendered && line.as_bytes().is_empty() {
-                // A point without fields: nothing to send.
-                continue;
+        // Rendering points is most of the agent's work per sample: skip it when no sink
+        // takes lines (no exporter at all, or only the textfile).
+        let lines_wanted = self.sinks.iter().any(|(sink, _)| sink.takes_lines());
+        if lines_wanted {
+            for p in points(s) {
+                line.clear();
+                let rendered = p.write(&mut line, &self.host, s.timestamp_ns).is_ok();
+                if rendered && line.as_bytes().is_empty() {
+                    // A point without fields: nothing to send.
+                    continue;
+                }
+                let record = Record {
+                    line: if rendered {
+                        Some(line.as_bytes())
+                    } else {
+                        None
+                    },
+                    measurement: p.measurement(),
+                    key: p.key(),
+                };
+                self.deliver(&record, stdout, &mut outcome);
             }
-            let record = Record {
-                line: if rendered {
-                    Some(line.as_bytes())
-                } else {
-                    None
-                },
-                measurement: p.measurement(),
-                key: p.key(),
-            };
-            self.deliver(&record, stdout, &mut outcome);
         }
         for (sink, counters) in self.sinks.iter_mut() {
             if let Sink::Prometheus(textfile) = sink {
@@ -430,7 +440,7 @@ impl Exporters {
         for ((sink, counters), m) in self.sinks.iter_mut().zip(self.mqtt.iter_mut()) {
             let Some(line) = record.line else {
                 // The line did not fit its buffer: lost for every line sink.
-                if !matches!(sink, Sink::Prometheus(_)) {
+                if sink.takes_lines() {
                     count(outcome, counters, false);
                 }
                 continue;
