@@ -257,17 +257,23 @@ fn parse_line(line: &str, name: &str, r: &mut Report) {
 
 /// The kernel's health after the scenario: log phrases and taint bits.
 fn kernel_health(r: &Report) -> Vec<String> {
+    kernel_problems(&r.dmesg, r.tainted)
+}
+
+/// What a guest's kernel log and taint flags say went wrong; empty when the kernel stayed
+/// clean. Every guest run (scenarios, reliability, benchmarks) is judged by this one rule.
+pub fn kernel_problems(dmesg: &[String], tainted: Option<u64>) -> Vec<String> {
     let mut problems = Vec::new();
-    if r.dmesg.is_empty() {
+    if dmesg.is_empty() {
         problems.push("the guest reported no kernel log".to_string());
     }
-    for line in &r.dmesg {
+    for line in dmesg {
         let bad = BAD_LOG_PHRASES.iter().any(|p| line.contains(p)) || has_word(line, "BUG");
         if bad {
             problems.push(format!("kernel log: {line}"));
         }
     }
-    match r.tainted {
+    match tainted {
         None => problems.push("the guest reported no taint flags".into()),
         Some(t) if t & !ALLOWED_TAINT != 0 => problems.push(format!(
             "kernel tainted {t} (unexpected bits {:#x}: see Documentation/admin-guide/tainted-kernels)",

@@ -21,9 +21,6 @@ use std::time::{Duration, Instant};
 /// The static C guest programs, built from `bench/guest/<name>.c`.
 const C_PROGRAMS: &[&str] = &["nlt-recv", "nlt-client", "nlt-hostile"];
 
-/// Taint bits the module is expected to set: `O` (out-of-tree) and `E` (unsigned).
-const ALLOWED_TAINT: u64 = 4096 | 8192;
-
 /// What one long guest run reported.
 pub struct GuestRun {
     /// The script's output lines (`@@out`), in order.
@@ -300,36 +297,13 @@ pub fn run(
             log.display()
         )));
     }
-    let mut kernel_problems: Vec<String> = dmesg
-        .iter()
-        .filter(|l| {
-            ["WARNING", "Oops", "general protection"]
-                .iter()
-                .any(|p| l.contains(p))
-                || has_word(l, "BUG")
-        })
-        .cloned()
-        .collect();
-    match tainted {
-        Some(t) if t & !ALLOWED_TAINT == 0 => {}
-        other => kernel_problems.push(format!("taint flags {other:?}")),
-    }
+    let kernel_problems = crate::board_system::kernel_problems(&dmesg, tainted);
     Ok(GuestRun {
         output,
         exit,
         kernel_problems,
         dmesg_lines: dmesg.len(),
         log,
-    })
-}
-
-/// `word` as a whole word (x86 prints `DEBUGCTL`, which is no `BUG`).
-fn has_word(line: &str, word: &str) -> bool {
-    let is_word_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    line.match_indices(word).any(|(i, _)| {
-        let before = line[..i].chars().next_back();
-        let after = line[i + word.len()..].chars().next();
-        !before.is_some_and(is_word_char) && !after.is_some_and(is_word_char)
     })
 }
 
@@ -352,11 +326,5 @@ mod tests {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
         assert_eq!(median(&mut []), None);
-    }
-
-    #[test]
-    fn bug_only_as_a_word() {
-        assert!(has_word("kernel BUG at mm/slub.c", "BUG"));
-        assert!(!has_word("x86/DEBUGCTL", "BUG"));
     }
 }
