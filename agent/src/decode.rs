@@ -52,12 +52,17 @@ pub const NETDEV_FIELDS: [&str; 8] = [
 ];
 
 impl<'a> Netdev<'a> {
-    /// Reads the attributes of a `netdev` nest (already validated).
+    /// Validates and reads a `netdev` nest on its own (a dump reply).
     pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
         policy::NETDEV.validate(attrs.clone())?;
+        Ok(Netdev::read(attrs))
+    }
+
+    /// Reads a `netdev` nest that its container's policy already validated (the sample's
+    /// policy checks its nests), so the hot path does not check it twice.
+    fn read(attrs: AttrIter<'a>) -> Self {
         let mut n = Netdev::default();
-        for a in attrs {
-            let a = a?;
+        for a in attrs.flatten() {
             match a.kind() {
                 attr::netdev::IFINDEX => n.ifindex = u32_of(a),
                 attr::netdev::IFNAME => n.ifname = a.get_str().ok(),
@@ -68,7 +73,7 @@ impl<'a> Netdev<'a> {
                 _ => {}
             }
         }
-        Ok(n)
+        n
     }
 }
 
@@ -169,7 +174,7 @@ impl<'a> Sample<'a> {
             .clone()
             .filter_map(Result::ok)
             .filter(|a| a.kind() == attr::sample::NETDEV)
-            .filter_map(|a| Netdev::parse(a.nested()).ok())
+            .map(|a| Netdev::read(a.nested()))
     }
 
     /// The thermal zones in this message.
