@@ -1,3 +1,4 @@
+use crate::text::{self, Text};
 use core::fmt;
 
 /// Everything that can go wrong while parsing, validating or building netlink messages.
@@ -91,51 +92,93 @@ pub enum Error {
     InteriorNul,
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Error {
+    /// Describes the error in words, for people (the phrases `Display` shows too).
+    pub fn describe(&self, w: &mut dyn Text) {
+        let attr = |w: &mut dyn Text, attr: u16| {
+            w.str("attribute ");
+            w.uint(attr.into());
+            w.str(": ");
+        };
         match *self {
             Error::Truncated { need, have } => {
-                write!(f, "truncated: header needs {need} bytes, {have} present")
+                w.str("truncated: header needs ");
+                w.uint(need as u64);
+                w.str(" bytes, ");
+                w.uint(have as u64);
+                w.str(" present");
             }
-            Error::BadMessageLength { claimed, available } => write!(
-                f,
-                "bad nlmsg_len {claimed} (minimum 16, {available} bytes available)"
-            ),
+            Error::BadMessageLength { claimed, available } => {
+                w.str("bad nlmsg_len ");
+                w.uint(claimed.into());
+                w.str(" (minimum 16, ");
+                w.uint(available as u64);
+                w.str(" bytes available)");
+            }
             Error::BadAttrLength {
-                attr,
+                attr: a,
                 claimed,
                 available,
-            } => write!(
-                f,
-                "attribute {attr}: bad nla_len {claimed} (minimum 4, {available} bytes available)"
-            ),
-            Error::TrailingBytes { len } => write!(f, "{len} stray bytes after the last attribute"),
-            Error::AttrSize { attr, len } => {
-                write!(
-                    f,
-                    "attribute {attr}: payload of {len} bytes has the wrong size"
-                )
+            } => {
+                attr(w, a);
+                w.str("bad nla_len ");
+                w.uint(claimed.into());
+                w.str(" (minimum 4, ");
+                w.uint(available as u64);
+                w.str(" bytes available)");
             }
-            Error::NotNulTerminated { attr } => {
-                write!(f, "attribute {attr}: string is not NUL-terminated")
+            Error::TrailingBytes { len } => {
+                w.uint(len as u64);
+                w.str(" stray bytes after the last attribute");
             }
-            Error::NotUtf8 { attr } => write!(f, "attribute {attr}: string is not UTF-8"),
-            Error::UnknownAttr { attr } => write!(f, "attribute {attr}: unknown to the policy"),
-            Error::NestedFlag { attr } => {
-                write!(f, "attribute {attr}: NLA_F_NESTED does not match its kind")
+            Error::AttrSize { attr: a, len } => {
+                attr(w, a);
+                w.str("payload of ");
+                w.uint(len as u64);
+                w.str(" bytes has the wrong size");
             }
-            Error::TooDeep => write!(f, "attributes nested too deeply"),
-            Error::MissingAttr { attr } => write!(f, "attribute {attr}: required but missing"),
+            Error::NotNulTerminated { attr: a } => {
+                attr(w, a);
+                w.str("string is not NUL-terminated");
+            }
+            Error::NotUtf8 { attr: a } => {
+                attr(w, a);
+                w.str("string is not UTF-8");
+            }
+            Error::UnknownAttr { attr: a } => {
+                attr(w, a);
+                w.str("unknown to the policy");
+            }
+            Error::NestedFlag { attr: a } => {
+                attr(w, a);
+                w.str("NLA_F_NESTED does not match its kind");
+            }
+            Error::TooDeep => w.str("attributes nested too deeply"),
+            Error::MissingAttr { attr: a } => {
+                attr(w, a);
+                w.str("required but missing");
+            }
             Error::UnexpectedType { nlmsg_type } => {
-                write!(f, "unexpected message type {nlmsg_type}")
+                w.str("unexpected message type ");
+                w.uint(nlmsg_type.into());
             }
             Error::BufferFull { need, free } => {
-                write!(f, "buffer full: need {need} bytes, {free} free")
+                w.str("buffer full: need ");
+                w.uint(need as u64);
+                w.str(" bytes, ");
+                w.uint(free as u64);
+                w.str(" free");
             }
-            Error::TooLong => write!(f, "message or attribute longer than its length field"),
-            Error::OutOfOrder => write!(f, "builder call out of order"),
-            Error::InteriorNul => write!(f, "string contains a NUL byte"),
+            Error::TooLong => w.str("message or attribute longer than its length field"),
+            Error::OutOfOrder => w.str("builder call out of order"),
+            Error::InteriorNul => w.str("string contains a NUL byte"),
         }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&text::Display(self, Self::describe), f)
     }
 }
 

@@ -26,6 +26,7 @@ pub mod genl;
 pub mod policy;
 #[cfg(feature = "socket")]
 pub mod sock;
+pub mod text;
 pub mod wire;
 
 pub use builder::{Buffer, MsgBuilder, Nest, SliceBuffer};

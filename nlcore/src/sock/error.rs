@@ -1,4 +1,5 @@
 use crate::control::ExtAck;
+use crate::text::{self, Text};
 use core::fmt;
 // Errno values differ between architectures (mips has its own), so never write them as
 // numbers: rustix's constants are right for the target.
@@ -94,40 +95,64 @@ impl From<crate::Error> for Error {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Error {
+    /// Describes the error in words, for people (the phrases `Display` shows too).
+    pub fn describe(&self, w: &mut dyn Text) {
+        let errno = |w: &mut dyn Text, what: &str, errno: i32| {
+            w.str(what);
+            w.str(": errno ");
+            w.int(errno.into());
+        };
         match *self {
-            Error::Os(errno) => write!(f, "system call failed: errno {errno}"),
-            Error::AddrInUse { port } => write!(f, "netlink port {port} is already in use"),
-            Error::Truncated { size, capacity } => write!(
-                f,
-                "datagram of {size} bytes truncated to the {capacity}-byte receive buffer"
-            ),
-            Error::Overrun => write!(f, "receive queue overrun (ENOBUFS): messages were lost"),
-            Error::TimedOut => write!(f, "timed out waiting for a netlink message"),
-            Error::WouldBlock => write!(f, "no message waiting (non-blocking socket)"),
-            Error::ForeignSender { port } => {
-                write!(f, "refused a datagram from port {port} (not the kernel)")
+            Error::Os(e) => errno(w, "system call failed", e),
+            Error::AddrInUse { port } => {
+                w.str("netlink port ");
+                w.uint(port.into());
+                w.str(" is already in use");
             }
-            Error::Kernel { errno } => write!(f, "request refused by the peer: errno {errno}"),
+            Error::Truncated { size, capacity } => {
+                w.str("datagram of ");
+                w.uint(size as u64);
+                w.str(" bytes truncated to the ");
+                w.uint(capacity as u64);
+                w.str("-byte receive buffer");
+            }
+            Error::Overrun => w.str("receive queue overrun (ENOBUFS): messages were lost"),
+            Error::TimedOut => w.str("timed out waiting for a netlink message"),
+            Error::WouldBlock => w.str("no message waiting (non-blocking socket)"),
+            Error::ForeignSender { port } => {
+                w.str("refused a datagram from port ");
+                w.uint(port.into());
+                w.str(" (not the kernel)");
+            }
+            Error::Kernel { errno: e } => errno(w, "request refused by the peer", e),
             Error::DumpInterrupted => {
-                write!(
-                    f,
-                    "dump interrupted (NLM_F_DUMP_INTR): the set changed, dump again"
-                )
+                w.str("dump interrupted (NLM_F_DUMP_INTR): the set changed, dump again")
             }
             Error::SeqMismatch { expected, got } => {
-                write!(f, "reply has sequence number {got}, request had {expected}")
+                w.str("reply has sequence number ");
+                w.uint(got.into());
+                w.str(", request had ");
+                w.uint(expected.into());
             }
             Error::PortMismatch { expected, got } => {
-                write!(
-                    f,
-                    "reply addressed to port {got}, this socket is port {expected}"
-                )
+                w.str("reply addressed to port ");
+                w.uint(got.into());
+                w.str(", this socket is port ");
+                w.uint(expected.into());
             }
-            Error::NotFound => write!(f, "no such family or group"),
-            Error::Codec(e) => write!(f, "malformed message: {e}"),
+            Error::NotFound => w.str("no such family or group"),
+            Error::Codec(e) => {
+                w.str("malformed message: ");
+                e.describe(w);
+            }
         }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&text::Display(self, Self::describe), f)
     }
 }
 
@@ -159,16 +184,25 @@ impl From<crate::Error> for Failed<'_> {
     }
 }
 
-impl fmt::Display for Failed<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.error)?;
+impl Failed<'_> {
+    /// Describes the failure: the error, then the peer's extended-ack message and offset.
+    pub fn describe(&self, w: &mut dyn Text) {
+        self.error.describe(w);
         if let Some(msg) = self.ext_ack.msg {
-            write!(f, ": {msg}")?;
+            w.str(": ");
+            w.str(msg);
         }
         if let Some(offset) = self.ext_ack.offset {
-            write!(f, " (attribute at offset {offset})")?;
+            w.str(" (attribute at offset ");
+            w.uint(offset.into());
+            w.str(")");
         }
-        Ok(())
+    }
+}
+
+impl fmt::Display for Failed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&text::Display(self, Self::describe), f)
     }
 }
 

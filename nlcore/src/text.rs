@@ -1,0 +1,226 @@
+//! Text without `core::fmt`: a one-method sink trait and the few renderings a netlink tool
+//! prints (decimal integers, padded columns).
+//!
+//! Why not `core::fmt`: every `write!` site builds an argument table and goes through
+//! `core::fmt::write`, `Formatter::pad` and `pad_integral`; in a 48 KiB program that
+//! machinery and its call sites cost more than the rest of the output code. Here a writer
+//! has one method, callers take `&mut dyn Text` (one copy of each rendering, whatever the
+//! sink), and a writer that can fail remembers the failure itself instead of returning it
+//! from every call.
+//!
+//! `core::fmt::Display` stays available where std code wants it (tests, other programs):
+//! [`Display`] adapts any `describe`-style function to it.
+
+use core::fmt;
+
+/// Somewhere text goes: a buffer, a file, a formatter. Infallible by contract: a writer
+/// that can run out of room or fail records that and reports it when it is finished with.
+pub trait Text {
+    /// Appends `bytes` (UTF-8 text, or bytes the caller checked).
+    fn bytes(&mut self, bytes: &[u8]);
+}
+
+impl dyn Text + '_ {
+    /// Appends a string.
+    #[inline]
+    pub fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+
+    /// Appends one ASCII byte.
+    #[inline]
+    pub fn byte(&mut self, b: u8) {
+        self.bytes(&[b]);
+    }
+
+    /// Appends `v` in decimal.
+    pub fn uint(&mut self, v: u64) {
+        let mut digits = [0u8; 20];
+        let start = decimal(v, &mut digits);
+        self.bytes(&digits[start..]);
+    }
+
+    /// Appends `v` in decimal, with a `-` when negative.
+    pub fn int(&mut self, v: i64) {
+        if v < 0 {
+            self.byte(b'-');
+        }
+        self.uint(v.unsigned_abs());
+    }
+
+    /// Appends `v / 1000` with three decimals (`1500` → `1.500`, `-5` → `-0.005`): the
+    /// fixed-point values of the protocol (load ×1000, m°C) without floating point.
+    pub fn milli(&mut self, v: i64) {
+        if v < 0 {
+            self.byte(b'-');
+        }
+        let abs = v.unsigned_abs();
+        self.uint(abs / 1000);
+        let frac = abs % 1000;
+        self.bytes(&[
+            b'.',
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ]);
+    }
+
+    /// Appends `s`, then spaces up to `width` bytes in all (a left-aligned column).
+    pub fn column(&mut self, s: &str, width: usize) {
+        self.str(s);
+        self.spaces(width.saturating_sub(s.len()));
+    }
+
+    /// Appends `n` spaces.
+    pub fn spaces(&mut self, mut n: usize) {
+        const SPACES: &[u8; 16] = b"                ";
+        while n > 0 {
+            let k = n.min(SPACES.len());
+            self.bytes(&SPACES[..k]);
+            n -= k;
+        }
+    }
+}
+
+/// Writes the decimal digits of `v` at the end of `out` and returns where they start.
+pub fn decimal(mut v: u64, out: &mut [u8; 20]) -> usize {
+    let mut i = out.len();
+    loop {
+        i -= 1;
+        out[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            return i;
+        }
+    }
+}
+
+/// A fixed buffer that keeps what fits and remembers whether anything did not.
+#[derive(Debug)]
+pub struct Fixed<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+    overflowed: bool,
+}
+
+impl<const N: usize> Fixed<N> {
+    /// An empty buffer.
+    pub const fn new() -> Self {
+        Fixed {
+            buf: [0; N],
+            len: 0,
+            overflowed: false,
+        }
+    }
+
+    /// What was written, or `None` when some of it did not fit.
+    pub fn get(&self) -> Option<&[u8]> {
+        (!self.overflowed).then(|| &self.buf[..self.len])
+    }
+
+    /// What was written, as text, or `None` when some of it did not fit (or, which the
+    /// writers here never do, it is not UTF-8).
+    pub fn as_str(&self) -> Option<&str> {
+        core::str::from_utf8(self.get()?).ok()
+    }
+
+    /// Empties the buffer and forgets an overflow.
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.overflowed = false;
+    }
+
+    /// The writer, as the `dyn Text` the renderings take.
+    pub fn text(&mut self) -> &mut dyn Text {
+        self
+    }
+}
+
+impl<const N: usize> Default for Fixed<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Text for Fixed<N> {
+    fn bytes(&mut self, bytes: &[u8]) {
+        match self.buf.get_mut(self.len..self.len + bytes.len()) {
+            Some(room) if !self.overflowed => {
+                room.copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+            _ => self.overflowed = true,
+        }
+    }
+}
+
+/// `core::fmt::Display` for anything that describes itself into a [`Text`].
+pub struct Display<'a, T: ?Sized>(pub &'a T, pub fn(&T, &mut dyn Text));
+
+impl<T: ?Sized> fmt::Display for Display<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Adapter<'f, 'g> {
+            f: &'f mut fmt::Formatter<'g>,
+            result: fmt::Result,
+        }
+        impl Text for Adapter<'_, '_> {
+            fn bytes(&mut self, bytes: &[u8]) {
+                // Every `describe` writes text: a non-UTF-8 piece is shown lossily, not
+                // dropped.
+                let s = core::str::from_utf8(bytes).unwrap_or("\u{fffd}");
+                if self.result.is_ok() {
+                    self.result = self.f.write_str(s);
+                }
+            }
+        }
+        let mut adapter = Adapter { f, result: Ok(()) };
+        (self.1)(self.0, &mut adapter);
+        adapter.result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(put: impl FnOnce(&mut dyn Text)) -> heapless::String<64> {
+        let mut buf: Fixed<64> = Fixed::new();
+        put(buf.text());
+        heapless::String::try_from(buf.as_str().expect("fits")).expect("fits")
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(render(|t| t.uint(0)), "0");
+        assert_eq!(render(|t| t.uint(u64::MAX)), "18446744073709551615");
+        assert_eq!(render(|t| t.int(i64::MIN)), "-9223372036854775808");
+        assert_eq!(render(|t| t.int(-7)), "-7");
+    }
+
+    #[test]
+    fn milli_values() {
+        assert_eq!(render(|t| t.milli(1500)), "1.500");
+        assert_eq!(render(|t| t.milli(-5)), "-0.005");
+        assert_eq!(render(|t| t.milli(-5500)), "-5.500");
+        assert_eq!(render(|t| t.milli(0)), "0.000");
+        assert_eq!(render(|t| t.milli(i64::MIN)), "-9223372036854775.808");
+    }
+
+    #[test]
+    fn columns() {
+        assert_eq!(render(|t| t.column("ab", 5)), "ab   ");
+        assert_eq!(render(|t| t.column("abcdef", 3)), "abcdef");
+        assert_eq!(render(|t| t.spaces(40)).len(), 40);
+    }
+
+    #[test]
+    fn overflow_is_remembered() {
+        let mut buf: Fixed<4> = Fixed::new();
+        buf.text().str("abc");
+        buf.text().str("de");
+        assert_eq!(buf.get(), None);
+        buf.clear();
+        buf.text().str("abcd");
+        assert_eq!(buf.as_str(), Some("abcd"));
+    }
+}
