@@ -1,7 +1,7 @@
 //! Standard output and error as `embedded-io` sinks over their file descriptors.
 
 use crate::sys;
-use core::fmt::Write as _;
+use nlcore::text::Text;
 use embedded_io::{ErrorKind, ErrorType, Write};
 use nltelem::sink::TextSink;
 use rustix::fd::BorrowedFd;
@@ -15,7 +15,7 @@ pub struct WriteError(pub rustix::io::Errno);
 
 impl core::fmt::Display for WriteError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "write failed: errno {}", self.0.raw_os_error())
+        f.write_str("write failed")
     }
 }
 
@@ -58,17 +58,17 @@ pub fn stdout() -> Stdout {
 }
 
 /// Prints `nltelem: <message>` as one plain line on standard error (fatal errors, so that
-/// init systems show why the agent stopped).
-pub fn error_line(args: core::fmt::Arguments<'_>) {
+/// init systems show why the agent stopped); `say` writes the message.
+pub fn error_line(say: &dyn Fn(&mut dyn Text)) {
     let mut err: TextSink<Fd, 512> = TextSink::new(Fd(sys::stderr()));
-    let _ = err.write_str("nltelem: ");
-    let _ = err.write_fmt(args);
-    let _ = err.write_str("\n");
+    let w = err.text();
+    w.str("nltelem: ");
+    say(w);
+    w.byte(b'\n');
     err.flush();
 }
 
-/// `error_line` with `format_args!` syntax.
-#[macro_export]
-macro_rules! fail {
-    ($($t:tt)*) => { $crate::io::error_line(format_args!($($t)*)) };
+/// [`error_line`] with a fixed message.
+pub fn fail(message: &str) {
+    error_line(&|w| w.str(message));
 }

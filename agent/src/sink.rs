@@ -2,71 +2,16 @@
 //! written in one call when a line is complete or the buffer fills, so a record is never
 //! split across more system calls than needed and nothing is allocated.
 
-use core::fmt;
 use embedded_io::Write;
-
-/// Text gathered for a sink: `core::fmt::Write` in, `embedded_io::Write` out.
-pub struct TextBuf<const N: usize> {
-    buf: [u8; N],
-    len: usize,
-    /// Bytes that did not fit and were dropped (the sink was not drained in time).
-    pub dropped: u64,
-}
-
-impl<const N: usize> Default for TextBuf<N> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<const N: usize> TextBuf<N> {
-    /// An empty buffer.
-    pub const fn new() -> Self {
-        TextBuf {
-            buf: [0; N],
-            len: 0,
-            dropped: 0,
-        }
-    }
-
-    /// The gathered text.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-
-    /// Forgets the gathered text.
-    pub fn clear(&mut self) {
-        self.len = 0;
-    }
-
-    /// Writes everything gathered to `sink` and empties the buffer.
-    pub fn drain_to<W: Write>(&mut self, sink: &mut W) -> Result<(), W::Error> {
-        let r = sink.write_all(&self.buf[..self.len]);
-        self.len = 0;
-        r
-    }
-}
-
-impl<const N: usize> fmt::Write for TextBuf<N> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let room = N - self.len;
-        if s.len() > room {
-            self.dropped = self.dropped.saturating_add(s.len() as u64);
-            return Err(fmt::Error);
-        }
-        self.buf[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
-        self.len += s.len();
-        Ok(())
-    }
-}
+use nlcore::text::{Fixed, Text};
 
 /// Text written straight through to an `embedded-io` sink: gathered in a fixed buffer and
 /// written when [`flush`](Self::flush) is called or the buffer fills. A sink error is
 /// remembered (and the text dropped) rather than retried: output must never stall the agent.
 pub struct TextSink<W: Write, const N: usize> {
     sink: W,
-    text: TextBuf<N>,
-    /// Whether a write to the sink failed since the last [`flush`](Self::flush).
+    text: Fixed<N>,
+    /// A write to the sink failed since the last flush.
     pub failed: bool,
 }
 
@@ -75,34 +20,44 @@ impl<W: Write, const N: usize> TextSink<W, N> {
     pub const fn new(sink: W) -> Self {
         TextSink {
             sink,
-            text: TextBuf::new(),
+            text: Fixed::new(),
             failed: false,
         }
     }
 
-    /// Writes what is gathered; returns whether everything since the last flush went out.
+    /// The sink, as the `dyn Text` the renderings take.
+    pub fn text(&mut self) -> &mut dyn Text {
+        self
+    }
+
+    /// Writes what is gathered; `false` if anything since the last flush failed.
     pub fn flush(&mut self) -> bool {
-        if self.text.drain_to(&mut self.sink).is_err() {
-            self.failed = true;
-        }
+        self.drain();
         let _ = self.sink.flush();
         !core::mem::take(&mut self.failed)
     }
-}
 
-impl<W: Write, const N: usize> fmt::Write for TextSink<W, N> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        if self.text.len + s.len() > N && self.text.drain_to(&mut self.sink).is_err() {
+    fn drain(&mut self) {
+        let gathered = self.text.get().unwrap_or_default();
+        if self.sink.write_all(gathered).is_err() {
             self.failed = true;
         }
-        if s.len() > N {
-            // Longer than the whole buffer: straight through.
-            if self.sink.write_all(s.as_bytes()).is_err() {
+        self.text.clear();
+    }
+}
+
+impl<W: Write, const N: usize> Text for TextSink<W, N> {
+    fn bytes(&mut self, bytes: &[u8]) {
+        if self.text.len() + bytes.len() > N {
+            self.drain();
+        }
+        if bytes.len() > N {
+            if self.sink.write_all(bytes).is_err() {
                 self.failed = true;
             }
-            return Ok(());
+        } else {
+            self.text.bytes(bytes);
         }
-        self.text.write_str(s)
     }
 }
 
@@ -144,42 +99,22 @@ impl SizeCap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use core::fmt::Write as _;
-
-    #[test]
-    fn text_is_gathered_and_drained() {
-        let mut t = TextBuf::<16>::new();
-        write!(t, "abc {}", 12).unwrap();
-        let mut out = [0u8; 32];
-        let mut sink: &mut [u8] = &mut out;
-        t.drain_to(&mut sink).unwrap();
-        assert_eq!(&out[..6], b"abc 12");
-        assert!(t.as_bytes().is_empty());
-    }
 
     #[test]
     fn text_sink_drains_when_full() {
         let mut out = [0u8; 64];
         {
             let mut t = TextSink::<&mut [u8], 8>::new(&mut out[..]);
-            write!(t, "0123456").unwrap();
-            write!(t, "789").unwrap();
-            t.write_str("abcdefghijkl").unwrap();
+            t.text().str("0123456");
+            t.text().uint(789);
+            t.text().str("abcdefghijkl");
             assert!(t.flush());
         }
         assert_eq!(&out[..22], b"0123456789abcdefghijkl");
         let mut tiny = [0u8; 4];
         let mut t = TextSink::<&mut [u8], 8>::new(&mut tiny[..]);
-        write!(t, "0123456").unwrap();
+        t.text().str("0123456");
         assert!(!t.flush());
-    }
-
-    #[test]
-    fn overflow_is_refused_and_counted() {
-        let mut t = TextBuf::<4>::new();
-        assert!(t.write_str("abc").is_ok());
-        assert!(t.write_str("de").is_err());
-        assert_eq!((t.as_bytes(), t.dropped), (&b"abc"[..], 2));
     }
 
     #[test]

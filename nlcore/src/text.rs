@@ -124,6 +124,21 @@ impl<const N: usize> Fixed<N> {
         core::str::from_utf8(self.get()?).ok()
     }
 
+    /// Bytes written so far (those that fitted).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes still free.
+    pub fn room(&self) -> usize {
+        N - self.len
+    }
+
     /// Empties the buffer and forgets an overflow.
     pub fn clear(&mut self) {
         self.len = 0;
