@@ -40,7 +40,10 @@ fn main() {
     if env::var("TARGET").unwrap_or_default().contains("musl") {
         // rust-lld links musl's libc.a only when told (aarch64 in particular). Not bundled
         // into the library's rlib: only the final link needs it.
-        println!("cargo:rustc-link-lib=static:-bundle=c");
+        if env::var("CARGO_CFG_TARGET_ARCH").as_deref() != Ok("arm") {
+            println!("cargo:rustc-link-lib=static:-bundle=c");
+        }
+        println!("cargo:rustc-link-arg-bins=--entry=nltelem_entry");
         // rust-lld (the linker of the musl targets, see .cargo/config.toml) folds
         // functions whose code is identical: generic code instantiated for different
         // types often is (about 800 bytes on x86_64).
