@@ -1094,6 +1094,64 @@ fn capture() -> Result<(), String> {
     Ok(())
 }
 
+/// `forge-samples N`: as root, sends N well-formed telemetry samples from this process to
+/// the running agent: half to the telemetry group (as the module broadcasts them), half
+/// unicast to the agent's own socket in that group, found in /proc/net/netlink. The agent
+/// must take none of them (the sender is not the kernel) and count each as forged; the
+/// scenario reads its counters.
+fn forge_samples(n: u64) -> Result<(), String> {
+    let c = Client::open(Transport::Genl)?;
+    let group = c.telemetry_group;
+    let member = group_member_port(group)?;
+    let mut sent = 0;
+    for i in 0..n {
+        let seq = 1_000_000 + i;
+        let msg = c.build(cmd::SAMPLE, 0, c.sock.port(), |b| {
+            b.put_u64(attr::sample::SEQ, seq)?;
+            b.put_u64(attr::sample::SNAPSHOT_SEQ, seq)?;
+            b.put_flag(attr::sample::LAST_PART)?;
+            b.put_u32(attr::sample::LOAD1_MILLI, 99_000)
+        })?;
+        let to = if i % 2 == 0 {
+            nlcore::sock::Addr::group(group)
+        } else {
+            nlcore::sock::Addr::port(member)
+        };
+        c.sock
+            .send_to(&msg, to)
+            .map_err(|e| format!("send forged sample {i}: {e}"))?;
+        sent += 1;
+    }
+    println!("forged samples sent {sent}: half to the group, half to its member's port");
+    Ok(())
+}
+
+/// The port of the one generic netlink socket in group `group` (from /proc/net/netlink:
+/// `sk Eth Pid Groups ...`, Groups being the first 32 groups' bits).
+fn group_member_port(group: u32) -> Result<u32, String> {
+    let table = std::fs::read_to_string("/proc/net/netlink")
+        .map_err(|e| format!("/proc/net/netlink: {e}"))?;
+    let mask = nlcore::sock::group_mask(group);
+    if mask == 0 {
+        return Err(format!("group {group} is beyond the 32 that /proc/net/netlink shows"));
+    }
+    let members: Vec<u32> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let protocol = f.get(1)?.parse::<i32>().ok()?;
+            let port = f.get(2)?.parse::<u32>().ok()?;
+            let groups = u32::from_str_radix(f.get(3)?, 16).ok()?;
+            (protocol == NETLINK_GENERIC && groups & mask != 0).then_some(port)
+        })
+        .collect();
+    match members[..] {
+        [port] => Ok(port),
+        _ => Err(format!("expected one member of group {group}, found {members:?}")),
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut report = Report { failed: 0 };
@@ -1108,8 +1166,9 @@ fn main() -> ExitCode {
         (Some("events"), _) => events(&mut report),
         (Some("capture"), _) => capture(),
         (Some("listen"), Some(s)) => listen(s.min(600)),
+        (Some("forge-samples"), Some(n)) => forge_samples(n.min(100_000)),
         _ => {
-            eprintln!("usage: nltelem-kmod-check requests|unprivileged|forged-pid|latency|scale N|churn|events|capture|listen SECONDS");
+            eprintln!("usage: nltelem-kmod-check requests|unprivileged|forged-pid|latency|scale N|churn|events|capture|listen SECONDS|forge-samples N");
             return ExitCode::from(2);
         }
     };
