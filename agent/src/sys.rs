@@ -1,7 +1,7 @@
-//! What the program needs from the C library that safe Rust cannot express: the
-//! arguments `main` receives, the standard descriptors, signals delivered through a
-//! `signalfd`, and the defmt logger's single global state. This is the binary's only
-//! `unsafe` code; everything else goes through rustix's safe wrappers.
+//! What the program needs below safe Rust: the process entry and its arguments, exit, the
+//! standard descriptors, signals delivered through a `signalfd`, the monotonic clock, and
+//! the defmt logger's single global state. This is the binary's only `unsafe` code;
+//! everything else goes through rustix's safe wrappers.
 #![allow(unsafe_code)]
 
 use core::cell::UnsafeCell;
