@@ -1,5 +1,5 @@
-//! Linking the agent: static musl with a C `main`, and defmt's linker script made safe for
-//! an ELF executable.
+//! Linking the agent: static, entered at `nltelem_entry` (no C run-time), and defmt's
+//! linker script made safe for an ELF executable.
 //!
 //! defmt's `defmt.x` describes the `.defmt` section but, passed as is, replaces the
 //! default layout (the image lands at address 0). `defmt-elf.x` is a copy with
@@ -38,9 +38,16 @@ fn main() {
         dir.join("no-unwind.x").display()
     );
     if env::var("TARGET").unwrap_or_default().contains("musl") {
-        // rust-lld links musl's libc.a only when told (aarch64 in particular). Not bundled
-        // into the library's rlib: only the final link needs it.
-        println!("cargo:rustc-link-lib=static:-bundle=c");
+        // musl's libc.a, for `memcpy` and its kin only (rust-lld links it only when told).
+        // Not bundled into the library's rlib: only the final link needs it. armv7 has no
+        // prebuilt musl: its memory functions come from compiler-builtins (see
+        // .cargo/config.toml).
+        if env::var("CARGO_CFG_TARGET_ARCH").as_deref() != Ok("arm") {
+            println!("cargo:rustc-link-lib=static:-bundle=c");
+        }
+        // The program's own entry (src/sys.rs): crt1's `_start` and musl's start-up are
+        // left out of the link (nothing reaches them).
+        println!("cargo:rustc-link-arg-bins=--entry=nltelem_entry");
         // rust-lld (the linker of the musl targets, see .cargo/config.toml) folds
         // functions whose code is identical: generic code instantiated for different
         // types often is (about 800 bytes on x86_64).

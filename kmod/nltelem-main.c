@@ -148,7 +148,16 @@ static bool nlt_stopping;		/* under nlt_lock: no more work queued */
 static unsigned long nlt_heartbeat_at;	/* jiffies of the last heartbeat (or config) */
 static bool nlt_heartbeat_seen;
 static bool nlt_watchdog_fired;
-static u64 nlt_agent[3];		/* received, lost, exported */
+/* The agent's counters from its last heartbeat, in the order of enum nlt_agent_counter. */
+enum nlt_agent_counter {
+	NLT_AGENT_RECEIVED,
+	NLT_AGENT_LOST,
+	NLT_AGENT_EXPORTED,
+	NLT_AGENT_OVERRUNS,
+	NLT_AGENT_EXPORT_ERRORS,
+	NLT_AGENT_COUNTERS
+};
+static u64 nlt_agent[NLT_AGENT_COUNTERS];
 static struct nlt_thermal nlt_thermal_cache[NLT_MAX_THERMAL];
 static unsigned int nlt_thermal_cached;
 
@@ -780,12 +789,22 @@ int nltelem_set_config_doit(struct nltelem_req *req)
 	return 0;
 }
 
+/* A heartbeat attribute added after the first release: 0 when an older agent omits it. */
+static u64 nlt_optional_u64(const struct nlattr *attr)
+{
+	return attr ? nla_get_u64(attr) : 0;
+}
+
 int nltelem_heartbeat_doit(struct nltelem_req *req)
 {
 	spin_lock(&nlt_lock);
-	nlt_agent[0] = nla_get_u64(req->tb[NLTELEM_A_HEARTBEAT_RECEIVED]);
-	nlt_agent[1] = nla_get_u64(req->tb[NLTELEM_A_HEARTBEAT_LOST]);
-	nlt_agent[2] = nla_get_u64(req->tb[NLTELEM_A_HEARTBEAT_EXPORTED]);
+	nlt_agent[NLT_AGENT_RECEIVED] = nla_get_u64(req->tb[NLTELEM_A_HEARTBEAT_RECEIVED]);
+	nlt_agent[NLT_AGENT_LOST] = nla_get_u64(req->tb[NLTELEM_A_HEARTBEAT_LOST]);
+	nlt_agent[NLT_AGENT_EXPORTED] = nla_get_u64(req->tb[NLTELEM_A_HEARTBEAT_EXPORTED]);
+	nlt_agent[NLT_AGENT_OVERRUNS] =
+		nlt_optional_u64(req->tb[NLTELEM_A_HEARTBEAT_OVERRUNS]);
+	nlt_agent[NLT_AGENT_EXPORT_ERRORS] =
+		nlt_optional_u64(req->tb[NLTELEM_A_HEARTBEAT_EXPORT_ERRORS]);
 	nlt_heartbeat_at = jiffies;
 	nlt_heartbeat_seen = true;
 	nlt_watchdog_fired = false;
@@ -806,7 +825,7 @@ int nltelem_get_stats_doit(struct nltelem_req *req)
 	struct sk_buff *skb;
 	struct nlattr *nest;
 	bool seen;
-	u64 agent[3];
+	u64 agent[NLT_AGENT_COUNTERS];
 	size_t i;
 	s64 fails;
 
@@ -845,11 +864,16 @@ int nltelem_get_stats_doit(struct nltelem_req *req)
 	if (seen &&
 	    (nla_put_u64_64bit(skb, NLTELEM_A_STATS_HEARTBEAT_AGE_MS,
 			       jiffies_to_msecs(jiffies - heartbeat_at), NLTELEM_A_STATS_PAD) ||
-	     nla_put_u64_64bit(skb, NLTELEM_A_STATS_AGENT_RECEIVED, agent[0],
+	     nla_put_u64_64bit(skb, NLTELEM_A_STATS_AGENT_RECEIVED,
+			       agent[NLT_AGENT_RECEIVED], NLTELEM_A_STATS_PAD) ||
+	     nla_put_u64_64bit(skb, NLTELEM_A_STATS_AGENT_LOST, agent[NLT_AGENT_LOST],
 			       NLTELEM_A_STATS_PAD) ||
-	     nla_put_u64_64bit(skb, NLTELEM_A_STATS_AGENT_LOST, agent[1], NLTELEM_A_STATS_PAD) ||
-	     nla_put_u64_64bit(skb, NLTELEM_A_STATS_AGENT_EXPORTED, agent[2],
-			       NLTELEM_A_STATS_PAD)))
+	     nla_put_u64_64bit(skb, NLTELEM_A_STATS_AGENT_EXPORTED,
+			       agent[NLT_AGENT_EXPORTED], NLTELEM_A_STATS_PAD) ||
+	     nla_put_u64_64bit(skb, NLTELEM_A_STATS_AGENT_OVERRUNS,
+			       agent[NLT_AGENT_OVERRUNS], NLTELEM_A_STATS_PAD) ||
+	     nla_put_u64_64bit(skb, NLTELEM_A_STATS_AGENT_EXPORT_ERRORS,
+			       agent[NLT_AGENT_EXPORT_ERRORS], NLTELEM_A_STATS_PAD)))
 		goto too_big;
 	nlmsg_end(skb, nlh);
 	return nlt_unicast(req->xport, skb, req->portid);

@@ -29,10 +29,12 @@ const struct nla_policy nltelem_set_config_nl_policy[NLTELEM_A_CONFIG_WATCHDOG_M
 		NLA_POLICY_FULL_RANGE(NLA_U32, &nltelem_a_config_watchdog_ms_range),
 };
 
-const struct nla_policy nltelem_heartbeat_nl_policy[NLTELEM_A_HEARTBEAT_EXPORTED + 1] = {
+const struct nla_policy nltelem_heartbeat_nl_policy[NLTELEM_A_HEARTBEAT_EXPORT_ERRORS + 1] = {
 	[NLTELEM_A_HEARTBEAT_RECEIVED] = { .type = NLA_U64, },
 	[NLTELEM_A_HEARTBEAT_LOST] = { .type = NLA_U64, },
 	[NLTELEM_A_HEARTBEAT_EXPORTED] = { .type = NLA_U64, },
+	[NLTELEM_A_HEARTBEAT_OVERRUNS] = { .type = NLA_U64, },
+	[NLTELEM_A_HEARTBEAT_EXPORT_ERRORS] = { .type = NLA_U64, },
 };
 
 const struct nltelem_op nltelem_ops[NLTELEM_CMD_MAX + 1] = {
@@ -56,7 +58,7 @@ const struct nltelem_op nltelem_ops[NLTELEM_CMD_MAX + 1] = {
 	},
 	[NLTELEM_CMD_HEARTBEAT] = {
 		.policy = nltelem_heartbeat_nl_policy,
-		.maxattr = NLTELEM_A_HEARTBEAT_EXPORTED,
+		.maxattr = NLTELEM_A_HEARTBEAT_EXPORT_ERRORS,
 		.admin_perm = true,
 		.doit = nltelem_heartbeat_doit,
 	},
@@ -90,7 +92,7 @@ const struct genl_ops nltelem_nl_ops[6] = {
 		.cmd = NLTELEM_CMD_HEARTBEAT,
 		.doit = nltelem_nl_doit,
 		.policy = nltelem_heartbeat_nl_policy,
-		.maxattr = NLTELEM_A_HEARTBEAT_EXPORTED,
+		.maxattr = NLTELEM_A_HEARTBEAT_EXPORT_ERRORS,
 		.flags = GENL_ADMIN_PERM,
 	},
 };

@@ -11,7 +11,7 @@
 
 /* Request policies, one per operation that takes attributes. */
 extern const struct nla_policy nltelem_set_config_nl_policy[NLTELEM_A_CONFIG_WATCHDOG_MS + 1];
-extern const struct nla_policy nltelem_heartbeat_nl_policy[NLTELEM_A_HEARTBEAT_EXPORTED + 1];
+extern const struct nla_policy nltelem_heartbeat_nl_policy[NLTELEM_A_HEARTBEAT_EXPORT_ERRORS + 1];
 
 /* Highest attribute type any request policy admits. */
 #define NLTELEM_REQ_MAXATTR	6

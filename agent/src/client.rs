@@ -228,7 +228,7 @@ pub fn monitor(config: &Config, style: Style) -> u8 {
             Err(_) => return exit::SOFTWARE,
         }
         if fds[1].revents().contains(PollFlags::IN) {
-            if let Some(libc::SIGTERM | libc::SIGINT) = sys::read_signal(signals.as_fd()) {
+            if let Some(sys::SIGTERM | sys::SIGINT) = sys::read_signal(signals.as_fd()) {
                 conn::leave(config, &route, &data);
                 out.flush();
                 return exit::OK;

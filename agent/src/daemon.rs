@@ -67,10 +67,7 @@ pub fn read_config(path: &str) -> Result<Config, u8> {
 }
 
 fn now_ms() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    let secs = u64::try_from(t.tv_sec).unwrap_or(0);
-    let ms = u64::try_from(t.tv_nsec).unwrap_or(0) / 1_000_000;
-    secs.saturating_mul(1000).saturating_add(ms)
+    sys::now_ms()
 }
 
 /// Waits until one of `fds` is readable or `timeout_ms` passed; a signal is no error.
@@ -283,15 +280,15 @@ impl Agent<'_> {
         let mut asked = Asked::Nothing;
         while let Some(sig) = sys::read_signal(self.signals.as_fd()) {
             match sig {
-                libc::SIGTERM | libc::SIGINT => return Asked::Stop,
-                libc::SIGHUP => {
+                sys::SIGTERM | sys::SIGINT => return Asked::Stop,
+                sys::SIGHUP => {
                     if let Ok(c) = read_config(self.path) {
                         asked = Asked::Reload(c);
                     } else {
                         fail!("configuration not reloaded: the running one stays");
                     }
                 }
-                libc::SIGUSR1 => {
+                sys::SIGUSR1 => {
                     let c = self.counters;
                     let _ = format::counters(&mut self.out, &c, Style::Text);
                     let _ = self.exporters.report(&mut self.out);

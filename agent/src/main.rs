@@ -1,6 +1,6 @@
-//! `nltelem`: the agent binary. `#![no_std]`, `#![no_main]`, no allocator: a C `main` on
-//! static musl hands over the arguments, and everything else is the `nltelem` library
-//! (logic) plus the small system modules here (sockets, signals, output, defmt log).
+//! `nltelem`: the agent binary. `#![no_std]`, `#![no_main]`, no allocator, no C run-time:
+//! `sys` has the entry point, and everything else is the `nltelem` library (logic) plus the
+//! small system modules here (sockets, signals, output, defmt log).
 //!
 //! That is the build with `panic = "abort"` (the release profiles: what ships). A build
 //! with unwinding panics (the dev profile of `cargo check`, `clippy`, `build` on the host)

@@ -1,7 +1,7 @@
-//! What the program needs from the C library that safe Rust cannot express: the
-//! arguments `main` receives, the standard descriptors, signals delivered through a
-//! `signalfd`, and the defmt logger's single global state. This is the binary's only
-//! `unsafe` code; everything else goes through rustix's safe wrappers.
+//! What the program needs below safe Rust: the process entry and its arguments, exit, the
+//! standard descriptors, signals delivered through a `signalfd`, the monotonic clock, and
+//! the defmt logger's single global state. This is the binary's only `unsafe` code;
+//! everything else goes through rustix's safe wrappers.
 #![allow(unsafe_code)]
 
 use core::cell::UnsafeCell;
@@ -13,25 +13,77 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use heapless::Vec;
 use nltelem::export::Exporters;
 use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd};
+use syscalls::{syscall, Sysno};
 
-/// The C runtime calls `main` (crt1's `_start` → `__libc_start_main`); the program is
-/// otherwise freestanding.
+/// The process entry: no C library runs before or around the program. The kernel starts
+/// here with the stack pointer at `argc`, followed by the `argv` pointers; this passes
+/// that address to [`start`] with the stack aligned as the ABI wants for a call. A naked
+/// function rather than `global_asm!` so that the compiler marks it ARM or Thumb as it
+/// does every other function (the instructions are valid in both).
 #[cfg(panic = "abort")]
+#[unsafe(naked)]
 #[unsafe(no_mangle)]
-extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
-    let Some(args) = args(argc, argv) else {
-        crate::fail!("too many arguments, or one is not UTF-8");
-        return c_int::from(nltelem::cli::exit::USAGE);
+extern "C" fn nltelem_entry() -> ! {
+    #[cfg(target_arch = "x86_64")]
+    core::arch::naked_asm!(
+        "xor ebp, ebp",
+        "mov rdi, rsp",
+        "and rsp, -16",
+        "call {start}",
+        "ud2",
+        start = sym start,
+    );
+    #[cfg(target_arch = "aarch64")]
+    core::arch::naked_asm!(
+        "mov x29, xzr",
+        "mov x30, xzr",
+        "mov x0, sp",
+        "bl {start}",
+        "brk #0",
+        start = sym start,
+    );
+    #[cfg(target_arch = "arm")]
+    core::arch::naked_asm!(
+        "mov fp, #0",
+        "mov lr, #0",
+        "mov r0, sp",
+        "bic r1, r0, #7",
+        "mov sp, r1",
+        "bl {start}",
+        "udf #0",
+        start = sym start,
+    );
+}
+
+/// Where [`nltelem_entry`] hands over: reads the arguments, runs the program, exits with its code.
+#[cfg(panic = "abort")]
+extern "C" fn start(stack: *const usize) -> ! {
+    // SAFETY: at process entry the kernel has put `argc` at the stack pointer `_start`
+    // passed here, then `argc` pointers to NUL-terminated argument strings (then a null
+    // pointer); they stay unchanged for the life of the process.
+    let (argc, argv) = unsafe { (*stack, stack.add(1).cast::<*const c_char>()) };
+    let code = match args(argc, argv) {
+        Some(args) => crate::run(&args),
+        None => {
+            crate::fail!("too many arguments, or one is not UTF-8");
+            nltelem::cli::exit::USAGE
+        }
     };
-    c_int::from(crate::run(&args))
+    exit_now(code)
 }
 
 #[cfg(panic = "abort")]
-/// Ends the process at once with `code` (`_exit`: no cleanup to run, nothing buffered in
-/// the C library since the program writes through file descriptors).
+/// Ends the process at once with `code` (`exit_group`: nothing is buffered outside the
+/// program's own sinks, which their owners flush).
 pub fn exit_now(code: u8) -> ! {
-    // SAFETY: _exit takes any status and never returns; no Rust state needs unwinding.
-    unsafe { libc::_exit(c_int::from(code)) }
+    // SAFETY: exit_group takes any status and does not return.
+    unsafe {
+        let _ = syscall!(Sysno::exit_group, usize::from(code));
+    }
+    // exit_group does not return; this only satisfies the type.
+    loop {
+        core::hint::spin_loop();
+    }
 }
 
 /// Most arguments taken; more is a usage error.
@@ -41,11 +93,10 @@ const MAX_ARGS: usize = 24;
 /// The arguments after the program name, as `&str`. `None`: too many, or one is not
 /// UTF-8.
 #[cfg(panic = "abort")]
-fn args(argc: c_int, argv: *const *const c_char) -> Option<Vec<&'static str, MAX_ARGS>> {
+fn args(argc: usize, argv: *const *const c_char) -> Option<Vec<&'static str, MAX_ARGS>> {
     let mut out = Vec::new();
-    let count = usize::try_from(argc).ok()?;
-    for i in 1..count {
-        // SAFETY: the C runtime passes `argc` valid pointers in `argv`, each to a
+    for i in 1..argc {
+        // SAFETY: the kernel passes `argc` valid pointers in `argv`, each to a
         // NUL-terminated string that lives, unchanged, until the process exits.
         let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
         out.push(arg.to_str().ok()?).ok()?;
@@ -68,32 +119,75 @@ pub fn stderr() -> BorrowedFd<'static> {
 
 /// The signals the agent handles; they are blocked and read from a `signalfd`, so no
 /// handler ever runs asynchronously.
-pub const HANDLED: [c_int; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1];
+pub const HANDLED: [c_int; 4] = [SIGTERM, SIGINT, SIGHUP, SIGUSR1];
 
-/// Blocks [`HANDLED`] and returns a non-blocking `signalfd` that reports them. Also
-/// ignores `SIGPIPE`, so that a closed pipe on stdout is an error to count, not death.
+/// Signal numbers (the same on every architecture the agent builds for).
+pub const SIGHUP: c_int = 1;
+/// Interrupt (Ctrl-C).
+pub const SIGINT: c_int = 2;
+/// User signal 1: log the counters.
+pub const SIGUSR1: c_int = 10;
+/// Write to a pipe with no reader.
+const SIGPIPE: c_int = 13;
+/// Terminate.
+pub const SIGTERM: c_int = 15;
+
+/// A kernel signal set (`sigset_t` of the system calls: 64 bits on every architecture).
+fn sigset(signals: &[c_int]) -> u64 {
+    signals.iter().fold(0, |set, s| set | 1 << (s - 1))
+}
+
+/// Blocks [`HANDLED`] and returns a non-blocking `signalfd` that reports them. `SIGPIPE` is
+/// blocked too (and never read), so that a closed pipe on stdout is an error to count, not
+/// death.
 pub fn signalfd() -> Result<OwnedFd, rustix::io::Errno> {
-    // SAFETY: `sigset_t` is plain data for which all-zero bytes are a valid value.
-    let mut set: libc::sigset_t = unsafe { core::mem::zeroed() };
-    // SAFETY: `set` is a valid sigset_t owned by this frame; the calls only write into it
-    // (sigemptyset/sigaddset) or read it (sigprocmask, signalfd), and the null `oldset`
-    // tells sigprocmask not to write back. signal() with SIG_IGN installs no handler code.
+    let handled = sigset(&HANDLED);
+    let blocked = handled | sigset(&[SIGPIPE]);
+    const SIG_BLOCK: usize = 0;
+    const SFD_NONBLOCK: usize = 0o4000;
+    const SFD_CLOEXEC: usize = 0o2000000;
+    let set_size = core::mem::size_of::<u64>();
+    // SAFETY: both calls read a u64 signal set on this frame, of the size passed, and
+    // keep no reference to it; the null old set tells rt_sigprocmask not to write back.
     let fd = unsafe {
-        libc::sigemptyset(&mut set);
-        for s in HANDLED {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-        if libc::sigprocmask(libc::SIG_BLOCK, &set, core::ptr::null_mut()) != 0 {
-            return Err(rustix::io::Errno::INVAL);
-        }
-        libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC)
-    };
-    if fd < 0 {
-        return Err(rustix::io::Errno::MFILE);
+        syscall!(
+            Sysno::rt_sigprocmask,
+            SIG_BLOCK,
+            &blocked as *const u64,
+            0usize,
+            set_size
+        )
+        .and_then(|_| {
+            syscall!(
+                Sysno::signalfd4,
+                -1isize as usize,
+                &handled as *const u64,
+                set_size,
+                SFD_NONBLOCK | SFD_CLOEXEC
+            )
+        })
     }
-    // SAFETY: `fd` is a fresh descriptor returned by signalfd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    .map_err(|e| rustix::io::Errno::from_raw_os_error(e.into_raw()))?;
+    // SAFETY: `fd` is a fresh descriptor returned by signalfd4 that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as c_int) })
+}
+
+/// Milliseconds of `CLOCK_MONOTONIC` (a raw `clock_gettime`: the vDSO path would need the
+/// auxiliary vector and a kilobyte and a half of lookup code, for a call made a few times
+/// a second).
+pub fn now_ms() -> u64 {
+    // The 64-bit `struct timespec` (`__kernel_timespec`): what `clock_gettime` fills on
+    // 64-bit architectures and `clock_gettime64` on 32-bit ones.
+    let mut ts = [0i64; 2];
+    #[cfg(target_pointer_width = "64")]
+    let call = Sysno::clock_gettime;
+    #[cfg(target_pointer_width = "32")]
+    let call = Sysno::clock_gettime64;
+    const CLOCK_MONOTONIC: usize = 1;
+    // SAFETY: `ts` has the layout of `__kernel_timespec` and lives on this frame; the
+    // kernel writes only its 16 bytes. CLOCK_MONOTONIC always exists, so it cannot fail.
+    let _ = unsafe { syscall!(call, CLOCK_MONOTONIC, ts.as_mut_ptr()) };
+    (ts[0] as u64).saturating_mul(1000) + (ts[1] as u64) / 1_000_000
 }
 
 /// Reads one pending signal from a `signalfd` (`None` when none is pending).

@@ -190,6 +190,50 @@ impl Client {
     }
 }
 
+/// A heartbeat with the given counters, then GET_STATS: the module reports what it got
+/// (an absent optional counter as 0).
+fn check_heartbeat(
+    c: &mut Client,
+    overruns: Option<u64>,
+    export_errors: Option<u64>,
+) -> Result<String, String> {
+    accepted(c.request(cmd::HEARTBEAT, |b| {
+        b.put_u64(attr::heartbeat::RECEIVED, 11)?;
+        b.put_u64(attr::heartbeat::LOST, 2)?;
+        b.put_u64(attr::heartbeat::EXPORTED, 9)?;
+        if let Some(n) = overruns {
+            b.put_u64(attr::heartbeat::OVERRUNS, n)?;
+        }
+        if let Some(n) = export_errors {
+            b.put_u64(attr::heartbeat::EXPORT_ERRORS, n)?;
+        }
+        Ok(())
+    }))?;
+    let replies = accepted(c.request(cmd::GET_STATS, |_| Ok(())))?;
+    let msg = NlMsg::new_checked(replies.first().ok_or("no reply")?).map_err(|e| e.to_string())?;
+    let attrs = c.attrs(msg)?;
+    let got = [
+        find_u64(attrs.clone(), attr::stats::AGENT_RECEIVED)?,
+        find_u64(attrs.clone(), attr::stats::AGENT_LOST)?,
+        find_u64(attrs.clone(), attr::stats::AGENT_EXPORTED)?,
+        find_u64(attrs.clone(), attr::stats::AGENT_OVERRUNS)?,
+        find_u64(attrs.clone(), attr::stats::AGENT_EXPORT_ERRORS)?,
+    ];
+    let want = [
+        Some(11),
+        Some(2),
+        Some(9),
+        Some(overruns.unwrap_or(0)),
+        Some(export_errors.unwrap_or(0)),
+    ];
+    match find_u64(attrs, attr::stats::REQUESTS)? {
+        Some(r) if r > 0 && got == want => Ok(String::new()),
+        requests => Err(format!(
+            "stats {got:?}, requests {requests:?}; want {want:?}"
+        )),
+    }
+}
+
 /// The attributes of a reply or notification, by type, for the checks.
 fn find_u64(attrs: AttrIter<'_>, kind: u16) -> Result<Option<u64>, String> {
     match attrs.find(kind).map_err(|e| e.to_string())? {
@@ -417,30 +461,17 @@ fn requests(report: &mut Report) -> Result<(), String> {
         );
         set_period(&mut c, 1000)?;
         report.check(&format!("{name} get-sample"), check_sample(&mut c, None));
-        report.check(
-            &format!("{name} heartbeat then get-stats"),
-            accepted(c.request(cmd::HEARTBEAT, |b| {
-                b.put_u64(attr::heartbeat::RECEIVED, 11)?;
-                b.put_u64(attr::heartbeat::LOST, 2)?;
-                b.put_u64(attr::heartbeat::EXPORTED, 9)
-            }))
-            .and_then(|_| accepted(c.request(cmd::GET_STATS, |_| Ok(()))))
-            .and_then(|replies| {
-                let msg = NlMsg::new_checked(replies.first().ok_or("no reply")?)
-                    .map_err(|e| e.to_string())?;
-                let attrs = c.attrs(msg)?;
-                let got = (
-                    find_u64(attrs.clone(), attr::stats::AGENT_RECEIVED)?,
-                    find_u64(attrs.clone(), attr::stats::AGENT_LOST)?,
-                    find_u64(attrs.clone(), attr::stats::AGENT_EXPORTED)?,
-                    find_u64(attrs, attr::stats::REQUESTS)?,
-                );
-                match got {
-                    (Some(11), Some(2), Some(9), Some(r)) if r > 0 => Ok(String::new()),
-                    other => Err(format!("stats {other:?}")),
-                }
-            }),
-        );
+        // All five counters, then only the three a first-release agent sent (the two added
+        // later read 0).
+        for (overruns, export_errors, what) in [
+            (Some(3), Some(4), "all five counters"),
+            (None, None, "the first three counters"),
+        ] {
+            report.check(
+                &format!("{name} heartbeat with {what} then get-stats"),
+                check_heartbeat(&mut c, overruns, export_errors),
+            );
+        }
         report.check(
             &format!("{name} dump-netdev"),
             c.dump(cmd::DUMP_NETDEV).and_then(|r| {
@@ -1094,6 +1125,68 @@ fn capture() -> Result<(), String> {
     Ok(())
 }
 
+/// `forge-samples N`: as root, sends N well-formed telemetry samples from this process to
+/// the running agent: half to the telemetry group (as the module broadcasts them), half
+/// unicast to the agent's own socket in that group, found in /proc/net/netlink. The agent
+/// must take none of them (the sender is not the kernel) and count each as forged; the
+/// scenario reads its counters.
+fn forge_samples(n: u64) -> Result<(), String> {
+    let c = Client::open(Transport::Genl)?;
+    let group = c.telemetry_group;
+    let member = group_member_port(group)?;
+    let mut sent = 0;
+    for i in 0..n {
+        let seq = 1_000_000 + i;
+        let msg = c.build(cmd::SAMPLE, 0, c.sock.port(), |b| {
+            b.put_u64(attr::sample::SEQ, seq)?;
+            b.put_u64(attr::sample::SNAPSHOT_SEQ, seq)?;
+            b.put_flag(attr::sample::LAST_PART)?;
+            b.put_u32(attr::sample::LOAD1_MILLI, 99_000)
+        })?;
+        let to = if i % 2 == 0 {
+            nlcore::sock::Addr::group(group)
+        } else {
+            nlcore::sock::Addr::port(member)
+        };
+        c.sock
+            .send_to(&msg, to)
+            .map_err(|e| format!("send forged sample {i}: {e}"))?;
+        sent += 1;
+    }
+    println!("forged samples sent {sent}: half to the group, half to its member's port");
+    Ok(())
+}
+
+/// The port of the one generic netlink socket in group `group` (from /proc/net/netlink:
+/// `sk Eth Pid Groups ...`, Groups being the first 32 groups' bits).
+fn group_member_port(group: u32) -> Result<u32, String> {
+    let table = std::fs::read_to_string("/proc/net/netlink")
+        .map_err(|e| format!("/proc/net/netlink: {e}"))?;
+    let mask = nlcore::sock::group_mask(group);
+    if mask == 0 {
+        return Err(format!(
+            "group {group} is beyond the 32 that /proc/net/netlink shows"
+        ));
+    }
+    let members: Vec<u32> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let protocol = f.get(1)?.parse::<i32>().ok()?;
+            let port = f.get(2)?.parse::<u32>().ok()?;
+            let groups = u32::from_str_radix(f.get(3)?, 16).ok()?;
+            (protocol == NETLINK_GENERIC && groups & mask != 0).then_some(port)
+        })
+        .collect();
+    match members[..] {
+        [port] => Ok(port),
+        _ => Err(format!(
+            "expected one member of group {group}, found {members:?}"
+        )),
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut report = Report { failed: 0 };
@@ -1108,8 +1201,9 @@ fn main() -> ExitCode {
         (Some("events"), _) => events(&mut report),
         (Some("capture"), _) => capture(),
         (Some("listen"), Some(s)) => listen(s.min(600)),
+        (Some("forge-samples"), Some(n)) => forge_samples(n.min(100_000)),
         _ => {
-            eprintln!("usage: nltelem-kmod-check requests|unprivileged|forged-pid|latency|scale N|churn|events|capture|listen SECONDS");
+            eprintln!("usage: nltelem-kmod-check requests|unprivileged|forged-pid|latency|scale N|churn|events|capture|listen SECONDS|forge-samples N");
             return ExitCode::from(2);
         }
     };

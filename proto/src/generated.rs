@@ -31,7 +31,7 @@ pub mod cmd {
     /// Counters of every interface, one message each.
     pub const DUMP_NETDEV: u8 = 6;
     pub const GET_STATS: u8 = 7;
-    /// The agent's health; all three attributes required. Needs CAP_NET_ADMIN.
+    /// The agent's health. received, lost and exported are required; overruns and export-errors (added later) count as 0 when absent. Needs CAP_NET_ADMIN.
     pub const HEARTBEAT: u8 = 8;
     /// Highest command.
     pub const MAX: u8 = 8;
@@ -226,8 +226,12 @@ pub mod attr {
         pub const EXPORTED: u16 = 3;
         /// `pad`: alignment of 64-bit values
         pub const PAD: u16 = 4;
+        /// `u64`, events: receive queue overruns (ENOBUFS) the agent saw
+        pub const OVERRUNS: u16 = 5;
+        /// `u64`, records: records an exporter failed to deliver
+        pub const EXPORT_ERRORS: u16 = 6;
         /// Highest type.
-        pub const MAX: u16 = 4;
+        pub const MAX: u16 = 6;
     }
     /// Attribute set `stats`.
     pub mod stats {
@@ -259,8 +263,12 @@ pub mod attr {
         pub const AGENT_EXPORTED: u16 = 13;
         /// `pad`: alignment of 64-bit values
         pub const PAD: u16 = 14;
+        /// `u64`: from the last heartbeat
+        pub const AGENT_OVERRUNS: u16 = 15;
+        /// `u64`: from the last heartbeat
+        pub const AGENT_EXPORT_ERRORS: u16 = 16;
         /// Highest type.
-        pub const MAX: u16 = 14;
+        pub const MAX: u16 = 16;
     }
     /// Attribute set `errno-count`.
     pub mod errno_count {
@@ -387,6 +395,8 @@ pub mod policy {
             AttrPolicy::U64,
             AttrPolicy::U64,
             AttrPolicy::Binary { min_len: 0, max_len: 0 },
+            AttrPolicy::U64,
+            AttrPolicy::U64,
         ],
         Validation::Lenient,
     );
@@ -408,6 +418,8 @@ pub mod policy {
             AttrPolicy::U64,
             AttrPolicy::U64,
             AttrPolicy::Binary { min_len: 0, max_len: 0 },
+            AttrPolicy::U64,
+            AttrPolicy::U64,
         ],
         Validation::Lenient,
     );

@@ -10,10 +10,17 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// The targets the agent ships for (static musl).
-pub const TARGETS: &[&str] = &["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"];
+/// The targets the agent ships for (static, no C library run-time).
+pub const TARGETS: &[&str] = &[
+    "x86_64-unknown-linux-musl",
+    "aarch64-unknown-linux-musl",
+    ARMV7,
+];
 
-/// Size goal per target (bytes, stripped).
+/// 32-bit ARM: no prebuilt `core` for it, so built from source on nightly.
+pub const ARMV7: &str = "armv7-unknown-linux-musleabihf";
+
+/// Size goal per target (bytes, stripped); the goal is set for x86_64 and aarch64.
 const SIZE_GOAL: u64 = 48 * 1024;
 
 /// Cargo's output for these builds, apart from everyone else's.
@@ -23,25 +30,90 @@ fn target_dir() -> PathBuf {
 
 /// Builds the agent for `target` with `profile`; returns the binary.
 pub fn build(target: &str, profile: &str) -> Result<PathBuf> {
-    exec(
+    let mut cmd = if target == ARMV7 {
+        if !crate::setup::nightly_present() {
+            return Err(fail(
+                "the armv7 agent needs the nightly toolchain (core built from source)",
+            ));
+        }
+        // Through `rustup run`: `$CARGO` is the stable toolchain's own cargo binary. The
+        // memory functions come from compiler-builtins: there is no C library to take
+        // them from.
+        let mut cmd = Command::new("rustup");
+        cmd.args(["run", "nightly", "cargo"]).args([
+            "-Zbuild-std=core",
+            "-Zbuild-std-features=compiler-builtins-mem",
+        ]);
+        cmd
+    } else {
         cargo()
-            .args([
-                "build",
-                "-p",
-                "nltelem",
-                "--bin",
-                "nltelem",
-                "--profile",
-                profile,
-            ])
-            .args([
-                "--target",
-                target,
-                "--target-dir",
-                &target_dir().to_string_lossy(),
-            ]),
+    };
+    exec(
+        cmd.args([
+            "build",
+            "-p",
+            "nltelem",
+            "--bin",
+            "nltelem",
+            "--profile",
+            profile,
+        ])
+        .args([
+            "--target",
+            target,
+            "--target-dir",
+            &target_dir().to_string_lossy(),
+        ]),
     )?;
     Ok(target_dir().join(target).join(profile).join("nltelem"))
+}
+
+/// Runs the shipped (release) agent for aarch64 and armv7 under qemu-user: the program
+/// entry, argument handling, output and exit codes of each architecture's build. (Its
+/// netlink side runs in the qemu boards' kernels: qemu-user refuses NETLINK_GENERIC.)
+pub fn check_foreign_builds() -> Result {
+    let runners = [
+        ("aarch64-unknown-linux-musl", "qemu-aarch64"),
+        (ARMV7, "qemu-arm"),
+    ];
+    for (target, runner) in runners {
+        let bin = build(target, "release")?;
+        let version = format!("nltelem {}\n", env!("CARGO_PKG_VERSION"));
+        let cases: [(&[&str], u8, &str, &str); 4] = [
+            (&["--version"], 0, &version, ""),
+            (&["bogus"], 64, "", "nltelem: unknown command `bogus`\n"),
+            (
+                &["run", "-c", "/nonexistent/nltelem.conf"],
+                78,
+                "",
+                "nltelem: /nonexistent/nltelem.conf: cannot open: errno 2\n",
+            ),
+            (&["help", "run"], 0, "usage: nltelem run [-c FILE]", ""),
+        ];
+        for (args, code, stdout, stderr) in cases {
+            // Bounded: `timeout` ends a hung emulation.
+            let out = Command::new("timeout")
+                .args(["60", runner])
+                .arg(&bin)
+                .args(args)
+                .output()?;
+            let got_out = String::from_utf8_lossy(&out.stdout);
+            let got_err = String::from_utf8_lossy(&out.stderr);
+            if out.status.code() != Some(code.into())
+                || !got_out.starts_with(stdout)
+                || got_err != stderr
+            {
+                return Err(fail(format!(
+                    "{target}: nltelem {}: expected exit {code}, stdout starting {stdout:?}, \
+                     stderr {stderr:?}; got {:?}, {got_out:?}, {got_err:?}",
+                    args.join(" "),
+                    out.status.code()
+                )));
+            }
+        }
+        println!("{target}: entry, arguments, output and exit codes as on x86_64");
+    }
+    Ok(())
 }
 
 /// What the agent's tools need: musl-gcc for the C reference agent, defmt-print for logs.

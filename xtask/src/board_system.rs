@@ -32,14 +32,31 @@ const BAD_LOG_PHRASES: &[&str] = &["WARNING", "Oops", "general protection"];
 pub struct Options {
     board: Option<String>,
     bless: bool,
+    /// Only the scenarios with these names (all when empty).
+    only: Vec<String>,
 }
 
-/// Takes `--board B` and `--bless` out of `cargo xtask test` arguments.
+/// Takes `--board B`, `--bless` and `--scenario NAME` (repeatable) out of `cargo xtask
+/// test` arguments.
 pub fn take_options(args: &[String]) -> Result<(Options, Vec<String>)> {
-    let (board, rest) = take_board_option(args)?;
-    let bless = rest.iter().any(|a| a == "--bless");
-    let rest = rest.into_iter().filter(|a| a != "--bless").collect();
-    Ok((Options { board, bless }, rest))
+    let (board, args) = take_board_option(args)?;
+    let mut opts = Options {
+        board,
+        ..Options::default()
+    };
+    let mut rest = Vec::new();
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--bless" => opts.bless = true,
+            "--scenario" => opts.only.push(
+                it.next()
+                    .ok_or_else(|| usage("--scenario needs a scenario name"))?,
+            ),
+            _ => rest.push(a),
+        }
+    }
+    Ok((opts, rest))
 }
 
 struct Scenario {
@@ -60,9 +77,21 @@ pub fn run(opts: &Options) -> Result {
         Some(b) => vec![Board::load(b)?],
         None => all_boards()?,
     };
-    let scenarios = load_scenarios()?;
+    let mut scenarios = load_scenarios()?;
     if scenarios.is_empty() {
         return Err(fail("board/scenarios/ has no *.sh scenario"));
+    }
+    if let Some(unknown) = opts
+        .only
+        .iter()
+        .find(|name| !scenarios.iter().any(|s| &s.name == *name))
+    {
+        return Err(usage(format!(
+            "--scenario: no scenario `{unknown}` in board/scenarios/"
+        )));
+    }
+    if !opts.only.is_empty() {
+        scenarios.retain(|s| opts.only.contains(&s.name));
     }
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     let mut failures = Vec::new();

@@ -33,7 +33,8 @@ Commands:
                      cargo-fuzz); idempotent, safe to re-run
   test [PART...]     install what is missing (as `setup`), then run the test suite;
                      parts: lint, gen, kmod, unit, nostd, cross, fuzz, packaging, export,
-                     system (default: all of these)
+                     system (default: all of these); for system: --board B,
+                     --scenario NAME (repeatable), --bless (write .expected files)
                      `test reliability` (long, never by default): fuzz ≥ 10 min per
                      target, hostile client, overload, faults, soak in the qemu guest
   bench [PART...]    side-by-side benchmarks (name=value lines, ratios last)

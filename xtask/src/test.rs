@@ -103,6 +103,10 @@ pub fn run(args: &[String]) -> Result {
             "nlcore socket tests for aarch64 and armv7 under qemu-user",
             cross_socket_tests,
         )?;
+        step(
+            "the agent as it ships for aarch64 and armv7, under qemu-user",
+            crate::agent::check_foreign_builds,
+        )?;
     }
     if wanted("fuzz") {
         step("fuzz targets (short run each)", fuzz_short)?;

@@ -56,18 +56,11 @@ impl NlSocket {
         &mut self,
         msg: &mut [u8],
         buf: &'b mut [u8],
-        on_data: impl FnMut(NlMsg<'_>) -> Result<(), Error>,
+        mut on_data: impl FnMut(NlMsg<'_>) -> Result<(), Error>,
     ) -> Result<Ack<'b>, Failed<'b>> {
-        let end = self.exchange(msg, NLM_F_REQUEST | NLM_F_ACK, Mode::Ack, buf, on_data)?;
-        let buf: &'b [u8] = buf;
-        match Payload::parse(NlMsg::new_checked(&buf[end.start..end.start + end.len])?)? {
-            Payload::Ack(ack) => Ok(ack),
-            Payload::Error(e) => Err(Failed {
-                error: Error::Kernel { errno: e.errno },
-                ext_ack: e.ext_ack,
-            }),
-            other => Err(unexpected(&other)),
-        }
+        let mode = Mode::Ack;
+        let end = self.exchange(msg, NLM_F_REQUEST | NLM_F_ACK, mode, buf, &mut on_data)?;
+        ack_of(buf, end)
     }
 
     /// Sends the single message `msg` as a dump request (`NLM_F_REQUEST | NLM_F_DUMP`, a
@@ -82,36 +75,24 @@ impl NlSocket {
         &mut self,
         msg: &mut [u8],
         buf: &'b mut [u8],
-        on_data: impl FnMut(NlMsg<'_>) -> Result<(), Error>,
+        mut on_data: impl FnMut(NlMsg<'_>) -> Result<(), Error>,
     ) -> Result<DumpEnd, Failed<'b>> {
-        let end = self.exchange(msg, NLM_F_REQUEST | NLM_F_DUMP, Mode::Dump, buf, on_data)?;
-        let buf: &'b [u8] = buf;
-        let last = NlMsg::new_checked(&buf[end.start..end.start + end.len])?;
-        match Payload::parse(last)? {
-            Payload::Done(done) if done.errno != 0 => Err(Failed {
-                error: Error::Kernel { errno: done.errno },
-                ext_ack: done.ext_ack,
-            }),
-            Payload::Done(done) if done.interrupted || end.interrupted => Err(Failed {
-                error: Error::DumpInterrupted,
-                ext_ack: done.ext_ack,
-            }),
-            Payload::Done(_) => Ok(end.summary),
-            Payload::Error(e) => Err(Failed {
-                error: Error::Kernel { errno: e.errno },
-                ext_ack: e.ext_ack,
-            }),
-            other => Err(unexpected(&other)),
-        }
+        let mode = Mode::Dump;
+        let end = self.exchange(msg, NLM_F_REQUEST | NLM_F_DUMP, mode, buf, &mut on_data)?;
+        dump_end_of(buf, end)
     }
 
+    /// The exchange behind [`request`](Self::request) and [`dump`](Self::dump). The
+    /// callback is a trait object, not a type parameter: one copy of the exchange serves
+    /// every caller (an instance per closure cost a program a kilobyte per call site).
+    #[inline(never)]
     fn exchange(
         &mut self,
         msg: &mut [u8],
         flags: u16,
         mode: Mode,
         buf: &mut [u8],
-        on_data: impl FnMut(NlMsg<'_>) -> Result<(), Error>,
+        on_data: &mut dyn FnMut(NlMsg<'_>) -> Result<(), Error>,
     ) -> Result<End, Error> {
         let seq = self.stamp(msg, flags)?;
         self.send(msg)?;
@@ -136,7 +117,7 @@ impl NlSocket {
         seq: u32,
         mode: Mode,
         buf: &mut [u8],
-        mut on_data: impl FnMut(NlMsg<'_>) -> Result<(), Error>,
+        on_data: &mut dyn FnMut(NlMsg<'_>) -> Result<(), Error>,
     ) -> Result<End, Error> {
         let base = buf.as_ptr() as usize;
         let mut summary = DumpEnd::default();
@@ -210,6 +191,39 @@ impl NlSocket {
         msg[6..8].copy_from_slice(&(old | flags).to_ne_bytes());
         msg[8..12].copy_from_slice(&seq.to_ne_bytes());
         Ok(seq)
+    }
+}
+
+/// What the message that ended a request says: the ack, or the refusal.
+fn ack_of(buf: &[u8], end: End) -> Result<Ack<'_>, Failed<'_>> {
+    match Payload::parse(NlMsg::new_checked(&buf[end.start..end.start + end.len])?)? {
+        Payload::Ack(ack) => Ok(ack),
+        Payload::Error(e) => Err(Failed {
+            error: Error::Kernel { errno: e.errno },
+            ext_ack: e.ext_ack,
+        }),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// What the message that ended a dump says: done, interrupted, or refused.
+fn dump_end_of(buf: &[u8], end: End) -> Result<DumpEnd, Failed<'_>> {
+    let last = NlMsg::new_checked(&buf[end.start..end.start + end.len])?;
+    match Payload::parse(last)? {
+        Payload::Done(done) if done.errno != 0 => Err(Failed {
+            error: Error::Kernel { errno: done.errno },
+            ext_ack: done.ext_ack,
+        }),
+        Payload::Done(done) if done.interrupted || end.interrupted => Err(Failed {
+            error: Error::DumpInterrupted,
+            ext_ack: done.ext_ack,
+        }),
+        Payload::Done(_) => Ok(end.summary),
+        Payload::Error(e) => Err(Failed {
+            error: Error::Kernel { errno: e.errno },
+            ext_ack: e.ext_ack,
+        }),
+        other => Err(unexpected(&other)),
     }
 }
 
