@@ -65,7 +65,7 @@ extern "C" fn start(stack: *const usize) -> ! {
     let code = match args(argc, argv) {
         Some(args) => crate::run(&args),
         None => {
-            crate::fail!("too many arguments, or one is not UTF-8");
+            crate::io::fail("too many arguments, or one is not UTF-8");
             nltelem::cli::exit::USAGE
         }
     };
