@@ -17,7 +17,7 @@ mod io;
 mod log;
 mod sys;
 
-use core::fmt::Write as _;
+use nlcore::text::Text;
 use nltelem::cli::{self, exit, Command, Topic};
 use nltelem::config::{self, KEYS};
 
@@ -26,7 +26,7 @@ fn run(args: &[&str]) -> u8 {
     let inv = match cli::parse(args) {
         Ok(inv) => inv,
         Err(e) => {
-            fail!("{e}");
+            io::error_line(&|w| e.describe(w));
             return exit::USAGE;
         }
     };
@@ -47,17 +47,22 @@ fn run(args: &[&str]) -> u8 {
 #[inline(never)]
 fn help(topic: Option<Topic>) -> u8 {
     let mut out = io::stdout();
+    let w = out.text();
     match topic {
         Some(topic) => {
-            let _ = out.write_str(cli::help(topic));
+            w.str(cli::help(topic));
             if topic == Topic::Run {
                 for (key, meaning) in KEYS {
-                    let _ = writeln!(out, "  {key:<22} {meaning}");
+                    w.spaces(2);
+                    w.column(key, 22);
+                    w.byte(b' ');
+                    w.str(meaning);
+                    w.byte(b'\n');
                 }
             }
         }
         None => {
-            let _ = writeln!(out, "nltelem {}", env!("CARGO_PKG_VERSION"));
+            w.str(concat!("nltelem ", env!("CARGO_PKG_VERSION"), "\n"));
         }
     }
     out.flush();
@@ -77,6 +82,6 @@ fn main() -> std::process::ExitCode {
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     // The message would pull in the formatting of every panic site; the defmt log and the
     // exit code say enough for a panic that must not happen.
-    io::error_line(format_args!("internal error (panic)"));
+    io::fail("internal error (panic)");
     sys::exit_now(exit::SOFTWARE)
 }
