@@ -172,27 +172,9 @@ pub fn signalfd() -> Result<OwnedFd, rustix::io::Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as c_int) })
 }
 
-/// Microseconds of `CLOCK_MONOTONIC`. A raw `clock_gettime`: the vDSO path would need the
-/// auxiliary vector and a kilobyte and a half of lookup code (and map the vDSO's page), for
-/// a call made a few times a second.
-pub fn now_us() -> u64 {
-    // The 64-bit `struct timespec` (`__kernel_timespec`): what `clock_gettime` fills on
-    // 64-bit architectures and `clock_gettime64` on 32-bit ones.
-    let mut ts = [0i64; 2];
-    #[cfg(target_pointer_width = "64")]
-    let call = Sysno::clock_gettime;
-    #[cfg(target_pointer_width = "32")]
-    let call = Sysno::clock_gettime64;
-    const CLOCK_MONOTONIC: usize = 1;
-    // SAFETY: `ts` has the layout of `__kernel_timespec` and lives on this frame; the
-    // kernel writes only its 16 bytes. CLOCK_MONOTONIC always exists, so it cannot fail.
-    let _ = unsafe { syscall!(call, CLOCK_MONOTONIC, ts.as_mut_ptr()) };
-    (ts[0] as u64).saturating_mul(1_000_000) + (ts[1] as u64) / 1000
-}
-
 /// Milliseconds of `CLOCK_MONOTONIC`.
 pub fn now_ms() -> u64 {
-    now_us() / 1000
+    nlcore::sock::monotonic_us() / 1000
 }
 
 /// Reads one pending signal from a `signalfd` (`None` when none is pending).

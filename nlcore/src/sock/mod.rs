@@ -28,3 +28,4 @@ pub use error::{Error, Failed};
 pub use family::{Family, FamilyChange, FamilyEvent, FamilyWatcher, Group, MAX_GROUPS};
 pub use request::DumpEnd;
 pub use socket::{group_mask, Addr, Datagram, NlSocket, DEFAULT_RECV_TIMEOUT, MAX_IOV};
+pub use sys::monotonic_us;
