@@ -102,6 +102,8 @@ pub fn monotonic_us() -> u64 {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+
     #[test]
     fn the_monotonic_clock_advances_with_time() {
         let before = super::monotonic_us();
