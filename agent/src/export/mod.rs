@@ -23,6 +23,7 @@ pub use line_protocol::{write_sample as write_line_protocol, Point};
 
 use crate::config::MAX_VALUE;
 use crate::decode::{Event, Sample};
+use core::ffi::CStr;
 use heapless::{String, Vec};
 use mqtt::{Client, Qos};
 use net::{now_ms, TcpLink, UdpSender};
@@ -58,12 +59,16 @@ pub const MQTT_PACKETS: usize = 64;
 /// Longest node name used in tags and topics.
 pub const MAX_HOST: usize = 64;
 
+/// The size of the buffers for MQTT names and file paths: one size, so one instance of the
+/// buffer's code.
+const TOPIC: usize = 160;
+
 /// An MQTT exporter: the client and its topic prefix. One slot per possible sink, in use
 /// while the sink in the same position of [`Exporters`]' list is [`Sink::Mqtt`].
 pub struct MqttSink {
     client: Client<TcpLink, MQTT_BUFFER, MQTT_PACKETS>,
     /// `PREFIX/HOST`.
-    prefix: Fixed<{ spec::MAX_PREFIX + 1 + MAX_HOST }>,
+    prefix: Fixed<TOPIC>,
 }
 
 impl MqttSink {
@@ -125,7 +130,8 @@ struct Record<'a> {
 enum Sink {
     Stdout,
     File {
-        path: String<MAX_VALUE>,
+        /// The path and a NUL: the C string the system call takes.
+        path: Fixed<TOPIC>,
         fd: Option<OwnedFd>,
     },
     Udp(UdpSink),
@@ -224,8 +230,11 @@ fn count(outcome: &mut Outcome, counters: &mut SinkCounters, ok: bool) {
 
 /// Appends to the line-protocol file, opening it first if needed. Non-blocking: a file on
 /// a stuck network mount fails instead of stopping the agent.
-fn append(path: &str, fd: &mut Option<OwnedFd>, bytes: &[u8]) -> bool {
+fn append(path: &Fixed<TOPIC>, fd: &mut Option<OwnedFd>, bytes: &[u8]) -> bool {
     if fd.is_none() {
+        let Some(path) = path.get().and_then(|p| CStr::from_bytes_with_nul(p).ok()) else {
+            return false;
+        };
         *fd = openat(
             CWD,
             path,
@@ -349,8 +358,10 @@ impl Exporters {
         Some(match spec::parse(value).ok()? {
             Spec::LineStdout => Sink::Stdout,
             Spec::LineFile(p) => {
-                let mut path = String::new();
-                path.push_str(p).ok()?;
+                let mut path = Fixed::new();
+                path.text().str(p);
+                path.text().byte(0);
+                path.get()?;
                 Sink::File { path, fd: None }
             }
             Spec::LineUdp(to) => Sink::Udp(UdpSink {
@@ -370,11 +381,11 @@ impl Exporters {
                 w.str(prefix);
                 w.byte(b'/');
                 topic_level(w, host);
-                let mut status: Fixed<128> = Fixed::new();
+                let mut status: Fixed<TOPIC> = Fixed::new();
                 let w = status.text();
                 w.bytes(topic_prefix.get()?);
                 w.str("/status");
-                let mut client_id: Fixed<{ 8 + MAX_HOST }> = Fixed::new();
+                let mut client_id: Fixed<TOPIC> = Fixed::new();
                 let w = client_id.text();
                 w.str("nltelem-");
                 w.str(host);
@@ -472,7 +483,7 @@ impl Exporters {
                 }
                 Sink::Prometheus(_) => continue,
                 Sink::Mqtt => {
-                    let mut topic: Fixed<160> = Fixed::new();
+                    let mut topic: Fixed<TOPIC> = Fixed::new();
                     let w = topic.text();
                     w.bytes(m.prefix.get().unwrap_or_default());
                     w.byte(b'/');

@@ -14,6 +14,7 @@
 
 use super::escaped;
 use crate::decode::{Netdev, Sample, CPU_FIELDS};
+use core::ffi::CStr;
 use heapless::String;
 use nlcore::text::{decimal, Fixed, Text};
 use rustix::fd::OwnedFd;
@@ -178,6 +179,19 @@ fn netdev_line(w: &mut dyn Text, index: usize, n: &Netdev<'_>) {
     }
 }
 
+/// Room for a path and its NUL: the same size as the MQTT topics (one instance of the
+/// buffer's code).
+type PathText = Fixed<{ super::TOPIC }>;
+
+/// The files of a textfile exporter (see [`Textfile::file`]).
+#[derive(Clone, Copy)]
+enum File {
+    Textfile,
+    Dir,
+    Temp,
+    Scratch(usize),
+}
+
 /// Where the last `/` of a path is (0 when there is none).
 fn last_slash(path: &str) -> usize {
     path.bytes().rposition(|b| b == b'/').unwrap_or(0)
@@ -215,8 +229,6 @@ fn write_all(fd: &OwnedFd, mut bytes: &[u8]) -> Result<(), Errno> {
 /// The textfile exporter.
 pub struct Textfile {
     path: String<MAX_PATH>,
-    /// `DIR/.NAME.tmp`: the next version, renamed over `path` when complete.
-    temp: String<{ MAX_PATH + 8 }>,
     scratch: [Option<OwnedFd>; SCRATCH],
     /// Bytes in each scratch file.
     scratch_len: [u64; SCRATCH],
@@ -235,16 +247,8 @@ impl Textfile {
     pub fn new(path: &str) -> Result<Self, TextfileError> {
         let mut p = String::new();
         p.push_str(path).map_err(|_| TextfileError::TooLong)?;
-        // `DIR/.NAME.tmp`: the path with a dot after its last `/` (it has one: absolute).
-        let slash = last_slash(path) + 1;
-        let (dir, name) = path.split_at_checked(slash).ok_or(TextfileError::TooLong)?;
-        let mut temp = String::new();
-        for piece in [dir, ".", name, ".tmp"] {
-            temp.push_str(piece).map_err(|_| TextfileError::TooLong)?;
-        }
         Ok(Textfile {
             path: p,
-            temp,
             scratch: Default::default(),
             scratch_len: [0; SCRATCH],
             system: Fixed::new(),
@@ -255,13 +259,34 @@ impl Textfile {
         })
     }
 
-    fn scratch_path(&self, index: usize) -> String<{ MAX_PATH + 16 }> {
-        let mut s = String::new();
-        // Fits: the temporary path plus `.N` (fewer than ten scratch files).
-        let _ = s.push_str(&self.temp);
-        let _ = s.push('.');
-        let _ = s.push(char::from(b'0' + index as u8));
-        s
+    /// One of the textfile's files, as the C string the system calls take (a `&str` would
+    /// be copied into a stack buffer at each call): the textfile, its directory, the next
+    /// version `DIR/.NAME.tmp` (renamed over the textfile when complete) or the scratch
+    /// file `DIR/.NAME.tmp.N` of family `N`.
+    fn file<'b>(&self, buf: &'b mut PathText, file: File) -> Result<&'b CStr, TextfileError> {
+        let slash = last_slash(&self.path);
+        let (dir, name) = self.path.split_at_checked(slash).unwrap_or_default();
+        buf.clear();
+        let w = buf.text();
+        match file {
+            File::Textfile => w.str(&self.path),
+            File::Dir => w.str(dir),
+            File::Temp | File::Scratch(_) => {
+                // `name` starts with the slash.
+                w.str(dir);
+                w.str("/.");
+                w.str(name.get(1..).unwrap_or_default());
+                w.str(".tmp");
+                if let File::Scratch(i) = file {
+                    // Fewer than ten scratch files: one digit.
+                    w.bytes(&[b'.', b'0' + i as u8]);
+                }
+            }
+        }
+        w.byte(0);
+        buf.get()
+            .and_then(|path| CStr::from_bytes_with_nul(path).ok())
+            .ok_or(TextfileError::TooLong)
     }
 
     /// Starts a snapshot: empty scratch files, the system families rendered.
@@ -271,12 +296,13 @@ impl Textfile {
         if self.system.get().is_none() {
             return Err(TextfileError::TooLong);
         }
+        let mut buf = PathText::new();
         for i in 0..SCRATCH {
-            let path = self.scratch_path(i);
+            let path = self.file(&mut buf, File::Scratch(i))?;
             let open = || {
                 openat(
                     CWD,
-                    path.as_str(),
+                    path,
                     OFlags::RDWR | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
                     Mode::from_raw_mode(0o600),
                 )
@@ -285,7 +311,8 @@ impl Textfile {
                 // The directory is on tmpfs and may not exist yet after a boot (OpenWrt's
                 // /var/prometheus): make it (one level), as the collector expects it.
                 Err(Errno::NOENT) if i == 0 => {
-                    let dir = self.path.get(..last_slash(&self.path)).unwrap_or_default();
+                    let mut dir = PathText::new();
+                    let dir = self.file(&mut dir, File::Dir)?;
                     match mkdirat(CWD, dir, Mode::from_raw_mode(0o755)) {
                         Ok(()) | Err(Errno::EXIST) => {}
                         Err(e) => return Err(e.into()),
@@ -350,9 +377,11 @@ impl Textfile {
 
     /// Joins the parts into the temporary file and renames it over the textfile.
     fn commit(&mut self) -> Result<(), TextfileError> {
+        let (mut temp, mut textfile) = (PathText::new(), PathText::new());
+        let temp = self.file(&mut temp, File::Temp)?;
         let out = openat(
             CWD,
-            self.temp.as_str(),
+            temp,
             OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
             // Readable by the collector, which usually runs as another user.
             Mode::from_raw_mode(0o644),
@@ -384,7 +413,7 @@ impl Textfile {
             }
         }
         drop(out);
-        renameat(CWD, self.temp.as_str(), CWD, self.path.as_str())?;
+        renameat(CWD, temp, CWD, self.file(&mut textfile, File::Textfile)?)?;
         Ok(())
     }
 
@@ -392,7 +421,10 @@ impl Textfile {
     fn end(&mut self) {
         for i in 0..SCRATCH {
             if self.scratch[i].take().is_some() {
-                let _ = unlinkat(CWD, self.scratch_path(i).as_str(), AtFlags::empty());
+                let mut buf = PathText::new();
+                if let Ok(path) = self.file(&mut buf, File::Scratch(i)) {
+                    let _ = unlinkat(CWD, path, AtFlags::empty());
+                }
             }
         }
         self.snapshot = None;
@@ -415,7 +447,10 @@ impl Textfile {
             Err(_) => {
                 self.dropped = self.dropped.saturating_add(1);
                 self.end();
-                let _ = unlinkat(CWD, self.temp.as_str(), AtFlags::empty());
+                let mut buf = PathText::new();
+                if let Ok(temp) = self.file(&mut buf, File::Temp) {
+                    let _ = unlinkat(CWD, temp, AtFlags::empty());
+                }
             }
         }
         r
