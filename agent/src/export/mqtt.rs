@@ -674,8 +674,9 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
             return;
         }
         let packet_id = self.packet_id();
+        let mut packet = [0u8; 160];
         let Ok(len) = encode_publish(
-            &mut self.arena[self.used..],
+            &mut packet,
             &self.status_topic,
             ONLINE,
             Qos::AtLeastOnce,
@@ -684,9 +685,12 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
         ) else {
             return;
         };
-        // Written after the backlog, moved in front of it: nothing has been written since
-        // the connect (cursor = 0).
-        self.arena[..self.used + len].rotate_right(len);
+        if self.used + len > ARENA {
+            return;
+        }
+        // In front of the backlog: nothing has been written since the connect (cursor = 0).
+        self.arena.copy_within(0..self.used, len);
+        self.arena[..len].copy_from_slice(&packet[..len]);
         self.used += len;
         for later in self.entries.iter_mut() {
             later.start += len;
