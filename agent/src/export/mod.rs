@@ -354,6 +354,8 @@ impl Exporters {
     }
 
     /// The sink `value` names; an MQTT one starts its client in `mqtt`.
+    // Out of line: the binary measured smaller than with it inlined.
+    #[inline(never)]
     fn sink(value: &str, host: &str, mqtt: &mut MqttSink) -> Option<Sink> {
         Some(match spec::parse(value).ok()? {
             Spec::LineStdout => Sink::Stdout,
@@ -410,6 +412,8 @@ impl Exporters {
     /// Hands one sample message to every exporter; `stdout` is the agent's standard output.
     /// Each line-protocol point, each MQTT publish and each completed textfile counts as
     /// one record. Every point is rendered once and the same line goes to every sink.
+    // Out of line: the binary measured smaller than with it inlined.
+    #[inline(never)]
     pub fn sample(&mut self, s: &Sample<'_>, stdout: &mut dyn Text) -> Outcome {
         let mut outcome = Outcome::default();
         let mut line = Fixed::<1024>::new();
@@ -446,6 +450,8 @@ impl Exporters {
 
     /// Hands one event to every line-protocol and MQTT exporter (the textfile holds
     /// snapshots only).
+    // Out of line: the binary measured smaller than with it inlined.
+    #[inline(never)]
     pub fn event(&mut self, e: &Event<'_>, stdout: &mut dyn Text) -> Outcome {
         let mut outcome = Outcome::default();
         let mut line = Fixed::<1024>::new();

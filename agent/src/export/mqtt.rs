@@ -760,6 +760,8 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
 
     /// Ends the session cleanly, as far as the socket takes it without waiting: retained
     /// `offline`, then DISCONNECT (which tells the broker not to publish the will).
+    // Out of line: the binary measured smaller than with it inlined.
+    #[inline(never)]
     pub fn shutdown(&mut self, now_ms: u64) {
         if self.state == State::Connected {
             let mut packet = [0u8; 160];
