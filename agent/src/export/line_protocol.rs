@@ -13,7 +13,7 @@
 
 use super::escaped;
 use crate::decode::{Event, Netdev, Sample, Thermal, CPU_FIELDS, NETDEV_FIELDS};
-use nlcore::text::Text;
+use nlcore::text::{Fixed, Text};
 
 /// A tag value: `,`, `=` and space escaped (a backslash needs none), a newline turned into
 /// a space (it would end the point).
@@ -64,6 +64,19 @@ impl Fields<'_> {
             self.value(v);
         }
     }
+    /// Unsigned fields `PREFIX NAME SUFFIX` (InfluxDB's integers are signed: a value above
+    /// `i64::MAX` is written as `i64::MAX`).
+    fn uints(&mut self, prefix: &str, names: &[&str], suffix: &str, values: &[Option<u64>]) {
+        for (name, v) in names.iter().zip(values) {
+            if let Some(v) = *v {
+                self.sep();
+                self.w.str(prefix);
+                self.w.str(name);
+                self.w.str(suffix);
+                self.value(i64::try_from(v).unwrap_or(i64::MAX));
+            }
+        }
+    }
     fn string(&mut self, name: &str, v: Option<&str>) {
         if let Some(v) = v {
             self.sep();
@@ -74,13 +87,10 @@ impl Fields<'_> {
     }
 }
 
-/// InfluxDB's integers are signed: a larger counter is written as `i64::MAX`.
-fn signed(v: Option<u64>) -> Option<i64> {
-    v.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
-}
+/// Longest line: a point that does not fit is dropped (and counted by the exporters).
+pub const LINE: usize = 1024;
 
-/// The names of the system point's fields before the CPU times (`cpu_MODE_ns`), in the
-/// order of [`system_values`].
+/// The names of the system point's fields before the CPU times (`cpu_MODE_ns`).
 const SYSTEM_FIELDS: [&str; 9] = [
     "seq",
     "snapshot_seq",
@@ -92,26 +102,6 @@ const SYSTEM_FIELDS: [&str; 9] = [
     "mem_free_kib",
     "mem_available_kib",
 ];
-
-/// The system point's values: [`SYSTEM_FIELDS`], then the CPU times in [`CPU_FIELDS`] order.
-fn system_values(s: &Sample<'_>) -> [Option<i64>; 17] {
-    let mut v = [None; 17];
-    v[0] = signed(s.seq);
-    v[1] = signed(s.snapshot_seq);
-    v[2] = signed(s.uptime_ns);
-    for (slot, load) in v[3..6].iter_mut().zip(s.load_milli) {
-        *slot = load.map(i64::from);
-    }
-    for (slot, kib) in v[6..9].iter_mut().zip(s.mem_kib) {
-        *slot = signed(kib);
-    }
-    if let Some(cpu) = s.cpu {
-        for (slot, ns) in v[9..].iter_mut().zip(cpu.ns) {
-            *slot = signed(ns);
-        }
-    }
-    v
-}
 
 /// One point of a sample message.
 #[derive(Debug, Clone, Copy)]
@@ -144,67 +134,49 @@ impl<'a> Point<'_, 'a> {
         }
     }
 
-    /// Writes the point as one line (with its newline) and returns `true`; writes nothing
-    /// and returns `false` when it has no field. `host` is the `host` tag; `timestamp_ns`
-    /// the snapshot's time.
+    /// Writes the point as one line (with its newline) into `line` and returns `true`;
+    /// leaves `line` empty and returns `false` when the point has no field. `host` is the
+    /// `host` tag; `timestamp_ns` the snapshot's time. A point too long for the buffer
+    /// leaves it overflowed (`line.get()` is `None`).
     // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
-    pub fn write(&self, w: &mut dyn Text, host: &str, timestamp_ns: Option<u64>) -> bool {
-        // Every field of a point is an integer: gathered first, so that a point without
-        // fields writes nothing. The names: `head` for the first values, then `tail`
-        // (as `cpu_MODE_ns` for the system point's CPU times).
-        let mut values = [None; 17];
-        let (head, tail, tag_key): (&[&str], &[&str], &str) = match self {
-            Point::System(s) => {
-                values = system_values(s);
-                (&SYSTEM_FIELDS, &CPU_FIELDS, "")
-            }
-            Point::Netdev(n) => {
-                values[0] = n.ifindex.map(i64::from);
-                values[1] = n.oper_state.map(i64::from);
-                for (slot, v) in values[2..10].iter_mut().zip(n.counters) {
-                    *slot = signed(v);
-                }
-                (&["ifindex", "oper_state"], &NETDEV_FIELDS, "ifname")
-            }
-            Point::Thermal(t) => {
-                values[0] = t.temp_mdegc.map(i64::from);
-                (&["temp_mdegc"], &[], "zone")
-            }
-        };
-        if values.iter().all(Option::is_none) {
-            return false;
-        }
+    pub fn write(&self, line: &mut Fixed<LINE>, host: &str, timestamp_ns: Option<u64>) -> bool {
+        line.clear();
+        let w = line.text();
         w.str(self.measurement());
         w.str(",host=");
         tag(w, host);
+        let tag_key = match self {
+            Point::System(_) => "",
+            Point::Netdev(_) => ",ifname=",
+            Point::Thermal(_) => ",zone=",
+        };
         if let Some(value) = self.key() {
-            w.byte(b',');
             w.str(tag_key);
-            w.byte(b'=');
             tag(w, value);
         }
-        let cpu = matches!(self, Point::System(_));
         let mut f = Fields { w, count: 0 };
-        for (i, v) in values.iter().enumerate() {
-            let Some(v) = *v else {
-                continue;
-            };
-            f.sep();
-            match head.get(i) {
-                Some(name) => f.w.str(name),
-                None => {
-                    let name = tail.get(i - head.len()).copied().unwrap_or_default();
-                    if cpu {
-                        f.w.str("cpu_");
-                        f.w.str(name);
-                        f.w.str("_ns");
-                    } else {
-                        f.w.str(name);
-                    }
+        match self {
+            Point::System(s) => {
+                let [l1, l5, l15] = s.load_milli.map(|v| v.map(u64::from));
+                let head = [s.seq, s.snapshot_seq, s.uptime_ns, l1, l5, l15];
+                f.uints("", &SYSTEM_FIELDS, "", &head);
+                f.uints("", &SYSTEM_FIELDS[6..], "", &s.mem_kib);
+                if let Some(cpu) = s.cpu {
+                    f.uints("cpu_", &CPU_FIELDS, "_ns", &cpu.ns);
                 }
             }
-            f.value(v);
+            Point::Netdev(n) => {
+                let head = [n.ifindex.map(u64::from), n.oper_state.map(u64::from)];
+                f.uints("", &["ifindex", "oper_state"], "", &head);
+                f.uints("", &NETDEV_FIELDS, "", &n.counters);
+            }
+            Point::Thermal(t) => f.int("temp_mdegc", t.temp_mdegc.map(i64::from)),
+        }
+        if f.count == 0 {
+            // A point without fields is no point at all.
+            line.clear();
+            return false;
         }
         end(w, timestamp_ns);
         true
@@ -227,11 +199,20 @@ pub fn points<'s, 'a>(s: &'s Sample<'a>) -> impl Iterator<Item = Point<'s, 'a>> 
         .chain(s.thermal().map(Point::Thermal))
 }
 
-/// Writes every point of a sample message; returns how many lines it wrote.
+/// Writes every point of a sample message; returns how many lines it wrote (a point too
+/// long for a line is left out, as the exporters drop it).
 pub fn write_sample(w: &mut dyn Text, s: &Sample<'_>, host: &str) -> u64 {
-    points(s)
-        .filter(|p| p.write(w, host, s.timestamp_ns))
-        .count() as u64
+    let mut line = Fixed::new();
+    let mut lines = 0;
+    for p in points(s) {
+        if p.write(&mut line, host, s.timestamp_ns) {
+            if let Some(text) = line.get() {
+                w.bytes(text);
+                lines += 1;
+            }
+        }
+    }
+    lines
 }
 
 /// Writes an event as one `nltelem_event` point (tag `kind`).
@@ -241,7 +222,7 @@ pub fn write_event(w: &mut dyn Text, e: &Event<'_>, host: &str) {
     w.str(",kind=");
     tag(w, e.kind_name());
     let mut f = Fields { w, count: 0 };
-    f.int("seq", signed(e.seq));
+    f.uints("", &["seq"], "", &[e.seq]);
     f.int("ifindex", e.ifindex.map(i64::from));
     f.string("ifname", e.ifname);
     f.string("threshold", e.threshold_name());

@@ -19,7 +19,7 @@ pub mod prometheus;
 pub mod spec;
 
 pub use line_protocol::{points, write_event as write_line_protocol_event};
-pub use line_protocol::{write_sample as write_line_protocol, Point};
+pub use line_protocol::{write_sample as write_line_protocol, Point, LINE};
 
 use crate::config::MAX_VALUE;
 use crate::decode::{Event, Sample};
@@ -416,14 +416,13 @@ impl Exporters {
     #[inline(never)]
     pub fn sample(&mut self, s: &Sample<'_>, stdout: &mut dyn Text) -> Outcome {
         let mut outcome = Outcome::default();
-        let mut line = Fixed::<1024>::new();
+        let mut line = Fixed::<LINE>::new();
         // Rendering points is most of the agent's work per sample: skip it when no sink
         // takes lines (no exporter at all, or only the textfile).
         let lines_wanted = self.sinks.iter().any(|(sink, _)| sink.takes_lines());
         if lines_wanted {
             for p in points(s) {
-                line.clear();
-                if !p.write(line.text(), &self.host, s.timestamp_ns) {
+                if !p.write(&mut line, &self.host, s.timestamp_ns) {
                     // A point without fields: nothing to send.
                     continue;
                 }
@@ -454,7 +453,7 @@ impl Exporters {
     #[inline(never)]
     pub fn event(&mut self, e: &Event<'_>, stdout: &mut dyn Text) -> Outcome {
         let mut outcome = Outcome::default();
-        let mut line = Fixed::<1024>::new();
+        let mut line = Fixed::<LINE>::new();
         line_protocol::write_event(line.text(), e, &self.host);
         let record = Record {
             line: line.get(),
