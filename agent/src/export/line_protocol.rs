@@ -192,11 +192,16 @@ fn end(w: &mut dyn Text, timestamp_ns: Option<u64>) {
     w.byte(b'\n');
 }
 
-/// The points of a sample message: the system point, then interfaces, then zones.
-pub fn points<'s, 'a>(s: &'s Sample<'a>) -> impl Iterator<Item = Point<'s, 'a>> + 's {
-    core::iter::once(Point::System(s))
-        .chain(s.netdevs().map(Point::Netdev))
-        .chain(s.thermal().map(Point::Thermal))
+/// Calls `f` with each point of a sample message: the system point, then interfaces, then
+/// zones. (A callback: a chain of iterators compiles to much more.)
+pub fn points<'s, 'a>(s: &'s Sample<'a>, f: &mut dyn FnMut(Point<'s, 'a>)) {
+    f(Point::System(s));
+    for n in s.netdevs() {
+        f(Point::Netdev(n));
+    }
+    for t in s.thermal() {
+        f(Point::Thermal(t));
+    }
 }
 
 /// Writes every point of a sample message; returns how many lines it wrote (a point too
@@ -204,14 +209,14 @@ pub fn points<'s, 'a>(s: &'s Sample<'a>) -> impl Iterator<Item = Point<'s, 'a>> 
 pub fn write_sample(w: &mut dyn Text, s: &Sample<'_>, host: &str) -> u64 {
     let mut line = Fixed::new();
     let mut lines = 0;
-    for p in points(s) {
+    points(s, &mut |p| {
         if p.write(&mut line, host, s.timestamp_ns) {
             if let Some(text) = line.get() {
                 w.bytes(text);
                 lines += 1;
             }
         }
-    }
+    });
     lines
 }
 

@@ -421,18 +421,17 @@ impl Exporters {
         // takes lines (no exporter at all, or only the textfile).
         let lines_wanted = self.sinks.iter().any(|(sink, _)| sink.takes_lines());
         if lines_wanted {
-            for p in points(s) {
-                if !p.write(&mut line, &self.host, s.timestamp_ns) {
-                    // A point without fields: nothing to send.
-                    continue;
+            points(s, &mut |p| {
+                // A point without fields: nothing to send.
+                if p.write(&mut line, &self.host, s.timestamp_ns) {
+                    let record = Record {
+                        line: line.get(),
+                        measurement: p.measurement(),
+                        key: p.key(),
+                    };
+                    self.deliver(&record, stdout, &mut outcome);
                 }
-                let record = Record {
-                    line: line.get(),
-                    measurement: p.measurement(),
-                    key: p.key(),
-                };
-                self.deliver(&record, stdout, &mut outcome);
-            }
+            });
         }
         for (sink, counters) in self.sinks.iter_mut() {
             if let Sink::Prometheus(textfile) = sink {
