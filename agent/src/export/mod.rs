@@ -92,6 +92,8 @@ pub struct UdpSink {
 
 impl UdpSink {
     /// Adds a line, sending the datagram first when the line would not fit.
+    // Out of line: the binary measured smaller than with it inlined.
+    #[inline(never)]
     fn push(&mut self, line: &[u8], outcome: &mut Outcome, counters: &mut SinkCounters) {
         if line.len() > self.datagram.room() {
             self.flush(outcome, counters);
