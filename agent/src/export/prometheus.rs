@@ -85,12 +85,44 @@ fn header(w: &mut dyn Text, family: &str, kind: &str) {
     w.byte(b'\n');
 }
 
-/// `NAME{LABEL="` (the label's value follows, escaped).
-fn open_label(w: &mut dyn Text, family: &str, label: &str) {
+/// A sample's value.
+#[derive(Clone, Copy)]
+enum Value {
+    Count(u64),
+    /// Thousandths, written as a decimal fraction.
+    Milli(i64),
+    /// Nanoseconds, written as seconds.
+    Seconds(u64),
+}
+
+/// One sample line: `NAME VALUE`, or `NAME{LABEL="TEXT"} VALUE` with the text escaped, and
+/// `,index="N"` after it when `index` is given.
+fn sample_line(
+    w: &mut dyn Text,
+    family: &str,
+    label_text: Option<(&str, &str)>,
+    index: Option<u32>,
+    value: Value,
+) {
     w.str(name(family));
-    w.byte(b'{');
-    w.str(label);
-    w.str("=\"");
+    if let Some((key, text)) = label_text {
+        w.byte(b'{');
+        w.str(key);
+        w.str("=\"");
+        label(w, text);
+        if let Some(i) = index {
+            w.str("\",index=\"");
+            w.uint(u64::from(i));
+        }
+        w.str("\"}");
+    }
+    w.byte(b' ');
+    match value {
+        Value::Count(v) => w.uint(v),
+        Value::Milli(v) => w.milli(v),
+        Value::Seconds(ns) => seconds(w, ns),
+    }
+    w.byte(b'\n');
 }
 
 /// A label value: backslash, double quote and newline escaped.
@@ -138,14 +170,12 @@ pub fn write_system(w: &mut dyn Text, s: &Sample<'_>) {
             continue;
         };
         header(w, family, "gauge");
-        w.str(name(family));
-        w.byte(b' ');
-        match i {
-            0..=2 => w.milli(v as i64),
-            3..=5 => w.uint(v.saturating_mul(1024)),
-            _ => seconds(w, v),
-        }
-        w.byte(b'\n');
+        let value = match i {
+            0..=2 => Value::Milli(v as i64),
+            3..=5 => Value::Count(v.saturating_mul(1024)),
+            _ => Value::Seconds(v),
+        };
+        sample_line(w, family, None, None, value);
     }
 }
 
@@ -159,11 +189,7 @@ fn cpu(w: &mut dyn Text, family: &str, s: &Sample<'_>) {
     header(w, family, "counter");
     for (mode, ns) in CPU_FIELDS.iter().zip(cpu.ns) {
         if let Some(ns) = ns {
-            open_label(w, family, "mode");
-            w.str(mode);
-            w.str("\"} ");
-            seconds(w, ns);
-            w.byte(b'\n');
+            sample_line(w, family, Some(("mode", mode)), None, Value::Seconds(ns));
         }
     }
 }
@@ -175,11 +201,8 @@ fn netdev_line(w: &mut dyn Text, index: usize, n: &Netdev<'_>) {
         i => n.counters.get(i).copied().flatten(),
     };
     if let (Some(device), Some(v)) = (n.ifname, value) {
-        open_label(w, FAMILIES[index], "device");
-        label(w, device);
-        w.str("\"} ");
-        w.uint(v);
-        w.byte(b'\n');
+        let family = FAMILIES.get(index).copied().unwrap_or_default();
+        sample_line(w, family, Some(("device", device)), None, Value::Count(v));
     }
 }
 
@@ -362,14 +385,13 @@ impl Textfile {
                         put(&mut text, &mut self.scratch_len[i])?;
                     }
                     // Zones of the same type exist (two `acpitz`): the index tells them apart.
-                    let w = text.text();
-                    open_label(w, FAMILIES[SCRATCH_THERMAL], "zone");
-                    label(w, kind);
-                    w.str("\",index=\"");
-                    w.uint(u64::from(self.thermal_zones));
-                    w.str("\"} ");
-                    w.milli(i64::from(mdegc));
-                    w.byte(b'\n');
+                    sample_line(
+                        text.text(),
+                        FAMILIES[SCRATCH_THERMAL],
+                        Some(("zone", kind)),
+                        Some(self.thermal_zones),
+                        Value::Milli(i64::from(mdegc)),
+                    );
                     self.thermal_zones += 1;
                 }
             } else {
