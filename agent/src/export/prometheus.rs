@@ -12,7 +12,7 @@
 //! each while the parts arrive, and joined in family order when the last part is in. A
 //! snapshot with a missing part is dropped (and counted): the file keeps the previous one.
 
-use super::escaped;
+use super::{escaped, LINE};
 use crate::decode::{Netdev, Sample, CPU_FIELDS};
 use core::ffi::CStr;
 use heapless::String;
@@ -363,12 +363,12 @@ impl Textfile {
     // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
     fn gather(&mut self, s: &Sample<'_>) -> Result<(), TextfileError> {
-        let mut text = Fixed::<2048>::new();
+        let mut text = Fixed::<LINE>::new();
         for i in 0..SCRATCH {
             let Some(fd) = &self.scratch[i] else {
                 return Err(TextfileError::MissingPart);
             };
-            let put = |text: &mut Fixed<2048>, len: &mut u64| -> Result<(), TextfileError> {
+            let put = |text: &mut Fixed<LINE>, len: &mut u64| -> Result<(), TextfileError> {
                 let bytes = text.get().ok_or(TextfileError::TooLong)?;
                 *len += bytes.len() as u64;
                 write_all(fd, bytes)?;
@@ -381,7 +381,7 @@ impl Textfile {
                         continue;
                     };
                     // One line is short; the buffer holds at least one after a flush.
-                    if text.len() > 1536 {
+                    if text.len() > LINE / 2 {
                         put(&mut text, &mut self.scratch_len[i])?;
                     }
                     // Zones of the same type exist (two `acpitz`): the index tells them apart.
@@ -396,7 +396,7 @@ impl Textfile {
                 }
             } else {
                 for n in s.netdevs() {
-                    if text.len() > 1536 {
+                    if text.len() > LINE / 2 {
                         put(&mut text, &mut self.scratch_len[i])?;
                     }
                     netdev_line(text.text(), i, &n);
@@ -425,7 +425,7 @@ impl Textfile {
             if len == 0 {
                 continue;
             }
-            let mut head = Fixed::<2048>::new();
+            let mut head = Fixed::<LINE>::new();
             let kind = if i < SCRATCH_OPER_STATE {
                 "counter"
             } else {
@@ -707,6 +707,42 @@ mod tests {
         assert_eq!(t.sample(&s), Ok(true));
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, EXPECTED_FULL);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A family larger than the gathering buffer reaches its scratch file in several writes,
+    /// whole and in order.
+    #[test]
+    fn many_interfaces_fill_the_buffer_several_times() {
+        use nlcore::MsgBuilder;
+        use nltelem_proto::attr::{netdev as nd, sample as k};
+        let dir = scratch_dir("many");
+        let path = dir.join("many.prom");
+        let mut t = Textfile::new(path.to_str().unwrap()).unwrap();
+        let mut buf = [0u8; 8192];
+        let mut b = MsgBuilder::new(&mut buf[..]);
+        b.begin(0x20, 0, 0, 0).unwrap();
+        for i in 0..100u64 {
+            let n = b.nest_start(k::NETDEV).unwrap();
+            b.put_str(nd::IFNAME, &format!("veth{i:04}")).unwrap();
+            b.put_u64(nd::RX_BYTES, i * 1000).unwrap();
+            b.nest_end(n).unwrap();
+        }
+        let len = b.finish().unwrap();
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
+        assert_eq!(t.sample(&s), Ok(true));
+        let mut want = std::string::String::from(
+            "# HELP nltelem_network_receive_bytes_total Bytes received by the interface.\n\
+             # TYPE nltelem_network_receive_bytes_total counter\n",
+        );
+        for i in 0..100 {
+            want.push_str(&format!(
+                "nltelem_network_receive_bytes_total{{device=\"veth{i:04}\"}} {}\n",
+                i * 1000
+            ));
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), want);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
