@@ -162,11 +162,11 @@ pub fn write_system(w: &mut dyn Text, s: &Sample<'_>) {
         s.uptime_ns,
         s.timestamp_ns,
     ];
-    for (i, (family, v)) in SYSTEM.iter().zip(values).enumerate() {
+    for (i, (family, v)) in SYSTEM.iter().zip(&values).enumerate() {
         if i == SYSTEM_CPU {
             cpu(w, family, s);
         }
-        let Some(v) = v else {
+        let Some(v) = *v else {
             continue;
         };
         header(w, family, "gauge");
@@ -183,12 +183,15 @@ pub fn write_system(w: &mut dyn Text, s: &Sample<'_>) {
 // Out of line: the binary measured smaller than with it inlined.
 #[inline(never)]
 fn cpu(w: &mut dyn Text, family: &str, s: &Sample<'_>) {
-    let Some(cpu) = s.cpu.filter(|c| c.ns.iter().any(Option::is_some)) else {
+    let Some(cpu) = &s.cpu else {
         return;
     };
+    if cpu.ns.iter().all(Option::is_none) {
+        return;
+    }
     header(w, family, "counter");
-    for (mode, ns) in CPU_FIELDS.iter().zip(cpu.ns) {
-        if let Some(ns) = ns {
+    for (mode, ns) in CPU_FIELDS.iter().zip(&cpu.ns) {
+        if let Some(ns) = *ns {
             sample_line(w, family, Some(("mode", mode)), None, Value::Seconds(ns));
         }
     }
@@ -420,8 +423,8 @@ impl Textfile {
         )?;
         write_all(&out, self.system.get().unwrap_or_default())?;
         let mut chunk = [0u8; 1024];
-        let scratch = self.scratch.iter().zip(self.scratch_len);
-        for (i, (family, (fd, len))) in FAMILIES.iter().zip(scratch).enumerate() {
+        let scratch = self.scratch.iter().zip(&self.scratch_len);
+        for (i, (family, (fd, &len))) in FAMILIES.iter().zip(scratch).enumerate() {
             if len == 0 {
                 continue;
             }
