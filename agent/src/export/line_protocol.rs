@@ -158,11 +158,11 @@ impl<'a> Point<'_, 'a> {
         let mut f = Fields { w, count: 0 };
         match self {
             Point::System(s) => {
-                let [l1, l5, l15] = s.load_milli.map(|v| v.map(u64::from));
-                let head = [s.seq, s.snapshot_seq, s.uptime_ns, l1, l5, l15];
+                let load = |i: usize| s.load_milli.get(i).copied().flatten().map(u64::from);
+                let head = [s.seq, s.snapshot_seq, s.uptime_ns, load(0), load(1), load(2)];
                 f.uints("", &SYSTEM_FIELDS, "", &head);
                 f.uints("", &SYSTEM_FIELDS[6..], "", &s.mem_kib);
-                if let Some(cpu) = s.cpu {
+                if let Some(cpu) = &s.cpu {
                     f.uints("cpu_", &CPU_FIELDS, "_ns", &cpu.ns);
                 }
             }
