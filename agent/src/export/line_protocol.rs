@@ -159,7 +159,14 @@ impl<'a> Point<'_, 'a> {
         match self {
             Point::System(s) => {
                 let load = |i: usize| s.load_milli.get(i).copied().flatten().map(u64::from);
-                let head = [s.seq, s.snapshot_seq, s.uptime_ns, load(0), load(1), load(2)];
+                let head = [
+                    s.seq,
+                    s.snapshot_seq,
+                    s.uptime_ns,
+                    load(0),
+                    load(1),
+                    load(2),
+                ];
                 f.uints("", &SYSTEM_FIELDS, "", &head);
                 f.uints("", &SYSTEM_FIELDS[6..], "", &s.mem_kib);
                 if let Some(cpu) = &s.cpu {

@@ -521,18 +521,18 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
         // Unacknowledged QoS 1 publishes go again, marked as duplicates; a half-written
         // packet starts over. The old `online` is no longer news: a new one follows the
         // next CONNACK.
-        let mut i = 0;
-        while i < self.entries.len() {
-            if self.entries[i].status {
-                self.remove(i);
-                continue;
-            }
-            if self.entries[i].in_flight {
-                self.entries[i].in_flight = false;
-                self.arena[self.entries[i].start] |= PUBLISH_DUP;
+        // Each round removes one entry: bounded.
+        while let Some(i) = self.entries.iter().position(|e| e.status) {
+            self.remove(i);
+        }
+        for e in self.entries.iter_mut() {
+            if e.in_flight {
+                e.in_flight = false;
+                if let Some(first) = self.arena.get_mut(e.start) {
+                    *first |= PUBLISH_DUP;
+                }
                 self.counters.resent = self.counters.resent.saturating_add(1);
             }
-            i += 1;
         }
         self.cursor = 0;
         self.written = 0;
@@ -572,10 +572,11 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
                 },
                 State::AwaitingConnAck { since_ms } => {
                     if self.connect_written < self.connect_len {
-                        match self
-                            .link
-                            .send(&self.connect[self.connect_written..self.connect_len])
-                        {
+                        match self.link.send(
+                            self.connect
+                                .get(self.connect_written..self.connect_len)
+                                .unwrap_or_default(),
+                        ) {
                             Ok(n) => self.connect_written += n,
                             Err(LinkError::WouldBlock) => {}
                             Err(LinkError::Closed) => {
@@ -609,7 +610,10 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
     /// Reads and handles what the broker sent.
     fn read(&mut self, now_ms: u64) -> Result<(), LinkError> {
         loop {
-            match self.link.recv(&mut self.rx[self.rx_len..]) {
+            match self
+                .link
+                .recv(self.rx.get_mut(self.rx_len..).unwrap_or_default())
+            {
                 Ok(0) | Err(LinkError::Closed) => {
                     self.lost_connection(now_ms);
                     return Err(LinkError::Closed);
@@ -618,7 +622,7 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
                 Err(LinkError::WouldBlock) => return Ok(()),
             }
             loop {
-                match decode(&self.rx[..self.rx_len]) {
+                match decode(self.rx.get(..self.rx_len).unwrap_or_default()) {
                     Ok(Some((packet, used))) => {
                         self.rx.copy_within(used..self.rx_len, 0);
                         self.rx_len -= used;
@@ -653,7 +657,7 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
                     .iter()
                     .position(|e| e.in_flight && e.packet_id == id)
                 {
-                    if !self.entries[i].status {
+                    if self.entries.get(i).is_some_and(|e| !e.status) {
                         self.counters.delivered = self.counters.delivered.saturating_add(1);
                     }
                     self.remove(i);
@@ -726,7 +730,9 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
                         self.counters.delivered = self.counters.delivered.saturating_add(1);
                         self.remove(self.cursor);
                     } else {
-                        self.entries[self.cursor].in_flight = true;
+                        if let Some(e) = self.entries.get_mut(self.cursor) {
+                            e.in_flight = true;
+                        }
                         self.cursor += 1;
                     }
                 }
