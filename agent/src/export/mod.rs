@@ -220,6 +220,8 @@ fn node_name() -> String<MAX_HOST> {
 }
 
 /// Counts one record into `outcome` and the sink's counters.
+// Out of line: the binary measured smaller than with it inlined.
+#[inline(never)]
 fn count(outcome: &mut Outcome, counters: &mut SinkCounters, ok: bool) {
     if ok {
         outcome.exported = outcome.exported.saturating_add(1);
