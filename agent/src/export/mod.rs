@@ -98,7 +98,7 @@ impl UdpSink {
         if line.len() > self.datagram.room() {
             self.flush(outcome, counters);
         }
-        // A line (at most 1024 bytes) fits an empty datagram.
+        // A line (at most LINE bytes) fits an empty datagram.
         self.datagram.bytes(line);
         self.lines += 1;
     }
@@ -367,6 +367,7 @@ impl Exporters {
                 let mut path = Fixed::new();
                 path.text().str(p);
                 path.text().byte(0);
+                // Always fits: `export` values are shorter than the buffer.
                 path.get()?;
                 Sink::File { path, fd: None }
             }
