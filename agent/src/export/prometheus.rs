@@ -256,13 +256,71 @@ fn write_all(fd: &OwnedFd, mut bytes: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Text appended to a file through a line-sized buffer, so that nothing of a snapshot is
+/// held in memory; the first failure is kept and reported by [`FileText::finish`].
+struct FileText<'f> {
+    fd: &'f OwnedFd,
+    buf: Fixed<LINE>,
+    /// Bytes written to the file.
+    written: u64,
+    failed: Option<TextfileError>,
+}
+
+impl<'f> FileText<'f> {
+    fn new(fd: &'f OwnedFd) -> Self {
+        FileText {
+            fd,
+            buf: Fixed::new(),
+            written: 0,
+            failed: None,
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.failed.is_none() {
+            self.failed = match self.buf.get() {
+                // A piece longer than the buffer overflowed it.
+                None => Some(TextfileError::TooLong),
+                Some(bytes) => match write_all(self.fd, bytes) {
+                    Ok(()) => {
+                        self.written += bytes.len() as u64;
+                        None
+                    }
+                    Err(e) => Some(e.into()),
+                },
+            };
+        }
+        self.buf.clear();
+    }
+
+    /// Writes what is buffered; the bytes written in all, or the first failure.
+    fn finish(mut self) -> Result<u64, TextfileError> {
+        self.flush();
+        match self.failed {
+            None => Ok(self.written),
+            Some(e) => Err(e),
+        }
+    }
+}
+
+impl Text for FileText<'_> {
+    fn bytes(&mut self, bytes: &[u8]) {
+        if bytes.len() > self.buf.room() {
+            self.flush();
+        }
+        self.buf.bytes(bytes);
+    }
+}
+
 /// The textfile exporter.
 pub struct Textfile {
     path: String<MAX_PATH>,
     scratch: [Option<OwnedFd>; SCRATCH],
     /// Bytes in each scratch file.
     scratch_len: [u64; SCRATCH],
-    system: Fixed<2048>,
+    /// The next version of the textfile, from the snapshot's first part to its last: the
+    /// once-per-snapshot families, then each scratch file under its family's header.
+    temp: Option<OwnedFd>,
     /// The snapshot being gathered and the part expected next.
     snapshot: Option<(u64, u32)>,
     thermal_zones: u32,
@@ -283,7 +341,7 @@ impl Textfile {
             path: p,
             scratch: Default::default(),
             scratch_len: [0; SCRATCH],
-            system: Fixed::new(),
+            temp: None,
             snapshot: None,
             thermal_zones: 0,
             written: 0,
@@ -321,41 +379,50 @@ impl Textfile {
             .ok_or(TextfileError::TooLong)
     }
 
-    /// Starts a snapshot: empty scratch files, the system families rendered.
+    /// Creates `file` empty (making the directory first when it is missing).
+    fn create(&self, file: File, flags: OFlags, mode: u32) -> Result<OwnedFd, TextfileError> {
+        let mut buf = PathText::new();
+        let path = self.file(&mut buf, file)?;
+        let open = || {
+            openat(
+                CWD,
+                path,
+                flags | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
+                Mode::from_raw_mode(mode),
+            )
+        };
+        Ok(match open() {
+            // The directory is on tmpfs and may not exist yet after a boot (OpenWrt's
+            // /var/prometheus): make it (one level), as the collector expects it.
+            Err(Errno::NOENT) => {
+                let mut dir = PathText::new();
+                match mkdirat(
+                    CWD,
+                    self.file(&mut dir, File::Dir)?,
+                    Mode::from_raw_mode(0o755),
+                ) {
+                    Ok(()) | Err(Errno::EXIST) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                open()?
+            }
+            r => r?,
+        })
+    }
+
+    /// Starts a snapshot: the next version of the textfile with the system families in
+    /// it, empty scratch files.
     // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
     fn begin(&mut self, s: &Sample<'_>) -> Result<(), TextfileError> {
-        self.system.clear();
-        write_system(self.system.text(), s);
-        if self.system.get().is_none() {
-            return Err(TextfileError::TooLong);
-        }
-        let mut buf = PathText::new();
+        // Readable by the collector, which usually runs as another user.
+        let temp = self.create(File::Temp, OFlags::WRONLY, 0o644)?;
+        let mut out = FileText::new(&temp);
+        write_system(&mut out, s);
+        out.finish()?;
+        self.temp = Some(temp);
         for i in 0..SCRATCH {
-            let path = self.file(&mut buf, File::Scratch(i))?;
-            let open = || {
-                openat(
-                    CWD,
-                    path,
-                    OFlags::RDWR | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(0o600),
-                )
-            };
-            let fd = match open() {
-                // The directory is on tmpfs and may not exist yet after a boot (OpenWrt's
-                // /var/prometheus): make it (one level), as the collector expects it.
-                Err(Errno::NOENT) if i == 0 => {
-                    let mut dir = PathText::new();
-                    let dir = self.file(&mut dir, File::Dir)?;
-                    match mkdirat(CWD, dir, Mode::from_raw_mode(0o755)) {
-                        Ok(()) | Err(Errno::EXIST) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                    open()?
-                }
-                r => r?,
-            };
-            self.scratch[i] = Some(fd);
+            self.scratch[i] = Some(self.create(File::Scratch(i), OFlags::RDWR, 0o600)?);
             self.scratch_len[i] = 0;
         }
         self.thermal_zones = 0;
@@ -366,30 +433,17 @@ impl Textfile {
     // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
     fn gather(&mut self, s: &Sample<'_>) -> Result<(), TextfileError> {
-        let mut text = Fixed::<LINE>::new();
-        for i in 0..SCRATCH {
-            let Some(fd) = &self.scratch[i] else {
-                return Err(TextfileError::MissingPart);
-            };
-            let put = |text: &mut Fixed<LINE>, len: &mut u64| -> Result<(), TextfileError> {
-                let bytes = text.get().ok_or(TextfileError::TooLong)?;
-                *len += bytes.len() as u64;
-                write_all(fd, bytes)?;
-                text.clear();
-                Ok(())
-            };
+        for (i, (fd, len)) in self.scratch.iter().zip(&mut self.scratch_len).enumerate() {
+            let fd = fd.as_ref().ok_or(TextfileError::MissingPart)?;
+            let mut out = FileText::new(fd);
             if i == SCRATCH_THERMAL {
                 for zone in s.thermal() {
                     let (Some(kind), Some(mdegc)) = (zone.kind, zone.temp_mdegc) else {
                         continue;
                     };
-                    // One line is short; the buffer holds at least one after a flush.
-                    if text.len() > LINE / 2 {
-                        put(&mut text, &mut self.scratch_len[i])?;
-                    }
                     // Zones of the same type exist (two `acpitz`): the index tells them apart.
                     sample_line(
-                        text.text(),
+                        &mut out,
                         FAMILIES[SCRATCH_THERMAL],
                         Some(("zone", kind)),
                         Some(self.thermal_zones),
@@ -399,43 +453,31 @@ impl Textfile {
                 }
             } else {
                 for n in s.netdevs() {
-                    if text.len() > LINE / 2 {
-                        put(&mut text, &mut self.scratch_len[i])?;
-                    }
-                    netdev_line(text.text(), i, &n);
+                    netdev_line(&mut out, i, &n);
                 }
             }
-            put(&mut text, &mut self.scratch_len[i])?;
+            *len += out.finish()?;
         }
         Ok(())
     }
 
-    /// Joins the parts into the temporary file and renames it over the textfile.
+    /// Appends the families to the next version of the textfile and renames it over the
+    /// textfile.
     fn commit(&mut self) -> Result<(), TextfileError> {
-        let (mut temp, mut textfile) = (PathText::new(), PathText::new());
-        let temp = self.file(&mut temp, File::Temp)?;
-        let out = openat(
-            CWD,
-            temp,
-            OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
-            // Readable by the collector, which usually runs as another user.
-            Mode::from_raw_mode(0o644),
-        )?;
-        write_all(&out, self.system.get().unwrap_or_default())?;
-        let mut chunk = [0u8; 1024];
+        let temp = self.temp.take().ok_or(TextfileError::MissingPart)?;
+        let mut out = FileText::new(&temp);
+        let mut chunk = [0u8; LINE / 2];
         let scratch = self.scratch.iter().zip(&self.scratch_len);
         for (i, (family, (fd, &len))) in FAMILIES.iter().zip(scratch).enumerate() {
             if len == 0 {
                 continue;
             }
-            let mut head = Fixed::<LINE>::new();
             let kind = if i < SCRATCH_OPER_STATE {
                 "counter"
             } else {
                 "gauge"
             };
-            header(head.text(), family, kind);
-            write_all(&out, head.get().ok_or(TextfileError::TooLong)?)?;
+            header(&mut out, family, kind);
             let fd = fd.as_ref().ok_or(TextfileError::MissingPart)?;
             let mut offset = 0u64;
             while offset < len {
@@ -443,20 +485,25 @@ impl Textfile {
                 if got == 0 {
                     return Err(TextfileError::Io(Errno::IO));
                 }
-                write_all(&out, chunk.get(..got).unwrap_or_default())?;
+                out.bytes(chunk.get(..got).unwrap_or_default());
                 offset += got as u64;
             }
         }
-        drop(out);
-        renameat(CWD, temp, CWD, self.file(&mut textfile, File::Textfile)?)?;
+        out.finish()?;
+        drop(temp);
+        let (mut from, mut to) = (PathText::new(), PathText::new());
+        let from = self.file(&mut from, File::Temp)?;
+        renameat(CWD, from, CWD, self.file(&mut to, File::Textfile)?)?;
         Ok(())
     }
 
-    /// Closes and removes the scratch files.
+    /// Closes and removes the scratch files; closes an unfinished next version (the next
+    /// snapshot starts it over; a failed one removes it).
     fn end(&mut self) {
+        self.temp = None;
+        let mut buf = PathText::new();
         for i in 0..SCRATCH {
             if self.scratch[i].take().is_some() {
-                let mut buf = PathText::new();
                 if let Ok(path) = self.file(&mut buf, File::Scratch(i)) {
                     let _ = unlinkat(CWD, path, AtFlags::empty());
                 }
@@ -650,6 +697,12 @@ mod tests {
         assert_eq!(feed(&mut t, &mut buf, len), Err(TextfileError::MissingPart));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
         assert_eq!((t.written, t.dropped), (1, 1));
+        // Neither the dropped snapshot's next version nor its scratch files remain.
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(left, ["p.prom"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
