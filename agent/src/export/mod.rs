@@ -572,25 +572,20 @@ impl Exporters {
         for ((sink, c), m) in self.sinks.iter().zip(&self.mqtt) {
             w.str("export ");
             w.str(sink.kind());
-            let mc = m.client.counters;
-            let mqtt = [
-                ("connects", mc.connects),
-                ("disconnects", mc.disconnects),
-                ("resent", mc.resent),
-                ("backlog", m.client.backlog() as u64),
-            ];
-            let mqtt: &[(&str, u64)] = match sink {
-                Sink::Mqtt => &mqtt,
-                _ => &[],
-            };
-            for (name, v) in [("exported", c.exported), ("dropped", c.dropped)]
-                .iter()
-                .chain(mqtt)
-            {
-                w.byte(b' ');
-                w.str(name);
-                w.byte(b' ');
-                w.uint(*v);
+            w.str(" exported ");
+            w.uint(c.exported);
+            w.str(" dropped ");
+            w.uint(c.dropped);
+            if let Sink::Mqtt = sink {
+                let mc = m.client.counters;
+                w.str(" connects ");
+                w.uint(mc.connects);
+                w.str(" disconnects ");
+                w.uint(mc.disconnects);
+                w.str(" resent ");
+                w.uint(mc.resent);
+                w.str(" backlog ");
+                w.uint(m.client.backlog() as u64);
             }
             w.byte(b'\n');
         }
