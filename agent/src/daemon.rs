@@ -291,7 +291,7 @@ impl Agent<'_> {
                 sys::SIGUSR1 => {
                     let c = self.counters;
                     let _ = format::counters(&mut self.out, &c, Style::Text);
-                    let _ = self.exporters.report(&mut self.out);
+                    self.exporters.report(self.out.text());
                     self.out.flush();
                     defmt::info!(
                         "counters received={=u64} lost={=u64} overruns={=u64} exported={=u64} export_errors={=u64} forged={=u64} malformed={=u64}",
@@ -663,7 +663,7 @@ impl Agent<'_> {
                         }
                         None => bump(&mut self.counters.received, 1),
                     }
-                    let outcome = self.exporters.event(&e, &mut self.out);
+                    let outcome = self.exporters.event(&e, self.out.text());
                     bump(&mut self.counters.exported, outcome.exported);
                     bump(&mut self.counters.export_errors, outcome.failed);
                     defmt::info!("event {=str}", e.kind_name());
@@ -676,7 +676,7 @@ impl Agent<'_> {
 }
 
 fn export(exporters: &mut Exporters, out: &mut Stdout, counters: &mut Counters, s: &Sample<'_>) {
-    let outcome = exporters.sample(s, out);
+    let outcome = exporters.sample(s, out.text());
     bump(&mut counters.exported, outcome.exported);
     bump(&mut counters.export_errors, outcome.failed);
 }
