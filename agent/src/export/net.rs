@@ -11,14 +11,11 @@ use rustix::net::{
     connect, recv, send, sendto, socket_with, sockopt, AddressFamily, RecvFlags, SendFlags,
     SocketFlags, SocketType,
 };
-use rustix::time::{clock_gettime, ClockId, Timespec};
+use rustix::time::Timespec;
 
 /// Milliseconds of the monotonic clock (the exporters' timers).
 pub fn now_ms() -> u64 {
-    let t = clock_gettime(ClockId::Monotonic);
-    let secs = u64::try_from(t.tv_sec).unwrap_or(0);
-    let millis = u64::try_from(t.tv_nsec).unwrap_or(0) / 1_000_000;
-    secs.saturating_mul(1000).saturating_add(millis)
+    nlcore::sock::monotonic_us() / 1000
 }
 
 fn family(addr: &SocketAddr) -> AddressFamily {
