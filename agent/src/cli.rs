@@ -2,7 +2,7 @@
 
 use crate::format::Style;
 use crate::settings::{ModuleSettings, SettingError, SETTING_KEYS};
-use core::fmt;
+use nlcore::text::Text;
 
 /// Exit codes (sysexits.h).
 pub mod exit {
@@ -99,42 +99,45 @@ pub enum UsageError<'a> {
     },
 }
 
-impl fmt::Display for UsageError<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            UsageError::NoCommand => f.write_str("no command given (try `nltelem --help`)"),
-            UsageError::UnknownCommand(c) => write!(f, "unknown command `{c}`"),
-            UsageError::UnknownOption(o) => write!(f, "unknown option `{o}`"),
-            UsageError::MissingValue(o) => write!(f, "option `{o}` needs a value"),
-            UsageError::Unexpected(a) => write!(f, "unexpected argument `{a}`"),
-            UsageError::NothingToSet => f.write_str("set: give at least one KEY=VALUE"),
-            UsageError::BadSetting {
-                arg,
-                expected: Some(e),
-            } => write!(f, "set: bad value in `{arg}`: expected {e}"),
-            UsageError::BadSetting {
-                arg,
-                expected: None,
-            } => write!(
-                f,
-                "set: `{arg}` is not KEY=VALUE with KEY one of {}",
-                KeyList
-            ),
-        }
-    }
-}
-
-struct KeyList;
-
-impl fmt::Display for KeyList {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, k) in SETTING_KEYS.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
+impl UsageError<'_> {
+    /// Says what is wrong, in one line without a newline.
+    pub fn describe(&self, w: &mut dyn Text) {
+        // (before, quoted argument, after): most messages quote the offending argument.
+        let (before, arg, after) = match *self {
+            UsageError::NoCommand => ("no command given (try `nltelem --help`)", "", ""),
+            UsageError::UnknownCommand(c) => ("unknown command `", c, "`"),
+            UsageError::UnknownOption(o) => ("unknown option `", o, "`"),
+            UsageError::MissingValue(o) => ("option `", o, "` needs a value"),
+            UsageError::Unexpected(a) => ("unexpected argument `", a, "`"),
+            UsageError::NothingToSet => ("set: give at least one KEY=VALUE", "", ""),
+            UsageError::BadSetting { arg, expected } => {
+                w.str(if expected.is_some() {
+                    "set: bad value in `"
+                } else {
+                    "set: `"
+                });
+                w.str(arg);
+                match expected {
+                    Some(e) => {
+                        w.str("`: expected ");
+                        w.str(e);
+                    }
+                    None => {
+                        w.str("` is not KEY=VALUE with KEY one of ");
+                        for (i, k) in SETTING_KEYS.iter().enumerate() {
+                            if i > 0 {
+                                w.str(", ");
+                            }
+                            w.str(k);
+                        }
+                    }
+                }
+                return;
             }
-            f.write_str(k)?;
-        }
-        Ok(())
+        };
+        w.str(before);
+        w.str(arg);
+        w.str(after);
     }
 }
 
@@ -428,7 +431,29 @@ mod tests {
             parse(&["help", "fly"]),
             Err(UsageError::UnknownCommand("fly"))
         );
-        let text = parse(&["set", "colour=red"]).unwrap_err().to_string();
-        assert!(text.contains("period_ms, sources"), "{text}");
+    }
+
+    #[test]
+    fn usage_error_messages() {
+        let said = |args: &[&str]| {
+            let mut out: nlcore::text::Fixed<256> = nlcore::text::Fixed::new();
+            parse(args).unwrap_err().describe(out.text());
+            out.as_str().expect("fits").to_owned()
+        };
+        assert_eq!(said(&[]), "no command given (try `nltelem --help`)");
+        assert_eq!(said(&["fly"]), "unknown command `fly`");
+        assert_eq!(said(&["-x"]), "unknown option `-x`");
+        assert_eq!(said(&["run", "-c"]), "option `-c` needs a value");
+        assert_eq!(said(&["run", "extra"]), "unexpected argument `extra`");
+        assert_eq!(said(&["set"]), "set: give at least one KEY=VALUE");
+        assert_eq!(
+            said(&["set", "period_ms=0"]),
+            "set: bad value in `period_ms=0`: expected 1..3600000"
+        );
+        assert_eq!(
+            said(&["set", "colour=red"]),
+            "set: `colour=red` is not KEY=VALUE with KEY one of period_ms, sources, \
+             load1_milli_max, mem_available_kib_min, temp_mdegc_max, watchdog_ms"
+        );
     }
 }

@@ -5,9 +5,9 @@
 //! that names the line: a typo must not silently leave a default in place.
 
 use crate::settings::{ModuleSettings, SettingError};
-use core::fmt;
 use heapless::{String, Vec};
 use nlcore::consts::GENL_NAMSIZ;
+use nlcore::text::Text;
 
 /// Where the configuration lives unless `-c FILE` says otherwise.
 pub const DEFAULT_PATH: &str = "/etc/nltelem.conf";
@@ -202,21 +202,32 @@ pub struct ConfigError {
     pub kind: ErrorKind,
 }
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ConfigError {
+    /// Says what is wrong and where (`line N: ...`), in one line without a newline.
+    pub fn describe(&self, w: &mut dyn Text) {
         if self.line > 0 {
-            write!(f, "line {}: ", self.line)?;
+            w.str("line ");
+            w.uint(u64::from(self.line));
+            w.str(": ");
         }
-        match &self.kind {
-            ErrorKind::MissingEquals => f.write_str("expected `key = value`"),
-            ErrorKind::EmptyKey => f.write_str("missing key before `=`"),
-            ErrorKind::UnknownKey(k) => write!(f, "unknown key `{k}`"),
+        // (before, quoted piece, after).
+        let (before, quoted, after) = match &self.kind {
+            ErrorKind::MissingEquals => ("expected `key = value`", "", ""),
+            ErrorKind::EmptyKey => ("missing key before `=`", "", ""),
+            ErrorKind::UnknownKey(k) => ("unknown key `", k.as_str(), "`"),
             ErrorKind::BadValue { key, expected } => {
-                write!(f, "bad value for `{key}`: expected {expected}")
+                w.str("bad value for `");
+                w.str(key);
+                w.str("`: expected ");
+                w.str(expected);
+                return;
             }
-            ErrorKind::Duplicate(k) => write!(f, "`{k}` given twice"),
-            ErrorKind::Unreadable(why) => f.write_str(why),
-        }
+            ErrorKind::Duplicate(k) => ("`", *k, "` given twice"),
+            ErrorKind::Unreadable(why) => (*why, "", ""),
+        };
+        w.str(before);
+        w.str(quoted);
+        w.str(after);
     }
 }
 
@@ -491,6 +502,12 @@ mod tests {
         parse(text).unwrap_err()
     }
 
+    fn said(e: &ConfigError) -> std::string::String {
+        let mut out: nlcore::text::Fixed<256> = nlcore::text::Fixed::new();
+        e.describe(out.text());
+        out.as_str().expect("fits").to_owned()
+    }
+
     #[test]
     fn unknown_key_names_line_and_key() {
         let e = error_of("period_ms = 10\n\nperiod = 10\n");
@@ -499,7 +516,7 @@ mod tests {
             e.kind,
             ErrorKind::UnknownKey(String::try_from("period").unwrap())
         );
-        assert_eq!(e.to_string(), "line 3: unknown key `period`");
+        assert_eq!(said(&e), "line 3: unknown key `period`");
     }
 
     #[test]
@@ -514,7 +531,7 @@ mod tests {
             }
         ));
         assert_eq!(
-            e.to_string(),
+            said(&e),
             "line 2: bad value for `period_ms`: expected 1..3600000"
         );
         for bad in [
@@ -545,13 +562,20 @@ mod tests {
 
     #[test]
     fn structure_errors() {
-        assert_eq!(error_of("x\n").kind, ErrorKind::MissingEquals);
-        assert_eq!(error_of(" = 3\n").kind, ErrorKind::EmptyKey);
+        let e = error_of("x\n");
+        assert_eq!(e.kind, ErrorKind::MissingEquals);
+        assert_eq!(said(&e), "line 1: expected `key = value`");
+        let e = error_of(" = 3\n");
+        assert_eq!(e.kind, ErrorKind::EmptyKey);
+        assert_eq!(said(&e), "line 1: missing key before `=`");
         let e = error_of("period_ms = 1\nperiod_ms = 2\n");
+        assert_eq!(said(&e), "line 2: `period_ms` given twice");
         assert_eq!((e.line, e.kind), (2, ErrorKind::Duplicate("period_ms")));
         let e = parse_bytes(&[b'#'; MAX_FILE_BYTES + 1]).unwrap_err();
         assert_eq!(e.line, 0);
-        assert!(parse_bytes(b"family = \xff\n").is_err());
+        assert_eq!(said(&e), "file larger than 4096 bytes");
+        let e = parse_bytes(b"family = \xff\n").unwrap_err();
+        assert_eq!(said(&e), "file is not UTF-8");
     }
 
     #[test]
