@@ -1,5 +1,6 @@
 //! The command line, parsed apart from the work (so it is tested on the host).
 
+use crate::config::split;
 use crate::format::Style;
 use crate::settings::{ModuleSettings, SettingError, SETTING_KEYS};
 use nlcore::text::Text;
@@ -206,7 +207,7 @@ pub fn parse<'a>(args: &[&'a str]) -> Result<Invocation<'a>, UsageError<'a>> {
                         _ => return Err(UsageError::Unexpected(a)),
                     },
                     Command::Set(mut settings) => {
-                        let (key, value) = a.split_once('=').ok_or(UsageError::BadSetting {
+                        let (key, value) = split(a, b'=').ok_or(UsageError::BadSetting {
                             arg: a,
                             expected: None,
                         })?;
