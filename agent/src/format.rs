@@ -8,7 +8,7 @@
 
 use crate::accounting::Counters;
 use crate::decode::{Event, Netdev, Sample, Stats, CPU_FIELDS, NETDEV_FIELDS, STATS_FIELDS};
-use crate::settings::{ModuleSettings, SOURCE_NAMES};
+use crate::settings::{self, ModuleSettings, SETTING_KEYS, SOURCE_NAMES};
 use nlcore::text::Text;
 
 /// Text or JSON.
@@ -373,31 +373,17 @@ pub fn stats(w: &mut dyn Text, s: &Stats<'_>, style: Style) {
 pub fn module_config(w: &mut dyn Text, c: &ModuleSettings, style: Style) {
     let mut o = Out::new(w, style);
     o.open("config", Some("config"));
-    o.uint(&("period_ms", "period_ms"), c.period_ms.map(u64::from));
-    if let Some(mask) = c.sources {
-        o.key(&("sources", "sources"));
-        if o.json {
-            o.w.uint(u64::from(mask));
-        } else {
-            source_names(o.w, mask);
+    for (i, &name) in SETTING_KEYS.iter().enumerate() {
+        let Some(v) = c.nth(i) else { continue };
+        o.key(&(name, name));
+        match i {
+            // Names for people, the mask for scripts.
+            settings::SOURCES if !o.json => source_names(o.w, v as u32),
+            // The signed setting comes as its 32-bit pattern.
+            settings::TEMP => o.w.int(i64::from(v as u32 as i32)),
+            _ => o.w.uint(v),
         }
     }
-    o.uint(
-        &("load1_milli_max", "load1_milli_max"),
-        c.load1_milli_max.map(u64::from),
-    );
-    o.uint(
-        &("mem_available_kib_min", "mem_available_kib_min"),
-        c.mem_available_kib_min,
-    );
-    o.int(
-        &("temp_mdegc_max", "temp_mdegc_max"),
-        c.temp_mdegc_max.map(i64::from),
-    );
-    o.uint(
-        &("watchdog_ms", "watchdog_ms"),
-        c.watchdog_ms.map(u64::from),
-    );
     o.close();
     if o.json {
         o.w.byte(b'\n');

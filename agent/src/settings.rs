@@ -32,7 +32,7 @@ pub enum SettingError {
     BadValue(&'static str),
 }
 
-/// The names of the module's settings, for help texts.
+/// The names of the module's settings, in attribute order (help texts, `get config`).
 pub const SETTING_KEYS: &[&str] = &[
     "period_ms",
     "sources",
@@ -69,11 +69,11 @@ const SPECS: [(u16, u64, u64, &str); 6] = [
 ];
 
 /// The position of `sources` in [`SETTING_KEYS`].
-const SOURCES: usize = 1;
+pub const SOURCES: usize = 1;
 /// The position of `mem_available_kib_min` (the one 8-byte setting).
 const MEM_AVAILABLE: usize = 3;
 /// The position of `temp_mdegc_max` (the one signed setting).
-const TEMP: usize = 4;
+pub const TEMP: usize = 4;
 
 impl ModuleSettings {
     /// Sets `key` from its text; the ranges are the module's own (spec `checks`).
@@ -115,7 +115,7 @@ impl ModuleSettings {
 
     /// The `i`th setting of [`SETTING_KEYS`] as given, widened to 64 bits (the signed one
     /// as its 32-bit pattern).
-    fn nth(&self, i: usize) -> Option<u64> {
+    pub fn nth(&self, i: usize) -> Option<u64> {
         match i {
             0 => self.period_ms.map(u64::from),
             SOURCES => self.sources.map(u64::from),
