@@ -344,7 +344,10 @@ pub fn stats(w: &mut dyn Text, s: &Stats<'_>, style: Style) {
     let mut o = Out::new(w, style);
     o.open("module", Some("stats"));
     for &(kind, name) in STATS_FIELDS {
-        o.uint(&(name, name), s.values[usize::from(kind)]);
+        o.uint(
+            &(name, name),
+            s.values.get(usize::from(kind)).copied().flatten(),
+        );
     }
     o.list("bcast_fail");
     for (errno, count) in s.bcast_fail() {

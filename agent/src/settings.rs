@@ -136,9 +136,11 @@ impl ModuleSettings {
     /// the agent is size-bound, and this is the only place that writes them.)
     pub fn put<B: Buffer>(&self, b: &mut MsgBuilder<B>) -> Result<(), nlcore::Error> {
         for (i, &(attr, ..)) in SPECS.iter().enumerate() {
-            if let Some(v) = self.nth(i) {
-                let (wide, narrow) = (v.to_ne_bytes(), (v as u32).to_ne_bytes());
-                b.put_bytes(attr, if i == MEM_AVAILABLE { &wide } else { &narrow })?;
+            match self.nth(i) {
+                Some(v) if i == MEM_AVAILABLE => b.put_u64(attr, v)?,
+                // The others are 32-bit: `nth` widened them.
+                Some(v) => b.put_u32(attr, v as u32)?,
+                None => {}
             }
         }
         Ok(())
