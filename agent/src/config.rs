@@ -271,7 +271,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         if key.is_empty() {
             return Err(err(ErrorKind::EmptyKey));
         }
-        let Some(slot) = KEYS.iter().position(|(k, _)| *k == key) else {
+        let Some((slot, &(name, _))) = KEYS.iter().enumerate().find(|(_, (k, _))| *k == key) else {
             // The longest prefix of at most 32 bytes that ends on a character.
             let mut end = key.len().min(32);
             while !key.is_char_boundary(end) {
@@ -283,12 +283,12 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         };
         let bit = 1u32 << slot;
         if slot != EXPORT && seen & bit != 0 {
-            return Err(err(ErrorKind::Duplicate(KEYS[slot].0)));
+            return Err(err(ErrorKind::Duplicate(name)));
         }
         seen |= bit;
         apply(&mut config, slot, value).map_err(|expected| {
             err(ErrorKind::BadValue {
-                key: KEYS[slot].0,
+                key: name,
                 expected,
             })
         })?;
@@ -445,10 +445,12 @@ fn parse_log(value: &str) -> Result<LogTarget, &'static str> {
     match value {
         "none" => Ok(LogTarget::None),
         "stderr" => Ok(LogTarget::Stderr),
-        path if path.starts_with('/') && !path.ends_with('/') => Ok(LogTarget::File(short(
-            path,
-            "a file path of at most 96 bytes",
-        )?)),
+        path if path.as_bytes().first() == Some(&b'/') && path.as_bytes().last() != Some(&b'/') => {
+            Ok(LogTarget::File(short(
+                path,
+                "a file path of at most 96 bytes",
+            )?))
+        }
         _ => Err("stderr, none, or an absolute file path"),
     }
 }
