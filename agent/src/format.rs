@@ -411,17 +411,11 @@ pub fn source_names(w: &mut dyn Text, mask: u32) {
         if !first {
             w.byte(b',');
         }
-        let mut digits = [0u8; 10];
-        let mut i = digits.len();
-        while rest != 0 {
-            i -= 1;
-            digits[i] = HEX[(rest & 15) as usize];
-            rest >>= 4;
+        w.str("0x");
+        let nibbles = (u32::BITS - rest.leading_zeros()).div_ceil(4);
+        for k in (0..nibbles).rev() {
+            w.byte(HEX[(rest >> (k * 4) & 15) as usize]);
         }
-        i -= 2;
-        digits[i] = b'0';
-        digits[i + 1] = b'x';
-        w.bytes(digits.get(i..).unwrap_or_default());
     } else if first {
         w.str("none");
     }
