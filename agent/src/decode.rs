@@ -10,7 +10,8 @@ use nltelem_proto::policy;
 /// An integer attribute, widened to 64 bits. Every reader below runs after the policy
 /// checked each known type's width, so the width says the type: one read per attribute
 /// instead of a typed, checked read per field. Fields narrower than 64 bits take it back
-/// with `as` (a signed one gets its bit pattern back).
+/// with `as` (a signed one gets its bit pattern back). Out of line: eight readers call it.
+#[inline(never)]
 fn int(a: Attr<'_>) -> u64 {
     let v = a.value();
     if let Ok(b) = <[u8; 8]>::try_from(v) {
