@@ -422,23 +422,28 @@ pub fn parse_transport(value: &str) -> Result<Transport, &'static str> {
 }
 
 fn parse_groups(value: &str) -> Result<Groups, &'static str> {
-    const WANT: &str = "one or both of: telemetry events";
-    let mut groups = Groups {
-        telemetry: false,
-        events: false,
-    };
-    for word in value.as_bytes().split(|&b| is_space(b)) {
-        match word {
-            b"" => {}
-            b"telemetry" => groups.telemetry = true,
-            b"events" => groups.events = true,
-            _ => return Err(WANT),
+    const NAMES: &[(&str, u32)] = &[("telemetry", 1), ("events", 2)];
+    let mask = names_mask(value, NAMES, false).ok_or("one or both of: telemetry events")?;
+    Ok(Groups {
+        telemetry: mask & 1 != 0,
+        events: mask & 2 != 0,
+    })
+}
+
+/// The bits of the names in `value`, separated by white space (and by commas where
+/// `commas`); `None` when a word is not in `names` or there is none.
+pub fn names_mask(value: &str, names: &[(&str, u32)], commas: bool) -> Option<u32> {
+    let mut mask = 0;
+    for word in value
+        .as_bytes()
+        .split(|&b| is_space(b) || (commas && b == b','))
+    {
+        if !word.is_empty() {
+            let (_, bit) = names.iter().find(|(name, _)| name.as_bytes() == word)?;
+            mask |= bit;
         }
     }
-    if !groups.telemetry && !groups.events {
-        return Err(WANT);
-    }
-    Ok(groups)
+    (mask != 0).then_some(mask)
 }
 
 fn parse_log(value: &str) -> Result<LogTarget, &'static str> {

@@ -2,7 +2,7 @@
 //! `nltelem set KEY=VALUE`. Only settings that were given are sent: the module keeps the
 //! others.
 
-use crate::config::{decimal, is_space};
+use crate::config::{decimal, names_mask};
 use nlcore::{Buffer, MsgBuilder};
 use nltelem_proto::{attr::config as a, source};
 
@@ -149,22 +149,7 @@ impl ModuleSettings {
 
 /// Space- or comma-separated source names to their bit mask (at least one).
 pub fn parse_sources(value: &str) -> Result<u32, &'static str> {
-    const WANT: &str = "one or more of: load memory cpu netdev thermal";
-    let mut mask = 0;
-    for word in value.as_bytes().split(|&b| b == b',' || is_space(b)) {
-        if word.is_empty() {
-            continue;
-        }
-        let (_, bit) = SOURCE_NAMES
-            .iter()
-            .find(|(name, _)| name.as_bytes() == word)
-            .ok_or(WANT)?;
-        mask |= bit;
-    }
-    if mask == 0 {
-        return Err(WANT);
-    }
-    Ok(mask)
+    names_mask(value, SOURCE_NAMES, true).ok_or("one or more of: load memory cpu netdev thermal")
 }
 
 #[cfg(test)]
