@@ -227,8 +227,8 @@ pub fn sample(w: &mut dyn Text, s: &Sample<'_>, style: Style) {
     o.uint(&("time_ns", "timestamp_ns"), s.timestamp_ns);
     o.uint(&("uptime_ns", "uptime_ns"), s.uptime_ns);
     if o.json {
-        for (names, v) in LOAD.iter().zip(s.load_milli) {
-            o.uint(names, v.map(u64::from));
+        for (i, names) in LOAD.iter().enumerate() {
+            o.uint(names, s.load_milli[i].map(u64::from));
         }
     } else if s.load_milli.iter().any(Option::is_some) {
         o.w.str(" load");
@@ -240,8 +240,8 @@ pub fn sample(w: &mut dyn Text, s: &Sample<'_>, style: Style) {
             }
         }
     }
-    for (names, v) in MEM.iter().zip(s.mem_kib) {
-        o.uint(names, v);
+    for (i, names) in MEM.iter().enumerate() {
+        o.uint(names, s.mem_kib[i]);
     }
     if !o.json {
         o.w.byte(b'\n');
@@ -253,8 +253,8 @@ pub fn sample(w: &mut dyn Text, s: &Sample<'_>, style: Style) {
         } else {
             o.element("cpu");
         }
-        for (name, v) in CPU_FIELDS.iter().zip(cpu.ns) {
-            if let Some(v) = v {
+        for (i, name) in CPU_FIELDS.iter().enumerate() {
+            if let Some(v) = cpu.ns[i] {
                 if o.json {
                     o.key(&("", name));
                 } else {
@@ -289,8 +289,8 @@ fn netdev_fields(o: &mut Out<'_>, n: &Netdev<'_>) {
     o.uint(&("ifindex", "ifindex"), n.ifindex.map(u64::from));
     o.str(&("ifname", "ifname"), n.ifname);
     o.str(&("state", "oper_state"), n.oper_state.map(oper_state_name));
-    for (name, v) in NETDEV_FIELDS.iter().zip(n.counters) {
-        o.uint(&(name, name), v);
+    for (i, &name) in NETDEV_FIELDS.iter().enumerate() {
+        o.uint(&(name, name), n.counters[i]);
     }
 }
 
@@ -449,8 +449,8 @@ pub fn counters(w: &mut dyn Text, c: &Counters, style: Style) {
     ];
     let mut o = Out::new(w, style);
     o.open("counters", Some("counters"));
-    for (name, v) in COUNTERS.iter().zip(values) {
-        o.uint(&(name, name), Some(v));
+    for (i, &name) in COUNTERS.iter().enumerate() {
+        o.uint(&(name, name), Some(values[i]));
     }
     o.close();
     if o.json {
