@@ -335,8 +335,9 @@ pub fn decimal(value: &str, min: u64, max: u64, want: &'static str) -> Result<u6
     Ok(v)
 }
 
-/// Whether `b` is white space (the ASCII white space of Unicode: space, tab, line feed,
-/// vertical tab, form feed, carriage return).
+/// Whether `b` is white space: the ASCII white space of Unicode (space, tab, line feed,
+/// vertical tab, form feed, carriage return). Other Unicode spaces are not: the file is
+/// read byte by byte, without Unicode's tables.
 pub fn is_space(b: u8) -> bool {
     b == b' ' || (b'\t'..=b'\r').contains(&b)
 }
@@ -660,6 +661,12 @@ mod tests {
             ErrorKind::UnknownKey(String::try_from("period ms").unwrap())
         );
         assert_eq!(error_of("\n\nperiod ms = 1").line, 3);
+        // White space is ASCII's (as `is_space` says): other Unicode spaces are part of
+        // the value, so a no-break space after a number makes it a bad value.
+        assert!(matches!(
+            error_of("period_ms = 10\u{a0}").kind,
+            ErrorKind::BadValue { .. }
+        ));
         // The first error wins, and a key that failed still counts as given.
         assert_eq!(error_of("period_ms = 0\nperiod_ms = x\n").line, 1);
     }
