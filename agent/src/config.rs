@@ -261,39 +261,41 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         };
         rest = next;
         line += 1;
-        let err = |kind| ConfigError { line, kind };
-        let content = trim(split(raw, b'#').map_or(raw, |(before, _)| before));
-        if content.is_empty() {
-            continue;
-        }
-        let (key, value) = split(content, b'=').ok_or_else(|| err(ErrorKind::MissingEquals))?;
-        let (key, value) = (trim(key), trim(value));
-        if key.is_empty() {
-            return Err(err(ErrorKind::EmptyKey));
-        }
-        let Some((slot, &(name, _))) = KEYS.iter().enumerate().find(|(_, (k, _))| *k == key) else {
-            // The longest prefix of at most 32 bytes that ends on a character.
-            let mut end = key.len().min(32);
-            while !key.is_char_boundary(end) {
-                end -= 1;
-            }
-            let mut shown = String::new();
-            let _ = shown.push_str(key.get(..end).unwrap_or_default());
-            return Err(err(ErrorKind::UnknownKey(shown)));
-        };
-        let bit = 1u32 << slot;
-        if slot != EXPORT && seen & bit != 0 {
-            return Err(err(ErrorKind::Duplicate(name)));
-        }
-        seen |= bit;
-        apply(&mut config, slot, value).map_err(|expected| {
-            err(ErrorKind::BadValue {
-                key: name,
-                expected,
-            })
-        })?;
+        parse_line(&mut config, &mut seen, raw).map_err(|kind| ConfigError { line, kind })?;
     }
     Ok(config)
+}
+
+/// Applies one line of the file (blank or a comment: nothing).
+fn parse_line(config: &mut Config, seen: &mut u32, raw: &str) -> Result<(), ErrorKind> {
+    let content = trim(split(raw, b'#').map_or(raw, |(before, _)| before));
+    if content.is_empty() {
+        return Ok(());
+    }
+    let (key, value) = split(content, b'=').ok_or(ErrorKind::MissingEquals)?;
+    let (key, value) = (trim(key), trim(value));
+    if key.is_empty() {
+        return Err(ErrorKind::EmptyKey);
+    }
+    let Some((slot, &(name, _))) = KEYS.iter().enumerate().find(|(_, (k, _))| *k == key) else {
+        // The longest prefix of at most 32 bytes that ends on a character.
+        let mut end = key.len().min(32);
+        while !key.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut shown = String::new();
+        let _ = shown.push_str(key.get(..end).unwrap_or_default());
+        return Err(ErrorKind::UnknownKey(shown));
+    };
+    let bit = 1u32 << slot;
+    if slot != EXPORT && *seen & bit != 0 {
+        return Err(ErrorKind::Duplicate(name));
+    }
+    *seen |= bit;
+    apply(config, slot, value).map_err(|expected| ErrorKind::BadValue {
+        key: name,
+        expected,
+    })
 }
 
 /// `s` before and after the first `b` (an ASCII byte, so both are text).
