@@ -306,6 +306,9 @@ pub fn netdev(w: &mut dyn Text, n: &Netdev<'_>, style: Style) {
 }
 
 /// One event; ends with a newline.
+// Out of line, like the other records: inlined into the client, each made the binary
+// larger (event by 432 bytes, stats 40, module_config 64).
+#[inline(never)]
 pub fn event(w: &mut dyn Text, e: &Event<'_>, style: Style) {
     let mut o = Out::new(w, style);
     o.open("event ", Some("event"));
@@ -340,6 +343,7 @@ fn transport_name(t: u32) -> &'static str {
 }
 
 /// The module's statistics (`nltelem status`); ends with a newline.
+#[inline(never)]
 pub fn stats(w: &mut dyn Text, s: &Stats<'_>, style: Style) {
     let mut o = Out::new(w, style);
     o.open("module", Some("stats"));
@@ -373,6 +377,7 @@ pub fn stats(w: &mut dyn Text, s: &Stats<'_>, style: Style) {
 }
 
 /// The module's configuration (`nltelem get config`); ends with a newline.
+#[inline(never)]
 pub fn module_config(w: &mut dyn Text, c: &ModuleSettings, style: Style) {
     let mut o = Out::new(w, style);
     o.open("config", Some("config"));
