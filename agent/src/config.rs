@@ -358,6 +358,8 @@ const LOG_MAX_BYTES: usize = 13;
 const EXPORT: usize = 14;
 
 /// Sets the key at `slot` of [`KEYS`]; on failure returns what the key takes.
+// Out of line: 280 bytes smaller than inlined into the line loop, measured.
+#[inline(never)]
 fn apply(config: &mut Config, slot: usize, value: &str) -> Result<(), &'static str> {
     match slot {
         TRANSPORT => config.transport = parse_transport(value)?,
