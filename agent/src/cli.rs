@@ -232,11 +232,12 @@ pub fn parse<'a>(args: &[&'a str]) -> Result<Invocation<'a>, UsageError<'a>> {
     inv.command = match topic {
         Topic::Run => Command::Run,
         Topic::Monitor => Command::Monitor,
-        Topic::Get => Command::GetSample,
         Topic::Dump => Command::Dump,
         Topic::Status => Command::Status,
-        _ => Command::Set(ModuleSettings::default()),
+        // `set` becomes Command::Set at the end, with its settings.
+        _ => Command::GetSample,
     };
+    let mut settings = ModuleSettings::default();
     let mut positional = 0usize;
     let mut args = rest.iter();
     while let Some(&arg) = args.next() {
@@ -249,40 +250,40 @@ pub fn parse<'a>(args: &[&'a str]) -> Result<Invocation<'a>, UsageError<'a>> {
             Word::Json if topic != Topic::Run => inv.style = Style::Json,
             _ if is_option(arg) => return Err(UsageError::UnknownOption(arg)),
             w => {
-                inv.command = match inv.command {
-                    Command::GetSample | Command::GetConfig if positional == 0 => match w {
-                        Word::Sample => Command::GetSample,
-                        Word::ConfigArg => Command::GetConfig,
-                        _ => return Err(UsageError::Unexpected(arg)),
-                    },
-                    Command::Set(mut settings) => {
+                match topic {
+                    Topic::Get if positional == 0 => {
+                        inv.command = match w {
+                            Word::Sample => Command::GetSample,
+                            Word::ConfigArg => Command::GetConfig,
+                            _ => return Err(UsageError::Unexpected(arg)),
+                        }
+                    }
+                    Topic::Set => {
                         let set = match split(arg, b'=') {
                             Some((key, value)) => settings.set(key, value),
                             None => Err(SettingError::UnknownKey),
                         };
-                        match set {
-                            Ok(()) => Command::Set(settings),
-                            Err(e) => {
-                                return Err(UsageError::BadSetting {
-                                    arg,
-                                    expected: match e {
-                                        SettingError::BadValue(e) => Some(e),
-                                        SettingError::UnknownKey => None,
-                                    },
-                                })
-                            }
+                        if let Err(e) = set {
+                            return Err(UsageError::BadSetting {
+                                arg,
+                                expected: match e {
+                                    SettingError::BadValue(e) => Some(e),
+                                    SettingError::UnknownKey => None,
+                                },
+                            });
                         }
                     }
                     _ => return Err(UsageError::Unexpected(arg)),
-                };
+                }
                 positional += 1;
             }
         }
     }
-    if let Command::Set(settings) = inv.command {
+    if topic == Topic::Set {
         if settings.is_empty() {
             return Err(UsageError::NothingToSet);
         }
+        inv.command = Command::Set(settings);
     }
     Ok(inv)
 }
