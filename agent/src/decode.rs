@@ -3,6 +3,7 @@
 //! policy first, so the field reads below cannot fail on size; unknown attributes from a
 //! newer module are skipped.
 
+use crate::settings::ModuleSettings;
 use nlcore::{Attr, AttrIter, Error};
 use nltelem_proto::attr;
 use nltelem_proto::policy;
@@ -70,20 +71,25 @@ impl<'a> Netdev<'a> {
     /// Reads a `netdev` nest that its container's policy already validated (the sample's
     /// policy checks its nests), so the hot path does not check it twice.
     fn read(attrs: AttrIter<'a>) -> Self {
-        let mut n = Netdev::default();
+        use attr::netdev as k;
+        // As in Event::parse: the integers by attribute type first.
+        let mut v = [None; k::MAX as usize + 1];
+        let mut ifname = None;
         for a in attrs.flatten() {
-            let v = int(a);
-            match a.kind() {
-                attr::netdev::IFINDEX => n.ifindex = Some(v as u32),
-                attr::netdev::IFNAME => n.ifname = a.get_str().ok(),
-                attr::netdev::OPER_STATE => n.oper_state = Some(v as u8),
-                k @ attr::netdev::RX_BYTES..=attr::netdev::TX_DROPPED => {
-                    n.counters[usize::from(k - attr::netdev::RX_BYTES)] = Some(v)
-                }
-                _ => {}
+            if a.kind() == k::IFNAME {
+                ifname = a.get_str().ok();
+            } else if let Some(slot) = v.get_mut(usize::from(a.kind())) {
+                *slot = Some(int(a));
             }
         }
-        n
+        let mut counters = [None; 8];
+        counters.copy_from_slice(&v[usize::from(k::RX_BYTES)..=usize::from(k::TX_DROPPED)]);
+        Netdev {
+            ifindex: v[usize::from(k::IFINDEX)].map(|x| x as u32),
+            ifname,
+            oper_state: v[usize::from(k::OPER_STATE)].map(|x| x as u8),
+            counters,
+        }
     }
 }
 
@@ -141,42 +147,50 @@ impl<'a> Sample<'a> {
     /// Reads a sample's attributes.
     pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
         policy::SAMPLE.validate(attrs.clone())?;
-        let mut s = Sample {
-            attrs: attrs.clone(),
-            ..Sample::default()
-        };
         use attr::sample as k;
-        for a in attrs {
+        // As in Event::parse: the integers by attribute type first.
+        let mut v = [None; k::MAX as usize + 1];
+        let mut cpu = None;
+        for a in attrs.clone() {
             let a = a?;
-            let v = int(a);
-            match a.kind() {
-                k::SEQ => s.seq = Some(v),
-                k::SNAPSHOT_SEQ => s.snapshot_seq = Some(v),
-                k::PART => s.part = Some(v as u32),
-                k::LAST_PART => s.last_part = true,
-                k::TIMESTAMP_NS => s.timestamp_ns = Some(v),
-                k::UPTIME_NS => s.uptime_ns = Some(v),
-                i @ k::LOAD1_MILLI..=k::LOAD15_MILLI => {
-                    s.load_milli[usize::from(i - k::LOAD1_MILLI)] = Some(v as u32)
-                }
-                i @ k::MEM_TOTAL_KIB..=k::MEM_AVAILABLE_KIB => {
-                    s.mem_kib[usize::from(i - k::MEM_TOTAL_KIB)] = Some(v)
-                }
-                k::CPU => {
-                    let mut cpu = CpuTimes::default();
-                    for c in a.nested() {
-                        let c = c?;
-                        let i = usize::from(c.kind());
-                        if (1..=8).contains(&i) {
-                            cpu.ns[i - 1] = Some(int(c));
-                        }
+            if a.kind() == k::CPU {
+                let mut times = CpuTimes::default();
+                for c in a.nested() {
+                    let c = c?;
+                    if let Some(slot) = usize::from(c.kind())
+                        .checked_sub(1)
+                        .and_then(|i| times.ns.get_mut(i))
+                    {
+                        *slot = Some(int(c));
                     }
-                    s.cpu = Some(cpu);
                 }
-                _ => {}
+                cpu = Some(times);
+            } else if let Some(slot) = v.get_mut(usize::from(a.kind())) {
+                *slot = Some(int(a));
             }
         }
-        Ok(s)
+        let at = |t: u16| v[usize::from(t)];
+        let narrow = |t: u16| at(t).map(|x| x as u32);
+        Ok(Sample {
+            seq: at(k::SEQ),
+            snapshot_seq: at(k::SNAPSHOT_SEQ),
+            part: narrow(k::PART),
+            last_part: at(k::LAST_PART).is_some(),
+            timestamp_ns: at(k::TIMESTAMP_NS),
+            uptime_ns: at(k::UPTIME_NS),
+            load_milli: [
+                narrow(k::LOAD1_MILLI),
+                narrow(k::LOAD5_MILLI),
+                narrow(k::LOAD15_MILLI),
+            ],
+            mem_kib: [
+                at(k::MEM_TOTAL_KIB),
+                at(k::MEM_FREE_KIB),
+                at(k::MEM_AVAILABLE_KIB),
+            ],
+            cpu,
+            attrs,
+        })
     }
 
     /// The interfaces in this message.
@@ -239,27 +253,33 @@ impl<'a> Event<'a> {
     /// Reads an event's attributes.
     pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
         policy::EVENT.validate(attrs.clone())?;
-        let mut e = Event::default();
         use attr::event as k;
+        // The integers by attribute type, then taken into their fields: one store per
+        // attribute instead of one branch per field.
+        let mut v = [None; k::MAX as usize + 1];
+        let mut ifname = None;
         for a in attrs {
             let a = a?;
-            let v = int(a);
-            match a.kind() {
-                k::SEQ => e.seq = Some(v),
-                k::TIMESTAMP_NS => e.timestamp_ns = Some(v),
-                k::KIND => e.kind = Some(v as u32),
-                k::IFINDEX => e.ifindex = Some(v as u32),
-                k::IFNAME => e.ifname = a.get_str().ok(),
-                k::THRESHOLD => e.threshold = Some(v as u32),
-                k::VALUE => e.value = Some(v as i64),
-                k::LIMIT => e.limit = Some(v as i64),
-                k::PORTID => e.portid = Some(v as u32),
-                k::TRANSPORT => e.transport = Some(v as u32),
-                k::SILENCE_MS => e.silence_ms = Some(v as u32),
-                _ => {}
+            if a.kind() == k::IFNAME {
+                ifname = a.get_str().ok();
+            } else if let Some(slot) = v.get_mut(usize::from(a.kind())) {
+                *slot = Some(int(a));
             }
         }
-        Ok(e)
+        let narrow = |t: u16| v[usize::from(t)].map(|x| x as u32);
+        Ok(Event {
+            seq: v[usize::from(k::SEQ)],
+            timestamp_ns: v[usize::from(k::TIMESTAMP_NS)],
+            kind: narrow(k::KIND),
+            ifindex: narrow(k::IFINDEX),
+            ifname,
+            threshold: narrow(k::THRESHOLD),
+            value: v[usize::from(k::VALUE)].map(|x| x as i64),
+            limit: v[usize::from(k::LIMIT)].map(|x| x as i64),
+            portid: narrow(k::PORTID),
+            transport: narrow(k::TRANSPORT),
+            silence_ms: narrow(k::SILENCE_MS),
+        })
     }
 
     /// The kind's name.
@@ -354,21 +374,13 @@ impl<'a> Stats<'a> {
 }
 
 /// The module's configuration (`GET_CONFIG` reply).
-pub fn parse_module_config(attrs: AttrIter<'_>) -> Result<crate::settings::ModuleSettings, Error> {
+pub fn parse_module_config(attrs: AttrIter<'_>) -> Result<ModuleSettings, Error> {
     policy::CONFIG.validate(attrs.clone())?;
-    let mut s = crate::settings::ModuleSettings::default();
-    use attr::config as k;
+    let mut s = ModuleSettings::default();
     for a in attrs {
         let a = a?;
-        let v = int(a);
-        match a.kind() {
-            k::PERIOD_MS => s.period_ms = Some(v as u32),
-            k::SOURCES => s.sources = Some(v as u32),
-            k::LOAD1_MILLI_MAX => s.load1_milli_max = Some(v as u32),
-            k::MEM_AVAILABLE_KIB_MIN => s.mem_available_kib_min = Some(v),
-            k::TEMP_MDEGC_MAX => s.temp_mdegc_max = Some(v as i32),
-            k::WATCHDOG_MS => s.watchdog_ms = Some(v as u32),
-            _ => {}
+        if let Some(i) = ModuleSettings::of_attr(a.kind()) {
+            s.put_nth(i, int(a));
         }
     }
     Ok(s)
@@ -522,7 +534,7 @@ pub(crate) mod tests {
 
     #[test]
     fn module_settings_round_trip() {
-        let mut want = crate::settings::ModuleSettings::default();
+        let mut want = ModuleSettings::default();
         for (key, value) in [
             ("period_ms", "3600000"),
             ("sources", "load,thermal"),

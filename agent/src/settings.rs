@@ -102,15 +102,26 @@ impl ModuleSettings {
             decimal(digits, min, max, want)?
         };
         // Every value is within its field's type: the ranges above say so.
+        self.put_nth(i, v);
+        Ok(())
+    }
+
+    /// Sets the `i`th setting of [`SETTING_KEYS`] to `v`, as [`nth`](Self::nth) gives it
+    /// (the signed one as its 32-bit pattern).
+    pub fn put_nth(&mut self, i: usize, v: u64) {
         match i {
             0 => self.period_ms = Some(v as u32),
             SOURCES => self.sources = Some(v as u32),
             2 => self.load1_milli_max = Some(v as u32),
             MEM_AVAILABLE => self.mem_available_kib_min = Some(v),
-            TEMP => self.temp_mdegc_max = Some(v as i32),
+            TEMP => self.temp_mdegc_max = Some(v as u32 as i32),
             _ => self.watchdog_ms = Some(v as u32),
         }
-        Ok(())
+    }
+
+    /// The position in [`SETTING_KEYS`] of the setting that attribute `attr` carries.
+    pub fn of_attr(attr: u16) -> Option<usize> {
+        SPECS.iter().position(|s| s.0 == attr)
     }
 
     /// The `i`th setting of [`SETTING_KEYS`] as given, widened to 64 bits (the signed one
