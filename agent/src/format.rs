@@ -1,11 +1,15 @@
 //! Output for people (one line per message, `ip monitor` style, absent fields left out)
 //! and for scripts (`--json`: one JSON object per line). Integers only: fixed-point values
 //! (load x1000, m°C) are printed with three decimals by integer division.
+//!
+//! Both styles come from one walk over each record's fields ([`Out`]): a field has a text
+//! name and a JSON name, and the writer puts ` name value` or `,"name":value`. One walk per
+//! record instead of one per style keeps the agent small.
 
 use crate::accounting::Counters;
 use crate::decode::{Event, Netdev, Sample, Stats, CPU_FIELDS, NETDEV_FIELDS, STATS_FIELDS};
-use crate::settings::{ModuleSettings, SOURCE_NAMES};
-use core::fmt::{self, Write};
+use crate::settings::{self, ModuleSettings, SETTING_KEYS, SOURCE_NAMES};
+use nlcore::text::Text;
 
 /// Text or JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,79 +20,161 @@ pub enum Style {
     Json,
 }
 
-/// A value x1000 as `int.frac` (e.g. 1500 → `1.500`, -5500 → `-5.500`).
-pub struct Milli(pub i64);
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
-impl fmt::Display for Milli {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let abs = self.0.unsigned_abs();
-        write!(f, "{sign}{}.{:03}", abs / 1000, abs % 1000)
-    }
-}
-
-/// A JSON string: quotes and escapes (control characters as `\u00XX`).
-pub struct JsonStr<'a>(pub &'a str);
-
-impl fmt::Display for JsonStr<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_char('"')?;
-        for c in self.0.chars() {
-            match c {
-                '"' => f.write_str("\\\"")?,
-                '\\' => f.write_str("\\\\")?,
-                c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
-                c => f.write_char(c)?,
-            }
+/// Appends `s` as a JSON string: quoted, `"` and `\` escaped, control characters as
+/// `\u00XX`; other bytes (UTF-8 included) as they are.
+pub fn json_str(w: &mut dyn Text, s: &str) {
+    w.byte(b'"');
+    // Byte by byte: names are short, and one loop is smaller than copying runs.
+    for &c in s.as_bytes() {
+        match c {
+            b'"' | b'\\' => w.bytes(&[b'\\', c]),
+            0..=0x1f => w.bytes(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(c >> 4)],
+                HEX[usize::from(c & 15)],
+            ]),
+            _ => w.byte(c),
         }
-        f.write_char('"')
     }
+    w.byte(b'"');
 }
 
-/// Writes a JSON object's members, commas included.
-struct Obj<'w, W: Write> {
-    w: &'w mut W,
+/// A field's names: (text, JSON).
+type Names = (&'static str, &'static str);
+
+/// Writes one record in either style: text ` name value` pairs after a head word, or a
+/// JSON object's members with their commas.
+struct Out<'w> {
+    w: &'w mut dyn Text,
+    json: bool,
+    /// No member was written in the innermost JSON object or array yet.
     first: bool,
 }
 
-impl<'w, W: Write> Obj<'w, W> {
-    fn open(w: &'w mut W) -> Result<Self, fmt::Error> {
-        w.write_char('{')?;
-        Ok(Obj { w, first: true })
+impl<'w> Out<'w> {
+    fn new(w: &'w mut dyn Text, style: Style) -> Self {
+        Out {
+            w,
+            json: style == Style::Json,
+            first: true,
+        }
     }
-    fn key(&mut self, name: &str) -> fmt::Result {
+
+    /// Starts a record or nested object: text `head`; JSON `{`, then `"type":"<kind>"`
+    /// when there is a kind.
+    fn open(&mut self, head: &str, kind: Option<&str>) {
+        if self.json {
+            self.w.byte(b'{');
+            self.first = true;
+            self.str(&("", "type"), kind);
+        } else {
+            self.w.str(head);
+        }
+    }
+
+    /// Ends what [`open`](Self::open) started: text a newline; JSON `}`.
+    fn close(&mut self) {
+        self.w.byte(if self.json { b'}' } else { b'\n' });
+        self.first = false;
+    }
+
+    /// ` name ` or `,"name":` (no comma before an object's first member).
+    fn key(&mut self, names: &Names) {
+        if self.json {
+            self.comma();
+            self.w.byte(b'"');
+            self.w.str(names.1);
+            self.w.bytes(b"\":");
+        } else {
+            self.w.byte(b' ');
+            self.w.str(names.0);
+            self.w.byte(b' ');
+        }
+    }
+
+    /// `,` unless first in its object or array.
+    fn comma(&mut self) {
         if !self.first {
-            self.w.write_char(',')?;
+            self.w.byte(b',');
         }
         self.first = false;
-        write!(self.w, "\"{name}\":")
     }
-    fn raw(&mut self, name: &str, v: impl fmt::Display) -> fmt::Result {
-        self.key(name)?;
-        write!(self.w, "{v}")
-    }
-    fn opt(&mut self, name: &str, v: Option<impl fmt::Display>) -> fmt::Result {
-        match v {
-            Some(v) => self.raw(name, v),
-            None => Ok(()),
-        }
-    }
-    fn str(&mut self, name: &str, v: Option<&str>) -> fmt::Result {
-        match v {
-            Some(v) => self.raw(name, JsonStr(v)),
-            None => Ok(()),
-        }
-    }
-    fn close(self) -> fmt::Result {
-        self.w.write_char('}')
-    }
-}
 
-/// ` name value` when present.
-fn text_opt(w: &mut impl Write, name: &str, v: Option<impl fmt::Display>) -> fmt::Result {
-    match v {
-        Some(v) => write!(w, " {name} {v}"),
-        None => Ok(()),
+    fn uint(&mut self, names: &Names, v: Option<u64>) {
+        if let Some(v) = v {
+            self.key(names);
+            self.w.uint(v);
+        }
+    }
+
+    fn int(&mut self, names: &Names, v: Option<i64>) {
+        if let Some(v) = v {
+            self.key(names);
+            self.w.int(v);
+        }
+    }
+
+    /// A fixed-point value x1000: `1.500` in text, the integer in JSON.
+    fn milli(&mut self, names: &Names, v: Option<i64>) {
+        if let Some(v) = v {
+            self.key(names);
+            if self.json {
+                self.w.int(v);
+            } else {
+                self.w.milli(v);
+            }
+        }
+    }
+
+    /// A string: as it is in text, quoted and escaped in JSON.
+    fn str(&mut self, names: &Names, v: Option<&str>) {
+        if let Some(v) = v {
+            self.key(names);
+            if self.json {
+                json_str(self.w, v);
+            } else {
+                self.w.str(v);
+            }
+        }
+    }
+
+    /// JSON only: `,"name":[`; the text of a list is one line per element.
+    fn list(&mut self, name: &'static str) {
+        if self.json {
+            self.key(&("", name));
+            self.w.byte(b'[');
+            self.first = true;
+        }
+    }
+
+    /// The start of a list element: JSON its comma, text its indented line.
+    fn element(&mut self, head: &str) {
+        if self.json {
+            self.comma();
+        } else {
+            self.w.str("  ");
+        }
+        self.open(head, None);
+    }
+
+    /// JSON only: `]`.
+    fn end_list(&mut self) {
+        if self.json {
+            self.w.byte(b']');
+        }
+        self.first = false;
+    }
+
+    /// The end of a top-level record: JSON `}` and a newline (text ended its lines).
+    fn end(&mut self) {
+        if self.json {
+            self.w.bytes(b"}\n");
+        }
     }
 }
 
@@ -105,185 +191,140 @@ pub fn oper_state_name(state: u8) -> &'static str {
     }
 }
 
+/// Names of the load averages (text shows them as one `load` field).
+const LOAD: [Names; 3] = [
+    ("", "load1_milli"),
+    ("", "load5_milli"),
+    ("", "load15_milli"),
+];
+
+/// Names of the memory figures.
+const MEM: [Names; 3] = [
+    ("mem_total_kib", "mem_total_kib"),
+    ("mem_free_kib", "mem_free_kib"),
+    ("mem_available_kib", "mem_available_kib"),
+];
+
 /// One sample message, with its interfaces and thermal zones; ends with a newline.
-pub fn sample(w: &mut impl Write, s: &Sample<'_>, style: Style) -> fmt::Result {
-    match style {
-        Style::Text => sample_text(w, s),
-        Style::Json => sample_json(w, s),
+pub fn sample(w: &mut dyn Text, s: &Sample<'_>, style: Style) {
+    let mut o = Out::new(w, style);
+    o.open("sample", Some("sample"));
+    o.uint(&("seq", "seq"), s.seq);
+    o.uint(&("snapshot", "snapshot_seq"), s.snapshot_seq);
+    o.uint(&("part", "part"), s.part.map(u64::from));
+    if o.json {
+        o.key(&("", "last_part"));
+        o.w.str(if s.last_part { "true" } else { "false" });
+    } else if s.last_part {
+        o.w.str(" last");
     }
-}
-
-fn sample_text(w: &mut impl Write, s: &Sample<'_>) -> fmt::Result {
-    w.write_str("sample")?;
-    text_opt(w, "seq", s.seq)?;
-    text_opt(w, "snapshot", s.snapshot_seq)?;
-    text_opt(w, "part", s.part)?;
-    if s.last_part {
-        w.write_str(" last")?;
-    }
-    text_opt(w, "time_ns", s.timestamp_ns)?;
-    text_opt(w, "uptime_ns", s.uptime_ns)?;
-    if s.load_milli.iter().any(Option::is_some) {
-        w.write_str(" load")?;
+    o.uint(&("time_ns", "timestamp_ns"), s.timestamp_ns);
+    o.uint(&("uptime_ns", "uptime_ns"), s.uptime_ns);
+    if o.json {
+        for (i, names) in LOAD.iter().enumerate() {
+            o.uint(names, s.load_milli[i].map(u64::from));
+        }
+    } else if s.load_milli.iter().any(Option::is_some) {
+        o.w.str(" load");
         for l in s.load_milli {
+            o.w.byte(b' ');
             match l {
-                Some(l) => write!(w, " {}", Milli(i64::from(l)))?,
-                None => w.write_str(" -")?,
+                Some(l) => o.w.milli(i64::from(l)),
+                None => o.w.byte(b'-'),
             }
         }
     }
-    for (name, v) in ["mem_total_kib", "mem_free_kib", "mem_available_kib"]
-        .iter()
-        .zip(s.mem_kib)
-    {
-        text_opt(w, name, v)?;
+    for (i, names) in MEM.iter().enumerate() {
+        o.uint(names, s.mem_kib[i]);
     }
-    w.write_char('\n')?;
+    if !o.json {
+        o.w.byte(b'\n');
+    }
     if let Some(cpu) = &s.cpu {
-        w.write_str("  cpu")?;
-        for (name, v) in CPU_FIELDS.iter().zip(cpu.ns) {
-            if let Some(v) = v {
-                write!(w, " {name}_ns {v}")?;
+        if o.json {
+            o.key(&("", "cpu_ns"));
+            o.open("", None);
+        } else {
+            o.element("cpu");
+        }
+        for (i, name) in CPU_FIELDS.iter().enumerate() {
+            if let Some(v) = cpu.ns[i] {
+                if o.json {
+                    o.key(&("", name));
+                } else {
+                    o.w.byte(b' ');
+                    o.w.str(name);
+                    o.w.str("_ns ");
+                }
+                o.w.uint(v);
             }
         }
-        w.write_char('\n')?;
+        o.close();
     }
+    o.list("netdev");
     for n in s.netdevs() {
-        w.write_str("  ")?;
-        netdev_text(w, &n)?;
+        o.element("netdev");
+        netdev_fields(&mut o, &n);
+        o.close();
     }
+    o.end_list();
+    o.list("thermal");
     for t in s.thermal() {
-        w.write_str("  thermal")?;
-        text_opt(w, "type", t.kind)?;
-        if let Some(m) = t.temp_mdegc {
-            write!(w, " temp_c {}", Milli(i64::from(m)))?;
-        }
-        w.write_char('\n')?;
+        o.element("thermal");
+        o.str(&("type", "type"), t.kind);
+        o.milli(&("temp_c", "temp_mdegc"), t.temp_mdegc.map(i64::from));
+        o.close();
     }
-    Ok(())
+    o.end_list();
+    o.end();
 }
 
-fn sample_json(w: &mut impl Write, s: &Sample<'_>) -> fmt::Result {
-    let mut o = Obj::open(w)?;
-    o.raw("type", JsonStr("sample"))?;
-    o.opt("seq", s.seq)?;
-    o.opt("snapshot_seq", s.snapshot_seq)?;
-    o.opt("part", s.part)?;
-    o.raw("last_part", s.last_part)?;
-    o.opt("timestamp_ns", s.timestamp_ns)?;
-    o.opt("uptime_ns", s.uptime_ns)?;
-    for (name, v) in ["load1_milli", "load5_milli", "load15_milli"]
-        .iter()
-        .zip(s.load_milli)
-    {
-        o.opt(name, v)?;
+fn netdev_fields(o: &mut Out<'_>, n: &Netdev<'_>) {
+    o.uint(&("ifindex", "ifindex"), n.ifindex.map(u64::from));
+    o.str(&("ifname", "ifname"), n.ifname);
+    o.str(&("state", "oper_state"), n.oper_state.map(oper_state_name));
+    for (i, &name) in NETDEV_FIELDS.iter().enumerate() {
+        o.uint(&(name, name), n.counters[i]);
     }
-    for (name, v) in ["mem_total_kib", "mem_free_kib", "mem_available_kib"]
-        .iter()
-        .zip(s.mem_kib)
-    {
-        o.opt(name, v)?;
-    }
-    if let Some(cpu) = &s.cpu {
-        o.key("cpu_ns")?;
-        let mut c = Obj::open(o.w)?;
-        for (name, v) in CPU_FIELDS.iter().zip(cpu.ns) {
-            c.opt(name, v)?;
-        }
-        c.close()?;
-    }
-    o.key("netdev")?;
-    o.w.write_char('[')?;
-    for (i, n) in s.netdevs().enumerate() {
-        if i > 0 {
-            o.w.write_char(',')?;
-        }
-        netdev_json_obj(o.w, &n)?;
-    }
-    o.w.write_char(']')?;
-    o.key("thermal")?;
-    o.w.write_char('[')?;
-    for (i, t) in s.thermal().enumerate() {
-        if i > 0 {
-            o.w.write_char(',')?;
-        }
-        let mut z = Obj::open(o.w)?;
-        z.str("type", t.kind)?;
-        z.opt("temp_mdegc", t.temp_mdegc)?;
-        z.close()?;
-    }
-    o.w.write_char(']')?;
-    o.close()?;
-    w.write_char('\n')
-}
-
-fn netdev_text(w: &mut impl Write, n: &Netdev<'_>) -> fmt::Result {
-    w.write_str("netdev")?;
-    text_opt(w, "ifindex", n.ifindex)?;
-    text_opt(w, "ifname", n.ifname)?;
-    text_opt(w, "state", n.oper_state.map(oper_state_name))?;
-    for (name, v) in NETDEV_FIELDS.iter().zip(n.counters) {
-        text_opt(w, name, v)?;
-    }
-    w.write_char('\n')
-}
-
-fn netdev_json_obj(w: &mut impl Write, n: &Netdev<'_>) -> fmt::Result {
-    let mut o = Obj::open(w)?;
-    o.opt("ifindex", n.ifindex)?;
-    o.str("ifname", n.ifname)?;
-    o.str("oper_state", n.oper_state.map(oper_state_name))?;
-    for (name, v) in NETDEV_FIELDS.iter().zip(n.counters) {
-        o.opt(name, v)?;
-    }
-    o.close()
 }
 
 /// One interface of a `DUMP_NETDEV` reply; ends with a newline.
-pub fn netdev(w: &mut impl Write, n: &Netdev<'_>, style: Style) -> fmt::Result {
-    match style {
-        Style::Text => netdev_text(w, n),
-        Style::Json => {
-            netdev_json_obj(w, n)?;
-            w.write_char('\n')
-        }
+pub fn netdev(w: &mut dyn Text, n: &Netdev<'_>, style: Style) {
+    let mut o = Out::new(w, style);
+    o.open("netdev", None);
+    netdev_fields(&mut o, n);
+    o.close();
+    if o.json {
+        o.w.byte(b'\n');
     }
 }
 
 /// One event; ends with a newline.
-pub fn event(w: &mut impl Write, e: &Event<'_>, style: Style) -> fmt::Result {
-    match style {
-        Style::Text => {
-            write!(w, "event {}", e.kind_name())?;
-            text_opt(w, "seq", e.seq)?;
-            text_opt(w, "time_ns", e.timestamp_ns)?;
-            text_opt(w, "ifindex", e.ifindex)?;
-            text_opt(w, "ifname", e.ifname)?;
-            text_opt(w, "threshold", e.threshold_name())?;
-            text_opt(w, "value", e.value)?;
-            text_opt(w, "limit", e.limit)?;
-            text_opt(w, "portid", e.portid)?;
-            text_opt(w, "transport", e.transport.map(transport_name))?;
-            text_opt(w, "silence_ms", e.silence_ms)?;
-            w.write_char('\n')
-        }
-        Style::Json => {
-            let mut o = Obj::open(w)?;
-            o.raw("type", JsonStr("event"))?;
-            o.raw("kind", JsonStr(e.kind_name()))?;
-            o.opt("seq", e.seq)?;
-            o.opt("timestamp_ns", e.timestamp_ns)?;
-            o.opt("ifindex", e.ifindex)?;
-            o.str("ifname", e.ifname)?;
-            o.str("threshold", e.threshold_name())?;
-            o.opt("value", e.value)?;
-            o.opt("limit", e.limit)?;
-            o.opt("portid", e.portid)?;
-            o.str("transport", e.transport.map(transport_name))?;
-            o.opt("silence_ms", e.silence_ms)?;
-            o.close()?;
-            w.write_char('\n')
-        }
+// Out of line, like the other records: inlined into the client, each made the binary
+// larger (event by 432 bytes, stats 40, module_config 64).
+#[inline(never)]
+pub fn event(w: &mut dyn Text, e: &Event<'_>, style: Style) {
+    let mut o = Out::new(w, style);
+    o.open("event ", Some("event"));
+    if o.json {
+        o.key(&("", "kind"));
+        json_str(o.w, e.kind_name());
+    } else {
+        o.w.str(e.kind_name());
+    }
+    o.uint(&("seq", "seq"), e.seq);
+    o.uint(&("time_ns", "timestamp_ns"), e.timestamp_ns);
+    o.uint(&("ifindex", "ifindex"), e.ifindex.map(u64::from));
+    o.str(&("ifname", "ifname"), e.ifname);
+    o.str(&("threshold", "threshold"), e.threshold_name());
+    o.int(&("value", "value"), e.value);
+    o.int(&("limit", "limit"), e.limit);
+    o.uint(&("portid", "portid"), e.portid.map(u64::from));
+    o.str(&("transport", "transport"), e.transport.map(transport_name));
+    o.uint(&("silence_ms", "silence_ms"), e.silence_ms.map(u64::from));
+    o.close();
+    if o.json {
+        o.w.byte(b'\n');
     }
 }
 
@@ -296,127 +337,123 @@ fn transport_name(t: u32) -> &'static str {
 }
 
 /// The module's statistics (`nltelem status`); ends with a newline.
-pub fn stats(w: &mut impl Write, s: &Stats<'_>, style: Style) -> fmt::Result {
-    match style {
-        Style::Text => {
-            w.write_str("module")?;
-            for &(kind, name) in STATS_FIELDS {
-                text_opt(w, name, s.values[usize::from(kind)])?;
-            }
-            for (errno, count) in s.bcast_fail() {
-                write!(w, " bcast_fail_errno_{errno} {count}")?;
-            }
-            w.write_char('\n')
+#[inline(never)]
+pub fn stats(w: &mut dyn Text, s: &Stats<'_>, style: Style) {
+    let mut o = Out::new(w, style);
+    o.open("module", Some("stats"));
+    for &(kind, name) in STATS_FIELDS {
+        o.uint(
+            &(name, name),
+            s.values.get(usize::from(kind)).copied().flatten(),
+        );
+    }
+    o.list("bcast_fail");
+    for (errno, count) in s.bcast_fail() {
+        if o.json {
+            o.comma();
+            o.w.str("{\"errno\":");
+            o.w.uint(u64::from(errno));
+            o.w.str(",\"count\":");
+            o.w.uint(count);
+            o.w.byte(b'}');
+        } else {
+            o.w.str(" bcast_fail_errno_");
+            o.w.uint(u64::from(errno));
+            o.w.byte(b' ');
+            o.w.uint(count);
         }
-        Style::Json => {
-            let mut o = Obj::open(w)?;
-            o.raw("type", JsonStr("stats"))?;
-            for &(kind, name) in STATS_FIELDS {
-                o.opt(name, s.values[usize::from(kind)])?;
-            }
-            o.key("bcast_fail")?;
-            o.w.write_char('[')?;
-            for (i, (errno, count)) in s.bcast_fail().enumerate() {
-                if i > 0 {
-                    o.w.write_char(',')?;
-                }
-                write!(o.w, "{{\"errno\":{errno},\"count\":{count}}}")?;
-            }
-            o.w.write_char(']')?;
-            o.close()?;
-            w.write_char('\n')
-        }
+    }
+    o.end_list();
+    o.close();
+    if o.json {
+        o.w.byte(b'\n');
     }
 }
 
 /// The module's configuration (`nltelem get config`); ends with a newline.
-pub fn module_config(w: &mut impl Write, c: &ModuleSettings, style: Style) -> fmt::Result {
-    let sources = c.sources.map(SourceNames);
-    match style {
-        Style::Text => {
-            w.write_str("config")?;
-            text_opt(w, "period_ms", c.period_ms)?;
-            text_opt(w, "sources", sources)?;
-            text_opt(w, "load1_milli_max", c.load1_milli_max)?;
-            text_opt(w, "mem_available_kib_min", c.mem_available_kib_min)?;
-            text_opt(w, "temp_mdegc_max", c.temp_mdegc_max)?;
-            text_opt(w, "watchdog_ms", c.watchdog_ms)?;
-            w.write_char('\n')
+#[inline(never)]
+pub fn module_config(w: &mut dyn Text, c: &ModuleSettings, style: Style) {
+    let mut o = Out::new(w, style);
+    o.open("config", Some("config"));
+    for (i, &name) in SETTING_KEYS.iter().enumerate() {
+        let Some(v) = c.nth(i) else { continue };
+        o.key(&(name, name));
+        match i {
+            // Names for people, the mask for scripts.
+            settings::SOURCES if !o.json => source_names(o.w, v as u32),
+            // The signed setting comes as its 32-bit pattern.
+            settings::TEMP => o.w.int(i64::from(v as u32 as i32)),
+            _ => o.w.uint(v),
         }
-        Style::Json => {
-            let mut o = Obj::open(w)?;
-            o.raw("type", JsonStr("config"))?;
-            o.opt("period_ms", c.period_ms)?;
-            o.opt("sources", c.sources)?;
-            o.opt("load1_milli_max", c.load1_milli_max)?;
-            o.opt("mem_available_kib_min", c.mem_available_kib_min)?;
-            o.opt("temp_mdegc_max", c.temp_mdegc_max)?;
-            o.opt("watchdog_ms", c.watchdog_ms)?;
-            o.close()?;
-            w.write_char('\n')
-        }
+    }
+    o.close();
+    if o.json {
+        o.w.byte(b'\n');
     }
 }
 
-/// A source mask as names joined by `,` (unknown bits in hex).
-pub struct SourceNames(pub u32);
-
-impl fmt::Display for SourceNames {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut rest = self.0;
-        let mut first = true;
-        for &(name, bit) in SOURCE_NAMES {
-            if rest & bit != 0 {
-                if !first {
-                    f.write_char(',')?;
-                }
-                f.write_str(name)?;
-                first = false;
-                rest &= !bit;
-            }
-        }
-        if rest != 0 {
+/// Appends a source mask as names joined by `,` (unknown bits in hex, `none` for 0).
+pub fn source_names(w: &mut dyn Text, mask: u32) {
+    let mut rest = mask;
+    let mut first = true;
+    for &(name, bit) in SOURCE_NAMES {
+        if rest & bit != 0 {
             if !first {
-                f.write_char(',')?;
+                w.byte(b',');
             }
-            write!(f, "{rest:#x}")?;
-        } else if first {
-            f.write_str("none")?;
+            w.str(name);
+            first = false;
+            rest &= !bit;
         }
-        Ok(())
+    }
+    if rest != 0 {
+        if !first {
+            w.byte(b',');
+        }
+        w.str("0x");
+        let nibbles = (u32::BITS - rest.leading_zeros()).div_ceil(4);
+        for k in (0..nibbles).rev() {
+            w.byte(HEX[(rest >> (k * 4) & 15) as usize]);
+        }
+    } else if first {
+        w.str("none");
     }
 }
+
+/// Names of the agent's counters, in [`counters`] order.
+const COUNTERS: [&str; 9] = [
+    "received",
+    "lost",
+    "overruns",
+    "exported",
+    "export_errors",
+    "forged",
+    "malformed",
+    "seq_restarts",
+    "module_lost",
+];
 
 /// The agent's counters as one line; ends with a newline.
-pub fn counters(w: &mut impl Write, c: &Counters, style: Style) -> fmt::Result {
-    let fields = [
-        ("received", c.received),
-        ("lost", c.lost),
-        ("overruns", c.overruns),
-        ("exported", c.exported),
-        ("export_errors", c.export_errors),
-        ("forged", c.forged),
-        ("malformed", c.malformed),
-        ("seq_restarts", c.seq_restarts),
-        ("module_lost", c.module_lost),
+pub fn counters(w: &mut dyn Text, c: &Counters, style: Style) {
+    let values = [
+        c.received,
+        c.lost,
+        c.overruns,
+        c.exported,
+        c.export_errors,
+        c.forged,
+        c.malformed,
+        c.seq_restarts,
+        c.module_lost,
     ];
-    match style {
-        Style::Text => {
-            w.write_str("counters")?;
-            for (name, v) in fields {
-                write!(w, " {name} {v}")?;
-            }
-            w.write_char('\n')
-        }
-        Style::Json => {
-            let mut o = Obj::open(w)?;
-            o.raw("type", JsonStr("counters"))?;
-            for (name, v) in fields {
-                o.raw(name, v)?;
-            }
-            o.close()?;
-            w.write_char('\n')
-        }
+    let mut o = Out::new(w, style);
+    o.open("counters", Some("counters"));
+    for (i, &name) in COUNTERS.iter().enumerate() {
+        o.uint(&(name, name), Some(values[i]));
+    }
+    o.close();
+    if o.json {
+        o.w.byte(b'\n');
     }
 }
 
@@ -424,7 +461,8 @@ pub fn counters(w: &mut impl Write, c: &Counters, style: Style) -> fmt::Result {
 mod tests {
     use super::*;
     use crate::decode::tests::sample_bytes;
-    use nlcore::NlMsg;
+    use nlcore::text::Fixed;
+    use nlcore::{MsgBuilder, NlMsg};
 
     fn parsed_sample<'a>(buf: &'a mut [u8], name: &str) -> Sample<'a> {
         let len = sample_bytes(buf, 42, name);
@@ -433,87 +471,228 @@ mod tests {
         Sample::parse(msg.attrs(0).unwrap()).unwrap()
     }
 
-    #[test]
-    fn milli_is_integer_fixed_point() {
-        assert_eq!(Milli(1500).to_string(), "1.500");
-        assert_eq!(Milli(20).to_string(), "0.020");
-        assert_eq!(Milli(-5500).to_string(), "-5.500");
-        assert_eq!(Milli(-1).to_string(), "-0.001");
-        assert_eq!(Milli(i64::MIN).to_string(), "-9223372036854775.808");
+    /// What `put` writes for both styles, text first.
+    fn both(put: impl Fn(&mut dyn Text, Style)) -> (String, String) {
+        let render = |style| {
+            let mut out: Fixed<2048> = Fixed::new();
+            put(out.text(), style);
+            out.as_str().expect("fits").to_owned()
+        };
+        (render(Style::Text), render(Style::Json))
     }
 
     #[test]
-    fn sample_as_text() {
-        let mut buf = [0u8; 512];
-        let s = parsed_sample(&mut buf, "eth0");
-        let mut out = String::new();
-        sample(&mut out, &s, Style::Text).unwrap();
-        let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(
-            lines[0],
-            "sample seq 42 snapshot 42 part 0 last time_ns 1700000000123456789 \
-             uptime_ns 5000000000 load 0.250 1.500 0.020 mem_total_kib 262144 \
-             mem_free_kib 100000 mem_available_kib 200000"
-        );
-        assert_eq!(lines[1], "  cpu user_ns 11 idle_ns 44");
-        assert_eq!(
-            lines[3],
-            "  netdev ifindex 2 ifname eth0 state up rx_bytes 2000 tx_dropped 18446744073709551615"
-        );
-        assert_eq!(lines[4], "  thermal type cpu-thermal temp_c -5.500");
-        assert_eq!(lines.len(), 5);
-    }
-
-    #[test]
-    fn sample_as_json_escapes_names() {
+    fn sample_text_and_json() {
         let mut buf = [0u8; 512];
         let s = parsed_sample(&mut buf, "we\"ird\\\x01");
-        let mut out = String::new();
-        sample(&mut out, &s, Style::Json).unwrap();
-        assert!(out.ends_with("}\n"));
-        assert_eq!(out.matches('\n').count(), 1);
-        assert!(out.starts_with(
-            "{\"type\":\"sample\",\"seq\":42,\"snapshot_seq\":42,\"part\":0,\"last_part\":true,"
-        ));
-        assert!(out.contains("\"cpu_ns\":{\"user\":11,\"idle\":44}"));
-        assert!(out.contains("\"ifname\":\"we\\\"ird\\\\\\u0001\""));
-        assert!(out.contains("\"thermal\":[{\"type\":\"cpu-thermal\",\"temp_mdegc\":-5500}]"));
-    }
-
-    #[test]
-    fn counters_line() {
-        let c = Counters {
-            received: 10,
-            lost: 2,
-            ..Counters::default()
-        };
-        let mut out = String::new();
-        counters(&mut out, &c, Style::Text).unwrap();
+        let (text, json) = both(|w, style| sample(w, &s, style));
         assert_eq!(
-            out,
-            "counters received 10 lost 2 overruns 0 exported 0 export_errors 0 forged 0 \
-             malformed 0 seq_restarts 0 module_lost 0\n"
+            text,
+            "sample seq 42 snapshot 42 part 0 last time_ns 1700000000123456789 \
+             uptime_ns 5000000000 load 0.250 1.500 0.020 mem_total_kib 262144 \
+             mem_free_kib 100000 mem_available_kib 200000\n  \
+             cpu user_ns 11 idle_ns 44\n  \
+             netdev ifindex 1 ifname lo state up rx_bytes 1000 tx_dropped 18446744073709551615\n  \
+             netdev ifindex 2 ifname we\"ird\\\x01 state up rx_bytes 2000 tx_dropped 18446744073709551615\n  \
+             thermal type cpu-thermal temp_c -5.500\n"
         );
-        out.clear();
-        counters(&mut out, &c, Style::Json).unwrap();
-        assert!(out.starts_with("{\"type\":\"counters\",\"received\":10,\"lost\":2,"));
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"type":"sample","seq":42,"snapshot_seq":42,"part":0,"last_part":true,"#,
+                r#""timestamp_ns":1700000000123456789,"uptime_ns":5000000000,"#,
+                r#""load1_milli":250,"load5_milli":1500,"load15_milli":20,"#,
+                r#""mem_total_kib":262144,"mem_free_kib":100000,"mem_available_kib":200000,"#,
+                r#""cpu_ns":{"user":11,"idle":44},"#,
+                r#""netdev":[{"ifindex":1,"ifname":"lo","oper_state":"up","rx_bytes":1000,"#,
+                r#""tx_dropped":18446744073709551615},"#,
+                r#"{"ifindex":2,"ifname":"we\"ird\\\u0001","oper_state":"up","rx_bytes":2000,"#,
+                r#""tx_dropped":18446744073709551615}],"#,
+                r#""thermal":[{"type":"cpu-thermal","temp_mdegc":-5500}]}"#,
+                "\n"
+            )
+        );
     }
 
     #[test]
-    fn sources_and_config() {
-        assert_eq!(SourceNames(0b11).to_string(), "load,memory");
-        assert_eq!(SourceNames(0).to_string(), "none");
-        assert_eq!(SourceNames(0x100 | 1).to_string(), "load,0x100");
+    fn sample_with_fields_missing() {
+        let (text, json) = both(|w, style| sample(w, &Sample::default(), style));
+        assert_eq!(text, "sample\n");
+        assert_eq!(
+            json,
+            "{\"type\":\"sample\",\"last_part\":false,\"netdev\":[],\"thermal\":[]}\n"
+        );
+        let mut s = Sample::default();
+        s.load_milli = [None, Some(1), None];
+        let (text, json) = both(|w, style| sample(w, &s, style));
+        assert_eq!(text, "sample load - 0.001 -\n");
+        assert!(json.contains(",\"load5_milli\":1,\"netdev\""));
+    }
+
+    #[test]
+    fn netdev_text_and_json() {
+        let mut buf = [0u8; 512];
+        let s = parsed_sample(&mut buf, "eth0");
+        let n = s.netdevs().nth(1).unwrap();
+        let (text, json) = both(|w, style| netdev(w, &n, style));
+        assert_eq!(
+            text,
+            "netdev ifindex 2 ifname eth0 state up rx_bytes 2000 tx_dropped 18446744073709551615\n"
+        );
+        assert_eq!(
+            json,
+            "{\"ifindex\":2,\"ifname\":\"eth0\",\"oper_state\":\"up\",\"rx_bytes\":2000,\
+             \"tx_dropped\":18446744073709551615}\n"
+        );
+        let (text, json) = both(|w, style| netdev(w, &Netdev::default(), style));
+        assert_eq!((text.as_str(), json.as_str()), ("netdev\n", "{}\n"));
+    }
+
+    #[test]
+    fn event_text_and_json() {
+        let e = Event {
+            seq: Some(9),
+            timestamp_ns: Some(5),
+            kind: Some(nltelem_proto::event_kind::THRESHOLD),
+            ifindex: Some(3),
+            ifname: Some("e\"0"),
+            threshold: Some(nltelem_proto::threshold::LOAD1),
+            value: Some(-4100),
+            limit: Some(4000),
+            portid: Some(77),
+            transport: Some(nltelem_proto::transport::GENL),
+            silence_ms: Some(1200),
+        };
+        let (text, json) = both(|w, style| event(w, &e, style));
+        assert_eq!(
+            text,
+            "event threshold seq 9 time_ns 5 ifindex 3 ifname e\"0 threshold load1 \
+             value -4100 limit 4000 portid 77 transport genl silence_ms 1200\n"
+        );
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"type":"event","kind":"threshold","seq":9,"timestamp_ns":5,"ifindex":3,"#,
+                r#""ifname":"e\"0","threshold":"load1","value":-4100,"limit":4000,"#,
+                r#""portid":77,"transport":"genl","silence_ms":1200}"#,
+                "\n"
+            )
+        );
+        let (text, json) = both(|w, style| event(w, &Event::default(), style));
+        assert_eq!(text, "event unknown\n");
+        assert_eq!(json, "{\"type\":\"event\",\"kind\":\"unknown\"}\n");
+    }
+
+    #[test]
+    fn stats_text_and_json() {
+        use nltelem_proto::attr::{errno_count as ec, stats as st};
+        let mut buf = [0u8; 256];
+        let mut b = MsgBuilder::new(&mut buf[..]);
+        b.begin(0x20, 0, 0, 0).unwrap();
+        b.put_u64(st::TELEMETRY_SENT, 1000).unwrap();
+        for (errno, count) in [(105, 7), (11, 2)] {
+            let n = b.nest_start(st::BCAST_FAIL).unwrap();
+            b.put_u32(ec::ERRNO, errno).unwrap();
+            b.put_u64(ec::COUNT, count).unwrap();
+            b.nest_end(n).unwrap();
+        }
+        b.put_u64(st::AGENT_LOST, 3).unwrap();
+        b.put_u64(st::HEARTBEAT_AGE_MS, 0).unwrap();
+        let len = b.finish().unwrap();
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        let s = Stats::parse(msg.attrs(0).unwrap()).unwrap();
+        let (text, json) = both(|w, style| stats(w, &s, style));
+        assert_eq!(
+            text,
+            "module telemetry_sent 1000 heartbeat_age_ms 0 agent_lost 3 \
+             bcast_fail_errno_105 7 bcast_fail_errno_11 2\n"
+        );
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"type":"stats","telemetry_sent":1000,"heartbeat_age_ms":0,"agent_lost":3,"#,
+                r#""bcast_fail":[{"errno":105,"count":7},{"errno":11,"count":2}]}"#,
+                "\n"
+            )
+        );
+    }
+
+    #[test]
+    fn config_text_and_json() {
         let c = ModuleSettings {
             period_ms: Some(100),
-            sources: Some(0x1f),
-            ..ModuleSettings::default()
+            sources: Some(0x1f | 0x200),
+            load1_milli_max: Some(4000),
+            mem_available_kib_min: Some(1024),
+            temp_mdegc_max: Some(-5),
+            watchdog_ms: Some(3000),
         };
-        let mut out = String::new();
-        module_config(&mut out, &c, Style::Text).unwrap();
+        let (text, json) = both(|w, style| module_config(w, &c, style));
         assert_eq!(
-            out,
-            "config period_ms 100 sources load,memory,cpu,netdev,thermal\n"
+            text,
+            "config period_ms 100 sources load,memory,cpu,netdev,thermal,0x200 \
+             load1_milli_max 4000 mem_available_kib_min 1024 temp_mdegc_max -5 \
+             watchdog_ms 3000\n"
         );
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"type":"config","period_ms":100,"sources":543,"load1_milli_max":4000,"#,
+                r#""mem_available_kib_min":1024,"temp_mdegc_max":-5,"watchdog_ms":3000}"#,
+                "\n"
+            )
+        );
+        let (text, json) = both(|w, style| module_config(w, &ModuleSettings::default(), style));
+        assert_eq!(
+            (text.as_str(), json.as_str()),
+            ("config\n", "{\"type\":\"config\"}\n")
+        );
+    }
+
+    #[test]
+    fn source_mask_names() {
+        let names = |mask| both(|w, _| source_names(w, mask)).0;
+        assert_eq!(names(0b11), "load,memory");
+        assert_eq!(names(0), "none");
+        assert_eq!(names(0x100 | 1), "load,0x100");
+        assert_eq!(names(0xf000_0000), "0xf0000000");
+    }
+
+    #[test]
+    fn counters_text_and_json() {
+        let c = Counters {
+            received: 1,
+            lost: 2,
+            overruns: 3,
+            exported: 4,
+            export_errors: 5,
+            forged: 6,
+            malformed: 7,
+            seq_restarts: 8,
+            module_lost: u64::MAX,
+        };
+        let (text, json) = both(|w, style| counters(w, &c, style));
+        assert_eq!(
+            text,
+            "counters received 1 lost 2 overruns 3 exported 4 export_errors 5 forged 6 \
+             malformed 7 seq_restarts 8 module_lost 18446744073709551615\n"
+        );
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"type":"counters","received":1,"lost":2,"overruns":3,"exported":4,"#,
+                r#""export_errors":5,"forged":6,"malformed":7,"seq_restarts":8,"#,
+                r#""module_lost":18446744073709551615}"#,
+                "\n"
+            )
+        );
+    }
+
+    #[test]
+    fn json_strings() {
+        let s = |v| both(|w, _| json_str(w, v)).0;
+        assert_eq!(s(""), "\"\"");
+        assert_eq!(s("a\"b\\c\n\x1f"), r#""a\"b\\c\u000a\u001f""#);
+        assert_eq!(s("ü€"), "\"ü€\"");
     }
 }
