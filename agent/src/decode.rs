@@ -332,6 +332,8 @@ pub const STATS_FIELDS: &[(u16, &str)] = &[
     (attr::stats::AGENT_RECEIVED, "agent_received"),
     (attr::stats::AGENT_LOST, "agent_lost"),
     (attr::stats::AGENT_EXPORTED, "agent_exported"),
+    (attr::stats::AGENT_OVERRUNS, "agent_overruns"),
+    (attr::stats::AGENT_EXPORT_ERRORS, "agent_export_errors"),
 ];
 
 impl<'a> Stats<'a> {

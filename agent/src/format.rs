@@ -598,19 +598,21 @@ mod tests {
         }
         b.put_u64(st::AGENT_LOST, 3).unwrap();
         b.put_u64(st::HEARTBEAT_AGE_MS, 0).unwrap();
+        b.put_u64(st::AGENT_EXPORT_ERRORS, 4).unwrap();
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let s = Stats::parse(msg.attrs(0).unwrap()).unwrap();
         let (text, json) = both(|w, style| stats(w, &s, style));
         assert_eq!(
             text,
-            "module telemetry_sent 1000 heartbeat_age_ms 0 agent_lost 3 \
+            "module telemetry_sent 1000 heartbeat_age_ms 0 agent_lost 3 agent_export_errors 4 \
              bcast_fail_errno_105 7 bcast_fail_errno_11 2\n"
         );
         assert_eq!(
             json,
             concat!(
                 r#"{"type":"stats","telemetry_sent":1000,"heartbeat_age_ms":0,"agent_lost":3,"#,
+                r#""agent_export_errors":4,"#,
                 r#""bcast_fail":[{"errno":105,"count":7},{"errno":11,"count":2}]}"#,
                 "\n"
             )
