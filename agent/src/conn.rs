@@ -2,11 +2,12 @@
 //! and, for the daemon and `monitor`, a data socket in the groups. Keeping them apart
 //! means a request never has to skip (and lose) samples that arrive while it waits.
 
+use crate::io;
 use core::time::Duration;
 use nlcore::consts::{GENL_CTRL_GROUP_NOTIFY, GENL_CTRL_NAME, NETLINK_GENERIC};
 use nlcore::genl::{build_get_family, FamilyInfo};
-use nlcore::sock::{Error, FamilyWatcher, NlSocket};
-use nlcore::{MsgBuilder, NlMsg};
+use nlcore::sock::{Error, Failed, FamilyWatcher, NlSocket};
+use nlcore::{AttrIter, MsgBuilder, NlMsg, SliceBuffer};
 use nltelem::cli::exit;
 use nltelem::config::{Config, Senders, Transport};
 use nltelem::route::Route;
@@ -74,9 +75,62 @@ pub fn exit_code(e: &Error) -> u8 {
 /// once per call site.
 pub type OnData<'c> = &'c mut dyn FnMut(NlMsg<'_>) -> Result<(), Error>;
 
-/// The [`OnData`] of a request whose reply carries nothing needed (an ack).
-pub fn ignore_data(_: NlMsg<'_>) -> Result<(), Error> {
+/// Writes the attributes of a request to the module (after its headers).
+pub type Put<'p> = &'p dyn Fn(&mut MsgBuilder<SliceBuffer<'_>>) -> Result<(), nlcore::Error>;
+
+/// The [`Put`] of a request without attributes.
+pub fn no_attrs(_: &mut MsgBuilder<SliceBuffer<'_>>) -> Result<(), nlcore::Error> {
     Ok(())
+}
+
+/// What a request to the module hands each of the module's messages in its reply to: the
+/// command and the attributes.
+pub type OnReply<'c> = &'c mut dyn FnMut(u8, AttrIter<'_>) -> Result<(), nlcore::Error>;
+
+/// The [`OnReply`] of a request whose reply carries nothing needed (an ack).
+pub fn ignore_reply(_: u8, _: AttrIter<'_>) -> Result<(), nlcore::Error> {
+    Ok(())
+}
+
+/// Sends `command`, with the attributes `put` writes, as a request to the module on `sock`
+/// and hands the module's messages in the reply to `each`; a dump (`NLM_F_DUMP`, until
+/// `NLMSG_DONE`) when `dump` is set. Every request of the agent goes through here: one
+/// copy of the building, sending and reply-routing code.
+pub fn exchange<'b>(
+    sock: &mut NlSocket,
+    route: &Route,
+    command: u8,
+    put: Put<'_>,
+    dump: bool,
+    buf: &'b mut [u8],
+    each: OnReply<'_>,
+) -> Result<(), Failed<'b>> {
+    let mut req = [0u8; 128];
+    let mut b = MsgBuilder::new(&mut req);
+    route.begin(&mut b, command)?;
+    put(&mut b)?;
+    let len = b.finish()?;
+    let on_data: OnData<'_> = &mut |m| match route.open(&m) {
+        Some((command, attrs)) => each(command, attrs).map_err(Error::Codec),
+        None => Ok(()),
+    };
+    if dump {
+        sock.dump(&mut req[..len], buf, on_data).map(drop)
+    } else {
+        sock.request(&mut req[..len], buf, on_data).map(drop)
+    }
+}
+
+/// [`exchange`] for a request answered by an ack (and before it, data).
+pub fn request<'b>(
+    sock: &mut NlSocket,
+    route: &Route,
+    command: u8,
+    put: Put<'_>,
+    buf: &'b mut [u8],
+    each: OnReply<'_>,
+) -> Result<(), Failed<'b>> {
+    exchange(sock, route, command, put, false, buf, each)
 }
 
 /// A hint for the stderr line of a failure that `exit_code` maps to 77.
@@ -86,6 +140,30 @@ pub fn hint(e: &Error) -> &'static str {
     } else {
         ""
     }
+}
+
+/// `nltelem: <what><error><tail>` on standard error.
+pub fn say_error(what: &str, e: &Error, tail: &str) {
+    io::error_line(&|w| {
+        w.str(what);
+        e.describe(w);
+        w.str(tail);
+    });
+}
+
+/// `nltelem: <what>: <failure>` on standard error, with what a refusal for lack of
+/// privilege needs; returns the exit code for the failure.
+pub fn say_failed(what: &str, f: &Failed<'_>) -> u8 {
+    let code = exit_code(&f.error);
+    io::error_line(&|w| {
+        w.str(what);
+        w.str(": ");
+        f.describe(w);
+        if code == exit::NOPERM {
+            w.str(" (needs CAP_NET_ADMIN)");
+        }
+    });
+    code
 }
 
 /// Opens the request socket and resolves the route to the module.
