@@ -182,6 +182,8 @@ struct Agent<'p> {
     /// keep their size resident.
     exporters: &'p mut Exporters,
     out: Stdout,
+    /// The wait before the next attempt to connect; reset once a session is ready.
+    backoff: Backoff,
     signals: OwnedFd,
     watcher: Option<FamilyWatcher>,
 }
@@ -218,6 +220,7 @@ pub fn run(path: &str) -> u8 {
         telemetry: SeqTracker::new(),
         events: SeqTracker::new(),
         out: io::stdout(),
+        backoff: Backoff::new(),
         signals,
         watcher: None,
     };
@@ -241,16 +244,14 @@ impl Agent<'_> {
     }
 
     fn main_loop(&mut self, buf: &mut [u8; RECV_BUFFER], replies: &mut [u8]) -> u8 {
-        let mut backoff = Backoff::new();
         let mut said_absent = false;
         loop {
             let connected = conn::open_requests(&self.config, buf).and_then(|(ctl, route)| {
                 let data = conn::open_data(&self.config, &route)?;
                 Ok((ctl, data, route))
             });
-            let end = match connected {
+            let mut end = match connected {
                 Ok((ctl, data, route)) => {
-                    backoff.reset();
                     said_absent = false;
                     self.serve(ctl, data, route, buf, replies)
                 }
@@ -259,13 +260,23 @@ impl Agent<'_> {
                         self.say_absent();
                         said_absent = true;
                     }
-                    self.wait_for_module(backoff.next_ms(), buf)
+                    self.wait_for_module(buf)
                 }
                 Err(ConnError::Failed(e)) => {
                     conn::say_error("cannot open the module's transport: ", &e, conn::hint(&e));
                     End::Fatal(conn::exit_code(&e))
                 }
             };
+            if let End::Gone = end {
+                bump(&mut self.counters.module_lost, 1);
+                say(&mut self.out, "module gone; waiting for it", &|_| {});
+                defmt::warn!("module gone");
+                said_absent = true;
+                // Not straight back: a module that is there but refuses at once (before
+                // the session is ready, which resets the backoff) would be connected to
+                // again and again in a loop that never reads the signals.
+                end = self.wait_for_module(buf);
+            }
             match end {
                 End::Stop => {
                     // Dropping the exporters ends them cleanly (MQTT: retained offline,
@@ -281,14 +292,8 @@ impl Agent<'_> {
                     self.out.flush();
                     return code;
                 }
-                End::Gone => {
-                    bump(&mut self.counters.module_lost, 1);
-                    say(&mut self.out, "module gone; waiting for it", &|_| {});
-                    defmt::warn!("module gone");
-                    said_absent = true;
-                }
                 End::Reconnect(config) => self.apply(config, buf),
-                End::Retry => {}
+                End::Gone | End::Retry => {}
             }
         }
     }
@@ -356,10 +361,10 @@ impl Agent<'_> {
         asked
     }
 
-    /// Waits `delay_ms` (or less, when the controller announces our family) before the
-    /// next attempt to connect.
-    fn wait_for_module(&mut self, delay_ms: u32, buf: &mut [u8]) -> End {
-        let deadline = now_ms() + u64::from(delay_ms);
+    /// Waits the next backoff delay (or less, when the controller announces our family)
+    /// before the next attempt to connect.
+    fn wait_for_module(&mut self, buf: &mut [u8]) -> End {
+        let deadline = now_ms() + u64::from(self.backoff.next_ms());
         loop {
             let left = deadline.saturating_sub(now_ms()).min(EXPORT_POLL_MS);
             if now_ms() >= deadline {
@@ -426,6 +431,7 @@ impl Agent<'_> {
         if let Some(end) = self.push_settings(&mut ctl, &route, replies) {
             return end;
         }
+        self.backoff.reset();
         let family = &self.config.family;
         say(&mut self.out, "ready (", &|w| {
             match route {

@@ -457,3 +457,20 @@ fn monitor_says_what_it_drops() {
     );
     assert_eq!(agent.stop().0, Some(0));
 }
+
+#[test]
+fn a_module_that_refuses_at_once_is_retried_with_backoff_and_a_stop_still_stops() {
+    // Settings to push make the agent send a request at once; over USERSOCK nothing
+    // answers (ECONNREFUSED: the module looks gone). That used to reconnect at once, in a
+    // busy loop that printed without end and never read the stop signal.
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let text = format!("{USERSOCK_CONFIG}period_ms = 500\n");
+    let agent = Agent::start(&config_file("refused.conf", &text));
+    let lines = agent.lines_for(Duration::from_millis(1500));
+    let gone = lines.iter().filter(|l| l.contains("module gone")).count();
+    // Waits of 100, 200, 400, 800 ms: four or five in 1.5 s.
+    assert!((1..=6).contains(&gone), "{gone} times gone: {lines:?}");
+    let (code, took) = agent.stop();
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(1), "exit took {took:?}");
+}
