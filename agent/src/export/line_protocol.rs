@@ -11,79 +11,97 @@
 //! InfluxDB 1.x integers are signed 64-bit: a counter above `i64::MAX` is written as
 //! `i64::MAX` (a byte counter gets there after 290 years at 1 GB/s).
 
+use super::escaped;
 use crate::decode::{Event, Netdev, Sample, Thermal, CPU_FIELDS, NETDEV_FIELDS};
-use core::fmt::{self, Write};
+use nlcore::text::{Fixed, Text};
 
 /// A tag value: `,`, `=` and space escaped (a backslash needs none), a newline turned into
 /// a space (it would end the point).
-struct Tag<'a>(&'a str);
-
-impl fmt::Display for Tag<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            match c {
-                ',' | '=' | ' ' => {
-                    f.write_char('\\')?;
-                    f.write_char(c)?;
-                }
-                '\n' | '\r' => f.write_char(' ')?,
-                c => f.write_char(c)?,
-            }
-        }
-        Ok(())
-    }
+fn tag(w: &mut dyn Text, s: &str) {
+    escaped(w, s, |b| match b {
+        b',' => b"\\,",
+        b'=' => b"\\=",
+        b' ' => b"\\ ",
+        b'\n' | b'\r' => b" ",
+        _ => b"",
+    });
 }
 
 /// A string field value: `"` and `\` escaped.
-struct Quoted<'a>(&'a str);
-
-impl fmt::Display for Quoted<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_char('"')?;
-        for c in self.0.chars() {
-            if matches!(c, '"' | '\\') {
-                f.write_char('\\')?;
-            }
-            f.write_char(c)?;
-        }
-        f.write_char('"')
-    }
+fn quoted(w: &mut dyn Text, s: &str) {
+    w.byte(b'"');
+    escaped(w, s, |b| match b {
+        b'"' => b"\\\"",
+        b'\\' => b"\\\\",
+        _ => b"",
+    });
+    w.byte(b'"');
 }
 
-/// The field list of one point: commas between fields, nothing when no field is present.
-struct Fields<'w, W: Write> {
-    w: &'w mut W,
+/// The field list of one point: a space before the first field, commas between the others.
+struct Fields<'w> {
+    w: &'w mut dyn Text,
     count: usize,
 }
 
-impl<W: Write> Fields<'_, W> {
-    fn sep(&mut self) -> fmt::Result {
-        let sep = if self.count == 0 { ' ' } else { ',' };
+impl Fields<'_> {
+    /// Starts a field: the separator.
+    fn sep(&mut self) {
+        let sep = if self.count == 0 { b' ' } else { b',' };
         self.count += 1;
-        self.w.write_char(sep)
+        self.w.byte(sep);
     }
-    fn int(&mut self, name: &str, v: Option<i64>) -> fmt::Result {
-        match v {
-            Some(v) => {
-                self.sep()?;
-                write!(self.w, "{name}={v}i")
-            }
-            None => Ok(()),
+    /// `=`, the integer, `i`.
+    fn value(&mut self, v: i64) {
+        self.w.byte(b'=');
+        self.w.int(v);
+        self.w.byte(b'i');
+    }
+    fn int(&mut self, name: &str, v: Option<i64>) {
+        if let Some(v) = v {
+            self.sep();
+            self.w.str(name);
+            self.value(v);
         }
     }
-    fn uint(&mut self, name: &str, v: Option<u64>) -> fmt::Result {
-        self.int(name, v.map(|v| i64::try_from(v).unwrap_or(i64::MAX)))
-    }
-    fn string(&mut self, name: &str, v: Option<&str>) -> fmt::Result {
-        match v {
-            Some(v) => {
-                self.sep()?;
-                write!(self.w, "{name}={}", Quoted(v))
+    /// Unsigned fields `PREFIX NAME SUFFIX` (InfluxDB's integers are signed: a value above
+    /// `i64::MAX` is written as `i64::MAX`).
+    fn uints(&mut self, prefix: &str, names: &[&str], suffix: &str, values: &[Option<u64>]) {
+        for (name, v) in names.iter().zip(values) {
+            if let Some(v) = *v {
+                self.sep();
+                self.w.str(prefix);
+                self.w.str(name);
+                self.w.str(suffix);
+                self.value(i64::try_from(v).unwrap_or(i64::MAX));
             }
-            None => Ok(()),
+        }
+    }
+    fn string(&mut self, name: &str, v: Option<&str>) {
+        if let Some(v) = v {
+            self.sep();
+            self.w.str(name);
+            self.w.byte(b'=');
+            quoted(self.w, v);
         }
     }
 }
+
+/// Longest line: a point that does not fit is dropped (and counted by the exporters).
+pub const LINE: usize = 1024;
+
+/// The names of the system point's fields before the CPU times (`cpu_MODE_ns`).
+const SYSTEM_FIELDS: [&str; 9] = [
+    "seq",
+    "snapshot_seq",
+    "uptime_ns",
+    "load1_milli",
+    "load5_milli",
+    "load15_milli",
+    "mem_total_kib",
+    "mem_free_kib",
+    "mem_available_kib",
+];
 
 /// One point of a sample message.
 #[derive(Debug, Clone, Copy)]
@@ -116,129 +134,120 @@ impl<'a> Point<'_, 'a> {
         }
     }
 
-    /// Writes the point as one line (with its newline); nothing when it has no field.
-    /// `host` is the `host` tag; `timestamp_ns` the snapshot's time.
-    pub fn write(&self, w: &mut impl Write, host: &str, timestamp_ns: Option<u64>) -> fmt::Result {
-        // Fields first, into a line buffer: a point without fields is no point at all.
-        let mut fields = heapless::String::<768>::new();
-        let mut f = Fields {
-            w: &mut fields,
-            count: 0,
+    /// Writes the point as one line (with its newline) into `line` and returns `true`;
+    /// leaves `line` empty and returns `false` when the point has no field. `host` is the
+    /// `host` tag; `timestamp_ns` the snapshot's time. A point too long for the buffer
+    /// leaves it overflowed (`line.get()` is `None`).
+    // Out of line: the binary measured smaller than with it inlined.
+    #[inline(never)]
+    pub fn write(&self, line: &mut Fixed<LINE>, host: &str, timestamp_ns: Option<u64>) -> bool {
+        line.clear();
+        let w = line.text();
+        w.str(self.measurement());
+        w.str(",host=");
+        tag(w, host);
+        let tag_key = match self {
+            Point::System(_) => "",
+            Point::Netdev(_) => ",ifname=",
+            Point::Thermal(_) => ",zone=",
         };
+        if let Some(value) = self.key() {
+            w.str(tag_key);
+            tag(w, value);
+        }
+        let mut f = Fields { w, count: 0 };
         match self {
             Point::System(s) => {
-                f.uint("seq", s.seq)?;
-                f.uint("snapshot_seq", s.snapshot_seq)?;
-                f.uint("uptime_ns", s.uptime_ns)?;
-                let loads = ["load1_milli", "load5_milli", "load15_milli"];
-                for (name, v) in loads.iter().zip(s.load_milli) {
-                    f.int(name, v.map(i64::from))?;
-                }
-                let mems = ["mem_total_kib", "mem_free_kib", "mem_available_kib"];
-                for (name, v) in mems.iter().zip(s.mem_kib) {
-                    f.uint(name, v)?;
-                }
+                let [l1, l5, l15] = s.load_milli.map(|v| v.map(u64::from));
+                let head = [s.seq, s.snapshot_seq, s.uptime_ns, l1, l5, l15];
+                f.uints("", &SYSTEM_FIELDS, "", &head);
+                f.uints("", &SYSTEM_FIELDS[6..], "", &s.mem_kib);
                 if let Some(cpu) = s.cpu {
-                    let mut name = heapless::String::<24>::new();
-                    for (mode, v) in CPU_FIELDS.iter().zip(cpu.ns) {
-                        name.clear();
-                        write!(name, "cpu_{mode}_ns")?;
-                        f.uint(&name, v)?;
-                    }
+                    f.uints("cpu_", &CPU_FIELDS, "_ns", &cpu.ns);
                 }
             }
             Point::Netdev(n) => {
-                f.int("ifindex", n.ifindex.map(i64::from))?;
-                f.int("oper_state", n.oper_state.map(i64::from))?;
-                for (name, v) in NETDEV_FIELDS.iter().zip(n.counters) {
-                    f.uint(name, v)?;
-                }
+                let head = [n.ifindex.map(u64::from), n.oper_state.map(u64::from)];
+                f.uints("", &["ifindex", "oper_state"], "", &head);
+                f.uints("", &NETDEV_FIELDS, "", &n.counters);
             }
-            Point::Thermal(t) => f.int("temp_mdegc", t.temp_mdegc.map(i64::from))?,
+            Point::Thermal(t) => f.int("temp_mdegc", t.temp_mdegc.map(i64::from)),
         }
         if f.count == 0 {
-            return Ok(());
+            // A point without fields is no point at all.
+            line.clear();
+            return false;
         }
-        write!(w, "{},host={}", self.measurement(), Tag(host))?;
-        let tag = match self {
-            Point::System(_) => None,
-            Point::Netdev(n) => n.ifname.map(|name| ("ifname", name)),
-            Point::Thermal(t) => t.kind.map(|kind| ("zone", kind)),
-        };
-        if let Some((key, value)) = tag {
-            write!(w, ",{key}={}", Tag(value))?;
-        }
-        w.write_str(&fields)?;
-        match timestamp_ns {
-            Some(ts) => writeln!(w, " {ts}"),
-            None => w.write_char('\n'),
-        }
+        end(w, timestamp_ns);
+        true
     }
 }
 
-/// The points of a sample message: the system point, then interfaces, then zones.
-pub fn points<'s, 'a>(s: &'s Sample<'a>) -> impl Iterator<Item = Point<'s, 'a>> + 's {
-    core::iter::once(Point::System(s))
-        .chain(s.netdevs().map(Point::Netdev))
-        .chain(s.thermal().map(Point::Thermal))
+/// Ends a point: the timestamp when there is one, the newline.
+fn end(w: &mut dyn Text, timestamp_ns: Option<u64>) {
+    if let Some(ts) = timestamp_ns {
+        w.byte(b' ');
+        w.uint(ts);
+    }
+    w.byte(b'\n');
 }
 
-/// Writes every point of a sample message; returns how many lines it wrote.
-pub fn write_sample(w: &mut impl Write, s: &Sample<'_>, host: &str) -> Result<u64, fmt::Error> {
+/// Calls `f` with each point of a sample message: the system point, then interfaces, then
+/// zones. (A callback: a chain of iterators compiles to much more.)
+pub fn points<'s, 'a>(s: &'s Sample<'a>, f: &mut dyn FnMut(Point<'s, 'a>)) {
+    f(Point::System(s));
+    for n in s.netdevs() {
+        f(Point::Netdev(n));
+    }
+    for t in s.thermal() {
+        f(Point::Thermal(t));
+    }
+}
+
+/// Writes every point of a sample message; returns how many lines it wrote (a point too
+/// long for a line is left out, as the exporters drop it).
+pub fn write_sample(w: &mut dyn Text, s: &Sample<'_>, host: &str) -> u64 {
+    let mut line = Fixed::new();
     let mut lines = 0;
-    for p in points(s) {
-        let mut counter = LineCounter { w, lines: 0 };
-        p.write(&mut counter, host, s.timestamp_ns)?;
-        lines += counter.lines;
-    }
-    Ok(lines)
-}
-
-/// Counts the newlines that pass through.
-struct LineCounter<'w, W: Write> {
-    w: &'w mut W,
-    lines: u64,
-}
-
-impl<W: Write> Write for LineCounter<'_, W> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.lines += s.bytes().filter(|&b| b == b'\n').count() as u64;
-        self.w.write_str(s)
-    }
+    points(s, &mut |p| {
+        if p.write(&mut line, host, s.timestamp_ns) {
+            if let Some(text) = line.get() {
+                w.bytes(text);
+                lines += 1;
+            }
+        }
+    });
+    lines
 }
 
 /// Writes an event as one `nltelem_event` point (tag `kind`).
-pub fn write_event(w: &mut impl Write, e: &Event<'_>, host: &str) -> fmt::Result {
-    write!(
-        w,
-        "nltelem_event,host={},kind={}",
-        Tag(host),
-        Tag(e.kind_name())
-    )?;
+pub fn write_event(w: &mut dyn Text, e: &Event<'_>, host: &str) {
+    w.str("nltelem_event,host=");
+    tag(w, host);
+    w.str(",kind=");
+    tag(w, e.kind_name());
     let mut f = Fields { w, count: 0 };
-    f.uint("seq", e.seq)?;
-    f.int("ifindex", e.ifindex.map(i64::from))?;
-    f.string("ifname", e.ifname)?;
-    f.string("threshold", e.threshold_name())?;
-    f.int("value", e.value)?;
-    f.int("limit", e.limit)?;
-    f.int("portid", e.portid.map(i64::from))?;
-    f.int("transport", e.transport.map(i64::from))?;
-    f.int("silence_ms", e.silence_ms.map(i64::from))?;
+    f.uints("", &["seq"], "", &[e.seq]);
+    f.int("ifindex", e.ifindex.map(i64::from));
+    f.string("ifname", e.ifname);
+    f.string("threshold", e.threshold_name());
+    f.int("value", e.value);
+    f.int("limit", e.limit);
+    f.int("portid", e.portid.map(i64::from));
+    f.int("transport", e.transport.map(i64::from));
+    f.int("silence_ms", e.silence_ms.map(i64::from));
     if f.count == 0 {
         // A point needs a field; an event always has its kind.
-        f.string("kind", Some(e.kind_name()))?;
+        f.string("kind", Some(e.kind_name()));
     }
-    match e.timestamp_ns {
-        Some(ts) => writeln!(w, " {ts}"),
-        None => w.write_char('\n'),
-    }
+    end(w, e.timestamp_ns);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::decode::tests::sample_bytes;
+    use crate::export::Gathered;
     use nlcore::NlMsg;
 
     #[test]
@@ -247,9 +256,9 @@ mod tests {
         let len = sample_bytes(&mut buf, 3, "br lan,0");
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
-        let mut out = String::new();
-        assert_eq!(write_sample(&mut out, &s, "router 1"), Ok(4));
-        let lines: Vec<&str> = out.lines().collect();
+        let mut out = Gathered::default();
+        assert_eq!(write_sample(&mut out, &s, "router 1"), 4);
+        let lines: Vec<&str> = out.0.lines().collect();
         assert_eq!(
             lines[0],
             "nltelem_system,host=router\\ 1 seq=3i,snapshot_seq=3i,uptime_ns=5000000000i,\
@@ -285,11 +294,88 @@ mod tests {
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let e = Event::parse(msg.attrs(0).unwrap()).unwrap();
-        let mut out = String::new();
-        write_event(&mut out, &e, "r1").unwrap();
+        let mut out = Gathered::default();
+        write_event(&mut out, &e, "r1");
         assert_eq!(
-            out,
+            out.0,
             "nltelem_event,host=r1,kind=link-down seq=9i,ifindex=3i,ifname=\"wan\\\"x\" 5\n"
+        );
+    }
+
+    /// Tag escapes, and points without fields (no system field, an interface with only its
+    /// name, a zone without temperature) left out.
+    #[test]
+    fn tags_are_escaped_and_points_without_fields_are_left_out() {
+        use nlcore::MsgBuilder;
+        use nltelem_proto::attr::{netdev as nd, sample as k, thermal_zone as tz};
+        let mut buf = [0u8; 256];
+        let mut b = MsgBuilder::new(&mut buf[..]);
+        b.begin(0x20, 0, 0, 0).unwrap();
+        let n = b.nest_start(k::NETDEV).unwrap();
+        b.put_str(nd::IFNAME, "a=b,c d\\").unwrap();
+        b.put_u64(nd::RX_BYTES, 1).unwrap();
+        b.put_u64(nd::TX_ERRORS, 0).unwrap();
+        b.nest_end(n).unwrap();
+        let n = b.nest_start(k::NETDEV).unwrap();
+        b.put_str(nd::IFNAME, "nothing").unwrap();
+        b.nest_end(n).unwrap();
+        let t = b.nest_start(k::THERMAL).unwrap();
+        b.put_str(tz::TYPE, "cold").unwrap();
+        b.nest_end(t).unwrap();
+        let t = b.nest_start(k::THERMAL).unwrap();
+        b.put_i32(tz::TEMP_MDEGC, 1000).unwrap();
+        b.nest_end(t).unwrap();
+        let len = b.finish().unwrap();
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
+        let mut out = Gathered::default();
+        assert_eq!(write_sample(&mut out, &s, "h=1,x y"), 2);
+        assert_eq!(
+            out.0,
+            "nltelem_netdev,host=h\\=1\\,x\\ y,ifname=a\\=b\\,c\\ d\\ rx_bytes=1i,tx_errors=0i\n\
+             nltelem_thermal,host=h\\=1\\,x\\ y temp_mdegc=1000i\n"
+        );
+    }
+
+    #[test]
+    fn every_event_field_and_an_event_without_any() {
+        use nlcore::MsgBuilder;
+        use nltelem_proto::attr::event as ev;
+        use nltelem_proto::{event_kind, threshold};
+        let event = |put: &dyn Fn(&mut MsgBuilder<nlcore::SliceBuffer<'_>>)| {
+            let mut buf = [0u8; 256];
+            let mut b = MsgBuilder::new(&mut buf[..]);
+            b.begin(0x20, 0, 0, 0).unwrap();
+            put(&mut b);
+            let len = b.finish().unwrap();
+            let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+            let e = Event::parse(msg.attrs(0).unwrap()).unwrap();
+            let mut out = Gathered::default();
+            write_event(&mut out, &e, "r1");
+            out.0
+        };
+        let all = event(&|b| {
+            b.put_u64(ev::SEQ, u64::MAX).unwrap();
+            b.put_u32(ev::KIND, event_kind::THRESHOLD).unwrap();
+            b.put_u32(ev::IFINDEX, 7).unwrap();
+            b.put_str(ev::IFNAME, "a\\b").unwrap();
+            b.put_u32(ev::THRESHOLD, threshold::TEMPERATURE).unwrap();
+            b.put_i64(ev::VALUE, -81_000).unwrap();
+            b.put_i64(ev::LIMIT, i64::MIN).unwrap();
+            b.put_u32(ev::PORTID, u32::MAX).unwrap();
+            b.put_u32(ev::TRANSPORT, 2).unwrap();
+            b.put_u32(ev::SILENCE_MS, 1500).unwrap();
+        });
+        assert_eq!(
+            all,
+            "nltelem_event,host=r1,kind=threshold seq=9223372036854775807i,ifindex=7i,\
+             ifname=\"a\\\\b\",threshold=\"temperature\",value=-81000i,\
+             limit=-9223372036854775808i,portid=4294967295i,transport=2i,silence_ms=1500i\n"
+        );
+        let bare = event(&|b| b.put_u32(ev::KIND, event_kind::WATCHDOG).unwrap());
+        assert_eq!(
+            bare,
+            "nltelem_event,host=r1,kind=watchdog kind=\"watchdog\"\n"
         );
     }
 }

@@ -19,15 +19,15 @@ pub mod prometheus;
 pub mod spec;
 
 pub use line_protocol::{points, write_event as write_line_protocol_event};
-pub use line_protocol::{write_sample as write_line_protocol, Point};
+pub use line_protocol::{write_sample as write_line_protocol, Point, LINE};
 
 use crate::config::MAX_VALUE;
 use crate::decode::{Event, Sample};
-use crate::sink::TextBuf;
-use core::fmt::{self, Write};
+use core::ffi::CStr;
 use heapless::{String, Vec};
 use mqtt::{Client, Qos};
 use net::{now_ms, TcpLink, UdpSender};
+use nlcore::text::{Fixed, Text};
 use prometheus::Textfile;
 use rustix::fd::OwnedFd;
 use rustix::fs::{openat, Mode, OFlags, CWD};
@@ -59,11 +59,16 @@ pub const MQTT_PACKETS: usize = 64;
 /// Longest node name used in tags and topics.
 pub const MAX_HOST: usize = 64;
 
+/// The size of the buffers for MQTT names and file paths: one size, so one instance of the
+/// buffer's code.
+const TOPIC: usize = 160;
+
 /// An MQTT exporter: the client and its topic prefix. One slot per possible sink, in use
 /// while the sink in the same position of [`Exporters`]' list is [`Sink::Mqtt`].
 pub struct MqttSink {
     client: Client<TcpLink, MQTT_BUFFER, MQTT_PACKETS>,
-    prefix: String<{ spec::MAX_PREFIX + 1 + MAX_HOST }>,
+    /// `PREFIX/HOST`.
+    prefix: Fixed<TOPIC>,
 }
 
 impl MqttSink {
@@ -71,7 +76,7 @@ impl MqttSink {
     const fn idle() -> Self {
         MqttSink {
             client: Client::idle(TcpLink::unset()),
-            prefix: String::new(),
+            prefix: Fixed::new(),
         }
     }
 }
@@ -80,27 +85,22 @@ impl MqttSink {
 /// [`UDP_DATAGRAM`] bytes.
 pub struct UdpSink {
     sender: UdpSender,
-    datagram: TextBuf<UDP_DATAGRAM>,
+    datagram: Fixed<UDP_DATAGRAM>,
     /// Lines in `datagram`.
     lines: u64,
 }
 
 impl UdpSink {
     /// Adds a line, sending the datagram first when the line would not fit.
+    // Out of line: the binary measured smaller than with it inlined.
+    #[inline(never)]
     fn push(&mut self, line: &[u8], outcome: &mut Outcome, counters: &mut SinkCounters) {
-        if self.datagram.as_bytes().len() + line.len() > UDP_DATAGRAM {
+        if line.len() > self.datagram.room() {
             self.flush(outcome, counters);
         }
         // A line (at most 1024 bytes) fits an empty datagram.
-        if self
-            .datagram
-            .write_str(core::str::from_utf8(line).unwrap_or(""))
-            .is_ok()
-        {
-            self.lines += 1;
-        } else {
-            count(outcome, counters, false);
-        }
+        self.datagram.bytes(line);
+        self.lines += 1;
     }
 
     /// Sends the gathered lines as one datagram; each counts as exported or dropped.
@@ -108,7 +108,7 @@ impl UdpSink {
         if self.lines == 0 {
             return;
         }
-        let ok = self.sender.send(self.datagram.as_bytes());
+        let ok = self.datagram.get().is_some_and(|d| self.sender.send(d));
         for _ in 0..self.lines {
             count(outcome, counters, ok);
         }
@@ -132,7 +132,8 @@ struct Record<'a> {
 enum Sink {
     Stdout,
     File {
-        path: String<MAX_VALUE>,
+        /// The path and a NUL: the C string the system call takes.
+        path: Fixed<TOPIC>,
         fd: Option<OwnedFd>,
     },
     Udp(UdpSink),
@@ -207,8 +208,9 @@ fn node_name() -> String<MAX_HOST> {
     )
     .and_then(|fd| rustix::io::read(&fd, &mut buf[..]));
     if let Ok(n) = read {
-        if let Ok(text) = core::str::from_utf8(&buf[..n]) {
-            let _ = name.push_str(text.trim());
+        let text = buf.get(..n).unwrap_or_default().trim_ascii();
+        if let Ok(text) = core::str::from_utf8(text) {
+            let _ = name.push_str(text);
         }
     }
     if name.is_empty() {
@@ -230,8 +232,11 @@ fn count(outcome: &mut Outcome, counters: &mut SinkCounters, ok: bool) {
 
 /// Appends to the line-protocol file, opening it first if needed. Non-blocking: a file on
 /// a stuck network mount fails instead of stopping the agent.
-fn append(path: &str, fd: &mut Option<OwnedFd>, bytes: &[u8]) -> bool {
+fn append(path: &Fixed<TOPIC>, fd: &mut Option<OwnedFd>, bytes: &[u8]) -> bool {
     if fd.is_none() {
+        let Some(path) = path.get().and_then(|p| CStr::from_bytes_with_nul(p).ok()) else {
+            return false;
+        };
         *fd = openat(
             CWD,
             path,
@@ -253,20 +258,41 @@ fn append(path: &str, fd: &mut Option<OwnedFd>, bytes: &[u8]) -> bool {
     }
 }
 
+/// Writes `s`, each byte for which `escape` returns something written as that instead.
+/// The escaped bytes are ASCII, so the runs between them stay whole UTF-8.
+fn escaped(w: &mut dyn Text, s: &str, escape: fn(u8) -> &'static [u8]) {
+    let bytes = s.as_bytes();
+    let mut from = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let replacement = escape(b);
+        if !replacement.is_empty() {
+            w.bytes(bytes.get(from..i).unwrap_or_default());
+            w.bytes(replacement);
+            from = i + 1;
+        }
+    }
+    w.bytes(bytes.get(from..).unwrap_or_default());
+}
+
 /// An MQTT topic level from a name: the wildcards `+` and `#` and the separator `/` are
 /// not allowed inside a level and become `_`.
-struct TopicLevel<'a>(&'a str);
+fn topic_level(w: &mut dyn Text, s: &str) {
+    escaped(w, s, |b| match b {
+        b'+' | b'#' | b'/' | b'\0' => b"_",
+        _ => b"",
+    });
+}
 
-impl fmt::Display for TopicLevel<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            f.write_char(if matches!(c, '+' | '#' | '/' | '\0') {
-                '_'
-            } else {
-                c
-            })?;
-        }
-        Ok(())
+/// Text gathered in a `String` (the tests' writer).
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct Gathered(pub std::string::String);
+
+#[cfg(test)]
+impl Text for Gathered {
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.0
+            .push_str(core::str::from_utf8(bytes).expect("whole UTF-8 pieces"));
     }
 }
 
@@ -298,11 +324,12 @@ impl Exporters {
     pub fn configure_with_host(&mut self, specs: &[String<MAX_VALUE>], host: &str) {
         self.clear();
         self.host.clear();
-        for c in host.chars() {
-            if self.host.push(c).is_err() {
-                break;
-            }
+        // Cut to MAX_HOST bytes, at a character boundary.
+        let mut len = host.len().min(MAX_HOST);
+        while !host.is_char_boundary(len) {
+            len -= 1;
         }
+        let _ = self.host.push_str(host.get(..len).unwrap_or_default());
         for value in specs {
             // At most MAX_EXPORTS specs exist (the configuration refuses more).
             let Some(mqtt) = self.mqtt.get_mut(self.sinks.len()) else {
@@ -329,17 +356,21 @@ impl Exporters {
     }
 
     /// The sink `value` names; an MQTT one starts its client in `mqtt`.
+    // Out of line: the binary measured smaller than with it inlined.
+    #[inline(never)]
     fn sink(value: &str, host: &str, mqtt: &mut MqttSink) -> Option<Sink> {
         Some(match spec::parse(value).ok()? {
             Spec::LineStdout => Sink::Stdout,
             Spec::LineFile(p) => {
-                let mut path = String::new();
-                path.push_str(p).ok()?;
+                let mut path = Fixed::new();
+                path.text().str(p);
+                path.text().byte(0);
+                path.get()?;
                 Sink::File { path, fd: None }
             }
             Spec::LineUdp(to) => Sink::Udp(UdpSink {
                 sender: UdpSender::new(to),
-                datagram: TextBuf::new(),
+                datagram: Fixed::new(),
                 lines: 0,
             }),
             Spec::Prometheus(p) => Sink::Prometheus(Textfile::new(p).ok()?),
@@ -350,18 +381,25 @@ impl Exporters {
             } => {
                 let topic_prefix = &mut mqtt.prefix;
                 topic_prefix.clear();
-                write!(topic_prefix, "{prefix}/{}", TopicLevel(host)).ok()?;
-                let mut status: String<128> = String::new();
-                write!(status, "{topic_prefix}/status").ok()?;
-                let mut client_id: String<{ 8 + MAX_HOST }> = String::new();
-                write!(client_id, "nltelem-{host}").ok()?;
+                let w = topic_prefix.text();
+                w.str(prefix);
+                w.byte(b'/');
+                topic_level(w, host);
+                let mut status: Fixed<TOPIC> = Fixed::new();
+                let w = status.text();
+                w.bytes(topic_prefix.get()?);
+                w.str("/status");
+                let mut client_id: Fixed<TOPIC> = Fixed::new();
+                let w = client_id.text();
+                w.str("nltelem-");
+                w.str(host);
                 let qos = if qos1 {
                     Qos::AtLeastOnce
                 } else {
                     Qos::AtMostOnce
                 };
                 mqtt.client
-                    .restart(TcpLink::new(broker), &client_id, &status, qos)
+                    .restart(TcpLink::new(broker), client_id.get()?, status.get()?, qos)
                     .ok()?;
                 Sink::Mqtt
             }
@@ -376,31 +414,26 @@ impl Exporters {
     /// Hands one sample message to every exporter; `stdout` is the agent's standard output.
     /// Each line-protocol point, each MQTT publish and each completed textfile counts as
     /// one record. Every point is rendered once and the same line goes to every sink.
-    pub fn sample(&mut self, s: &Sample<'_>, stdout: &mut impl Write) -> Outcome {
+    // Out of line: the binary measured smaller than with it inlined.
+    #[inline(never)]
+    pub fn sample(&mut self, s: &Sample<'_>, stdout: &mut dyn Text) -> Outcome {
         let mut outcome = Outcome::default();
-        let mut line = TextBuf::<1024>::new();
+        let mut line = Fixed::<LINE>::new();
         // Rendering points is most of the agent's work per sample: skip it when no sink
         // takes lines (no exporter at all, or only the textfile).
         let lines_wanted = self.sinks.iter().any(|(sink, _)| sink.takes_lines());
         if lines_wanted {
-            for p in points(s) {
-                line.clear();
-                let rendered = p.write(&mut line, &self.host, s.timestamp_ns).is_ok();
-                if rendered && line.as_bytes().is_empty() {
-                    // A point without fields: nothing to send.
-                    continue;
+            points(s, &mut |p| {
+                // A point without fields: nothing to send.
+                if p.write(&mut line, &self.host, s.timestamp_ns) {
+                    let record = Record {
+                        line: line.get(),
+                        measurement: p.measurement(),
+                        key: p.key(),
+                    };
+                    self.deliver(&record, stdout, &mut outcome);
                 }
-                let record = Record {
-                    line: if rendered {
-                        Some(line.as_bytes())
-                    } else {
-                        None
-                    },
-                    measurement: p.measurement(),
-                    key: p.key(),
-                };
-                self.deliver(&record, stdout, &mut outcome);
-            }
+            });
         }
         for (sink, counters) in self.sinks.iter_mut() {
             if let Sink::Prometheus(textfile) = sink {
@@ -417,16 +450,14 @@ impl Exporters {
 
     /// Hands one event to every line-protocol and MQTT exporter (the textfile holds
     /// snapshots only).
-    pub fn event(&mut self, e: &Event<'_>, stdout: &mut impl Write) -> Outcome {
+    // Out of line: the binary measured smaller than with it inlined.
+    #[inline(never)]
+    pub fn event(&mut self, e: &Event<'_>, stdout: &mut dyn Text) -> Outcome {
         let mut outcome = Outcome::default();
-        let mut line = TextBuf::<1024>::new();
-        let rendered = line_protocol::write_event(&mut line, e, &self.host).is_ok();
+        let mut line = Fixed::<LINE>::new();
+        line_protocol::write_event(line.text(), e, &self.host);
         let record = Record {
-            line: if rendered {
-                Some(line.as_bytes())
-            } else {
-                None
-            },
+            line: line.get(),
             measurement: "nltelem_event",
             key: Some(e.kind_name()),
         };
@@ -436,7 +467,7 @@ impl Exporters {
     }
 
     /// Gives one line-protocol line to every sink that takes lines.
-    fn deliver(&mut self, record: &Record<'_>, stdout: &mut impl Write, outcome: &mut Outcome) {
+    fn deliver(&mut self, record: &Record<'_>, stdout: &mut dyn Text, outcome: &mut Outcome) {
         for ((sink, counters), m) in self.sinks.iter_mut().zip(self.mqtt.iter_mut()) {
             let Some(line) = record.line else {
                 // The line did not fit its buffer: lost for every line sink.
@@ -446,9 +477,11 @@ impl Exporters {
                 continue;
             };
             let ok = match sink {
-                Sink::Stdout => stdout
-                    .write_str(core::str::from_utf8(line).unwrap_or(""))
-                    .is_ok(),
+                Sink::Stdout => {
+                    // A standard output that fails remembers it; the record was handed over.
+                    stdout.bytes(line);
+                    true
+                }
                 Sink::File { path, fd } => append(path, fd, line),
                 Sink::Udp(udp) => {
                     udp.push(line, outcome, counters);
@@ -456,19 +489,17 @@ impl Exporters {
                 }
                 Sink::Prometheus(_) => continue,
                 Sink::Mqtt => {
-                    let mut topic: String<160> = String::new();
-                    let named = match record.key {
-                        Some(key) => write!(
-                            topic,
-                            "{}/{}/{}",
-                            m.prefix,
-                            record.measurement,
-                            TopicLevel(key)
-                        ),
-                        None => write!(topic, "{}/{}", m.prefix, record.measurement),
-                    };
+                    let mut topic: Fixed<TOPIC> = Fixed::new();
+                    let w = topic.text();
+                    w.bytes(m.prefix.get().unwrap_or_default());
+                    w.byte(b'/');
+                    w.str(record.measurement);
+                    if let Some(key) = record.key {
+                        w.byte(b'/');
+                        topic_level(w, key);
+                    }
                     let payload = line.strip_suffix(b"\n").unwrap_or(line);
-                    named.is_ok() && m.client.publish(&topic, payload)
+                    topic.get().is_some_and(|t| m.client.publish(t, payload))
                 }
             };
             count(outcome, counters, ok);
@@ -534,28 +565,185 @@ impl Exporters {
 
     /// Writes one line per sink: `export KIND exported N dropped N` (MQTT adds its
     /// connection counters).
-    pub fn report(&self, w: &mut impl Write) -> fmt::Result {
+    pub fn report(&self, w: &mut dyn Text) {
         for ((sink, c), m) in self.sinks.iter().zip(&self.mqtt) {
-            write!(
-                w,
-                "export {} exported {} dropped {}",
-                sink.kind(),
-                c.exported,
-                c.dropped
-            )?;
-            if let Sink::Mqtt = sink {
-                let mc = m.client.counters;
-                write!(
-                    w,
-                    " connects {} disconnects {} resent {} backlog {}",
-                    mc.connects,
-                    mc.disconnects,
-                    mc.resent,
-                    m.client.backlog()
-                )?;
+            w.str("export ");
+            w.str(sink.kind());
+            let mc = m.client.counters;
+            let mqtt = [
+                ("connects", mc.connects),
+                ("disconnects", mc.disconnects),
+                ("resent", mc.resent),
+                ("backlog", m.client.backlog() as u64),
+            ];
+            let mqtt: &[(&str, u64)] = match sink {
+                Sink::Mqtt => &mqtt,
+                _ => &[],
+            };
+            for (name, v) in [("exported", c.exported), ("dropped", c.dropped)]
+                .iter()
+                .chain(mqtt)
+            {
+                w.byte(b' ');
+                w.str(name);
+                w.byte(b' ');
+                w.uint(*v);
             }
-            w.write_char('\n')?;
+            w.byte(b'\n');
         }
-        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::tests::sample_bytes;
+    use nlcore::NlMsg;
+
+    fn specs(list: &[&str]) -> std::vec::Vec<String<MAX_VALUE>> {
+        list.iter().map(|s| String::try_from(*s).unwrap()).collect()
+    }
+
+    fn report(e: &Exporters) -> std::string::String {
+        let mut out = Gathered::default();
+        e.report(&mut out);
+        out.0
+    }
+
+    /// Every line goes to every line sink, each sink counts its own records, and a sink
+    /// that fails (a textfile in a directory that cannot be made) costs only its own.
+    #[test]
+    fn lines_reach_every_line_sink_and_each_sink_counts_its_records() {
+        let dir = std::env::temp_dir().join(format!("nltelem-exporters-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("out.lp");
+        let file_spec = format!("line-protocol:file:{}", file.display());
+        let prom_spec = "prometheus:/nonexistent-nltelem/a/n.prom";
+        let list = specs(&["line-protocol:stdout", &file_spec, prom_spec]);
+        let mut e = Exporters::with_host(&list, "r1");
+        let mut buf = [0u8; 512];
+        let len = sample_bytes(&mut buf, 3, "eth0");
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
+        let mut stdout = Gathered::default();
+        assert_eq!(
+            e.sample(&s, &mut stdout),
+            Outcome {
+                exported: 8,
+                failed: 1
+            }
+        );
+        let mut lines = Gathered::default();
+        assert_eq!(write_line_protocol(&mut lines, &s, "r1"), 4);
+        assert_eq!(stdout.0, lines.0);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), lines.0);
+
+        let mut buf = [0u8; 128];
+        let mut b = nlcore::MsgBuilder::new(&mut buf[..]);
+        b.begin(0x20, 0, 0, 0).unwrap();
+        b.put_u32(
+            nltelem_proto::attr::event::KIND,
+            nltelem_proto::event_kind::LINK_UP,
+        )
+        .unwrap();
+        let len = b.finish().unwrap();
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        let ev = Event::parse(msg.attrs(0).unwrap()).unwrap();
+        let mut stdout = Gathered::default();
+        assert_eq!(
+            e.event(&ev, &mut stdout),
+            Outcome {
+                exported: 2,
+                failed: 0
+            }
+        );
+        assert_eq!(
+            stdout.0,
+            "nltelem_event,host=r1,kind=link-up kind=\"link-up\"\n"
+        );
+        assert_eq!(
+            report(&e),
+            "export line-protocol:stdout exported 5 dropped 0\n\
+             export line-protocol:file exported 5 dropped 0\n\
+             export prometheus exported 0 dropped 1\n"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Line protocol over UDP: whole lines, gathered into datagrams of at most 1400 bytes
+    /// (a message's lines fill one before the next starts), each line counted once.
+    #[test]
+    fn udp_datagrams_hold_whole_lines_up_to_their_size() {
+        use nltelem_proto::attr::{netdev as nd, sample as k};
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let spec = format!("line-protocol:udp:{}", socket.local_addr().unwrap());
+        let mut e = Exporters::with_host(&specs(&[&spec]), "r1");
+        let mut buf = [0u8; 4096];
+        let mut want = std::vec::Vec::new();
+        let mut exported = 0;
+        for seq in 0..5u64 {
+            let mut b = nlcore::MsgBuilder::new(&mut buf[..]);
+            b.begin(0x20, 0, 0, 0).unwrap();
+            b.put_u64(k::SEQ, seq).unwrap();
+            for i in 0..40 {
+                let n = b.nest_start(k::NETDEV).unwrap();
+                b.put_str(nd::IFNAME, &format!("eth{i}")).unwrap();
+                b.put_u64(nd::RX_BYTES, seq * 1_000_000 + i).unwrap();
+                b.nest_end(n).unwrap();
+            }
+            let len = b.finish().unwrap();
+            let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+            let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
+            exported += e.sample(&s, &mut Gathered::default()).exported;
+            let mut lines = Gathered::default();
+            write_line_protocol(&mut lines, &s, "r1");
+            // The datagrams this message should make.
+            let mut datagram = std::string::String::new();
+            for line in lines.0.split_inclusive('\n') {
+                if datagram.len() + line.len() > UDP_DATAGRAM {
+                    want.push(core::mem::take(&mut datagram));
+                }
+                datagram.push_str(line);
+            }
+            want.push(datagram);
+        }
+        assert_eq!(exported, 5 * 41);
+        assert!(want.len() > 5, "some messages take several datagrams");
+        let mut datagram = [0u8; 2048];
+        for expected in &want {
+            let n = socket.recv(&mut datagram).unwrap();
+            assert_eq!(std::str::from_utf8(&datagram[..n]).unwrap(), expected);
+        }
+        assert_eq!(
+            report(&e),
+            "export line-protocol:udp exported 205 dropped 0\n"
+        );
+    }
+
+    /// The MQTT client's identity: `nltelem-HOST`, its status topic `PREFIX/LEVEL/status`
+    /// with the node name as one topic level; its report line.
+    #[test]
+    fn mqtt_names_carry_the_prefix_and_the_host_as_one_level() {
+        let e = Exporters::with_host(&specs(&["mqtt:127.0.0.1:1883,prefix=site/a"]), "r/1+#");
+        assert_eq!(e.mqtt[0].prefix.get(), Some(&b"site/a/r_1__"[..]));
+        let connect = e.mqtt[0].client.connect_packet();
+        let tail = b"\x00\x0dnltelem-r/1+#\x00\x13site/a/r_1__/status\x00\x07offline";
+        assert!(connect.ends_with(tail), "{connect:?}");
+        assert_eq!(
+            report(&e),
+            "export mqtt exported 0 dropped 0 connects 0 disconnects 0 resent 0 backlog 0\n"
+        );
+    }
+
+    #[test]
+    fn a_long_node_name_is_cut_at_a_character_boundary() {
+        let host = "é".repeat(40);
+        let e = Exporters::with_host(&[], &host);
+        assert_eq!(e.host.as_str(), &host[..64]);
+        let e = Exporters::with_host(&[], &format!("x{host}"));
+        assert_eq!(e.host.len(), 63);
     }
 }

@@ -10,7 +10,7 @@
 //!
 //! Every wait is bounded; every test checks values, not only that something arrived.
 
-use super::{Exporters, Outcome};
+use super::{Exporters, Gathered, Outcome};
 use crate::config::MAX_VALUE;
 use crate::decode::Sample;
 use nlcore::{MsgBuilder, NlMsg};
@@ -77,7 +77,7 @@ fn snapshot(buf: &mut [u8], n: u64, part: u32, last: bool, devices: &[&str]) -> 
     b.finish().unwrap()
 }
 
-fn export(e: &mut Exporters, buf: &[u8], stdout: &mut String) -> Outcome {
+fn export(e: &mut Exporters, buf: &[u8], stdout: &mut Gathered) -> Outcome {
     let msg = NlMsg::new_checked(buf).unwrap();
     let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
     e.sample(&s, stdout)
@@ -160,7 +160,7 @@ fn influxdb_takes_every_point_over_udp_and_http_and_returns_the_values() {
     let names: Vec<String> = (0..40).map(|i| format!("eth{i}")).collect();
     let mut devices: Vec<&str> = names.iter().map(String::as_str).collect();
     devices.push("br lan,=x");
-    let mut stdout = String::new();
+    let mut stdout = Gathered::default();
     let mut buf = vec![0u8; 16384];
     let snapshots = 5u64;
     for n in 1..=snapshots {
@@ -219,7 +219,7 @@ fn promtool_accepts_the_textfile_of_a_split_snapshot() {
     let spec = format!("prometheus:{}", path.display());
     let mut e = Exporters::with_host(&specs(&[&spec]), "r1");
     let mut buf = vec![0u8; 16384];
-    let mut stdout = String::new();
+    let mut stdout = Gathered::default();
     // Three parts, awkward interface names (quote, backslash).
     let parts: [&[&str]; 3] = [&["lo", "eth0"], &["wan\"1", "br\\lan"], &["wg0"]];
     for (i, names) in parts.iter().enumerate() {
@@ -311,7 +311,7 @@ fn mqtt_round(qos: u8) {
     let spec = format!("mqtt:{broker},qos={qos},prefix=nltelem-test");
     let mut e = Exporters::with_host(&specs(&[&spec]), &host);
     let mut buf = vec![0u8; 4096];
-    let mut stdout = String::new();
+    let mut stdout = Gathered::default();
     for n in 1..=snapshots {
         let len = snapshot(&mut buf, n, 0, true, &devices);
         assert_eq!(
@@ -355,8 +355,9 @@ fn mqtt_round(qos: u8) {
                 && l.contains(&load)
                 && l.ends_with(&ts.to_string())));
     }
-    let mut report = String::new();
-    e.report(&mut report).unwrap();
+    let mut report = Gathered::default();
+    e.report(&mut report);
+    let report = report.0;
     assert!(
         report.starts_with(&format!("export mqtt exported {expected} dropped 0")),
         "{report}"
@@ -466,7 +467,7 @@ fn a_broker_that_is_down_costs_nothing_and_drops_are_counted() {
     let spec = "mqtt:127.0.0.1:9,qos=1,prefix=nltelem-test";
     let mut e = Exporters::with_host(&specs(&[spec]), "down");
     let mut buf = vec![0u8; 4096];
-    let mut stdout = String::new();
+    let mut stdout = Gathered::default();
     let (mut exported, mut failed) = (0, 0);
     for n in 1..=200 {
         let len = snapshot(&mut buf, n, 0, true, &["eth0", "eth1"]);
@@ -481,8 +482,9 @@ fn a_broker_that_is_down_costs_nothing_and_drops_are_counted() {
         exported > 0 && failed > 0,
         "exported {exported} failed {failed}"
     );
-    let mut report = String::new();
-    e.report(&mut report).unwrap();
+    let mut report = Gathered::default();
+    e.report(&mut report);
+    let report = report.0;
     assert!(report.contains(&format!("dropped {failed} ")), "{report}");
 }
 
@@ -523,7 +525,7 @@ fn records_wait_for_a_broker_that_comes_back_and_go_out_once_it_does() {
     let spec = format!("mqtt:{broker},qos=1,prefix=nltelem-test");
     let mut e = Exporters::with_host(&specs(&[&spec]), &host);
     let mut buf = vec![0u8; 4096];
-    let mut stdout = String::new();
+    let mut stdout = Gathered::default();
     let system = format!("nltelem-test/{host}/nltelem_system");
     let mut offer = |e: &mut Exporters, range: std::ops::RangeInclusive<u64>| {
         for n in range {
@@ -573,8 +575,9 @@ fn records_wait_for_a_broker_that_comes_back_and_go_out_once_it_does() {
     let got = collect(&mut e, &sub, 3);
     assert_eq!(got.len(), 3, "{got:#?}");
     assert!(got[0].contains("load1_milli=106i") && got[2].contains("load1_milli=108i"));
-    let mut report = String::new();
-    e.report(&mut report).unwrap();
+    let mut report = Gathered::default();
+    e.report(&mut report);
+    let report = report.0;
     assert!(report.contains("connects 2 "), "{report}");
     assert!(report.contains("dropped 0 "), "{report}");
 }

@@ -12,11 +12,11 @@
 //! each while the parts arrive, and joined in family order when the last part is in. A
 //! snapshot with a missing part is dropped (and counted): the file keeps the previous one.
 
+use super::escaped;
 use crate::decode::{Netdev, Sample, CPU_FIELDS};
-use crate::format::Milli;
-use crate::sink::TextBuf;
-use core::fmt::{self, Write as _};
+use core::ffi::CStr;
 use heapless::String;
+use nlcore::text::{decimal, Fixed, Text};
 use rustix::fd::OwnedFd;
 use rustix::fs::{mkdirat, openat, renameat, unlinkat, AtFlags, Mode, OFlags, CWD};
 use rustix::io::{pread, write, Errno};
@@ -24,210 +24,204 @@ use rustix::io::{pread, write, Errno};
 /// Longest textfile path (the `export` value's limit).
 pub const MAX_PATH: usize = 96;
 
-/// One per-interface or per-zone family: name, type, help, and how to get its value.
-struct Family<'a> {
-    name: &'a str,
-    kind: &'a str,
-    help: &'a str,
-}
-
-/// Counters of one interface, in `decode::NETDEV_FIELDS` order, under node_exporter's names.
-const NETDEV_FAMILIES: [Family<'static>; 8] = [
-    Family {
-        name: "nltelem_network_receive_bytes_total",
-        kind: "counter",
-        help: "Bytes received by the interface.",
-    },
-    Family {
-        name: "nltelem_network_transmit_bytes_total",
-        kind: "counter",
-        help: "Bytes transmitted by the interface.",
-    },
-    Family {
-        name: "nltelem_network_receive_packets_total",
-        kind: "counter",
-        help: "Packets received by the interface.",
-    },
-    Family {
-        name: "nltelem_network_transmit_packets_total",
-        kind: "counter",
-        help: "Packets transmitted by the interface.",
-    },
-    Family {
-        name: "nltelem_network_receive_errs_total",
-        kind: "counter",
-        help: "Receive errors of the interface.",
-    },
-    Family {
-        name: "nltelem_network_transmit_errs_total",
-        kind: "counter",
-        help: "Transmit errors of the interface.",
-    },
-    Family {
-        name: "nltelem_network_receive_drop_total",
-        kind: "counter",
-        help: "Received packets the interface dropped.",
-    },
-    Family {
-        name: "nltelem_network_transmit_drop_total",
-        kind: "counter",
-        help: "Packets to transmit the interface dropped.",
-    },
+/// The per-interface and per-zone families, each as `NAME HELP` (the name ends at the first
+/// space): the eight counters in `decode::NETDEV_FIELDS` order under node_exporter's names,
+/// then the operational state and the thermal zones (gauges).
+const FAMILIES: [&str; SCRATCH] = [
+    "nltelem_network_receive_bytes_total Bytes received by the interface.",
+    "nltelem_network_transmit_bytes_total Bytes transmitted by the interface.",
+    "nltelem_network_receive_packets_total Packets received by the interface.",
+    "nltelem_network_transmit_packets_total Packets transmitted by the interface.",
+    "nltelem_network_receive_errs_total Receive errors of the interface.",
+    "nltelem_network_transmit_errs_total Transmit errors of the interface.",
+    "nltelem_network_receive_drop_total Received packets the interface dropped.",
+    "nltelem_network_transmit_drop_total Packets to transmit the interface dropped.",
+    "nltelem_network_oper_state RFC 2863 operational state of the interface \
+     (IF_OPER_*: 6 = up, 2 = down).",
+    "nltelem_thermal_zone_celsius Temperature of the thermal zone.",
 ];
 
-const OPER_STATE: Family<'static> = Family {
-    name: "nltelem_network_oper_state",
-    kind: "gauge",
-    help: "RFC 2863 operational state of the interface (IF_OPER_*: 6 = up, 2 = down).",
-};
+/// Scratch files, one per family of [`FAMILIES`].
+const SCRATCH: usize = 10;
+const SCRATCH_OPER_STATE: usize = 8;
+const SCRATCH_THERMAL: usize = 9;
 
-const THERMAL: Family<'static> = Family {
-    name: "nltelem_thermal_zone_celsius",
-    kind: "gauge",
-    help: "Temperature of the thermal zone.",
-};
+/// The families that come once per snapshot, as `NAME HELP`: loads, memory, CPU times (the
+/// only counter), clocks.
+const SYSTEM: [&str; 9] = [
+    "nltelem_load1 1-minute load average.",
+    "nltelem_load5 5-minute load average.",
+    "nltelem_load15 15-minute load average.",
+    "nltelem_memory_total_bytes Usable memory (MemTotal).",
+    "nltelem_memory_free_bytes Unused memory (MemFree).",
+    "nltelem_memory_available_bytes Memory available for new work without swapping \
+     (MemAvailable).",
+    "nltelem_cpu_seconds_total CPU time spent in each mode, summed over all CPUs.",
+    "nltelem_boot_uptime_seconds Time since boot, suspend included, when the snapshot was \
+     taken.",
+    "nltelem_snapshot_timestamp_seconds Wall-clock time of the snapshot, seconds since the \
+     epoch.",
+];
+/// The position of the CPU family in [`SYSTEM`].
+const SYSTEM_CPU: usize = 6;
 
-/// Scratch files: the eight counters, the operational state, the thermal zones.
-const SCRATCH: usize = NETDEV_FAMILIES.len() + 2;
-const SCRATCH_OPER_STATE: usize = NETDEV_FAMILIES.len();
-const SCRATCH_THERMAL: usize = NETDEV_FAMILIES.len() + 1;
-
-fn family_of(index: usize) -> &'static Family<'static> {
-    match index {
-        SCRATCH_OPER_STATE => &OPER_STATE,
-        SCRATCH_THERMAL => &THERMAL,
-        i => &NETDEV_FAMILIES[i],
-    }
+/// The name of a `NAME HELP` family.
+fn name(family: &str) -> &str {
+    let end = family
+        .bytes()
+        .position(|b| b == b' ')
+        .unwrap_or(family.len());
+    family.get(..end).unwrap_or(family)
 }
 
-fn header(w: &mut impl fmt::Write, f: &Family<'_>) -> fmt::Result {
-    writeln!(w, "# HELP {} {}", f.name, f.help)?;
-    writeln!(w, "# TYPE {} {}", f.name, f.kind)
+/// The HELP and TYPE lines of a family.
+fn header(w: &mut dyn Text, family: &str, kind: &str) {
+    w.str("# HELP ");
+    w.str(family);
+    w.str("\n# TYPE ");
+    w.str(name(family));
+    w.byte(b' ');
+    w.str(kind);
+    w.byte(b'\n');
+}
+
+/// A sample's value.
+#[derive(Clone, Copy)]
+enum Value {
+    Count(u64),
+    /// Thousandths, written as a decimal fraction.
+    Milli(i64),
+    /// Nanoseconds, written as seconds.
+    Seconds(u64),
+}
+
+/// One sample line: `NAME VALUE`, or `NAME{LABEL="TEXT"} VALUE` with the text escaped, and
+/// `,index="N"` after it when `index` is given.
+fn sample_line(
+    w: &mut dyn Text,
+    family: &str,
+    label_text: Option<(&str, &str)>,
+    index: Option<u32>,
+    value: Value,
+) {
+    w.str(name(family));
+    if let Some((key, text)) = label_text {
+        w.byte(b'{');
+        w.str(key);
+        w.str("=\"");
+        label(w, text);
+        if let Some(i) = index {
+            w.str("\",index=\"");
+            w.uint(u64::from(i));
+        }
+        w.str("\"}");
+    }
+    w.byte(b' ');
+    match value {
+        Value::Count(v) => w.uint(v),
+        Value::Milli(v) => w.milli(v),
+        Value::Seconds(ns) => seconds(w, ns),
+    }
+    w.byte(b'\n');
 }
 
 /// A label value: backslash, double quote and newline escaped.
-struct Label<'a>(&'a str);
-
-impl fmt::Display for Label<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            match c {
-                '\\' => f.write_str("\\\\")?,
-                '"' => f.write_str("\\\"")?,
-                '\n' => f.write_str("\\n")?,
-                c => f.write_char(c)?,
-            }
-        }
-        Ok(())
-    }
+fn label(w: &mut dyn Text, value: &str) {
+    escaped(w, value, |b| match b {
+        b'\\' => b"\\\\",
+        b'"' => b"\\\"",
+        b'\n' => b"\\n",
+        _ => b"",
+    });
 }
 
 /// Nanoseconds as seconds with nine decimals.
-struct Seconds(u64);
-
-impl fmt::Display for Seconds {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{:09}",
-            self.0 / 1_000_000_000,
-            self.0 % 1_000_000_000
-        )
-    }
+fn seconds(w: &mut dyn Text, ns: u64) {
+    w.uint(ns / 1_000_000_000);
+    // The fraction with a leading 1 keeps its zeros; the 1 becomes the point.
+    let mut digits = [0u8; 20];
+    let start = decimal(ns % 1_000_000_000 + 1_000_000_000, &mut digits);
+    digits[start] = b'.';
+    w.bytes(&digits[start..]);
 }
 
 /// Writes the families that come once per snapshot (load, memory, CPU, clocks).
-pub fn write_system(w: &mut impl fmt::Write, s: &Sample<'_>) -> fmt::Result {
-    let loads = [
-        ("nltelem_load1", "1-minute load average."),
-        ("nltelem_load5", "5-minute load average."),
-        ("nltelem_load15", "15-minute load average."),
+// Out of line: the binary measured smaller than with it inlined.
+#[inline(never)]
+pub fn write_system(w: &mut dyn Text, s: &Sample<'_>) {
+    let [l1, l5, l15] = s.load_milli.map(|l| l.map(u64::from));
+    let [total, free, available] = s.mem_kib;
+    let values = [
+        l1,
+        l5,
+        l15,
+        total,
+        free,
+        available,
+        None,
+        s.uptime_ns,
+        s.timestamp_ns,
     ];
-    for ((name, help), v) in loads.iter().zip(s.load_milli) {
-        if let Some(v) = v {
-            gauge(w, name, help, Milli(i64::from(v)))?;
+    for (i, (family, v)) in SYSTEM.iter().zip(values).enumerate() {
+        if i == SYSTEM_CPU {
+            cpu(w, family, s);
         }
+        let Some(v) = v else {
+            continue;
+        };
+        header(w, family, "gauge");
+        let value = match i {
+            0..=2 => Value::Milli(v as i64),
+            3..=5 => Value::Count(v.saturating_mul(1024)),
+            _ => Value::Seconds(v),
+        };
+        sample_line(w, family, None, None, value);
     }
-    let memory = [
-        ("nltelem_memory_total_bytes", "Usable memory (MemTotal)."),
-        ("nltelem_memory_free_bytes", "Unused memory (MemFree)."),
-        (
-            "nltelem_memory_available_bytes",
-            "Memory available for new work without swapping (MemAvailable).",
-        ),
-    ];
-    for ((name, help), v) in memory.iter().zip(s.mem_kib) {
-        if let Some(kib) = v {
-            gauge(w, name, help, kib.saturating_mul(1024))?;
-        }
-    }
-    if let Some(cpu) = s.cpu.filter(|c| c.ns.iter().any(Option::is_some)) {
-        let name = "nltelem_cpu_seconds_total";
-        header(
-            w,
-            &Family {
-                name,
-                kind: "counter",
-                help: "CPU time spent in each mode, summed over all CPUs.",
-            },
-        )?;
-        for (mode, ns) in CPU_FIELDS.iter().zip(cpu.ns) {
-            if let Some(ns) = ns {
-                writeln!(w, "{name}{{mode=\"{mode}\"}} {}", Seconds(ns))?;
-            }
-        }
-    }
-    let clocks = [
-        (
-            "nltelem_boot_uptime_seconds",
-            "Time since boot, suspend included, when the snapshot was taken.",
-            s.uptime_ns,
-        ),
-        (
-            "nltelem_snapshot_timestamp_seconds",
-            "Wall-clock time of the snapshot, seconds since the epoch.",
-            s.timestamp_ns,
-        ),
-    ];
-    for (name, help, v) in clocks {
-        if let Some(ns) = v {
-            gauge(w, name, help, Seconds(ns))?;
-        }
-    }
-    Ok(())
 }
 
-/// A gauge family with a single sample: HELP, TYPE, value.
-fn gauge(w: &mut impl fmt::Write, name: &str, help: &str, value: impl fmt::Display) -> fmt::Result {
-    header(
-        w,
-        &Family {
-            name,
-            kind: "gauge",
-            help,
-        },
-    )?;
-    writeln!(w, "{name} {value}")
+/// The CPU time counter, one sample per mode (nothing when no mode is known).
+// Out of line: the binary measured smaller than with it inlined.
+#[inline(never)]
+fn cpu(w: &mut dyn Text, family: &str, s: &Sample<'_>) {
+    let Some(cpu) = s.cpu.filter(|c| c.ns.iter().any(Option::is_some)) else {
+        return;
+    };
+    header(w, family, "counter");
+    for (mode, ns) in CPU_FIELDS.iter().zip(cpu.ns) {
+        if let Some(ns) = ns {
+            sample_line(w, family, Some(("mode", mode)), None, Value::Seconds(ns));
+        }
+    }
 }
 
 /// Writes one interface's line of family `index` (nothing when the value is absent).
-fn netdev_line(w: &mut impl fmt::Write, index: usize, n: &Netdev<'_>) -> fmt::Result {
-    let Some(device) = n.ifname else {
-        return Ok(());
-    };
+fn netdev_line(w: &mut dyn Text, index: usize, n: &Netdev<'_>) {
     let value = match index {
         SCRATCH_OPER_STATE => n.oper_state.map(u64::from),
-        i => n.counters[i],
+        i => n.counters.get(i).copied().flatten(),
     };
-    match value {
-        Some(v) => writeln!(
-            w,
-            "{}{{device=\"{}\"}} {v}",
-            family_of(index).name,
-            Label(device)
-        ),
-        None => Ok(()),
+    if let (Some(device), Some(v)) = (n.ifname, value) {
+        let family = FAMILIES.get(index).copied().unwrap_or_default();
+        sample_line(w, family, Some(("device", device)), None, Value::Count(v));
     }
+}
+
+/// Room for a path and its NUL: the same size as the MQTT topics (one instance of the
+/// buffer's code).
+type PathText = Fixed<{ super::TOPIC }>;
+
+/// The files of a textfile exporter (see [`Textfile::file`]).
+#[derive(Clone, Copy)]
+enum File {
+    Textfile,
+    Dir,
+    Temp,
+    Scratch(usize),
+}
+
+/// Where the last `/` of a path is (0 when there is none).
+fn last_slash(path: &str) -> usize {
+    path.bytes().rposition(|b| b == b'/').unwrap_or(0)
 }
 
 /// What went wrong with the textfile.
@@ -262,12 +256,10 @@ fn write_all(fd: &OwnedFd, mut bytes: &[u8]) -> Result<(), Errno> {
 /// The textfile exporter.
 pub struct Textfile {
     path: String<MAX_PATH>,
-    /// `DIR/.NAME.tmp`: the next version, renamed over `path` when complete.
-    temp: String<{ MAX_PATH + 8 }>,
     scratch: [Option<OwnedFd>; SCRATCH],
     /// Bytes in each scratch file.
     scratch_len: [u64; SCRATCH],
-    system: TextBuf<2048>,
+    system: Fixed<2048>,
     /// The snapshot being gathered and the part expected next.
     snapshot: Option<(u64, u32)>,
     thermal_zones: u32,
@@ -279,18 +271,16 @@ pub struct Textfile {
 
 impl Textfile {
     /// The exporter for `path` (an absolute `*.prom` path, checked by the spec parser).
+    // Out of line: the binary measured smaller than with it inlined.
+    #[inline(never)]
     pub fn new(path: &str) -> Result<Self, TextfileError> {
         let mut p = String::new();
         p.push_str(path).map_err(|_| TextfileError::TooLong)?;
-        let (dir, name) = path.rsplit_once('/').ok_or(TextfileError::TooLong)?;
-        let mut temp = String::new();
-        write!(temp, "{dir}/.{name}.tmp").map_err(|_| TextfileError::TooLong)?;
         Ok(Textfile {
             path: p,
-            temp,
             scratch: Default::default(),
             scratch_len: [0; SCRATCH],
-            system: TextBuf::new(),
+            system: Fixed::new(),
             snapshot: None,
             thermal_zones: 0,
             written: 0,
@@ -298,23 +288,52 @@ impl Textfile {
         })
     }
 
-    fn scratch_path(&self, index: usize) -> String<{ MAX_PATH + 16 }> {
-        let mut s = String::new();
-        // Fits: the temporary path plus at most ".NN".
-        let _ = write!(s, "{}.{index}", self.temp);
-        s
+    /// One of the textfile's files, as the C string the system calls take (a `&str` would
+    /// be copied into a stack buffer at each call): the textfile, its directory, the next
+    /// version `DIR/.NAME.tmp` (renamed over the textfile when complete) or the scratch
+    /// file `DIR/.NAME.tmp.N` of family `N`.
+    fn file<'b>(&self, buf: &'b mut PathText, file: File) -> Result<&'b CStr, TextfileError> {
+        let slash = last_slash(&self.path);
+        let (dir, name) = self.path.split_at_checked(slash).unwrap_or_default();
+        buf.clear();
+        let w = buf.text();
+        match file {
+            File::Textfile => w.str(&self.path),
+            File::Dir => w.str(dir),
+            File::Temp | File::Scratch(_) => {
+                // `name` starts with the slash.
+                w.str(dir);
+                w.str("/.");
+                w.str(name.get(1..).unwrap_or_default());
+                w.str(".tmp");
+                if let File::Scratch(i) = file {
+                    // Fewer than ten scratch files: one digit.
+                    w.bytes(&[b'.', b'0' + i as u8]);
+                }
+            }
+        }
+        w.byte(0);
+        buf.get()
+            .and_then(|path| CStr::from_bytes_with_nul(path).ok())
+            .ok_or(TextfileError::TooLong)
     }
 
     /// Starts a snapshot: empty scratch files, the system families rendered.
+    // Out of line: the binary measured smaller than with it inlined.
+    #[inline(never)]
     fn begin(&mut self, s: &Sample<'_>) -> Result<(), TextfileError> {
         self.system.clear();
-        write_system(&mut self.system, s).map_err(|_| TextfileError::TooLong)?;
+        write_system(self.system.text(), s);
+        if self.system.get().is_none() {
+            return Err(TextfileError::TooLong);
+        }
+        let mut buf = PathText::new();
         for i in 0..SCRATCH {
-            let path = self.scratch_path(i);
+            let path = self.file(&mut buf, File::Scratch(i))?;
             let open = || {
                 openat(
                     CWD,
-                    path.as_str(),
+                    path,
                     OFlags::RDWR | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
                     Mode::from_raw_mode(0o600),
                 )
@@ -323,7 +342,8 @@ impl Textfile {
                 // The directory is on tmpfs and may not exist yet after a boot (OpenWrt's
                 // /var/prometheus): make it (one level), as the collector expects it.
                 Err(Errno::NOENT) if i == 0 => {
-                    let dir = self.path.rsplit_once('/').map_or("", |(d, _)| d);
+                    let mut dir = PathText::new();
+                    let dir = self.file(&mut dir, File::Dir)?;
                     match mkdirat(CWD, dir, Mode::from_raw_mode(0o755)) {
                         Ok(()) | Err(Errno::EXIST) => {}
                         Err(e) => return Err(e.into()),
@@ -340,17 +360,20 @@ impl Textfile {
     }
 
     /// Appends this message's interfaces and zones to the scratch files.
+    // Out of line: the binary measured smaller than with it inlined.
+    #[inline(never)]
     fn gather(&mut self, s: &Sample<'_>) -> Result<(), TextfileError> {
-        let mut text = TextBuf::<2048>::new();
+        let mut text = Fixed::<2048>::new();
         for i in 0..SCRATCH {
             let Some(fd) = &self.scratch[i] else {
                 return Err(TextfileError::MissingPart);
             };
-            let put = |text: &mut TextBuf<2048>, len: &mut u64| -> Result<(), Errno> {
-                *len += text.as_bytes().len() as u64;
-                let r = write_all(fd, text.as_bytes());
+            let put = |text: &mut Fixed<2048>, len: &mut u64| -> Result<(), TextfileError> {
+                let bytes = text.get().ok_or(TextfileError::TooLong)?;
+                *len += bytes.len() as u64;
+                write_all(fd, bytes)?;
                 text.clear();
-                r
+                Ok(())
             };
             if i == SCRATCH_THERMAL {
                 for zone in s.thermal() {
@@ -358,26 +381,25 @@ impl Textfile {
                         continue;
                     };
                     // One line is short; the buffer holds at least one after a flush.
-                    if text.as_bytes().len() > 1536 {
+                    if text.len() > 1536 {
                         put(&mut text, &mut self.scratch_len[i])?;
                     }
                     // Zones of the same type exist (two `acpitz`): the index tells them apart.
-                    let _ = writeln!(
-                        text,
-                        "{}{{zone=\"{}\",index=\"{}\"}} {}",
-                        THERMAL.name,
-                        Label(kind),
-                        self.thermal_zones,
-                        Milli(i64::from(mdegc))
+                    sample_line(
+                        text.text(),
+                        FAMILIES[SCRATCH_THERMAL],
+                        Some(("zone", kind)),
+                        Some(self.thermal_zones),
+                        Value::Milli(i64::from(mdegc)),
                     );
                     self.thermal_zones += 1;
                 }
             } else {
                 for n in s.netdevs() {
-                    if text.as_bytes().len() > 1536 {
+                    if text.len() > 1536 {
                         put(&mut text, &mut self.scratch_len[i])?;
                     }
-                    let _ = netdev_line(&mut text, i, &n);
+                    netdev_line(text.text(), i, &n);
                 }
             }
             put(&mut text, &mut self.scratch_len[i])?;
@@ -387,37 +409,43 @@ impl Textfile {
 
     /// Joins the parts into the temporary file and renames it over the textfile.
     fn commit(&mut self) -> Result<(), TextfileError> {
+        let (mut temp, mut textfile) = (PathText::new(), PathText::new());
+        let temp = self.file(&mut temp, File::Temp)?;
         let out = openat(
             CWD,
-            self.temp.as_str(),
+            temp,
             OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
             // Readable by the collector, which usually runs as another user.
             Mode::from_raw_mode(0o644),
         )?;
-        write_all(&out, self.system.as_bytes())?;
+        write_all(&out, self.system.get().unwrap_or_default())?;
         let mut chunk = [0u8; 1024];
-        for i in 0..SCRATCH {
-            if self.scratch_len[i] == 0 {
+        let scratch = self.scratch.iter().zip(self.scratch_len);
+        for (i, (family, (fd, len))) in FAMILIES.iter().zip(scratch).enumerate() {
+            if len == 0 {
                 continue;
             }
-            let mut head = TextBuf::<256>::new();
-            header(&mut head, family_of(i)).map_err(|_| TextfileError::TooLong)?;
-            write_all(&out, head.as_bytes())?;
-            let Some(fd) = &self.scratch[i] else {
-                return Err(TextfileError::MissingPart);
+            let mut head = Fixed::<2048>::new();
+            let kind = if i < SCRATCH_OPER_STATE {
+                "counter"
+            } else {
+                "gauge"
             };
+            header(head.text(), family, kind);
+            write_all(&out, head.get().ok_or(TextfileError::TooLong)?)?;
+            let fd = fd.as_ref().ok_or(TextfileError::MissingPart)?;
             let mut offset = 0u64;
-            while offset < self.scratch_len[i] {
+            while offset < len {
                 let got = pread(fd, &mut chunk[..], offset)?;
                 if got == 0 {
                     return Err(TextfileError::Io(Errno::IO));
                 }
-                write_all(&out, &chunk[..got])?;
+                write_all(&out, chunk.get(..got).unwrap_or_default())?;
                 offset += got as u64;
             }
         }
         drop(out);
-        renameat(CWD, self.temp.as_str(), CWD, self.path.as_str())?;
+        renameat(CWD, temp, CWD, self.file(&mut textfile, File::Textfile)?)?;
         Ok(())
     }
 
@@ -425,7 +453,10 @@ impl Textfile {
     fn end(&mut self) {
         for i in 0..SCRATCH {
             if self.scratch[i].take().is_some() {
-                let _ = unlinkat(CWD, self.scratch_path(i).as_str(), AtFlags::empty());
+                let mut buf = PathText::new();
+                if let Ok(path) = self.file(&mut buf, File::Scratch(i)) {
+                    let _ = unlinkat(CWD, path, AtFlags::empty());
+                }
             }
         }
         self.snapshot = None;
@@ -448,7 +479,10 @@ impl Textfile {
             Err(_) => {
                 self.dropped = self.dropped.saturating_add(1);
                 self.end();
-                let _ = unlinkat(CWD, self.temp.as_str(), AtFlags::empty());
+                let mut buf = PathText::new();
+                if let Ok(temp) = self.file(&mut buf, File::Temp) {
+                    let _ = unlinkat(CWD, temp, AtFlags::empty());
+                }
             }
         }
         r
@@ -615,4 +649,132 @@ mod tests {
         assert_eq!((t.written, t.dropped), (1, 1));
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// The whole file for a snapshot with every family: each HELP and TYPE line, label
+    /// escapes, seconds with nine decimals, zones of the same type told apart.
+    #[test]
+    fn the_textfile_of_a_full_snapshot_is_exactly_this() {
+        use nlcore::MsgBuilder;
+        use nltelem_proto::attr::{cpu_times as ct, netdev as nd, sample as k, thermal_zone as tz};
+        let dir = scratch_dir("full");
+        let path = dir.join("full.prom");
+        let mut t = Textfile::new(path.to_str().unwrap()).unwrap();
+        let mut buf = [0u8; 1024];
+        let mut b = MsgBuilder::new(&mut buf[..]);
+        b.begin(0x20, 0, 0, 0).unwrap();
+        b.put_u64(k::TIMESTAMP_NS, 1_700_000_000_000_000_001)
+            .unwrap();
+        b.put_u64(k::UPTIME_NS, 999_999_999).unwrap();
+        b.put_u32(k::LOAD1_MILLI, 0).unwrap();
+        b.put_u32(k::LOAD5_MILLI, 4_294_967_295).unwrap();
+        b.put_u32(k::LOAD15_MILLI, 1001).unwrap();
+        b.put_u64(k::MEM_TOTAL_KIB, u64::MAX).unwrap();
+        b.put_u64(k::MEM_FREE_KIB, 0).unwrap();
+        b.put_u64(k::MEM_AVAILABLE_KIB, 3).unwrap();
+        let cpu = b.nest_start(k::CPU).unwrap();
+        for (i, ns) in [1u64, 0, 123_456_789_012, 5, 6, 7, 8, u64::MAX]
+            .iter()
+            .enumerate()
+        {
+            b.put_u64(ct::USER_NS + i as u16, *ns).unwrap();
+        }
+        b.nest_end(cpu).unwrap();
+        let n = b.nest_start(k::NETDEV).unwrap();
+        b.put_str(nd::IFNAME, "a\\b\"c\nd").unwrap();
+        b.put_u8(nd::OPER_STATE, 2).unwrap();
+        for i in 0..8u16 {
+            b.put_u64(nd::RX_BYTES + i, u64::from(i) * 11).unwrap();
+        }
+        b.nest_end(n).unwrap();
+        let n = b.nest_start(k::NETDEV).unwrap();
+        b.put_u64(nd::RX_BYTES, 5).unwrap();
+        b.nest_end(n).unwrap();
+        for (kind, temp) in [
+            ("acpitz", Some(-1)),
+            ("acpitz", Some(45_500)),
+            ("x\"", None),
+        ] {
+            let z = b.nest_start(k::THERMAL).unwrap();
+            b.put_str(tz::TYPE, kind).unwrap();
+            if let Some(temp) = temp {
+                b.put_i32(tz::TEMP_MDEGC, temp).unwrap();
+            }
+            b.nest_end(z).unwrap();
+        }
+        let len = b.finish().unwrap();
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
+        assert_eq!(t.sample(&s), Ok(true));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, EXPECTED_FULL);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// What the agent wrote before it rendered without `core::fmt`.
+    const EXPECTED_FULL: &str = r##"# HELP nltelem_load1 1-minute load average.
+# TYPE nltelem_load1 gauge
+nltelem_load1 0.000
+# HELP nltelem_load5 5-minute load average.
+# TYPE nltelem_load5 gauge
+nltelem_load5 4294967.295
+# HELP nltelem_load15 15-minute load average.
+# TYPE nltelem_load15 gauge
+nltelem_load15 1.001
+# HELP nltelem_memory_total_bytes Usable memory (MemTotal).
+# TYPE nltelem_memory_total_bytes gauge
+nltelem_memory_total_bytes 18446744073709551615
+# HELP nltelem_memory_free_bytes Unused memory (MemFree).
+# TYPE nltelem_memory_free_bytes gauge
+nltelem_memory_free_bytes 0
+# HELP nltelem_memory_available_bytes Memory available for new work without swapping (MemAvailable).
+# TYPE nltelem_memory_available_bytes gauge
+nltelem_memory_available_bytes 3072
+# HELP nltelem_cpu_seconds_total CPU time spent in each mode, summed over all CPUs.
+# TYPE nltelem_cpu_seconds_total counter
+nltelem_cpu_seconds_total{mode="user"} 0.000000001
+nltelem_cpu_seconds_total{mode="nice"} 0.000000000
+nltelem_cpu_seconds_total{mode="system"} 123.456789012
+nltelem_cpu_seconds_total{mode="idle"} 0.000000005
+nltelem_cpu_seconds_total{mode="iowait"} 0.000000006
+nltelem_cpu_seconds_total{mode="irq"} 0.000000007
+nltelem_cpu_seconds_total{mode="softirq"} 0.000000008
+nltelem_cpu_seconds_total{mode="steal"} 18446744073.709551615
+# HELP nltelem_boot_uptime_seconds Time since boot, suspend included, when the snapshot was taken.
+# TYPE nltelem_boot_uptime_seconds gauge
+nltelem_boot_uptime_seconds 0.999999999
+# HELP nltelem_snapshot_timestamp_seconds Wall-clock time of the snapshot, seconds since the epoch.
+# TYPE nltelem_snapshot_timestamp_seconds gauge
+nltelem_snapshot_timestamp_seconds 1700000000.000000001
+# HELP nltelem_network_receive_bytes_total Bytes received by the interface.
+# TYPE nltelem_network_receive_bytes_total counter
+nltelem_network_receive_bytes_total{device="a\\b\"c\nd"} 0
+# HELP nltelem_network_transmit_bytes_total Bytes transmitted by the interface.
+# TYPE nltelem_network_transmit_bytes_total counter
+nltelem_network_transmit_bytes_total{device="a\\b\"c\nd"} 11
+# HELP nltelem_network_receive_packets_total Packets received by the interface.
+# TYPE nltelem_network_receive_packets_total counter
+nltelem_network_receive_packets_total{device="a\\b\"c\nd"} 22
+# HELP nltelem_network_transmit_packets_total Packets transmitted by the interface.
+# TYPE nltelem_network_transmit_packets_total counter
+nltelem_network_transmit_packets_total{device="a\\b\"c\nd"} 33
+# HELP nltelem_network_receive_errs_total Receive errors of the interface.
+# TYPE nltelem_network_receive_errs_total counter
+nltelem_network_receive_errs_total{device="a\\b\"c\nd"} 44
+# HELP nltelem_network_transmit_errs_total Transmit errors of the interface.
+# TYPE nltelem_network_transmit_errs_total counter
+nltelem_network_transmit_errs_total{device="a\\b\"c\nd"} 55
+# HELP nltelem_network_receive_drop_total Received packets the interface dropped.
+# TYPE nltelem_network_receive_drop_total counter
+nltelem_network_receive_drop_total{device="a\\b\"c\nd"} 66
+# HELP nltelem_network_transmit_drop_total Packets to transmit the interface dropped.
+# TYPE nltelem_network_transmit_drop_total counter
+nltelem_network_transmit_drop_total{device="a\\b\"c\nd"} 77
+# HELP nltelem_network_oper_state RFC 2863 operational state of the interface (IF_OPER_*: 6 = up, 2 = down).
+# TYPE nltelem_network_oper_state gauge
+nltelem_network_oper_state{device="a\\b\"c\nd"} 2
+# HELP nltelem_thermal_zone_celsius Temperature of the thermal zone.
+# TYPE nltelem_thermal_zone_celsius gauge
+nltelem_thermal_zone_celsius{zone="acpitz",index="0"} -0.001
+nltelem_thermal_zone_celsius{zone="acpitz",index="1"} 45.500
+"##;
 }

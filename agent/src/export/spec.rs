@@ -42,11 +42,48 @@ pub enum Spec<'a> {
 pub const EXPECTED: &str = "line-protocol:stdout, line-protocol:file:/PATH, \
 line-protocol:udp:ADDR:PORT, prometheus:/DIR/NAME.prom or mqtt:ADDR:PORT[,qos=0|1][,prefix=P]";
 
+/// Splits `s` at the first `sep` (an ASCII byte, so both sides stay text).
+fn split_once(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == sep)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+/// Splits `s` at the last `sep`.
+fn rsplit_once(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().rposition(|b| b == sep)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+/// The `sep`-separated parts of a string, as `str::split` gives them (an empty string is
+/// one empty part). Byte loops: core's pattern searchers are much larger.
+struct Parts<'a> {
+    rest: Option<&'a str>,
+    sep: u8,
+}
+
+impl<'a> Iterator for Parts<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.rest?;
+        match split_once(rest, self.sep) {
+            Some((part, after)) => {
+                self.rest = Some(after);
+                Some(part)
+            }
+            None => self.rest.take(),
+        }
+    }
+}
+
+fn parts(s: &str, sep: u8) -> Parts<'_> {
+    Parts { rest: Some(s), sep }
+}
+
 fn absolute_path(path: &str) -> Option<&str> {
     let ok = path.starts_with('/')
         && !path.ends_with('/')
-        && !path.contains(char::is_whitespace)
-        && !path.contains('\0');
+        && !path.chars().any(|c| c.is_whitespace() || c == '\0');
     ok.then_some(path)
 }
 
@@ -54,7 +91,7 @@ fn absolute_path(path: &str) -> Option<&str> {
 fn topic_prefix(p: &str) -> Option<&str> {
     let ok = !p.is_empty()
         && p.len() <= MAX_PREFIX
-        && !p.contains(['+', '#', '\0'])
+        && !p.bytes().any(|b| matches!(b, b'+' | b'#' | b'\0'))
         && !p.starts_with('/')
         && !p.ends_with('/');
     ok.then_some(p)
@@ -65,10 +102,9 @@ fn topic_prefix(p: &str) -> Option<&str> {
 /// (and ~3 KB of the agent): this one reads only what an address can be.
 pub fn socket_addr(s: &str) -> Option<SocketAddr> {
     if let Some(rest) = s.strip_prefix('[') {
-        // Single-character patterns: a `&str` pattern pulls in the two-way searcher.
-        let (inside, port) = rest.split_once(']')?;
+        let (inside, port) = split_once(rest, b']')?;
         let port = port.strip_prefix(':')?;
-        let (ip, scope) = match inside.split_once('%') {
+        let (ip, scope) = match split_once(inside, b'%') {
             Some((ip, scope)) => (ip, decimal(scope, u64::from(u32::MAX))? as u32),
             None => (inside, 0),
         };
@@ -80,11 +116,22 @@ pub fn socket_addr(s: &str) -> Option<SocketAddr> {
             scope,
         )));
     }
-    let (ip, port) = s.rsplit_once(':')?;
+    let (ip, port) = rsplit_once(s, b':')?;
     Some(SocketAddr::V4(SocketAddrV4::new(
         ipv4(ip)?,
         port_number(port)?,
     )))
+}
+
+/// The value of a digit in base `radix` (10 or 16).
+fn digit(b: u8, radix: u8) -> Option<u8> {
+    let d = match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        b'A'..=b'F' => b - b'A' + 10,
+        _ => return None,
+    };
+    (d < radix).then_some(d)
 }
 
 /// Decimal digits (leading zeros allowed) up to `max`.
@@ -94,8 +141,7 @@ fn decimal(s: &str, max: u64) -> Option<u64> {
     }
     let mut value: u64 = 0;
     for b in s.bytes() {
-        let digit = char::from(b).to_digit(10)?;
-        value = value.checked_mul(10)?.checked_add(u64::from(digit))?;
+        value = value * 10 + u64::from(digit(b, 10)?);
         if value > max {
             return None;
         }
@@ -110,7 +156,7 @@ fn port_number(s: &str) -> Option<u16> {
 /// `a.b.c.d`: four decimal octets, no leading zeros.
 fn ipv4(s: &str) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = s.split('.');
+    let mut parts = parts(s, b'.');
     for octet in octets.iter_mut() {
         let part = parts.next()?;
         if part.len() > 3 || (part.len() > 1 && part.starts_with('0')) {
@@ -146,9 +192,9 @@ fn ipv6_groups(s: &str, out: &mut [u16], ipv4_last: bool) -> Option<usize> {
         return Some(0);
     }
     let mut filled = 0;
-    let mut parts = s.split(':').peekable();
+    let mut parts = parts(s, b':');
     while let Some(part) = parts.next() {
-        if ipv4_last && parts.peek().is_none() && part.contains('.') {
+        if ipv4_last && parts.rest.is_none() && part.contains('.') {
             let [a, b, c, d] = ipv4(part)?.octets();
             out.get_mut(filled..filled + 2)?
                 .copy_from_slice(&[u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d])]);
@@ -159,7 +205,7 @@ fn ipv6_groups(s: &str, out: &mut [u16], ipv4_last: bool) -> Option<usize> {
         }
         let mut group = 0u16;
         for b in part.bytes() {
-            group = group << 4 | char::from(b).to_digit(16)? as u16;
+            group = group << 4 | u16::from(digit(b, 16)?);
         }
         *out.get_mut(filled)? = group;
         filled += 1;
@@ -169,7 +215,7 @@ fn ipv6_groups(s: &str, out: &mut [u16], ipv4_last: bool) -> Option<usize> {
 
 /// Parses one `export` value.
 pub fn parse(spec: &str) -> Result<Spec<'_>, &'static str> {
-    let (kind, target) = spec.split_once(':').ok_or(EXPECTED)?;
+    let (kind, target) = split_once(spec, b':').ok_or(EXPECTED)?;
     match kind {
         "line-protocol" => {
             if target == "stdout" {
@@ -185,18 +231,18 @@ pub fn parse(spec: &str) -> Result<Spec<'_>, &'static str> {
         }
         "prometheus" => absolute_path(target)
             .filter(|p| {
-                let name = p.rsplit('/').next().unwrap_or("");
+                let name = rsplit_once(p, b'/').map_or("", |(_, name)| name);
                 // node_exporter reads `*.prom`; the temporary file starts with a dot.
                 name.len() > ".prom".len() && name.ends_with(".prom") && !name.starts_with('.')
             })
             .map(Spec::Prometheus)
             .ok_or(EXPECTED),
         "mqtt" => {
-            let mut parts = target.split(',');
+            let mut parts = parts(target, b',');
             let broker = parts.next().and_then(socket_addr).ok_or(EXPECTED)?;
             let (mut qos1, mut prefix) = (true, "nltelem");
             for option in parts {
-                match option.split_once('=') {
+                match split_once(option, b'=') {
                     Some(("qos", "0")) => qos1 = false,
                     Some(("qos", "1")) => qos1 = true,
                     Some(("prefix", p)) => prefix = topic_prefix(p).ok_or(EXPECTED)?,
@@ -368,6 +414,10 @@ mod tests {
             "line-protocol:stderr",
             "line-protocol:file:relative.lp",
             "line-protocol:file:/dir/",
+            "line-protocol:file:/a b",
+            "line-protocol:file:/a\u{a0}b",
+            "line-protocol:file:/a\0b",
+            "prometheus:/a/x\u{3000}.prom",
             "line-protocol:udp:influx.example:8089",
             "line-protocol:udp:192.0.2.1",
             "prometheus:/var/prometheus/nltelem.txt",
