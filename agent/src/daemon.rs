@@ -146,28 +146,25 @@ fn watched<'a>(watcher: &'a mut Option<FamilyWatcher>, instead: BorrowedFd<'a>) 
     }
 }
 
-/// How a connected session ended. (A `Config` travels by value: there is no heap, and
-/// it moves once per reload.)
-#[allow(clippy::large_enum_variant)]
+/// How a connected session ended.
 enum End {
     /// Stop signal: exit 0.
     Stop,
     /// The module went away: wait for it.
     Gone,
-    /// Try to connect again (the wait for an absent module is over).
+    /// Connect (again) at once: the wait for an absent module is over, or a reloaded
+    /// configuration needs new sockets.
     Retry,
-    /// A reloaded configuration needs new sockets.
-    Reconnect(Config),
     /// Give up with this exit code.
     Fatal(u8),
 }
 
-/// What a signal asks for.
-#[allow(clippy::large_enum_variant)]
+/// What the pending signals ask for.
 enum Asked {
     Nothing,
     Stop,
-    Reload(Config),
+    /// Read the configuration file again.
+    Reload,
 }
 
 struct Agent<'p> {
@@ -292,7 +289,6 @@ impl Agent<'_> {
                     self.out.flush();
                     return code;
                 }
-                End::Reconnect(config) => self.apply(config, buf),
                 End::Gone | End::Retry => {}
             }
         }
@@ -317,9 +313,25 @@ impl Agent<'_> {
         defmt::warn!("module absent; waiting");
     }
 
-    /// Takes a new configuration (after SIGHUP).
-    fn apply(&mut self, config: Config, buf: &mut [u8]) {
-        let transport_changed = config.transport != self.config.transport;
+    /// After SIGHUP: reads the file again and takes the configuration; whether it needs
+    /// new sockets, or `None` when the file is bad (nothing changes). The groups of a
+    /// `session` that the new configuration cannot keep are left first. `buf` is free for
+    /// reading the file.
+    fn reload(&mut self, buf: &mut [u8], session: Option<(&Route, &NlSocket)>) -> Option<bool> {
+        let Ok(config) = read_config(self.path, buf) else {
+            io::fail("configuration not reloaded: the running one stays");
+            return None;
+        };
+        let old = &self.config;
+        let same_sockets = config.transport == old.transport
+            && config.family == old.family
+            && config.groups == old.groups
+            && config.rcvbuf_bytes == old.rcvbuf_bytes
+            && config.accept_senders == old.accept_senders;
+        if let (false, Some((route, data))) = (same_sockets, session) {
+            conn::leave(old, route, data);
+        }
+        let transport_changed = config.transport != old.transport;
         if log::configure(&config.log, config.log_max_bytes).is_err() {
             io::fail("cannot open the new log file; logging stays as it was");
         }
@@ -330,21 +342,16 @@ impl Agent<'_> {
         }
         say(&mut self.out, "configuration reloaded", &|_| {});
         defmt::info!("configuration reloaded");
+        Some(!same_sockets)
     }
 
-    /// Handles pending signals; `buf` is free for reading a new configuration.
-    fn signals(&mut self, buf: &mut [u8]) -> Asked {
+    /// Handles the pending signals but a reload, which is the caller's.
+    fn signals(&mut self) -> Asked {
         let mut asked = Asked::Nothing;
         while let Some(sig) = sys::read_signal(self.signals.as_fd()) {
             match sig {
                 libc::SIGTERM | libc::SIGINT => return Asked::Stop,
-                libc::SIGHUP => {
-                    if let Ok(c) = read_config(self.path, buf) {
-                        asked = Asked::Reload(c);
-                    } else {
-                        io::fail("configuration not reloaded: the running one stays");
-                    }
-                }
+                libc::SIGHUP => asked = Asked::Reload,
                 libc::SIGUSR1 => {
                     let c = self.counters;
                     format::counters(self.out.text(), &c, Style::Text);
@@ -380,9 +387,13 @@ impl Agent<'_> {
                 return End::Fatal(exit::SOFTWARE);
             };
             if sig_ready {
-                match self.signals(buf) {
+                match self.signals() {
                     Asked::Stop => return End::Stop,
-                    Asked::Reload(c) => return End::Reconnect(c),
+                    Asked::Reload => {
+                        if self.reload(buf, None).is_some() {
+                            return End::Retry;
+                        }
+                    }
                     Asked::Nothing => {}
                 }
             }
@@ -468,26 +479,20 @@ impl Agent<'_> {
                 return End::Fatal(exit::SOFTWARE);
             };
             if sig_ready {
-                match self.signals(buf) {
+                match self.signals() {
                     Asked::Stop => {
                         conn::leave(&self.config, &route, &data);
                         return End::Stop;
                     }
-                    Asked::Reload(new) => {
-                        let same_sockets = new.transport == self.config.transport
-                            && new.family == self.config.family
-                            && new.groups == self.config.groups
-                            && new.rcvbuf_bytes == self.config.rcvbuf_bytes
-                            && new.accept_senders == self.config.accept_senders;
-                        if !same_sockets {
-                            conn::leave(&self.config, &route, &data);
-                            return End::Reconnect(new);
+                    Asked::Reload => match self.reload(buf, Some((&route, &data))) {
+                        Some(true) => return End::Retry,
+                        Some(false) => {
+                            if let Some(end) = self.push_settings(&mut ctl, &route, replies) {
+                                return end;
+                            }
                         }
-                        self.apply(new, buf);
-                        if let Some(end) = self.push_settings(&mut ctl, &route, replies) {
-                            return end;
-                        }
-                    }
+                        None => {}
+                    },
                     Asked::Nothing => {}
                 }
             }

@@ -212,7 +212,12 @@ fn sighup_applies_a_good_file_and_keeps_running_on_a_bad_one() {
     let err = agent.expect("stderr:");
     assert!(err.contains("line 4: unknown key `colour`"), "{err}");
     agent.expect("configuration not reloaded");
-    // Still running with the old configuration: samples from a process stay forged.
+    // A change the sockets do not see is taken without reconnecting.
+    std::fs::write(&path, format!("{USERSOCK_CONFIG}log_max_bytes = 2048\n")).unwrap();
+    agent.signal("-HUP");
+    let lines = agent.lines_for(Duration::from_millis(300));
+    assert_eq!(lines, ["nltelem: configuration reloaded"]);
+    // Still running with sockets for the old senders: samples from a process stay forged.
     std::fs::write(&path, format!("{USERSOCK_CONFIG}accept_senders = any\n")).unwrap();
     agent.signal("-HUP");
     assert_eq!(agent.expect("reloaded"), "nltelem: configuration reloaded");
