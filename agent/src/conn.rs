@@ -10,7 +10,7 @@ use nlcore::sock::{Error, Failed, FamilyWatcher, NlSocket};
 use nlcore::{AttrIter, MsgBuilder, NlMsg, SliceBuffer};
 use nltelem::cli::exit;
 use nltelem::config::{Config, Senders, Transport};
-use nltelem::route::Route;
+use nltelem::route::{mcast_group_id, Route};
 use nltelem_proto as proto;
 use rustix::io::Errno;
 
@@ -219,10 +219,7 @@ fn resolve(
     let on_data: OnData<'_> = &mut |msg| {
         let info = FamilyInfo::parse(msg)?;
         if info.name == name {
-            found = Some((
-                info.id,
-                [info.mcast_group(groups[0])?, info.mcast_group(groups[1])?],
-            ));
+            found = Some((info.id, groups.map(|g| mcast_group_id(&msg, g))));
         }
         Ok(())
     };

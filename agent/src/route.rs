@@ -7,7 +7,10 @@
 //! Group membership differs too: generic netlink groups have ids from the controller; the
 //! classic unit's groups are fixed numbers (1 telemetry, 2 events).
 
-use nlcore::consts::{GENL_HDRLEN, NETLINK_GENERIC};
+use nlcore::consts::{
+    CTRL_ATTR_MCAST_GROUPS, CTRL_ATTR_MCAST_GRP_ID, CTRL_ATTR_MCAST_GRP_NAME, GENL_HDRLEN,
+    NETLINK_GENERIC,
+};
 use nlcore::{AttrIter, Buffer, MsgBuilder, NlMsg};
 use nltelem_proto as proto;
 
@@ -84,10 +87,99 @@ impl Route {
     }
 }
 
+/// The id of the multicast group `name` in a controller's family description
+/// (`CTRL_CMD_NEWFAMILY`), if it lists one. Read straight from the attributes: nlcore's
+/// `FamilyInfo::mcast_group` checks every entry against a policy, much code for the two
+/// lookups the agent makes in what the kernel's controller sent.
+pub fn mcast_group_id(msg: &NlMsg<'_>, name: &str) -> Option<u32> {
+    let attrs = msg.attrs(GENL_HDRLEN).ok()?;
+    let list = attrs
+        .flatten()
+        .find(|a| a.kind() == CTRL_ATTR_MCAST_GROUPS)?;
+    list.nested().flatten().find_map(|entry| {
+        let (mut this, mut id) = (None, None);
+        for a in entry.nested().flatten() {
+            match a.kind() {
+                CTRL_ATTR_MCAST_GRP_NAME => this = a.get_cstr_bytes().ok(),
+                CTRL_ATTR_MCAST_GRP_ID => id = a.get_u32().ok(),
+                _ => {}
+            }
+        }
+        if this == Some(name.as_bytes()) {
+            id
+        } else {
+            None
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nlcore::consts::{
+        CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME, CTRL_CMD_NEWFAMILY, GENL_ID_CTRL,
+        NETLINK_GENERIC,
+    };
+    use nlcore::genl::{build_get_family, FamilyInfo};
+    use nlcore::sock::NlSocket;
     use nltelem_proto::cmd;
+
+    #[test]
+    fn group_ids_are_read_from_a_family_description() {
+        let mut buf = [0u8; 256];
+        let mut b = MsgBuilder::new(&mut buf);
+        b.begin(GENL_ID_CTRL, 0, 0, 0).unwrap();
+        b.genl_header(CTRL_CMD_NEWFAMILY, 2).unwrap();
+        b.put_u16(CTRL_ATTR_FAMILY_ID, 0x1d).unwrap();
+        b.put_str(CTRL_ATTR_FAMILY_NAME, "nltelem").unwrap();
+        let list = b.nest_start(CTRL_ATTR_MCAST_GROUPS).unwrap();
+        for (i, (name, id)) in [("telemetry", 7u32), ("events", 8)].into_iter().enumerate() {
+            let entry = b.nest_start(i as u16 + 1).unwrap();
+            b.put_u32(CTRL_ATTR_MCAST_GRP_ID, id).unwrap();
+            b.put_str(CTRL_ATTR_MCAST_GRP_NAME, name).unwrap();
+            b.nest_end(entry).unwrap();
+        }
+        // An entry without an id names no group.
+        let entry = b.nest_start(3).unwrap();
+        b.put_str(CTRL_ATTR_MCAST_GRP_NAME, "broken").unwrap();
+        b.nest_end(entry).unwrap();
+        b.nest_end(list).unwrap();
+        let len = b.finish().unwrap();
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        assert_eq!(mcast_group_id(&msg, "telemetry"), Some(7));
+        assert_eq!(mcast_group_id(&msg, "events"), Some(8));
+        assert_eq!(mcast_group_id(&msg, "broken"), None);
+        assert_eq!(mcast_group_id(&msg, "event"), None);
+        assert_eq!(mcast_group_id(&msg, ""), None);
+    }
+
+    #[test]
+    fn group_ids_agree_with_nlcore_on_the_kernels_own_controller() {
+        let mut sock = NlSocket::open_bound(NETLINK_GENERIC).expect("a generic netlink socket");
+        let mut req = [0u8; 64];
+        let len = {
+            let mut b = MsgBuilder::new(&mut req);
+            build_get_family(&mut b, "nlctrl", 0).unwrap();
+            b.len()
+        };
+        let mut buf = [0u8; 8192];
+        let mut seen = 0;
+        sock.request(&mut req[..len], &mut buf, |msg| {
+            let info = FamilyInfo::parse(msg)?;
+            for name in ["notify", "nothing"] {
+                assert_eq!(
+                    mcast_group_id(&msg, name),
+                    info.mcast_group(name)?,
+                    "{name}"
+                );
+            }
+            assert!(mcast_group_id(&msg, "notify").is_some());
+            seen += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, 1);
+    }
 
     #[test]
     fn genl_requests_carry_the_family_and_command() {
