@@ -5,12 +5,12 @@
 use crate::io;
 use core::time::Duration;
 use nlcore::consts::{GENL_CTRL_GROUP_NOTIFY, GENL_CTRL_NAME, NETLINK_GENERIC};
-use nlcore::genl::{build_get_family, FamilyInfo};
-use nlcore::sock::{Error, Failed, FamilyWatcher, NlSocket};
+use nlcore::genl::build_get_family;
+use nlcore::sock::{Error, Failed, NlSocket};
 use nlcore::{AttrIter, MsgBuilder, NlMsg, SliceBuffer};
 use nltelem::cli::exit;
 use nltelem::config::{Config, Senders, Transport};
-use nltelem::route::{mcast_group_id, Route};
+use nltelem::route::{CtrlFamily, Route};
 use nltelem_proto as proto;
 use rustix::io::Errno;
 
@@ -217,9 +217,11 @@ fn resolve(
     };
     let mut found = None;
     let on_data: OnData<'_> = &mut |msg| {
-        let info = FamilyInfo::parse(msg)?;
-        if info.name == name {
-            found = Some((info.id, groups.map(|g| mcast_group_id(&msg, g))));
+        match CtrlFamily::parse(&msg) {
+            Some(f) if f.name == name.as_bytes() => {
+                found = Some((f.id, groups.map(|g| f.group_id(g))));
+            }
+            _ => {}
         }
         Ok(())
     };
@@ -229,14 +231,14 @@ fn resolve(
 }
 
 /// The controller's watcher: a socket in `nlctrl`'s `notify` group, non-blocking.
-pub fn open_watcher(buf: &mut [u8]) -> Result<FamilyWatcher, Error> {
+pub fn open_watcher(buf: &mut [u8]) -> Result<NlSocket, Error> {
     let mut sock = NlSocket::open_bound(NETLINK_GENERIC)?;
     sock.set_recv_timeout(REQUEST_TIMEOUT)?;
     let (_, [notify, _]) = resolve(&mut sock, GENL_CTRL_NAME, [GENL_CTRL_GROUP_NOTIFY, ""], buf)?;
     let notify = notify.ok_or(Error::NotFound)?;
     sock.join_group(notify)?;
     sock.set_nonblocking(true)?;
-    Ok(FamilyWatcher::from_socket(sock, notify))
+    Ok(sock)
 }
 
 /// Opens the data socket: non-blocking, in the configured groups.

@@ -14,8 +14,8 @@ use crate::conn::{self, ConnError};
 use crate::io::{self, Stdout};
 use crate::{log, sys};
 use core::ffi::CStr;
-use core::time::Duration;
-use nlcore::sock::{Error, FamilyChange, FamilyWatcher, NlSocket};
+use nlcore::consts::{CTRL_CMD_DELFAMILY, CTRL_CMD_NEWFAMILY};
+use nlcore::sock::{Error, FamilyChange, NlSocket};
 use nlcore::text::Text;
 use nlcore::NlMsg;
 use nltelem::accounting::{bump, Counters, Seen, SeqTracker};
@@ -25,7 +25,7 @@ use nltelem::config::{self, Config, Transport};
 use nltelem::decode::{Event, Sample};
 use nltelem::export::Exporters;
 use nltelem::format::{self, Style};
-use nltelem::route::Route;
+use nltelem::route::{CtrlFamily, Route};
 use nltelem_proto::{attr, cmd};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -136,14 +136,8 @@ fn wait(fds: [BorrowedFd<'_>; 3], timeout_ms: u64) -> Option<[bool; 3]> {
 
 /// The watcher's socket, or (without a watcher) `instead`: a stand-in that keeps the poll
 /// set one shape; `Agent::family_event` then finds no watcher to read.
-fn watched<'a>(watcher: &'a mut Option<FamilyWatcher>, instead: BorrowedFd<'a>) -> BorrowedFd<'a> {
-    match watcher {
-        Some(w) => {
-            let socket: &NlSocket = w.socket();
-            socket.as_fd()
-        }
-        None => instead,
-    }
+fn watched<'a>(watcher: &'a Option<NlSocket>, instead: BorrowedFd<'a>) -> BorrowedFd<'a> {
+    watcher.as_ref().map_or(instead, |w| w.as_fd())
 }
 
 /// How a connected session ended.
@@ -182,7 +176,8 @@ struct Agent<'p> {
     /// The wait before the next attempt to connect; reset once a session is ready.
     backoff: Backoff,
     signals: OwnedFd,
-    watcher: Option<FamilyWatcher>,
+    /// The controller watcher: a socket in `nlctrl`'s `notify` group.
+    watcher: Option<NlSocket>,
 }
 
 /// Runs the daemon with the configuration at `path`; returns the exit code.
@@ -379,10 +374,7 @@ impl Agent<'_> {
             }
             let signals = self.signals.as_fd();
             // No data socket yet: the signalfd stands in for it.
-            let ready = wait(
-                [signals, signals, watched(&mut self.watcher, signals)],
-                left,
-            );
+            let ready = wait([signals, signals, watched(&self.watcher, signals)], left);
             let Some([_, sig_ready, watch_ready]) = ready else {
                 return End::Fatal(exit::SOFTWARE);
             };
@@ -405,23 +397,34 @@ impl Agent<'_> {
     }
 
     /// Reads the watcher's queued notifications; the last change of our family, if any.
-    /// A lost notification (overrun) is reported as `Appeared` so the caller checks.
+    /// A lost or unreadable notification is reported as `Appeared` so the caller checks.
     fn family_event(&mut self, buf: &mut [u8]) -> Option<FamilyChange> {
         let w = self.watcher.as_mut()?;
-        let name = &self.config.family;
+        let name = self.config.family.as_bytes();
         let mut change = None;
         for _ in 0..MAX_BATCH {
-            let got = w.wait(buf, Duration::ZERO, |ev| {
-                if ev.name == name.as_str() {
-                    change = Some(ev.change);
-                }
-            });
-            match got {
-                Ok(0) | Err(Error::WouldBlock) => break,
-                Ok(_) => {}
+            let datagram = match w.recv_from(buf) {
+                Ok(d) => d,
+                Err(Error::WouldBlock) => break,
                 Err(_) => {
                     change = Some(FamilyChange::Appeared);
                     break;
+                }
+            };
+            for msg in datagram.messages() {
+                // A message that cannot be read may have been ours.
+                let Ok(msg) = msg else {
+                    change = Some(FamilyChange::Appeared);
+                    continue;
+                };
+                match CtrlFamily::parse(&msg) {
+                    Some(f) if f.name == name && f.cmd == CTRL_CMD_NEWFAMILY => {
+                        change = Some(FamilyChange::Appeared)
+                    }
+                    Some(f) if f.name == name && f.cmd == CTRL_CMD_DELFAMILY => {
+                        change = Some(FamilyChange::Disappeared)
+                    }
+                    _ => {}
                 }
             }
         }
@@ -472,7 +475,7 @@ impl Agent<'_> {
             };
             let signals = self.signals.as_fd();
             let ready = wait(
-                [data.as_fd(), signals, watched(&mut self.watcher, signals)],
+                [data.as_fd(), signals, watched(&self.watcher, signals)],
                 timeout,
             );
             let Some([data_ready, sig_ready, watch_ready]) = ready else {
