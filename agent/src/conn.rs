@@ -166,31 +166,34 @@ pub fn say_failed(what: &str, f: &Failed<'_>) -> u8 {
     code
 }
 
+/// A socket for requests on `protocol`: a reply is waited for [`REQUEST_TIMEOUT`] at most.
+fn request_socket(protocol: i32) -> Result<NlSocket, Error> {
+    let sock = NlSocket::open_bound(protocol)?;
+    sock.set_recv_timeout(REQUEST_TIMEOUT)?;
+    Ok(sock)
+}
+
 /// Opens the request socket and resolves the route to the module.
 pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), ConnError> {
-    let (mut sock, route) = match config.transport {
+    let mut sock = request_socket(match config.transport {
+        Transport::Genl => NETLINK_GENERIC,
+        Transport::Unit(unit) => Route::Classic { unit }.protocol(),
+    })?;
+    let route = match config.transport {
         Transport::Genl => {
-            let mut sock = NlSocket::open_bound(NETLINK_GENERIC)?;
-            sock.set_recv_timeout(REQUEST_TIMEOUT)?;
             let (family, [telemetry, events]) = resolve(
                 &mut sock,
                 &config.family,
                 [proto::MCGRP_TELEMETRY, proto::MCGRP_EVENTS],
                 buf,
             )?;
-            let route = Route::Genl {
+            Route::Genl {
                 family,
                 telemetry,
                 events,
-            };
-            (sock, route)
+            }
         }
-        Transport::Unit(unit) => {
-            let route = Route::Classic { unit };
-            let sock = NlSocket::open_bound(route.protocol())?;
-            sock.set_recv_timeout(REQUEST_TIMEOUT)?;
-            (sock, route)
-        }
+        Transport::Unit(unit) => Route::Classic { unit },
     };
     // Errors explained in words; older kernels without the option still work.
     let _ = sock.set_ext_ack(true);
@@ -232,8 +235,7 @@ fn resolve(
 
 /// The controller's watcher: a socket in `nlctrl`'s `notify` group, non-blocking.
 pub fn open_watcher(buf: &mut [u8]) -> Result<NlSocket, Error> {
-    let mut sock = NlSocket::open_bound(NETLINK_GENERIC)?;
-    sock.set_recv_timeout(REQUEST_TIMEOUT)?;
+    let mut sock = request_socket(NETLINK_GENERIC)?;
     let (_, [notify, _]) = resolve(&mut sock, GENL_CTRL_NAME, [GENL_CTRL_GROUP_NOTIFY, ""], buf)?;
     let notify = notify.ok_or(Error::NotFound)?;
     sock.join_group(notify)?;

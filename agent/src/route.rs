@@ -130,6 +130,8 @@ impl<'a> CtrlFamily<'a> {
     }
 
     /// The id of the family's multicast group `name`, if it has one.
+    // Out of line: the agent looks up two groups, and inlined it would be two copies.
+    #[inline(never)]
     pub fn group_id(&self, name: &str) -> Option<u32> {
         self.groups.clone().flatten().find_map(|entry| {
             let (mut this, mut id) = (None, None);
