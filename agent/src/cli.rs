@@ -1,5 +1,6 @@
 //! The command line, parsed apart from the work (so it is tested on the host).
 
+use crate::config::split;
 use crate::format::Style;
 use crate::settings::{ModuleSettings, SettingError, SETTING_KEYS};
 use nlcore::text::Text;
@@ -141,95 +142,140 @@ impl UsageError<'_> {
     }
 }
 
+/// What a word of the command line is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Word {
+    /// A command's name.
+    Command(Topic),
+    /// `help`.
+    Help,
+    /// `--help`, `-h`.
+    HelpOption,
+    /// `--version`, `-V`.
+    Version,
+    /// `-c`, `--config`.
+    Config,
+    /// `--json`.
+    Json,
+    /// `sample` (after `get`).
+    Sample,
+    /// `config` (after `get`).
+    ConfigArg,
+    /// Anything else.
+    Other,
+}
+
+/// Every word the command line knows: each argument is looked up once, in one loop.
+const WORDS: [(&str, Word); 16] = [
+    ("run", Word::Command(Topic::Run)),
+    ("monitor", Word::Command(Topic::Monitor)),
+    ("get", Word::Command(Topic::Get)),
+    ("dump", Word::Command(Topic::Dump)),
+    ("status", Word::Command(Topic::Status)),
+    ("set", Word::Command(Topic::Set)),
+    ("help", Word::Help),
+    ("--help", Word::HelpOption),
+    ("-h", Word::HelpOption),
+    ("--version", Word::Version),
+    ("-V", Word::Version),
+    ("-c", Word::Config),
+    ("--config", Word::Config),
+    ("--json", Word::Json),
+    ("sample", Word::Sample),
+    ("config", Word::ConfigArg),
+];
+
+fn word(arg: &str) -> Word {
+    WORDS
+        .iter()
+        .find(|(w, _)| *w == arg)
+        .map_or(Word::Other, |&(_, w)| w)
+}
+
+fn is_option(arg: &str) -> bool {
+    arg.as_bytes().first() == Some(&b'-')
+}
+
 /// Parses the arguments after the program name.
+// Out of line (from `main`): 48 bytes smaller, measured.
+#[inline(never)]
 pub fn parse<'a>(args: &[&'a str]) -> Result<Invocation<'a>, UsageError<'a>> {
     let (&first, rest) = args.split_first().ok_or(UsageError::NoCommand)?;
-    let (mut command, topic, takes_json) = match first {
-        "run" => (Command::Run, Topic::Run, false),
-        "monitor" => (Command::Monitor, Topic::Monitor, true),
-        "get" => (Command::GetSample, Topic::Get, true),
-        "dump" => (Command::Dump, Topic::Dump, true),
-        "status" => (Command::Status, Topic::Status, true),
-        "set" => (Command::Set(ModuleSettings::default()), Topic::Set, true),
-        "help" | "--help" | "-h" => {
-            let topic = match rest {
-                [] => Topic::Main,
-                [c] => topic_of(c).ok_or(UsageError::UnknownCommand(c))?,
-                [_, extra, ..] => return Err(UsageError::Unexpected(extra)),
-            };
-            return Ok(Invocation {
-                command: Command::Help(topic),
-                config: None,
-                style: Style::Text,
-            });
-        }
-        "--version" | "-V" => {
-            return match rest {
-                [] => Ok(Invocation {
-                    command: Command::Version,
-                    config: None,
-                    style: Style::Text,
-                }),
-                [extra, ..] => Err(UsageError::Unexpected(extra)),
-            }
-        }
-        other if other.starts_with('-') => return Err(UsageError::UnknownOption(other)),
-        other => return Err(UsageError::UnknownCommand(other)),
-    };
     let mut inv = Invocation {
-        command,
+        command: Command::Version,
         config: None,
         style: Style::Text,
     };
+    let topic = match word(first) {
+        Word::Command(topic) => topic,
+        Word::Help | Word::HelpOption => {
+            let topic = match rest {
+                [] => Topic::Main,
+                [c] => match word(c) {
+                    Word::Command(topic) => topic,
+                    _ => return Err(UsageError::UnknownCommand(c)),
+                },
+                [_, extra, ..] => return Err(UsageError::Unexpected(extra)),
+            };
+            inv.command = Command::Help(topic);
+            return Ok(inv);
+        }
+        Word::Version => {
+            return match rest {
+                [] => Ok(inv),
+                [extra, ..] => Err(UsageError::Unexpected(extra)),
+            }
+        }
+        _ if is_option(first) => return Err(UsageError::UnknownOption(first)),
+        _ => return Err(UsageError::UnknownCommand(first)),
+    };
+    inv.command = match topic {
+        Topic::Run => Command::Run,
+        Topic::Monitor => Command::Monitor,
+        Topic::Get => Command::GetSample,
+        Topic::Dump => Command::Dump,
+        Topic::Status => Command::Status,
+        _ => Command::Set(ModuleSettings::default()),
+    };
     let mut positional = 0usize;
-    let mut i = 0;
-    while i < rest.len() {
-        let arg = rest[i];
-        i += 1;
-        match arg {
-            "--help" | "-h" => {
+    let mut args = rest.iter();
+    while let Some(&arg) = args.next() {
+        match word(arg) {
+            Word::HelpOption => {
                 inv.command = Command::Help(topic);
                 return Ok(inv);
             }
-            "-c" | "--config" => {
-                let file = *rest.get(i).ok_or(UsageError::MissingValue(arg))?;
-                i += 1;
-                inv.config = Some(file);
-            }
-            "--json" if takes_json => inv.style = Style::Json,
-            a if a.starts_with('-') => return Err(UsageError::UnknownOption(a)),
-            a => {
-                command = match command {
-                    Command::GetSample | Command::GetConfig if positional == 0 => match a {
-                        "sample" => Command::GetSample,
-                        "config" => Command::GetConfig,
-                        _ => return Err(UsageError::Unexpected(a)),
+            Word::Config => inv.config = Some(*args.next().ok_or(UsageError::MissingValue(arg))?),
+            Word::Json if topic != Topic::Run => inv.style = Style::Json,
+            _ if is_option(arg) => return Err(UsageError::UnknownOption(arg)),
+            w => {
+                inv.command = match inv.command {
+                    Command::GetSample | Command::GetConfig if positional == 0 => match w {
+                        Word::Sample => Command::GetSample,
+                        Word::ConfigArg => Command::GetConfig,
+                        _ => return Err(UsageError::Unexpected(arg)),
                     },
                     Command::Set(mut settings) => {
-                        let (key, value) = a.split_once('=').ok_or(UsageError::BadSetting {
-                            arg: a,
-                            expected: None,
-                        })?;
-                        match settings.set(key, value) {
+                        let set = match split(arg, b'=') {
+                            Some((key, value)) => settings.set(key, value),
+                            None => Err(SettingError::UnknownKey),
+                        };
+                        match set {
                             Ok(()) => Command::Set(settings),
-                            Err(SettingError::UnknownKey) => {
+                            Err(e) => {
                                 return Err(UsageError::BadSetting {
-                                    arg: a,
-                                    expected: None,
-                                })
-                            }
-                            Err(SettingError::BadValue(e)) => {
-                                return Err(UsageError::BadSetting {
-                                    arg: a,
-                                    expected: Some(e),
+                                    arg,
+                                    expected: match e {
+                                        SettingError::BadValue(e) => Some(e),
+                                        SettingError::UnknownKey => None,
+                                    },
                                 })
                             }
                         }
                     }
-                    _ => return Err(UsageError::Unexpected(a)),
+                    _ => return Err(UsageError::Unexpected(arg)),
                 };
                 positional += 1;
-                inv.command = command;
             }
         }
     }
@@ -239,18 +285,6 @@ pub fn parse<'a>(args: &[&'a str]) -> Result<Invocation<'a>, UsageError<'a>> {
         }
     }
     Ok(inv)
-}
-
-fn topic_of(command: &str) -> Option<Topic> {
-    Some(match command {
-        "run" => Topic::Run,
-        "monitor" => Topic::Monitor,
-        "get" => Topic::Get,
-        "dump" => Topic::Dump,
-        "status" => Topic::Status,
-        "set" => Topic::Set,
-        _ => return None,
-    })
 }
 
 /// The help text of a topic.
@@ -454,6 +488,69 @@ mod tests {
             said(&["set", "colour=red"]),
             "set: `colour=red` is not KEY=VALUE with KEY one of period_ms, sources, \
              load1_milli_max, mem_available_kib_min, temp_mdegc_max, watchdog_ms"
+        );
+    }
+    #[test]
+    fn words_in_every_position() {
+        assert_eq!(parse(&["--json"]), Err(UsageError::UnknownOption("--json")));
+        assert_eq!(
+            parse(&["sample"]),
+            Err(UsageError::UnknownCommand("sample"))
+        );
+        assert_eq!(
+            parse(&["help", "-h"]),
+            Err(UsageError::UnknownCommand("-h"))
+        );
+        assert_eq!(
+            parse(&["help", "run", "x"]),
+            Err(UsageError::Unexpected("x"))
+        );
+        assert_eq!(parse(&["-V", "x"]), Err(UsageError::Unexpected("x")));
+        assert_eq!(ok(&["-V"]).command, Command::Version);
+        assert_eq!(ok(&["-h", "run"]).command, Command::Help(Topic::Run));
+        assert_eq!(ok(&["help", "get"]).command, Command::Help(Topic::Get));
+        assert_eq!(ok(&["run", "-c", "a", "--config", "b"]).config, Some("b"));
+        assert_eq!(ok(&["get", "-c", "--json"]).config, Some("--json"));
+        assert_eq!(parse(&["get", "-c"]), Err(UsageError::MissingValue("-c")));
+        assert_eq!(ok(&["get", "sample", "--json"]).command, Command::GetSample);
+        assert_eq!(
+            parse(&["get", "sample", "sample"]),
+            Err(UsageError::Unexpected("sample"))
+        );
+        assert_eq!(
+            parse(&["dump", "config"]),
+            Err(UsageError::Unexpected("config"))
+        );
+        assert_eq!(
+            parse(&["status", "-x"]),
+            Err(UsageError::UnknownOption("-x"))
+        );
+        assert_eq!(
+            ok(&["set", "period_ms=1", "--help", "--bogus"]).command,
+            Command::Help(Topic::Set)
+        );
+        let inv = ok(&["set", "--json", "watchdog_ms=5"]);
+        assert_eq!(inv.style, Style::Json);
+        assert_eq!(
+            parse(&["set", "x=1=2"]),
+            Err(UsageError::BadSetting {
+                arg: "x=1=2",
+                expected: None
+            })
+        );
+        assert_eq!(
+            parse(&["set", "sources=load=cpu"]),
+            Err(UsageError::BadSetting {
+                arg: "sources=load=cpu",
+                expected: Some("one or more of: load memory cpu netdev thermal")
+            })
+        );
+        assert_eq!(
+            parse(&["set", "period_ms=1", "config"]),
+            Err(UsageError::BadSetting {
+                arg: "config",
+                expected: None
+            })
         );
     }
 }

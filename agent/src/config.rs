@@ -4,7 +4,7 @@
 //! A key the agent does not know, a value it cannot use, or a key given twice is an error
 //! that names the line: a typo must not silently leave a default in place.
 
-use crate::settings::{ModuleSettings, SettingError};
+use crate::settings::ModuleSettings;
 use heapless::{String, Vec};
 use nlcore::consts::GENL_NAMSIZ;
 use nlcore::text::Text;
@@ -252,95 +252,143 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
     let mut config = Config::default();
     // One bit per entry of KEYS: which single-valued keys were already given.
     let mut seen: u32 = 0;
-    for (index, raw) in text.lines().enumerate() {
-        let line = u32::try_from(index).unwrap_or(u32::MAX).saturating_add(1);
-        let err = |kind| ConfigError { line, kind };
-        let content = match raw.split_once('#') {
-            Some((before, _)) => before,
-            None => raw,
-        }
-        .trim();
-        if content.is_empty() {
-            continue;
-        }
-        let (key, value) = content
-            .split_once('=')
-            .ok_or_else(|| err(ErrorKind::MissingEquals))?;
-        let (key, value) = (key.trim(), value.trim());
-        if key.is_empty() {
-            return Err(err(ErrorKind::EmptyKey));
-        }
-        let Some(slot) = KEYS.iter().position(|(k, _)| *k == key) else {
-            let mut shown = String::new();
-            for c in key.chars() {
-                if shown.push(c).is_err() {
-                    break;
-                }
-            }
-            return Err(err(ErrorKind::UnknownKey(shown)));
+    let mut line: u32 = 0;
+    let mut rest = Some(text);
+    while let Some(chunk) = rest {
+        let (raw, next) = match split(chunk, b'\n') {
+            Some((raw, next)) => (raw, Some(next)),
+            None => (chunk, None),
         };
-        let name = KEYS[slot].0;
-        let bit = 1u32 << slot;
-        if name != "export" && seen & bit != 0 {
-            return Err(err(ErrorKind::Duplicate(name)));
-        }
-        seen |= bit;
-        apply(&mut config, name, value).map_err(|expected| {
-            err(ErrorKind::BadValue {
-                key: name,
-                expected,
-            })
-        })?;
+        rest = next;
+        line += 1;
+        parse_line(&mut config, &mut seen, raw).map_err(|kind| ConfigError { line, kind })?;
     }
     Ok(config)
 }
 
-/// Sets one key; on failure returns what the key takes.
-fn apply(config: &mut Config, key: &'static str, value: &str) -> Result<(), &'static str> {
-    match key {
-        "transport" => config.transport = parse_transport(value)?,
-        "family" => {
+/// Applies one line of the file (blank or a comment: nothing).
+fn parse_line(config: &mut Config, seen: &mut u32, raw: &str) -> Result<(), ErrorKind> {
+    let content = trim(split(raw, b'#').map_or(raw, |(before, _)| before));
+    if content.is_empty() {
+        return Ok(());
+    }
+    let (key, value) = split(content, b'=').ok_or(ErrorKind::MissingEquals)?;
+    let (key, value) = (trim(key), trim(value));
+    if key.is_empty() {
+        return Err(ErrorKind::EmptyKey);
+    }
+    let Some((slot, &(name, _))) = KEYS.iter().enumerate().find(|(_, (k, _))| *k == key) else {
+        // The longest prefix of at most 32 bytes that ends on a character.
+        let mut end = key.len().min(32);
+        while !key.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut shown = String::new();
+        let _ = shown.push_str(key.get(..end).unwrap_or_default());
+        return Err(ErrorKind::UnknownKey(shown));
+    };
+    let bit = 1u32 << slot;
+    if slot != EXPORT && *seen & bit != 0 {
+        return Err(ErrorKind::Duplicate(name));
+    }
+    *seen |= bit;
+    apply(config, slot, value).map_err(|expected| ErrorKind::BadValue {
+        key: name,
+        expected,
+    })
+}
+
+/// `s` before and after the first `b` (an ASCII byte, so both are text).
+pub fn split(s: &str, b: u8) -> Option<(&str, &str)> {
+    let at = s.bytes().position(|c| c == b)?;
+    Some((s.get(..at)?, s.get(at + 1..)?))
+}
+
+/// `s` without white space at either end (ASCII white space: see [`is_space`]).
+fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    let start = b.iter().position(|&c| !is_space(c)).unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|&c| !is_space(c))
+        .map_or(start, |i| i + 1);
+    s.get(start..end).unwrap_or_default()
+}
+
+/// A decimal in `min..=max`: digits only (no sign, no spaces, no `+`); else `want`.
+pub fn decimal(value: &str, min: u64, max: u64, want: &'static str) -> Result<u64, &'static str> {
+    if value.is_empty() {
+        return Err(want);
+    }
+    let mut v: u64 = 0;
+    for b in value.bytes() {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return Err(want);
+        }
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(digit)))
+            .ok_or(want)?;
+    }
+    if v < min || v > max {
+        return Err(want);
+    }
+    Ok(v)
+}
+
+/// Whether `b` is white space: the ASCII white space of Unicode (space, tab, line feed,
+/// vertical tab, form feed, carriage return). Other Unicode spaces are not: the file is
+/// read byte by byte, without Unicode's tables.
+pub fn is_space(b: u8) -> bool {
+    b == b' ' || (b'\t'..=b'\r').contains(&b)
+}
+
+/// Positions in [`KEYS`] that [`apply`] treats apart.
+const TRANSPORT: usize = 0;
+const FAMILY: usize = 1;
+const GROUPS: usize = 2;
+/// The module settings are `KEYS[FIRST_SETTING..]`, in `SETTING_KEYS` order.
+const FIRST_SETTING: usize = 3;
+const HEARTBEAT_MS: usize = 9;
+const RCVBUF_BYTES: usize = 10;
+const ACCEPT_SENDERS: usize = 11;
+const LOG: usize = 12;
+const LOG_MAX_BYTES: usize = 13;
+const EXPORT: usize = 14;
+
+/// Sets the key at `slot` of [`KEYS`]; on failure returns what the key takes.
+// Out of line: 280 bytes smaller than inlined into the line loop, measured.
+#[inline(never)]
+fn apply(config: &mut Config, slot: usize, value: &str) -> Result<(), &'static str> {
+    match slot {
+        TRANSPORT => config.transport = parse_transport(value)?,
+        FAMILY => {
             const WANT: &str = "a family name of 1 to 15 characters";
-            if value.is_empty() || value.contains(char::is_whitespace) {
-                return Err(WANT);
-            }
-            config.family = String::new();
             // GENL_NAMSIZ counts the NUL: 15 characters at most.
-            if value.len() >= GENL_NAMSIZ || config.family.push_str(value).is_err() {
+            if value.is_empty() || value.bytes().any(is_space) || value.len() >= GENL_NAMSIZ {
                 return Err(WANT);
             }
+            config.family = short(value, WANT)?;
         }
-        "groups" => config.groups = parse_groups(value)?,
-        "heartbeat_ms" => {
-            let ms = parse_u32(value, "0 or 100..3600000")?;
-            if ms != 0 && !(100..=3_600_000).contains(&ms) {
-                return Err("0 or 100..3600000");
-            }
-            config.heartbeat_ms = ms;
+        GROUPS => config.groups = parse_groups(value)?,
+        HEARTBEAT_MS => config.heartbeat_ms = zero_or(value, 100, 3_600_000, "0 or 100..3600000")?,
+        RCVBUF_BYTES => {
+            config.rcvbuf_bytes = zero_or(value, 4096, 67_108_864, "0 or 4096..67108864")?
         }
-        "rcvbuf_bytes" => {
-            let bytes = parse_u32(value, "0 or 4096..67108864")?;
-            if bytes != 0 && !(4096..=67_108_864).contains(&bytes) {
-                return Err("0 or 4096..67108864");
-            }
-            config.rcvbuf_bytes = bytes;
-        }
-        "accept_senders" => {
+        ACCEPT_SENDERS => {
             config.accept_senders = match value {
                 "kernel" => Senders::Kernel,
                 "any" => Senders::Any,
                 _ => return Err("kernel or any"),
             }
         }
-        "log" => config.log = parse_log(value)?,
-        "log_max_bytes" => {
-            let bytes = parse_u32(value, "1024..16777216")?;
-            if !(1024..=16_777_216).contains(&bytes) {
-                return Err("1024..16777216");
-            }
-            config.log_max_bytes = bytes;
+        LOG => config.log = parse_log(value)?,
+        LOG_MAX_BYTES => {
+            // The range is within u32.
+            config.log_max_bytes = decimal(value, 1024, 16_777_216, "1024..16777216")? as u32
         }
-        "export" => {
+        EXPORT => {
             crate::export::check_spec(value)?;
             let spec = short(value, "an exporter specification of at most 96 bytes")?;
             config
@@ -348,17 +396,20 @@ fn apply(config: &mut Config, key: &'static str, value: &str) -> Result<(), &'st
                 .push(spec)
                 .map_err(|_| "at most 4 export lines")?;
         }
-        module_key => match config.module.set(module_key, value) {
-            Ok(()) => {}
-            Err(SettingError::BadValue(expected)) => return Err(expected),
-            // Every other key of KEYS is a module setting.
-            Err(SettingError::UnknownKey) => return Err("a key this agent knows"),
-        },
+        setting => config.module.set_nth(setting - FIRST_SETTING, value)?,
     }
     Ok(())
 }
 
-fn short(value: &str, what: &'static str) -> Result<String<MAX_VALUE>, &'static str> {
+/// `0`, or a decimal in `min..=max` (a range within u32).
+fn zero_or(value: &str, min: u64, max: u64, want: &'static str) -> Result<u32, &'static str> {
+    match decimal(value, 0, max, want)? {
+        v @ 1.. if v < min => Err(want),
+        v => Ok(v as u32),
+    }
+}
+
+fn short<const N: usize>(value: &str, what: &'static str) -> Result<String<N>, &'static str> {
     let mut s = String::new();
     s.push_str(value).map_err(|_| what)?;
     Ok(s)
@@ -371,66 +422,47 @@ pub fn parse_transport(value: &str) -> Result<Transport, &'static str> {
         return Ok(Transport::Genl);
     }
     let n = value.strip_prefix("unit:").ok_or(WANT)?;
-    match parse_u32(n, WANT)? {
-        // MAX_LINKS is 32 in the kernel: units are 0..31.
-        unit @ 0..=31 => Ok(Transport::Unit(unit)),
-        _ => Err(WANT),
-    }
+    // MAX_LINKS is 32 in the kernel: units are 0..31.
+    Ok(Transport::Unit(decimal(n, 0, 31, WANT)? as u32))
 }
 
 fn parse_groups(value: &str) -> Result<Groups, &'static str> {
-    const WANT: &str = "one or both of: telemetry events";
-    let mut groups = Groups {
-        telemetry: false,
-        events: false,
-    };
-    for word in value.split_whitespace() {
-        match word {
-            "telemetry" => groups.telemetry = true,
-            "events" => groups.events = true,
-            _ => return Err(WANT),
+    const NAMES: &[(&str, u32)] = &[("telemetry", 1), ("events", 2)];
+    let mask = names_mask(value, NAMES, false).ok_or("one or both of: telemetry events")?;
+    Ok(Groups {
+        telemetry: mask & 1 != 0,
+        events: mask & 2 != 0,
+    })
+}
+
+/// The bits of the names in `value`, separated by white space (and by commas where
+/// `commas`); `None` when a word is not in `names` or there is none.
+pub fn names_mask(value: &str, names: &[(&str, u32)], commas: bool) -> Option<u32> {
+    let mut mask = 0;
+    for word in value
+        .as_bytes()
+        .split(|&b| is_space(b) || (commas && b == b','))
+    {
+        if !word.is_empty() {
+            let (_, bit) = names.iter().find(|(name, _)| name.as_bytes() == word)?;
+            mask |= bit;
         }
     }
-    if !groups.telemetry && !groups.events {
-        return Err(WANT);
-    }
-    Ok(groups)
+    (mask != 0).then_some(mask)
 }
 
 fn parse_log(value: &str) -> Result<LogTarget, &'static str> {
     match value {
         "none" => Ok(LogTarget::None),
         "stderr" => Ok(LogTarget::Stderr),
-        path if path.starts_with('/') && !path.ends_with('/') => Ok(LogTarget::File(short(
-            path,
-            "a file path of at most 96 bytes",
-        )?)),
+        path if path.as_bytes().first() == Some(&b'/') && path.as_bytes().last() != Some(&b'/') => {
+            Ok(LogTarget::File(short(
+                path,
+                "a file path of at most 96 bytes",
+            )?))
+        }
         _ => Err("stderr, none, or an absolute file path"),
     }
-}
-
-/// A decimal `u32` (digits only: no sign, no spaces, no leading `+`).
-pub fn parse_u32(value: &str, expected: &'static str) -> Result<u32, &'static str> {
-    u32::try_from(parse_u64(value, expected)?).map_err(|_| expected)
-}
-
-/// A decimal `u64`.
-pub fn parse_u64(value: &str, expected: &'static str) -> Result<u64, &'static str> {
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(expected);
-    }
-    value.parse().map_err(|_| expected)
-}
-
-/// A decimal `i64` with an optional leading `-`.
-pub fn parse_i64(value: &str, expected: &'static str) -> Result<i64, &'static str> {
-    let (negative, digits) = match value.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, value),
-    };
-    let magnitude = parse_u64(digits, expected)?;
-    let v = i64::try_from(magnitude).map_err(|_| expected)?;
-    Ok(if negative { -v } else { v })
 }
 
 #[cfg(test)]
@@ -598,11 +630,143 @@ mod tests {
 
     #[test]
     fn integers() {
-        assert_eq!(parse_u64("18446744073709551615", "x"), Ok(u64::MAX));
-        assert_eq!(parse_u64("18446744073709551616", "x"), Err("x"));
-        assert_eq!(parse_u64("+1", "x"), Err("x"));
-        assert_eq!(parse_i64("-9223372036854775807", "x"), Ok(-i64::MAX));
-        assert_eq!(parse_i64("--1", "x"), Err("x"));
-        assert_eq!(parse_u32("4294967296", "x"), Err("x"));
+        assert_eq!(
+            decimal("18446744073709551615", 0, u64::MAX, "x"),
+            Ok(u64::MAX)
+        );
+        assert_eq!(decimal("18446744073709551616", 0, u64::MAX, "x"), Err("x"));
+        assert_eq!(decimal("+1", 0, 9, "x"), Err("x"));
+        assert_eq!(decimal("-1", 0, 9, "x"), Err("x"));
+        assert_eq!(decimal("", 0, 9, "x"), Err("x"));
+        assert_eq!(decimal("10", 0, 9, "x"), Err("x"));
+        assert_eq!(decimal("0", 1, 9, "x"), Err("x"));
+        assert_eq!(decimal("09", 1, 9, "x"), Ok(9));
+    }
+
+    #[test]
+    fn line_ends_comments_and_spaces() {
+        let c = parse("period_ms = 5\r\nfamily=\tfam # comment = x\r\n\x0bgroups = events \x0c\n")
+            .unwrap();
+        assert_eq!(c.module.period_ms, Some(5));
+        assert_eq!(c.family.as_str(), "fam");
+        assert!(!c.groups.telemetry && c.groups.events);
+        let c = parse("groups = \t telemetry\t\tevents  \nsources = load,\tcpu , thermal").unwrap();
+        assert!(c.groups.telemetry && c.groups.events);
+        use nltelem_proto::source;
+        assert_eq!(
+            c.module.sources,
+            Some(source::LOAD | source::CPU | source::THERMAL)
+        );
+        // A comment may hold anything; a line of spaces and a comment is blank.
+        assert_eq!(parse("  # x = y\n\t\n#\n").unwrap(), Config::default());
+        assert_eq!(error_of("=\n").kind, ErrorKind::EmptyKey);
+        assert_eq!(
+            error_of("\n\nperiod ms = 1").kind,
+            ErrorKind::UnknownKey(String::try_from("period ms").unwrap())
+        );
+        assert_eq!(error_of("\n\nperiod ms = 1").line, 3);
+        // White space is ASCII's (as `is_space` says): other Unicode spaces are part of
+        // the value, so a no-break space after a number makes it a bad value.
+        assert!(matches!(
+            error_of("period_ms = 10\u{a0}").kind,
+            ErrorKind::BadValue { .. }
+        ));
+        // The first error wins, and a key that failed still counts as given.
+        assert_eq!(error_of("period_ms = 0\nperiod_ms = x\n").line, 1);
+    }
+
+    #[test]
+    fn edges_of_ranges() {
+        for good in [
+            "heartbeat_ms = 0",
+            "heartbeat_ms = 100",
+            "heartbeat_ms = 3600000",
+            "rcvbuf_bytes = 4096",
+            "rcvbuf_bytes = 67108864",
+            "log_max_bytes = 1024",
+            "log_max_bytes = 16777216",
+            "transport = unit:0",
+            "transport = unit:31",
+            "transport = unit:007",
+            "temp_mdegc_max = -0",
+            "temp_mdegc_max = 200000",
+            "load1_milli_max = 4294967295",
+            "mem_available_kib_min = 18446744073709551615",
+            "family = fifteen-chars-x",
+            "log = /a",
+            "log = stderr",
+            "log = none",
+            "period_ms = 0001",
+        ] {
+            assert!(parse(good).is_ok(), "{good}");
+        }
+        for (bad, expected) in [
+            ("heartbeat_ms = 99", "0 or 100..3600000"),
+            ("heartbeat_ms = 3600001", "0 or 100..3600000"),
+            ("rcvbuf_bytes = 4095", "0 or 4096..67108864"),
+            ("rcvbuf_bytes = 67108865", "0 or 4096..67108864"),
+            ("log_max_bytes = 1023", "1024..16777216"),
+            ("log_max_bytes = 16777217", "1024..16777216"),
+            ("log_max_bytes = 4294967296", "1024..16777216"),
+            ("transport = unit:", "genl or unit:N with N in 0..31"),
+            ("transport = unit:+1", "genl or unit:N with N in 0..31"),
+            ("transport = UNIT:1", "genl or unit:N with N in 0..31"),
+            ("temp_mdegc_max = -1", "0..200000"),
+            ("temp_mdegc_max = --0", "0..200000"),
+            ("temp_mdegc_max = -", "0..200000"),
+            ("load1_milli_max = 4294967296", "0..4294967295"),
+            (
+                "mem_available_kib_min = 18446744073709551616",
+                "0..18446744073709551615",
+            ),
+            ("watchdog_ms = -0", "0..3600000"),
+            ("period_ms = 1 0", "1..3600000"),
+            (
+                "family = sixteen-chars-xy",
+                "a family name of 1 to 15 characters",
+            ),
+            ("family = a\tb", "a family name of 1 to 15 characters"),
+            ("family =", "a family name of 1 to 15 characters"),
+            ("log = /var/", "stderr, none, or an absolute file path"),
+            ("log = /", "stderr, none, or an absolute file path"),
+            ("log = ", "stderr, none, or an absolute file path"),
+            (
+                "groups = telemetry,events",
+                "one or both of: telemetry events",
+            ),
+            (
+                "sources = ,",
+                "one or more of: load memory cpu netdev thermal",
+            ),
+            ("accept_senders = Kernel", "kernel or any"),
+        ] {
+            let e = error_of(bad);
+            assert!(
+                matches!(e.kind, ErrorKind::BadValue { expected: x, .. } if x == expected),
+                "{bad}: {e:?}"
+            );
+        }
+        let long = format!("log = /{}", "p".repeat(96));
+        assert!(matches!(
+            error_of(&long).kind,
+            ErrorKind::BadValue {
+                expected: "a file path of at most 96 bytes",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn unknown_keys_are_cut_on_a_character_boundary() {
+        let key = format!("{}é", "k".repeat(31));
+        assert_eq!(
+            error_of(&format!("{key} = 1")).kind,
+            ErrorKind::UnknownKey(String::try_from(&key[..31]).unwrap())
+        );
+        let e = error_of("pé = 1");
+        assert_eq!(
+            e.kind,
+            ErrorKind::UnknownKey(String::try_from("pé").unwrap())
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! `nltelem set KEY=VALUE`. Only settings that were given are sent: the module keeps the
 //! others.
 
-use crate::config::{parse_i64, parse_u32, parse_u64};
+use crate::config::{decimal, names_mask};
 use nlcore::{Buffer, MsgBuilder};
 use nltelem_proto::{attr::config as a, source};
 
@@ -32,7 +32,7 @@ pub enum SettingError {
     BadValue(&'static str),
 }
 
-/// The names of the module's settings, for help texts.
+/// The names of the module's settings, in attribute order (help texts, `get config`).
 pub const SETTING_KEYS: &[&str] = &[
     "period_ms",
     "sources",
@@ -51,47 +51,79 @@ pub const SOURCE_NAMES: &[(&str, u32)] = &[
     ("thermal", source::THERMAL),
 ];
 
+/// How each setting is read and sent, in [`SETTING_KEYS`] order: its attribute, the range
+/// of its value and that range as the error says it (the module's own ranges, spec
+/// `checks`). `sources` is read by name ([`parse_sources`]), not as a number.
+const SPECS: [(u16, u64, u64, &str); 6] = [
+    (a::PERIOD_MS, 1, 3_600_000, "1..3600000"),
+    (a::SOURCES, 0, 0, ""),
+    (a::LOAD1_MILLI_MAX, 0, u32::MAX as u64, "0..4294967295"),
+    (
+        a::MEM_AVAILABLE_KIB_MIN,
+        0,
+        u64::MAX,
+        "0..18446744073709551615",
+    ),
+    (a::TEMP_MDEGC_MAX, 0, 200_000, "0..200000"),
+    (a::WATCHDOG_MS, 0, 3_600_000, "0..3600000"),
+];
+
+/// The position of `sources` in [`SETTING_KEYS`].
+pub const SOURCES: usize = 1;
+/// The position of `mem_available_kib_min` (the one 8-byte setting).
+const MEM_AVAILABLE: usize = 3;
+/// The position of `temp_mdegc_max` (the one signed setting).
+pub const TEMP: usize = 4;
+
 impl ModuleSettings {
     /// Sets `key` from its text; the ranges are the module's own (spec `checks`).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), SettingError> {
-        use SettingError::BadValue;
-        match key {
-            "period_ms" => {
-                const WANT: &str = "1..3600000";
-                let ms = parse_u32(value, WANT).map_err(BadValue)?;
-                if !(1..=3_600_000).contains(&ms) {
-                    return Err(BadValue(WANT));
-                }
-                self.period_ms = Some(ms);
-            }
-            "sources" => self.sources = Some(parse_sources(value).map_err(BadValue)?),
-            "load1_milli_max" => {
-                self.load1_milli_max = Some(parse_u32(value, "0..4294967295").map_err(BadValue)?)
-            }
-            "mem_available_kib_min" => {
-                self.mem_available_kib_min =
-                    Some(parse_u64(value, "0..18446744073709551615").map_err(BadValue)?)
-            }
-            "temp_mdegc_max" => {
-                const WANT: &str = "0..200000";
-                let t = parse_i64(value, WANT).map_err(BadValue)?;
-                if !(0..=200_000).contains(&t) {
-                    return Err(BadValue(WANT));
-                }
-                // In range, so it fits an i32.
-                self.temp_mdegc_max = Some(i32::try_from(t).map_err(|_| BadValue(WANT))?);
-            }
-            "watchdog_ms" => {
-                const WANT: &str = "0..3600000";
-                let ms = parse_u32(value, WANT).map_err(BadValue)?;
-                if ms > 3_600_000 {
-                    return Err(BadValue(WANT));
-                }
-                self.watchdog_ms = Some(ms);
-            }
-            _ => return Err(SettingError::UnknownKey),
+        let i = SETTING_KEYS
+            .iter()
+            .position(|k| *k == key)
+            .ok_or(SettingError::UnknownKey)?;
+        self.set_nth(i, value).map_err(SettingError::BadValue)
+    }
+
+    /// Sets the `i`th setting of [`SETTING_KEYS`] from its text; on failure returns what
+    /// it takes.
+    pub fn set_nth(&mut self, i: usize, value: &str) -> Result<(), &'static str> {
+        let Some(&(_, min, max, want)) = SPECS.get(i) else {
+            return Err("a key this agent knows");
+        };
+        let v = if i == SOURCES {
+            u64::from(parse_sources(value)?)
+        } else {
+            // The signed setting takes `-0` too (its range starts at 0).
+            let (digits, max) = match value.strip_prefix('-') {
+                Some(rest) if i == TEMP => (rest, 0),
+                _ => (value, max),
+            };
+            decimal(digits, min, max, want)?
+        };
+        // Every value is within its field's type: the ranges above say so.
+        match i {
+            0 => self.period_ms = Some(v as u32),
+            SOURCES => self.sources = Some(v as u32),
+            2 => self.load1_milli_max = Some(v as u32),
+            MEM_AVAILABLE => self.mem_available_kib_min = Some(v),
+            TEMP => self.temp_mdegc_max = Some(v as i32),
+            _ => self.watchdog_ms = Some(v as u32),
         }
         Ok(())
+    }
+
+    /// The `i`th setting of [`SETTING_KEYS`] as given, widened to 64 bits (the signed one
+    /// as its 32-bit pattern).
+    pub fn nth(&self, i: usize) -> Option<u64> {
+        match i {
+            0 => self.period_ms.map(u64::from),
+            SOURCES => self.sources.map(u64::from),
+            2 => self.load1_milli_max.map(u64::from),
+            MEM_AVAILABLE => self.mem_available_kib_min,
+            TEMP => self.temp_mdegc_max.map(|t| u64::from(t as u32)),
+            _ => self.watchdog_ms.map(u64::from),
+        }
     }
 
     /// Whether any setting was given.
@@ -100,59 +132,24 @@ impl ModuleSettings {
     }
 
     /// Writes the given settings as `config` attributes into an open message, in
-    /// attribute order. (One loop over the values' bytes rather than one typed putter per
-    /// setting: the agent is size-bound, and this is the only place that writes them.)
+    /// attribute order. (One loop over [`SPECS`] rather than one typed putter per setting:
+    /// the agent is size-bound, and this is the only place that writes them.)
     pub fn put<B: Buffer>(&self, b: &mut MsgBuilder<B>) -> Result<(), nlcore::Error> {
-        let fields: [(u16, Option<[u8; 8]>, usize); 6] = [
-            (a::PERIOD_MS, self.period_ms.map(u32_bytes), 4),
-            (a::SOURCES, self.sources.map(u32_bytes), 4),
-            (a::LOAD1_MILLI_MAX, self.load1_milli_max.map(u32_bytes), 4),
-            (
-                a::MEM_AVAILABLE_KIB_MIN,
-                self.mem_available_kib_min.map(u64::to_ne_bytes),
-                8,
-            ),
-            (
-                a::TEMP_MDEGC_MAX,
-                self.temp_mdegc_max.map(|v| u32_bytes(v as u32)),
-                4,
-            ),
-            (a::WATCHDOG_MS, self.watchdog_ms.map(u32_bytes), 4),
-        ];
-        for (attr, value, len) in fields {
-            if let Some(bytes) = value {
-                b.put_bytes(attr, &bytes[..len])?;
+        for (i, &(attr, ..)) in SPECS.iter().enumerate() {
+            match self.nth(i) {
+                Some(v) if i == MEM_AVAILABLE => b.put_u64(attr, v)?,
+                // The others are 32-bit: `nth` widened them.
+                Some(v) => b.put_u32(attr, v as u32)?,
+                None => {}
             }
         }
         Ok(())
     }
 }
 
-/// A 32-bit value's host-order bytes in the first four of eight.
-fn u32_bytes(v: u32) -> [u8; 8] {
-    let mut out = [0; 8];
-    out[..4].copy_from_slice(&v.to_ne_bytes());
-    out
-}
-
 /// Space- or comma-separated source names to their bit mask (at least one).
 pub fn parse_sources(value: &str) -> Result<u32, &'static str> {
-    const WANT: &str = "one or more of: load memory cpu netdev thermal";
-    let mut mask = 0;
-    for word in value.split(|c: char| c == ',' || c.is_whitespace()) {
-        if word.is_empty() {
-            continue;
-        }
-        let (_, bit) = SOURCE_NAMES
-            .iter()
-            .find(|(name, _)| *name == word)
-            .ok_or(WANT)?;
-        mask |= bit;
-    }
-    if mask == 0 {
-        return Err(WANT);
-    }
-    Ok(mask)
+    names_mask(value, SOURCE_NAMES, true).ok_or("one or more of: load memory cpu netdev thermal")
 }
 
 #[cfg(test)]

@@ -3,14 +3,15 @@
 //! split across more system calls than needed and nothing is allocated.
 
 use embedded_io::Write;
-use nlcore::text::{Fixed, Text};
+use nlcore::text::Text;
 
 /// Text written straight through to an `embedded-io` sink: gathered in a fixed buffer and
 /// written when [`flush`](Self::flush) is called or the buffer fills. A sink error is
 /// remembered (and the text dropped) rather than retried: output must never stall the agent.
 pub struct TextSink<W: Write, const N: usize> {
     sink: W,
-    text: Fixed<N>,
+    buf: [u8; N],
+    len: usize,
     /// A write to the sink failed since the last flush.
     pub failed: bool,
 }
@@ -20,7 +21,8 @@ impl<W: Write, const N: usize> TextSink<W, N> {
     pub const fn new(sink: W) -> Self {
         TextSink {
             sink,
-            text: Fixed::new(),
+            buf: [0; N],
+            len: 0,
             failed: false,
         }
     }
@@ -32,33 +34,58 @@ impl<W: Write, const N: usize> TextSink<W, N> {
 
     /// Writes what is gathered; `false` if anything since the last flush failed.
     pub fn flush(&mut self) -> bool {
-        self.drain();
+        drain(&mut self.sink, &self.buf, &mut self.len, &mut self.failed);
         let _ = self.sink.flush();
         !core::mem::take(&mut self.failed)
-    }
-
-    fn drain(&mut self) {
-        let gathered = self.text.get().unwrap_or_default();
-        if self.sink.write_all(gathered).is_err() {
-            self.failed = true;
-        }
-        self.text.clear();
     }
 }
 
 impl<W: Write, const N: usize> Text for TextSink<W, N> {
     fn bytes(&mut self, bytes: &[u8]) {
-        if self.text.len() + bytes.len() > N {
-            self.drain();
+        gather(
+            &mut self.sink,
+            &mut self.buf,
+            &mut self.len,
+            &mut self.failed,
+            bytes,
+        );
+    }
+}
+
+// The work of a `TextSink`, on the buffer as a slice: one copy per sink type, not one per
+// buffer size as well.
+
+/// Appends `bytes` to `buf[..len]`, writing out what is gathered first when they do not
+/// fit, and writing them straight out when they are larger than `buf`.
+fn gather<W: Write>(
+    sink: &mut W,
+    buf: &mut [u8],
+    len: &mut usize,
+    failed: &mut bool,
+    bytes: &[u8],
+) {
+    if *len + bytes.len() > buf.len() {
+        drain(sink, buf, len, failed);
+    }
+    match buf.get_mut(*len..*len + bytes.len()) {
+        Some(room) => {
+            room.copy_from_slice(bytes);
+            *len += bytes.len();
         }
-        if bytes.len() > N {
-            if self.sink.write_all(bytes).is_err() {
-                self.failed = true;
+        None => {
+            if sink.write_all(bytes).is_err() {
+                *failed = true;
             }
-        } else {
-            self.text.bytes(bytes);
         }
     }
+}
+
+/// Writes out `buf[..len]` and empties it.
+fn drain<W: Write>(sink: &mut W, buf: &[u8], len: &mut usize, failed: &mut bool) {
+    if sink.write_all(buf.get(..*len).unwrap_or_default()).is_err() {
+        *failed = true;
+    }
+    *len = 0;
 }
 
 /// The size cap of a log file: what to do before writing `len` more bytes.
