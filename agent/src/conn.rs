@@ -4,8 +4,11 @@
 
 use crate::io;
 use core::time::Duration;
-use nlcore::consts::{GENL_CTRL_GROUP_NOTIFY, GENL_CTRL_NAME, NETLINK_GENERIC};
-use nlcore::genl::build_get_family;
+use nlcore::consts::{
+    CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY, GENL_CTRL_GROUP_NOTIFY, GENL_CTRL_NAME,
+    GENL_ID_CTRL, NETLINK_GENERIC,
+};
+use nlcore::genl::CTRL_VERSION;
 use nlcore::sock::{Error, Failed, NlSocket};
 use nlcore::{AttrIter, MsgBuilder, NlMsg, SliceBuffer};
 use nltelem::cli::exit;
@@ -94,8 +97,8 @@ pub fn ignore_reply(_: u8, _: AttrIter<'_>) -> Result<(), nlcore::Error> {
 
 /// Sends `command`, with the attributes `put` writes, as a request to the module on `sock`
 /// and hands the module's messages in the reply to `each`; a dump (`NLM_F_DUMP`, until
-/// `NLMSG_DONE`) when `dump` is set. Every request of the agent goes through here: one
-/// copy of the building, sending and reply-routing code.
+/// `NLMSG_DONE`) when `dump` is set. Every request to the module goes through here: one
+/// copy of the routing code.
 pub fn exchange<'b>(
     sock: &mut NlSocket,
     route: &Route,
@@ -105,15 +108,31 @@ pub fn exchange<'b>(
     buf: &'b mut [u8],
     each: OnReply<'_>,
 ) -> Result<(), Failed<'b>> {
-    let mut req = [0u8; 128];
-    let mut b = MsgBuilder::new(&mut req);
-    route.begin(&mut b, command)?;
-    put(&mut b)?;
-    let len = b.finish()?;
+    let message: Put<'_> = &|b| {
+        route.begin(b, command)?;
+        put(b)
+    };
     let on_data: OnData<'_> = &mut |m| match route.open(&m) {
         Some((command, attrs)) => each(command, attrs).map_err(Error::Codec),
         None => Ok(()),
     };
+    ask(sock, message, dump, buf, on_data)
+}
+
+/// Sends the message `put` writes (headers and attributes) as a request on `sock`, a dump
+/// when `dump` is set, and hands the data messages of the reply to `on_data`: the one
+/// place where the agent's requests are built and sent.
+fn ask<'b>(
+    sock: &mut NlSocket,
+    put: Put<'_>,
+    dump: bool,
+    buf: &'b mut [u8],
+    on_data: OnData<'_>,
+) -> Result<(), Failed<'b>> {
+    let mut req = [0u8; 128];
+    let mut b = MsgBuilder::new(&mut req);
+    put(&mut b)?;
+    let len = b.finish()?;
     if dump {
         sock.dump(&mut req[..len], buf, on_data).map(drop)
     } else {
@@ -212,12 +231,6 @@ fn resolve(
     groups: [&str; 2],
     buf: &mut [u8],
 ) -> Result<(u16, [Option<u32>; 2]), Error> {
-    let mut req = [0u8; 64];
-    let len = {
-        let mut b = MsgBuilder::new(&mut req);
-        build_get_family(&mut b, name, 0)?;
-        b.len()
-    };
     let mut found = None;
     let on_data: OnData<'_> = &mut |msg| {
         match CtrlFamily::parse(&msg) {
@@ -228,8 +241,12 @@ fn resolve(
         }
         Ok(())
     };
-    sock.request(&mut req[..len], buf, on_data)
-        .map_err(|f| f.error)?;
+    let get_family: Put<'_> = &|b| {
+        b.begin(GENL_ID_CTRL, 0, 0, 0)?;
+        b.genl_header(CTRL_CMD_GETFAMILY, CTRL_VERSION)?;
+        b.put_str(CTRL_ATTR_FAMILY_NAME, name)
+    };
+    ask(sock, get_family, false, buf, on_data).map_err(|f| f.error)?;
     found.ok_or(Error::NotFound)
 }
 
