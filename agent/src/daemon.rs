@@ -578,9 +578,12 @@ impl Agent<'_> {
             route,
             cmd::HEARTBEAT,
             &|b| {
-                b.put_u64(attr::heartbeat::RECEIVED, c.received)?;
-                b.put_u64(attr::heartbeat::LOST, c.lost)?;
-                b.put_u64(attr::heartbeat::EXPORTED, c.exported)
+                let counts = [
+                    (attr::heartbeat::RECEIVED, c.received),
+                    (attr::heartbeat::LOST, c.lost),
+                    (attr::heartbeat::EXPORTED, c.exported),
+                ];
+                counts.iter().try_for_each(|&(kind, n)| b.put_u64(kind, n))
             },
             replies,
             &mut conn::ignore_reply,
