@@ -17,6 +17,9 @@ use rustix::fd::AsFd;
 
 /// The configuration for a command: the given file (which must exist), or the default
 /// file when it exists, or the defaults.
+// Out of line: its buffer for the file must not stay in the caller's frame, below the
+// daemon's.
+#[inline(never)]
 pub fn load(path: Option<&str>) -> Result<Config, u8> {
     let mut scratch = [0u8; config::MAX_FILE_BYTES + 1];
     let path = match path {
