@@ -1,6 +1,6 @@
 //! The one-shot commands (`get`, `dump`, `status`, `set`) and `monitor`.
 
-use crate::conn::{self, ConnError};
+use crate::conn;
 use crate::daemon::{c_path, read_config};
 use crate::{io, sys};
 use nlcore::sock::{Error, NlSocket};
@@ -40,19 +40,21 @@ fn connect(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), u8> {
     conn::open_requests(config, buf).map_err(|e| say_conn(config, e))
 }
 
-fn say_conn(config: &Config, e: ConnError) -> u8 {
-    match e {
-        ConnError::Absent => io::error_line(&|w| {
+/// Says why the module cannot be reached; the exit code.
+fn say_conn(config: &Config, e: Error) -> u8 {
+    if conn::is_absent(&e) {
+        io::error_line(&|w| {
             w.str(match config.transport {
                 config::Transport::Genl => "module not loaded (no generic netlink family `",
                 config::Transport::Unit(_) => "module not loaded (no netlink unit for `",
             });
             w.str(&config.family);
             w.str("`)");
-        }),
-        ConnError::Failed(e) => conn::say_error("", &e, conn::hint(&e)),
+        });
+    } else {
+        conn::say_error("", &e, conn::hint(&e));
     }
-    e.exit_code()
+    conn::exit_code(&e)
 }
 
 /// Renders one of the module's messages in a reply: its attributes parsed, then printed.

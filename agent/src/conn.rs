@@ -21,40 +21,12 @@ use rustix::io::Errno;
 /// signals (a clean exit within 1 s) even when the module does not answer.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(400);
 
-/// Why the module cannot be reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnError {
-    /// Not loaded: no such family, or the unit does not exist.
-    Absent,
-    /// Something failed; the error says what.
-    Failed(Error),
-}
-
-impl ConnError {
-    /// The exit code for this failure.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            ConnError::Absent => exit::UNAVAILABLE,
-            ConnError::Failed(e) => exit_code(e),
-        }
-    }
-}
-
-impl From<Error> for ConnError {
-    fn from(e: Error) -> Self {
-        if is_absent(&e) {
-            ConnError::Absent
-        } else {
-            ConnError::Failed(e)
-        }
-    }
-}
-
 fn errno_is(e: &Error, which: Errno) -> bool {
     e.errno() == Some(which.raw_os_error())
 }
 
-/// Whether `e` means "the module is not there".
+/// Whether `e` means "the module is not there": not loaded (no such family, group or
+/// unit), or gone.
 pub fn is_absent(e: &Error) -> bool {
     matches!(e, Error::NotFound)
         || errno_is(e, Errno::NOENT)
@@ -193,7 +165,7 @@ fn request_socket(protocol: i32) -> Result<NlSocket, Error> {
 }
 
 /// Opens the request socket and resolves the route to the module.
-pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), ConnError> {
+pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), Error> {
     let mut sock = request_socket(match config.transport {
         Transport::Genl => NETLINK_GENERIC,
         Transport::Unit(unit) => Route::Classic { unit }.protocol(),
@@ -261,7 +233,7 @@ pub fn open_watcher(buf: &mut [u8]) -> Result<NlSocket, Error> {
 }
 
 /// Opens the data socket: non-blocking, in the configured groups.
-pub fn open_data(config: &Config, route: &Route) -> Result<NlSocket, ConnError> {
+pub fn open_data(config: &Config, route: &Route) -> Result<NlSocket, Error> {
     let mut sock = NlSocket::open_bound(route.protocol())?;
     if config.rcvbuf_bytes > 0 {
         let bytes = config.rcvbuf_bytes as usize;
@@ -272,10 +244,10 @@ pub fn open_data(config: &Config, route: &Route) -> Result<NlSocket, ConnError> 
     }
     let (telemetry, events) = route.group_ids();
     if config.groups.telemetry {
-        sock.join_group(telemetry.ok_or(ConnError::Absent)?)?;
+        sock.join_group(telemetry.ok_or(Error::NotFound)?)?;
     }
     if config.groups.events {
-        sock.join_group(events.ok_or(ConnError::Absent)?)?;
+        sock.join_group(events.ok_or(Error::NotFound)?)?;
     }
     sock.set_nonblocking(true)?;
     if config.accept_senders == Senders::Any {

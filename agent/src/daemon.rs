@@ -10,7 +10,7 @@
 //! timeout to the next heartbeat, so every wait is bounded and a stop signal is handled
 //! within one poll round (well under a second).
 
-use crate::conn::{self, ConnError};
+use crate::conn;
 use crate::io::{self, Stdout};
 use crate::{log, sys};
 use core::ffi::CStr;
@@ -247,14 +247,14 @@ impl Agent<'_> {
                     said_absent = false;
                     self.serve(ctl, data, route, buf, replies)
                 }
-                Err(ConnError::Absent) => {
+                Err(e) if conn::is_absent(&e) => {
                     if !said_absent {
                         self.say_absent();
                         said_absent = true;
                     }
                     self.wait_for_module(buf)
                 }
-                Err(ConnError::Failed(e)) => {
+                Err(e) => {
                     conn::say_error("cannot open the module's transport: ", &e, conn::hint(&e));
                     End::Fatal(conn::exit_code(&e))
                 }
