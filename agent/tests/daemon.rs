@@ -447,19 +447,16 @@ fn monitor_says_what_it_drops() {
     let s = sender();
     let port = s.port();
     // Monitor says nothing when it is ready: send until a datagram is seen.
+    let expected = format!("dropped: datagram from port {port}, not the kernel");
     let mut said = Vec::new();
     for seq in 1..=20 {
         send_sample(&s, seq);
-        said = agent.lines_for(Duration::from_millis(100));
-        if !said.is_empty() {
+        said.extend(agent.lines_for(Duration::from_millis(100)));
+        if said.contains(&expected) {
             break;
         }
     }
-    assert_eq!(
-        said.first().map(String::as_str),
-        Some(format!("dropped: datagram from port {port}, not the kernel").as_str()),
-        "{said:?}"
-    );
+    assert!(said.contains(&expected), "{said:?}");
     assert_eq!(agent.stop().0, Some(0));
 }
 
@@ -471,10 +468,11 @@ fn a_module_that_refuses_at_once_is_retried_with_backoff_and_a_stop_still_stops(
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let text = format!("{USERSOCK_CONFIG}period_ms = 500\n");
     let agent = Agent::start(&config_file("refused.conf", &text));
+    agent.expect("module gone");
     let lines = agent.lines_for(Duration::from_millis(1500));
     let gone = lines.iter().filter(|l| l.contains("module gone")).count();
-    // Waits of 100, 200, 400, 800 ms: four or five in 1.5 s.
-    assert!((1..=6).contains(&gone), "{gone} times gone: {lines:?}");
+    // Waits of 100, 200, 400, 800 ms: four or five more in 1.5 s (it was thousands).
+    assert!(gone <= 8, "{gone} times gone: {lines:?}");
     let (code, took) = agent.stop();
     assert_eq!(code, Some(0));
     assert!(took < Duration::from_secs(1), "exit took {took:?}");
