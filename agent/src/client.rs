@@ -1,66 +1,83 @@
 //! The one-shot commands (`get`, `dump`, `status`, `set`) and `monitor`.
 
-use crate::conn::{self, ConnError};
-use crate::daemon::{build, read_config};
-use crate::io::{self, Stdout};
-use crate::{fail, sys};
-use core::fmt::Write as _;
-use nlcore::sock::{Error, Failed, NlSocket};
+use crate::conn;
+use crate::daemon::{c_path, read_config};
+use crate::{io, sys};
+use nlcore::sock::{Error, NlSocket};
+use nlcore::text::Text;
+use nlcore::AttrIter;
 use nltelem::cli::{exit, Command};
 use nltelem::config::{self, Config};
 use nltelem::decode::{parse_module_config, Event, Netdev, Sample, Stats};
 use nltelem::format::{self, Style};
 use nltelem::route::Route;
-use nltelem::settings::ModuleSettings;
 use nltelem_proto::cmd;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fd::AsFd;
 
 /// The configuration for a command: the given file (which must exist), or the default
 /// file when it exists, or the defaults.
+// Out of line: its buffer for the file must not stay in the caller's frame, below the
+// daemon's.
+#[inline(never)]
 pub fn load(path: Option<&str>) -> Result<Config, u8> {
-    match path {
-        Some(p) => read_config(p),
+    let mut scratch = [0u8; config::MAX_FILE_BYTES + 1];
+    let path = match path {
+        Some(p) => p,
         None => {
-            let exists = rustix::fs::access(config::DEFAULT_PATH, rustix::fs::Access::READ_OK);
-            if exists.is_ok() {
-                read_config(config::DEFAULT_PATH)
-            } else {
-                Ok(Config::default())
+            let default = c_path(config::DEFAULT_PATH, &mut scratch);
+            let exists = default.and_then(|p| rustix::fs::access(p, rustix::fs::Access::READ_OK));
+            if exists.is_err() {
+                return Ok(Config::default());
             }
+            config::DEFAULT_PATH
         }
-    }
+    };
+    read_config(path, &mut scratch)
 }
 
 fn connect(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), u8> {
-    conn::open_requests(config, buf).map_err(|e| report_conn(config, e))
+    conn::open_requests(config, buf).map_err(|e| say_conn(config, e))
 }
 
-fn report_conn(config: &Config, e: ConnError) -> u8 {
-    match e {
-        ConnError::Absent => {
-            fail!(
-                "module not loaded (no {} `{}`)",
-                match config.transport {
-                    config::Transport::Genl => "generic netlink family",
-                    config::Transport::Unit(_) => "netlink unit for",
-                },
-                config.family.as_str()
-            );
-        }
-        ConnError::Failed(e) => fail!("{}{}", e, conn::hint(&e)),
-    }
-    e.exit_code()
-}
-
-fn report(what: &str, f: &Failed<'_>) -> u8 {
-    let code = conn::exit_code(&f.error);
-    if code == exit::NOPERM {
-        fail!("{what}: {f} (needs CAP_NET_ADMIN)");
+/// Says why the module cannot be reached; the exit code.
+fn say_conn(config: &Config, e: Error) -> u8 {
+    if conn::is_absent(&e) {
+        io::error_line(&|w| {
+            w.str(match config.transport {
+                config::Transport::Genl => "module not loaded (no generic netlink family `",
+                config::Transport::Unit(_) => "module not loaded (no netlink unit for `",
+            });
+            w.str(&config.family);
+            w.str("`)");
+        });
     } else {
-        fail!("{what}: {f}");
+        conn::say_error("", &e, conn::hint(&e));
     }
-    code
+    conn::exit_code(&e)
+}
+
+/// Renders one of the module's messages in a reply: its attributes parsed, then printed.
+type Render = fn(&mut dyn Text, AttrIter<'_>, Style) -> Result<(), nlcore::Error>;
+
+fn render_sample(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
+    format::sample(w, &Sample::parse(attrs)?, style);
+    Ok(())
+}
+
+fn render_config(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
+    format::module_config(w, &parse_module_config(attrs)?, style);
+    Ok(())
+}
+
+fn render_stats(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
+    format::stats(w, &Stats::parse(attrs)?, style);
+    Ok(())
+}
+
+fn render_netdev(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
+    format::netdev(w, &Netdev::parse(attrs)?, style);
+    Ok(())
 }
 
 /// Runs a one-shot command; returns the exit code.
@@ -76,119 +93,48 @@ pub fn run(command: Command, config: &Config, style: Style) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // What to ask, how to print the answer, and what a failure is called.
+    let (ask, render, dump, failed): (u8, Render, bool, &str) = match command {
+        Command::GetSample => (cmd::GET_SAMPLE, render_sample, false, "request failed"),
+        Command::GetConfig => (cmd::GET_CONFIG, render_config, false, "request failed"),
+        Command::Status => (cmd::GET_STATS, render_stats, false, "request failed"),
+        Command::Dump => (cmd::DUMP_NETDEV, render_netdev, true, "dump failed"),
+        Command::Set(settings) => {
+            let set = conn::request(
+                &mut sock,
+                &route,
+                cmd::SET_CONFIG,
+                &|b| settings.put(b),
+                buf,
+                &mut conn::ignore_reply,
+            );
+            if let Err(f) = set {
+                return conn::say_failed("set refused", &f);
+            }
+            // The module's settings as they now are.
+            (cmd::GET_CONFIG, render_config, false, "request failed")
+        }
+        _ => return exit::SOFTWARE,
+    };
     let mut out = io::stdout();
-    let code = match command {
-        Command::GetSample => request(
-            &mut sock,
-            &route,
-            cmd::GET_SAMPLE,
-            buf,
-            &mut out,
-            &mut |out, attrs| {
-                let s = Sample::parse(attrs)?;
-                let _ = format::sample(out, &s, style);
-                Ok(())
-            },
-        ),
-        Command::GetConfig => get_config(&mut sock, &route, buf, &mut out, style),
-        Command::Status => request(
-            &mut sock,
-            &route,
-            cmd::GET_STATS,
-            buf,
-            &mut out,
-            &mut |out, attrs| {
-                let s = Stats::parse(attrs)?;
-                let _ = format::stats(out, &s, style);
-                Ok(())
-            },
-        ),
-        Command::Dump => dump(&mut sock, &route, buf, &mut out, style),
-        Command::Set(settings) => set(&mut sock, &route, &settings, buf, &mut out, style),
-        _ => exit::SOFTWARE,
+    let w = out.text();
+    let asked = conn::exchange(
+        &mut sock,
+        &route,
+        ask,
+        &conn::no_attrs,
+        dump,
+        buf,
+        &mut |_, attrs| render(w, attrs, style),
+    );
+    let code = match asked {
+        Ok(()) => exit::OK,
+        Err(f) => conn::say_failed(failed, &f),
     };
     if !out.flush() && code == exit::OK {
         return exit::IOERR;
     }
     code
-}
-
-fn request(
-    sock: &mut NlSocket,
-    route: &Route,
-    command: u8,
-    buf: &mut [u8],
-    out: &mut Stdout,
-    each: &mut dyn FnMut(&mut Stdout, nlcore::AttrIter<'_>) -> Result<(), nlcore::Error>,
-) -> u8 {
-    let mut req = [0u8; 32];
-    let Ok(len) = build(route, command, &mut req, |_| Ok(())) else {
-        return exit::SOFTWARE;
-    };
-    let on_data: conn::OnData<'_> = &mut |m| match route.open(&m) {
-        Some((_, attrs)) => each(out, attrs).map_err(Error::Codec),
-        None => Ok(()),
-    };
-    let r = sock.request(&mut req[..len], buf, on_data);
-    match r {
-        Ok(_) => exit::OK,
-        Err(f) => report("request failed", &f),
-    }
-}
-
-fn get_config(
-    sock: &mut NlSocket,
-    route: &Route,
-    buf: &mut [u8],
-    out: &mut Stdout,
-    style: Style,
-) -> u8 {
-    request(sock, route, cmd::GET_CONFIG, buf, out, &mut |out, attrs| {
-        let c = parse_module_config(attrs)?;
-        let _ = format::module_config(out, &c, style);
-        Ok(())
-    })
-}
-
-fn dump(sock: &mut NlSocket, route: &Route, buf: &mut [u8], out: &mut Stdout, style: Style) -> u8 {
-    let mut req = [0u8; 32];
-    let Ok(len) = build(route, cmd::DUMP_NETDEV, &mut req, |_| Ok(())) else {
-        return exit::SOFTWARE;
-    };
-    let r = sock.dump(&mut req[..len], buf, |m| match route.open(&m) {
-        Some((_, attrs)) => {
-            let n = Netdev::parse(attrs)?;
-            let _ = format::netdev(out, &n, style);
-            Ok(())
-        }
-        None => Ok(()),
-    });
-    match r {
-        Ok(_) => exit::OK,
-        Err(f) => report("dump failed", &f),
-    }
-}
-
-fn set(
-    sock: &mut NlSocket,
-    route: &Route,
-    settings: &ModuleSettings,
-    buf: &mut [u8],
-    out: &mut Stdout,
-    style: Style,
-) -> u8 {
-    let mut req = [0u8; 128];
-    let Ok(len) = build(route, cmd::SET_CONFIG, &mut req, |b| settings.put(b)) else {
-        return exit::SOFTWARE;
-    };
-    if let Err(f) = sock.request(
-        &mut req[..len],
-        buf,
-        &mut conn::ignore_data as conn::OnData<'_>,
-    ) {
-        return report("set refused", &f);
-    }
-    get_config(sock, route, buf, out, style)
 }
 
 /// `nltelem monitor`: prints every sample and event until TERM/INT.
@@ -206,7 +152,7 @@ pub fn monitor(config: &Config, style: Style) -> u8 {
     };
     let mut data = match conn::open_data(config, &route) {
         Ok(s) => s,
-        Err(e) => return report_conn(config, e),
+        Err(e) => return say_conn(config, e),
     };
     let signals = match sys::signalfd() {
         Ok(fd) => fd,
@@ -236,18 +182,19 @@ pub fn monitor(config: &Config, style: Style) -> u8 {
         }
         // Bounded per round, so a flood cannot starve the signal check.
         for _ in 0..64 {
+            let w = out.text();
             match data.recv_from(buf) {
                 Ok(d) => {
                     for m in d.messages().filter_map(Result::ok) {
                         match route.open(&m) {
                             Some((cmd::SAMPLE, attrs)) => {
                                 if let Ok(s) = Sample::parse(attrs) {
-                                    let _ = format::sample(&mut out, &s, style);
+                                    format::sample(w, &s, style);
                                 }
                             }
                             Some((cmd::EVENT, attrs)) => {
                                 if let Ok(e) = Event::parse(attrs) {
-                                    let _ = format::event(&mut out, &e, style);
+                                    format::event(w, &e, style);
                                 }
                             }
                             _ => {}
@@ -255,15 +202,15 @@ pub fn monitor(config: &Config, style: Style) -> u8 {
                     }
                 }
                 Err(Error::WouldBlock) => break,
-                Err(Error::Overrun) => {
-                    let _ = writeln!(out, "overrun: messages were lost");
-                }
+                Err(Error::Overrun) => w.str("overrun: messages were lost\n"),
                 Err(Error::ForeignSender { port }) => {
-                    let _ = writeln!(out, "dropped: datagram from port {port}, not the kernel");
+                    w.str("dropped: datagram from port ");
+                    w.uint(port.into());
+                    w.str(", not the kernel\n");
                 }
                 Err(e) => {
                     out.flush();
-                    fail!("receiving failed: {}", e);
+                    conn::say_error("receiving failed: ", &e, "");
                     return conn::exit_code(&e);
                 }
             }

@@ -2,14 +2,18 @@
 //! and, for the daemon and `monitor`, a data socket in the groups. Keeping them apart
 //! means a request never has to skip (and lose) samples that arrive while it waits.
 
+use crate::io;
 use core::time::Duration;
-use nlcore::consts::{GENL_CTRL_GROUP_NOTIFY, GENL_CTRL_NAME, NETLINK_GENERIC};
-use nlcore::genl::{build_get_family, FamilyInfo};
-use nlcore::sock::{Error, FamilyWatcher, NlSocket};
-use nlcore::{MsgBuilder, NlMsg};
+use nlcore::consts::{
+    CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY, GENL_CTRL_GROUP_NOTIFY, GENL_CTRL_NAME,
+    GENL_ID_CTRL, NETLINK_GENERIC,
+};
+use nlcore::genl::CTRL_VERSION;
+use nlcore::sock::{Error, Failed, NlSocket};
+use nlcore::{AttrIter, MsgBuilder, NlMsg, SliceBuffer};
 use nltelem::cli::exit;
 use nltelem::config::{Config, Senders, Transport};
-use nltelem::route::Route;
+use nltelem::route::{CtrlFamily, Route};
 use nltelem_proto as proto;
 use rustix::io::Errno;
 
@@ -17,40 +21,12 @@ use rustix::io::Errno;
 /// signals (a clean exit within 1 s) even when the module does not answer.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(400);
 
-/// Why the module cannot be reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnError {
-    /// Not loaded: no such family, or the unit does not exist.
-    Absent,
-    /// Something failed; the error says what.
-    Failed(Error),
-}
-
-impl ConnError {
-    /// The exit code for this failure.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            ConnError::Absent => exit::UNAVAILABLE,
-            ConnError::Failed(e) => exit_code(e),
-        }
-    }
-}
-
-impl From<Error> for ConnError {
-    fn from(e: Error) -> Self {
-        if is_absent(&e) {
-            ConnError::Absent
-        } else {
-            ConnError::Failed(e)
-        }
-    }
-}
-
 fn errno_is(e: &Error, which: Errno) -> bool {
     e.errno() == Some(which.raw_os_error())
 }
 
-/// Whether `e` means "the module is not there".
+/// Whether `e` means "the module is not there": not loaded (no such family, group or
+/// unit), or gone.
 pub fn is_absent(e: &Error) -> bool {
     matches!(e, Error::NotFound)
         || errno_is(e, Errno::NOENT)
@@ -74,9 +50,78 @@ pub fn exit_code(e: &Error) -> u8 {
 /// once per call site.
 pub type OnData<'c> = &'c mut dyn FnMut(NlMsg<'_>) -> Result<(), Error>;
 
-/// The [`OnData`] of a request whose reply carries nothing needed (an ack).
-pub fn ignore_data(_: NlMsg<'_>) -> Result<(), Error> {
+/// Writes the attributes of a request to the module (after its headers).
+pub type Put<'p> = &'p dyn Fn(&mut MsgBuilder<SliceBuffer<'_>>) -> Result<(), nlcore::Error>;
+
+/// The [`Put`] of a request without attributes.
+pub fn no_attrs(_: &mut MsgBuilder<SliceBuffer<'_>>) -> Result<(), nlcore::Error> {
     Ok(())
+}
+
+/// What a request to the module hands each of the module's messages in its reply to: the
+/// command and the attributes.
+pub type OnReply<'c> = &'c mut dyn FnMut(u8, AttrIter<'_>) -> Result<(), nlcore::Error>;
+
+/// The [`OnReply`] of a request whose reply carries nothing needed (an ack).
+pub fn ignore_reply(_: u8, _: AttrIter<'_>) -> Result<(), nlcore::Error> {
+    Ok(())
+}
+
+/// Sends `command`, with the attributes `put` writes, as a request to the module on `sock`
+/// and hands the module's messages in the reply to `each`; a dump (`NLM_F_DUMP`, until
+/// `NLMSG_DONE`) when `dump` is set. Every request to the module goes through here: one
+/// copy of the routing code.
+pub fn exchange<'b>(
+    sock: &mut NlSocket,
+    route: &Route,
+    command: u8,
+    put: Put<'_>,
+    dump: bool,
+    buf: &'b mut [u8],
+    each: OnReply<'_>,
+) -> Result<(), Failed<'b>> {
+    let message: Put<'_> = &|b| {
+        route.begin(b, command)?;
+        put(b)
+    };
+    let on_data: OnData<'_> = &mut |m| match route.open(&m) {
+        Some((command, attrs)) => each(command, attrs).map_err(Error::Codec),
+        None => Ok(()),
+    };
+    ask(sock, message, dump, buf, on_data)
+}
+
+/// Sends the message `put` writes (headers and attributes) as a request on `sock`, a dump
+/// when `dump` is set, and hands the data messages of the reply to `on_data`: the one
+/// place where the agent's requests are built and sent.
+fn ask<'b>(
+    sock: &mut NlSocket,
+    put: Put<'_>,
+    dump: bool,
+    buf: &'b mut [u8],
+    on_data: OnData<'_>,
+) -> Result<(), Failed<'b>> {
+    let mut req = [0u8; 128];
+    let mut b = MsgBuilder::new(&mut req);
+    put(&mut b)?;
+    let len = b.finish()?;
+    if dump {
+        sock.dump(&mut req[..len], buf, on_data).map(drop)
+    } else {
+        sock.request(&mut req[..len], buf, on_data).map(drop)
+    }
+}
+
+/// [`exchange`] for a request answered by an ack (and before it, data).
+pub fn request<'b>(
+    sock: &mut NlSocket,
+    route: &Route,
+    command: u8,
+    put: Put<'_>,
+    buf: &'b mut [u8],
+    each: OnReply<'_>,
+) -> Result<(), Failed<'b>> {
+    exchange(sock, route, command, put, false, buf, each)
 }
 
 /// A hint for the stderr line of a failure that `exit_code` maps to 77.
@@ -88,31 +133,58 @@ pub fn hint(e: &Error) -> &'static str {
     }
 }
 
+/// `nltelem: <what><error><tail>` on standard error.
+pub fn say_error(what: &str, e: &Error, tail: &str) {
+    io::error_line(&|w| {
+        w.str(what);
+        e.describe(w);
+        w.str(tail);
+    });
+}
+
+/// `nltelem: <what>: <failure>` on standard error, with what a refusal for lack of
+/// privilege needs; returns the exit code for the failure.
+pub fn say_failed(what: &str, f: &Failed<'_>) -> u8 {
+    let code = exit_code(&f.error);
+    io::error_line(&|w| {
+        w.str(what);
+        w.str(": ");
+        f.describe(w);
+        if code == exit::NOPERM {
+            w.str(" (needs CAP_NET_ADMIN)");
+        }
+    });
+    code
+}
+
+/// A socket for requests on `protocol`: a reply is waited for [`REQUEST_TIMEOUT`] at most.
+fn request_socket(protocol: i32) -> Result<NlSocket, Error> {
+    let sock = NlSocket::open_bound(protocol)?;
+    sock.set_recv_timeout(REQUEST_TIMEOUT)?;
+    Ok(sock)
+}
+
 /// Opens the request socket and resolves the route to the module.
-pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), ConnError> {
-    let (mut sock, route) = match config.transport {
+pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), Error> {
+    let mut sock = request_socket(match config.transport {
+        Transport::Genl => NETLINK_GENERIC,
+        Transport::Unit(unit) => Route::Classic { unit }.protocol(),
+    })?;
+    let route = match config.transport {
         Transport::Genl => {
-            let mut sock = NlSocket::open_bound(NETLINK_GENERIC)?;
-            sock.set_recv_timeout(REQUEST_TIMEOUT)?;
             let (family, [telemetry, events]) = resolve(
                 &mut sock,
                 &config.family,
                 [proto::MCGRP_TELEMETRY, proto::MCGRP_EVENTS],
                 buf,
             )?;
-            let route = Route::Genl {
+            Route::Genl {
                 family,
                 telemetry,
                 events,
-            };
-            (sock, route)
+            }
         }
-        Transport::Unit(unit) => {
-            let route = Route::Classic { unit };
-            let sock = NlSocket::open_bound(route.protocol())?;
-            sock.set_recv_timeout(REQUEST_TIMEOUT)?;
-            (sock, route)
-        }
+        Transport::Unit(unit) => Route::Classic { unit },
     };
     // Errors explained in words; older kernels without the option still work.
     let _ = sock.set_ext_ack(true);
@@ -131,41 +203,37 @@ fn resolve(
     groups: [&str; 2],
     buf: &mut [u8],
 ) -> Result<(u16, [Option<u32>; 2]), Error> {
-    let mut req = [0u8; 64];
-    let len = {
-        let mut b = MsgBuilder::new(&mut req);
-        build_get_family(&mut b, name, 0)?;
-        b.len()
-    };
     let mut found = None;
     let on_data: OnData<'_> = &mut |msg| {
-        let info = FamilyInfo::parse(msg)?;
-        if info.name == name {
-            found = Some((
-                info.id,
-                [info.mcast_group(groups[0])?, info.mcast_group(groups[1])?],
-            ));
+        match CtrlFamily::parse(&msg) {
+            Some(f) if f.name == name.as_bytes() => {
+                found = Some((f.id, groups.map(|g| f.group_id(g))));
+            }
+            _ => {}
         }
         Ok(())
     };
-    sock.request(&mut req[..len], buf, on_data)
-        .map_err(|f| f.error)?;
+    let get_family: Put<'_> = &|b| {
+        b.begin(GENL_ID_CTRL, 0, 0, 0)?;
+        b.genl_header(CTRL_CMD_GETFAMILY, CTRL_VERSION)?;
+        b.put_str(CTRL_ATTR_FAMILY_NAME, name)
+    };
+    ask(sock, get_family, false, buf, on_data).map_err(|f| f.error)?;
     found.ok_or(Error::NotFound)
 }
 
 /// The controller's watcher: a socket in `nlctrl`'s `notify` group, non-blocking.
-pub fn open_watcher(buf: &mut [u8]) -> Result<FamilyWatcher, Error> {
-    let mut sock = NlSocket::open_bound(NETLINK_GENERIC)?;
-    sock.set_recv_timeout(REQUEST_TIMEOUT)?;
+pub fn open_watcher(buf: &mut [u8]) -> Result<NlSocket, Error> {
+    let mut sock = request_socket(NETLINK_GENERIC)?;
     let (_, [notify, _]) = resolve(&mut sock, GENL_CTRL_NAME, [GENL_CTRL_GROUP_NOTIFY, ""], buf)?;
     let notify = notify.ok_or(Error::NotFound)?;
     sock.join_group(notify)?;
     sock.set_nonblocking(true)?;
-    Ok(FamilyWatcher::from_socket(sock, notify))
+    Ok(sock)
 }
 
 /// Opens the data socket: non-blocking, in the configured groups.
-pub fn open_data(config: &Config, route: &Route) -> Result<NlSocket, ConnError> {
+pub fn open_data(config: &Config, route: &Route) -> Result<NlSocket, Error> {
     let mut sock = NlSocket::open_bound(route.protocol())?;
     if config.rcvbuf_bytes > 0 {
         let bytes = config.rcvbuf_bytes as usize;
@@ -176,10 +244,10 @@ pub fn open_data(config: &Config, route: &Route) -> Result<NlSocket, ConnError> 
     }
     let (telemetry, events) = route.group_ids();
     if config.groups.telemetry {
-        sock.join_group(telemetry.ok_or(ConnError::Absent)?)?;
+        sock.join_group(telemetry.ok_or(Error::NotFound)?)?;
     }
     if config.groups.events {
-        sock.join_group(events.ok_or(ConnError::Absent)?)?;
+        sock.join_group(events.ok_or(Error::NotFound)?)?;
     }
     sock.set_nonblocking(true)?;
     if config.accept_senders == Senders::Any {

@@ -10,13 +10,14 @@
 //! timeout to the next heartbeat, so every wait is bounded and a stop signal is handled
 //! within one poll round (well under a second).
 
-use crate::conn::{self, ConnError};
+use crate::conn;
 use crate::io::{self, Stdout};
-use crate::{fail, log, sys};
-use core::fmt::Write as _;
-use core::time::Duration;
-use nlcore::sock::{Error, FamilyChange, FamilyWatcher, NlSocket};
-use nlcore::{MsgBuilder, NlMsg};
+use crate::{log, sys};
+use core::ffi::CStr;
+use nlcore::consts::{CTRL_CMD_DELFAMILY, CTRL_CMD_NEWFAMILY};
+use nlcore::sock::{Error, FamilyChange, NlSocket};
+use nlcore::text::Text;
+use nlcore::NlMsg;
 use nltelem::accounting::{bump, Counters, Seen, SeqTracker};
 use nltelem::backoff::Backoff;
 use nltelem::cli::exit;
@@ -24,10 +25,11 @@ use nltelem::config::{self, Config, Transport};
 use nltelem::decode::{Event, Sample};
 use nltelem::export::Exporters;
 use nltelem::format::{self, Style};
-use nltelem::route::Route;
+use nltelem::route::{CtrlFamily, Route};
 use nltelem_proto::{attr, cmd};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::io::Errno;
 
 use crate::sys::RECV_BUFFER;
 
@@ -38,76 +40,122 @@ const EXPORT_POLL_MS: u64 = 1000;
 /// Datagrams read per wake-up before the other sources get a turn.
 const MAX_BATCH: u32 = 64;
 
-/// Reads a configuration file (at most [`config::MAX_FILE_BYTES`]).
-pub fn read_config(path: &str) -> Result<Config, u8> {
-    let mut bytes = [0u8; config::MAX_FILE_BYTES + 1];
-    let fd = match rustix::fs::open(path, rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()) {
+/// `path` and its NUL, copied to the start of `scratch`: the form the system takes. Given
+/// a `&str`, rustix makes that copy itself, in a `PATH_MAX` buffer on the stack of every
+/// caller.
+pub fn c_path<'s>(path: &str, scratch: &'s mut [u8]) -> Result<&'s CStr, Errno> {
+    let bytes = path.as_bytes();
+    let with_nul = scratch.get_mut(..=bytes.len()).ok_or(Errno::NAMETOOLONG)?;
+    let (last, text) = with_nul.split_last_mut().ok_or(Errno::INVAL)?;
+    text.copy_from_slice(bytes);
+    *last = 0;
+    CStr::from_bytes_with_nul(with_nul).map_err(|_| Errno::INVAL)
+}
+
+/// `nltelem: <before><what>errno <n>` on standard error.
+fn say_errno(before: &str, what: &str, e: Errno) {
+    io::error_line(&|w| {
+        w.str(before);
+        w.str(what);
+        w.str("errno ");
+        w.int(e.raw_os_error().into());
+    });
+}
+
+/// Reads a configuration file (at most [`config::MAX_FILE_BYTES`]) through `scratch`
+/// (at least that size and one more byte).
+pub fn read_config(path: &str, scratch: &mut [u8]) -> Result<Config, u8> {
+    let opened = c_path(path, scratch)
+        .and_then(|c| rustix::fs::open(c, rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()));
+    let fd = match opened {
         Ok(fd) => fd,
         Err(e) => {
-            fail!("{path}: cannot open: errno {}", e.raw_os_error());
+            say_errno(path, ": cannot open: ", e);
             return Err(exit::CONFIG);
         }
     };
+    // One byte more than the largest file, so that a larger one is seen (and refused).
+    let limit = scratch.len().min(config::MAX_FILE_BYTES + 1);
+    let (bytes, _) = scratch.split_at_mut(limit);
     let mut len = 0;
     while len < bytes.len() {
         match rustix::io::read(&fd, &mut bytes[len..]) {
             Ok(0) => break,
             Ok(n) => len += n,
-            Err(rustix::io::Errno::INTR) => {}
+            Err(Errno::INTR) => {}
             Err(e) => {
-                fail!("{path}: cannot read: errno {}", e.raw_os_error());
+                say_errno(path, ": cannot read: ", e);
                 return Err(exit::CONFIG);
             }
         }
     }
     config::parse_bytes(&bytes[..len]).map_err(|e| {
-        fail!("{path}: {e}");
+        io::error_line(&|w| {
+            w.str(path);
+            w.str(": ");
+            e.describe(w);
+        });
         exit::CONFIG
     })
 }
 
-fn now_ms() -> u64 {
-    sys::now_ms()
+/// Writes `nltelem: <what>` and what `more` adds as one line on standard output.
+fn say(out: &mut Stdout, what: &str, more: &dyn Fn(&mut dyn Text)) {
+    let w = out.text();
+    w.str("nltelem: ");
+    w.str(what);
+    more(w);
+    w.byte(b'\n');
+    out.flush();
 }
 
-/// Waits until one of `fds` is readable or `timeout_ms` passed; a signal is no error.
-fn wait(fds: &mut [PollFd<'_>], timeout_ms: u64) -> Result<(), Error> {
+fn now_ms() -> u64 {
+    nlcore::sock::monotonic_us() / 1000
+}
+
+/// Waits until one of `fds` (data, signals, watcher) is readable or `timeout_ms` passed (a
+/// signal is no error); which of them are readable. `None`: `poll` failed (said on stderr).
+fn wait(fds: [BorrowedFd<'_>; 3], timeout_ms: u64) -> Option<[bool; 3]> {
     let ts = Timespec {
         tv_sec: i64::try_from(timeout_ms / 1000).unwrap_or(i64::MAX),
         tv_nsec: ((timeout_ms % 1000) * 1_000_000) as _,
     };
-    match poll(fds, Some(&ts)) {
-        Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
-        Err(e) => Err(Error::Os(e.raw_os_error())),
+    let mut polled = fds.map(|fd| PollFd::from_borrowed_fd(fd, PollFlags::IN));
+    match poll(&mut polled, Some(&ts)) {
+        Ok(_) | Err(Errno::INTR) => {}
+        Err(e) => {
+            conn::say_error("poll failed: ", &Error::Os(e.raw_os_error()), "");
+            return None;
+        }
     }
+    Some(polled.map(|fd| fd.revents().intersects(PollFlags::IN | PollFlags::ERR)))
 }
 
-fn readable(fd: &PollFd<'_>) -> bool {
-    fd.revents().intersects(PollFlags::IN | PollFlags::ERR)
+/// The watcher's socket, or (without a watcher) `instead`: a stand-in that keeps the poll
+/// set one shape; `Agent::family_event` then finds no watcher to read.
+fn watched<'a>(watcher: &'a Option<NlSocket>, instead: BorrowedFd<'a>) -> BorrowedFd<'a> {
+    watcher.as_ref().map_or(instead, |w| w.as_fd())
 }
 
-/// How a connected session ended. (A `Config` travels by value: there is no heap, and
-/// it moves once per reload.)
-#[allow(clippy::large_enum_variant)]
+/// How a connected session ended.
 enum End {
     /// Stop signal: exit 0.
     Stop,
     /// The module went away: wait for it.
     Gone,
-    /// Try to connect again (the wait for an absent module is over).
+    /// Connect (again) at once: the wait for an absent module is over, or a reloaded
+    /// configuration needs new sockets.
     Retry,
-    /// A reloaded configuration needs new sockets.
-    Reconnect(Config),
     /// Give up with this exit code.
     Fatal(u8),
 }
 
-/// What a signal asks for.
-#[allow(clippy::large_enum_variant)]
+/// What the pending signals ask for.
 enum Asked {
     Nothing,
     Stop,
-    Reload(Config),
+    /// Read the configuration file again.
+    Reload,
 }
 
 struct Agent<'p> {
@@ -122,8 +170,11 @@ struct Agent<'p> {
     /// keep their size resident.
     exporters: &'p mut Exporters,
     out: Stdout,
+    /// The wait before the next attempt to connect; reset once a session is ready.
+    backoff: Backoff,
     signals: OwnedFd,
-    watcher: Option<FamilyWatcher>,
+    /// The controller watcher: a socket in `nlctrl`'s `notify` group.
+    watcher: Option<NlSocket>,
 }
 
 /// Runs the daemon with the configuration at `path`; returns the exit code.
@@ -131,23 +182,23 @@ struct Agent<'p> {
 // stack is that of the one command that runs, not of all of them together.
 #[inline(never)]
 pub fn run(path: &str) -> u8 {
-    let config = match read_config(path) {
+    let Some(bufs) = sys::buffers() else {
+        return exit::SOFTWARE;
+    };
+    let config = match read_config(path, &mut bufs.recv) {
         Ok(c) => c,
         Err(code) => return code,
     };
     if let Err(log::OpenError(e)) = log::configure(&config.log, config.log_max_bytes) {
-        fail!("cannot open the log file: errno {}", e.raw_os_error());
+        say_errno("", "cannot open the log file: ", e);
         return exit::IOERR;
     }
     let signals = match sys::signalfd() {
         Ok(fd) => fd,
         Err(e) => {
-            fail!("cannot set up signals: errno {}", e.raw_os_error());
+            say_errno("", "cannot set up signals: ", e);
             return exit::SOFTWARE;
         }
-    };
-    let Some(bufs) = sys::buffers() else {
-        return exit::SOFTWARE;
     };
     bufs.exporters.configure(&config.exports);
     let mut agent = Agent {
@@ -158,6 +209,7 @@ pub fn run(path: &str) -> u8 {
         telemetry: SeqTracker::new(),
         events: SeqTracker::new(),
         out: io::stdout(),
+        backoff: Backoff::new(),
         signals,
         watcher: None,
     };
@@ -181,43 +233,46 @@ impl Agent<'_> {
     }
 
     fn main_loop(&mut self, buf: &mut [u8; RECV_BUFFER], replies: &mut [u8]) -> u8 {
-        let mut backoff = Backoff::new();
         let mut said_absent = false;
         loop {
             let connected = conn::open_requests(&self.config, buf).and_then(|(ctl, route)| {
                 let data = conn::open_data(&self.config, &route)?;
                 Ok((ctl, data, route))
             });
-            let end = match connected {
+            let mut end = match connected {
                 Ok((ctl, data, route)) => {
-                    backoff.reset();
                     said_absent = false;
                     self.serve(ctl, data, route, buf, replies)
                 }
-                Err(ConnError::Absent) => {
+                Err(e) if conn::is_absent(&e) => {
                     if !said_absent {
                         self.say_absent();
                         said_absent = true;
                     }
-                    self.wait_for_module(backoff.next_ms(), buf)
+                    self.wait_for_module(buf)
                 }
-                Err(ConnError::Failed(e)) => {
-                    fail!(
-                        "cannot open the module's transport: {}{}",
-                        e,
-                        conn::hint(&e)
-                    );
+                Err(e) => {
+                    conn::say_error("cannot open the module's transport: ", &e, conn::hint(&e));
                     End::Fatal(conn::exit_code(&e))
                 }
             };
+            if let End::Gone = end {
+                bump(&mut self.counters.module_lost, 1);
+                say(&mut self.out, "module gone; waiting for it", &|_| {});
+                defmt::warn!("module gone");
+                said_absent = true;
+                // Not straight back: a module that is there but refuses at once (before
+                // the session is ready, which resets the backoff) would be connected to
+                // again and again in a loop that never reads the signals.
+                end = self.wait_for_module(buf);
+            }
             match end {
                 End::Stop => {
                     // Dropping the exporters ends them cleanly (MQTT: retained offline,
                     // DISCONNECT), before the process exits.
                     self.exporters.clear();
                     // The final counters, so a supervisor's log shows what this run saw.
-                    let c = self.counters;
-                    let _ = format::counters(&mut self.out, &c, Style::Text);
+                    format::counters(self.out.text(), &self.counters, Style::Text);
                     self.out.flush();
                     defmt::info!("stopped");
                     return exit::OK;
@@ -226,71 +281,72 @@ impl Agent<'_> {
                     self.out.flush();
                     return code;
                 }
-                End::Gone => {
-                    bump(&mut self.counters.module_lost, 1);
-                    let _ = writeln!(self.out, "nltelem: module gone; waiting for it");
-                    self.out.flush();
-                    defmt::warn!("module gone");
-                    said_absent = true;
-                }
-                End::Reconnect(config) => self.apply(config, buf),
-                End::Retry => {}
+                End::Gone | End::Retry => {}
             }
         }
     }
 
     fn say_absent(&mut self) {
-        match self.config.transport {
-            Transport::Genl => {
-                let _ = writeln!(
-                    self.out,
-                    "nltelem: module not loaded (no generic netlink family {}); waiting for it",
-                    self.config.family.as_str()
-                );
+        let config = &self.config;
+        say(&mut self.out, "module not loaded (", &|w| {
+            match config.transport {
+                Transport::Genl => {
+                    w.str("no generic netlink family ");
+                    w.str(&config.family);
+                }
+                Transport::Unit(unit) => {
+                    w.str("netlink unit ");
+                    w.uint(unit.into());
+                    w.str(" absent");
+                }
             }
-            Transport::Unit(unit) => {
-                let _ = writeln!(
-                    self.out,
-                    "nltelem: module not loaded (netlink unit {unit} absent); waiting for it"
-                );
-            }
-        }
-        self.out.flush();
+            w.str("); waiting for it");
+        });
         defmt::warn!("module absent; waiting");
     }
 
-    /// Takes a new configuration (after SIGHUP).
-    fn apply(&mut self, config: Config, buf: &mut [u8]) {
-        let transport_changed = config.transport != self.config.transport;
+    /// After SIGHUP: reads the file again and takes the configuration; whether it needs
+    /// new sockets, or `None` when the file is bad (nothing changes). The groups of a
+    /// `session` that the new configuration cannot keep are left first. `buf` is free for
+    /// reading the file.
+    fn reload(&mut self, buf: &mut [u8], session: Option<(&Route, &NlSocket)>) -> Option<bool> {
+        let Ok(config) = read_config(self.path, buf) else {
+            io::fail("configuration not reloaded: the running one stays");
+            return None;
+        };
+        let old = &self.config;
+        let same_sockets = config.transport == old.transport
+            && config.family == old.family
+            && config.groups == old.groups
+            && config.rcvbuf_bytes == old.rcvbuf_bytes
+            && config.accept_senders == old.accept_senders;
+        if let (false, Some((route, data))) = (same_sockets, session) {
+            conn::leave(old, route, data);
+        }
+        let transport_changed = config.transport != old.transport;
         if log::configure(&config.log, config.log_max_bytes).is_err() {
-            fail!("cannot open the new log file; logging stays as it was");
+            io::fail("cannot open the new log file; logging stays as it was");
         }
         self.exporters.configure(&config.exports);
         self.config = config;
         if transport_changed {
             self.open_watcher(buf);
         }
-        let _ = writeln!(self.out, "nltelem: configuration reloaded");
-        self.out.flush();
+        say(&mut self.out, "configuration reloaded", &|_| {});
         defmt::info!("configuration reloaded");
+        Some(!same_sockets)
     }
 
-    /// Handles pending signals.
+    /// Handles the pending signals but a reload, which is the caller's.
     fn signals(&mut self) -> Asked {
         let mut asked = Asked::Nothing;
         while let Some(sig) = sys::read_signal(self.signals.as_fd()) {
             match sig {
                 sys::SIGTERM | sys::SIGINT => return Asked::Stop,
-                sys::SIGHUP => {
-                    if let Ok(c) = read_config(self.path) {
-                        asked = Asked::Reload(c);
-                    } else {
-                        fail!("configuration not reloaded: the running one stays");
-                    }
-                }
+                sys::SIGHUP => asked = Asked::Reload,
                 sys::SIGUSR1 => {
                     let c = self.counters;
-                    let _ = format::counters(&mut self.out, &c, Style::Text);
+                    format::counters(self.out.text(), &c, Style::Text);
                     self.exporters.report(self.out.text());
                     self.out.flush();
                     defmt::info!(
@@ -304,41 +360,29 @@ impl Agent<'_> {
         asked
     }
 
-    /// Waits `delay_ms` (or less, when the controller announces our family) before the
-    /// next attempt to connect.
-    fn wait_for_module(&mut self, delay_ms: u32, buf: &mut [u8]) -> End {
-        let deadline = now_ms() + u64::from(delay_ms);
+    /// Waits the next backoff delay (or less, when the controller announces our family)
+    /// before the next attempt to connect.
+    fn wait_for_module(&mut self, buf: &mut [u8]) -> End {
+        let deadline = now_ms() + u64::from(self.backoff.next_ms());
         loop {
             let left = deadline.saturating_sub(now_ms()).min(EXPORT_POLL_MS);
             if now_ms() >= deadline {
                 return End::Retry;
             }
             let signals = self.signals.as_fd();
-            let (sig_ready, watch_ready) = match &mut self.watcher {
-                Some(w) => {
-                    let mut fds = [
-                        PollFd::new(&signals, PollFlags::IN),
-                        PollFd::new(w.socket(), PollFlags::IN),
-                    ];
-                    if let Err(e) = wait(&mut fds, left) {
-                        fail!("poll failed: {}", e);
-                        return End::Fatal(exit::SOFTWARE);
-                    }
-                    (readable(&fds[0]), readable(&fds[1]))
-                }
-                None => {
-                    let mut fds = [PollFd::new(&signals, PollFlags::IN)];
-                    if let Err(e) = wait(&mut fds, left) {
-                        fail!("poll failed: {}", e);
-                        return End::Fatal(exit::SOFTWARE);
-                    }
-                    (readable(&fds[0]), false)
-                }
+            // No data socket yet: the signalfd stands in for it.
+            let ready = wait([signals, signals, watched(&self.watcher, signals)], left);
+            let Some([_, sig_ready, watch_ready]) = ready else {
+                return End::Fatal(exit::SOFTWARE);
             };
             if sig_ready {
                 match self.signals() {
                     Asked::Stop => return End::Stop,
-                    Asked::Reload(c) => return End::Reconnect(c),
+                    Asked::Reload => {
+                        if self.reload(buf, None).is_some() {
+                            return End::Retry;
+                        }
+                    }
                     Asked::Nothing => {}
                 }
             }
@@ -350,23 +394,34 @@ impl Agent<'_> {
     }
 
     /// Reads the watcher's queued notifications; the last change of our family, if any.
-    /// A lost notification (overrun) is reported as `Appeared` so the caller checks.
+    /// A lost or unreadable notification is reported as `Appeared` so the caller checks.
     fn family_event(&mut self, buf: &mut [u8]) -> Option<FamilyChange> {
         let w = self.watcher.as_mut()?;
-        let name = &self.config.family;
+        let name = self.config.family.as_bytes();
         let mut change = None;
         for _ in 0..MAX_BATCH {
-            let got = w.wait(buf, Duration::ZERO, |ev| {
-                if ev.name == name.as_str() {
-                    change = Some(ev.change);
-                }
-            });
-            match got {
-                Ok(0) | Err(Error::WouldBlock) => break,
-                Ok(_) => {}
+            let datagram = match w.recv_from(buf) {
+                Ok(d) => d,
+                Err(Error::WouldBlock) => break,
                 Err(_) => {
                     change = Some(FamilyChange::Appeared);
                     break;
+                }
+            };
+            for msg in datagram.messages() {
+                // A message that cannot be read may have been ours.
+                let Ok(msg) = msg else {
+                    change = Some(FamilyChange::Appeared);
+                    continue;
+                };
+                match CtrlFamily::parse(&msg) {
+                    Some(f) if f.name == name && f.cmd == CTRL_CMD_NEWFAMILY => {
+                        change = Some(FamilyChange::Appeared)
+                    }
+                    Some(f) if f.name == name && f.cmd == CTRL_CMD_DELFAMILY => {
+                        change = Some(FamilyChange::Disappeared)
+                    }
+                    _ => {}
                 }
             }
         }
@@ -387,15 +442,23 @@ impl Agent<'_> {
         if let Some(end) = self.push_settings(&mut ctl, &route, replies) {
             return end;
         }
-        let _ = match route {
-            Route::Genl { family, .. } => writeln!(
-                self.out,
-                "nltelem: ready (genl family {} id {family})",
-                self.config.family.as_str()
-            ),
-            Route::Classic { unit } => writeln!(self.out, "nltelem: ready (netlink unit {unit})"),
-        };
-        self.out.flush();
+        self.backoff.reset();
+        let family = &self.config.family;
+        say(&mut self.out, "ready (", &|w| {
+            match route {
+                Route::Genl { family: id, .. } => {
+                    w.str("genl family ");
+                    w.str(family);
+                    w.str(" id ");
+                    w.uint(id.into());
+                }
+                Route::Classic { unit } => {
+                    w.str("netlink unit ");
+                    w.uint(unit.into());
+                }
+            }
+            w.byte(b')');
+        });
         defmt::info!("ready");
         let heartbeat_ms = u64::from(self.config.heartbeat_ms);
         let mut next_heartbeat = now_ms() + heartbeat_ms;
@@ -408,30 +471,12 @@ impl Agent<'_> {
                 EXPORT_POLL_MS
             };
             let signals = self.signals.as_fd();
-            let polled = match &mut self.watcher {
-                Some(w) => {
-                    let mut fds = [
-                        PollFd::new(&data, PollFlags::IN),
-                        PollFd::new(&signals, PollFlags::IN),
-                        PollFd::new(w.socket(), PollFlags::IN),
-                    ];
-                    wait(&mut fds, timeout)
-                        .map(|()| (readable(&fds[0]), readable(&fds[1]), readable(&fds[2])))
-                }
-                None => {
-                    let mut fds = [
-                        PollFd::new(&data, PollFlags::IN),
-                        PollFd::new(&signals, PollFlags::IN),
-                    ];
-                    wait(&mut fds, timeout).map(|()| (readable(&fds[0]), readable(&fds[1]), false))
-                }
-            };
-            let (data_ready, sig_ready, watch_ready) = match polled {
-                Ok(ready) => ready,
-                Err(e) => {
-                    fail!("poll failed: {}", e);
-                    return End::Fatal(exit::SOFTWARE);
-                }
+            let ready = wait(
+                [data.as_fd(), signals, watched(&self.watcher, signals)],
+                timeout,
+            );
+            let Some([data_ready, sig_ready, watch_ready]) = ready else {
+                return End::Fatal(exit::SOFTWARE);
             };
             if sig_ready {
                 match self.signals() {
@@ -439,21 +484,15 @@ impl Agent<'_> {
                         conn::leave(&self.config, &route, &data);
                         return End::Stop;
                     }
-                    Asked::Reload(new) => {
-                        let same_sockets = new.transport == self.config.transport
-                            && new.family == self.config.family
-                            && new.groups == self.config.groups
-                            && new.rcvbuf_bytes == self.config.rcvbuf_bytes
-                            && new.accept_senders == self.config.accept_senders;
-                        if !same_sockets {
-                            conn::leave(&self.config, &route, &data);
-                            return End::Reconnect(new);
+                    Asked::Reload => match self.reload(buf, Some((&route, &data))) {
+                        Some(true) => return End::Retry,
+                        Some(false) => {
+                            if let Some(end) = self.push_settings(&mut ctl, &route, replies) {
+                                return end;
+                            }
                         }
-                        self.apply(new, buf);
-                        if let Some(end) = self.push_settings(&mut ctl, &route, replies) {
-                            return end;
-                        }
-                    }
+                        None => {}
+                    },
                     Asked::Nothing => {}
                 }
             }
@@ -462,7 +501,7 @@ impl Agent<'_> {
                     Ok(()) => {}
                     Err(e) if conn::is_absent(&e) => return End::Gone,
                     Err(e) => {
-                        fail!("receiving failed: {}", e);
+                        conn::say_error("receiving failed: ", &e, "");
                         return End::Fatal(conn::exit_code(&e));
                     }
                 }
@@ -478,7 +517,9 @@ impl Agent<'_> {
                     Err(e) if conn::is_absent(&e) => return End::Gone,
                     Err(e) if conn::exit_code(&e) == exit::NOPERM => {
                         if !heartbeat_denied {
-                            fail!("heartbeat refused (needs CAP_NET_ADMIN); counters stay local");
+                            io::fail(
+                                "heartbeat refused (needs CAP_NET_ADMIN); counters stay local",
+                            );
                             heartbeat_denied = true;
                         }
                     }
@@ -495,38 +536,30 @@ impl Agent<'_> {
         route: &Route,
         replies: &mut [u8],
     ) -> Option<End> {
-        if self.config.module.is_empty() {
+        let settings = &self.config.module;
+        if settings.is_empty() {
             return None;
         }
-        let mut req = [0u8; 128];
-        let len = build(route, cmd::SET_CONFIG, &mut req, |b| {
-            self.config.module.put(b)
-        })
-        .ok()?;
-        match ctl.request(
-            &mut req[..len],
+        let pushed = conn::request(
+            ctl,
+            route,
+            cmd::SET_CONFIG,
+            &|b| settings.put(b),
             replies,
-            &mut conn::ignore_data as conn::OnData<'_>,
-        ) {
-            Ok(_) => {
+            &mut conn::ignore_reply,
+        );
+        match pushed {
+            Ok(()) => {
                 defmt::info!("settings pushed");
                 None
             }
             Err(f) if conn::is_absent(&f.error) => Some(End::Gone),
-            Err(f) => {
-                let code = conn::exit_code(&f.error);
-                if code == exit::NOPERM {
-                    fail!(
-                        "the module refused the settings: {} (needs CAP_NET_ADMIN)",
-                        f
-                    );
-                    return Some(End::Fatal(code));
-                }
-                // The module refused a value the agent accepted: say why, carry on with
-                // the module's own settings.
-                fail!("the module refused the settings: {}", f);
-                None
-            }
+            // Without the privilege the agent cannot run as configured; any other refusal
+            // is of a value the agent accepted: said, and the module keeps its own settings.
+            Err(f) => match conn::say_failed("the module refused the settings", &f) {
+                exit::NOPERM => Some(End::Fatal(exit::NOPERM)),
+                _ => None,
+            },
         }
     }
 
@@ -536,20 +569,24 @@ impl Agent<'_> {
         route: &Route,
         replies: &mut [u8],
     ) -> Result<(), Error> {
-        let c = self.counters;
-        let mut req = [0u8; 96];
-        let len = build(route, cmd::HEARTBEAT, &mut req, |b| {
-            b.put_u64(attr::heartbeat::RECEIVED, c.received)?;
-            b.put_u64(attr::heartbeat::LOST, c.lost)?;
-            b.put_u64(attr::heartbeat::EXPORTED, c.exported)
-        })
-        .map_err(Error::Codec)?;
-        ctl.request(
-            &mut req[..len],
+        let c = &self.counters;
+        conn::request(
+            ctl,
+            route,
+            cmd::HEARTBEAT,
+            &|b| {
+                let counts = [
+                    (attr::heartbeat::RECEIVED, c.received),
+                    (attr::heartbeat::LOST, c.lost),
+                    (attr::heartbeat::EXPORTED, c.exported),
+                    (attr::heartbeat::OVERRUNS, c.overruns),
+                    (attr::heartbeat::EXPORT_ERRORS, c.export_errors),
+                ];
+                counts.iter().try_for_each(|&(kind, n)| b.put_u64(kind, n))
+            },
             replies,
-            &mut conn::ignore_data as conn::OnData<'_>,
+            &mut conn::ignore_reply,
         )
-        .map(|_| ())
         .map_err(|f| f.error)
     }
 
@@ -602,26 +639,28 @@ impl Agent<'_> {
         route: &Route,
         replies: &mut [u8],
     ) -> Result<(), Error> {
-        let mut req = [0u8; 32];
-        let len = build(route, cmd::GET_SAMPLE, &mut req, |_| Ok(())).map_err(Error::Codec)?;
         let Agent {
             exporters,
             out,
             counters,
             ..
         } = self;
-        let on_data: conn::OnData<'_> = &mut |m| {
-            if let Some((_, attrs)) = route.open(&m) {
+        let r = conn::request(
+            ctl,
+            route,
+            cmd::GET_SAMPLE,
+            &conn::no_attrs,
+            replies,
+            &mut |_, attrs| {
                 if let Ok(s) = Sample::parse(attrs) {
                     export(exporters, out, counters, &s);
                 }
-            }
-            Ok(())
-        };
-        let r = ctl.request(&mut req[..len], replies, on_data);
+                Ok(())
+            },
+        );
         out.flush();
         match r {
-            Ok(_) => Ok(()),
+            Ok(()) => Ok(()),
             Err(f) if conn::is_absent(&f.error) => Err(f.error),
             Err(_) => {
                 defmt::warn!("resync request failed");
@@ -679,17 +718,4 @@ fn export(exporters: &mut Exporters, out: &mut Stdout, counters: &mut Counters, 
     let outcome = exporters.sample(s, out.text());
     bump(&mut counters.exported, outcome.exported);
     bump(&mut counters.export_errors, outcome.failed);
-}
-
-/// Builds one request for `command` with the attributes `put` writes.
-pub fn build(
-    route: &Route,
-    command: u8,
-    buf: &mut [u8],
-    put: impl FnOnce(&mut MsgBuilder<nlcore::SliceBuffer<'_>>) -> Result<(), nlcore::Error>,
-) -> Result<usize, nlcore::Error> {
-    let mut b = MsgBuilder::new(buf);
-    route.begin(&mut b, command)?;
-    put(&mut b)?;
-    b.finish()
 }

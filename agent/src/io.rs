@@ -1,8 +1,8 @@
 //! Standard output and error as `embedded-io` sinks over their file descriptors.
 
 use crate::sys;
-use nlcore::text::Text;
 use embedded_io::{ErrorKind, ErrorType, Write};
+use nlcore::text::Text;
 use nltelem::sink::TextSink;
 use rustix::fd::BorrowedFd;
 

@@ -4,11 +4,13 @@
 //! the unstripped ELF of the `release-syms` profile.
 
 use crate::sys::{stderr, LoggerCell};
-use heapless::String;
+use core::ffi::CStr;
+use heapless::Vec;
 use nltelem::config::{LogTarget, MAX_VALUE};
 use nltelem::sink::{Admit, SizeCap};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
 
 /// Bytes of one frame gathered before it is written (longer frames go out in pieces).
 const FRAME_BUFFER: usize = 256;
@@ -17,10 +19,13 @@ const FRAME_BUFFER: usize = 256;
 enum Target {
     None,
     Stderr,
+    /// The paths are kept with their NUL, as the system takes them: given a `&str`,
+    /// rustix would copy each into a `PATH_MAX` buffer on the stack of the logger, under
+    /// whatever logs.
     File {
         fd: OwnedFd,
-        path: String<MAX_VALUE>,
-        rotated: String<{ MAX_VALUE + 2 }>,
+        path: Vec<u8, { MAX_VALUE + 1 }>,
+        rotated: Vec<u8, { MAX_VALUE + 3 }>,
         cap: SizeCap,
     },
 }
@@ -47,15 +52,18 @@ pub fn configure(target: &LogTarget, cap_bytes: u32) -> Result<(), OpenError> {
     let new = match target {
         LogTarget::None => Target::None,
         LogTarget::Stderr => Target::Stderr,
-        LogTarget::File(path) => {
-            let fd = open_log(path).map_err(OpenError)?;
+        LogTarget::File(name) => {
+            // The capacities hold the name (at most MAX_VALUE bytes), ".1" and the NUL.
+            let mut path = Vec::new();
+            let _ = path.extend_from_slice(name.as_bytes());
+            let _ = path.push(0);
+            let mut rotated = Vec::new();
+            let _ = rotated.extend_from_slice(name.as_bytes());
+            let _ = rotated.extend_from_slice(b".1\0");
+            let fd = open_log(&path).map_err(OpenError)?;
             let used = rustix::fs::fstat(&fd)
                 .map(|s| s.st_size as u64)
                 .unwrap_or(0);
-            let mut rotated = String::new();
-            // MAX_VALUE + 2 holds the path and ".1".
-            let _ = rotated.push_str(path);
-            let _ = rotated.push_str(".1");
             Target::File {
                 fd,
                 path: path.clone(),
@@ -71,9 +79,14 @@ pub fn configure(target: &LogTarget, cap_bytes: u32) -> Result<(), OpenError> {
     Ok(())
 }
 
-fn open_log(path: &str) -> Result<OwnedFd, rustix::io::Errno> {
+/// A path kept with its NUL; one with a NUL inside is refused as the system would.
+fn c_path(path: &[u8]) -> Result<&CStr, Errno> {
+    CStr::from_bytes_with_nul(path).map_err(|_| Errno::INVAL)
+}
+
+fn open_log(path: &[u8]) -> Result<OwnedFd, Errno> {
     rustix::fs::open(
-        path,
+        c_path(path)?,
         OFlags::WRONLY | OFlags::CREATE | OFlags::APPEND | OFlags::CLOEXEC,
         Mode::from_raw_mode(0o640),
     )
@@ -136,7 +149,9 @@ fn emit(target: &mut Target, bytes: &[u8]) {
                 Admit::Drop => return,
                 Admit::Write => {}
                 Admit::RotateFirst => {
-                    let _ = rustix::fs::rename(path.as_str(), rotated.as_str());
+                    if let (Ok(from), Ok(to)) = (c_path(path), c_path(rotated)) {
+                        let _ = rustix::fs::rename(from, to);
+                    }
                     // On failure keep writing to the moved file rather than nowhere.
                     if let Ok(new) = open_log(path) {
                         *fd = new;
@@ -148,18 +163,9 @@ fn emit(target: &mut Target, bytes: &[u8]) {
     }
 }
 
-/// Microseconds since boot, for the frames' timestamps.
-#[cfg(panic = "abort")]
-fn monotonic_us() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    let secs = u64::try_from(t.tv_sec).unwrap_or(0);
-    let micros = u64::try_from(t.tv_nsec).unwrap_or(0) / 1000;
-    secs.saturating_mul(1_000_000).saturating_add(micros)
-}
-
 // The shipped image is a plain static executable (not PIE, see .cargo/config.toml): the
 // pointer this macro keeps in the `.defmt` section needs no run-time relocation. A host
 // dev build (std, PIE) would have the loader relocate inside `.defmt` and crash, so it logs
 // without timestamps.
 #[cfg(panic = "abort")]
-defmt::timestamp!("{=u64:us}", monotonic_us());
+defmt::timestamp!("{=u64:us}", nlcore::sock::monotonic_us());

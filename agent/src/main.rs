@@ -17,7 +17,6 @@ mod io;
 mod log;
 mod sys;
 
-use nlcore::text::Text;
 use nltelem::cli::{self, exit, Command, Topic};
 use nltelem::config::{self, KEYS};
 

@@ -7,7 +7,10 @@
 //! Group membership differs too: generic netlink groups have ids from the controller; the
 //! classic unit's groups are fixed numbers (1 telemetry, 2 events).
 
-use nlcore::consts::{GENL_HDRLEN, NETLINK_GENERIC};
+use nlcore::consts::{
+    CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME, CTRL_ATTR_MCAST_GROUPS, CTRL_ATTR_MCAST_GRP_ID,
+    CTRL_ATTR_MCAST_GRP_NAME, GENL_HDRLEN, GENL_ID_CTRL, NETLINK_GENERIC,
+};
 use nlcore::{AttrIter, Buffer, MsgBuilder, NlMsg};
 use nltelem_proto as proto;
 
@@ -84,10 +87,166 @@ impl Route {
     }
 }
 
+/// What the generic netlink controller says about a family, in its reply to
+/// `CTRL_CMD_GETFAMILY` and in the messages of its `notify` group. Read straight from the
+/// attributes: nlcore's `FamilyInfo` checks the whole description against policies, much
+/// code for the few fields the agent reads.
+#[derive(Debug, Clone)]
+pub struct CtrlFamily<'a> {
+    /// The controller's command: `CTRL_CMD_NEWFAMILY` (a reply, or a family that
+    /// appeared), `CTRL_CMD_DELFAMILY` (one that went)...
+    pub cmd: u8,
+    /// The family's id (`nlmsg_type`).
+    pub id: u16,
+    /// Its name (without the NUL).
+    pub name: &'a [u8],
+    /// Its multicast groups (`CTRL_ATTR_MCAST_GROUPS` entries).
+    groups: AttrIter<'a>,
+}
+
+impl<'a> CtrlFamily<'a> {
+    /// Reads a controller message; `None` for another family's message and for one
+    /// without the id and name.
+    pub fn parse(msg: &NlMsg<'a>) -> Option<Self> {
+        if msg.ty() != GENL_ID_CTRL {
+            return None;
+        }
+        let cmd = msg.genl_header().ok()?.cmd;
+        let (mut id, mut name, mut groups) = (None, None, AttrIter::new(&[]));
+        for a in msg.attrs(GENL_HDRLEN).ok()?.flatten() {
+            match a.kind() {
+                CTRL_ATTR_FAMILY_ID => id = a.get_u16().ok(),
+                CTRL_ATTR_FAMILY_NAME => name = a.get_cstr_bytes().ok(),
+                CTRL_ATTR_MCAST_GROUPS => groups = a.nested(),
+                _ => {}
+            }
+        }
+        Some(CtrlFamily {
+            cmd,
+            id: id?,
+            name: name?,
+            groups,
+        })
+    }
+
+    /// The id of the family's multicast group `name`, if it has one.
+    // Out of line: the agent looks up two groups, and inlined it would be two copies.
+    #[inline(never)]
+    pub fn group_id(&self, name: &str) -> Option<u32> {
+        self.groups.clone().flatten().find_map(|entry| {
+            let (mut this, mut id) = (None, None);
+            for a in entry.nested().flatten() {
+                match a.kind() {
+                    CTRL_ATTR_MCAST_GRP_NAME => this = a.get_cstr_bytes().ok(),
+                    CTRL_ATTR_MCAST_GRP_ID => id = a.get_u32().ok(),
+                    _ => {}
+                }
+            }
+            if this == Some(name.as_bytes()) {
+                id
+            } else {
+                None
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nlcore::consts::{CTRL_CMD_DELFAMILY, CTRL_CMD_NEWFAMILY};
+    use nlcore::genl::{build_get_family, FamilyInfo};
+    use nlcore::sock::NlSocket;
     use nltelem_proto::cmd;
+
+    #[test]
+    fn group_ids_are_read_from_a_family_description() {
+        let mut buf = [0u8; 256];
+        let mut b = MsgBuilder::new(&mut buf);
+        b.begin(GENL_ID_CTRL, 0, 0, 0).unwrap();
+        b.genl_header(CTRL_CMD_NEWFAMILY, 2).unwrap();
+        b.put_u16(CTRL_ATTR_FAMILY_ID, 0x1d).unwrap();
+        b.put_str(CTRL_ATTR_FAMILY_NAME, "nltelem").unwrap();
+        let list = b.nest_start(CTRL_ATTR_MCAST_GROUPS).unwrap();
+        for (i, (name, id)) in [("telemetry", 7u32), ("events", 8)].into_iter().enumerate() {
+            let entry = b.nest_start(i as u16 + 1).unwrap();
+            b.put_u32(CTRL_ATTR_MCAST_GRP_ID, id).unwrap();
+            b.put_str(CTRL_ATTR_MCAST_GRP_NAME, name).unwrap();
+            b.nest_end(entry).unwrap();
+        }
+        // An entry without an id names no group.
+        let entry = b.nest_start(3).unwrap();
+        b.put_str(CTRL_ATTR_MCAST_GRP_NAME, "broken").unwrap();
+        b.nest_end(entry).unwrap();
+        b.nest_end(list).unwrap();
+        let len = b.finish().unwrap();
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        let family = CtrlFamily::parse(&msg).unwrap();
+        assert_eq!(
+            (family.cmd, family.id, family.name),
+            (CTRL_CMD_NEWFAMILY, 0x1d, &b"nltelem"[..])
+        );
+        assert_eq!(family.group_id("telemetry"), Some(7));
+        assert_eq!(family.group_id("events"), Some(8));
+        assert_eq!(family.group_id("broken"), None);
+        assert_eq!(family.group_id("event"), None);
+        assert_eq!(family.group_id(""), None);
+    }
+
+    #[test]
+    fn a_family_needs_an_id_and_a_name_and_the_controller_as_sender() {
+        let message = |ty: u16, id: Option<u16>, name: Option<&str>| {
+            let mut buf = [0u8; 64];
+            let mut b = MsgBuilder::new(&mut buf);
+            b.begin(ty, 0, 0, 0).unwrap();
+            b.genl_header(CTRL_CMD_DELFAMILY, 2).unwrap();
+            if let Some(id) = id {
+                b.put_u16(CTRL_ATTR_FAMILY_ID, id).unwrap();
+            }
+            if let Some(name) = name {
+                b.put_str(CTRL_ATTR_FAMILY_NAME, name).unwrap();
+            }
+            let len = b.finish().unwrap();
+            let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+            CtrlFamily::parse(&msg).map(|f| (f.cmd, f.id, f.name.to_vec(), f.group_id("x")))
+        };
+        assert_eq!(
+            message(GENL_ID_CTRL, Some(30), Some("gone")),
+            Some((CTRL_CMD_DELFAMILY, 30, b"gone".to_vec(), None))
+        );
+        assert_eq!(message(GENL_ID_CTRL, None, Some("gone")), None);
+        assert_eq!(message(GENL_ID_CTRL, Some(30), None), None);
+        assert_eq!(message(0x1d, Some(30), Some("gone")), None);
+    }
+
+    #[test]
+    fn the_kernels_own_controller_reads_as_nlcore_reads_it() {
+        let mut sock = NlSocket::open_bound(NETLINK_GENERIC).expect("a generic netlink socket");
+        let mut req = [0u8; 64];
+        let len = {
+            let mut b = MsgBuilder::new(&mut req);
+            build_get_family(&mut b, "nlctrl", 0).unwrap();
+            b.len()
+        };
+        let mut buf = [0u8; 8192];
+        let mut seen = 0;
+        sock.request(&mut req[..len], &mut buf, |msg| {
+            let info = FamilyInfo::parse(msg)?;
+            let family = CtrlFamily::parse(&msg).expect("the controller's description");
+            assert_eq!(
+                (family.cmd, family.id, family.name),
+                (info.cmd, info.id, info.name.as_bytes())
+            );
+            for name in ["notify", "nothing"] {
+                assert_eq!(family.group_id(name), info.mcast_group(name)?, "{name}");
+            }
+            assert!(family.group_id("notify").is_some());
+            seen += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, 1);
+    }
 
     #[test]
     fn genl_requests_carry_the_family_and_command() {

@@ -172,11 +172,6 @@ pub fn signalfd() -> Result<OwnedFd, rustix::io::Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as c_int) })
 }
 
-/// Milliseconds of `CLOCK_MONOTONIC`.
-pub fn now_ms() -> u64 {
-    nlcore::sock::monotonic_us() / 1000
-}
-
 /// Reads one pending signal from a `signalfd` (`None` when none is pending).
 pub fn read_signal(fd: BorrowedFd<'_>) -> Option<c_int> {
     // struct signalfd_siginfo is 128 bytes; ssi_signo (u32) comes first.

@@ -31,6 +31,11 @@ kill -USR1 $agent
 sleep 1
 grep '^counters' /tmp/agent.out | tail -1 |
 	awk '{ print ($7 > 0 ? "overruns counted" : "no overrun"), ($5 > 0 ? "losses counted" : "no loss") }'
+# The heartbeats (every 200 ms) carry the overruns to the module.
+overruns=$(grep '^counters' /tmp/agent.out | tail -1 | awk '{print $7}')
+seen=$(nltelem status | awk '{ for (i = 2; i < NF; i++) if ($i == "agent_overruns") print $(i + 1) }')
+[ "$seen" = "$overruns" ] && echo "the module's agent_overruns = the agent's overruns" ||
+	echo "MISMATCH: module says agent_overruns $seen, the agent counted $overruns"
 # SIGHUP: a changed period is pushed.
 sed -i 's/period_ms = 100/period_ms = 700/' /tmp/agent.conf
 kill -HUP $agent
