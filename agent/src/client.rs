@@ -2,7 +2,8 @@
 
 use crate::conn;
 use crate::daemon::{c_path, read_config};
-use crate::{io, sys};
+use crate::io::{self, Stdout};
+use crate::sys::{self, Buffers};
 use nlcore::sock::{Error, NlSocket};
 use nlcore::text::Text;
 use nlcore::AttrIter;
@@ -16,24 +17,21 @@ use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fd::AsFd;
 
 /// The configuration for a command: the given file (which must exist), or the default
-/// file when it exists, or the defaults.
-// Out of line: its buffer for the file must not stay in the caller's frame, below the
-// daemon's.
-#[inline(never)]
-pub fn load(path: Option<&str>) -> Result<Config, u8> {
-    let mut scratch = [0u8; config::MAX_FILE_BYTES + 1];
+/// file when it exists, or the defaults (`into` keeps them). `scratch` holds the file
+/// while it is read.
+fn load(path: Option<&str>, scratch: &mut [u8], into: &mut Config) -> Result<(), u8> {
     let path = match path {
         Some(p) => p,
         None => {
-            let default = c_path(config::DEFAULT_PATH, &mut scratch);
+            let default = c_path(config::DEFAULT_PATH, scratch);
             let exists = default.and_then(|p| rustix::fs::access(p, rustix::fs::Access::READ_OK));
             if exists.is_err() {
-                return Ok(Config::default());
+                return Ok(());
             }
             config::DEFAULT_PATH
         }
     };
-    read_config(path, &mut scratch)
+    read_config(path, scratch, into)
 }
 
 fn connect(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), u8> {
@@ -80,15 +78,21 @@ fn render_netdev(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<
     Ok(())
 }
 
-/// Runs a one-shot command; returns the exit code.
-// Out of line: each command keeps its buffers in its own stack frame, so the peak
-// stack is that of the one command that runs, not of all of them together.
+/// Runs a one-shot command or `monitor` with the configuration at `path` (see [`load`]);
+/// returns the exit code.
+// Out of line: each command keeps its locals in its own stack frame, so the peak stack
+// is that of the one command that runs, not of all of them together.
 #[inline(never)]
-pub fn run(command: Command, config: &Config, style: Style) -> u8 {
-    let Some(bufs) = sys::buffers() else {
-        return exit::SOFTWARE;
-    };
+pub fn run(command: Command, path: Option<&str>, style: Style, bufs: &mut Buffers) -> u8 {
     let buf = &mut bufs.recv;
+    let mut config = Config::default();
+    if let Err(code) = load(path, buf, &mut config) {
+        return code;
+    }
+    if command == Command::Monitor {
+        return monitor(&config, style, buf, &mut bufs.out);
+    }
+    let config = &config;
     let (mut sock, route) = match connect(config, buf) {
         Ok(c) => c,
         Err(code) => return code,
@@ -116,7 +120,7 @@ pub fn run(command: Command, config: &Config, style: Style) -> u8 {
         }
         _ => return exit::SOFTWARE,
     };
-    let mut out = io::stdout();
+    let out = &mut bufs.out;
     let w = out.text();
     let asked = conn::exchange(
         &mut sock,
@@ -138,14 +142,7 @@ pub fn run(command: Command, config: &Config, style: Style) -> u8 {
 }
 
 /// `nltelem monitor`: prints every sample and event until TERM/INT.
-// Out of line: each command keeps its buffers in its own stack frame, so the peak
-// stack is that of the one command that runs, not of all of them together.
-#[inline(never)]
-pub fn monitor(config: &Config, style: Style) -> u8 {
-    let Some(bufs) = sys::buffers() else {
-        return exit::SOFTWARE;
-    };
-    let buf = &mut bufs.recv;
+fn monitor(config: &Config, style: Style, buf: &mut [u8], out: &mut Stdout) -> u8 {
     let (_ctl, route) = match connect(config, buf) {
         Ok(c) => c,
         Err(code) => return code,
@@ -158,7 +155,6 @@ pub fn monitor(config: &Config, style: Style) -> u8 {
         Ok(fd) => fd,
         Err(_) => return exit::SOFTWARE,
     };
-    let mut out = io::stdout();
     // A second per poll round bounds the wait; the loop ends on a signal or an error.
     let tick = Timespec {
         tv_sec: 1,

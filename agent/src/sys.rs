@@ -226,11 +226,14 @@ pub const REPLY_BUFFER: usize = 8 * 1024;
 /// pages only when a datagram is written there, so a buffer sized for the largest message
 /// costs resident memory only for the messages that come.
 ///
-/// In this order (`repr(C)`), so the pages that are written are few: the start of each
-/// buffer (where the datagrams land), and the exporters' list; their MQTT slots, written
-/// only when configured, come last.
+/// In this order (`repr(C)`), so the pages that are written are few: the output buffer,
+/// the start of each receive buffer (where the datagrams land), and the exporters' list;
+/// their MQTT slots, written only when configured, come last. Every byte of the initial
+/// value is zero, so the static takes no space in the file.
 #[repr(C)]
 pub struct Buffers {
+    /// Standard output, for the command that runs (written from its start).
+    pub out: crate::io::Stdout,
     /// Replies to the daemon's requests.
     pub replies: [u8; REPLY_BUFFER],
     /// Datagrams from the groups (and one-shot replies).
@@ -246,6 +249,7 @@ struct BuffersCell(UnsafeCell<Buffers>);
 unsafe impl Sync for BuffersCell {}
 
 static BUFFERS: BuffersCell = BuffersCell(UnsafeCell::new(Buffers {
+    out: crate::io::stdout(),
     replies: [0; REPLY_BUFFER],
     recv: [0; RECV_BUFFER],
     exporters: Exporters::empty(),
