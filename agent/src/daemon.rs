@@ -600,6 +600,9 @@ impl Agent<'_> {
     }
 
     /// Reads what is queued on the data socket (at most [`MAX_BATCH`] datagrams).
+    // Out of line, as `on_message`: the binary measured smaller than with them inlined
+    // into `run` (87,992 -> 87,800 bytes together).
+    #[inline(never)]
     fn drain(
         &mut self,
         data: &mut NlSocket,
@@ -678,6 +681,8 @@ impl Agent<'_> {
         }
     }
 
+    // Out of line: see `drain`.
+    #[inline(never)]
     fn on_message(&mut self, route: &Route, msg: &NlMsg<'_>) {
         let Some((command, attrs)) = route.open(msg) else {
             return;
