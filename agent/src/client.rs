@@ -59,23 +59,43 @@ fn say_conn(config: &Config, e: Error) -> u8 {
 type Render = fn(&mut dyn Text, AttrIter<'_>, Style) -> Result<(), nlcore::Error>;
 
 fn render_sample(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
-    format::sample(w, &Sample::parse(attrs)?, style);
-    Ok(())
+    match &Sample::parse(attrs) {
+        Ok(v) => {
+            format::sample(w, v, style);
+            Ok(())
+        }
+        Err(e) => Err(*e),
+    }
 }
 
 fn render_config(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
-    format::module_config(w, &parse_module_config(attrs)?, style);
-    Ok(())
+    match &parse_module_config(attrs) {
+        Ok(v) => {
+            format::module_config(w, v, style);
+            Ok(())
+        }
+        Err(e) => Err(*e),
+    }
 }
 
 fn render_stats(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
-    format::stats(w, &Stats::parse(attrs)?, style);
-    Ok(())
+    match &Stats::parse(attrs) {
+        Ok(v) => {
+            format::stats(w, v, style);
+            Ok(())
+        }
+        Err(e) => Err(*e),
+    }
 }
 
 fn render_netdev(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
-    format::netdev(w, &Netdev::parse(attrs)?, style);
-    Ok(())
+    match &Netdev::parse(attrs) {
+        Ok(v) => {
+            format::netdev(w, v, style);
+            Ok(())
+        }
+        Err(e) => Err(*e),
+    }
 }
 
 /// Runs a one-shot command or `monitor` with the configuration at `path` (see [`load`]);
@@ -184,13 +204,13 @@ fn monitor(config: &Config, style: Style, buf: &mut [u8], out: &mut Stdout) -> u
                     for m in d.messages().filter_map(Result::ok) {
                         match route.open(&m) {
                             Some((cmd::SAMPLE, attrs)) => {
-                                if let Ok(s) = Sample::parse(attrs) {
-                                    format::sample(w, &s, style);
+                                if let Ok(s) = &Sample::parse(attrs) {
+                                    format::sample(w, s, style);
                                 }
                             }
                             Some((cmd::EVENT, attrs)) => {
-                                if let Ok(e) = Event::parse(attrs) {
-                                    format::event(w, &e, style);
+                                if let Ok(e) = &Event::parse(attrs) {
+                                    format::event(w, e, style);
                                 }
                             }
                             _ => {}

@@ -664,8 +664,8 @@ impl Agent<'_> {
             &conn::no_attrs,
             replies,
             &mut |_, attrs| {
-                if let Ok(s) = Sample::parse(attrs) {
-                    export(exporters, out, counters, &s);
+                if let Ok(s) = &Sample::parse(attrs) {
+                    export(exporters, out, counters, s);
                 }
                 Ok(())
             },
@@ -688,7 +688,7 @@ impl Agent<'_> {
             return;
         };
         match command {
-            cmd::SAMPLE => match Sample::parse(attrs) {
+            cmd::SAMPLE => match &Sample::parse(attrs) {
                 Ok(s) => {
                     match s.seq {
                         Some(seq) => {
@@ -704,11 +704,11 @@ impl Agent<'_> {
                         }
                         None => bump(&mut self.counters.received, 1),
                     }
-                    export(self.exporters, self.out, &mut self.counters, &s);
+                    export(self.exporters, self.out, &mut self.counters, s);
                 }
                 Err(_) => bump(&mut self.counters.malformed, 1),
             },
-            cmd::EVENT => match Event::parse(attrs) {
+            cmd::EVENT => match &Event::parse(attrs) {
                 Ok(e) => {
                     match e.seq {
                         Some(seq) => {
@@ -716,7 +716,7 @@ impl Agent<'_> {
                         }
                         None => bump(&mut self.counters.received, 1),
                     }
-                    let outcome = self.exporters.event(&e, self.out.text());
+                    let outcome = self.exporters.event(e, self.out.text());
                     bump(&mut self.counters.exported, outcome.exported);
                     bump(&mut self.counters.export_errors, outcome.failed);
                     defmt::info!("event {=str}", e.kind_name());

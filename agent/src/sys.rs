@@ -62,8 +62,9 @@ extern "C" fn start(stack: *const usize) -> ! {
     // passed here, then `argc` pointers to NUL-terminated argument strings (then a null
     // pointer); they stay unchanged for the life of the process.
     let (argc, argv) = unsafe { (*stack, stack.add(1).cast::<*const c_char>()) };
-    let code = match args(argc, argv) {
-        Some(args) => crate::run(&args),
+    let mut args = Vec::new();
+    let code = match read_args(argc, argv, &mut args) {
+        Some(()) => crate::run(&args),
         None => {
             crate::io::fail("too many arguments, or one is not UTF-8");
             nltelem::cli::exit::USAGE
@@ -90,18 +91,22 @@ pub fn exit_now(code: u8) -> ! {
 #[cfg(panic = "abort")]
 const MAX_ARGS: usize = 24;
 
-/// The arguments after the program name, as `&str`. `None`: too many, or one is not
-/// UTF-8.
+/// The arguments after the program name, as `&str`, into `out` (filled in place: an
+/// `Option<Vec>` returned would be a second copy of its 392 bytes on the stack). `None`:
+/// too many, or one is not UTF-8.
 #[cfg(panic = "abort")]
-fn args(argc: usize, argv: *const *const c_char) -> Option<Vec<&'static str, MAX_ARGS>> {
-    let mut out = Vec::new();
+fn read_args(
+    argc: usize,
+    argv: *const *const c_char,
+    out: &mut Vec<&'static str, MAX_ARGS>,
+) -> Option<()> {
     for i in 1..argc {
         // SAFETY: the kernel passes `argc` valid pointers in `argv`, each to a
         // NUL-terminated string that lives, unchanged, until the process exits.
         let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
         out.push(arg.to_str().ok()?).ok()?;
     }
-    Some(out)
+    Some(())
 }
 
 /// Standard output.
