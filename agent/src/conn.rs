@@ -188,9 +188,7 @@ pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route
     };
     // Errors explained in words; older kernels without the option still work.
     let _ = sock.set_ext_ack(true);
-    if config.accept_senders == Senders::Any {
-        sock.set_accept_any_sender(true);
-    }
+    sock.set_accept_any_sender(config.accept_senders == Senders::Any);
     Ok((sock, route))
 }
 
@@ -250,9 +248,7 @@ pub fn open_data(config: &Config, route: &Route) -> Result<NlSocket, Error> {
         sock.join_group(events.ok_or(Error::NotFound)?)?;
     }
     sock.set_nonblocking(true)?;
-    if config.accept_senders == Senders::Any {
-        sock.set_accept_any_sender(true);
-    }
+    sock.set_accept_any_sender(config.accept_senders == Senders::Any);
     Ok(sock)
 }
 
