@@ -40,7 +40,8 @@ fn connect(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), u8> {
 
 /// Says why the module cannot be reached; the exit code.
 fn say_conn(config: &Config, e: Error) -> u8 {
-    if conn::is_absent(&e) {
+    let code = conn::exit_code(&e);
+    if code == exit::UNAVAILABLE {
         io::error_line(&|w| {
             w.str(match config.transport {
                 config::Transport::Genl => "module not loaded (no generic netlink family `",
@@ -50,9 +51,9 @@ fn say_conn(config: &Config, e: Error) -> u8 {
             w.str("`)");
         });
     } else {
-        conn::say_error("", &e, conn::hint(&e));
+        conn::say_error("", &e, conn::hint(code));
     }
-    conn::exit_code(&e)
+    code
 }
 
 /// Renders one of the module's messages in a reply: its attributes parsed, then printed.

@@ -122,9 +122,9 @@ pub fn request<'b>(
     exchange(sock, route, command, put, false, buf, each)
 }
 
-/// A hint for the stderr line of a failure that `exit_code` maps to 77.
-pub fn hint(e: &Error) -> &'static str {
-    if exit_code(e) == exit::NOPERM {
+/// A hint for the stderr line of a failure with exit code `code` (one for 77).
+pub fn hint(code: u8) -> &'static str {
+    if code == exit::NOPERM {
         " (joining the groups and changing settings need root or CAP_NET_ADMIN)"
     } else {
         ""

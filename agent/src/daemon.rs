@@ -252,17 +252,20 @@ impl Agent<'_> {
                     said_absent = false;
                     self.serve(ctl, data, route, buf, replies)
                 }
-                Err(e) if conn::is_absent(&e) => {
-                    if !said_absent {
-                        self.say_absent();
-                        said_absent = true;
+                Err(e) => match conn::exit_code(&e) {
+                    exit::UNAVAILABLE => {
+                        if !said_absent {
+                            self.say_absent();
+                            said_absent = true;
+                        }
+                        self.wait_for_module(buf)
                     }
-                    self.wait_for_module(buf)
-                }
-                Err(e) => {
-                    conn::say_error("cannot open the module's transport: ", &e, conn::hint(&e));
-                    End::Fatal(conn::exit_code(&e))
-                }
+                    code => {
+                        let hint = conn::hint(code);
+                        conn::say_error("cannot open the module's transport: ", &e, hint);
+                        End::Fatal(code)
+                    }
+                },
             };
             if let End::Gone = end {
                 bump(&mut self.counters.module_lost, 1);
@@ -508,11 +511,13 @@ impl Agent<'_> {
             if data_ready {
                 match self.drain(&mut data, &mut ctl, &route, buf, replies) {
                     Ok(()) => {}
-                    Err(e) if conn::is_absent(&e) => return End::Gone,
-                    Err(e) => {
-                        conn::say_error("receiving failed: ", &e, "");
-                        return End::Fatal(conn::exit_code(&e));
-                    }
+                    Err(e) => match conn::exit_code(&e) {
+                        exit::UNAVAILABLE => return End::Gone,
+                        code => {
+                            conn::say_error("receiving failed: ", &e, "");
+                            return End::Fatal(code);
+                        }
+                    },
                 }
             }
             if watch_ready && self.family_event(buf) == Some(FamilyChange::Disappeared) {
@@ -523,16 +528,18 @@ impl Agent<'_> {
                 next_heartbeat = now_ms() + heartbeat_ms;
                 match self.heartbeat(&mut ctl, &route, replies) {
                     Ok(()) => {}
-                    Err(e) if conn::is_absent(&e) => return End::Gone,
-                    Err(e) if conn::exit_code(&e) == exit::NOPERM => {
-                        if !heartbeat_denied {
-                            io::fail(
-                                "heartbeat refused (needs CAP_NET_ADMIN); counters stay local",
-                            );
-                            heartbeat_denied = true;
+                    Err(e) => match conn::exit_code(&e) {
+                        exit::UNAVAILABLE => return End::Gone,
+                        exit::NOPERM => {
+                            if !heartbeat_denied {
+                                io::fail(
+                                    "heartbeat refused (needs CAP_NET_ADMIN); counters stay local",
+                                );
+                                heartbeat_denied = true;
+                            }
                         }
-                    }
-                    Err(_e) => defmt::warn!("heartbeat failed"),
+                        _ => defmt::warn!("heartbeat failed"),
+                    },
                 }
             }
         }
