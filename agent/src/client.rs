@@ -1,7 +1,7 @@
 //! The one-shot commands (`get`, `dump`, `status`, `set`) and `monitor`.
 
 use crate::conn;
-use crate::daemon::{c_path, read_config};
+use crate::daemon::{c_path, read_config, wait};
 use crate::io::{self, Stdout};
 use crate::sys::{self, Buffers};
 use nlcore::sock::{Error, NlSocket};
@@ -13,7 +13,6 @@ use nltelem::decode::{parse_module_config, Event, Netdev, Sample, Stats};
 use nltelem::format::{self, Style};
 use nltelem::route::Route;
 use nltelem_proto::cmd;
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fd::AsFd;
 
 /// The configuration for a command: the given file (which must exist), or the default
@@ -176,21 +175,14 @@ fn monitor(config: &Config, style: Style, buf: &mut [u8], out: &mut Stdout) -> u
         Ok(fd) => fd,
         Err(_) => return exit::SOFTWARE,
     };
-    // A second per poll round bounds the wait; the loop ends on a signal or an error.
-    let tick = Timespec {
-        tv_sec: 1,
-        tv_nsec: 0,
-    };
     loop {
-        let mut fds = [
-            PollFd::new(&data, PollFlags::IN),
-            PollFd::new(&signals, PollFlags::IN),
-        ];
-        match poll(&mut fds, Some(&tick)) {
-            Ok(_) | Err(rustix::io::Errno::INTR) => {}
-            Err(_) => return exit::SOFTWARE,
-        }
-        if fds[1].revents().contains(PollFlags::IN) {
+        // A second per poll round bounds the wait; the loop ends on a signal or an error.
+        // The daemon's wait: the signalfd stands in for its third descriptor.
+        let fds = [data.as_fd(), signals.as_fd(), signals.as_fd()];
+        let Some([_, sig_ready, _]) = wait(fds, 1000) else {
+            return exit::SOFTWARE;
+        };
+        if sig_ready {
             if let Some(sys::SIGTERM | sys::SIGINT) = sys::read_signal(signals.as_fd()) {
                 conn::leave(config, &route, &data);
                 out.flush();

@@ -123,7 +123,8 @@ fn now_ms() -> u64 {
 
 /// Waits until one of `fds` (data, signals, watcher) is readable or `timeout_ms` passed (a
 /// signal is no error); which of them are readable. `None`: `poll` failed (said on stderr).
-fn wait(fds: [BorrowedFd<'_>; 3], timeout_ms: u64) -> Option<[bool; 3]> {
+/// `monitor` waits here too.
+pub fn wait(fds: [BorrowedFd<'_>; 3], timeout_ms: u64) -> Option<[bool; 3]> {
     let ts = Timespec {
         tv_sec: i64::try_from(timeout_ms / 1000).unwrap_or(i64::MAX),
         tv_nsec: ((timeout_ms % 1000) * 1_000_000) as _,
