@@ -56,6 +56,8 @@ fn say_conn(config: &Config, e: Error) -> u8 {
 }
 
 /// Renders one of the module's messages in a reply: its attributes parsed, then printed.
+/// The parsed value is matched by reference: `?` would move it out of its `Result`, a
+/// copy (and its code) of a few hundred bytes each.
 type Render = fn(&mut dyn Text, AttrIter<'_>, Style) -> Result<(), nlcore::Error>;
 
 fn render_sample(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {

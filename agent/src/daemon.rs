@@ -695,6 +695,8 @@ impl Agent<'_> {
         let Some((command, attrs)) = route.open(msg) else {
             return;
         };
+        // Parsed values are matched by reference: moved out of their `Result`, each was
+        // copied (300 bytes and more) in this frame.
         match command {
             cmd::SAMPLE => match &Sample::parse(attrs) {
                 Ok(s) => {

@@ -235,9 +235,8 @@ pub const REPLY_BUFFER: usize = 8 * 1024;
 /// (the few bytes of their list share the page of the other statics before them; their
 /// MQTT slots are written only when configured), then the output buffer (all of it),
 /// then the receive buffer whose start (where datagrams land) shares the output's last
-/// page; the replies (heartbeats and resyncs only) come last. In the bench workload that
-/// is 8 KiB of `.bss` written instead of 12. Every byte of the initial value is zero, so
-/// the static takes no space in the file.
+/// page; the replies (heartbeats and resyncs only) come last. Every byte of the initial
+/// value is zero, so the static takes no space in the file.
 #[repr(C)]
 pub struct Buffers {
     /// The daemon's exporters (their MQTT buffers are most of their size).
