@@ -1,8 +1,9 @@
 //! The one-shot commands (`get`, `dump`, `status`, `set`) and `monitor`.
 
 use crate::conn;
-use crate::daemon::{c_path, read_config};
-use crate::{io, sys};
+use crate::daemon::{c_path, read_config, wait};
+use crate::io::{self, Stdout};
+use crate::sys::{self, Buffers};
 use nlcore::sock::{Error, NlSocket};
 use nlcore::text::Text;
 use nlcore::AttrIter;
@@ -12,28 +13,24 @@ use nltelem::decode::{parse_module_config, Event, Netdev, Sample, Stats};
 use nltelem::format::{self, Style};
 use nltelem::route::Route;
 use nltelem_proto::cmd;
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fd::AsFd;
 
 /// The configuration for a command: the given file (which must exist), or the default
-/// file when it exists, or the defaults.
-// Out of line: its buffer for the file must not stay in the caller's frame, below the
-// daemon's.
-#[inline(never)]
-pub fn load(path: Option<&str>) -> Result<Config, u8> {
-    let mut scratch = [0u8; config::MAX_FILE_BYTES + 1];
+/// file when it exists, or the defaults (`into` keeps them). `scratch` holds the file
+/// while it is read.
+fn load(path: Option<&str>, scratch: &mut [u8], into: &mut Config) -> Result<(), u8> {
     let path = match path {
         Some(p) => p,
         None => {
-            let default = c_path(config::DEFAULT_PATH, &mut scratch);
+            let default = c_path(config::DEFAULT_PATH, scratch);
             let exists = default.and_then(|p| rustix::fs::access(p, rustix::fs::Access::READ_OK));
             if exists.is_err() {
-                return Ok(Config::default());
+                return Ok(());
             }
             config::DEFAULT_PATH
         }
     };
-    read_config(path, &mut scratch)
+    read_config(path, scratch, into)
 }
 
 fn connect(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), u8> {
@@ -42,7 +39,8 @@ fn connect(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), u8> {
 
 /// Says why the module cannot be reached; the exit code.
 fn say_conn(config: &Config, e: Error) -> u8 {
-    if conn::is_absent(&e) {
+    let code = conn::exit_code(&e);
+    if code == exit::UNAVAILABLE {
         io::error_line(&|w| {
             w.str(match config.transport {
                 config::Transport::Genl => "module not loaded (no generic netlink family `",
@@ -52,43 +50,71 @@ fn say_conn(config: &Config, e: Error) -> u8 {
             w.str("`)");
         });
     } else {
-        conn::say_error("", &e, conn::hint(&e));
+        conn::say_error("", &e, conn::hint(code));
     }
-    conn::exit_code(&e)
+    code
 }
 
 /// Renders one of the module's messages in a reply: its attributes parsed, then printed.
+/// The parsed value is matched by reference: `?` would move it out of its `Result`, a
+/// copy (and its code) of a few hundred bytes each.
 type Render = fn(&mut dyn Text, AttrIter<'_>, Style) -> Result<(), nlcore::Error>;
 
 fn render_sample(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
-    format::sample(w, &Sample::parse(attrs)?, style);
-    Ok(())
+    match &Sample::parse(attrs) {
+        Ok(v) => {
+            format::sample(w, v, style);
+            Ok(())
+        }
+        Err(e) => Err(*e),
+    }
 }
 
 fn render_config(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
-    format::module_config(w, &parse_module_config(attrs)?, style);
-    Ok(())
+    match &parse_module_config(attrs) {
+        Ok(v) => {
+            format::module_config(w, v, style);
+            Ok(())
+        }
+        Err(e) => Err(*e),
+    }
 }
 
 fn render_stats(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
-    format::stats(w, &Stats::parse(attrs)?, style);
-    Ok(())
+    match &Stats::parse(attrs) {
+        Ok(v) => {
+            format::stats(w, v, style);
+            Ok(())
+        }
+        Err(e) => Err(*e),
+    }
 }
 
 fn render_netdev(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
-    format::netdev(w, &Netdev::parse(attrs)?, style);
-    Ok(())
+    match &Netdev::parse(attrs) {
+        Ok(v) => {
+            format::netdev(w, v, style);
+            Ok(())
+        }
+        Err(e) => Err(*e),
+    }
 }
 
-/// Runs a one-shot command; returns the exit code.
-// Out of line: each command keeps its buffers in its own stack frame, so the peak
-// stack is that of the one command that runs, not of all of them together.
+/// Runs a one-shot command or `monitor` with the configuration at `path` (see [`load`]);
+/// returns the exit code.
+// Out of line: each command keeps its locals in its own stack frame, so the peak stack
+// is that of the one command that runs, not of all of them together.
 #[inline(never)]
-pub fn run(command: Command, config: &Config, style: Style) -> u8 {
-    let Some(bufs) = sys::buffers() else {
-        return exit::SOFTWARE;
-    };
+pub fn run(command: Command, path: Option<&str>, style: Style, bufs: &mut Buffers) -> u8 {
     let buf = &mut bufs.recv;
+    let mut config = Config::default();
+    if let Err(code) = load(path, buf, &mut config) {
+        return code;
+    }
+    if command == Command::Monitor {
+        return monitor(&config, style, buf, &mut bufs.out);
+    }
+    let config = &config;
     let (mut sock, route) = match connect(config, buf) {
         Ok(c) => c,
         Err(code) => return code,
@@ -116,7 +142,7 @@ pub fn run(command: Command, config: &Config, style: Style) -> u8 {
         }
         _ => return exit::SOFTWARE,
     };
-    let mut out = io::stdout();
+    let out = &mut bufs.out;
     let w = out.text();
     let asked = conn::exchange(
         &mut sock,
@@ -138,14 +164,7 @@ pub fn run(command: Command, config: &Config, style: Style) -> u8 {
 }
 
 /// `nltelem monitor`: prints every sample and event until TERM/INT.
-// Out of line: each command keeps its buffers in its own stack frame, so the peak
-// stack is that of the one command that runs, not of all of them together.
-#[inline(never)]
-pub fn monitor(config: &Config, style: Style) -> u8 {
-    let Some(bufs) = sys::buffers() else {
-        return exit::SOFTWARE;
-    };
-    let buf = &mut bufs.recv;
+fn monitor(config: &Config, style: Style, buf: &mut [u8], out: &mut Stdout) -> u8 {
     let (_ctl, route) = match connect(config, buf) {
         Ok(c) => c,
         Err(code) => return code,
@@ -158,22 +177,14 @@ pub fn monitor(config: &Config, style: Style) -> u8 {
         Ok(fd) => fd,
         Err(_) => return exit::SOFTWARE,
     };
-    let mut out = io::stdout();
-    // A second per poll round bounds the wait; the loop ends on a signal or an error.
-    let tick = Timespec {
-        tv_sec: 1,
-        tv_nsec: 0,
-    };
     loop {
-        let mut fds = [
-            PollFd::new(&data, PollFlags::IN),
-            PollFd::new(&signals, PollFlags::IN),
-        ];
-        match poll(&mut fds, Some(&tick)) {
-            Ok(_) | Err(rustix::io::Errno::INTR) => {}
-            Err(_) => return exit::SOFTWARE,
-        }
-        if fds[1].revents().contains(PollFlags::IN) {
+        // A second per poll round bounds the wait; the loop ends on a signal or an error.
+        // The daemon's wait: the signalfd stands in for its third descriptor.
+        let fds = [data.as_fd(), signals.as_fd(), signals.as_fd()];
+        let Some([_, sig_ready, _]) = wait(fds, 1000) else {
+            return exit::SOFTWARE;
+        };
+        if sig_ready {
             if let Some(sys::SIGTERM | sys::SIGINT) = sys::read_signal(signals.as_fd()) {
                 conn::leave(config, &route, &data);
                 out.flush();
@@ -188,13 +199,13 @@ pub fn monitor(config: &Config, style: Style) -> u8 {
                     for m in d.messages().filter_map(Result::ok) {
                         match route.open(&m) {
                             Some((cmd::SAMPLE, attrs)) => {
-                                if let Ok(s) = Sample::parse(attrs) {
-                                    format::sample(w, &s, style);
+                                if let Ok(s) = &Sample::parse(attrs) {
+                                    format::sample(w, s, style);
                                 }
                             }
                             Some((cmd::EVENT, attrs)) => {
-                                if let Ok(e) = Event::parse(attrs) {
-                                    format::event(w, &e, style);
+                                if let Ok(e) = &Event::parse(attrs) {
+                                    format::event(w, e, style);
                                 }
                             }
                             _ => {}

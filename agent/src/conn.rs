@@ -21,27 +21,25 @@ use rustix::io::Errno;
 /// signals (a clean exit within 1 s) even when the module does not answer.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(400);
 
-fn errno_is(e: &Error, which: Errno) -> bool {
-    e.errno() == Some(which.raw_os_error())
-}
-
 /// Whether `e` means "the module is not there": not loaded (no such family, group or
 /// unit), or gone.
 pub fn is_absent(e: &Error) -> bool {
-    matches!(e, Error::NotFound)
-        || errno_is(e, Errno::NOENT)
-        || errno_is(e, Errno::PROTONOSUPPORT)
-        || errno_is(e, Errno::CONNREFUSED)
+    exit_code(e) == exit::UNAVAILABLE
 }
 
-/// The exit code for a socket error.
+/// The exit code for a socket error: 77 without the privilege, 69 when the module is not
+/// there (see [`is_absent`]), 70 otherwise. One match on the errno for both questions.
 pub fn exit_code(e: &Error) -> u8 {
-    if errno_is(e, Errno::PERM) || errno_is(e, Errno::ACCESS) {
-        exit::NOPERM
-    } else if is_absent(e) {
-        exit::UNAVAILABLE
-    } else {
-        exit::SOFTWARE
+    const PERM: i32 = Errno::PERM.raw_os_error();
+    const ACCESS: i32 = Errno::ACCESS.raw_os_error();
+    const NOENT: i32 = Errno::NOENT.raw_os_error();
+    const PROTONOSUPPORT: i32 = Errno::PROTONOSUPPORT.raw_os_error();
+    const CONNREFUSED: i32 = Errno::CONNREFUSED.raw_os_error();
+    match e.errno() {
+        Some(PERM | ACCESS) => exit::NOPERM,
+        Some(NOENT | PROTONOSUPPORT | CONNREFUSED) => exit::UNAVAILABLE,
+        _ if matches!(e, Error::NotFound) => exit::UNAVAILABLE,
+        _ => exit::SOFTWARE,
     }
 }
 
@@ -124,9 +122,9 @@ pub fn request<'b>(
     exchange(sock, route, command, put, false, buf, each)
 }
 
-/// A hint for the stderr line of a failure that `exit_code` maps to 77.
-pub fn hint(e: &Error) -> &'static str {
-    if exit_code(e) == exit::NOPERM {
+/// A hint for the stderr line of a failure with exit code `code` (one for 77).
+pub fn hint(code: u8) -> &'static str {
+    if code == exit::NOPERM {
         " (joining the groups and changing settings need root or CAP_NET_ADMIN)"
     } else {
         ""
@@ -188,9 +186,7 @@ pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route
     };
     // Errors explained in words; older kernels without the option still work.
     let _ = sock.set_ext_ack(true);
-    if config.accept_senders == Senders::Any {
-        sock.set_accept_any_sender(true);
-    }
+    sock.set_accept_any_sender(config.accept_senders == Senders::Any);
     Ok((sock, route))
 }
 
@@ -250,9 +246,7 @@ pub fn open_data(config: &Config, route: &Route) -> Result<NlSocket, Error> {
         sock.join_group(events.ok_or(Error::NotFound)?)?;
     }
     sock.set_nonblocking(true)?;
-    if config.accept_senders == Senders::Any {
-        sock.set_accept_any_sender(true);
-    }
+    sock.set_accept_any_sender(config.accept_senders == Senders::Any);
     Ok(sock)
 }
 

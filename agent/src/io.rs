@@ -4,47 +4,37 @@ use crate::sys;
 use embedded_io::{ErrorKind, ErrorType, Write};
 use nlcore::text::Text;
 use nltelem::sink::TextSink;
-use rustix::fd::BorrowedFd;
 
-/// A file descriptor as an `embedded-io` sink (`write(2)`; `EINTR` retried).
-pub struct Fd(pub BorrowedFd<'static>);
-
-/// A failed `write(2)`.
-#[derive(Debug, Clone, Copy)]
-pub struct WriteError(pub rustix::io::Errno);
-
-impl core::fmt::Display for WriteError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("write failed")
-    }
+/// Standard output or error as an `embedded-io` sink (`write(2)`; `EINTR` retried).
+/// Named rather than holding the descriptor: standard output is then all zero bytes, so
+/// a buffer of it in `sys::Buffers` stays in `.bss`.
+pub enum Fd {
+    /// Descriptor 1.
+    Stdout,
+    /// Descriptor 2.
+    Stderr,
 }
 
-impl core::error::Error for WriteError {}
-
-impl embedded_io::Error for WriteError {
-    fn kind(&self) -> ErrorKind {
-        match self.0 {
-            rustix::io::Errno::PIPE => ErrorKind::BrokenPipe,
-            _ => ErrorKind::Other,
-        }
-    }
-}
-
+// A failed `write(2)` is only counted (see `TextSink`): no errno is carried.
 impl ErrorType for Fd {
-    type Error = WriteError;
+    type Error = ErrorKind;
 }
 
 impl Write for Fd {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, WriteError> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        let fd = match self {
+            Fd::Stdout => sys::stdout(),
+            Fd::Stderr => sys::stderr(),
+        };
         loop {
-            match rustix::io::write(self.0, buf) {
+            match rustix::io::write(fd, buf) {
                 Err(rustix::io::Errno::INTR) => continue,
-                r => return r.map_err(WriteError),
+                r => return r.map_err(|_| ErrorKind::Other),
             }
         }
     }
 
-    fn flush(&mut self) -> Result<(), WriteError> {
+    fn flush(&mut self) -> Result<(), ErrorKind> {
         Ok(())
     }
 }
@@ -52,15 +42,15 @@ impl Write for Fd {
 /// Standard output with a line-sized buffer: informational output and exported records.
 pub type Stdout = TextSink<Fd, 4096>;
 
-/// A fresh standard output.
-pub fn stdout() -> Stdout {
-    TextSink::new(Fd(sys::stdout()))
+/// A fresh standard output (all zero bytes: see [`Fd`]).
+pub const fn stdout() -> Stdout {
+    TextSink::new(Fd::Stdout)
 }
 
 /// Prints `nltelem: <message>` as one plain line on standard error (fatal errors, so that
 /// init systems show why the agent stopped); `say` writes the message.
 pub fn error_line(say: &dyn Fn(&mut dyn Text)) {
-    let mut err: TextSink<Fd, 512> = TextSink::new(Fd(sys::stderr()));
+    let mut err: TextSink<Fd, 512> = TextSink::new(Fd::Stderr);
     let w = err.text();
     w.str("nltelem: ");
     say(w);

@@ -66,7 +66,7 @@ pub fn configure(target: &LogTarget, cap_bytes: u32) -> Result<(), OpenError> {
                 .unwrap_or(0);
             Target::File {
                 fd,
-                path: path.clone(),
+                path,
                 rotated,
                 cap: SizeCap {
                     cap: u64::from(cap_bytes),

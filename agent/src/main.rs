@@ -29,23 +29,20 @@ fn run(args: &[&str]) -> u8 {
             return exit::USAGE;
         }
     };
+    // One command runs per process: it has the buffers.
+    let Some(bufs) = sys::buffers() else {
+        return exit::SOFTWARE;
+    };
     match inv.command {
-        Command::Help(topic) => help(Some(topic)),
-        Command::Version => help(None),
-        Command::Run => daemon::run(inv.config.unwrap_or(config::DEFAULT_PATH)),
-        command => match client::load(inv.config) {
-            Ok(config) if command == Command::Monitor => client::monitor(&config, inv.style),
-            Ok(config) => client::run(command, &config, inv.style),
-            Err(code) => code,
-        },
+        Command::Help(topic) => help(Some(topic), &mut bufs.out),
+        Command::Version => help(None, &mut bufs.out),
+        Command::Run => daemon::run(inv.config.unwrap_or(config::DEFAULT_PATH), bufs),
+        command => client::run(command, inv.config, inv.style, bufs),
     }
 }
 
-/// `help [TOPIC]` (or `--version` without a topic). Out of line: the output buffer of its
-/// frame (4 KiB) is then not part of the daemon's stack as well.
-#[inline(never)]
-fn help(topic: Option<Topic>) -> u8 {
-    let mut out = io::stdout();
+/// `help [TOPIC]` (or `--version` without a topic).
+fn help(topic: Option<Topic>, out: &mut io::Stdout) -> u8 {
     let w = out.text();
     match topic {
         Some(topic) => {

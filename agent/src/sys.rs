@@ -62,8 +62,9 @@ extern "C" fn start(stack: *const usize) -> ! {
     // passed here, then `argc` pointers to NUL-terminated argument strings (then a null
     // pointer); they stay unchanged for the life of the process.
     let (argc, argv) = unsafe { (*stack, stack.add(1).cast::<*const c_char>()) };
-    let code = match args(argc, argv) {
-        Some(args) => crate::run(&args),
+    let mut args = Vec::new();
+    let code = match read_args(argc, argv, &mut args) {
+        Some(()) => crate::run(&args),
         None => {
             crate::io::fail("too many arguments, or one is not UTF-8");
             nltelem::cli::exit::USAGE
@@ -90,18 +91,22 @@ pub fn exit_now(code: u8) -> ! {
 #[cfg(panic = "abort")]
 const MAX_ARGS: usize = 24;
 
-/// The arguments after the program name, as `&str`. `None`: too many, or one is not
-/// UTF-8.
+/// The arguments after the program name, as `&str`, into `out` (filled in place: an
+/// `Option<Vec>` returned would be a second copy of its 392 bytes on the stack). `None`:
+/// too many, or one is not UTF-8.
 #[cfg(panic = "abort")]
-fn args(argc: usize, argv: *const *const c_char) -> Option<Vec<&'static str, MAX_ARGS>> {
-    let mut out = Vec::new();
+fn read_args(
+    argc: usize,
+    argv: *const *const c_char,
+    out: &mut Vec<&'static str, MAX_ARGS>,
+) -> Option<()> {
     for i in 1..argc {
         // SAFETY: the kernel passes `argc` valid pointers in `argv`, each to a
         // NUL-terminated string that lives, unchanged, until the process exits.
         let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
         out.push(arg.to_str().ok()?).ok()?;
     }
-    Some(out)
+    Some(())
 }
 
 /// Standard output.
@@ -226,17 +231,22 @@ pub const REPLY_BUFFER: usize = 8 * 1024;
 /// pages only when a datagram is written there, so a buffer sized for the largest message
 /// costs resident memory only for the messages that come.
 ///
-/// In this order (`repr(C)`), so the pages that are written are few: the start of each
-/// buffer (where the datagrams land), and the exporters' list; their MQTT slots, written
-/// only when configured, come last.
+/// In this order (`repr(C)`), so the pages that are written are few: the exporters first
+/// (the few bytes of their list share the page of the other statics before them; their
+/// MQTT slots are written only when configured), then the output buffer (all of it),
+/// then the receive buffer whose start (where datagrams land) shares the output's last
+/// page; the replies (heartbeats and resyncs only) come last. Every byte of the initial
+/// value is zero, so the static takes no space in the file.
 #[repr(C)]
 pub struct Buffers {
-    /// Replies to the daemon's requests.
-    pub replies: [u8; REPLY_BUFFER],
-    /// Datagrams from the groups (and one-shot replies).
-    pub recv: [u8; RECV_BUFFER],
     /// The daemon's exporters (their MQTT buffers are most of their size).
     pub exporters: Exporters,
+    /// Standard output, for the command that runs (written from its start).
+    pub out: crate::io::Stdout,
+    /// Datagrams from the groups (and one-shot replies).
+    pub recv: [u8; RECV_BUFFER],
+    /// Replies to the daemon's requests.
+    pub replies: [u8; REPLY_BUFFER],
 }
 
 struct BuffersCell(UnsafeCell<Buffers>);
@@ -246,9 +256,10 @@ struct BuffersCell(UnsafeCell<Buffers>);
 unsafe impl Sync for BuffersCell {}
 
 static BUFFERS: BuffersCell = BuffersCell(UnsafeCell::new(Buffers {
-    replies: [0; REPLY_BUFFER],
-    recv: [0; RECV_BUFFER],
     exporters: Exporters::empty(),
+    out: crate::io::stdout(),
+    recv: [0; RECV_BUFFER],
+    replies: [0; REPLY_BUFFER],
 }));
 static BUFFERS_TAKEN: AtomicBool = AtomicBool::new(false);
 
