@@ -318,23 +318,12 @@ pub struct Stats<'a> {
     attrs: AttrIter<'a>,
 }
 
-/// The names of the u64 statistics, by attribute type.
-pub const STATS_FIELDS: &[(u16, &str)] = &[
-    (attr::stats::TELEMETRY_SENT, "telemetry_sent"),
-    (attr::stats::EVENTS_SENT, "events_sent"),
-    (attr::stats::ALLOC_FAIL, "alloc_fail"),
-    (attr::stats::REQUESTS, "requests"),
-    (attr::stats::REJECTS, "rejects"),
-    (attr::stats::UNICAST_FAIL, "unicast_fail"),
-    (attr::stats::SNAPSHOTS, "snapshots"),
-    (attr::stats::HEARTBEATS, "heartbeats"),
-    (attr::stats::HEARTBEAT_AGE_MS, "heartbeat_age_ms"),
-    (attr::stats::AGENT_RECEIVED, "agent_received"),
-    (attr::stats::AGENT_LOST, "agent_lost"),
-    (attr::stats::AGENT_EXPORTED, "agent_exported"),
-    (attr::stats::AGENT_OVERRUNS, "agent_overruns"),
-    (attr::stats::AGENT_EXPORT_ERRORS, "agent_export_errors"),
-];
+/// The names of the u64 statistics, separated by spaces, for attribute types 1 up (in
+/// [`Stats::values`] from index 1); the gaps are the types that are not u64 statistics
+/// (`bcast_fail`, `pad`). One string: a table of `(type, &str)` took 24 bytes an entry.
+pub const STATS_NAMES: &str = "telemetry_sent events_sent  alloc_fail requests rejects \
+    unicast_fail snapshots heartbeats heartbeat_age_ms agent_received agent_lost \
+    agent_exported  agent_overruns agent_export_errors";
 
 impl<'a> Stats<'a> {
     /// Reads a `GET_STATS` reply's attributes.
@@ -393,6 +382,17 @@ pub(crate) mod tests {
     use super::*;
     use nlcore::{MsgBuilder, NlMsg};
     use nltelem_proto::attr::{netdev as nd, sample as k};
+
+    #[test]
+    fn stats_names_follow_the_attribute_types() {
+        use attr::stats as st;
+        let names: Vec<&str> = STATS_NAMES.split(' ').collect();
+        assert_eq!(names.len(), usize::from(st::MAX));
+        let name = |t: u16| names[usize::from(t) - 1];
+        assert_eq!(name(st::TELEMETRY_SENT), "telemetry_sent");
+        assert_eq!((name(st::BCAST_FAIL), name(st::PAD)), ("", ""));
+        assert_eq!(name(st::AGENT_EXPORT_ERRORS), "agent_export_errors");
+    }
 
     /// Builds a sample message (classic layout: attributes right after the header).
     pub(crate) fn sample_bytes(buf: &mut [u8], seq: u64, ifname: &str) -> usize {
