@@ -1,6 +1,6 @@
 //! `/etc/nltelem.conf`: one `key = value` per line, `#` starts a comment.
 //!
-//! Every key is listed in [`KEYS`] with its meaning (printed by `nltelem run --help`).
+//! Every key is listed in [`keys`] with its meaning (printed by `nltelem run --help`).
 //! A key the agent does not know, a value it cannot use, or a key given twice is an error
 //! that names the line: a typo must not silently leave a default in place.
 
@@ -21,69 +21,54 @@ pub const MAX_VALUE: usize = 96;
 /// Most `export` lines.
 pub const MAX_EXPORTS: usize = 4;
 
-/// Every key, with what it means. The order is the order of `nltelem run --help`.
-pub const KEYS: &[(&str, &str)] = &[
-    (
-        "transport",
-        "genl (default): the generic netlink family; unit:N: the module's classic netlink unit N",
-    ),
-    (
-        "family",
-        "generic netlink family name (default nltelem)",
-    ),
-    (
-        "groups",
-        "groups to join, space separated: telemetry events (default both)",
-    ),
-    (
-        "period_ms",
-        "sampling period pushed to the module, 1..3600000 ms (default: leave the module's)",
-    ),
-    (
-        "sources",
-        "sources pushed to the module, space separated: load memory cpu netdev thermal",
-    ),
-    (
-        "load1_milli_max",
-        "threshold event above this 1-minute load x1000 (0 disables)",
-    ),
-    (
-        "mem_available_kib_min",
-        "threshold event below this much available memory, KiB (0 disables)",
-    ),
-    (
-        "temp_mdegc_max",
-        "threshold event above this temperature, millidegree C, 0..200000 (0 disables)",
-    ),
-    (
-        "watchdog_ms",
-        "the module reports an event after this long without a heartbeat, 0..3600000 ms (0 disables)",
-    ),
-    (
-        "heartbeat_ms",
-        "how often the agent sends its counters to the module, 0 (off) or 100..3600000 ms (default 1000)",
-    ),
-    (
-        "rcvbuf_bytes",
-        "receive queue size asked of the kernel, 0 (kernel default) or 4096..67108864 (default 0)",
-    ),
-    (
-        "accept_senders",
-        "kernel (default): drop data not sent by the kernel; any: accept other processes (tests on NETLINK_USERSOCK only)",
-    ),
-    (
-        "log",
-        "where defmt log frames go: stderr, none, or an absolute file path (default none)",
-    ),
-    (
-        "log_max_bytes",
-        "size cap of the log file, 1024..16777216; when full it moves to FILE.1 (default 65536)",
-    ),
-    (
-        "export",
-        "an exporter, e.g. line-protocol:stdout; the key may repeat (up to 4)",
-    ),
-];
+/// Every key, with what it means: one `key meaning` per line (read by [`keys`]), in the
+/// order of `nltelem run --help`. One string: a table of `(&str, &str)` took 32 bytes an
+/// entry.
+const KEYS: &str = "\
+transport genl (default): the generic netlink family; unit:N: the module's classic netlink unit N
+family generic netlink family name (default nltelem)
+groups groups to join, space separated: telemetry events (default both)
+period_ms sampling period pushed to the module, 1..3600000 ms (default: leave the module's)
+sources sources pushed to the module, space separated: load memory cpu netdev thermal
+load1_milli_max threshold event above this 1-minute load x1000 (0 disables)
+mem_available_kib_min threshold event below this much available memory, KiB (0 disables)
+temp_mdegc_max threshold event above this temperature, millidegree C, 0..200000 (0 disables)
+watchdog_ms the module reports an event after this long without a heartbeat, 0..3600000 ms (0 disables)
+heartbeat_ms how often the agent sends its counters to the module, 0 (off) or 100..3600000 ms (default 1000)
+rcvbuf_bytes receive queue size asked of the kernel, 0 (kernel default) or 4096..67108864 (default 0)
+accept_senders kernel (default): drop data not sent by the kernel; any: accept other processes (tests on NETLINK_USERSOCK only)
+log where defmt log frames go: stderr, none, or an absolute file path (default none)
+log_max_bytes size cap of the log file, 1024..16777216; when full it moves to FILE.1 (default 65536)
+export an exporter, e.g. line-protocol:stdout; the key may repeat (up to 4)
+";
+
+/// The keys of [`KEYS`] with what they mean, in order.
+pub fn keys() -> impl Iterator<Item = (&'static str, &'static str)> {
+    let mut rest = Some(KEYS);
+    core::iter::from_fn(move || split(next_word(&mut rest, b'\n')?, b' '))
+}
+
+/// The words of a list separated by single spaces, in order (an empty word between two
+/// spaces).
+pub fn words(list: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(list);
+    core::iter::from_fn(move || next_word(&mut rest, b' '))
+}
+
+/// Takes the first word off `rest`, up to `sep`; `rest` becomes `None` after the last.
+/// Out of line: the one loop behind [`keys`], [`words`] and their inlined callers.
+#[inline(never)]
+fn next_word<'a>(rest: &mut Option<&'a str>, sep: u8) -> Option<&'a str> {
+    let r = (*rest)?;
+    let (word, next) = split(r, sep).map_or((r, None), |(w, n)| (w, Some(n)));
+    *rest = next;
+    Some(word)
+}
+
+/// The position of `word` in a space-separated [`words`] list.
+pub fn word_index(list: &str, word: &[u8]) -> Option<usize> {
+    words(list).position(|w| w.as_bytes() == word)
+}
 
 /// How the agent reaches the module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,7 +163,7 @@ pub enum ErrorKind {
     MissingEquals,
     /// Nothing before the `=`.
     EmptyKey,
-    /// A key not in [`KEYS`] (as written, cut to 32 bytes).
+    /// A key not in [`keys`] (as written, cut to 32 bytes).
     UnknownKey(String<32>),
     /// The value does not fit the key.
     BadValue {
@@ -250,7 +235,7 @@ fn whole_file(why: &'static str) -> ConfigError {
 /// Parses the text of a configuration file.
 pub fn parse(text: &str) -> Result<Config, ConfigError> {
     let mut config = Config::default();
-    // One bit per entry of KEYS: which single-valued keys were already given.
+    // One bit per key of `keys`: which single-valued keys were already given.
     let mut seen: u32 = 0;
     let mut line: u32 = 0;
     let mut rest = Some(text);
@@ -277,7 +262,7 @@ fn parse_line(config: &mut Config, seen: &mut u32, raw: &str) -> Result<(), Erro
     if key.is_empty() {
         return Err(ErrorKind::EmptyKey);
     }
-    let Some((slot, &(name, _))) = KEYS.iter().enumerate().find(|(_, (k, _))| *k == key) else {
+    let Some((slot, (name, _))) = keys().enumerate().find(|(_, (k, _))| *k == key) else {
         // The longest prefix of at most 32 bytes that ends on a character.
         let mut end = key.len().min(32);
         while !key.is_char_boundary(end) {
@@ -344,11 +329,11 @@ pub fn is_space(b: u8) -> bool {
     b == b' ' || (b'\t'..=b'\r').contains(&b)
 }
 
-/// Positions in [`KEYS`] that [`apply`] treats apart.
+/// Positions in [`keys`] that [`apply`] treats apart.
 const TRANSPORT: usize = 0;
 const FAMILY: usize = 1;
 const GROUPS: usize = 2;
-/// The module settings are `KEYS[FIRST_SETTING..]`, in `SETTING_KEYS` order.
+/// The module settings are the keys from `FIRST_SETTING` on, in `SETTING_KEYS` order.
 const FIRST_SETTING: usize = 3;
 const HEARTBEAT_MS: usize = 9;
 const RCVBUF_BYTES: usize = 10;
@@ -357,7 +342,7 @@ const LOG: usize = 12;
 const LOG_MAX_BYTES: usize = 13;
 const EXPORT: usize = 14;
 
-/// Sets the key at `slot` of [`KEYS`]; on failure returns what the key takes.
+/// Sets the key at `slot` of [`keys`]; on failure returns what the key takes.
 // Out of line: 280 bytes smaller than inlined into the line loop, measured.
 #[inline(never)]
 fn apply(config: &mut Config, slot: usize, value: &str) -> Result<(), &'static str> {
@@ -427,8 +412,8 @@ pub fn parse_transport(value: &str) -> Result<Transport, &'static str> {
 }
 
 fn parse_groups(value: &str) -> Result<Groups, &'static str> {
-    const NAMES: &[(&str, u32)] = &[("telemetry", 1), ("events", 2)];
-    let mask = names_mask(value, NAMES, false).ok_or("one or both of: telemetry events")?;
+    let mask =
+        names_mask(value, "telemetry events", false).ok_or("one or both of: telemetry events")?;
     Ok(Groups {
         telemetry: mask & 1 != 0,
         events: mask & 2 != 0,
@@ -436,16 +421,16 @@ fn parse_groups(value: &str) -> Result<Groups, &'static str> {
 }
 
 /// The bits of the names in `value`, separated by white space (and by commas where
-/// `commas`); `None` when a word is not in `names` or there is none.
-pub fn names_mask(value: &str, names: &[(&str, u32)], commas: bool) -> Option<u32> {
+/// `commas`): bit `i` for the `i`th of the space-separated `names`; `None` when a word is
+/// not in `names` or there is none.
+pub fn names_mask(value: &str, names: &str, commas: bool) -> Option<u32> {
     let mut mask = 0;
     for word in value
         .as_bytes()
         .split(|&b| is_space(b) || (commas && b == b','))
     {
         if !word.is_empty() {
-            let (_, bit) = names.iter().find(|(name, _)| name.as_bytes() == word)?;
-            mask |= bit;
+            mask |= 1 << word_index(names, word)?;
         }
     }
     (mask != 0).then_some(mask)
@@ -525,7 +510,7 @@ mod tests {
         );
         assert_eq!(c.log_max_bytes, 2048);
         // Every documented key was exercised.
-        for (key, _) in KEYS {
+        for (key, _) in keys() {
             assert!(text.contains(key), "{key} not covered");
         }
     }

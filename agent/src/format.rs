@@ -7,7 +7,7 @@
 //! record instead of one per style keeps the agent small.
 
 use crate::accounting::Counters;
-use crate::config::split;
+use crate::config::{split, words};
 use crate::decode::{Event, Netdev, Sample, Stats, CPU_FIELDS, NETDEV_FIELDS, STATS_NAMES};
 use crate::settings::{self, ModuleSettings, SETTING_KEYS, SOURCE_NAMES};
 use nlcore::text::Text;
@@ -118,10 +118,7 @@ impl<'w> Out<'w> {
     /// [`uint`](Self::uint) for each value, named by the space-separated entries of
     /// `names` in order; an empty entry is a gap in `values` that is never written.
     fn uints(&mut self, names: Names, values: &[Option<u64>]) {
-        let mut rest = names;
-        for &v in values {
-            let (name, next) = split(rest, b' ').unwrap_or((rest, ""));
-            rest = next;
+        for (name, &v) in words(names).zip(values) {
             if !name.is_empty() {
                 self.uint(name, v);
             }
@@ -391,7 +388,8 @@ pub fn module_config(w: &mut dyn Text, c: &ModuleSettings, style: Style) {
 pub fn source_names(w: &mut dyn Text, mask: u32) {
     let mut rest = mask;
     let mut first = true;
-    for &(name, bit) in SOURCE_NAMES {
+    for (i, name) in words(SOURCE_NAMES).enumerate() {
+        let bit = 1 << i;
         if rest & bit != 0 {
             if !first {
                 w.byte(b',');

@@ -4,7 +4,7 @@
 
 use crate::config::{decimal, names_mask};
 use nlcore::{Buffer, MsgBuilder};
-use nltelem_proto::{attr::config as a, source};
+use nltelem_proto::attr::config as a;
 
 /// Settings to push; `None` = leave the module's value.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -42,14 +42,8 @@ pub const SETTING_KEYS: &[&str] = &[
     "watchdog_ms",
 ];
 
-/// Source names in bit order.
-pub const SOURCE_NAMES: &[(&str, u32)] = &[
-    ("load", source::LOAD),
-    ("memory", source::MEMORY),
-    ("cpu", source::CPU),
-    ("netdev", source::NETDEV),
-    ("thermal", source::THERMAL),
-];
+/// Source names in bit order (`source::*`: bit `i` for the `i`th), separated by spaces.
+pub const SOURCE_NAMES: &str = "load memory cpu netdev thermal";
 
 /// How each setting is read and sent, in [`SETTING_KEYS`] order: its attribute, the range
 /// of its value and that range as the error says it (the module's own ranges, spec
@@ -167,6 +161,22 @@ pub fn parse_sources(value: &str) -> Result<u32, &'static str> {
 mod tests {
     use super::*;
     use nlcore::{AttrIter, NlMsg};
+    use nltelem_proto::source;
+
+    #[test]
+    fn source_names_are_in_bit_order() {
+        let bits = [
+            source::LOAD,
+            source::MEMORY,
+            source::CPU,
+            source::NETDEV,
+            source::THERMAL,
+        ];
+        for (i, name) in SOURCE_NAMES.split(' ').enumerate() {
+            assert_eq!(parse_sources(name), Ok(bits[i]), "{name}");
+            assert_eq!(bits[i], 1 << i);
+        }
+    }
 
     #[test]
     fn only_given_settings_are_sent() {
