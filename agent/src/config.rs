@@ -354,7 +354,7 @@ fn apply(config: &mut Config, slot: usize, value: &str) -> Result<(), &'static s
             if value.is_empty() || value.bytes().any(is_space) || value.len() >= GENL_NAMSIZ {
                 return Err(WANT);
             }
-            config.family = short(value, WANT)?;
+            fill(&mut config.family, value, WANT)?;
         }
         GROUPS => config.groups = parse_groups(value)?,
         HEARTBEAT_MS => config.heartbeat_ms = zero_or(value, 100, 3_600_000, "0 or 100..3600000")?,
@@ -362,24 +362,27 @@ fn apply(config: &mut Config, slot: usize, value: &str) -> Result<(), &'static s
             config.rcvbuf_bytes = zero_or(value, 4096, 67_108_864, "0 or 4096..67108864")?
         }
         ACCEPT_SENDERS => {
-            config.accept_senders = match value {
-                "kernel" => Senders::Kernel,
-                "any" => Senders::Any,
-                _ => return Err("kernel or any"),
+            config.accept_senders = match word_index("kernel any", value.as_bytes()) {
+                Some(0) => Senders::Kernel,
+                Some(_) => Senders::Any,
+                None => return Err("kernel or any"),
             }
         }
-        LOG => config.log = parse_log(value)?,
+        LOG => parse_log(&mut config.log, value)?,
         LOG_MAX_BYTES => {
             // The range is within u32.
             config.log_max_bytes = decimal(value, 1024, 16_777_216, "1024..16777216")? as u32
         }
         EXPORT => {
             crate::export::check_spec(value)?;
-            let spec = short(value, "an exporter specification of at most 96 bytes")?;
+            // Filled in place: a String<96> is not built and then moved.
             config
                 .exports
-                .push(spec)
+                .push(String::new())
                 .map_err(|_| "at most 4 export lines")?;
+            if let Some(spec) = config.exports.last_mut() {
+                fill(spec, value, "an exporter specification of at most 96 bytes")?;
+            }
         }
         setting => config.module.set_nth(setting - FIRST_SETTING, value)?,
     }
@@ -394,10 +397,15 @@ fn zero_or(value: &str, min: u64, max: u64, want: &'static str) -> Result<u32, &
     }
 }
 
-fn short<const N: usize>(value: &str, what: &'static str) -> Result<String<N>, &'static str> {
-    let mut s = String::new();
-    s.push_str(value).map_err(|_| what)?;
-    Ok(s)
+/// Sets `s` to `value`, or says `what` when it is too long (the caller's value is then
+/// unused: the file is refused).
+fn fill<const N: usize>(
+    s: &mut String<N>,
+    value: &str,
+    what: &'static str,
+) -> Result<(), &'static str> {
+    s.clear();
+    s.push_str(value).map_err(|_| what)
 }
 
 /// `genl` or `unit:N` (N a netlink protocol number, 0..31).
@@ -436,18 +444,23 @@ pub fn names_mask(value: &str, names: &str, commas: bool) -> Option<u32> {
     (mask != 0).then_some(mask)
 }
 
-fn parse_log(value: &str) -> Result<LogTarget, &'static str> {
-    match value {
-        "none" => Ok(LogTarget::None),
-        "stderr" => Ok(LogTarget::Stderr),
-        path if path.as_bytes().first() == Some(&b'/') && path.as_bytes().last() != Some(&b'/') => {
-            Ok(LogTarget::File(short(
-                path,
-                "a file path of at most 96 bytes",
-            )?))
+/// `none`, `stderr` or an absolute file path into `log`.
+fn parse_log(log: &mut LogTarget, value: &str) -> Result<(), &'static str> {
+    let b = value.as_bytes();
+    *log = match word_index("none stderr", b) {
+        Some(0) => LogTarget::None,
+        Some(_) => LogTarget::Stderr,
+        None if b.first() == Some(&b'/') && b.last() != Some(&b'/') => {
+            // Filled in place, as the exporters are.
+            *log = LogTarget::File(String::new());
+            if let LogTarget::File(path) = log {
+                fill(path, value, "a file path of at most 96 bytes")?;
+            }
+            return Ok(());
         }
-        _ => Err("stderr, none, or an absolute file path"),
-    }
+        None => return Err("stderr, none, or an absolute file path"),
+    };
+    Ok(())
 }
 
 #[cfg(test)]
