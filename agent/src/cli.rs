@@ -1,6 +1,6 @@
 //! The command line, parsed apart from the work (so it is tested on the host).
 
-use crate::config::{split, word_index};
+use crate::config::{split, word_index, words};
 use crate::format::Style;
 use crate::settings::{ModuleSettings, SettingError, SETTING_KEYS};
 use nlcore::text::Text;
@@ -125,7 +125,7 @@ impl UsageError<'_> {
                     }
                     None => {
                         w.str("` is not KEY=VALUE with KEY one of ");
-                        for (i, k) in SETTING_KEYS.iter().enumerate() {
+                        for (i, k) in words(SETTING_KEYS).enumerate() {
                             if i > 0 {
                                 w.str(", ");
                             }

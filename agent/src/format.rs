@@ -370,7 +370,7 @@ pub fn stats(w: &mut dyn Text, s: &Stats<'_>, style: Style) {
 pub fn module_config(w: &mut dyn Text, c: &ModuleSettings, style: Style) {
     let mut o = Out::new(w, style);
     o.open("config", Some("config"));
-    for (i, &name) in SETTING_KEYS.iter().enumerate() {
+    for (i, name) in words(SETTING_KEYS).enumerate() {
         let Some(v) = c.nth(i) else { continue };
         o.key(name);
         match i {
