@@ -158,13 +158,13 @@ impl Default for Config {
 
 /// What is wrong with a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ErrorKind {
+pub enum ErrorKind<'a> {
     /// No `=` on a line that is not blank or a comment.
     MissingEquals,
     /// Nothing before the `=`.
     EmptyKey,
     /// A key not in [`keys`] (as written, cut to 32 bytes).
-    UnknownKey(String<32>),
+    UnknownKey(&'a str),
     /// The value does not fit the key.
     BadValue {
         /// The key.
@@ -180,14 +180,14 @@ pub enum ErrorKind {
 
 /// A configuration error and the line it is on (1-based; 0 for the whole file).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
+pub struct ConfigError<'a> {
     /// The line.
     pub line: u32,
     /// What is wrong.
-    pub kind: ErrorKind,
+    pub kind: ErrorKind<'a>,
 }
 
-impl ConfigError {
+impl ConfigError<'_> {
     /// Says what is wrong and where (`line N: ...`), in one line without a newline.
     pub fn describe(&self, w: &mut dyn Text) {
         if self.line > 0 {
@@ -199,7 +199,7 @@ impl ConfigError {
         let (before, quoted, after) = match &self.kind {
             ErrorKind::MissingEquals => ("expected `key = value`", "", ""),
             ErrorKind::EmptyKey => ("missing key before `=`", "", ""),
-            ErrorKind::UnknownKey(k) => ("unknown key `", k.as_str(), "`"),
+            ErrorKind::UnknownKey(k) => ("unknown key `", *k, "`"),
             ErrorKind::BadValue { key, expected } => {
                 w.str("bad value for `");
                 w.str(key);
@@ -217,7 +217,7 @@ impl ConfigError {
 }
 
 /// Parses the bytes of a configuration file.
-pub fn parse_bytes(bytes: &[u8]) -> Result<Config, ConfigError> {
+pub fn parse_bytes(bytes: &[u8]) -> Result<Config, ConfigError<'_>> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(whole_file("file larger than 4096 bytes"));
     }
@@ -225,7 +225,7 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Config, ConfigError> {
     parse(text)
 }
 
-fn whole_file(why: &'static str) -> ConfigError {
+fn whole_file(why: &'static str) -> ConfigError<'static> {
     ConfigError {
         line: 0,
         kind: ErrorKind::Unreadable(why),
@@ -233,7 +233,7 @@ fn whole_file(why: &'static str) -> ConfigError {
 }
 
 /// Parses the text of a configuration file.
-pub fn parse(text: &str) -> Result<Config, ConfigError> {
+pub fn parse(text: &str) -> Result<Config, ConfigError<'_>> {
     let mut config = Config::default();
     // One bit per key of `keys`: which single-valued keys were already given.
     let mut seen: u32 = 0;
@@ -252,7 +252,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
 }
 
 /// Applies one line of the file (blank or a comment: nothing).
-fn parse_line(config: &mut Config, seen: &mut u32, raw: &str) -> Result<(), ErrorKind> {
+fn parse_line<'a>(config: &mut Config, seen: &mut u32, raw: &'a str) -> Result<(), ErrorKind<'a>> {
     let content = trim(split(raw, b'#').map_or(raw, |(before, _)| before));
     if content.is_empty() {
         return Ok(());
@@ -268,9 +268,7 @@ fn parse_line(config: &mut Config, seen: &mut u32, raw: &str) -> Result<(), Erro
         while !key.is_char_boundary(end) {
             end -= 1;
         }
-        let mut shown = String::new();
-        let _ = shown.push_str(key.get(..end).unwrap_or_default());
-        return Err(ErrorKind::UnknownKey(shown));
+        return Err(ErrorKind::UnknownKey(key.get(..end).unwrap_or_default()));
     };
     let bit = 1u32 << slot;
     if slot != EXPORT && *seen & bit != 0 {
@@ -528,7 +526,7 @@ mod tests {
         }
     }
 
-    fn error_of(text: &str) -> ConfigError {
+    fn error_of(text: &str) -> ConfigError<'_> {
         parse(text).unwrap_err()
     }
 
@@ -542,10 +540,7 @@ mod tests {
     fn unknown_key_names_line_and_key() {
         let e = error_of("period_ms = 10\n\nperiod = 10\n");
         assert_eq!(e.line, 3);
-        assert_eq!(
-            e.kind,
-            ErrorKind::UnknownKey(String::try_from("period").unwrap())
-        );
+        assert_eq!(e.kind, ErrorKind::UnknownKey("period"));
         assert_eq!(said(&e), "line 3: unknown key `period`");
     }
 
@@ -619,11 +614,8 @@ mod tests {
     #[test]
     fn long_unknown_keys_are_cut_not_refused() {
         let key = "k".repeat(100);
-        let e = error_of(&format!("{key} = 1"));
-        assert_eq!(
-            e.kind,
-            ErrorKind::UnknownKey(String::try_from(&key[..32]).unwrap())
-        );
+        let text = format!("{key} = 1");
+        assert_eq!(error_of(&text).kind, ErrorKind::UnknownKey(&key[..32]));
     }
 
     #[test]
@@ -660,7 +652,7 @@ mod tests {
         assert_eq!(error_of("=\n").kind, ErrorKind::EmptyKey);
         assert_eq!(
             error_of("\n\nperiod ms = 1").kind,
-            ErrorKind::UnknownKey(String::try_from("period ms").unwrap())
+            ErrorKind::UnknownKey("period ms")
         );
         assert_eq!(error_of("\n\nperiod ms = 1").line, 3);
         // White space is ASCII's (as `is_space` says): other Unicode spaces are part of
@@ -759,12 +751,9 @@ mod tests {
         let key = format!("{}é", "k".repeat(31));
         assert_eq!(
             error_of(&format!("{key} = 1")).kind,
-            ErrorKind::UnknownKey(String::try_from(&key[..31]).unwrap())
+            ErrorKind::UnknownKey(&key[..31])
         );
         let e = error_of("pé = 1");
-        assert_eq!(
-            e.kind,
-            ErrorKind::UnknownKey(String::try_from("pé").unwrap())
-        );
+        assert_eq!(e.kind, ErrorKind::UnknownKey("pé"));
     }
 }
