@@ -423,10 +423,12 @@ mod tests {
         let Command::Set(s) = inv.command else {
             panic!("not set: {inv:?}")
         };
-        assert_eq!(s.period_ms, Some(10));
+        assert_eq!(s.get("period_ms"), Some(10));
         assert_eq!(
-            s.sources,
-            Some(nltelem_proto::source::LOAD | nltelem_proto::source::CPU)
+            s.get("sources"),
+            Some(u64::from(
+                nltelem_proto::source::LOAD | nltelem_proto::source::CPU
+            ))
         );
     }
 

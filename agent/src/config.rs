@@ -480,7 +480,7 @@ mod tests {
                     period_ms = 1000\nexport = line-protocol:stdout\n";
         let c = parse(text).unwrap();
         assert_eq!(c.family.as_str(), "nltelem");
-        assert_eq!(c.module.period_ms, Some(1000));
+        assert_eq!(c.module.get("period_ms"), Some(1000));
         assert_eq!(c.exports.len(), 1);
         assert_eq!(c.exports[0].as_str(), "line-protocol:stdout");
     }
@@ -502,16 +502,16 @@ mod tests {
                 events: true
             }
         );
-        assert_eq!(c.module.period_ms, Some(5));
+        assert_eq!(c.module.get("period_ms"), Some(5));
         use nltelem_proto::source;
         assert_eq!(
-            c.module.sources,
-            Some(source::LOAD | source::CPU | source::NETDEV)
+            c.module.get("sources"),
+            Some(u64::from(source::LOAD | source::CPU | source::NETDEV))
         );
-        assert_eq!(c.module.load1_milli_max, Some(4000));
-        assert_eq!(c.module.mem_available_kib_min, Some(1024));
-        assert_eq!(c.module.temp_mdegc_max, Some(85000));
-        assert_eq!(c.module.watchdog_ms, Some(3000));
+        assert_eq!(c.module.get("load1_milli_max"), Some(4000));
+        assert_eq!(c.module.get("mem_available_kib_min"), Some(1024));
+        assert_eq!(c.module.get("temp_mdegc_max"), Some(85000));
+        assert_eq!(c.module.get("watchdog_ms"), Some(3000));
         assert_eq!(c.heartbeat_ms, 0);
         assert_eq!(c.rcvbuf_bytes, 1_048_576);
         assert_eq!(c.accept_senders, Senders::Any);
@@ -637,15 +637,15 @@ mod tests {
     fn line_ends_comments_and_spaces() {
         let c = parse("period_ms = 5\r\nfamily=\tfam # comment = x\r\n\x0bgroups = events \x0c\n")
             .unwrap();
-        assert_eq!(c.module.period_ms, Some(5));
+        assert_eq!(c.module.get("period_ms"), Some(5));
         assert_eq!(c.family.as_str(), "fam");
         assert!(!c.groups.telemetry && c.groups.events);
         let c = parse("groups = \t telemetry\t\tevents  \nsources = load,\tcpu , thermal").unwrap();
         assert!(c.groups.telemetry && c.groups.events);
         use nltelem_proto::source;
         assert_eq!(
-            c.module.sources,
-            Some(source::LOAD | source::CPU | source::THERMAL)
+            c.module.get("sources"),
+            Some(u64::from(source::LOAD | source::CPU | source::THERMAL))
         );
         // A comment may hold anything; a line of spaces and a comment is blank.
         assert_eq!(parse("  # x = y\n\t\n#\n").unwrap(), Config::default());

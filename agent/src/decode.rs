@@ -562,6 +562,6 @@ pub(crate) mod tests {
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let got = parse_module_config(msg.attrs(0).unwrap()).unwrap();
-        assert_eq!(got.temp_mdegc_max, Some(-5));
+        assert_eq!(got.get("temp_mdegc_max"), Some(u64::from(-5i32 as u32)));
     }
 }

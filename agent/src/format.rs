@@ -600,14 +600,13 @@ mod tests {
 
     #[test]
     fn config_text_and_json() {
-        let c = ModuleSettings {
-            period_ms: Some(100),
-            sources: Some(0x1f | 0x200),
-            load1_milli_max: Some(4000),
-            mem_available_kib_min: Some(1024),
-            temp_mdegc_max: Some(-5),
-            watchdog_ms: Some(3000),
-        };
+        let mut c = ModuleSettings::default();
+        for (i, v) in [100, 0x1f | 0x200, 4000, 1024, -5i32 as u32 as u64, 3000]
+            .into_iter()
+            .enumerate()
+        {
+            c.put_nth(i, v);
+        }
         let (text, json) = both(|w, style| module_config(w, &c, style));
         assert_eq!(
             text,

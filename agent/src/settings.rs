@@ -5,21 +5,17 @@
 use crate::config::{decimal, names_mask, word_index, words};
 use nlcore::{Buffer, MsgBuilder};
 
-/// Settings to push; `None` = leave the module's value.
+/// Settings to push; a setting not given leaves the module's value. By position in
+/// [`SETTING_KEYS`] (period_ms, sources as a mask of `source::*`, load x1000, available
+/// memory in KiB, temperature in m°C, watchdog in ms): one array and a bit mask, not six
+/// typed `Option` fields with a branch each to read and write them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ModuleSettings {
-    /// Sampling period, ms.
-    pub period_ms: Option<u32>,
-    /// Bit mask of `source::*`.
-    pub sources: Option<u32>,
-    /// Load threshold x1000.
-    pub load1_milli_max: Option<u32>,
-    /// Available-memory threshold, KiB.
-    pub mem_available_kib_min: Option<u64>,
-    /// Temperature threshold, m°C.
-    pub temp_mdegc_max: Option<i32>,
-    /// Heartbeat watchdog, ms.
-    pub watchdog_ms: Option<u32>,
+    /// The values, widened to 64 bits (the signed one as its 32-bit pattern); 0 when not
+    /// given, so that equal settings compare equal.
+    values: [u64; 6],
+    /// Bit `i`: the `i`th was given.
+    given: u8,
 }
 
 /// Why a setting was refused.
@@ -89,13 +85,9 @@ impl ModuleSettings {
     /// Sets the `i`th setting of [`SETTING_KEYS`] to `v`, as [`nth`](Self::nth) gives it
     /// (the signed one as its 32-bit pattern).
     pub fn put_nth(&mut self, i: usize, v: u64) {
-        match i {
-            0 => self.period_ms = Some(v as u32),
-            SOURCES => self.sources = Some(v as u32),
-            2 => self.load1_milli_max = Some(v as u32),
-            MEM_AVAILABLE => self.mem_available_kib_min = Some(v),
-            TEMP => self.temp_mdegc_max = Some(v as u32 as i32),
-            _ => self.watchdog_ms = Some(v as u32),
+        if let Some(slot) = self.values.get_mut(i) {
+            *slot = v;
+            self.given |= 1 << i;
         }
     }
 
@@ -108,19 +100,19 @@ impl ModuleSettings {
     /// The `i`th setting of [`SETTING_KEYS`] as given, widened to 64 bits (the signed one
     /// as its 32-bit pattern).
     pub fn nth(&self, i: usize) -> Option<u64> {
-        match i {
-            0 => self.period_ms.map(u64::from),
-            SOURCES => self.sources.map(u64::from),
-            2 => self.load1_milli_max.map(u64::from),
-            MEM_AVAILABLE => self.mem_available_kib_min,
-            TEMP => self.temp_mdegc_max.map(|t| u64::from(t as u32)),
-            _ => self.watchdog_ms.map(u64::from),
-        }
+        let v = *self.values.get(i)?;
+        (self.given >> i & 1 != 0).then_some(v)
+    }
+
+    /// The setting named `key` (for tests).
+    #[cfg(test)]
+    pub(crate) fn get(&self, key: &str) -> Option<u64> {
+        self.nth(word_index(SETTING_KEYS, key.as_bytes())?)
     }
 
     /// Whether any setting was given.
     pub fn is_empty(&self) -> bool {
-        *self == ModuleSettings::default()
+        self.given == 0
     }
 
     /// Writes the given settings as `config` attributes into an open message, in
@@ -235,7 +227,7 @@ mod tests {
         assert_eq!(s.set("nope", "1"), Err(SettingError::UnknownKey));
         assert!(s.is_empty());
         s.set("watchdog_ms", "0").unwrap();
-        assert_eq!(s.watchdog_ms, Some(0));
+        assert_eq!(s.get("watchdog_ms"), Some(0));
     }
 
     #[test]
