@@ -65,6 +65,13 @@ fn next_word<'a>(rest: &mut Option<&'a str>, sep: u8) -> Option<&'a str> {
     Some(word)
 }
 
+/// The `i`th of the space-separated `names`, `unknown` past the end. The lists put
+/// `unknown` first, for the value 0 that protocol numbers do not use: a name by number in
+/// one string instead of a table of `&str` (16 bytes an entry).
+pub fn name_of(names: &'static str, i: u32) -> &'static str {
+    words(names).nth(i as usize).unwrap_or("unknown")
+}
+
 /// The position of `word` in a space-separated [`words`] list.
 pub fn word_index(list: &str, word: &[u8]) -> Option<usize> {
     words(list).position(|w| w.as_bytes() == word)

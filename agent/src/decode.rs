@@ -3,6 +3,7 @@
 //! policy first, so the field reads below cannot fail on size; unknown attributes from a
 //! newer module are skipped.
 
+use crate::config::name_of;
 use crate::settings::ModuleSettings;
 use nlcore::{Attr, AttrIter, Error};
 use nltelem_proto::attr;
@@ -286,26 +287,20 @@ impl<'a> Event<'a> {
     // Out of line: its callers inlined it into larger code (272 bytes, measured).
     #[inline(never)]
     pub fn kind_name(&self) -> &'static str {
-        use nltelem_proto::event_kind as k;
-        match self.kind {
-            Some(k::LINK_UP) => "link-up",
-            Some(k::LINK_DOWN) => "link-down",
-            Some(k::THRESHOLD) => "threshold",
-            Some(k::WATCHDOG) => "watchdog",
-            Some(k::CONFIG_CHANGED) => "config-changed",
-            _ => "unknown",
-        }
+        // `event_kind::*` from 1.
+        name_of(
+            "unknown link-up link-down threshold watchdog config-changed",
+            self.kind.unwrap_or(0),
+        )
     }
 
     /// The threshold's name.
     pub fn threshold_name(&self) -> Option<&'static str> {
-        use nltelem_proto::threshold as t;
-        Some(match self.threshold? {
-            t::LOAD1 => "load1",
-            t::MEM_AVAILABLE => "mem-available",
-            t::TEMPERATURE => "temperature",
-            _ => "unknown",
-        })
+        // `threshold::*` from 1.
+        Some(name_of(
+            "unknown load1 mem-available temperature",
+            self.threshold?,
+        ))
     }
 }
 
@@ -382,6 +377,50 @@ pub(crate) mod tests {
     use super::*;
     use nlcore::{MsgBuilder, NlMsg};
     use nltelem_proto::attr::{netdev as nd, sample as k};
+
+    #[test]
+    fn names_follow_the_protocol_numbers() {
+        use nltelem_proto::{event_kind as k, threshold as t};
+        let kind = |n| {
+            Event {
+                kind: n,
+                ..Event::default()
+            }
+            .kind_name()
+        };
+        let names = [
+            (k::LINK_UP, "link-up"),
+            (k::LINK_DOWN, "link-down"),
+            (k::THRESHOLD, "threshold"),
+            (k::WATCHDOG, "watchdog"),
+            (k::CONFIG_CHANGED, "config-changed"),
+            (0, "unknown"),
+            (6, "unknown"),
+            (u32::MAX, "unknown"),
+        ];
+        for (n, name) in names {
+            assert_eq!(kind(Some(n)), name);
+        }
+        assert_eq!(kind(None), "unknown");
+        let threshold = |n| {
+            Event {
+                threshold: n,
+                ..Event::default()
+            }
+            .threshold_name()
+        };
+        let names = [
+            (t::LOAD1, "load1"),
+            (t::MEM_AVAILABLE, "mem-available"),
+            (t::TEMPERATURE, "temperature"),
+            (0, "unknown"),
+            (4, "unknown"),
+        ];
+        for (n, name) in names {
+            assert_eq!(threshold(Some(n)), Some(name));
+        }
+        assert_eq!(threshold(None), None);
+    }
 
     #[test]
     fn stats_names_follow_the_attribute_types() {

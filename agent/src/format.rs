@@ -7,7 +7,7 @@
 //! record instead of one per style keeps the agent small.
 
 use crate::accounting::Counters;
-use crate::config::{split, words};
+use crate::config::{name_of, split, words};
 use crate::decode::{Event, Netdev, Sample, Stats, CPU_FIELDS, NETDEV_FIELDS, STATS_NAMES};
 use crate::settings::{self, ModuleSettings, SETTING_KEYS, SOURCE_NAMES};
 use nlcore::text::Text;
@@ -201,15 +201,11 @@ impl<'w> Out<'w> {
 
 /// RFC 2863 operstate names (`IF_OPER_*`).
 pub fn oper_state_name(state: u8) -> &'static str {
-    match state {
-        1 => "notpresent",
-        2 => "down",
-        3 => "lowerlayerdown",
-        4 => "testing",
-        5 => "dormant",
-        6 => "up",
-        _ => "unknown",
-    }
+    // IF_OPER_UNKNOWN is 0.
+    name_of(
+        "unknown notpresent down lowerlayerdown testing dormant up",
+        u32::from(state),
+    )
 }
 
 /// One sample message, with its interfaces and thermal zones; ends with a newline.
@@ -332,11 +328,8 @@ pub fn event(w: &mut dyn Text, e: &Event<'_>, style: Style) {
 }
 
 fn transport_name(t: u32) -> &'static str {
-    match t {
-        nltelem_proto::transport::GENL => "genl",
-        nltelem_proto::transport::CLASSIC => "classic",
-        _ => "unknown",
-    }
+    // `transport::*` from 1.
+    name_of("unknown genl classic", t)
 }
 
 /// The module's statistics (`nltelem status`); ends with a newline.
@@ -666,6 +659,29 @@ mod tests {
                 "\n"
             )
         );
+    }
+
+    #[test]
+    fn names_by_number() {
+        let states = [
+            "unknown",
+            "notpresent",
+            "down",
+            "lowerlayerdown",
+            "testing",
+            "dormant",
+            "up",
+            "unknown",
+        ];
+        for (i, name) in states.into_iter().enumerate() {
+            assert_eq!(oper_state_name(i as u8), name);
+        }
+        assert_eq!(oper_state_name(255), "unknown");
+        use nltelem_proto::transport as t;
+        assert_eq!(transport_name(t::GENL), "genl");
+        assert_eq!(transport_name(t::CLASSIC), "classic");
+        assert_eq!(transport_name(0), "unknown");
+        assert_eq!(transport_name(3), "unknown");
     }
 
     #[test]
