@@ -8,7 +8,7 @@
 
 use crate::accounting::Counters;
 use crate::config::{name_of, split, words};
-use crate::decode::{Event, Netdev, Sample, Stats, CPU_FIELDS, NETDEV_FIELDS, STATS_NAMES};
+use crate::decode::{Event, Netdev, Sample, Stats, NETDEV_FIELDS, STATS_NAMES};
 use crate::settings::{self, ModuleSettings, SETTING_KEYS, SOURCE_NAMES};
 use nlcore::text::Text;
 
@@ -208,6 +208,11 @@ pub fn oper_state_name(state: u8) -> &'static str {
     )
 }
 
+/// The names of the CPU times: [`CPU_FIELDS`](crate::decode::CPU_FIELDS), with `_ns`
+/// in text.
+const CPU_NAMES: Names = "user_ns:user nice_ns:nice system_ns:system idle_ns:idle \
+    iowait_ns:iowait irq_ns:irq softirq_ns:softirq steal_ns:steal";
+
 /// One sample message, with its interfaces and thermal zones; ends with a newline.
 pub fn sample(w: &mut dyn Text, s: &Sample<'_>, style: Style) {
     let mut o = Out::new(w, style);
@@ -251,18 +256,7 @@ pub fn sample(w: &mut dyn Text, s: &Sample<'_>, style: Style) {
         } else {
             o.element("cpu");
         }
-        for (i, name) in CPU_FIELDS.iter().enumerate() {
-            if let Some(v) = cpu.ns[i] {
-                if o.json {
-                    o.key(name);
-                } else {
-                    o.w.byte(b' ');
-                    o.w.str(name);
-                    o.w.str("_ns ");
-                }
-                o.w.uint(v);
-            }
-        }
+        o.uints(CPU_NAMES, &cpu.ns);
         o.close();
     }
     o.list("netdev");
@@ -659,6 +653,16 @@ mod tests {
                 "\n"
             )
         );
+    }
+
+    #[test]
+    fn cpu_names_are_the_decoders() {
+        let names: Vec<&str> = CPU_NAMES.split(' ').collect();
+        let want: Vec<String> = crate::decode::CPU_FIELDS
+            .iter()
+            .map(|f| format!("{f}_ns:{f}"))
+            .collect();
+        assert_eq!(names, want);
     }
 
     #[test]
