@@ -202,8 +202,6 @@ fn is_option(arg: &str) -> bool {
 }
 
 /// Parses the arguments after the program name.
-// Out of line (from `main`): 48 bytes smaller, measured.
-#[inline(never)]
 pub fn parse<'a>(args: &[&'a str]) -> Result<Invocation<'a>, UsageError<'a>> {
     let (&first, rest) = args.split_first().ok_or(UsageError::NoCommand)?;
     let mut inv = Invocation {

@@ -295,8 +295,8 @@ pub fn netdev(w: &mut dyn Text, n: &Netdev<'_>, style: Style) {
 }
 
 /// One event; ends with a newline.
-// Out of line, like the other records: inlined into the client, each made the binary
-// larger (event by 432 bytes, stats 40, module_config 64).
+// Out of line: inlined into the client, it made the binary larger (by 432 bytes). The
+// statistics and the configuration are now smaller inlined (measured on both targets).
 #[inline(never)]
 pub fn event(w: &mut dyn Text, e: &Event<'_>, style: Style) {
     let mut o = Out::new(w, style);
@@ -327,7 +327,6 @@ fn transport_name(t: u32) -> &'static str {
 }
 
 /// The module's statistics (`nltelem status`); ends with a newline.
-#[inline(never)]
 pub fn stats(w: &mut dyn Text, s: &Stats<'_>, style: Style) {
     let mut o = Out::new(w, style);
     o.open("module", Some("stats"));
@@ -353,7 +352,6 @@ pub fn stats(w: &mut dyn Text, s: &Stats<'_>, style: Style) {
 }
 
 /// The module's configuration (`nltelem get config`); ends with a newline.
-#[inline(never)]
 pub fn module_config(w: &mut dyn Text, c: &ModuleSettings, style: Style) {
     let mut o = Out::new(w, style);
     o.open("config", Some("config"));
