@@ -322,6 +322,9 @@ pub const STATS_NAMES: &str = "telemetry_sent events_sent  alloc_fail requests r
 
 impl<'a> Stats<'a> {
     /// Reads a `GET_STATS` reply's attributes.
+    // Out of line: inlined into its one caller, 48 bytes larger on x86_64 (the same on
+    // aarch64), measured.
+    #[inline(never)]
     pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
         policy::STATS.validate(attrs.clone())?;
         let mut s = Stats {
