@@ -18,7 +18,7 @@ mod log;
 mod sys;
 
 use nltelem::cli::{self, exit, Command, Topic};
-use nltelem::config::{self, KEYS};
+use nltelem::config;
 
 /// The program, from the arguments after the program name to the exit code.
 fn run(args: &[&str]) -> u8 {
@@ -48,7 +48,7 @@ fn help(topic: Option<Topic>, out: &mut io::Stdout) -> u8 {
         Some(topic) => {
             w.str(cli::help(topic));
             if topic == Topic::Run {
-                for (key, meaning) in KEYS {
+                for (key, meaning) in config::keys() {
                     w.spaces(2);
                     w.column(key, 22);
                     w.byte(b' ');

@@ -2,25 +2,20 @@
 //! `nltelem set KEY=VALUE`. Only settings that were given are sent: the module keeps the
 //! others.
 
-use crate::config::{decimal, names_mask};
+use crate::config::{decimal, names_mask, word_index, words};
 use nlcore::{Buffer, MsgBuilder};
-use nltelem_proto::{attr::config as a, source};
 
-/// Settings to push; `None` = leave the module's value.
+/// Settings to push; a setting not given leaves the module's value. By position in
+/// [`SETTING_KEYS`] (period_ms, sources as a mask of `source::*`, load x1000, available
+/// memory in KiB, temperature in m°C, watchdog in ms): one array and a bit mask, not six
+/// typed `Option` fields with a branch each to read and write them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ModuleSettings {
-    /// Sampling period, ms.
-    pub period_ms: Option<u32>,
-    /// Bit mask of `source::*`.
-    pub sources: Option<u32>,
-    /// Load threshold x1000.
-    pub load1_milli_max: Option<u32>,
-    /// Available-memory threshold, KiB.
-    pub mem_available_kib_min: Option<u64>,
-    /// Temperature threshold, m°C.
-    pub temp_mdegc_max: Option<i32>,
-    /// Heartbeat watchdog, ms.
-    pub watchdog_ms: Option<u32>,
+    /// The values, widened to 64 bits (the signed one as its 32-bit pattern); 0 when not
+    /// given, so that equal settings compare equal.
+    values: [u64; 6],
+    /// Bit `i`: the `i`th was given.
+    given: u8,
 }
 
 /// Why a setting was refused.
@@ -32,41 +27,21 @@ pub enum SettingError {
     BadValue(&'static str),
 }
 
-/// The names of the module's settings, in attribute order (help texts, `get config`).
-pub const SETTING_KEYS: &[&str] = &[
-    "period_ms",
-    "sources",
-    "load1_milli_max",
-    "mem_available_kib_min",
-    "temp_mdegc_max",
-    "watchdog_ms",
-];
+/// The names of the module's settings, separated by spaces, in attribute order (help
+/// texts, `get config`): the `i`th is carried by attribute `i + 1`.
+pub const SETTING_KEYS: &str =
+    "period_ms sources load1_milli_max mem_available_kib_min temp_mdegc_max watchdog_ms";
 
-/// Source names in bit order.
-pub const SOURCE_NAMES: &[(&str, u32)] = &[
-    ("load", source::LOAD),
-    ("memory", source::MEMORY),
-    ("cpu", source::CPU),
-    ("netdev", source::NETDEV),
-    ("thermal", source::THERMAL),
-];
+/// Source names in bit order (`source::*`: bit `i` for the `i`th), separated by spaces.
+pub const SOURCE_NAMES: &str = "load memory cpu netdev thermal";
 
-/// How each setting is read and sent, in [`SETTING_KEYS`] order: its attribute, the range
-/// of its value and that range as the error says it (the module's own ranges, spec
-/// `checks`). `sources` is read by name ([`parse_sources`]), not as a number.
-const SPECS: [(u16, u64, u64, &str); 6] = [
-    (a::PERIOD_MS, 1, 3_600_000, "1..3600000"),
-    (a::SOURCES, 0, 0, ""),
-    (a::LOAD1_MILLI_MAX, 0, u32::MAX as u64, "0..4294967295"),
-    (
-        a::MEM_AVAILABLE_KIB_MIN,
-        0,
-        u64::MAX,
-        "0..18446744073709551615",
-    ),
-    (a::TEMP_MDEGC_MAX, 0, 200_000, "0..200000"),
-    (a::WATCHDOG_MS, 0, 3_600_000, "0..3600000"),
-];
+/// The range of each setting as an error says it, in [`SETTING_KEYS`] order and separated
+/// by spaces: the module's own ranges (spec `checks`). `sources` is read by name
+/// ([`parse_sources`]) and has none. One string instead of a `&str` per setting.
+const RANGES: &str = "1..3600000  0..4294967295 0..18446744073709551615 0..200000 0..3600000";
+
+/// The upper ends of [`RANGES`]; the lower ones are 0 but for `period_ms` (1).
+const MAXES: [u64; 6] = [3_600_000, 0, u32::MAX as u64, u64::MAX, 200_000, 3_600_000];
 
 /// The position of `sources` in [`SETTING_KEYS`].
 pub const SOURCES: usize = 1;
@@ -74,26 +49,27 @@ pub const SOURCES: usize = 1;
 const MEM_AVAILABLE: usize = 3;
 /// The position of `temp_mdegc_max` (the one signed setting).
 pub const TEMP: usize = 4;
+/// The position of `watchdog_ms`, the last.
+const WATCHDOG: usize = 5;
 
 impl ModuleSettings {
     /// Sets `key` from its text; the ranges are the module's own (spec `checks`).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), SettingError> {
-        let i = SETTING_KEYS
-            .iter()
-            .position(|k| *k == key)
-            .ok_or(SettingError::UnknownKey)?;
+        let i = word_index(SETTING_KEYS, key.as_bytes()).ok_or(SettingError::UnknownKey)?;
         self.set_nth(i, value).map_err(SettingError::BadValue)
     }
 
     /// Sets the `i`th setting of [`SETTING_KEYS`] from its text; on failure returns what
     /// it takes.
     pub fn set_nth(&mut self, i: usize, value: &str) -> Result<(), &'static str> {
-        let Some(&(_, min, max, want)) = SPECS.get(i) else {
+        let Some(want) = words(RANGES).nth(i) else {
             return Err("a key this agent knows");
         };
         let v = if i == SOURCES {
             u64::from(parse_sources(value)?)
         } else {
+            let min = u64::from(i == 0);
+            let max = MAXES.get(i).copied().unwrap_or_default();
             // The signed setting takes `-0` too (its range starts at 0).
             let (digits, max) = match value.strip_prefix('-') {
                 Some(rest) if i == TEMP => (rest, 0),
@@ -109,44 +85,43 @@ impl ModuleSettings {
     /// Sets the `i`th setting of [`SETTING_KEYS`] to `v`, as [`nth`](Self::nth) gives it
     /// (the signed one as its 32-bit pattern).
     pub fn put_nth(&mut self, i: usize, v: u64) {
-        match i {
-            0 => self.period_ms = Some(v as u32),
-            SOURCES => self.sources = Some(v as u32),
-            2 => self.load1_milli_max = Some(v as u32),
-            MEM_AVAILABLE => self.mem_available_kib_min = Some(v),
-            TEMP => self.temp_mdegc_max = Some(v as u32 as i32),
-            _ => self.watchdog_ms = Some(v as u32),
+        if let Some(slot) = self.values.get_mut(i) {
+            *slot = v;
+            self.given |= 1 << i;
         }
     }
 
     /// The position in [`SETTING_KEYS`] of the setting that attribute `attr` carries.
     pub fn of_attr(attr: u16) -> Option<usize> {
-        SPECS.iter().position(|s| s.0 == attr)
+        let i = usize::from(attr).checked_sub(1)?;
+        (i <= WATCHDOG).then_some(i)
     }
 
     /// The `i`th setting of [`SETTING_KEYS`] as given, widened to 64 bits (the signed one
     /// as its 32-bit pattern).
     pub fn nth(&self, i: usize) -> Option<u64> {
-        match i {
-            0 => self.period_ms.map(u64::from),
-            SOURCES => self.sources.map(u64::from),
-            2 => self.load1_milli_max.map(u64::from),
-            MEM_AVAILABLE => self.mem_available_kib_min,
-            TEMP => self.temp_mdegc_max.map(|t| u64::from(t as u32)),
-            _ => self.watchdog_ms.map(u64::from),
-        }
+        let v = *self.values.get(i)?;
+        (self.given >> i & 1 != 0).then_some(v)
+    }
+
+    /// The setting named `key` (for tests).
+    #[cfg(test)]
+    pub(crate) fn get(&self, key: &str) -> Option<u64> {
+        self.nth(word_index(SETTING_KEYS, key.as_bytes())?)
     }
 
     /// Whether any setting was given.
     pub fn is_empty(&self) -> bool {
-        *self == ModuleSettings::default()
+        self.given == 0
     }
 
     /// Writes the given settings as `config` attributes into an open message, in
-    /// attribute order. (One loop over [`SPECS`] rather than one typed putter per setting:
+    /// attribute order. (One loop over the settings rather than one typed putter per setting:
     /// the agent is size-bound, and this is the only place that writes them.)
     pub fn put<B: Buffer>(&self, b: &mut MsgBuilder<B>) -> Result<(), nlcore::Error> {
-        for (i, &(attr, ..)) in SPECS.iter().enumerate() {
+        for i in 0..=WATCHDOG {
+            // The `i`th setting's attribute is `i + 1`.
+            let attr = i as u16 + 1;
             match self.nth(i) {
                 Some(v) if i == MEM_AVAILABLE => b.put_u64(attr, v)?,
                 // The others are 32-bit: `nth` widened them.
@@ -167,6 +142,41 @@ pub fn parse_sources(value: &str) -> Result<u32, &'static str> {
 mod tests {
     use super::*;
     use nlcore::{AttrIter, NlMsg};
+    use nltelem_proto::attr::config as a;
+    use nltelem_proto::source;
+
+    #[test]
+    fn the_ith_setting_is_attribute_i_plus_1() {
+        let attrs = [
+            a::PERIOD_MS,
+            a::SOURCES,
+            a::LOAD1_MILLI_MAX,
+            a::MEM_AVAILABLE_KIB_MIN,
+            a::TEMP_MDEGC_MAX,
+            a::WATCHDOG_MS,
+        ];
+        assert_eq!(SETTING_KEYS.split(' ').count(), attrs.len());
+        for (i, attr) in attrs.into_iter().enumerate() {
+            assert_eq!(ModuleSettings::of_attr(attr), Some(i));
+        }
+        assert_eq!(ModuleSettings::of_attr(a::PAD), None);
+        assert_eq!(ModuleSettings::of_attr(0), None);
+    }
+
+    #[test]
+    fn source_names_are_in_bit_order() {
+        let bits = [
+            source::LOAD,
+            source::MEMORY,
+            source::CPU,
+            source::NETDEV,
+            source::THERMAL,
+        ];
+        for (i, name) in SOURCE_NAMES.split(' ').enumerate() {
+            assert_eq!(parse_sources(name), Ok(bits[i]), "{name}");
+            assert_eq!(bits[i], 1 << i);
+        }
+    }
 
     #[test]
     fn only_given_settings_are_sent() {
@@ -217,7 +227,7 @@ mod tests {
         assert_eq!(s.set("nope", "1"), Err(SettingError::UnknownKey));
         assert!(s.is_empty());
         s.set("watchdog_ms", "0").unwrap();
-        assert_eq!(s.watchdog_ms, Some(0));
+        assert_eq!(s.get("watchdog_ms"), Some(0));
     }
 
     #[test]
