@@ -81,10 +81,36 @@ fn parts(s: &str, sep: u8) -> Parts<'_> {
 }
 
 fn absolute_path(path: &str) -> Option<&str> {
-    let ok = path.starts_with('/')
-        && !path.ends_with('/')
-        && !path.chars().any(|c| c.is_whitespace() || c == '\0');
+    let ok = path.starts_with('/') && !path.ends_with('/') && !has_space_or_nul(path);
     ok.then_some(path)
+}
+
+/// Whether `s` holds a NUL or a character that `char::is_whitespace` takes (Unicode's
+/// White_Space), read by its UTF-8 bytes: `is_whitespace` brings a 256-byte table and
+/// the decoding of every character into the binary.
+fn has_space_or_nul(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| {
+        // In valid UTF-8 these lead bytes are never continuation bytes, so the match on
+        // the lead byte finds each character once.
+        let next = |k: usize| b.get(i + k).copied().unwrap_or(0);
+        match c {
+            0 | b'\t'..=b'\r' | b' ' => true,
+            // U+0085, U+00A0.
+            0xC2 => matches!(next(1), 0x85 | 0xA0),
+            // U+1680.
+            0xE1 => next(1) == 0x9A && next(2) == 0x80,
+            // U+2000..=U+200A, U+2028, U+2029, U+202F; U+205F.
+            0xE2 => match next(1) {
+                0x80 => matches!(next(2), 0x80..=0x8A | 0xA8 | 0xA9 | 0xAF),
+                0x81 => next(2) == 0x9F,
+                _ => false,
+            },
+            // U+3000.
+            0xE3 => next(1) == 0x80 && next(2) == 0x80,
+            _ => false,
+        }
+    })
 }
 
 /// A topic prefix: non-empty, no wildcards, no empty levels at the ends.
@@ -405,6 +431,16 @@ mod tests {
         }
         // The cases above reach the accepting paths too, not only the refusals.
         assert!(parsed > 5_000, "{parsed} of the generated addresses parsed");
+    }
+
+    /// Paths are refused for exactly the characters `char::is_whitespace` and NUL.
+    #[test]
+    fn path_characters_are_refused_as_is_whitespace_refuses_them() {
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            let path = format!("/a{c}b");
+            let refused = c.is_whitespace() || c == '\0';
+            assert_eq!(absolute_path(&path).is_none(), refused, "{c:?}");
+        }
     }
 
     #[test]
