@@ -287,48 +287,48 @@ impl Cursor<'_> {
 
 /// Parses one `export` value.
 pub fn parse(spec: &str) -> Result<Spec<'_>, &'static str> {
-    let (kind, target) = split_once(spec, b':').ok_or(EXPECTED)?;
-    match kind {
-        "line-protocol" => {
-            if target == "stdout" {
-                return Ok(Spec::LineStdout);
-            }
-            if let Some(path) = target.strip_prefix("file:") {
-                return absolute_path(path).map(Spec::LineFile).ok_or(EXPECTED);
-            }
-            if let Some(addr) = target.strip_prefix("udp:") {
-                return socket_addr(addr).map(Spec::LineUdp).ok_or(EXPECTED);
-            }
-            Err(EXPECTED)
+    // Every mistake gets the same message: one place makes it.
+    spec_of(spec).ok_or(EXPECTED)
+}
+
+fn spec_of(spec: &str) -> Option<Spec<'_>> {
+    let (kind, target) = split_once(spec, b':')?;
+    Some(match kind {
+        "line-protocol" => match split_once(target, b':') {
+            None if target == "stdout" => Spec::LineStdout,
+            Some(("file", path)) => Spec::LineFile(absolute_path(path)?),
+            Some(("udp", addr)) => Spec::LineUdp(socket_addr(addr)?),
+            _ => return None,
+        },
+        "prometheus" => {
+            let path = absolute_path(target)?;
+            // An absolute path has a slash.
+            let (_, name) = rsplit_once(path, b'/')?;
+            // node_exporter reads `*.prom`; the temporary file starts with a dot.
+            let ok =
+                name.len() > ".prom".len() && name.ends_with(".prom") && !name.starts_with('.');
+            Spec::Prometheus(ok.then_some(path)?)
         }
-        "prometheus" => absolute_path(target)
-            .filter(|p| {
-                let name = rsplit_once(p, b'/').map_or("", |(_, name)| name);
-                // node_exporter reads `*.prom`; the temporary file starts with a dot.
-                name.len() > ".prom".len() && name.ends_with(".prom") && !name.starts_with('.')
-            })
-            .map(Spec::Prometheus)
-            .ok_or(EXPECTED),
         "mqtt" => {
             let mut parts = parts(target, b',');
-            let broker = parts.next().and_then(socket_addr).ok_or(EXPECTED)?;
+            let broker = socket_addr(parts.next()?)?;
             let (mut qos1, mut prefix) = (true, "nltelem");
             for option in parts {
-                match split_once(option, b'=') {
-                    Some(("qos", "0")) => qos1 = false,
-                    Some(("qos", "1")) => qos1 = true,
-                    Some(("prefix", p)) => prefix = topic_prefix(p).ok_or(EXPECTED)?,
-                    _ => return Err(EXPECTED),
+                match split_once(option, b'=')? {
+                    ("qos", "0") => qos1 = false,
+                    ("qos", "1") => qos1 = true,
+                    ("prefix", p) => prefix = topic_prefix(p)?,
+                    _ => return None,
                 }
             }
-            Ok(Spec::Mqtt {
+            Spec::Mqtt {
                 broker,
                 qos1,
                 prefix,
-            })
+            }
         }
-        _ => Err(EXPECTED),
-    }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
