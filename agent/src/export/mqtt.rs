@@ -197,8 +197,6 @@ pub struct ProtocolError;
 
 /// Reads one packet from the front of `bytes`: `Ok(None)` when more bytes are needed,
 /// else the packet and how many bytes it took.
-// Out of line: the binary measured smaller than with it inlined.
-#[inline(never)]
 pub fn decode(bytes: &[u8]) -> Result<Option<(Incoming, usize)>, ProtocolError> {
     let Some(&first) = bytes.first() else {
         return Ok(None);

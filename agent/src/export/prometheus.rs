@@ -146,8 +146,6 @@ fn seconds(w: &mut dyn Text, ns: u64) {
 }
 
 /// Writes the families that come once per snapshot (load, memory, CPU, clocks).
-// Out of line: the binary measured smaller than with it inlined.
-#[inline(never)]
 pub fn write_system(w: &mut dyn Text, s: &Sample<'_>) {
     let [l1, l5, l15] = s.load_milli.map(|l| l.map(u64::from));
     let [total, free, available] = s.mem_kib;
@@ -180,8 +178,6 @@ pub fn write_system(w: &mut dyn Text, s: &Sample<'_>) {
 }
 
 /// The CPU time counter, one sample per mode (nothing when no mode is known).
-// Out of line: the binary measured smaller than with it inlined.
-#[inline(never)]
 fn cpu(w: &mut dyn Text, family: &str, s: &Sample<'_>) {
     let Some(cpu) = &s.cpu else {
         return;
@@ -432,8 +428,6 @@ impl Textfile {
     }
 
     /// Appends this message's interfaces and zones to the scratch files.
-    // Out of line: the binary measured smaller than with it inlined.
-    #[inline(never)]
     fn gather(&mut self, s: &Sample<'_>, buf: &mut Fixed<LINE>) -> Result<(), TextfileError> {
         for (i, (fd, len)) in self.scratch.iter().zip(&mut self.scratch_len).enumerate() {
             let fd = fd.as_ref().ok_or(TextfileError::MissingPart)?;
