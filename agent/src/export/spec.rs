@@ -90,26 +90,22 @@ fn absolute_path(path: &str) -> Option<&str> {
 /// the decoding of every character into the binary.
 fn has_space_or_nul(s: &str) -> bool {
     let b = s.as_bytes();
-    b.iter().enumerate().any(|(i, &c)| {
-        // In valid UTF-8 these lead bytes are never continuation bytes, so the match on
-        // the lead byte finds each character once.
-        let next = |k: usize| b.get(i + k).copied().unwrap_or(0);
-        match c {
-            0 | b'\t'..=b'\r' | b' ' => true,
-            // U+0085, U+00A0.
-            0xC2 => matches!(next(1), 0x85 | 0xA0),
-            // U+1680.
-            0xE1 => next(1) == 0x9A && next(2) == 0x80,
-            // U+2000..=U+200A, U+2028, U+2029, U+202F; U+205F.
-            0xE2 => match next(1) {
-                0x80 => matches!(next(2), 0x80..=0x8A | 0xA8 | 0xA9 | 0xAF),
-                0x81 => next(2) == 0x9F,
-                _ => false,
-            },
-            // U+3000.
-            0xE3 => next(1) == 0x80 && next(2) == 0x80,
-            _ => false,
-        }
+    // In valid UTF-8 a character's lead byte is never a continuation byte, so matching at
+    // every position finds each character once.
+    (0..b.len()).any(|i| {
+        matches!(
+            b.get(i..).unwrap_or_default(),
+            [0 | b'\t'..=b'\r' | b' ', ..]
+                // U+0085, U+00A0.
+                | [0xC2, 0x85 | 0xA0, ..]
+                // U+1680.
+                | [0xE1, 0x9A, 0x80, ..]
+                // U+2000..=U+200A, U+2028, U+2029, U+202F; U+205F.
+                | [0xE2, 0x80, 0x80..=0x8A | 0xA8 | 0xA9 | 0xAF, ..]
+                | [0xE2, 0x81, 0x9F, ..]
+                // U+3000.
+                | [0xE3, 0x80, 0x80, ..]
+        )
     })
 }
 
