@@ -63,27 +63,31 @@ pub const MAX_HOST: usize = 64;
 /// buffer's code.
 const TOPIC: usize = 160;
 
-/// The large state of the sink in the same position of [`Exporters`]' list: the datagram
-/// of a [`Sink::Udp`], the client and topic prefix of a [`Sink::Mqtt`]. Kept apart from
-/// the list, in place, so that a [`Sink`] is small to build and move.
+/// The state of the sink in the same position of [`Exporters`]' list, kept apart from the
+/// list and set up in place, so that a [`Sink`] is small to build and move and no frame
+/// holds a copy: the path of a [`Sink::File`], the datagram of a [`Sink::Udp`], the
+/// exporter of a [`Sink::Prometheus`], the client and topic prefix of a [`Sink::Mqtt`].
 pub struct Slot {
+    /// The file's path and a NUL (the C string the system call takes), or the MQTT topic
+    /// prefix `PREFIX/HOST`.
+    name: Fixed<TOPIC>,
     udp: UdpSink,
+    textfile: Textfile,
     client: Client<TcpLink, MQTT_BUFFER, MQTT_PACKETS>,
-    /// `PREFIX/HOST`.
-    prefix: Fixed<TOPIC>,
 }
 
 impl Slot {
     /// A slot not in use (all zero: see [`Exporters::empty`]).
     const fn idle() -> Self {
         Slot {
+            name: Fixed::new(),
             udp: UdpSink {
                 sender: UdpSender::unset(),
                 datagram: Fixed::new(),
                 lines: 0,
             },
+            textfile: Textfile::idle(),
             client: Client::idle(TcpLink::unset()),
-            prefix: Fixed::new(),
         }
     }
 }
@@ -125,14 +129,12 @@ impl UdpSink {
 /// One configured sink.
 enum Sink {
     Stdout,
-    File {
-        /// The path and a NUL: the C string the system call takes.
-        path: Fixed<TOPIC>,
-        fd: Option<OwnedFd>,
-    },
+    /// Its path is in the slot in the same position.
+    File(Option<OwnedFd>),
     /// Its datagram is in the slot in the same position.
     Udp,
-    Prometheus(Textfile),
+    /// Its exporter is in the slot in the same position.
+    Prometheus,
     /// Its client is in the slot in the same position.
     Mqtt,
 }
@@ -140,15 +142,15 @@ enum Sink {
 impl Sink {
     /// Whether the sink takes rendered line-protocol points (the textfile renders its own).
     fn takes_lines(&self) -> bool {
-        !matches!(self, Sink::Prometheus(_))
+        !matches!(self, Sink::Prometheus)
     }
 
     fn kind(&self) -> &'static str {
         match self {
             Sink::Stdout => "line-protocol:stdout",
-            Sink::File { .. } => "line-protocol:file",
+            Sink::File(_) => "line-protocol:file",
             Sink::Udp => "line-protocol:udp",
-            Sink::Prometheus(_) => "prometheus",
+            Sink::Prometheus => "prometheus",
             Sink::Mqtt => "mqtt",
         }
     }
@@ -352,8 +354,10 @@ impl Exporters {
         for ((sink, _), m) in self.sinks.iter_mut().zip(self.slots.iter_mut()) {
             match sink {
                 Sink::Mqtt => m.client.shutdown(now),
-                // Its socket closes now, as the sink ends (not when the slot is reused).
+                // Its socket and files close now, as the sink ends (not when the slot is
+                // reused).
                 Sink::Udp => m.udp.sender = UdpSender::unset(),
+                Sink::Prometheus => m.textfile.end(),
                 _ => {}
             }
         }
@@ -367,12 +371,13 @@ impl Exporters {
         Some(match spec::parse(value).ok()? {
             Spec::LineStdout => Sink::Stdout,
             Spec::LineFile(p) => {
-                let mut path = Fixed::new();
+                let path = &mut slot.name;
+                path.clear();
                 path.text().str(p);
                 path.text().byte(0);
                 // Always fits: `export` values are shorter than the buffer.
                 path.get()?;
-                Sink::File { path, fd: None }
+                Sink::File(None)
             }
             Spec::LineUdp(to) => {
                 let udp = &mut slot.udp;
@@ -381,13 +386,16 @@ impl Exporters {
                 udp.lines = 0;
                 Sink::Udp
             }
-            Spec::Prometheus(p) => Sink::Prometheus(Textfile::new(p).ok()?),
+            Spec::Prometheus(p) => {
+                slot.textfile.start(p).ok()?;
+                Sink::Prometheus
+            }
             Spec::Mqtt {
                 broker,
                 qos1,
                 prefix,
             } => {
-                let topic_prefix = &mut slot.prefix;
+                let topic_prefix = &mut slot.name;
                 topic_prefix.clear();
                 let w = topic_prefix.text();
                 w.str(prefix);
@@ -437,9 +445,9 @@ impl Exporters {
                 }
             });
         }
-        for (sink, counters) in self.sinks.iter_mut() {
-            if let Sink::Prometheus(textfile) = sink {
-                match textfile.sample(s, &mut self.line) {
+        for ((sink, counters), m) in self.sinks.iter_mut().zip(self.slots.iter_mut()) {
+            if let Sink::Prometheus = sink {
+                match m.textfile.sample(s, &mut self.line) {
                     Ok(true) => count(&mut outcome, counters, true, 1),
                     Ok(false) => {}
                     Err(_) => count(&mut outcome, counters, false, 1),
@@ -487,16 +495,16 @@ impl Exporters {
                     stdout.bytes(line);
                     true
                 }
-                Sink::File { path, fd } => append(path, fd, line),
+                Sink::File(fd) => append(&m.name, fd, line),
                 Sink::Udp => {
                     m.udp.push(line, outcome, counters);
                     continue;
                 }
-                Sink::Prometheus(_) => continue,
+                Sink::Prometheus => continue,
                 Sink::Mqtt => {
                     let mut topic: Fixed<TOPIC> = Fixed::new();
                     let w = topic.text();
-                    w.bytes(m.prefix.get().unwrap_or_default());
+                    w.bytes(m.name.get().unwrap_or_default());
                     w.byte(b'/');
                     w.str(measurement);
                     if let Some(key) = key {
@@ -728,7 +736,7 @@ mod tests {
     #[test]
     fn mqtt_names_carry_the_prefix_and_the_host_as_one_level() {
         let e = Exporters::with_host(&specs(&["mqtt:127.0.0.1:1883,prefix=site/a"]), "r/1+#");
-        assert_eq!(e.slots[0].prefix.get(), Some(&b"site/a/r_1__"[..]));
+        assert_eq!(e.slots[0].name.get(), Some(&b"site/a/r_1__"[..]));
         let connect = e.slots[0].client.connect_packet();
         let tail = b"\x00\x0dnltelem-r/1+#\x00\x13site/a/r_1__/status\x00\x07offline";
         assert!(connect.ends_with(tail), "{connect:?}");
@@ -736,6 +744,51 @@ mod tests {
             report(&e),
             "export mqtt exported 0 dropped 0 connects 0 disconnects 0 resent 0 backlog 0\n"
         );
+    }
+
+    /// Sinks keep their state in the slot of their position, set up in place: a slot that
+    /// held one kind of sink serves another after a reconfiguration, and a textfile that
+    /// moved to another slot still completes its snapshots.
+    #[test]
+    fn a_reconfigured_slot_serves_another_kind_of_sink() {
+        let dir = std::env::temp_dir().join(format!("nltelem-slots-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let prom = format!("prometheus:{}", dir.join("n.prom").display());
+        let file = format!("line-protocol:file:{}", dir.join("out.lp").display());
+        let mut buf = [0u8; 512];
+        let len = sample_bytes(&mut buf, 3, "eth0");
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
+        let mut e = Exporters::with_host(&specs(&[&prom]), "r1");
+        let one = Outcome {
+            exported: 1,
+            failed: 0,
+        };
+        assert_eq!(e.sample(&s, &mut Gathered::default()), one);
+        e.configure_with_host(&specs(&[&file, &prom]), "r1");
+        let five = Outcome {
+            exported: 5,
+            failed: 0,
+        };
+        assert_eq!(e.sample(&s, &mut Gathered::default()), five);
+        let mut lines = Gathered::default();
+        write_line_protocol(&mut lines, &s, "r1");
+        let out = std::fs::read_to_string(dir.join("out.lp")).unwrap();
+        assert_eq!(out, lines.0);
+        assert_eq!(
+            report(&e),
+            "export line-protocol:file exported 4 dropped 0\n\
+             export prometheus exported 1 dropped 0\n"
+        );
+        // Nothing but the two outputs: no scratch or temporary file of either textfile.
+        let mut names: std::vec::Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|f| f.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["n.prom", "out.lp"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -329,22 +329,41 @@ pub struct Textfile {
 }
 
 impl Textfile {
-    /// The exporter for `path` (an absolute `*.prom` path, checked by the spec parser).
-    // Out of line: the binary measured smaller than with it inlined.
-    #[inline(never)]
-    pub fn new(path: &str) -> Result<Self, TextfileError> {
-        let mut p = String::new();
-        p.push_str(path).map_err(|_| TextfileError::TooLong)?;
-        Ok(Textfile {
-            path: p,
-            scratch: Default::default(),
+    /// An exporter not in use (all zero: it lives in the exporters' static slots).
+    pub const fn idle() -> Self {
+        Textfile {
+            path: String::new(),
+            scratch: [const { None }; SCRATCH],
             scratch_len: [0; SCRATCH],
             temp: None,
             snapshot: None,
             thermal_zones: 0,
             written: 0,
             dropped: 0,
-        })
+        }
+    }
+
+    /// The exporter for `path` (built by value: for tests).
+    #[cfg(test)]
+    pub fn new(path: &str) -> Result<Self, TextfileError> {
+        let mut t = Textfile::idle();
+        t.start(path)?;
+        Ok(t)
+    }
+
+    /// Makes this the exporter for `path` (an absolute `*.prom` path, checked by the spec
+    /// parser), in place; files of a previous one are closed first ([`Textfile::end`]).
+    pub fn start(&mut self, path: &str) -> Result<(), TextfileError> {
+        self.end();
+        self.path.clear();
+        self.path
+            .push_str(path)
+            .map_err(|_| TextfileError::TooLong)?;
+        self.scratch_len = [0; SCRATCH];
+        self.thermal_zones = 0;
+        self.written = 0;
+        self.dropped = 0;
+        Ok(())
     }
 
     /// One of the textfile's files, as the C string the system calls take (a `&str` would
@@ -495,7 +514,7 @@ impl Textfile {
 
     /// Closes and removes the scratch files; closes an unfinished next version (the next
     /// snapshot starts it over; a failed one removes it).
-    fn end(&mut self) {
+    pub fn end(&mut self) {
         self.temp = None;
         let mut buf = PathText::new();
         for i in 0..SCRATCH {
