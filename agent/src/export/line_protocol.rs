@@ -138,8 +138,6 @@ impl<'a> Point<'_, 'a> {
     /// leaves `line` empty and returns `false` when the point has no field. `host` is the
     /// `host` tag; `timestamp_ns` the snapshot's time. A point too long for the buffer
     /// leaves it overflowed (`line.get()` is `None`).
-    // Out of line: the binary measured smaller than with it inlined.
-    #[inline(never)]
     pub fn write(&self, line: &mut Fixed<LINE>, host: &str, timestamp_ns: Option<u64>) -> bool {
         line.clear();
         let w = line.text();

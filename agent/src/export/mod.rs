@@ -63,20 +63,31 @@ pub const MAX_HOST: usize = 64;
 /// buffer's code.
 const TOPIC: usize = 160;
 
-/// An MQTT exporter: the client and its topic prefix. One slot per possible sink, in use
-/// while the sink in the same position of [`Exporters`]' list is [`Sink::Mqtt`].
-pub struct MqttSink {
+/// The state of the sink in the same position of [`Exporters`]' list, kept apart from the
+/// list and set up in place, so that a [`Sink`] is small to build and move and no frame
+/// holds a copy: the path of a [`Sink::File`], the datagram of a [`Sink::Udp`], the
+/// exporter of a [`Sink::Prometheus`], the client and topic prefix of a [`Sink::Mqtt`].
+pub struct Slot {
+    /// The file's path and a NUL (the C string the system call takes), or the MQTT topic
+    /// prefix `PREFIX/HOST`.
+    name: Fixed<TOPIC>,
+    udp: UdpSink,
+    textfile: Textfile,
     client: Client<TcpLink, MQTT_BUFFER, MQTT_PACKETS>,
-    /// `PREFIX/HOST`.
-    prefix: Fixed<TOPIC>,
 }
 
-impl MqttSink {
+impl Slot {
     /// A slot not in use (all zero: see [`Exporters::empty`]).
     const fn idle() -> Self {
-        MqttSink {
+        Slot {
+            name: Fixed::new(),
+            udp: UdpSink {
+                sender: UdpSender::unset(),
+                datagram: Fixed::new(),
+                lines: 0,
+            },
+            textfile: Textfile::idle(),
             client: Client::idle(TcpLink::unset()),
-            prefix: Fixed::new(),
         }
     }
 }
@@ -87,7 +98,7 @@ pub struct UdpSink {
     sender: UdpSender,
     datagram: Fixed<UDP_DATAGRAM>,
     /// Lines in `datagram`.
-    lines: u64,
+    lines: u32,
 }
 
 impl UdpSink {
@@ -109,51 +120,37 @@ impl UdpSink {
             return;
         }
         let ok = self.datagram.get().is_some_and(|d| self.sender.send(d));
-        for _ in 0..self.lines {
-            count(outcome, counters, ok);
-        }
+        count(outcome, counters, ok, self.lines);
         self.datagram.clear();
         self.lines = 0;
     }
 }
 
-/// One rendered line and where MQTT files it.
-struct Record<'a> {
-    /// The line with its newline; `None` when it did not fit the line buffer.
-    line: Option<&'a [u8]>,
-    measurement: &'static str,
-    key: Option<&'a str>,
-}
-
 /// One configured sink.
-// The MQTT variant is the large one (its buffer); there is no heap to box it in, and at
-// most four sinks exist.
-#[allow(clippy::large_enum_variant)]
 enum Sink {
     Stdout,
-    File {
-        /// The path and a NUL: the C string the system call takes.
-        path: Fixed<TOPIC>,
-        fd: Option<OwnedFd>,
-    },
-    Udp(UdpSink),
-    Prometheus(Textfile),
-    /// Its client is the MQTT slot in the same position (kept apart: it is large).
+    /// Its path is in the slot in the same position.
+    File(Option<OwnedFd>),
+    /// Its datagram is in the slot in the same position.
+    Udp,
+    /// Its exporter is in the slot in the same position.
+    Prometheus,
+    /// Its client is in the slot in the same position.
     Mqtt,
 }
 
 impl Sink {
     /// Whether the sink takes rendered line-protocol points (the textfile renders its own).
     fn takes_lines(&self) -> bool {
-        !matches!(self, Sink::Prometheus(_))
+        !matches!(self, Sink::Prometheus)
     }
 
     fn kind(&self) -> &'static str {
         match self {
             Sink::Stdout => "line-protocol:stdout",
-            Sink::File { .. } => "line-protocol:file",
-            Sink::Udp(_) => "line-protocol:udp",
-            Sink::Prometheus(_) => "prometheus",
+            Sink::File(_) => "line-protocol:file",
+            Sink::Udp => "line-protocol:udp",
+            Sink::Prometheus => "prometheus",
             Sink::Mqtt => "mqtt",
         }
     }
@@ -179,8 +176,11 @@ pub struct SinkCounters {
 pub struct Exporters {
     host: String<MAX_HOST>,
     sinks: Vec<(Sink, SinkCounters), { crate::config::MAX_EXPORTS }>,
-    /// The MQTT clients, by position in `sinks`.
-    mqtt: [MqttSink; crate::config::MAX_EXPORTS],
+    /// The line being rendered, then the textfile's write buffer: here rather than on the
+    /// stack of every sample.
+    line: Fixed<LINE>,
+    /// The sinks' large state, by position in `sinks`.
+    slots: [Slot; crate::config::MAX_EXPORTS],
 }
 
 impl Default for Exporters {
@@ -219,16 +219,17 @@ fn node_name() -> String<MAX_HOST> {
     name
 }
 
-/// Counts one record into `outcome` and the sink's counters.
+/// Counts `n` records into `outcome` and the sink's counters.
 // Out of line: the binary measured smaller than with it inlined.
 #[inline(never)]
-fn count(outcome: &mut Outcome, counters: &mut SinkCounters, ok: bool) {
+fn count(outcome: &mut Outcome, counters: &mut SinkCounters, ok: bool, n: u32) {
+    let n = u64::from(n);
     if ok {
-        outcome.exported = outcome.exported.saturating_add(1);
-        counters.exported = counters.exported.saturating_add(1);
+        outcome.exported = outcome.exported.saturating_add(n);
+        counters.exported = counters.exported.saturating_add(n);
     } else {
-        outcome.failed = outcome.failed.saturating_add(1);
-        counters.dropped = counters.dropped.saturating_add(1);
+        outcome.failed = outcome.failed.saturating_add(n);
+        counters.dropped = counters.dropped.saturating_add(n);
     }
 }
 
@@ -304,7 +305,8 @@ impl Exporters {
         Exporters {
             host: String::new(),
             sinks: Vec::new(),
-            mqtt: [const { MqttSink::idle() }; crate::config::MAX_EXPORTS],
+            line: Fixed::new(),
+            slots: [const { Slot::idle() }; crate::config::MAX_EXPORTS],
         }
     }
 
@@ -334,11 +336,11 @@ impl Exporters {
         let _ = self.host.push_str(host.get(..len).unwrap_or_default());
         for value in specs {
             // At most MAX_EXPORTS specs exist (the configuration refuses more).
-            let Some(mqtt) = self.mqtt.get_mut(self.sinks.len()) else {
+            let Some(slot) = self.slots.get_mut(self.sinks.len()) else {
                 break;
             };
             // The name as kept (cut to MAX_HOST), so tags and topics agree.
-            let Some(sink) = Self::sink(value, &self.host, mqtt) else {
+            let Some(sink) = Self::sink(value, &self.host, slot) else {
                 continue;
             };
             let _ = self.sinks.push((sink, SinkCounters::default()));
@@ -349,40 +351,51 @@ impl Exporters {
     /// broker does not also publish the will) and forgets them.
     pub fn clear(&mut self) {
         let now = now_ms();
-        for ((sink, _), m) in self.sinks.iter_mut().zip(self.mqtt.iter_mut()) {
-            if let Sink::Mqtt = sink {
-                m.client.shutdown(now);
+        for ((sink, _), m) in self.sinks.iter_mut().zip(self.slots.iter_mut()) {
+            match sink {
+                Sink::Mqtt => m.client.shutdown(now),
+                // Its socket and files close now, as the sink ends (not when the slot is
+                // reused).
+                Sink::Udp => m.udp.sender = UdpSender::unset(),
+                Sink::Prometheus => m.textfile.end(),
+                _ => {}
             }
         }
         self.sinks.clear();
     }
 
-    /// The sink `value` names; an MQTT one starts its client in `mqtt`.
+    /// The sink `value` names; a UDP or MQTT one starts its state in `slot`.
     // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
-    fn sink(value: &str, host: &str, mqtt: &mut MqttSink) -> Option<Sink> {
+    fn sink(value: &str, host: &str, slot: &mut Slot) -> Option<Sink> {
         Some(match spec::parse(value).ok()? {
             Spec::LineStdout => Sink::Stdout,
             Spec::LineFile(p) => {
-                let mut path = Fixed::new();
+                let path = &mut slot.name;
+                path.clear();
                 path.text().str(p);
                 path.text().byte(0);
                 // Always fits: `export` values are shorter than the buffer.
                 path.get()?;
-                Sink::File { path, fd: None }
+                Sink::File(None)
             }
-            Spec::LineUdp(to) => Sink::Udp(UdpSink {
-                sender: UdpSender::new(to),
-                datagram: Fixed::new(),
-                lines: 0,
-            }),
-            Spec::Prometheus(p) => Sink::Prometheus(Textfile::new(p).ok()?),
+            Spec::LineUdp(to) => {
+                let udp = &mut slot.udp;
+                udp.sender = UdpSender::new(to);
+                udp.datagram.clear();
+                udp.lines = 0;
+                Sink::Udp
+            }
+            Spec::Prometheus(p) => {
+                slot.textfile.start(p).ok()?;
+                Sink::Prometheus
+            }
             Spec::Mqtt {
                 broker,
                 qos1,
                 prefix,
             } => {
-                let topic_prefix = &mut mqtt.prefix;
+                let topic_prefix = &mut slot.name;
                 topic_prefix.clear();
                 let w = topic_prefix.text();
                 w.str(prefix);
@@ -401,7 +414,7 @@ impl Exporters {
                 } else {
                     Qos::AtMostOnce
                 };
-                mqtt.client
+                slot.client
                     .restart(TcpLink::new(broker), client_id.get()?, status.get()?, qos)
                     .ok()?;
                 Sink::Mqtt
@@ -421,29 +434,23 @@ impl Exporters {
     #[inline(never)]
     pub fn sample(&mut self, s: &Sample<'_>, stdout: &mut dyn Text) -> Outcome {
         let mut outcome = Outcome::default();
-        let mut line = Fixed::<LINE>::new();
         // Rendering points is most of the agent's work per sample: skip it when no sink
         // takes lines (no exporter at all, or only the textfile).
         let lines_wanted = self.sinks.iter().any(|(sink, _)| sink.takes_lines());
         if lines_wanted {
             points(s, &mut |p| {
                 // A point without fields: nothing to send.
-                if p.write(&mut line, &self.host, s.timestamp_ns) {
-                    let record = Record {
-                        line: line.get(),
-                        measurement: p.measurement(),
-                        key: p.key(),
-                    };
-                    self.deliver(&record, stdout, &mut outcome);
+                if p.write(&mut self.line, &self.host, s.timestamp_ns) {
+                    self.deliver(p.measurement(), p.key(), stdout, &mut outcome);
                 }
             });
         }
-        for (sink, counters) in self.sinks.iter_mut() {
-            if let Sink::Prometheus(textfile) = sink {
-                match textfile.sample(s) {
-                    Ok(true) => count(&mut outcome, counters, true),
+        for ((sink, counters), m) in self.sinks.iter_mut().zip(self.slots.iter_mut()) {
+            if let Sink::Prometheus = sink {
+                match m.textfile.sample(s, &mut self.line) {
+                    Ok(true) => count(&mut outcome, counters, true, 1),
                     Ok(false) => {}
-                    Err(_) => count(&mut outcome, counters, false),
+                    Err(_) => count(&mut outcome, counters, false, 1),
                 }
             }
         }
@@ -457,25 +464,28 @@ impl Exporters {
     #[inline(never)]
     pub fn event(&mut self, e: &Event<'_>, stdout: &mut dyn Text) -> Outcome {
         let mut outcome = Outcome::default();
-        let mut line = Fixed::<LINE>::new();
-        line_protocol::write_event(line.text(), e, &self.host);
-        let record = Record {
-            line: line.get(),
-            measurement: "nltelem_event",
-            key: Some(e.kind_name()),
-        };
-        self.deliver(&record, stdout, &mut outcome);
+        self.line.clear();
+        line_protocol::write_event(self.line.text(), e, &self.host);
+        self.deliver("nltelem_event", Some(e.kind_name()), stdout, &mut outcome);
         self.finish(&mut outcome);
         outcome
     }
 
-    /// Gives one line-protocol line to every sink that takes lines.
-    fn deliver(&mut self, record: &Record<'_>, stdout: &mut dyn Text, outcome: &mut Outcome) {
-        for ((sink, counters), m) in self.sinks.iter_mut().zip(self.mqtt.iter_mut()) {
-            let Some(line) = record.line else {
+    /// Gives the rendered line (`self.line`) to every sink that takes lines; MQTT files it
+    /// under `measurement` and `key`.
+    fn deliver(
+        &mut self,
+        measurement: &str,
+        key: Option<&str>,
+        stdout: &mut dyn Text,
+        outcome: &mut Outcome,
+    ) {
+        let line = self.line.get();
+        for ((sink, counters), m) in self.sinks.iter_mut().zip(self.slots.iter_mut()) {
+            let Some(line) = line else {
                 // The line did not fit its buffer: lost for every line sink.
                 if sink.takes_lines() {
-                    count(outcome, counters, false);
+                    count(outcome, counters, false, 1);
                 }
                 continue;
             };
@@ -485,19 +495,19 @@ impl Exporters {
                     stdout.bytes(line);
                     true
                 }
-                Sink::File { path, fd } => append(path, fd, line),
-                Sink::Udp(udp) => {
-                    udp.push(line, outcome, counters);
+                Sink::File(fd) => append(&m.name, fd, line),
+                Sink::Udp => {
+                    m.udp.push(line, outcome, counters);
                     continue;
                 }
-                Sink::Prometheus(_) => continue,
+                Sink::Prometheus => continue,
                 Sink::Mqtt => {
                     let mut topic: Fixed<TOPIC> = Fixed::new();
                     let w = topic.text();
-                    w.bytes(m.prefix.get().unwrap_or_default());
+                    w.bytes(m.name.get().unwrap_or_default());
                     w.byte(b'/');
-                    w.str(record.measurement);
-                    if let Some(key) = record.key {
+                    w.str(measurement);
+                    if let Some(key) = key {
                         w.byte(b'/');
                         topic_level(w, key);
                     }
@@ -505,16 +515,16 @@ impl Exporters {
                     topic.get().is_some_and(|t| m.client.publish(t, payload))
                 }
             };
-            count(outcome, counters, ok);
+            count(outcome, counters, ok, 1);
         }
     }
 
     /// Ends a message: sends the UDP datagrams still open, lets MQTT write.
     fn finish(&mut self, outcome: &mut Outcome) {
         let now = now_ms();
-        for ((sink, counters), m) in self.sinks.iter_mut().zip(self.mqtt.iter_mut()) {
+        for ((sink, counters), m) in self.sinks.iter_mut().zip(self.slots.iter_mut()) {
             match sink {
-                Sink::Udp(udp) => udp.flush(outcome, counters),
+                Sink::Udp => m.udp.flush(outcome, counters),
                 Sink::Mqtt => m.client.poll(now),
                 _ => {}
             }
@@ -525,7 +535,7 @@ impl Exporters {
     /// alive). Call it at least once a second; it never waits.
     pub fn poll(&mut self) {
         let now = now_ms();
-        for ((sink, _), m) in self.sinks.iter_mut().zip(self.mqtt.iter_mut()) {
+        for ((sink, _), m) in self.sinks.iter_mut().zip(self.slots.iter_mut()) {
             if let Sink::Mqtt = sink {
                 m.client.poll(now);
             }
@@ -537,7 +547,7 @@ impl Exporters {
         let mut mqtt = self
             .sinks
             .iter()
-            .zip(&self.mqtt)
+            .zip(&self.slots)
             .filter_map(|((sink, _), m)| match sink {
                 Sink::Mqtt => Some(m.client.state()),
                 _ => None,
@@ -553,7 +563,7 @@ impl Exporters {
     pub fn backlog(&self) -> usize {
         self.sinks
             .iter()
-            .zip(&self.mqtt)
+            .zip(&self.slots)
             .map(|((sink, _), m)| match sink {
                 Sink::Mqtt => m.client.backlog(),
                 _ => 0,
@@ -569,7 +579,7 @@ impl Exporters {
     /// Writes one line per sink: `export KIND exported N dropped N` (MQTT adds its
     /// connection counters).
     pub fn report(&self, w: &mut dyn Text) {
-        for ((sink, c), m) in self.sinks.iter().zip(&self.mqtt) {
+        for ((sink, c), m) in self.sinks.iter().zip(&self.slots) {
             w.str("export ");
             w.str(sink.kind());
             w.str(" exported ");
@@ -726,14 +736,59 @@ mod tests {
     #[test]
     fn mqtt_names_carry_the_prefix_and_the_host_as_one_level() {
         let e = Exporters::with_host(&specs(&["mqtt:127.0.0.1:1883,prefix=site/a"]), "r/1+#");
-        assert_eq!(e.mqtt[0].prefix.get(), Some(&b"site/a/r_1__"[..]));
-        let connect = e.mqtt[0].client.connect_packet();
+        assert_eq!(e.slots[0].name.get(), Some(&b"site/a/r_1__"[..]));
+        let connect = e.slots[0].client.connect_packet();
         let tail = b"\x00\x0dnltelem-r/1+#\x00\x13site/a/r_1__/status\x00\x07offline";
         assert!(connect.ends_with(tail), "{connect:?}");
         assert_eq!(
             report(&e),
             "export mqtt exported 0 dropped 0 connects 0 disconnects 0 resent 0 backlog 0\n"
         );
+    }
+
+    /// Sinks keep their state in the slot of their position, set up in place: a slot that
+    /// held one kind of sink serves another after a reconfiguration, and a textfile that
+    /// moved to another slot still completes its snapshots.
+    #[test]
+    fn a_reconfigured_slot_serves_another_kind_of_sink() {
+        let dir = std::env::temp_dir().join(format!("nltelem-slots-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let prom = format!("prometheus:{}", dir.join("n.prom").display());
+        let file = format!("line-protocol:file:{}", dir.join("out.lp").display());
+        let mut buf = [0u8; 512];
+        let len = sample_bytes(&mut buf, 3, "eth0");
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
+        let mut e = Exporters::with_host(&specs(&[&prom]), "r1");
+        let one = Outcome {
+            exported: 1,
+            failed: 0,
+        };
+        assert_eq!(e.sample(&s, &mut Gathered::default()), one);
+        e.configure_with_host(&specs(&[&file, &prom]), "r1");
+        let five = Outcome {
+            exported: 5,
+            failed: 0,
+        };
+        assert_eq!(e.sample(&s, &mut Gathered::default()), five);
+        let mut lines = Gathered::default();
+        write_line_protocol(&mut lines, &s, "r1");
+        let out = std::fs::read_to_string(dir.join("out.lp")).unwrap();
+        assert_eq!(out, lines.0);
+        assert_eq!(
+            report(&e),
+            "export line-protocol:file exported 4 dropped 0\n\
+             export prometheus exported 1 dropped 0\n"
+        );
+        // Nothing but the two outputs: no scratch or temporary file of either textfile.
+        let mut names: std::vec::Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|f| f.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["n.prom", "out.lp"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -127,6 +127,14 @@ impl UdpSender {
         UdpSender { to, fd: None }
     }
 
+    /// A sender to no address, for a slot not in use (`0.0.0.0:0`).
+    pub const fn unset() -> Self {
+        UdpSender {
+            to: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+            fd: None,
+        }
+    }
+
     /// Sends one datagram; `false` when it was not sent (no socket, buffer full, an ICMP
     /// error from an earlier datagram).
     pub fn send(&mut self, datagram: &[u8]) -> bool {

@@ -18,8 +18,8 @@ use core::ffi::CStr;
 use heapless::String;
 use nlcore::text::{decimal, Fixed, Text};
 use rustix::fd::OwnedFd;
-use rustix::fs::{mkdirat, openat, renameat, unlinkat, AtFlags, Mode, OFlags, CWD};
-use rustix::io::{pread, write, Errno};
+use rustix::fs::{mkdirat, openat, renameat, sendfile, unlinkat, AtFlags, Mode, OFlags, CWD};
+use rustix::io::{write, Errno};
 
 /// Longest textfile path (the `export` value's limit).
 pub const MAX_PATH: usize = 96;
@@ -146,8 +146,6 @@ fn seconds(w: &mut dyn Text, ns: u64) {
 }
 
 /// Writes the families that come once per snapshot (load, memory, CPU, clocks).
-// Out of line: the binary measured smaller than with it inlined.
-#[inline(never)]
 pub fn write_system(w: &mut dyn Text, s: &Sample<'_>) {
     let [l1, l5, l15] = s.load_milli.map(|l| l.map(u64::from));
     let [total, free, available] = s.mem_kib;
@@ -180,8 +178,6 @@ pub fn write_system(w: &mut dyn Text, s: &Sample<'_>) {
 }
 
 /// The CPU time counter, one sample per mode (nothing when no mode is known).
-// Out of line: the binary measured smaller than with it inlined.
-#[inline(never)]
 fn cpu(w: &mut dyn Text, family: &str, s: &Sample<'_>) {
     let Some(cpu) = &s.cpu else {
         return;
@@ -260,17 +256,19 @@ fn write_all(fd: &OwnedFd, mut bytes: &[u8]) -> Result<(), Errno> {
 /// held in memory; the first failure is kept and reported by [`FileText::finish`].
 struct FileText<'f> {
     fd: &'f OwnedFd,
-    buf: Fixed<LINE>,
+    buf: &'f mut Fixed<LINE>,
     /// Bytes written to the file.
     written: u64,
     failed: Option<TextfileError>,
 }
 
 impl<'f> FileText<'f> {
-    fn new(fd: &'f OwnedFd) -> Self {
+    /// Text for `fd` through `buf` (the exporters' line buffer, emptied here).
+    fn new(fd: &'f OwnedFd, buf: &'f mut Fixed<LINE>) -> Self {
+        buf.clear();
         FileText {
             fd,
-            buf: Fixed::new(),
+            buf,
             written: 0,
             failed: None,
         }
@@ -331,22 +329,41 @@ pub struct Textfile {
 }
 
 impl Textfile {
-    /// The exporter for `path` (an absolute `*.prom` path, checked by the spec parser).
-    // Out of line: the binary measured smaller than with it inlined.
-    #[inline(never)]
-    pub fn new(path: &str) -> Result<Self, TextfileError> {
-        let mut p = String::new();
-        p.push_str(path).map_err(|_| TextfileError::TooLong)?;
-        Ok(Textfile {
-            path: p,
-            scratch: Default::default(),
+    /// An exporter not in use (all zero: it lives in the exporters' static slots).
+    pub const fn idle() -> Self {
+        Textfile {
+            path: String::new(),
+            scratch: [const { None }; SCRATCH],
             scratch_len: [0; SCRATCH],
             temp: None,
             snapshot: None,
             thermal_zones: 0,
             written: 0,
             dropped: 0,
-        })
+        }
+    }
+
+    /// The exporter for `path` (built by value: for tests).
+    #[cfg(test)]
+    pub fn new(path: &str) -> Result<Self, TextfileError> {
+        let mut t = Textfile::idle();
+        t.start(path)?;
+        Ok(t)
+    }
+
+    /// Makes this the exporter for `path` (an absolute `*.prom` path, checked by the spec
+    /// parser), in place; files of a previous one are closed first ([`Textfile::end`]).
+    pub fn start(&mut self, path: &str) -> Result<(), TextfileError> {
+        self.end();
+        self.path.clear();
+        self.path
+            .push_str(path)
+            .map_err(|_| TextfileError::TooLong)?;
+        self.scratch_len = [0; SCRATCH];
+        self.thermal_zones = 0;
+        self.written = 0;
+        self.dropped = 0;
+        Ok(())
     }
 
     /// One of the textfile's files, as the C string the system calls take (a `&str` would
@@ -414,10 +431,10 @@ impl Textfile {
     /// it, empty scratch files.
     // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
-    fn begin(&mut self, s: &Sample<'_>) -> Result<(), TextfileError> {
+    fn begin(&mut self, s: &Sample<'_>, buf: &mut Fixed<LINE>) -> Result<(), TextfileError> {
         // Readable by the collector, which usually runs as another user.
         let temp = self.create(File::Temp, OFlags::WRONLY, 0o644)?;
-        let mut out = FileText::new(&temp);
+        let mut out = FileText::new(&temp, buf);
         write_system(&mut out, s);
         out.finish()?;
         self.temp = Some(temp);
@@ -430,12 +447,10 @@ impl Textfile {
     }
 
     /// Appends this message's interfaces and zones to the scratch files.
-    // Out of line: the binary measured smaller than with it inlined.
-    #[inline(never)]
-    fn gather(&mut self, s: &Sample<'_>) -> Result<(), TextfileError> {
+    fn gather(&mut self, s: &Sample<'_>, buf: &mut Fixed<LINE>) -> Result<(), TextfileError> {
         for (i, (fd, len)) in self.scratch.iter().zip(&mut self.scratch_len).enumerate() {
             let fd = fd.as_ref().ok_or(TextfileError::MissingPart)?;
-            let mut out = FileText::new(fd);
+            let mut out = FileText::new(fd, buf);
             if i == SCRATCH_THERMAL {
                 for zone in s.thermal() {
                     let (Some(kind), Some(mdegc)) = (zone.kind, zone.temp_mdegc) else {
@@ -463,10 +478,9 @@ impl Textfile {
 
     /// Appends the families to the next version of the textfile and renames it over the
     /// textfile.
-    fn commit(&mut self) -> Result<(), TextfileError> {
+    fn commit(&mut self, buf: &mut Fixed<LINE>) -> Result<(), TextfileError> {
         let temp = self.temp.take().ok_or(TextfileError::MissingPart)?;
-        let mut out = FileText::new(&temp);
-        let mut chunk = [0u8; LINE / 2];
+        let mut out = FileText::new(&temp, buf);
         let scratch = self.scratch.iter().zip(&self.scratch_len);
         for (i, (family, (fd, &len))) in FAMILIES.iter().zip(scratch).enumerate() {
             if len == 0 {
@@ -478,15 +492,16 @@ impl Textfile {
                 "gauge"
             };
             header(&mut out, family, kind);
+            // The header goes first; the family's lines are copied by the kernel, file to
+            // file, without a buffer here.
+            out.flush();
             let fd = fd.as_ref().ok_or(TextfileError::MissingPart)?;
             let mut offset = 0u64;
             while offset < len {
-                let got = pread(fd, &mut chunk[..], offset)?;
-                if got == 0 {
+                let want = usize::try_from(len - offset).unwrap_or(usize::MAX);
+                if sendfile(&temp, fd, Some(&mut offset), want)? == 0 {
                     return Err(TextfileError::Io(Errno::IO));
                 }
-                out.bytes(chunk.get(..got).unwrap_or_default());
-                offset += got as u64;
             }
         }
         out.finish()?;
@@ -499,7 +514,7 @@ impl Textfile {
 
     /// Closes and removes the scratch files; closes an unfinished next version (the next
     /// snapshot starts it over; a failed one removes it).
-    fn end(&mut self) {
+    pub fn end(&mut self) {
         self.temp = None;
         let mut buf = PathText::new();
         for i in 0..SCRATCH {
@@ -514,12 +529,13 @@ impl Textfile {
 
     /// Takes one sample message. Returns `Ok(true)` when it completed a snapshot and the
     /// textfile now holds it, `Ok(false)` when more parts are expected.
-    pub fn sample(&mut self, s: &Sample<'_>) -> Result<bool, TextfileError> {
+    /// `buf` is scratch space for the text on its way to the files.
+    pub fn sample(&mut self, s: &Sample<'_>, buf: &mut Fixed<LINE>) -> Result<bool, TextfileError> {
         // A message without part information is a whole snapshot.
         let snapshot = s.snapshot_seq.unwrap_or(0);
         let part = s.part.unwrap_or(0);
         let last = s.last_part || s.part.is_none();
-        let r = self.take(s, snapshot, part, last);
+        let r = self.take(s, snapshot, part, last, buf);
         match r {
             Ok(false) => {}
             Ok(true) => {
@@ -544,6 +560,7 @@ impl Textfile {
         snapshot: u64,
         part: u32,
         last: bool,
+        buf: &mut Fixed<LINE>,
     ) -> Result<bool, TextfileError> {
         if part == 0 {
             if self.snapshot.is_some() {
@@ -551,14 +568,14 @@ impl Textfile {
                 self.dropped = self.dropped.saturating_add(1);
                 self.end();
             }
-            self.begin(s)?;
+            self.begin(s, buf)?;
         } else if self.snapshot != Some((snapshot, part)) {
             return Err(TextfileError::MissingPart);
         }
         self.snapshot = Some((snapshot, part.saturating_add(1)));
-        self.gather(s)?;
+        self.gather(s, buf)?;
         if last {
-            self.commit()?;
+            self.commit(buf)?;
             return Ok(true);
         }
         Ok(false)
@@ -587,7 +604,7 @@ mod tests {
         let len = sample_bytes(&mut buf, 7, "wan \"0\"");
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
-        assert_eq!(t.sample(&s), Ok(true));
+        assert_eq!(t.sample(&s, &mut Fixed::new()), Ok(true));
         let text = std::fs::read_to_string(&path).unwrap();
         for line in [
             "# TYPE nltelem_load1 gauge",
@@ -633,7 +650,7 @@ mod tests {
         let len = sample_bytes(&mut buf, 1, "eth0");
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
-        assert_eq!(t.sample(&s), Ok(true));
+        assert_eq!(t.sample(&s, &mut Fixed::new()), Ok(true));
         assert!(std::fs::read_to_string(&path)
             .unwrap()
             .contains("nltelem_load1 0.250\n"));
@@ -671,7 +688,7 @@ mod tests {
         let feed = |t: &mut Textfile, buf: &mut [u8; 512], len: usize| {
             let msg = NlMsg::new_checked(&buf[..len]).unwrap();
             let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
-            t.sample(&s)
+            t.sample(&s, &mut Fixed::new())
         };
         let len = part(&mut buf, 1, 0, false, &["a", "b"]);
         assert_eq!(feed(&mut t, &mut buf, len), Ok(false));
@@ -760,7 +777,7 @@ mod tests {
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
-        assert_eq!(t.sample(&s), Ok(true));
+        assert_eq!(t.sample(&s, &mut Fixed::new()), Ok(true));
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, EXPECTED_FULL);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -787,7 +804,7 @@ mod tests {
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
-        assert_eq!(t.sample(&s), Ok(true));
+        assert_eq!(t.sample(&s, &mut Fixed::new()), Ok(true));
         let mut want = std::string::String::from(
             "# HELP nltelem_network_receive_bytes_total Bytes received by the interface.\n\
              # TYPE nltelem_network_receive_bytes_total counter\n",

@@ -81,10 +81,32 @@ fn parts(s: &str, sep: u8) -> Parts<'_> {
 }
 
 fn absolute_path(path: &str) -> Option<&str> {
-    let ok = path.starts_with('/')
-        && !path.ends_with('/')
-        && !path.chars().any(|c| c.is_whitespace() || c == '\0');
+    let ok = path.starts_with('/') && !path.ends_with('/') && !has_space_or_nul(path);
     ok.then_some(path)
+}
+
+/// Whether `s` holds a NUL or a character that `char::is_whitespace` takes (Unicode's
+/// White_Space), read by its UTF-8 bytes: `is_whitespace` brings a 256-byte table and
+/// the decoding of every character into the binary.
+fn has_space_or_nul(s: &str) -> bool {
+    let b = s.as_bytes();
+    // In valid UTF-8 a character's lead byte is never a continuation byte, so matching at
+    // every position finds each character once.
+    (0..b.len()).any(|i| {
+        matches!(
+            b.get(i..).unwrap_or_default(),
+            [0 | b'\t'..=b'\r' | b' ', ..]
+                // U+0085, U+00A0.
+                | [0xC2, 0x85 | 0xA0, ..]
+                // U+1680.
+                | [0xE1, 0x9A, 0x80, ..]
+                // U+2000..=U+200A, U+2028, U+2029, U+202F; U+205F.
+                | [0xE2, 0x80, 0x80..=0x8A | 0xA8 | 0xA9 | 0xAF, ..]
+                | [0xE2, 0x81, 0x9F, ..]
+                // U+3000.
+                | [0xE3, 0x80, 0x80, ..]
+        )
+    })
 }
 
 /// A topic prefix: non-empty, no wildcards, no empty levels at the ends.
@@ -99,164 +121,210 @@ fn topic_prefix(p: &str) -> Option<&str> {
 
 /// A numeric socket address, as `str::parse::<SocketAddr>` takes it (`192.0.2.1:8089`,
 /// `[2001:db8::1]:1883`, `[fe80::1%2]:1883`). Written out because core's parser is general
-/// (and ~3 KB of the agent): this one reads only what an address can be.
+/// (and ~3 KB of the agent): this one reads only what an address can be, the way core's
+/// reads it (one cursor, each step put back when it fails).
 pub fn socket_addr(s: &str) -> Option<SocketAddr> {
-    if let Some(rest) = s.strip_prefix('[') {
-        let (inside, port) = split_once(rest, b']')?;
-        let port = port.strip_prefix(':')?;
-        let (ip, scope) = match split_once(inside, b'%') {
-            Some((ip, scope)) => (ip, decimal(scope, u64::from(u32::MAX))? as u32),
-            None => (inside, 0),
+    let mut p = Cursor {
+        s: s.as_bytes(),
+        at: 0,
+    };
+    let addr = if p.eat(b'[') {
+        let ip = Ipv6Addr::from(p.ipv6()?);
+        let scope = if p.eat(b'%') {
+            p.number(10, 0, u32::MAX, true)?
+        } else {
+            0
         };
-        let ip = Ipv6Addr::from(ipv6(ip)?);
-        return Some(SocketAddr::V6(SocketAddrV6::new(
-            ip,
-            port_number(port)?,
-            0,
-            scope,
-        )));
-    }
-    let (ip, port) = rsplit_once(s, b':')?;
-    Some(SocketAddr::V4(SocketAddrV4::new(
-        ipv4(ip)?,
-        port_number(port)?,
-    )))
+        if !p.eat(b']') {
+            return None;
+        }
+        SocketAddr::V6(SocketAddrV6::new(ip, p.port()?, 0, scope))
+    } else {
+        let ip = Ipv4Addr::from(p.ipv4()?);
+        SocketAddr::V4(SocketAddrV4::new(ip, p.port()?))
+    };
+    (p.at == p.s.len()).then_some(addr)
 }
 
 /// The value of a digit in base `radix` (10 or 16).
-fn digit(b: u8, radix: u8) -> Option<u8> {
+fn digit(b: u8, radix: u32) -> Option<u32> {
     let d = match b {
         b'0'..=b'9' => b - b'0',
         b'a'..=b'f' => b - b'a' + 10,
         b'A'..=b'F' => b - b'A' + 10,
         _ => return None,
     };
+    let d = u32::from(d);
     (d < radix).then_some(d)
 }
 
-/// Decimal digits (leading zeros allowed) up to `max`.
-fn decimal(s: &str, max: u64) -> Option<u64> {
-    if s.is_empty() {
-        return None;
+/// A position in an address being read.
+struct Cursor<'a> {
+    s: &'a [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    /// Takes `b` if it is next.
+    fn eat(&mut self, b: u8) -> bool {
+        let next = self.s.get(self.at) == Some(&b);
+        self.at += usize::from(next);
+        next
     }
-    let mut value: u64 = 0;
-    for b in s.bytes() {
-        value = value * 10 + u64::from(digit(b, 10)?);
-        if value > max {
+
+    /// Digits in `radix`, at most `max_digits` of them (0: any number) and a value up to
+    /// `max`; a leading zero only when `zero_prefix`. Nothing is taken when it fails.
+    fn number(
+        &mut self,
+        radix: u32,
+        max_digits: usize,
+        max: u32,
+        zero_prefix: bool,
+    ) -> Option<u32> {
+        let start = self.at;
+        let mut value: u64 = 0;
+        let mut count = 0;
+        while let Some(d) = self.s.get(self.at).and_then(|&b| digit(b, radix)) {
+            value = value * u64::from(radix) + u64::from(d);
+            count += 1;
+            self.at += 1;
+            if value > u64::from(max) || (max_digits != 0 && count > max_digits) {
+                self.at = start;
+                return None;
+            }
+        }
+        let leading_zero = count > 1 && self.s.get(start) == Some(&b'0');
+        if count == 0 || (leading_zero && !zero_prefix) {
+            self.at = start;
             return None;
         }
+        Some(value as u32)
     }
-    Some(value)
-}
 
-fn port_number(s: &str) -> Option<u16> {
-    decimal(s, u64::from(u16::MAX)).map(|p| p as u16)
-}
-
-/// `a.b.c.d`: four decimal octets, no leading zeros.
-fn ipv4(s: &str) -> Option<Ipv4Addr> {
-    let mut octets = [0u8; 4];
-    let mut parts = parts(s, b'.');
-    for octet in octets.iter_mut() {
-        let part = parts.next()?;
-        if part.len() > 3 || (part.len() > 1 && part.starts_with('0')) {
+    /// `:PORT`, decimal (leading zeros allowed).
+    fn port(&mut self) -> Option<u16> {
+        if !self.eat(b':') {
             return None;
         }
-        *octet = decimal(part, 255)? as u8;
+        self.number(10, 0, u32::from(u16::MAX), true)
+            .map(|p| p as u16)
     }
-    parts.next().is_none().then_some(Ipv4Addr::from(octets))
-}
 
-/// An IPv6 address's eight groups: hexadecimal groups of one to four digits, at most one
-/// `::` standing for at least one zero group, an IPv4 address as the last two groups.
-fn ipv6(s: &str) -> Option<[u16; 8]> {
-    let mut groups = [0u16; 8];
-    let Some(gap) = s.as_bytes().windows(2).position(|w| w == b"::") else {
-        return (ipv6_groups(s, &mut groups, true)? == 8).then_some(groups);
-    };
-    let (head, tail) = (s.get(..gap)?, s.get(gap + 2..)?);
-    // No IPv4 part before the `::`.
-    let head_len = ipv6_groups(head, &mut groups, false)?;
-    let mut tail_groups = [0u16; 8];
-    let room = tail_groups.get_mut(..7usize.checked_sub(head_len)?)?;
-    let tail_len = ipv6_groups(tail, room, true)?;
-    groups
-        .get_mut(8 - tail_len..)?
-        .copy_from_slice(tail_groups.get(..tail_len)?);
-    Some(groups)
-}
-
-/// Reads `:`-separated groups into `out`; how many it filled.
-fn ipv6_groups(s: &str, out: &mut [u16], ipv4_last: bool) -> Option<usize> {
-    if s.is_empty() {
-        return Some(0);
-    }
-    let mut filled = 0;
-    let mut parts = parts(s, b':');
-    while let Some(part) = parts.next() {
-        if ipv4_last && parts.rest.is_none() && part.contains('.') {
-            let [a, b, c, d] = ipv4(part)?.octets();
-            out.get_mut(filled..filled + 2)?
-                .copy_from_slice(&[u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d])]);
-            return Some(filled + 2);
+    /// `a.b.c.d`: four decimal octets, no leading zeros. Nothing is taken when it fails.
+    fn ipv4(&mut self) -> Option<[u8; 4]> {
+        let start = self.at;
+        let mut octets = [0u8; 4];
+        for (i, octet) in octets.iter_mut().enumerate() {
+            match (i == 0 || self.eat(b'.')).then(|| self.number(10, 3, 255, false)) {
+                Some(Some(v)) => *octet = v as u8,
+                _ => {
+                    self.at = start;
+                    return None;
+                }
+            }
         }
-        if part.is_empty() || part.len() > 4 {
+        Some(octets)
+    }
+
+    /// `:`-separated groups into `out`, an IPv4 address ending them when at least two
+    /// groups are left: how many groups were read and whether an IPv4 address ended them.
+    /// A group that cannot be read is not taken, nor the `:` before it.
+    fn groups(&mut self, out: &mut [u16]) -> (usize, bool) {
+        let limit = out.len();
+        for i in 0..limit {
+            let before = self.at;
+            let separated = i == 0 || self.eat(b':');
+            if separated && i + 1 < limit {
+                if let Some([a, b, c, d]) = self.ipv4() {
+                    if let Some(two) = out.get_mut(i..i + 2) {
+                        two.copy_from_slice(&[
+                            u16::from_be_bytes([a, b]),
+                            u16::from_be_bytes([c, d]),
+                        ]);
+                    }
+                    return (i + 2, true);
+                }
+            }
+            match separated.then(|| self.number(16, 4, 0xffff, true)) {
+                Some(Some(g)) => {
+                    if let Some(slot) = out.get_mut(i) {
+                        *slot = g as u16;
+                    }
+                }
+                _ => {
+                    self.at = before;
+                    return (i, false);
+                }
+            }
+        }
+        (limit, false)
+    }
+
+    /// An IPv6 address's eight groups: hexadecimal groups of one to four digits, at most
+    /// one `::` standing for at least one zero group, an IPv4 address as the last two
+    /// groups (not before the `::`).
+    fn ipv6(&mut self) -> Option<[u16; 8]> {
+        let mut groups = [0u16; 8];
+        let (head, head_ipv4) = self.groups(&mut groups);
+        if head == 8 {
+            return Some(groups);
+        }
+        if head_ipv4 || !self.eat(b':') || !self.eat(b':') {
             return None;
         }
-        let mut group = 0u16;
-        for b in part.bytes() {
-            group = group << 4 | u16::from(digit(b, 16)?);
-        }
-        *out.get_mut(filled)? = group;
-        filled += 1;
+        let mut tail = [0u16; 7];
+        let (tail_len, _) = self.groups(tail.get_mut(..7 - head)?);
+        groups
+            .get_mut(8 - tail_len..)?
+            .copy_from_slice(tail.get(..tail_len)?);
+        Some(groups)
     }
-    Some(filled)
 }
 
 /// Parses one `export` value.
 pub fn parse(spec: &str) -> Result<Spec<'_>, &'static str> {
-    let (kind, target) = split_once(spec, b':').ok_or(EXPECTED)?;
-    match kind {
-        "line-protocol" => {
-            if target == "stdout" {
-                return Ok(Spec::LineStdout);
-            }
-            if let Some(path) = target.strip_prefix("file:") {
-                return absolute_path(path).map(Spec::LineFile).ok_or(EXPECTED);
-            }
-            if let Some(addr) = target.strip_prefix("udp:") {
-                return socket_addr(addr).map(Spec::LineUdp).ok_or(EXPECTED);
-            }
-            Err(EXPECTED)
+    // Every mistake gets the same message: one place makes it.
+    spec_of(spec).ok_or(EXPECTED)
+}
+
+fn spec_of(spec: &str) -> Option<Spec<'_>> {
+    let (kind, target) = split_once(spec, b':')?;
+    Some(match kind {
+        "line-protocol" => match split_once(target, b':') {
+            None if target == "stdout" => Spec::LineStdout,
+            Some(("file", path)) => Spec::LineFile(absolute_path(path)?),
+            Some(("udp", addr)) => Spec::LineUdp(socket_addr(addr)?),
+            _ => return None,
+        },
+        "prometheus" => {
+            let path = absolute_path(target)?;
+            // An absolute path has a slash.
+            let (_, name) = rsplit_once(path, b'/')?;
+            // node_exporter reads `*.prom`; the temporary file starts with a dot.
+            let ok =
+                name.len() > ".prom".len() && name.ends_with(".prom") && !name.starts_with('.');
+            Spec::Prometheus(ok.then_some(path)?)
         }
-        "prometheus" => absolute_path(target)
-            .filter(|p| {
-                let name = rsplit_once(p, b'/').map_or("", |(_, name)| name);
-                // node_exporter reads `*.prom`; the temporary file starts with a dot.
-                name.len() > ".prom".len() && name.ends_with(".prom") && !name.starts_with('.')
-            })
-            .map(Spec::Prometheus)
-            .ok_or(EXPECTED),
         "mqtt" => {
             let mut parts = parts(target, b',');
-            let broker = parts.next().and_then(socket_addr).ok_or(EXPECTED)?;
+            let broker = socket_addr(parts.next()?)?;
             let (mut qos1, mut prefix) = (true, "nltelem");
             for option in parts {
-                match split_once(option, b'=') {
-                    Some(("qos", "0")) => qos1 = false,
-                    Some(("qos", "1")) => qos1 = true,
-                    Some(("prefix", p)) => prefix = topic_prefix(p).ok_or(EXPECTED)?,
-                    _ => return Err(EXPECTED),
+                match split_once(option, b'=')? {
+                    ("qos", "0") => qos1 = false,
+                    ("qos", "1") => qos1 = true,
+                    ("prefix", p) => prefix = topic_prefix(p)?,
+                    _ => return None,
                 }
             }
-            Ok(Spec::Mqtt {
+            Spec::Mqtt {
                 broker,
                 qos1,
                 prefix,
-            })
+            }
         }
-        _ => Err(EXPECTED),
-    }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -405,6 +473,16 @@ mod tests {
         }
         // The cases above reach the accepting paths too, not only the refusals.
         assert!(parsed > 5_000, "{parsed} of the generated addresses parsed");
+    }
+
+    /// Paths are refused for exactly the characters `char::is_whitespace` and NUL.
+    #[test]
+    fn path_characters_are_refused_as_is_whitespace_refuses_them() {
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            let path = format!("/a{c}b");
+            let refused = c.is_whitespace() || c == '\0';
+            assert_eq!(absolute_path(&path).is_none(), refused, "{c:?}");
+        }
     }
 
     #[test]
