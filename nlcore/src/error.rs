@@ -183,3 +183,89 @@ impl fmt::Display for Error {
 }
 
 impl core::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::Fixed;
+
+    // The exact phrases, one per variant: programs and logs print them as they are.
+    #[test]
+    fn every_error_has_its_phrase() {
+        let cases = [
+            (
+                Error::Truncated { need: 16, have: 3 },
+                "truncated: header needs 16 bytes, 3 present",
+            ),
+            (
+                Error::BadMessageLength {
+                    claimed: 8,
+                    available: 40,
+                },
+                "bad nlmsg_len 8 (minimum 16, 40 bytes available)",
+            ),
+            (
+                Error::BadAttrLength {
+                    attr: 3,
+                    claimed: 2,
+                    available: 12,
+                },
+                "attribute 3: bad nla_len 2 (minimum 4, 12 bytes available)",
+            ),
+            (
+                Error::TrailingBytes { len: 2 },
+                "2 stray bytes after the last attribute",
+            ),
+            (
+                Error::AttrSize {
+                    attr: 65535,
+                    len: 3,
+                },
+                "attribute 65535: payload of 3 bytes has the wrong size",
+            ),
+            (
+                Error::NotNulTerminated { attr: 1 },
+                "attribute 1: string is not NUL-terminated",
+            ),
+            (
+                Error::NotUtf8 { attr: 2 },
+                "attribute 2: string is not UTF-8",
+            ),
+            (
+                Error::UnknownAttr { attr: 9 },
+                "attribute 9: unknown to the policy",
+            ),
+            (
+                Error::NestedFlag { attr: 4 },
+                "attribute 4: NLA_F_NESTED does not match its kind",
+            ),
+            (Error::TooDeep, "attributes nested too deeply"),
+            (
+                Error::MissingAttr { attr: 0 },
+                "attribute 0: required but missing",
+            ),
+            (
+                Error::UnexpectedType { nlmsg_type: 2 },
+                "unexpected message type 2",
+            ),
+            (
+                Error::BufferFull {
+                    need: usize::MAX,
+                    free: 0,
+                },
+                "buffer full: need 18446744073709551615 bytes, 0 free",
+            ),
+            (
+                Error::TooLong,
+                "message or attribute longer than its length field",
+            ),
+            (Error::OutOfOrder, "builder call out of order"),
+            (Error::InteriorNul, "string contains a NUL byte"),
+        ];
+        for (error, phrase) in cases {
+            let mut buf: Fixed<128> = Fixed::new();
+            error.describe(buf.text());
+            assert_eq!(buf.as_str(), Some(phrase));
+        }
+    }
+}

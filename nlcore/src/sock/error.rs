@@ -207,3 +207,95 @@ impl fmt::Display for Failed<'_> {
 }
 
 impl core::error::Error for Failed<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::Fixed;
+
+    fn words(e: Error) -> heapless::String<128> {
+        let mut buf: Fixed<128> = Fixed::new();
+        e.describe(buf.text());
+        heapless::String::try_from(buf.as_str().expect("fits")).expect("fits")
+    }
+
+    // The exact phrases, one per variant: programs and logs print them as they are.
+    #[test]
+    fn every_error_has_its_phrase() {
+        let cases = [
+            (Error::Os(-4), "system call failed: errno -4"),
+            (
+                Error::AddrInUse { port: 77 },
+                "netlink port 77 is already in use",
+            ),
+            (
+                Error::Truncated {
+                    size: 9000,
+                    capacity: 4096,
+                },
+                "datagram of 9000 bytes truncated to the 4096-byte receive buffer",
+            ),
+            (
+                Error::Overrun,
+                "receive queue overrun (ENOBUFS): messages were lost",
+            ),
+            (Error::TimedOut, "timed out waiting for a netlink message"),
+            (
+                Error::WouldBlock,
+                "no message waiting (non-blocking socket)",
+            ),
+            (
+                Error::ForeignSender { port: 12 },
+                "refused a datagram from port 12 (not the kernel)",
+            ),
+            (
+                Error::Kernel { errno: 22 },
+                "request refused by the peer: errno 22",
+            ),
+            (
+                Error::DumpInterrupted,
+                "dump interrupted (NLM_F_DUMP_INTR): the set changed, dump again",
+            ),
+            (
+                Error::SeqMismatch {
+                    expected: 5,
+                    got: 6,
+                },
+                "reply has sequence number 6, request had 5",
+            ),
+            (
+                Error::PortMismatch {
+                    expected: 100,
+                    got: 0,
+                },
+                "reply addressed to port 0, this socket is port 100",
+            ),
+            (Error::NotFound, "no such family or group"),
+            (
+                Error::Codec(crate::Error::TooDeep),
+                "malformed message: attributes nested too deeply",
+            ),
+        ];
+        for (error, phrase) in cases {
+            assert_eq!(words(error), phrase);
+        }
+    }
+
+    #[test]
+    fn a_failure_adds_the_ext_ack() {
+        let failed = Failed {
+            error: Error::Kernel { errno: 1 },
+            ext_ack: ExtAck {
+                msg: Some("no way"),
+                offset: Some(20),
+                ..ExtAck::default()
+            },
+        };
+        let mut buf: Fixed<128> = Fixed::new();
+        failed.describe(buf.text());
+        assert_eq!(
+            buf.as_str(),
+            Some("request refused by the peer: errno 1: no way (attribute at offset 20)")
+        );
+    }
+}
