@@ -92,87 +92,52 @@ pub enum Error {
     InteriorNul,
 }
 
+/// What [`Error::describe`] says, in the order of the variants (see [`text::phrase`]).
+const PHRASES: &str = "truncated: header needs \x01 bytes, \x01 present\0\
+bad nlmsg_len \x01 (minimum 16, \x01 bytes available)\0\
+attribute \x01: bad nla_len \x01 (minimum 4, \x01 bytes available)\0\
+\x01 stray bytes after the last attribute\0\
+attribute \x01: payload of \x01 bytes has the wrong size\0\
+attribute \x01: string is not NUL-terminated\0\
+attribute \x01: string is not UTF-8\0\
+attribute \x01: unknown to the policy\0\
+attribute \x01: NLA_F_NESTED does not match its kind\0\
+attributes nested too deeply\0\
+attribute \x01: required but missing\0\
+unexpected message type \x01\0\
+buffer full: need \x01 bytes, \x01 free\0\
+message or attribute longer than its length field\0\
+builder call out of order\0\
+string contains a NUL byte\0";
+
 impl Error {
     /// Describes the error in words, for people (the phrases `Display` shows too).
     pub fn describe(&self, w: &mut dyn Text) {
-        let attr = |w: &mut dyn Text, attr: u16| {
-            w.str("attribute ");
-            w.uint(attr.into());
-            w.str(": ");
-        };
-        match *self {
-            Error::Truncated { need, have } => {
-                w.str("truncated: header needs ");
-                w.uint(need as u64);
-                w.str(" bytes, ");
-                w.uint(have as u64);
-                w.str(" present");
-            }
+        let (n, args) = match *self {
+            Error::Truncated { need, have } => (0, [need as u64, have as u64, 0]),
             Error::BadMessageLength { claimed, available } => {
-                w.str("bad nlmsg_len ");
-                w.uint(claimed.into());
-                w.str(" (minimum 16, ");
-                w.uint(available as u64);
-                w.str(" bytes available)");
+                (1, [claimed.into(), available as u64, 0])
             }
             Error::BadAttrLength {
-                attr: a,
+                attr,
                 claimed,
                 available,
-            } => {
-                attr(w, a);
-                w.str("bad nla_len ");
-                w.uint(claimed.into());
-                w.str(" (minimum 4, ");
-                w.uint(available as u64);
-                w.str(" bytes available)");
-            }
-            Error::TrailingBytes { len } => {
-                w.uint(len as u64);
-                w.str(" stray bytes after the last attribute");
-            }
-            Error::AttrSize { attr: a, len } => {
-                attr(w, a);
-                w.str("payload of ");
-                w.uint(len as u64);
-                w.str(" bytes has the wrong size");
-            }
-            Error::NotNulTerminated { attr: a } => {
-                attr(w, a);
-                w.str("string is not NUL-terminated");
-            }
-            Error::NotUtf8 { attr: a } => {
-                attr(w, a);
-                w.str("string is not UTF-8");
-            }
-            Error::UnknownAttr { attr: a } => {
-                attr(w, a);
-                w.str("unknown to the policy");
-            }
-            Error::NestedFlag { attr: a } => {
-                attr(w, a);
-                w.str("NLA_F_NESTED does not match its kind");
-            }
-            Error::TooDeep => w.str("attributes nested too deeply"),
-            Error::MissingAttr { attr: a } => {
-                attr(w, a);
-                w.str("required but missing");
-            }
-            Error::UnexpectedType { nlmsg_type } => {
-                w.str("unexpected message type ");
-                w.uint(nlmsg_type.into());
-            }
-            Error::BufferFull { need, free } => {
-                w.str("buffer full: need ");
-                w.uint(need as u64);
-                w.str(" bytes, ");
-                w.uint(free as u64);
-                w.str(" free");
-            }
-            Error::TooLong => w.str("message or attribute longer than its length field"),
-            Error::OutOfOrder => w.str("builder call out of order"),
-            Error::InteriorNul => w.str("string contains a NUL byte"),
-        }
+            } => (2, [attr.into(), claimed.into(), available as u64]),
+            Error::TrailingBytes { len } => (3, [len as u64, 0, 0]),
+            Error::AttrSize { attr, len } => (4, [attr.into(), len as u64, 0]),
+            Error::NotNulTerminated { attr } => (5, [attr.into(), 0, 0]),
+            Error::NotUtf8 { attr } => (6, [attr.into(), 0, 0]),
+            Error::UnknownAttr { attr } => (7, [attr.into(), 0, 0]),
+            Error::NestedFlag { attr } => (8, [attr.into(), 0, 0]),
+            Error::TooDeep => (9, [0; 3]),
+            Error::MissingAttr { attr } => (10, [attr.into(), 0, 0]),
+            Error::UnexpectedType { nlmsg_type } => (11, [nlmsg_type.into(), 0, 0]),
+            Error::BufferFull { need, free } => (12, [need as u64, free as u64, 0]),
+            Error::TooLong => (13, [0; 3]),
+            Error::OutOfOrder => (14, [0; 3]),
+            Error::InteriorNul => (15, [0; 3]),
+        };
+        text::phrase(w, PHRASES, n, args);
     }
 }
 

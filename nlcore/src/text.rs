@@ -83,6 +83,33 @@ impl dyn Text + '_ {
     }
 }
 
+/// Appends phrase `n` of `phrases` (phrases each ended by a NUL), with each `\x01` in it
+/// replaced by the next of `args` in decimal (`\x02`: the next, read as an `i64`). The
+/// errors describe themselves with it: one table of text and one loop, instead of a run
+/// of `str`/`uint` calls per variant.
+#[inline(never)]
+pub(crate) fn phrase(w: &mut dyn Text, phrases: &str, n: usize, args: [u64; 3]) {
+    let bytes = phrases.as_bytes();
+    let mut args = args.into_iter();
+    let (mut nth, mut run) = (0, 0);
+    for (i, &b) in bytes.iter().enumerate() {
+        if b > 2 {
+            continue;
+        }
+        if nth == n {
+            w.bytes(bytes.get(run..i).unwrap_or_default());
+            let arg = args.next().unwrap_or_default();
+            match b {
+                0 => return,
+                1 => w.uint(arg),
+                _ => w.int(arg as i64),
+            }
+        }
+        nth += usize::from(b == 0);
+        run = i + 1;
+    }
+}
+
 /// Writes the decimal digits of `v` at the end of `out` and returns where they start.
 pub fn decimal(mut v: u64, out: &mut [u8; 20]) -> usize {
     let mut i = out.len();

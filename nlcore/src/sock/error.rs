@@ -95,57 +95,42 @@ impl From<crate::Error> for Error {
     }
 }
 
+/// What [`Error::describe`] says, in the order of the variants (see [`text::phrase`]).
+const PHRASES: &str = "system call failed: errno \x02\0\
+netlink port \x01 is already in use\0\
+datagram of \x01 bytes truncated to the \x01-byte receive buffer\0\
+receive queue overrun (ENOBUFS): messages were lost\0\
+timed out waiting for a netlink message\0\
+no message waiting (non-blocking socket)\0\
+refused a datagram from port \x01 (not the kernel)\0\
+request refused by the peer: errno \x02\0\
+dump interrupted (NLM_F_DUMP_INTR): the set changed, dump again\0\
+reply has sequence number \x01, request had \x01\0\
+reply addressed to port \x01, this socket is port \x01\0\
+no such family or group\0\
+malformed message: \0";
+
 impl Error {
     /// Describes the error in words, for people (the phrases `Display` shows too).
     pub fn describe(&self, w: &mut dyn Text) {
-        let errno = |w: &mut dyn Text, what: &str, errno: i32| {
-            w.str(what);
-            w.str(": errno ");
-            w.int(errno.into());
+        let (n, args) = match *self {
+            Error::Os(e) => (0, [e as u64, 0]),
+            Error::AddrInUse { port } => (1, [port.into(), 0]),
+            Error::Truncated { size, capacity } => (2, [size as u64, capacity as u64]),
+            Error::Overrun => (3, [0; 2]),
+            Error::TimedOut => (4, [0; 2]),
+            Error::WouldBlock => (5, [0; 2]),
+            Error::ForeignSender { port } => (6, [port.into(), 0]),
+            Error::Kernel { errno } => (7, [errno as u64, 0]),
+            Error::DumpInterrupted => (8, [0; 2]),
+            Error::SeqMismatch { expected, got } => (9, [got.into(), expected.into()]),
+            Error::PortMismatch { expected, got } => (10, [got.into(), expected.into()]),
+            Error::NotFound => (11, [0; 2]),
+            Error::Codec(_) => (12, [0; 2]),
         };
-        match *self {
-            Error::Os(e) => errno(w, "system call failed", e),
-            Error::AddrInUse { port } => {
-                w.str("netlink port ");
-                w.uint(port.into());
-                w.str(" is already in use");
-            }
-            Error::Truncated { size, capacity } => {
-                w.str("datagram of ");
-                w.uint(size as u64);
-                w.str(" bytes truncated to the ");
-                w.uint(capacity as u64);
-                w.str("-byte receive buffer");
-            }
-            Error::Overrun => w.str("receive queue overrun (ENOBUFS): messages were lost"),
-            Error::TimedOut => w.str("timed out waiting for a netlink message"),
-            Error::WouldBlock => w.str("no message waiting (non-blocking socket)"),
-            Error::ForeignSender { port } => {
-                w.str("refused a datagram from port ");
-                w.uint(port.into());
-                w.str(" (not the kernel)");
-            }
-            Error::Kernel { errno: e } => errno(w, "request refused by the peer", e),
-            Error::DumpInterrupted => {
-                w.str("dump interrupted (NLM_F_DUMP_INTR): the set changed, dump again")
-            }
-            Error::SeqMismatch { expected, got } => {
-                w.str("reply has sequence number ");
-                w.uint(got.into());
-                w.str(", request had ");
-                w.uint(expected.into());
-            }
-            Error::PortMismatch { expected, got } => {
-                w.str("reply addressed to port ");
-                w.uint(got.into());
-                w.str(", this socket is port ");
-                w.uint(expected.into());
-            }
-            Error::NotFound => w.str("no such family or group"),
-            Error::Codec(e) => {
-                w.str("malformed message: ");
-                e.describe(w);
-            }
+        text::phrase(w, PHRASES, n, [args[0], args[1], 0]);
+        if let Error::Codec(e) = self {
+            e.describe(w);
         }
     }
 }
