@@ -216,7 +216,8 @@ impl<'p> Policy<'p> {
 
     /// Checks every attribute in `attrs`, nested ones included.
     pub fn validate(&self, attrs: AttrIter<'_>) -> Result<(), Error> {
-        self.walk(attrs, 0, |_| ())
+        // The nests' walk: one copy of the checks for the top level and the nests.
+        Values::new(attrs, *self, 0, None).check_all()
     }
 
     /// Checks every attribute and indexes the known ones by type (the last of repeated
