@@ -89,24 +89,26 @@ impl dyn Text + '_ {
 /// of `str`/`uint` calls per variant.
 #[inline(never)]
 pub(crate) fn phrase(w: &mut dyn Text, phrases: &str, n: usize, args: [u64; 3]) {
-    let bytes = phrases.as_bytes();
-    let mut args = args.into_iter();
-    let (mut nth, mut run) = (0, 0);
-    for (i, &b) in bytes.iter().enumerate() {
-        if b > 2 {
-            continue;
-        }
+    let mut rest = phrases.as_bytes();
+    let mut nth = 0;
+    let mut args = args.iter();
+    loop {
+        let end = rest.iter().position(|&b| b <= 2).unwrap_or(rest.len());
+        let (text, tail) = rest.split_at(end);
+        let Some((&mark, tail)) = tail.split_first() else {
+            return;
+        };
         if nth == n {
-            w.bytes(bytes.get(run..i).unwrap_or_default());
-            let arg = args.next().unwrap_or_default();
-            match b {
+            w.bytes(text);
+            let arg = args.next().copied().unwrap_or_default();
+            match mark {
                 0 => return,
                 1 => w.uint(arg),
                 _ => w.int(arg as i64),
             }
         }
-        nth += usize::from(b == 0);
-        run = i + 1;
+        nth += usize::from(mark == 0);
+        rest = tail;
     }
 }
 
