@@ -113,22 +113,22 @@ malformed message: \0";
 impl Error {
     /// Describes the error in words, for people (the phrases `Display` shows too).
     pub fn describe(&self, w: &mut dyn Text) {
-        let (n, args) = match *self {
-            Error::Os(e) => (0, [e as u64, 0]),
-            Error::AddrInUse { port } => (1, [port.into(), 0]),
-            Error::Truncated { size, capacity } => (2, [size as u64, capacity as u64]),
-            Error::Overrun => (3, [0; 2]),
-            Error::TimedOut => (4, [0; 2]),
-            Error::WouldBlock => (5, [0; 2]),
-            Error::ForeignSender { port } => (6, [port.into(), 0]),
-            Error::Kernel { errno } => (7, [errno as u64, 0]),
-            Error::DumpInterrupted => (8, [0; 2]),
-            Error::SeqMismatch { expected, got } => (9, [got.into(), expected.into()]),
-            Error::PortMismatch { expected, got } => (10, [got.into(), expected.into()]),
-            Error::NotFound => (11, [0; 2]),
-            Error::Codec(_) => (12, [0; 2]),
+        let (n, a, b): (usize, u64, u64) = match *self {
+            Error::Os(e) => (0, e as u64, 0),
+            Error::AddrInUse { port } => (1, port.into(), 0),
+            Error::Truncated { size, capacity } => (2, size as u64, capacity as u64),
+            Error::Overrun => (3, 0, 0),
+            Error::TimedOut => (4, 0, 0),
+            Error::WouldBlock => (5, 0, 0),
+            Error::ForeignSender { port } => (6, port.into(), 0),
+            Error::Kernel { errno } => (7, errno as u64, 0),
+            Error::DumpInterrupted => (8, 0, 0),
+            Error::SeqMismatch { expected, got } => (9, got.into(), expected.into()),
+            Error::PortMismatch { expected, got } => (10, got.into(), expected.into()),
+            Error::NotFound => (11, 0, 0),
+            Error::Codec(_) => (12, 0, 0),
         };
-        text::phrase(w, PHRASES, n, [args[0], args[1], 0]);
+        text::phrase(w, PHRASES, n, [a, b, 0]);
         if let Error::Codec(e) = self {
             e.describe(w);
         }
