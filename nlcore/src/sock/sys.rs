@@ -1,12 +1,13 @@
 //! The socket options rustix does not wrap: `setsockopt` / `getsockopt` at level
 //! `SOL_NETLINK` (and any other level), as raw system calls through the `syscalls` crate;
-//! and the monotonic clock that timeouts and timers are measured on.
+//! `recvfrom` and `getsockname` with a `struct sockaddr_nl`; and the monotonic clock that
+//! timeouts and timers are measured on.
 //!
-//! This is the crate's only `unsafe` code. Each call passes the kernel a pointer to a
-//! local `c_int` and its exact size, so the kernel never reads or writes outside it. The
-//! `syscalls` crate knows the call numbers and calling convention of every architecture we
-//! build for (x86_64, aarch64, arm EABI and mips o32 all have direct `setsockopt` /
-//! `getsockopt` calls, no `socketcall` multiplexer).
+//! This is the crate's only `unsafe` code. Each call passes the kernel pointers to memory
+//! borrowed for the call (a local, or the caller's buffer) with its exact size, so the
+//! kernel never reads or writes outside it. The `syscalls` crate knows the call numbers and
+//! calling convention of every architecture we build for (x86_64, aarch64, arm EABI and
+//! mips o32 all have direct socket calls, no `socketcall` multiplexer).
 #![allow(unsafe_code)]
 
 use core::ffi::c_int;
