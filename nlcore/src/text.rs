@@ -195,13 +195,19 @@ impl<const N: usize> Default for Fixed<N> {
 
 impl<const N: usize> Text for Fixed<N> {
     fn bytes(&mut self, bytes: &[u8]) {
-        match self.buf.get_mut(self.len..self.len + bytes.len()) {
-            Some(room) if !self.overflowed => {
-                room.copy_from_slice(bytes);
-                self.len += bytes.len();
-            }
-            _ => self.overflowed = true,
+        append(&mut self.buf, &mut self.len, &mut self.overflowed, bytes);
+    }
+}
+
+/// [`Fixed`]'s append, for every size at once rather than once per `N`.
+#[inline(never)]
+fn append(buf: &mut [u8], len: &mut usize, overflowed: &mut bool, bytes: &[u8]) {
+    match buf.get_mut(*len..*len + bytes.len()) {
+        Some(room) if !*overflowed => {
+            room.copy_from_slice(bytes);
+            *len += bytes.len();
         }
+        _ => *overflowed = true,
     }
 }
 
