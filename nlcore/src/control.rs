@@ -9,7 +9,7 @@
 //! An error of 0 is an ACK (its ext-ack message, if any, is a warning).
 
 use crate::consts::*;
-use crate::wire::{u32_at, AttrIter, NlMsg, NlMsgHdr};
+use crate::wire::{AttrIter, NlMsg, NlMsgHdr};
 use crate::{align, Error};
 
 /// The extended ack: the kernel's explanation beside an error (or warning), borrowed from
@@ -115,87 +115,77 @@ pub enum Payload<'a> {
 impl<'a> Payload<'a> {
     /// Classifies `msg`, parsing control messages fully.
     pub fn parse(msg: NlMsg<'a>) -> Result<Payload<'a>, Error> {
-        match msg.ty() {
-            NLMSG_NOOP => Ok(Payload::Noop),
-            NLMSG_OVERRUN => Ok(Payload::Overrun),
-            NLMSG_ERROR => parse_error(msg),
-            NLMSG_DONE => parse_done(msg),
-            _ => Ok(Payload::Data(msg)),
+        let ty = msg.ty();
+        let done = ty == NLMSG_DONE;
+        match ty {
+            NLMSG_NOOP => return Ok(Payload::Noop),
+            NLMSG_OVERRUN => return Ok(Payload::Overrun),
+            NLMSG_ERROR | NLMSG_DONE => {}
+            _ => return Ok(Payload::Data(msg)),
         }
-    }
-}
-
-fn read_errno(payload: &[u8], msg_len: usize) -> Result<i32, Error> {
-    if payload.len() < 4 {
-        return Err(Error::Truncated {
-            need: NLMSG_HDRLEN + 4,
-            have: msg_len,
-        });
-    }
-    // The kernel sends -errno; i32::MIN has no positive twin, so it saturates.
-    Ok((u32_at(payload, 0) as i32).saturating_neg())
-}
-
-fn parse_error(msg: NlMsg<'_>) -> Result<Payload<'_>, Error> {
-    let payload = msg.payload();
-    let errno = read_errno(payload, msg.bytes().len())?;
-    if payload.len() < NLMSGERR_LEN {
-        return Err(Error::Truncated {
-            need: NLMSG_HDRLEN + NLMSGERR_LEN,
-            have: msg.bytes().len(),
-        });
-    }
-    let request = NlMsgHdr::parse(&payload[4..])?;
-    let flags = msg.flags();
-    // Success never echoes the request's payload; kernels before NLM_F_CAPPED (< 4.12) and
-    // peers other than the kernel send such an ACK without the flag.
-    let (request_payload, tlv_start) = if flags & NLM_F_CAPPED != 0 || errno == 0 {
-        (None, NLMSGERR_LEN)
-    } else {
-        // The whole request is echoed; its own length says where it ends.
-        let echoed = request.len as usize;
-        let end = 4usize.saturating_add(echoed);
-        if echoed < NLMSG_HDRLEN || end > payload.len() {
-            return Err(Error::BadMessageLength {
-                claimed: request.len,
-                available: payload.len() - 4,
-            });
+        // ERROR and DONE share one path: an errno, then (ERROR) the request, then TLVs.
+        let payload = msg.payload();
+        let have = msg.bytes().len();
+        let flags = msg.flags();
+        // A peer that is not the kernel may end a dump with an empty DONE: that is success.
+        let errno = match payload.first_chunk::<4>() {
+            // The kernel sends -errno; i32::MIN has no positive twin, so it saturates.
+            Some(raw) => i32::from_ne_bytes(*raw).saturating_neg(),
+            None if done && payload.is_empty() => 0,
+            None => {
+                return Err(Error::Truncated {
+                    need: NLMSG_HDRLEN + 4,
+                    have,
+                })
+            }
+        };
+        let mut tlv_start = 4;
+        let mut request = None;
+        let mut request_payload = None;
+        if !done {
+            let Some(header) = payload.get(4..NLMSGERR_LEN) else {
+                return Err(Error::Truncated {
+                    need: NLMSG_HDRLEN + NLMSGERR_LEN,
+                    have,
+                });
+            };
+            let hdr = NlMsgHdr::parse(header)?;
+            tlv_start = NLMSGERR_LEN;
+            // Success never echoes the request's payload; kernels before NLM_F_CAPPED
+            // (< 4.12) and peers other than the kernel send such an ACK without the flag.
+            if flags & NLM_F_CAPPED == 0 && errno != 0 {
+                // The whole request is echoed; its own length says where it ends.
+                let echoed = hdr.len as usize;
+                let end = 4usize.saturating_add(echoed);
+                if echoed < NLMSG_HDRLEN || end > payload.len() {
+                    return Err(Error::BadMessageLength {
+                        claimed: hdr.len,
+                        available: payload.len() - 4,
+                    });
+                }
+                request_payload = payload.get(NLMSGERR_LEN..end);
+                tlv_start = align(end);
+            }
+            request = Some(hdr);
         }
-        (Some(&payload[NLMSGERR_LEN..end]), align(end))
-    };
-    let ext_ack = if flags & NLM_F_ACK_TLVS != 0 {
-        ExtAck::parse(payload.get(tlv_start..).unwrap_or(&[]))?
-    } else {
-        ExtAck::default()
-    };
-    Ok(if errno == 0 {
-        Payload::Ack(Ack { request, ext_ack })
-    } else {
-        Payload::Error(ErrorMsg {
-            errno,
-            request,
-            request_payload,
-            ext_ack,
+        let ext_ack = if flags & NLM_F_ACK_TLVS != 0 {
+            ExtAck::parse(payload.get(tlv_start..).unwrap_or(&[]))?
+        } else {
+            ExtAck::default()
+        };
+        Ok(match request {
+            None => Payload::Done(Done {
+                errno,
+                interrupted: msg.is_dump_interrupted(),
+                ext_ack,
+            }),
+            Some(request) if errno == 0 => Payload::Ack(Ack { request, ext_ack }),
+            Some(request) => Payload::Error(ErrorMsg {
+                errno,
+                request,
+                request_payload,
+                ext_ack,
+            }),
         })
-    })
-}
-
-fn parse_done(msg: NlMsg<'_>) -> Result<Payload<'_>, Error> {
-    let payload = msg.payload();
-    // A peer that is not the kernel may end a dump with an empty DONE: that is success.
-    let errno = if payload.is_empty() {
-        0
-    } else {
-        read_errno(payload, msg.bytes().len())?
-    };
-    let ext_ack = if msg.flags() & NLM_F_ACK_TLVS != 0 {
-        ExtAck::parse(payload.get(4..).unwrap_or(&[]))?
-    } else {
-        ExtAck::default()
-    };
-    Ok(Payload::Done(Done {
-        errno,
-        interrupted: msg.is_dump_interrupted(),
-        ext_ack,
-    }))
+    }
 }

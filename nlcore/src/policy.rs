@@ -128,30 +128,21 @@ impl<'p> AttrPolicy<'p> {
                 }
                 then(Value::Binary(bytes))
             }
-            AttrPolicy::Nested(inner) => {
+            // One arm for both nest kinds: a nested array's entries are nests one level
+            // further down, and its values say how their flags are checked.
+            AttrPolicy::Nested(inner) | AttrPolicy::NestedArray(inner) => {
+                let array = matches!(self, AttrPolicy::NestedArray(_));
                 check_nest_flag(attr, validation)?;
-                if depth >= MAX_DEPTH {
+                if depth + usize::from(array) >= MAX_DEPTH {
                     return Err(Error::TooDeep);
                 }
-                then(Value::Nested(Values::new(
-                    attr.nested(),
-                    *inner,
-                    depth + 1,
-                    None,
-                )))
-            }
-            AttrPolicy::NestedArray(inner) => {
-                check_nest_flag(attr, validation)?;
-                if depth + 1 >= MAX_DEPTH {
-                    return Err(Error::TooDeep);
-                }
-                let entries = Some(validation);
-                then(Value::NestedArray(Values::new(
-                    attr.nested(),
-                    *inner,
-                    depth + 1,
-                    entries,
-                )))
+                let entries = array.then_some(validation);
+                let values = Values::new(attr.nested(), *inner, depth + 1, entries);
+                then(if array {
+                    Value::NestedArray(values)
+                } else {
+                    Value::Nested(values)
+                })
             }
         };
         value.map(Some)
@@ -216,7 +207,8 @@ impl<'p> Policy<'p> {
 
     /// Checks every attribute in `attrs`, nested ones included.
     pub fn validate(&self, attrs: AttrIter<'_>) -> Result<(), Error> {
-        self.walk(attrs, 0, |_| ())
+        // The nests' walk: one copy of the checks for the top level and the nests.
+        Values::new(attrs, *self, 0, None).check_all()
     }
 
     /// Checks every attribute and indexes the known ones by type (the last of repeated
@@ -383,14 +375,28 @@ impl<'a, 'p> Values<'a, 'p> {
         (self.attrs, self.depth)
     }
 
-    /// Checks everything left, nests included (what [`Policy::validate`] does).
+    /// Checks everything left, nests included (what [`Policy::validate`] does). One loop
+    /// for plain attributes and nested-array entries alike, and one recursion for every
+    /// kind of nest.
     #[inline(never)]
     fn check_all(mut self) -> Result<(), Error> {
-        let Some(validation) = self.entries else {
-            return self.policy.walk(self.attrs, self.depth, |_| ());
-        };
-        while let Some(entry) = self.attrs.next() {
-            self.entry(&entry?, validation)?.check_all()?;
+        while let Some(attr) = self.attrs.next() {
+            let attr = attr?;
+            let nest = match self.entries {
+                Some(validation) => Some(self.entry(&attr, validation)?),
+                None => self
+                    .policy
+                    .with_value(&attr, self.depth, |value| {
+                        Ok(match value {
+                            Value::Nested(inner) | Value::NestedArray(inner) => Some(inner),
+                            _ => None,
+                        })
+                    })?
+                    .flatten(),
+            };
+            if let Some(nest) = nest {
+                nest.check_all()?;
+            }
         }
         Ok(())
     }

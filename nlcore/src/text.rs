@@ -34,6 +34,7 @@ impl dyn Text + '_ {
     }
 
     /// Appends `v` in decimal.
+    #[inline(never)] // one copy, which `int` and `milli` call
     pub fn uint(&mut self, v: u64) {
         let mut digits = [0u8; 20];
         let start = decimal(v, &mut digits);
@@ -82,12 +83,47 @@ impl dyn Text + '_ {
     }
 }
 
+/// Appends phrase `n` of `phrases` (phrases each ended by a NUL), with each `\x01` in it
+/// replaced by the next of `args` in decimal (`\x02`: the next, read as an `i64`). The
+/// errors describe themselves with it: one table of text and one loop, instead of a run
+/// of `str`/`uint` calls per variant.
+#[inline(never)]
+pub(crate) fn phrase(w: &mut dyn Text, phrases: &str, n: usize, args: [u64; 3]) {
+    let mut rest = phrases.as_bytes();
+    let mut nth = 0;
+    let mut args = args.iter();
+    loop {
+        let end = rest.iter().position(|&b| b <= 2).unwrap_or(rest.len());
+        let (text, tail) = rest.split_at(end);
+        let Some((&mark, tail)) = tail.split_first() else {
+            return;
+        };
+        if nth == n {
+            w.bytes(text);
+            let arg = args.next().copied().unwrap_or_default();
+            match mark {
+                0 => return,
+                1 => w.uint(arg),
+                _ => w.int(arg as i64),
+            }
+        }
+        nth += usize::from(mark == 0);
+        rest = tail;
+    }
+}
+
 /// Writes the decimal digits of `v` at the end of `out` and returns where they start.
 pub fn decimal(mut v: u64, out: &mut [u8; 20]) -> usize {
     let mut i = out.len();
     loop {
-        i -= 1;
-        out[i] = b'0' + (v % 10) as u8;
+        i = i.wrapping_sub(1);
+        // `get_mut` instead of indexing: with no panic exit, the loop's only exit is
+        // `v == 0`, which the optimizer cannot count, so it stays a loop (indexed, it is
+        // unrolled twenty times: 1.4 KB at opt-level 3). A u64 has at most 20 digits, so
+        // every store lands.
+        if let Some(digit) = out.get_mut(i) {
+            *digit = b'0' + (v % 10) as u8;
+        }
         v /= 10;
         if v == 0 {
             return i;
@@ -159,13 +195,19 @@ impl<const N: usize> Default for Fixed<N> {
 
 impl<const N: usize> Text for Fixed<N> {
     fn bytes(&mut self, bytes: &[u8]) {
-        match self.buf.get_mut(self.len..self.len + bytes.len()) {
-            Some(room) if !self.overflowed => {
-                room.copy_from_slice(bytes);
-                self.len += bytes.len();
-            }
-            _ => self.overflowed = true,
+        append(&mut self.buf, &mut self.len, &mut self.overflowed, bytes);
+    }
+}
+
+/// [`Fixed`]'s append, for every size at once rather than once per `N`.
+#[inline(never)]
+fn append(buf: &mut [u8], len: &mut usize, overflowed: &mut bool, bytes: &[u8]) {
+    match buf.get_mut(*len..*len + bytes.len()) {
+        Some(room) if !*overflowed => {
+            room.copy_from_slice(bytes);
+            *len += bytes.len();
         }
+        _ => *overflowed = true,
     }
 }
 

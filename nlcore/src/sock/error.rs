@@ -95,57 +95,42 @@ impl From<crate::Error> for Error {
     }
 }
 
+/// What [`Error::describe`] says, in the order of the variants (see [`text::phrase`]).
+const PHRASES: &str = "system call failed: errno \x02\0\
+netlink port \x01 is already in use\0\
+datagram of \x01 bytes truncated to the \x01-byte receive buffer\0\
+receive queue overrun (ENOBUFS): messages were lost\0\
+timed out waiting for a netlink message\0\
+no message waiting (non-blocking socket)\0\
+refused a datagram from port \x01 (not the kernel)\0\
+request refused by the peer: errno \x02\0\
+dump interrupted (NLM_F_DUMP_INTR): the set changed, dump again\0\
+reply has sequence number \x01, request had \x01\0\
+reply addressed to port \x01, this socket is port \x01\0\
+no such family or group\0\
+malformed message: \0";
+
 impl Error {
     /// Describes the error in words, for people (the phrases `Display` shows too).
     pub fn describe(&self, w: &mut dyn Text) {
-        let errno = |w: &mut dyn Text, what: &str, errno: i32| {
-            w.str(what);
-            w.str(": errno ");
-            w.int(errno.into());
+        let (n, a, b): (usize, u64, u64) = match *self {
+            Error::Os(e) => (0, e as u64, 0),
+            Error::AddrInUse { port } => (1, port.into(), 0),
+            Error::Truncated { size, capacity } => (2, size as u64, capacity as u64),
+            Error::Overrun => (3, 0, 0),
+            Error::TimedOut => (4, 0, 0),
+            Error::WouldBlock => (5, 0, 0),
+            Error::ForeignSender { port } => (6, port.into(), 0),
+            Error::Kernel { errno } => (7, errno as u64, 0),
+            Error::DumpInterrupted => (8, 0, 0),
+            Error::SeqMismatch { expected, got } => (9, got.into(), expected.into()),
+            Error::PortMismatch { expected, got } => (10, got.into(), expected.into()),
+            Error::NotFound => (11, 0, 0),
+            Error::Codec(_) => (12, 0, 0),
         };
-        match *self {
-            Error::Os(e) => errno(w, "system call failed", e),
-            Error::AddrInUse { port } => {
-                w.str("netlink port ");
-                w.uint(port.into());
-                w.str(" is already in use");
-            }
-            Error::Truncated { size, capacity } => {
-                w.str("datagram of ");
-                w.uint(size as u64);
-                w.str(" bytes truncated to the ");
-                w.uint(capacity as u64);
-                w.str("-byte receive buffer");
-            }
-            Error::Overrun => w.str("receive queue overrun (ENOBUFS): messages were lost"),
-            Error::TimedOut => w.str("timed out waiting for a netlink message"),
-            Error::WouldBlock => w.str("no message waiting (non-blocking socket)"),
-            Error::ForeignSender { port } => {
-                w.str("refused a datagram from port ");
-                w.uint(port.into());
-                w.str(" (not the kernel)");
-            }
-            Error::Kernel { errno: e } => errno(w, "request refused by the peer", e),
-            Error::DumpInterrupted => {
-                w.str("dump interrupted (NLM_F_DUMP_INTR): the set changed, dump again")
-            }
-            Error::SeqMismatch { expected, got } => {
-                w.str("reply has sequence number ");
-                w.uint(got.into());
-                w.str(", request had ");
-                w.uint(expected.into());
-            }
-            Error::PortMismatch { expected, got } => {
-                w.str("reply addressed to port ");
-                w.uint(got.into());
-                w.str(", this socket is port ");
-                w.uint(expected.into());
-            }
-            Error::NotFound => w.str("no such family or group"),
-            Error::Codec(e) => {
-                w.str("malformed message: ");
-                e.describe(w);
-            }
+        text::phrase(w, PHRASES, n, [a, b, 0]);
+        if let Error::Codec(e) = self {
+            e.describe(w);
         }
     }
 }
@@ -207,3 +192,95 @@ impl fmt::Display for Failed<'_> {
 }
 
 impl core::error::Error for Failed<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::Fixed;
+
+    fn words(e: Error) -> heapless::String<128> {
+        let mut buf: Fixed<128> = Fixed::new();
+        e.describe(buf.text());
+        heapless::String::try_from(buf.as_str().expect("fits")).expect("fits")
+    }
+
+    // The exact phrases, one per variant: programs and logs print them as they are.
+    #[test]
+    fn every_error_has_its_phrase() {
+        let cases = [
+            (Error::Os(-4), "system call failed: errno -4"),
+            (
+                Error::AddrInUse { port: 77 },
+                "netlink port 77 is already in use",
+            ),
+            (
+                Error::Truncated {
+                    size: 9000,
+                    capacity: 4096,
+                },
+                "datagram of 9000 bytes truncated to the 4096-byte receive buffer",
+            ),
+            (
+                Error::Overrun,
+                "receive queue overrun (ENOBUFS): messages were lost",
+            ),
+            (Error::TimedOut, "timed out waiting for a netlink message"),
+            (
+                Error::WouldBlock,
+                "no message waiting (non-blocking socket)",
+            ),
+            (
+                Error::ForeignSender { port: 12 },
+                "refused a datagram from port 12 (not the kernel)",
+            ),
+            (
+                Error::Kernel { errno: 22 },
+                "request refused by the peer: errno 22",
+            ),
+            (
+                Error::DumpInterrupted,
+                "dump interrupted (NLM_F_DUMP_INTR): the set changed, dump again",
+            ),
+            (
+                Error::SeqMismatch {
+                    expected: 5,
+                    got: 6,
+                },
+                "reply has sequence number 6, request had 5",
+            ),
+            (
+                Error::PortMismatch {
+                    expected: 100,
+                    got: 0,
+                },
+                "reply addressed to port 0, this socket is port 100",
+            ),
+            (Error::NotFound, "no such family or group"),
+            (
+                Error::Codec(crate::Error::TooDeep),
+                "malformed message: attributes nested too deeply",
+            ),
+        ];
+        for (error, phrase) in cases {
+            assert_eq!(words(error), phrase);
+        }
+    }
+
+    #[test]
+    fn a_failure_adds_the_ext_ack() {
+        let failed = Failed {
+            error: Error::Kernel { errno: 1 },
+            ext_ack: ExtAck {
+                msg: Some("no way"),
+                offset: Some(20),
+                ..ExtAck::default()
+            },
+        };
+        let mut buf: Fixed<128> = Fixed::new();
+        failed.describe(buf.text());
+        assert_eq!(
+            buf.as_str(),
+            Some("request refused by the peer: errno 1: no way (attribute at offset 20)")
+        );
+    }
+}

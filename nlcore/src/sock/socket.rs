@@ -147,8 +147,8 @@ impl NlSocket {
 
     /// The address the kernel holds for this socket (`getsockname`).
     pub fn local_addr(&self) -> Result<Addr, Error> {
-        let any = rustix::net::getsockname(&self.fd).map_err(Error::from_errno)?;
-        to_addr(any)
+        let raw = sys::getsockname(self.fd.as_fd()).map_err(Error::Os)?;
+        Ok(from_raw(raw)?.unwrap_or_default())
     }
 
     /// This socket's port id: 0 until bound, or until its first request (a socket that
@@ -365,10 +365,10 @@ impl NlSocket {
     /// nothing came.
     pub fn recv_from<'b>(&mut self, buf: &'b mut [u8]) -> Result<Datagram<'b>, Error> {
         let capacity = buf.len();
-        let received = rustix::net::recvfrom(&self.fd, &mut *buf, RecvFlags::TRUNC);
+        let received = sys::recvfrom(self.fd.as_fd(), buf, RecvFlags::TRUNC.bits());
         let (size, from) = match received {
-            Ok((_, size, from)) => (size, from),
-            Err(e) => return Err(self.recv_error(e)),
+            Ok((size, raw)) => (size, from_raw(raw)?),
+            Err(e) => return Err(self.recv_error(Errno::from_raw_os_error(e))),
         };
         let sender = self.check_datagram(size, capacity, from)?;
         Ok(Datagram {
@@ -398,7 +398,11 @@ impl NlSocket {
         } else {
             msg.bytes
         };
-        let sender = self.check_datagram(size, capacity, msg.address)?;
+        let from = match msg.address {
+            Some(any) => Some(to_addr(any)?),
+            None => None,
+        };
+        let sender = self.check_datagram(size, capacity, from)?;
         Ok(Datagram {
             bytes: &buf[..size],
             sender,
@@ -443,15 +447,12 @@ impl NlSocket {
         &self,
         size: usize,
         capacity: usize,
-        from: Option<SocketAddrAny>,
+        from: Option<Addr>,
     ) -> Result<Addr, Error> {
         if size > capacity {
             return Err(Error::Truncated { size, capacity });
         }
-        let sender = match from {
-            Some(any) => to_addr(any)?,
-            None => Addr::KERNEL,
-        };
+        let sender = from.unwrap_or(Addr::KERNEL);
         if sender.port != 0 && !self.accept_any_sender {
             return Err(Error::ForeignSender { port: sender.port });
         }
@@ -471,6 +472,22 @@ fn to_addr(any: SocketAddrAny) -> Result<Addr, Error> {
         port: nl.pid(),
         groups: nl.groups(),
     })
+}
+
+/// The address in a `struct sockaddr_nl` the kernel wrote (`None` if it wrote none); as
+/// rustix, another family is `EAFNOSUPPORT`.
+fn from_raw((raw, len): sys::RawAddr) -> Result<Option<Addr>, Error> {
+    if len == 0 {
+        return Ok(None);
+    }
+    let word = |at: usize| u32::from_ne_bytes([raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]);
+    if len < 12 || u16::from_ne_bytes([raw[0], raw[1]]) != AddressFamily::NETLINK.as_raw() {
+        return Err(Error::from_errno(Errno::AFNOSUPPORT));
+    }
+    Ok(Some(Addr {
+        port: word(4),
+        groups: word(8),
+    }))
 }
 
 /// A send to groups with port 0 is broadcast to the groups first and then also unicast to

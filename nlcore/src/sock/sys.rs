@@ -1,12 +1,13 @@
 //! The socket options rustix does not wrap: `setsockopt` / `getsockopt` at level
 //! `SOL_NETLINK` (and any other level), as raw system calls through the `syscalls` crate;
-//! and the monotonic clock that timeouts and timers are measured on.
+//! `recvfrom` and `getsockname` with a `struct sockaddr_nl`; and the monotonic clock that
+//! timeouts and timers are measured on.
 //!
-//! This is the crate's only `unsafe` code. Each call passes the kernel a pointer to a
-//! local `c_int` and its exact size, so the kernel never reads or writes outside it. The
-//! `syscalls` crate knows the call numbers and calling convention of every architecture we
-//! build for (x86_64, aarch64, arm EABI and mips o32 all have direct `setsockopt` /
-//! `getsockopt` calls, no `socketcall` multiplexer).
+//! This is the crate's only `unsafe` code. Each call passes the kernel pointers to memory
+//! borrowed for the call (a local, or the caller's buffer) with its exact size, so the
+//! kernel never reads or writes outside it. The `syscalls` crate knows the call numbers and
+//! calling convention of every architecture we build for (x86_64, aarch64, arm EABI and
+//! mips o32 all have direct socket calls, no `socketcall` multiplexer).
 #![allow(unsafe_code)]
 
 use core::ffi::c_int;
@@ -72,6 +73,54 @@ pub(crate) fn getsockopt_u32s(
         )
     };
     result.map(|_| len as usize).map_err(errno)
+}
+
+/// A `struct sockaddr_nl` as the kernel writes it (`nl_family`, `nl_pad`, `nl_pid`,
+/// `nl_groups`), and the length it reported (0: no address).
+pub(crate) type RawAddr = ([u8; 12], u32);
+
+/// `ssize_t recvfrom(int sockfd, void *buf, size_t len, int flags, struct sockaddr
+/// *src_addr, socklen_t *addrlen)` with a `struct sockaddr_nl` for the sender, see
+/// recvfrom(2): the size the kernel returns (with `MSG_TRUNC`, the datagram's whole size)
+/// and the sender's address. Raw instead of rustix's: its `SocketAddrAny` is a 128-byte
+/// `sockaddr_storage` copied about on every receive, for the 12 bytes netlink uses.
+pub(crate) fn recvfrom(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    flags: u32,
+) -> Result<(usize, RawAddr), i32> {
+    let mut addr = [0u8; 12];
+    let mut len: u32 = 12;
+    let (bufp, buflen): (*mut u8, usize) = (buf.as_mut_ptr(), buf.len());
+    let (addrp, lenp): (*mut u8, *mut u32) = (addr.as_mut_ptr(), &mut len);
+    // SAFETY: `bufp` points to `buf`, a live exclusive slice of exactly `buflen` bytes, and
+    // the kernel writes at most `buflen` bytes there; `addrp` points to `addr` (12 bytes,
+    // the length `lenp` gives, and the kernel writes no more than that) and `lenp` to a
+    // local; all outlive the call.
+    let result = unsafe {
+        syscall!(
+            Sysno::recvfrom,
+            fd.as_raw_fd(),
+            bufp,
+            buflen,
+            flags,
+            addrp,
+            lenp
+        )
+    };
+    result.map(|n| (n, (addr, len))).map_err(errno)
+}
+
+/// `int getsockname(int sockfd, struct sockaddr *addr, socklen_t *addrlen)` into a
+/// `struct sockaddr_nl`, see getsockname(2).
+pub(crate) fn getsockname(fd: BorrowedFd<'_>) -> Result<RawAddr, i32> {
+    let mut addr = [0u8; 12];
+    let mut len: u32 = 12;
+    let (addrp, lenp): (*mut u8, *mut u32) = (addr.as_mut_ptr(), &mut len);
+    // SAFETY: `addrp` points to `addr`, 12 bytes as `lenp` says, which is all the kernel
+    // writes; both are locals that outlive the call.
+    let result = unsafe { syscall!(Sysno::getsockname, fd.as_raw_fd(), addrp, lenp) };
+    result.map(|_| (addr, len)).map_err(errno)
 }
 
 fn errno(e: Errno) -> i32 {
