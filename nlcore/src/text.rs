@@ -114,17 +114,33 @@ pub(crate) fn phrase(w: &mut dyn Text, phrases: &str, n: usize, args: [u64; 3]) 
 
 /// Writes the decimal digits of `v` at the end of `out` and returns where they start.
 pub fn decimal(mut v: u64, out: &mut [u8; 20]) -> usize {
+    // Two digits per division, from a table of "00".."99": half the divisions of a digit
+    // loop, for 200 bytes of table.
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
     let mut i = out.len();
     loop {
-        i = i.wrapping_sub(1);
-        // `get_mut` instead of indexing: with no panic exit, the loop's only exit is
-        // `v == 0`, which the optimizer cannot count, so it stays a loop (indexed, it is
-        // unrolled twenty times: 1.4 KB at opt-level 3). A u64 has at most 20 digits, so
-        // every store lands.
-        if let Some(digit) = out.get_mut(i) {
-            *digit = b'0' + (v % 10) as u8;
+        // `get` instead of indexing: with no panic exit the optimizer keeps this a small
+        // loop (indexed, it unrolls it: over a kilobyte at opt-level 3). A u64 has at most
+        // 20 digits, so every store lands.
+        if v < 10 {
+            i = i.wrapping_sub(1);
+            if let Some(digit) = out.get_mut(i) {
+                *digit = b'0' + v as u8;
+            }
+            return i;
         }
-        v /= 10;
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        i = i.wrapping_sub(2);
+        if let (Some([d0, d1]), Some(&[s0, s1])) =
+            (out.get_mut(i..i + 2), PAIRS.get(pair..pair + 2))
+        {
+            (*d0, *d1) = (s0, s1);
+        }
         if v == 0 {
             return i;
         }
@@ -199,12 +215,21 @@ impl<const N: usize> Text for Fixed<N> {
     }
 }
 
-/// [`Fixed`]'s append, for every size at once rather than once per `N`.
-#[inline(never)]
+/// [`Fixed`]'s append. Inline: it runs for every piece of every rendered record, and a
+/// call per piece cost more than its copies.
+#[inline]
 fn append(buf: &mut [u8], len: &mut usize, overflowed: &mut bool, bytes: &[u8]) {
     match buf.get_mut(*len..*len + bytes.len()) {
         Some(room) if !*overflowed => {
-            room.copy_from_slice(bytes);
+            if bytes.len() <= 8 {
+                // Most pieces are a few bytes (a name, a separator, digits): a call to
+                // `memcpy` for each cost more than the copy.
+                for (to, from) in room.iter_mut().zip(bytes) {
+                    *to = *from;
+                }
+            } else {
+                room.copy_from_slice(bytes);
+            }
             *len += bytes.len();
         }
         _ => *overflowed = true,
