@@ -32,10 +32,9 @@ pub struct CpuTimes {
     pub ns: [Option<u64>; 8],
 }
 
-/// The names of [`CpuTimes::ns`], in order.
-pub const CPU_FIELDS: [&str; 8] = [
-    "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal",
-];
+/// The names of [`CpuTimes::ns`], in order, as a [`words`](crate::config::words) list
+/// (one string instead of a table of `&str`, 16 bytes an entry).
+pub const CPU_FIELDS: &str = "user nice system idle iowait irq softirq steal";
 
 /// One interface's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -50,17 +49,9 @@ pub struct Netdev<'a> {
     pub counters: [Option<u64>; 8],
 }
 
-/// The names of [`Netdev::counters`], in order.
-pub const NETDEV_FIELDS: [&str; 8] = [
-    "rx_bytes",
-    "tx_bytes",
-    "rx_packets",
-    "tx_packets",
-    "rx_errors",
-    "tx_errors",
-    "rx_dropped",
-    "tx_dropped",
-];
+/// The names of [`Netdev::counters`], in order, as a [`words`](crate::config::words) list.
+pub const NETDEV_FIELDS: &str =
+    "rx_bytes tx_bytes rx_packets tx_packets rx_errors tx_errors rx_dropped tx_dropped";
 
 impl<'a> Netdev<'a> {
     /// Validates and reads a `netdev` nest on its own (a dump reply).

@@ -281,9 +281,7 @@ fn netdev_fields(o: &mut Out<'_>, n: &Netdev<'_>) {
     o.uint("ifindex", n.ifindex.map(u64::from));
     o.str("ifname", n.ifname);
     o.str("state:oper_state", n.oper_state.map(oper_state_name));
-    for (i, &name) in NETDEV_FIELDS.iter().enumerate() {
-        o.uint(name, n.counters[i]);
-    }
+    o.uints(NETDEV_FIELDS, &n.counters);
 }
 
 /// One interface of a `DUMP_NETDEV` reply; ends with a newline.
@@ -657,7 +655,7 @@ mod tests {
     fn cpu_names_are_the_decoders() {
         let names: Vec<&str> = CPU_NAMES.split(' ').collect();
         let want: Vec<String> = crate::decode::CPU_FIELDS
-            .iter()
+            .split(' ')
             .map(|f| format!("{f}_ns:{f}"))
             .collect();
         assert_eq!(names, want);
