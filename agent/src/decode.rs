@@ -109,8 +109,9 @@ pub struct Sample<'a> {
     pub timestamp_ns: Option<u64>,
     /// Time since boot, ns.
     pub uptime_ns: Option<u64>,
-    /// Load averages x1000 (1, 5, 15 minutes).
-    pub load_milli: [Option<u32>; 3],
+    /// Load averages x1000 (1, 5, 15 minutes): u32 on the wire, kept as u64 like the other
+    /// fields so that no reader widens them again.
+    pub load_milli: [Option<u64>; 3],
     /// Memory total, free, available (KiB).
     pub mem_kib: [Option<u64>; 3],
     /// CPU times.
@@ -170,11 +171,7 @@ impl<'a> Sample<'a> {
             last_part: at(k::LAST_PART).is_some(),
             timestamp_ns: at(k::TIMESTAMP_NS),
             uptime_ns: at(k::UPTIME_NS),
-            load_milli: [
-                narrow(k::LOAD1_MILLI),
-                narrow(k::LOAD5_MILLI),
-                narrow(k::LOAD15_MILLI),
-            ],
+            load_milli: [at(k::LOAD1_MILLI), at(k::LOAD5_MILLI), at(k::LOAD15_MILLI)],
             mem_kib: [
                 at(k::MEM_TOTAL_KIB),
                 at(k::MEM_FREE_KIB),

@@ -231,7 +231,7 @@ pub fn sample(w: &mut dyn Text, s: &Sample<'_>, style: Style) {
         "time_ns:timestamp_ns uptime_ns",
         &[s.timestamp_ns, s.uptime_ns],
     );
-    let load = s.load_milli.map(|l| l.map(u64::from));
+    let load = s.load_milli;
     if o.json {
         o.uints(":load1_milli :load5_milli :load15_milli", &load);
     } else if load.iter().any(Option::is_some) {

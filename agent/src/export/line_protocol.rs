@@ -149,7 +149,7 @@ impl<'a> Point<'_, 'a> {
         let mut f = Fields { w, count: 0 };
         match self {
             Point::System(s) => {
-                let [l1, l5, l15] = s.load_milli.map(|l| l.map(u64::from));
+                let [l1, l5, l15] = s.load_milli;
                 let [total, free, available] = s.mem_kib;
                 let head = [
                     s.seq,

@@ -154,7 +154,7 @@ fn seconds(w: &mut dyn Text, ns: u64) {
 
 /// Writes the families that come once per snapshot (load, memory, CPU, clocks).
 pub fn write_system(w: &mut dyn Text, s: &Sample<'_>) {
-    let [l1, l5, l15] = s.load_milli.map(|l| l.map(u64::from));
+    let [l1, l5, l15] = s.load_milli;
     let [total, free, available] = s.mem_kib;
     let values = [
         l1,
