@@ -168,7 +168,7 @@ impl<'a> Point<'_, 'a> {
                 }
             }
             Point::Netdev(n) => {
-                let head = [n.ifindex.map(u64::from), n.oper_state.map(u64::from)];
+                let head = [n.ifindex, n.oper_state];
                 f.uints("", "ifindex oper_state", "", &head);
                 f.uints("", NETDEV_FIELDS, "", &n.counters);
             }
@@ -229,14 +229,15 @@ pub fn write_event(w: &mut dyn Text, e: &Event<'_>, host: &str) {
     tag(w, e.kind_name());
     let mut f = Fields { w, count: 0 };
     f.uints("", "seq", "", &[e.seq]);
-    f.int("ifindex", e.ifindex.map(i64::from));
+    // These are below 2^32 (u32 on the wire): within i64.
+    f.int("ifindex", e.ifindex.map(|v| v as i64));
     f.string("ifname", e.ifname);
     f.string("threshold", e.threshold_name());
     f.int("value", e.value);
     f.int("limit", e.limit);
-    f.int("portid", e.portid.map(i64::from));
+    f.int("portid", e.portid.map(|v| v as i64));
     f.int("transport", e.transport.map(i64::from));
-    f.int("silence_ms", e.silence_ms.map(i64::from));
+    f.int("silence_ms", e.silence_ms.map(|v| v as i64));
     if f.count == 0 {
         // A point needs a field; an event always has its kind.
         f.string("kind", Some(e.kind_name()));

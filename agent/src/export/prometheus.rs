@@ -205,7 +205,7 @@ fn cpu(w: &mut dyn Text, family: &str, s: &Sample<'_>) {
 /// when the value is absent).
 fn netdev_line(w: &mut dyn Text, family: &str, index: usize, n: &Netdev<'_>) {
     let value = match index {
-        SCRATCH_OPER_STATE => n.oper_state.map(u64::from),
+        SCRATCH_OPER_STATE => n.oper_state,
         i => n.counters.get(i).copied().flatten(),
     };
     if let (Some(device), Some(v)) = (n.ifname, value) {
