@@ -55,8 +55,15 @@ pub fn words(list: &str) -> impl Iterator<Item = &str> {
     core::iter::from_fn(move || next_word(&mut rest, b' '))
 }
 
+/// The lines of a list separated by single newlines, in order.
+pub fn lines(list: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(list);
+    core::iter::from_fn(move || next_word(&mut rest, b'\n'))
+}
+
 /// Takes the first word off `rest`, up to `sep`; `rest` becomes `None` after the last.
-/// Out of line: the one loop behind [`keys`], [`words`] and their inlined callers.
+/// Out of line: the one loop behind [`keys`], [`words`], [`lines`] and their inlined
+/// callers.
 #[inline(never)]
 fn next_word<'a>(rest: &mut Option<&'a str>, sep: u8) -> Option<&'a str> {
     let r = (*rest)?;

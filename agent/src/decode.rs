@@ -32,35 +32,26 @@ pub struct CpuTimes {
     pub ns: [Option<u64>; 8],
 }
 
-/// The names of [`CpuTimes::ns`], in order.
-pub const CPU_FIELDS: [&str; 8] = [
-    "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal",
-];
+/// The names of [`CpuTimes::ns`], in order, as a [`words`](crate::config::words) list
+/// (one string instead of a table of `&str`, 16 bytes an entry).
+pub const CPU_FIELDS: &str = "user nice system idle iowait irq softirq steal";
 
 /// One interface's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Netdev<'a> {
-    /// `ifindex`.
-    pub ifindex: Option<u32>,
+    /// `ifindex` (u32 on the wire: the integers stay u64, as every writer takes them).
+    pub ifindex: Option<u64>,
     /// `ifname`.
     pub ifname: Option<&'a str>,
-    /// RFC 2863 operstate.
-    pub oper_state: Option<u8>,
+    /// RFC 2863 operstate (u8 on the wire).
+    pub oper_state: Option<u64>,
     /// rx/tx bytes, packets, errors, dropped, in [`NETDEV_FIELDS`] order.
     pub counters: [Option<u64>; 8],
 }
 
-/// The names of [`Netdev::counters`], in order.
-pub const NETDEV_FIELDS: [&str; 8] = [
-    "rx_bytes",
-    "tx_bytes",
-    "rx_packets",
-    "tx_packets",
-    "rx_errors",
-    "tx_errors",
-    "rx_dropped",
-    "tx_dropped",
-];
+/// The names of [`Netdev::counters`], in order, as a [`words`](crate::config::words) list.
+pub const NETDEV_FIELDS: &str =
+    "rx_bytes tx_bytes rx_packets tx_packets rx_errors tx_errors rx_dropped tx_dropped";
 
 impl<'a> Netdev<'a> {
     /// Validates and reads a `netdev` nest on its own (a dump reply).
@@ -86,9 +77,9 @@ impl<'a> Netdev<'a> {
         let mut counters = [None; 8];
         counters.copy_from_slice(&v[usize::from(k::RX_BYTES)..=usize::from(k::TX_DROPPED)]);
         Netdev {
-            ifindex: v[usize::from(k::IFINDEX)].map(|x| x as u32),
+            ifindex: v[usize::from(k::IFINDEX)],
             ifname,
-            oper_state: v[usize::from(k::OPER_STATE)].map(|x| x as u8),
+            oper_state: v[usize::from(k::OPER_STATE)],
             counters,
         }
     }
@@ -118,8 +109,9 @@ pub struct Sample<'a> {
     pub timestamp_ns: Option<u64>,
     /// Time since boot, ns.
     pub uptime_ns: Option<u64>,
-    /// Load averages x1000 (1, 5, 15 minutes).
-    pub load_milli: [Option<u32>; 3],
+    /// Load averages x1000 (1, 5, 15 minutes): u32 on the wire, kept as u64 like the other
+    /// fields so that no reader widens them again.
+    pub load_milli: [Option<u64>; 3],
     /// Memory total, free, available (KiB).
     pub mem_kib: [Option<u64>; 3],
     /// CPU times.
@@ -179,11 +171,7 @@ impl<'a> Sample<'a> {
             last_part: at(k::LAST_PART).is_some(),
             timestamp_ns: at(k::TIMESTAMP_NS),
             uptime_ns: at(k::UPTIME_NS),
-            load_milli: [
-                narrow(k::LOAD1_MILLI),
-                narrow(k::LOAD5_MILLI),
-                narrow(k::LOAD15_MILLI),
-            ],
+            load_milli: [at(k::LOAD1_MILLI), at(k::LOAD5_MILLI), at(k::LOAD15_MILLI)],
             mem_kib: [
                 at(k::MEM_TOTAL_KIB),
                 at(k::MEM_FREE_KIB),
@@ -232,8 +220,9 @@ pub struct Event<'a> {
     pub timestamp_ns: Option<u64>,
     /// `event_kind::*`.
     pub kind: Option<u32>,
-    /// Link events.
-    pub ifindex: Option<u32>,
+    /// Link events (u32 on the wire, as `portid` and `silence_ms`: kept as u64, as every
+    /// writer takes them).
+    pub ifindex: Option<u64>,
     /// Link events.
     pub ifname: Option<&'a str>,
     /// Threshold events: `threshold::*`.
@@ -243,11 +232,11 @@ pub struct Event<'a> {
     /// Threshold events: the limit.
     pub limit: Option<i64>,
     /// Config-changed: the requester's port.
-    pub portid: Option<u32>,
+    pub portid: Option<u64>,
     /// Config-changed: `transport::*`.
     pub transport: Option<u32>,
     /// Watchdog: ms since the last heartbeat.
-    pub silence_ms: Option<u32>,
+    pub silence_ms: Option<u64>,
 }
 
 impl<'a> Event<'a> {
@@ -272,14 +261,14 @@ impl<'a> Event<'a> {
             seq: v[usize::from(k::SEQ)],
             timestamp_ns: v[usize::from(k::TIMESTAMP_NS)],
             kind: narrow(k::KIND),
-            ifindex: narrow(k::IFINDEX),
+            ifindex: v[usize::from(k::IFINDEX)],
             ifname,
             threshold: narrow(k::THRESHOLD),
             value: v[usize::from(k::VALUE)].map(|x| x as i64),
             limit: v[usize::from(k::LIMIT)].map(|x| x as i64),
-            portid: narrow(k::PORTID),
+            portid: v[usize::from(k::PORTID)],
             transport: narrow(k::TRANSPORT),
-            silence_ms: narrow(k::SILENCE_MS),
+            silence_ms: v[usize::from(k::SILENCE_MS)],
         })
     }
 
@@ -572,7 +561,7 @@ pub(crate) mod tests {
         let e = Event::parse(msg.attrs(0).unwrap()).unwrap();
         assert_eq!(
             (e.value, e.limit, e.silence_ms, e.seq),
-            (Some(i64::MIN), Some(-1), Some(u32::MAX), None)
+            (Some(i64::MIN), Some(-1), Some(u64::from(u32::MAX)), None)
         );
     }
 

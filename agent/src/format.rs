@@ -200,11 +200,11 @@ impl<'w> Out<'w> {
 }
 
 /// RFC 2863 operstate names (`IF_OPER_*`).
-pub fn oper_state_name(state: u8) -> &'static str {
+pub fn oper_state_name(state: u64) -> &'static str {
     // IF_OPER_UNKNOWN is 0.
     name_of(
         "unknown notpresent down lowerlayerdown testing dormant up",
-        u32::from(state),
+        u32::try_from(state).unwrap_or(u32::MAX),
     )
 }
 
@@ -231,7 +231,7 @@ pub fn sample(w: &mut dyn Text, s: &Sample<'_>, style: Style) {
         "time_ns:timestamp_ns uptime_ns",
         &[s.timestamp_ns, s.uptime_ns],
     );
-    let load = s.load_milli.map(|l| l.map(u64::from));
+    let load = s.load_milli;
     if o.json {
         o.uints(":load1_milli :load5_milli :load15_milli", &load);
     } else if load.iter().any(Option::is_some) {
@@ -278,12 +278,10 @@ pub fn sample(w: &mut dyn Text, s: &Sample<'_>, style: Style) {
 }
 
 fn netdev_fields(o: &mut Out<'_>, n: &Netdev<'_>) {
-    o.uint("ifindex", n.ifindex.map(u64::from));
+    o.uint("ifindex", n.ifindex);
     o.str("ifname", n.ifname);
     o.str("state:oper_state", n.oper_state.map(oper_state_name));
-    for (i, &name) in NETDEV_FIELDS.iter().enumerate() {
-        o.uint(name, n.counters[i]);
-    }
+    o.uints(NETDEV_FIELDS, &n.counters);
 }
 
 /// One interface of a `DUMP_NETDEV` reply; ends with a newline.
@@ -309,15 +307,15 @@ pub fn event(w: &mut dyn Text, e: &Event<'_>, style: Style) {
     }
     o.uints(
         "seq time_ns:timestamp_ns ifindex",
-        &[e.seq, e.timestamp_ns, e.ifindex.map(u64::from)],
+        &[e.seq, e.timestamp_ns, e.ifindex],
     );
     o.str("ifname", e.ifname);
     o.str("threshold", e.threshold_name());
     o.int("value", e.value);
     o.int("limit", e.limit);
-    o.uint("portid", e.portid.map(u64::from));
+    o.uint("portid", e.portid);
     o.str("transport", e.transport.map(transport_name));
-    o.uint("silence_ms", e.silence_ms.map(u64::from));
+    o.uint("silence_ms", e.silence_ms);
     o.close_line();
 }
 
@@ -657,7 +655,7 @@ mod tests {
     fn cpu_names_are_the_decoders() {
         let names: Vec<&str> = CPU_NAMES.split(' ').collect();
         let want: Vec<String> = crate::decode::CPU_FIELDS
-            .iter()
+            .split(' ')
             .map(|f| format!("{f}_ns:{f}"))
             .collect();
         assert_eq!(names, want);
@@ -676,7 +674,7 @@ mod tests {
             "unknown",
         ];
         for (i, name) in states.into_iter().enumerate() {
-            assert_eq!(oper_state_name(i as u8), name);
+            assert_eq!(oper_state_name(i as u64), name);
         }
         assert_eq!(oper_state_name(255), "unknown");
         use nltelem_proto::transport as t;

@@ -12,6 +12,7 @@
 //! `i64::MAX` (a byte counter gets there after 290 years at 1 GB/s).
 
 use super::escaped;
+use crate::config::words;
 use crate::decode::{Event, Netdev, Sample, Thermal, CPU_FIELDS, NETDEV_FIELDS};
 use nlcore::text::{Fixed, Text};
 
@@ -66,8 +67,8 @@ impl Fields<'_> {
     }
     /// Unsigned fields `PREFIX NAME SUFFIX` (InfluxDB's integers are signed: a value above
     /// `i64::MAX` is written as `i64::MAX`).
-    fn uints(&mut self, prefix: &str, names: &[&str], suffix: &str, values: &[Option<u64>]) {
-        for (name, v) in names.iter().zip(values) {
+    fn uints(&mut self, prefix: &str, names: &str, suffix: &str, values: &[Option<u64>]) {
+        for (name, v) in words(names).zip(values) {
             if let Some(v) = *v {
                 self.sep();
                 self.w.str(prefix);
@@ -90,18 +91,10 @@ impl Fields<'_> {
 /// Longest line: a point that does not fit is dropped (and counted by the exporters).
 pub const LINE: usize = 1024;
 
-/// The names of the system point's fields before the CPU times (`cpu_MODE_ns`).
-const SYSTEM_FIELDS: [&str; 9] = [
-    "seq",
-    "snapshot_seq",
-    "uptime_ns",
-    "load1_milli",
-    "load5_milli",
-    "load15_milli",
-    "mem_total_kib",
-    "mem_free_kib",
-    "mem_available_kib",
-];
+/// The names of the system point's fields before the CPU times (`cpu_MODE_ns`), as a
+/// [`words`] list.
+const SYSTEM_FIELDS: &str = "seq snapshot_seq uptime_ns load1_milli load5_milli \
+    load15_milli mem_total_kib mem_free_kib mem_available_kib";
 
 /// One point of a sample message.
 #[derive(Debug, Clone, Copy)]
@@ -156,25 +149,28 @@ impl<'a> Point<'_, 'a> {
         let mut f = Fields { w, count: 0 };
         match self {
             Point::System(s) => {
-                let load = |i: usize| s.load_milli.get(i).copied().flatten().map(u64::from);
+                let [l1, l5, l15] = s.load_milli;
+                let [total, free, available] = s.mem_kib;
                 let head = [
                     s.seq,
                     s.snapshot_seq,
                     s.uptime_ns,
-                    load(0),
-                    load(1),
-                    load(2),
+                    l1,
+                    l5,
+                    l15,
+                    total,
+                    free,
+                    available,
                 ];
-                f.uints("", &SYSTEM_FIELDS, "", &head);
-                f.uints("", &SYSTEM_FIELDS[6..], "", &s.mem_kib);
+                f.uints("", SYSTEM_FIELDS, "", &head);
                 if let Some(cpu) = &s.cpu {
-                    f.uints("cpu_", &CPU_FIELDS, "_ns", &cpu.ns);
+                    f.uints("cpu_", CPU_FIELDS, "_ns", &cpu.ns);
                 }
             }
             Point::Netdev(n) => {
-                let head = [n.ifindex.map(u64::from), n.oper_state.map(u64::from)];
-                f.uints("", &["ifindex", "oper_state"], "", &head);
-                f.uints("", &NETDEV_FIELDS, "", &n.counters);
+                let head = [n.ifindex, n.oper_state];
+                f.uints("", "ifindex oper_state", "", &head);
+                f.uints("", NETDEV_FIELDS, "", &n.counters);
             }
             Point::Thermal(t) => f.int("temp_mdegc", t.temp_mdegc.map(i64::from)),
         }
@@ -232,15 +228,16 @@ pub fn write_event(w: &mut dyn Text, e: &Event<'_>, host: &str) {
     w.str(",kind=");
     tag(w, e.kind_name());
     let mut f = Fields { w, count: 0 };
-    f.uints("", &["seq"], "", &[e.seq]);
-    f.int("ifindex", e.ifindex.map(i64::from));
+    f.uints("", "seq", "", &[e.seq]);
+    // These are below 2^32 (u32 on the wire): within i64.
+    f.int("ifindex", e.ifindex.map(|v| v as i64));
     f.string("ifname", e.ifname);
     f.string("threshold", e.threshold_name());
     f.int("value", e.value);
     f.int("limit", e.limit);
-    f.int("portid", e.portid.map(i64::from));
+    f.int("portid", e.portid.map(|v| v as i64));
     f.int("transport", e.transport.map(i64::from));
-    f.int("silence_ms", e.silence_ms.map(i64::from));
+    f.int("silence_ms", e.silence_ms.map(|v| v as i64));
     if f.count == 0 {
         // A point needs a field; an event always has its kind.
         f.string("kind", Some(e.kind_name()));

@@ -13,6 +13,7 @@
 //! snapshot with a missing part is dropped (and counted): the file keeps the previous one.
 
 use super::{escaped, LINE};
+use crate::config::{lines, words};
 use crate::decode::{Netdev, Sample, CPU_FIELDS};
 use core::ffi::CStr;
 use heapless::String;
@@ -24,46 +25,52 @@ use rustix::io::{write, Errno};
 /// Longest textfile path (the `export` value's limit).
 pub const MAX_PATH: usize = 96;
 
-/// The per-interface and per-zone families, each as `NAME HELP` (the name ends at the first
-/// space): the eight counters in `decode::NETDEV_FIELDS` order under node_exporter's names,
-/// then the operational state and the thermal zones (gauges).
-const FAMILIES: [&str; SCRATCH] = [
-    "nltelem_network_receive_bytes_total Bytes received by the interface.",
-    "nltelem_network_transmit_bytes_total Bytes transmitted by the interface.",
-    "nltelem_network_receive_packets_total Packets received by the interface.",
-    "nltelem_network_transmit_packets_total Packets transmitted by the interface.",
-    "nltelem_network_receive_errs_total Receive errors of the interface.",
-    "nltelem_network_transmit_errs_total Transmit errors of the interface.",
-    "nltelem_network_receive_drop_total Received packets the interface dropped.",
-    "nltelem_network_transmit_drop_total Packets to transmit the interface dropped.",
-    "nltelem_network_oper_state RFC 2863 operational state of the interface \
-     (IF_OPER_*: 6 = up, 2 = down).",
-    "nltelem_thermal_zone_celsius Temperature of the thermal zone.",
-];
+/// The per-interface and per-zone families, one `NAME HELP` a line (the name ends at the
+/// first space): the eight counters in `decode::NETDEV_FIELDS` order under node_exporter's
+/// names, then the operational state and the thermal zones (gauges). One string, as
+/// [`lines`] reads it, instead of a table of `&str` (16 bytes an entry).
+const FAMILIES: &str = "\
+nltelem_network_receive_bytes_total Bytes received by the interface.
+nltelem_network_transmit_bytes_total Bytes transmitted by the interface.
+nltelem_network_receive_packets_total Packets received by the interface.
+nltelem_network_transmit_packets_total Packets transmitted by the interface.
+nltelem_network_receive_errs_total Receive errors of the interface.
+nltelem_network_transmit_errs_total Transmit errors of the interface.
+nltelem_network_receive_drop_total Received packets the interface dropped.
+nltelem_network_transmit_drop_total Packets to transmit the interface dropped.
+nltelem_network_oper_state RFC 2863 operational state of the interface \
+(IF_OPER_*: 6 = up, 2 = down).
+nltelem_thermal_zone_celsius Temperature of the thermal zone.";
 
 /// Scratch files, one per family of [`FAMILIES`].
 const SCRATCH: usize = 10;
 const SCRATCH_OPER_STATE: usize = 8;
 const SCRATCH_THERMAL: usize = 9;
 
-/// The families that come once per snapshot, as `NAME HELP`: loads, memory, CPU times (the
-/// only counter), clocks.
-const SYSTEM: [&str; 9] = [
-    "nltelem_load1 1-minute load average.",
-    "nltelem_load5 5-minute load average.",
-    "nltelem_load15 15-minute load average.",
-    "nltelem_memory_total_bytes Usable memory (MemTotal).",
-    "nltelem_memory_free_bytes Unused memory (MemFree).",
-    "nltelem_memory_available_bytes Memory available for new work without swapping \
-     (MemAvailable).",
-    "nltelem_cpu_seconds_total CPU time spent in each mode, summed over all CPUs.",
-    "nltelem_boot_uptime_seconds Time since boot, suspend included, when the snapshot was \
-     taken.",
-    "nltelem_snapshot_timestamp_seconds Wall-clock time of the snapshot, seconds since the \
-     epoch.",
-];
+/// The families that come once per snapshot, as [`FAMILIES`]: loads, memory, CPU times
+/// (the only counter), clocks.
+const SYSTEM: &str = "\
+nltelem_load1 1-minute load average.
+nltelem_load5 5-minute load average.
+nltelem_load15 15-minute load average.
+nltelem_memory_total_bytes Usable memory (MemTotal).
+nltelem_memory_free_bytes Unused memory (MemFree).
+nltelem_memory_available_bytes Memory available for new work without swapping \
+(MemAvailable).
+nltelem_cpu_seconds_total CPU time spent in each mode, summed over all CPUs.
+nltelem_boot_uptime_seconds Time since boot, suspend included, when the snapshot was \
+taken.
+nltelem_snapshot_timestamp_seconds Wall-clock time of the snapshot, seconds since the \
+epoch.";
 /// The position of the CPU family in [`SYSTEM`].
 const SYSTEM_CPU: usize = 6;
+
+/// Family `i` of [`FAMILIES`] or [`SYSTEM`] (empty past the end). Out of line, called once
+/// per family and snapshot part: iterators over the lines compiled to much more.
+#[inline(never)]
+fn family(list: &'static str, i: usize) -> &'static str {
+    lines(list).nth(i).unwrap_or_default()
+}
 
 /// The name of a `NAME HELP` family.
 fn name(family: &str) -> &str {
@@ -147,7 +154,7 @@ fn seconds(w: &mut dyn Text, ns: u64) {
 
 /// Writes the families that come once per snapshot (load, memory, CPU, clocks).
 pub fn write_system(w: &mut dyn Text, s: &Sample<'_>) {
-    let [l1, l5, l15] = s.load_milli.map(|l| l.map(u64::from));
+    let [l1, l5, l15] = s.load_milli;
     let [total, free, available] = s.mem_kib;
     let values = [
         l1,
@@ -160,7 +167,8 @@ pub fn write_system(w: &mut dyn Text, s: &Sample<'_>) {
         s.uptime_ns,
         s.timestamp_ns,
     ];
-    for (i, (family, v)) in SYSTEM.iter().zip(&values).enumerate() {
+    for (i, v) in values.iter().enumerate() {
+        let family = family(SYSTEM, i);
         if i == SYSTEM_CPU {
             cpu(w, family, s);
         }
@@ -186,21 +194,21 @@ fn cpu(w: &mut dyn Text, family: &str, s: &Sample<'_>) {
         return;
     }
     header(w, family, "counter");
-    for (mode, ns) in CPU_FIELDS.iter().zip(&cpu.ns) {
+    for (mode, ns) in words(CPU_FIELDS).zip(&cpu.ns) {
         if let Some(ns) = *ns {
             sample_line(w, family, Some(("mode", mode)), None, Value::Seconds(ns));
         }
     }
 }
 
-/// Writes one interface's line of family `index` (nothing when the value is absent).
-fn netdev_line(w: &mut dyn Text, index: usize, n: &Netdev<'_>) {
+/// Writes one interface's line of family `family`, number `index` in [`FAMILIES`] (nothing
+/// when the value is absent).
+fn netdev_line(w: &mut dyn Text, family: &str, index: usize, n: &Netdev<'_>) {
     let value = match index {
-        SCRATCH_OPER_STATE => n.oper_state.map(u64::from),
+        SCRATCH_OPER_STATE => n.oper_state,
         i => n.counters.get(i).copied().flatten(),
     };
     if let (Some(device), Some(v)) = (n.ifname, value) {
-        let family = FAMILIES.get(index).copied().unwrap_or_default();
         sample_line(w, family, Some(("device", device)), None, Value::Count(v));
     }
 }
@@ -449,6 +457,7 @@ impl Textfile {
     /// Appends this message's interfaces and zones to the scratch files.
     fn gather(&mut self, s: &Sample<'_>, buf: &mut Fixed<LINE>) -> Result<(), TextfileError> {
         for (i, (fd, len)) in self.scratch.iter().zip(&mut self.scratch_len).enumerate() {
+            let family = family(FAMILIES, i);
             let fd = fd.as_ref().ok_or(TextfileError::MissingPart)?;
             let mut out = FileText::new(fd, buf);
             if i == SCRATCH_THERMAL {
@@ -459,7 +468,7 @@ impl Textfile {
                     // Zones of the same type exist (two `acpitz`): the index tells them apart.
                     sample_line(
                         &mut out,
-                        FAMILIES[SCRATCH_THERMAL],
+                        family,
                         Some(("zone", kind)),
                         Some(self.thermal_zones),
                         Value::Milli(i64::from(mdegc)),
@@ -468,7 +477,7 @@ impl Textfile {
                 }
             } else {
                 for n in s.netdevs() {
-                    netdev_line(&mut out, i, &n);
+                    netdev_line(&mut out, family, i, &n);
                 }
             }
             *len += out.finish()?;
@@ -481,8 +490,7 @@ impl Textfile {
     fn commit(&mut self, buf: &mut Fixed<LINE>) -> Result<(), TextfileError> {
         let temp = self.temp.take().ok_or(TextfileError::MissingPart)?;
         let mut out = FileText::new(&temp, buf);
-        let scratch = self.scratch.iter().zip(&self.scratch_len);
-        for (i, (family, (fd, &len))) in FAMILIES.iter().zip(scratch).enumerate() {
+        for (i, (fd, &len)) in self.scratch.iter().zip(&self.scratch_len).enumerate() {
             if len == 0 {
                 continue;
             }
@@ -491,7 +499,7 @@ impl Textfile {
             } else {
                 "gauge"
             };
-            header(&mut out, family, kind);
+            header(&mut out, family(FAMILIES, i), kind);
             // The header goes first; the family's lines are copied by the kernel, file to
             // file, without a buffer here.
             out.flush();
