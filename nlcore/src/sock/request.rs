@@ -60,7 +60,10 @@ impl NlSocket {
     ) -> Result<Ack<'b>, Failed<'b>> {
         let mode = Mode::Ack;
         let end = self.exchange(msg, NLM_F_REQUEST | NLM_F_ACK, mode, buf, &mut on_data)?;
-        ack_of(buf, end)
+        match conclude(buf, &end)? {
+            Payload::Ack(ack) => Ok(ack),
+            other => Err(unexpected(&other)),
+        }
     }
 
     /// Sends the single message `msg` as a dump request (`NLM_F_REQUEST | NLM_F_DUMP`, a
@@ -79,7 +82,33 @@ impl NlSocket {
     ) -> Result<DumpEnd, Failed<'b>> {
         let mode = Mode::Dump;
         let end = self.exchange(msg, NLM_F_REQUEST | NLM_F_DUMP, mode, buf, &mut on_data)?;
-        dump_end_of(buf, end)
+        match conclude(buf, &end)? {
+            Payload::Done(_) => Ok(end.summary),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// [`request`](Self::request), or [`dump`](Self::dump) when `dump` is set, for a caller
+    /// that needs neither the ack nor the dump's counts: success or the failure. One path
+    /// for both kinds, not generic: a program that sends both carries the sending and the
+    /// end-of-reply parsing once.
+    pub fn ask<'b>(
+        &mut self,
+        msg: &mut [u8],
+        dump: bool,
+        buf: &'b mut [u8],
+        on_data: &mut dyn FnMut(NlMsg<'_>) -> Result<(), Error>,
+    ) -> Result<(), Failed<'b>> {
+        let (flags, mode) = if dump {
+            (NLM_F_REQUEST | NLM_F_DUMP, Mode::Dump)
+        } else {
+            (NLM_F_REQUEST | NLM_F_ACK, Mode::Ack)
+        };
+        let end = self.exchange(msg, flags, mode, buf, on_data)?;
+        match (conclude(buf, &end)?, mode) {
+            (Payload::Ack(_), Mode::Ack) | (Payload::Done(_), Mode::Dump) => Ok(()),
+            (other, _) => Err(unexpected(&other)),
+        }
     }
 
     /// The exchange behind [`request`](Self::request) and [`dump`](Self::dump). The
@@ -194,39 +223,29 @@ impl NlSocket {
     }
 }
 
-/// What the message that ended a request says: the ack, or the refusal.
-fn ack_of(buf: &[u8], end: End) -> Result<Ack<'_>, Failed<'_>> {
-    match Payload::parse(NlMsg::new_checked(&buf[end.start..end.start + end.len])?)? {
-        Payload::Ack(ack) => Ok(ack),
-        Payload::Error(e) => Err(Failed {
-            error: Error::Kernel { errno: e.errno },
-            ext_ack: e.ext_ack,
-        }),
-        other => Err(unexpected(&other)),
-    }
+/// What the message that ended an exchange says, with every refusal made an error: the
+/// ack of a request or the `NLMSG_DONE` of a dump is what is left. One parser for both
+/// (and out of line): a program that sends requests and dumps carries it once.
+fn conclude<'b>(buf: &'b [u8], end: &End) -> Result<Payload<'b>, Failed<'b>> {
+    let last = NlMsg::new_checked(buf.get(end.start..end.start + end.len).unwrap_or(&[]))?;
+    let (errno, ext_ack) = match Payload::parse(last)? {
+        Payload::Error(e) => (e.errno, e.ext_ack),
+        Payload::Done(done) if done.errno != 0 => (done.errno, done.ext_ack),
+        Payload::Done(done) if done.interrupted || end.interrupted => {
+            return Err(Failed {
+                error: Error::DumpInterrupted,
+                ext_ack: done.ext_ack,
+            })
+        }
+        other => return Ok(other),
+    };
+    Err(Failed {
+        error: Error::Kernel { errno },
+        ext_ack,
+    })
 }
 
-/// What the message that ended a dump says: done, interrupted, or refused.
-fn dump_end_of(buf: &[u8], end: End) -> Result<DumpEnd, Failed<'_>> {
-    let last = NlMsg::new_checked(&buf[end.start..end.start + end.len])?;
-    match Payload::parse(last)? {
-        Payload::Done(done) if done.errno != 0 => Err(Failed {
-            error: Error::Kernel { errno: done.errno },
-            ext_ack: done.ext_ack,
-        }),
-        Payload::Done(done) if done.interrupted || end.interrupted => Err(Failed {
-            error: Error::DumpInterrupted,
-            ext_ack: done.ext_ack,
-        }),
-        Payload::Done(_) => Ok(end.summary),
-        Payload::Error(e) => Err(Failed {
-            error: Error::Kernel { errno: e.errno },
-            ext_ack: e.ext_ack,
-        }),
-        other => Err(unexpected(&other)),
-    }
-}
-
+#[inline(never)]
 fn unexpected(p: &Payload<'_>) -> Failed<'static> {
     let nlmsg_type = match p {
         Payload::Data(m) => m.ty(),
