@@ -60,7 +60,11 @@ impl NlSocket {
     ) -> Result<Ack<'b>, Failed<'b>> {
         let mode = Mode::Ack;
         let end = self.exchange(msg, NLM_F_REQUEST | NLM_F_ACK, mode, buf, &mut on_data)?;
-        match conclude(buf, &end)? {
+        conclude(buf, &end, mode)?;
+        // What `conclude` lets through is an ack: read once more for its header and
+        // warnings (a few instructions once per request, and a lean `conclude` for
+        // callers that need only success or the failure).
+        match Payload::parse(end.message(buf)?)? {
             Payload::Ack(ack) => Ok(ack),
             other => Err(unexpected(&other)),
         }
@@ -82,10 +86,8 @@ impl NlSocket {
     ) -> Result<DumpEnd, Failed<'b>> {
         let mode = Mode::Dump;
         let end = self.exchange(msg, NLM_F_REQUEST | NLM_F_DUMP, mode, buf, &mut on_data)?;
-        match conclude(buf, &end)? {
-            Payload::Done(_) => Ok(end.summary),
-            other => Err(unexpected(&other)),
-        }
+        conclude(buf, &end, mode)?;
+        Ok(end.summary)
     }
 
     /// [`request`](Self::request), or [`dump`](Self::dump) when `dump` is set, for a caller
@@ -105,10 +107,7 @@ impl NlSocket {
             (NLM_F_REQUEST | NLM_F_ACK, Mode::Ack)
         };
         let end = self.exchange(msg, flags, mode, buf, on_data)?;
-        match (conclude(buf, &end)?, mode) {
-            (Payload::Ack(_), Mode::Ack) | (Payload::Done(_), Mode::Dump) => Ok(()),
-            (other, _) => Err(unexpected(&other)),
-        }
+        conclude(buf, &end, mode)
     }
 
     /// The exchange behind [`request`](Self::request) and [`dump`](Self::dump). The
@@ -223,29 +222,31 @@ impl NlSocket {
     }
 }
 
-/// What the message that ended an exchange says, with every refusal made an error: the
-/// ack of a request or the `NLMSG_DONE` of a dump is what is left. One parser for both
-/// (and out of line): a program that sends requests and dumps carries it once.
-fn conclude<'b>(buf: &'b [u8], end: &End) -> Result<Payload<'b>, Failed<'b>> {
-    let last = NlMsg::new_checked(buf.get(end.start..end.start + end.len).unwrap_or(&[]))?;
-    let (errno, ext_ack) = match Payload::parse(last)? {
-        Payload::Error(e) => (e.errno, e.ext_ack),
-        Payload::Done(done) if done.errno != 0 => (done.errno, done.ext_ack),
-        Payload::Done(done) if done.interrupted || end.interrupted => {
-            return Err(Failed {
-                error: Error::DumpInterrupted,
-                ext_ack: done.ext_ack,
-            })
-        }
-        other => return Ok(other),
-    };
-    Err(Failed {
-        error: Error::Kernel { errno },
-        ext_ack,
-    })
+impl End {
+    /// The message that ended the exchange, in `buf` (the buffer it was received into).
+    fn message<'b>(&self, buf: &'b [u8]) -> Result<NlMsg<'b>, Error> {
+        let bytes = buf.get(self.start..self.start + self.len).unwrap_or(&[]);
+        Ok(NlMsg::new_checked(bytes)?)
+    }
 }
 
-#[inline(never)]
+/// Whether the message that ended an exchange in `mode` says success (the ack of a
+/// request, the `NLMSG_DONE` of a dump), or else the failure. One parser for requests and
+/// dumps: a program that sends both carries it once.
+fn conclude<'b>(buf: &'b [u8], end: &End, mode: Mode) -> Result<(), Failed<'b>> {
+    let (error, ext_ack) = match Payload::parse(end.message(buf)?)? {
+        Payload::Ack(_) if mode == Mode::Ack => return Ok(()),
+        Payload::Done(done) if mode == Mode::Dump => match done.errno {
+            0 if done.interrupted || end.interrupted => (Error::DumpInterrupted, done.ext_ack),
+            0 => return Ok(()),
+            errno => (Error::Kernel { errno }, done.ext_ack),
+        },
+        Payload::Error(e) => (Error::Kernel { errno: e.errno }, e.ext_ack),
+        other => return Err(unexpected(&other)),
+    };
+    Err(Failed { error, ext_ack })
+}
+
 fn unexpected(p: &Payload<'_>) -> Failed<'static> {
     let nlmsg_type = match p {
         Payload::Data(m) => m.ty(),
