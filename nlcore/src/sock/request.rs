@@ -12,7 +12,7 @@
 
 use super::{Error, Failed, NlSocket};
 use crate::consts::*;
-use crate::control::{Ack, Payload};
+use crate::control::{Ack, ExtAck, Payload};
 use crate::wire::NlMsg;
 
 /// Unrelated multicast datagrams a request skips before giving up: a socket that is in
@@ -64,9 +64,10 @@ impl NlSocket {
         // What `conclude` lets through is an ack: read once more for its header and
         // warnings (a few instructions once per request, and a lean `conclude` for
         // callers that need only success or the failure).
-        match Payload::parse(end.message(buf)?)? {
+        let last = end.message(buf)?;
+        match Payload::parse(last)? {
             Payload::Ack(ack) => Ok(ack),
-            other => Err(unexpected(&other)),
+            _ => Err(unexpected(&last).into()),
         }
     }
 
@@ -234,7 +235,8 @@ impl End {
 /// request, the `NLMSG_DONE` of a dump), or else the failure. One parser for requests and
 /// dumps: a program that sends both carries it once.
 fn conclude<'b>(buf: &'b [u8], end: &End, mode: Mode) -> Result<(), Failed<'b>> {
-    let (error, ext_ack) = match Payload::parse(end.message(buf)?)? {
+    let last = end.message(buf)?;
+    let (error, ext_ack) = match Payload::parse(last)? {
         Payload::Ack(_) if mode == Mode::Ack => return Ok(()),
         Payload::Done(done) if mode == Mode::Dump => match done.errno {
             0 if done.interrupted || end.interrupted => (Error::DumpInterrupted, done.ext_ack),
@@ -242,20 +244,17 @@ fn conclude<'b>(buf: &'b [u8], end: &End, mode: Mode) -> Result<(), Failed<'b>> 
             errno => (Error::Kernel { errno }, done.ext_ack),
         },
         Payload::Error(e) => (Error::Kernel { errno: e.errno }, e.ext_ack),
-        other => return Err(unexpected(&other)),
+        _ => (unexpected(&last), ExtAck::default()),
     };
     Err(Failed { error, ext_ack })
 }
 
-fn unexpected(p: &Payload<'_>) -> Failed<'static> {
-    let nlmsg_type = match p {
-        Payload::Data(m) => m.ty(),
-        Payload::Noop => NLMSG_NOOP,
-        Payload::Overrun => NLMSG_OVERRUN,
-        Payload::Ack(_) | Payload::Error(_) => NLMSG_ERROR,
-        Payload::Done(_) => NLMSG_DONE,
-    };
-    Error::Codec(crate::Error::UnexpectedType { nlmsg_type }).into()
+/// The error for an exchange that ended with `msg` where another kind of end was due (an
+/// ack for a dump).
+fn unexpected(msg: &NlMsg<'_>) -> Error {
+    Error::Codec(crate::Error::UnexpectedType {
+        nlmsg_type: msg.ty(),
+    })
 }
 
 #[cfg(test)]
