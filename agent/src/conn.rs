@@ -103,11 +103,7 @@ fn ask<'b>(
     let mut b = MsgBuilder::new(&mut req);
     put(&mut b)?;
     let len = b.finish()?;
-    if dump {
-        sock.dump(&mut req[..len], buf, on_data).map(drop)
-    } else {
-        sock.request(&mut req[..len], buf, on_data).map(drop)
-    }
+    sock.ask(&mut req[..len], dump, buf, on_data)
 }
 
 /// [`exchange`] for a request answered by an ack (and before it, data).

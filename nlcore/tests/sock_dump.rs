@@ -61,6 +61,10 @@ fn serve_once(server: NlSocket, replies: Vec<Reply>) -> thread::JoinHandle<()> {
                 Some(errno) => b.put_raw(&(-errno).to_ne_bytes()).unwrap(),
                 None => b.put_u32(1, i as u32).unwrap(),
             }
+            if r.ty == NLMSG_ERROR {
+                // An error message echoes the request's header after the errno.
+                b.put_raw(&req.bytes[..NLMSG_HDRLEN]).unwrap();
+            }
             if let Some(text) = r.ext_ack {
                 b.put_str(NLMSGERR_ATTR_MSG, text).unwrap();
             }
@@ -149,6 +153,47 @@ fn error_and_ext_ack_inside_done_are_surfaced() {
     assert_eq!(failed.error, Error::Kernel { errno: 22 });
     assert_eq!(failed.ext_ack.msg, Some("bad dump filter"));
     assert!(format!("{failed}").contains("bad dump filter"));
+    peer.join().unwrap();
+}
+
+#[test]
+fn an_ack_where_the_end_of_a_dump_is_due_is_unexpected() {
+    let ack = || Reply {
+        ty: NLMSG_ERROR,
+        flags: 0,
+        errno: Some(0),
+        ext_ack: None,
+        pid: None,
+    };
+    let unexpected = Error::Codec(nlcore::Error::UnexpectedType {
+        nlmsg_type: NLMSG_ERROR,
+    });
+    let mut buf = [0u8; 4096];
+    let (mut client, server) = pair();
+    let peer = serve_once(server, vec![data(0), ack()]);
+    let failed = client
+        .dump(&mut dump_request(), &mut buf, |_| Ok(()))
+        .expect_err("an ack does not end a dump");
+    assert_eq!(failed.error, unexpected);
+    peer.join().unwrap();
+    // `ask` ends its dumps by the same rule; its requests end at the ack.
+    let (mut client, server) = pair();
+    let peer = serve_once(server, vec![data(0), ack()]);
+    let failed = client
+        .ask(&mut dump_request(), true, &mut buf, &mut |_| Ok(()))
+        .expect_err("an ack does not end a dump");
+    assert_eq!(failed.error, unexpected);
+    peer.join().unwrap();
+    let (mut client, server) = pair();
+    let peer = serve_once(server, vec![data(0), ack()]);
+    let mut seen = 0;
+    client
+        .ask(&mut dump_request(), false, &mut buf, &mut |_| {
+            seen += 1;
+            Ok(())
+        })
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(seen, 1);
     peer.join().unwrap();
 }
 

@@ -130,6 +130,44 @@ fn get_one_link_then_ack() {
 }
 
 #[test]
+fn ask_sends_a_request_or_a_dump_and_reports_the_refusal() {
+    let mut sock = NlSocket::open_bound(NETLINK_ROUTE).unwrap();
+    sock.set_ext_ack(true).unwrap();
+    sock.set_strict_check(true).unwrap();
+    let mut req = [0u8; 64];
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut got = Vec::new();
+    // A get of one link: its data, then the ack.
+    let len = getlink_request(&mut req, 1);
+    sock.ask(&mut req[..len], false, &mut buf, &mut |msg| {
+        got.push(link_of(msg)?);
+        Ok(())
+    })
+    .unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(got, vec![(1, "lo".to_string())]);
+    // A dump of every link, to NLMSG_DONE.
+    let len = getlink_request(&mut req, 0);
+    let mut links = 0;
+    sock.ask(&mut req[..len], true, &mut buf, &mut |_| {
+        links += 1;
+        Ok(())
+    })
+    .unwrap_or_else(|f| panic!("{f}"));
+    assert!(links >= 1);
+    // Strict checking refuses a link dump filtered by index: the errno and the text.
+    let len = getlink_request(&mut req, 1);
+    let failed = sock
+        .ask(&mut req[..len], true, &mut buf, &mut |_| Ok(()))
+        .expect_err("the kernel refuses an index filter on a strict link dump");
+    assert_eq!(failed.error, Error::Kernel { errno: 22 }, "{failed}");
+    assert_eq!(
+        failed.ext_ack.msg,
+        Some("Filter by device index not supported for link dumps"),
+        "{failed}"
+    );
+}
+
+#[test]
 fn request_on_a_socket_never_bound() {
     // The kernel binds the socket on its first send; the replies name that port.
     let mut sock = NlSocket::open(NETLINK_ROUTE).unwrap();

@@ -12,7 +12,7 @@
 
 use super::{Error, Failed, NlSocket};
 use crate::consts::*;
-use crate::control::{Ack, Payload};
+use crate::control::{Ack, ExtAck, Payload};
 use crate::wire::NlMsg;
 
 /// Unrelated multicast datagrams a request skips before giving up: a socket that is in
@@ -60,7 +60,15 @@ impl NlSocket {
     ) -> Result<Ack<'b>, Failed<'b>> {
         let mode = Mode::Ack;
         let end = self.exchange(msg, NLM_F_REQUEST | NLM_F_ACK, mode, buf, &mut on_data)?;
-        ack_of(buf, end)
+        conclude(buf, &end, mode)?;
+        // What `conclude` lets through is an ack: read once more for its header and
+        // warnings (a few instructions once per request, and a lean `conclude` for
+        // callers that need only success or the failure).
+        let last = end.message(buf)?;
+        match Payload::parse(last)? {
+            Payload::Ack(ack) => Ok(ack),
+            _ => Err(unexpected(&last).into()),
+        }
     }
 
     /// Sends the single message `msg` as a dump request (`NLM_F_REQUEST | NLM_F_DUMP`, a
@@ -79,7 +87,28 @@ impl NlSocket {
     ) -> Result<DumpEnd, Failed<'b>> {
         let mode = Mode::Dump;
         let end = self.exchange(msg, NLM_F_REQUEST | NLM_F_DUMP, mode, buf, &mut on_data)?;
-        dump_end_of(buf, end)
+        conclude(buf, &end, mode)?;
+        Ok(end.summary)
+    }
+
+    /// [`request`](Self::request), or [`dump`](Self::dump) when `dump` is set, for a caller
+    /// that needs neither the ack nor the dump's counts: success or the failure. One path
+    /// for both kinds, not generic: a program that sends both carries the sending and the
+    /// end-of-reply parsing once.
+    pub fn ask<'b>(
+        &mut self,
+        msg: &mut [u8],
+        dump: bool,
+        buf: &'b mut [u8],
+        on_data: &mut dyn FnMut(NlMsg<'_>) -> Result<(), Error>,
+    ) -> Result<(), Failed<'b>> {
+        let (flags, mode) = if dump {
+            (NLM_F_REQUEST | NLM_F_DUMP, Mode::Dump)
+        } else {
+            (NLM_F_REQUEST | NLM_F_ACK, Mode::Ack)
+        };
+        let end = self.exchange(msg, flags, mode, buf, on_data)?;
+        conclude(buf, &end, mode)
     }
 
     /// The exchange behind [`request`](Self::request) and [`dump`](Self::dump). The
@@ -194,48 +223,38 @@ impl NlSocket {
     }
 }
 
-/// What the message that ended a request says: the ack, or the refusal.
-fn ack_of(buf: &[u8], end: End) -> Result<Ack<'_>, Failed<'_>> {
-    match Payload::parse(NlMsg::new_checked(&buf[end.start..end.start + end.len])?)? {
-        Payload::Ack(ack) => Ok(ack),
-        Payload::Error(e) => Err(Failed {
-            error: Error::Kernel { errno: e.errno },
-            ext_ack: e.ext_ack,
-        }),
-        other => Err(unexpected(&other)),
+impl End {
+    /// The message that ended the exchange, in `buf` (the buffer it was received into).
+    fn message<'b>(&self, buf: &'b [u8]) -> Result<NlMsg<'b>, Error> {
+        let bytes = buf.get(self.start..self.start + self.len).unwrap_or(&[]);
+        Ok(NlMsg::new_checked(bytes)?)
     }
 }
 
-/// What the message that ended a dump says: done, interrupted, or refused.
-fn dump_end_of(buf: &[u8], end: End) -> Result<DumpEnd, Failed<'_>> {
-    let last = NlMsg::new_checked(&buf[end.start..end.start + end.len])?;
-    match Payload::parse(last)? {
-        Payload::Done(done) if done.errno != 0 => Err(Failed {
-            error: Error::Kernel { errno: done.errno },
-            ext_ack: done.ext_ack,
-        }),
-        Payload::Done(done) if done.interrupted || end.interrupted => Err(Failed {
-            error: Error::DumpInterrupted,
-            ext_ack: done.ext_ack,
-        }),
-        Payload::Done(_) => Ok(end.summary),
-        Payload::Error(e) => Err(Failed {
-            error: Error::Kernel { errno: e.errno },
-            ext_ack: e.ext_ack,
-        }),
-        other => Err(unexpected(&other)),
-    }
-}
-
-fn unexpected(p: &Payload<'_>) -> Failed<'static> {
-    let nlmsg_type = match p {
-        Payload::Data(m) => m.ty(),
-        Payload::Noop => NLMSG_NOOP,
-        Payload::Overrun => NLMSG_OVERRUN,
-        Payload::Ack(_) | Payload::Error(_) => NLMSG_ERROR,
-        Payload::Done(_) => NLMSG_DONE,
+/// Whether the message that ended an exchange in `mode` says success (the ack of a
+/// request, the `NLMSG_DONE` of a dump), or else the failure. One parser for requests and
+/// dumps: a program that sends both carries it once.
+fn conclude<'b>(buf: &'b [u8], end: &End, mode: Mode) -> Result<(), Failed<'b>> {
+    let last = end.message(buf)?;
+    let (error, ext_ack) = match Payload::parse(last)? {
+        Payload::Ack(_) if mode == Mode::Ack => return Ok(()),
+        Payload::Done(done) if mode == Mode::Dump => match done.errno {
+            0 if done.interrupted || end.interrupted => (Error::DumpInterrupted, done.ext_ack),
+            0 => return Ok(()),
+            errno => (Error::Kernel { errno }, done.ext_ack),
+        },
+        Payload::Error(e) => (Error::Kernel { errno: e.errno }, e.ext_ack),
+        _ => (unexpected(&last), ExtAck::default()),
     };
-    Error::Codec(crate::Error::UnexpectedType { nlmsg_type }).into()
+    Err(Failed { error, ext_ack })
+}
+
+/// The error for an exchange that ended with `msg` where another kind of end was due (an
+/// ack for a dump).
+fn unexpected(msg: &NlMsg<'_>) -> Error {
+    Error::Codec(crate::Error::UnexpectedType {
+        nlmsg_type: msg.ty(),
+    })
 }
 
 #[cfg(test)]
