@@ -783,12 +783,7 @@ mod tests {
              export prometheus exported 1 dropped 0\n"
         );
         // Nothing but the two outputs: no scratch or temporary file of either textfile.
-        let mut names: std::vec::Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|f| f.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        assert_eq!(names, ["n.prom", "out.lp"]);
+        assert_eq!(prometheus::tests::files_in(&dir), ["n.prom", "out.lp"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

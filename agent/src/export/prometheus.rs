@@ -591,10 +591,20 @@ impl Textfile {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::decode::tests::sample_bytes;
     use nlcore::NlMsg;
+
+    /// The names of the files in `dir`, sorted: what a test left behind.
+    pub(crate) fn files_in(dir: &std::path::Path) -> Vec<std::string::String> {
+        let mut names: Vec<std::string::String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
 
     fn scratch_dir(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("nltelem-prom-{name}-{}", std::process::id()));
@@ -641,11 +651,7 @@ mod tests {
         assert_eq!(names.len(), count);
         // Absent counters (tx_bytes here) leave no empty family behind.
         assert!(!text.contains("nltelem_network_transmit_bytes_total"));
-        let left: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        assert_eq!(left, ["nltelem.prom"]);
+        assert_eq!(files_in(&dir), ["nltelem.prom"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -723,11 +729,7 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
         assert_eq!((t.written, t.dropped), (1, 1));
         // Neither the dropped snapshot's next version nor its scratch files remain.
-        let left: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        assert_eq!(left, ["p.prom"]);
+        assert_eq!(files_in(&dir), ["p.prom"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
