@@ -62,6 +62,7 @@ extern "C" fn start(stack: *const usize) -> ! {
     // passed here, then `argc` pointers to NUL-terminated argument strings (then a null
     // pointer); they stay unchanged for the life of the process.
     let (argc, argv) = unsafe { (*stack, stack.add(1).cast::<*const c_char>()) };
+    open_standard_descriptors();
     let mut args = Vec::new();
     let code = match read_args(argc, argv, &mut args) {
         Some(()) => crate::run(&args),
@@ -71,6 +72,31 @@ extern "C" fn start(stack: *const usize) -> ! {
         }
     };
     exit_now(code)
+}
+
+/// Opens `/dev/null` in place of any of descriptors 0, 1 and 2 that the program was started
+/// without: otherwise the first socket the agent opens would become its standard output,
+/// and its text would go into that socket. (A C run-time does this for set-uid programs
+/// only; there is none here.)
+#[cfg(panic = "abort")]
+fn open_standard_descriptors() {
+    const F_GETFD: usize = 1;
+    for fd in 0..3usize {
+        // SAFETY: fcntl(F_GETFD) only reads the descriptor table entry `fd`; on a closed
+        // descriptor it fails with EBADF and changes nothing.
+        let open = unsafe { syscall!(Sysno::fcntl, fd, F_GETFD) }.is_ok();
+        if !open {
+            // The lowest free descriptor is `fd` (the ones below it are open): keep it
+            // open for the life of the process.
+            if let Ok(null) = rustix::fs::open(
+                c"/dev/null",
+                rustix::fs::OFlags::RDWR,
+                rustix::fs::Mode::empty(),
+            ) {
+                core::mem::forget(null);
+            }
+        }
+    }
 }
 
 #[cfg(panic = "abort")]
@@ -111,8 +137,9 @@ fn read_args(
 
 /// Standard output.
 pub fn stdout() -> BorrowedFd<'static> {
-    // SAFETY: descriptor 1 is open for the whole run (the C runtime opens /dev/null in its
-    // place if it was closed at exec) and nothing in this program closes it.
+    // SAFETY: descriptor 1 is open for the whole run (`open_standard_descriptors` opens
+    // /dev/null in its place if the program was started without it) and nothing in this
+    // program closes it.
     unsafe { BorrowedFd::borrow_raw(1) }
 }
 

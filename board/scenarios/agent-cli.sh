@@ -25,3 +25,7 @@ nltelem set period_ms=0; echo "bad value: exit $?"
 printf 'period_ms = 10\nperiod = 5\n' >/tmp/bad.conf
 nltelem status -c /tmp/bad.conf; echo "bad config: exit $?"
 nltelem get --help | head -1
+# Started without standard output or error (a careless init): the words go nowhere, and not
+# into the request socket that would otherwise take descriptor 1.
+nltelem get config >&- 2>&-; echo "closed stdout and stderr: exit $?"
+nltelem get config 1>&- 2>/dev/null; echo "closed stdout: exit $?"
