@@ -535,10 +535,10 @@ impl Exporters {
     /// Lets the network exporters progress (connect, flush, read acknowledgements, keep
     /// alive). Call it at least once a second; it never waits.
     pub fn poll(&mut self) {
-        let now = now_ms();
         for ((sink, _), m) in self.sinks.iter_mut().zip(self.slots.iter_mut()) {
             if let Sink::Mqtt = sink {
-                m.client.poll(now);
+                // The clock only where a timer runs (see `finish`).
+                m.client.poll(now_ms());
             }
         }
     }
