@@ -25,6 +25,7 @@ use nltelem::config::{self, Config, Transport};
 use nltelem::decode::{Event, Sample};
 use nltelem::export::Exporters;
 use nltelem::format::{self, Style};
+use nltelem::now_ms;
 use nltelem::route::{CtrlFamily, Route};
 use nltelem_proto::{attr, cmd};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -115,10 +116,6 @@ fn say(out: &mut Stdout, what: &str, more: &dyn Fn(&mut dyn Text)) {
     more(w);
     w.byte(b'\n');
     out.flush();
-}
-
-fn now_ms() -> u64 {
-    nlcore::sock::monotonic_us() / 1000
 }
 
 /// Waits until one of `fds` (data, signals, watcher) is readable or `timeout_ms` passed (a

@@ -16,3 +16,9 @@ pub mod format;
 pub mod route;
 pub mod settings;
 pub mod sink;
+
+/// Milliseconds of the monotonic clock: the daemon's and the exporters' timers. A system
+/// call (no vDSO lookup in this program), so callers read it only where a timer runs.
+pub fn now_ms() -> u64 {
+    nlcore::sock::monotonic_us() / 1000
+}

@@ -23,10 +23,11 @@ pub use line_protocol::{write_sample as write_line_protocol, Point, LINE};
 
 use crate::config::MAX_VALUE;
 use crate::decode::{Event, Sample};
+use crate::now_ms;
 use core::ffi::CStr;
 use heapless::{String, Vec};
 use mqtt::{Client, Qos};
-use net::{now_ms, TcpLink, UdpSender};
+use net::{TcpLink, UdpSender};
 use nlcore::text::{Fixed, Text};
 use prometheus::Textfile;
 use rustix::fd::OwnedFd;

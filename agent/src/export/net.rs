@@ -13,11 +13,6 @@ use rustix::net::{
 };
 use rustix::time::Timespec;
 
-/// Milliseconds of the monotonic clock (the exporters' timers).
-pub fn now_ms() -> u64 {
-    nlcore::sock::monotonic_us() / 1000
-}
-
 fn family(addr: &SocketAddr) -> AddressFamily {
     match addr {
         SocketAddr::V4(_) => AddressFamily::INET,
