@@ -52,5 +52,12 @@ fn main() {
         // functions whose code is identical: generic code instantiated for different
         // types often is (about 800 bytes on x86_64).
         println!("cargo:rustc-link-arg-bins=--icf=all");
+        // Two load segments instead of four: read-only data joins the code's segment and
+        // the GOT joins the writable data. Each segment boundary costs a partly used page
+        // of memory: 12 KiB of peak RSS on x86_64 (112 -> 100 KiB). RELRO protects nothing
+        // here: making it read-only is the dynamic loader's or libc's start-up work, and
+        // this program has neither.
+        println!("cargo:rustc-link-arg-bins=--no-rosegment");
+        println!("cargo:rustc-link-arg-bins=-znorelro");
     }
 }
