@@ -28,8 +28,26 @@ fn target_dir() -> PathBuf {
     root().join("target/agent-xtask")
 }
 
+/// The agent's optional exporters (cargo features), each alone and with neither: the
+/// builds `cargo xtask size` measures besides the full one.
+const VARIANTS: &[(&str, &str)] = &[
+    ("line-protocol-only", ""),
+    ("with-mqtt", "mqtt"),
+    ("with-prometheus", "prometheus"),
+];
+
 /// Builds the agent for `target` with `profile`; returns the binary.
 pub fn build(target: &str, profile: &str) -> Result<PathBuf> {
+    build_features(target, profile, None)
+}
+
+/// [`build`] with only the optional exporters in `features` (space-separated), in a target
+/// directory of its own so the full build's binary is never replaced.
+fn build_features(target: &str, profile: &str, features: Option<(&str, &str)>) -> Result<PathBuf> {
+    let dir = match features {
+        Some((name, _)) => target_dir().join(format!("variant-{name}")),
+        None => target_dir(),
+    };
     let mut cmd = if target == ARMV7 {
         if !crate::setup::nightly_present() {
             return Err(fail(
@@ -58,14 +76,13 @@ pub fn build(target: &str, profile: &str) -> Result<PathBuf> {
             "--profile",
             profile,
         ])
-        .args([
-            "--target",
-            target,
-            "--target-dir",
-            &target_dir().to_string_lossy(),
-        ]),
+        .args(match features {
+            Some((_, list)) => vec!["--no-default-features", "--features", list],
+            None => vec![],
+        })
+        .args(["--target", target, "--target-dir", &dir.to_string_lossy()]),
     )?;
-    Ok(target_dir().join(target).join(profile).join("nltelem"))
+    Ok(dir.join(target).join(profile).join("nltelem"))
 }
 
 /// Runs the shipped (release) agent for aarch64 and armv7 under qemu-user: the program
@@ -129,7 +146,8 @@ pub fn setup() -> Result {
     })
 }
 
-/// `cargo xtask size`: `size TARGET BYTES` per target (the release profile strips).
+/// `cargo xtask size`: `size TARGET BYTES` per target (the release profile strips), then
+/// `variant NAME TARGET BYTES` for x86_64 builds with fewer exporters.
 pub fn cmd_size(args: &[String]) -> Result {
     if let Some(a) = args.first() {
         return Err(usage(format!("size takes no arguments (got `{a}`)")));
@@ -147,6 +165,12 @@ pub fn cmd_size(args: &[String]) -> Result {
         };
         println!("size {target} {bytes}");
         eprintln!("  ({verdict} the {SIZE_GOAL}-byte goal)");
+    }
+    let target = TARGETS[0];
+    for &(name, features) in VARIANTS {
+        let bin = build_features(target, "release", Some((name, features)))?;
+        let bytes = std::fs::metadata(&bin)?.len();
+        println!("variant {name} {target} {bytes}");
     }
     Ok(())
 }

@@ -49,6 +49,22 @@ pub fn run(args: &[String]) -> Result {
                 "warnings",
             ]))
         })?;
+        // The optional exporters' cfg: a build without them must stay clean too.
+        step(
+            "cargo clippy -D warnings, the agent without optional exporters",
+            || {
+                exec(cargo().args([
+                    "clippy",
+                    "-p",
+                    "nltelem",
+                    "--all-targets",
+                    "--no-default-features",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]))
+            },
+        )?;
         // The agent as it ships (release: no_std, its own entry point) is other code than
         // the host's dev build that the workspace lint sees.
         step("cargo clippy -D warnings, the shipped agent", || {
@@ -87,6 +103,9 @@ pub fn run(args: &[String]) -> Result {
     if wanted("unit") {
         step("cargo test (workspace)", || {
             exec(cargo().args(["test", "--workspace", "--all-features"]))
+        })?;
+        step("cargo test (the agent without optional exporters)", || {
+            exec(cargo().args(["test", "-p", "nltelem", "--no-default-features"]))
         })?;
     }
     if wanted("nostd") {

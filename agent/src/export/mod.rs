@@ -2,7 +2,8 @@
 //!
 //! Each `export = KIND:TARGET` line of the configuration (see [`spec`]) makes one sink:
 //! InfluxDB line protocol to standard output, a file or UDP; a Prometheus textfile; MQTT
-//! 3.1.1 publishes. The daemon hands every accepted sample to [`Exporters::sample`] and
+//! 3.1.1 publishes. The last two are cargo features (`prometheus`, `mqtt`, both default):
+//! a firmware image that needs neither can leave their code out. The daemon hands every accepted sample to [`Exporters::sample`] and
 //! every event to [`Exporters::event`], and calls [`Exporters::poll`] when it wakes up
 //! without one (MQTT's connect, acknowledgements and keep-alive).
 //!
@@ -11,10 +12,12 @@
 //! ([`Outcome::failed`], [`Exporters::report`]).
 
 mod line_protocol;
+#[cfg(feature = "mqtt")]
 pub mod mqtt;
 mod net;
-#[cfg(test)]
+#[cfg(all(test, feature = "mqtt", feature = "prometheus"))]
 mod peers;
+#[cfg(feature = "prometheus")]
 pub mod prometheus;
 pub mod spec;
 
@@ -23,12 +26,17 @@ pub use line_protocol::{write_sample as write_line_protocol, Point, LINE};
 
 use crate::config::MAX_VALUE;
 use crate::decode::{Event, Sample};
+#[cfg(feature = "mqtt")]
 use crate::now_ms;
 use core::ffi::CStr;
 use heapless::{String, Vec};
+#[cfg(feature = "mqtt")]
 use mqtt::{Client, Qos};
-use net::{TcpLink, UdpSender};
+#[cfg(feature = "mqtt")]
+use net::TcpLink;
+use net::UdpSender;
 use nlcore::text::{Fixed, Text};
+#[cfg(feature = "prometheus")]
 use prometheus::Textfile;
 use rustix::fd::OwnedFd;
 use rustix::fs::{openat, Mode, OFlags, CWD};
@@ -53,8 +61,10 @@ pub struct Outcome {
 pub const UDP_DATAGRAM: usize = 1400;
 
 /// MQTT buffer: packets not yet written or not yet acknowledged (bytes, packets).
+#[cfg(feature = "mqtt")]
 pub const MQTT_BUFFER: usize = 8192;
 /// Most MQTT packets buffered.
+#[cfg(feature = "mqtt")]
 pub const MQTT_PACKETS: usize = 64;
 
 /// Longest node name used in tags and topics.
@@ -73,7 +83,9 @@ pub struct Slot {
     /// prefix `PREFIX/HOST`.
     name: Fixed<TOPIC>,
     udp: UdpSink,
+    #[cfg(feature = "prometheus")]
     textfile: Textfile,
+    #[cfg(feature = "mqtt")]
     client: Client<TcpLink, MQTT_BUFFER, MQTT_PACKETS>,
 }
 
@@ -87,7 +99,9 @@ impl Slot {
                 datagram: Fixed::new(),
                 lines: 0,
             },
+            #[cfg(feature = "prometheus")]
             textfile: Textfile::idle(),
+            #[cfg(feature = "mqtt")]
             client: Client::idle(TcpLink::unset()),
         }
     }
@@ -135,15 +149,21 @@ enum Sink {
     /// Its datagram is in the slot in the same position.
     Udp,
     /// Its exporter is in the slot in the same position.
+    #[cfg(feature = "prometheus")]
     Prometheus,
     /// Its client is in the slot in the same position.
+    #[cfg(feature = "mqtt")]
     Mqtt,
 }
 
 impl Sink {
     /// Whether the sink takes rendered line-protocol points (the textfile renders its own).
     fn takes_lines(&self) -> bool {
-        !matches!(self, Sink::Prometheus)
+        #[cfg(feature = "prometheus")]
+        if let Sink::Prometheus = self {
+            return false;
+        }
+        true
     }
 
     fn kind(&self) -> &'static str {
@@ -151,7 +171,9 @@ impl Sink {
             Sink::Stdout => "line-protocol:stdout",
             Sink::File(_) => "line-protocol:file",
             Sink::Udp => "line-protocol:udp",
+            #[cfg(feature = "prometheus")]
             Sink::Prometheus => "prometheus",
+            #[cfg(feature = "mqtt")]
             Sink::Mqtt => "mqtt",
         }
     }
@@ -280,6 +302,7 @@ fn escaped(w: &mut dyn Text, s: &str, escape: fn(u8) -> &'static [u8]) {
 
 /// An MQTT topic level from a name: the wildcards `+` and `#` and the separator `/` are
 /// not allowed inside a level and become `_`.
+#[cfg(feature = "mqtt")]
 fn topic_level(w: &mut dyn Text, s: &str) {
     escaped(w, s, |b| match b {
         b'+' | b'#' | b'/' | b'\0' => b"_",
@@ -351,13 +374,14 @@ impl Exporters {
     /// Ends every exporter cleanly (MQTT: retained `offline`, then DISCONNECT so the
     /// broker does not also publish the will) and forgets them.
     pub fn clear(&mut self) {
-        let now = now_ms();
         for ((sink, _), m) in self.sinks.iter_mut().zip(self.slots.iter_mut()) {
             match sink {
-                Sink::Mqtt => m.client.shutdown(now),
+                #[cfg(feature = "mqtt")]
+                Sink::Mqtt => m.client.shutdown(now_ms()),
                 // Its socket and files close now, as the sink ends (not when the slot is
                 // reused).
                 Sink::Udp => m.udp.sender = UdpSender::unset(),
+                #[cfg(feature = "prometheus")]
                 Sink::Prometheus => m.textfile.end(),
                 _ => {}
             }
@@ -368,6 +392,8 @@ impl Exporters {
     /// The sink `value` names; a UDP or MQTT one starts its state in `slot`.
     // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
+    // The node name goes into MQTT's topics only.
+    #[cfg_attr(not(feature = "mqtt"), allow(unused_variables))]
     fn sink(value: &str, host: &str, slot: &mut Slot) -> Option<Sink> {
         Some(match spec::parse(value).ok()? {
             Spec::LineStdout => Sink::Stdout,
@@ -387,10 +413,12 @@ impl Exporters {
                 udp.lines = 0;
                 Sink::Udp
             }
+            #[cfg(feature = "prometheus")]
             Spec::Prometheus(p) => {
                 slot.textfile.start(p).ok()?;
                 Sink::Prometheus
             }
+            #[cfg(feature = "mqtt")]
             Spec::Mqtt {
                 broker,
                 qos1,
@@ -446,6 +474,7 @@ impl Exporters {
                 }
             });
         }
+        #[cfg(feature = "prometheus")]
         for ((sink, counters), m) in self.sinks.iter_mut().zip(self.slots.iter_mut()) {
             if let Sink::Prometheus = sink {
                 match m.textfile.sample(s, &mut self.line) {
@@ -474,6 +503,7 @@ impl Exporters {
 
     /// Gives the rendered line (`self.line`) to every sink that takes lines; MQTT files it
     /// under `measurement` and `key`.
+    #[cfg_attr(not(feature = "mqtt"), allow(unused_variables))]
     fn deliver(
         &mut self,
         measurement: &str,
@@ -501,7 +531,9 @@ impl Exporters {
                     m.udp.push(line, outcome, counters);
                     continue;
                 }
+                #[cfg(feature = "prometheus")]
                 Sink::Prometheus => continue,
+                #[cfg(feature = "mqtt")]
                 Sink::Mqtt => {
                     let mut topic: Fixed<TOPIC> = Fixed::new();
                     let w = topic.text();
@@ -527,6 +559,7 @@ impl Exporters {
                 Sink::Udp => m.udp.flush(outcome, counters),
                 // The clock only where a timer runs: a clock read is a system call (no
                 // vDSO lookup in this program), and this runs for every message.
+                #[cfg(feature = "mqtt")]
                 Sink::Mqtt => m.client.poll(now_ms()),
                 _ => {}
             }
@@ -536,6 +569,7 @@ impl Exporters {
     /// Lets the network exporters progress (connect, flush, read acknowledgements, keep
     /// alive). Call it at least once a second; it never waits.
     pub fn poll(&mut self) {
+        #[cfg(feature = "mqtt")]
         for ((sink, _), m) in self.sinks.iter_mut().zip(self.slots.iter_mut()) {
             if let Sink::Mqtt = sink {
                 // The clock only where a timer runs (see `finish`).
@@ -545,6 +579,7 @@ impl Exporters {
     }
 
     /// Whether there is an MQTT exporter and every one is connected to its broker.
+    #[cfg(feature = "mqtt")]
     pub fn sinks_connected(&self) -> bool {
         let mut mqtt = self
             .sinks
@@ -562,6 +597,7 @@ impl Exporters {
     }
 
     /// Packets the MQTT exporters hold (not yet written, or not yet acknowledged).
+    #[cfg(feature = "mqtt")]
     pub fn backlog(&self) -> usize {
         self.sinks
             .iter()
@@ -580,6 +616,7 @@ impl Exporters {
 
     /// Writes one line per sink: `export KIND exported N dropped N` (MQTT adds its
     /// connection counters).
+    #[cfg_attr(not(feature = "mqtt"), allow(unused_variables))]
     pub fn report(&self, w: &mut dyn Text) {
         for ((sink, c), m) in self.sinks.iter().zip(&self.slots) {
             w.str("export ");
@@ -588,6 +625,7 @@ impl Exporters {
             w.uint(c.exported);
             w.str(" dropped ");
             w.uint(c.dropped);
+            #[cfg(feature = "mqtt")]
             if let Sink::Mqtt = sink {
                 let mc = m.client.counters;
                 w.str(" connects ");
@@ -621,7 +659,8 @@ mod tests {
     }
 
     /// Every line goes to every line sink, each sink counts its own records, and a sink
-    /// that fails (a textfile in a directory that cannot be made) costs only its own.
+    /// that fails (a textfile in a directory that cannot be made, when the build has the
+    /// textfile) costs only its own.
     #[test]
     fn lines_reach_every_line_sink_and_each_sink_counts_its_records() {
         let dir = std::env::temp_dir().join(format!("nltelem-exporters-{}", std::process::id()));
@@ -629,7 +668,11 @@ mod tests {
         let file = dir.join("out.lp");
         let file_spec = format!("line-protocol:file:{}", file.display());
         let prom_spec = "prometheus:/nonexistent-nltelem/a/n.prom";
-        let list = specs(&["line-protocol:stdout", &file_spec, prom_spec]);
+        let prometheus = cfg!(feature = "prometheus");
+        let mut list = specs(&["line-protocol:stdout", &file_spec]);
+        if prometheus {
+            list.extend(specs(&[prom_spec]));
+        }
         let mut e = Exporters::with_host(&list, "r1");
         let mut buf = [0u8; 512];
         let len = sample_bytes(&mut buf, 3, "eth0");
@@ -640,7 +683,7 @@ mod tests {
             e.sample(&s, &mut stdout),
             Outcome {
                 exported: 8,
-                failed: 1
+                failed: u64::from(prometheus)
             }
         );
         let mut lines = Gathered::default();
@@ -671,12 +714,14 @@ mod tests {
             stdout.0,
             "nltelem_event,host=r1,kind=link-up kind=\"link-up\"\n"
         );
-        assert_eq!(
-            report(&e),
+        let mut want = std::string::String::from(
             "export line-protocol:stdout exported 5 dropped 0\n\
-             export line-protocol:file exported 5 dropped 0\n\
-             export prometheus exported 0 dropped 1\n"
+             export line-protocol:file exported 5 dropped 0\n",
         );
+        if prometheus {
+            want.push_str("export prometheus exported 0 dropped 1\n");
+        }
+        assert_eq!(report(&e), want);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -735,6 +780,7 @@ mod tests {
 
     /// The MQTT client's identity: `nltelem-HOST`, its status topic `PREFIX/LEVEL/status`
     /// with the node name as one topic level; its report line.
+    #[cfg(feature = "mqtt")]
     #[test]
     fn mqtt_names_carry_the_prefix_and_the_host_as_one_level() {
         let e = Exporters::with_host(&specs(&["mqtt:127.0.0.1:1883,prefix=site/a"]), "r/1+#");
@@ -751,6 +797,7 @@ mod tests {
     /// Sinks keep their state in the slot of their position, set up in place: a slot that
     /// held one kind of sink serves another after a reconfiguration, and a textfile that
     /// moved to another slot still completes its snapshots.
+    #[cfg(feature = "prometheus")]
     #[test]
     fn a_reconfigured_slot_serves_another_kind_of_sink() {
         let dir = std::env::temp_dir().join(format!("nltelem-slots-{}", std::process::id()));

@@ -2,16 +2,12 @@
 //! protocol. Nothing here waits: a connect in progress, a full socket buffer or an absent
 //! peer is reported at once and the caller drops or keeps the record.
 
-use super::mqtt::{Link, LinkError};
 use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use rustix::event::{poll, PollFd, PollFlags};
 use rustix::fd::OwnedFd;
-use rustix::io::Errno;
-use rustix::net::{
-    connect, recv, send, sendto, socket_with, sockopt, AddressFamily, RecvFlags, SendFlags,
-    SocketFlags, SocketType,
-};
-use rustix::time::Timespec;
+use rustix::net::{sendto, socket_with, AddressFamily, SendFlags, SocketFlags, SocketType};
+
+#[cfg(feature = "mqtt")]
+pub use tcp::TcpLink;
 
 fn family(addr: &SocketAddr) -> AddressFamily {
     match addr {
@@ -20,93 +16,108 @@ fn family(addr: &SocketAddr) -> AddressFamily {
     }
 }
 
-fn link_error(e: Errno) -> LinkError {
-    if e == Errno::AGAIN || e == Errno::INPROGRESS || e == Errno::ALREADY || e == Errno::INTR {
-        LinkError::WouldBlock
-    } else {
-        LinkError::Closed
-    }
-}
+/// The MQTT exporter's stream (built with the `mqtt` feature).
+#[cfg(feature = "mqtt")]
+mod tcp {
+    use super::family;
+    use crate::export::mqtt::{Link, LinkError};
+    use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+    use rustix::event::{poll, PollFd, PollFlags};
+    use rustix::fd::OwnedFd;
+    use rustix::io::Errno;
+    use rustix::net::{
+        connect, recv, send, socket_with, sockopt, RecvFlags, SendFlags, SocketFlags, SocketType,
+    };
+    use rustix::time::Timespec;
 
-/// A TCP connection to an MQTT broker, non-blocking from the start.
-pub struct TcpLink {
-    broker: SocketAddr,
-    fd: Option<OwnedFd>,
-}
-
-impl TcpLink {
-    /// A link to `broker` (not connected until [`Link::open`]).
-    pub fn new(broker: SocketAddr) -> Self {
-        TcpLink { broker, fd: None }
-    }
-
-    /// A link to no broker, for a client slot not in use (`0.0.0.0:0`).
-    pub const fn unset() -> Self {
-        TcpLink {
-            broker: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
-            fd: None,
+    fn link_error(e: Errno) -> LinkError {
+        if e == Errno::AGAIN || e == Errno::INPROGRESS || e == Errno::ALREADY || e == Errno::INTR {
+            LinkError::WouldBlock
+        } else {
+            LinkError::Closed
         }
     }
 
-    fn fd(&self) -> Result<&OwnedFd, LinkError> {
-        self.fd.as_ref().ok_or(LinkError::Closed)
-    }
-}
-
-impl Link for TcpLink {
-    fn open(&mut self) -> Result<(), LinkError> {
-        self.fd = None;
-        let fd = socket_with(
-            family(&self.broker),
-            SocketType::STREAM,
-            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-            None,
-        )
-        .map_err(|_| LinkError::Closed)?;
-        match connect(&fd, &self.broker) {
-            Ok(()) => {}
-            Err(e) if link_error(e) == LinkError::WouldBlock => {}
-            Err(_) => return Err(LinkError::Closed),
-        }
-        self.fd = Some(fd);
-        Ok(())
+    /// A TCP connection to an MQTT broker, non-blocking from the start.
+    pub struct TcpLink {
+        broker: SocketAddr,
+        fd: Option<OwnedFd>,
     }
 
-    fn established(&mut self) -> Result<(), LinkError> {
-        let fd = self.fd()?;
-        let mut fds = [PollFd::new(fd, PollFlags::OUT)];
-        let zero = Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        match poll(&mut fds, Some(&zero)) {
-            Ok(0) => return Err(LinkError::WouldBlock),
-            Ok(_) => {}
-            Err(e) => return Err(link_error(e)),
+    impl TcpLink {
+        /// A link to `broker` (not connected until [`Link::open`]).
+        pub fn new(broker: SocketAddr) -> Self {
+            TcpLink { broker, fd: None }
         }
-        // Writable: the connect finished, well or badly (SO_ERROR tells which).
-        match sockopt::socket_error(fd) {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(LinkError::Closed),
+
+        /// A link to no broker, for a client slot not in use (`0.0.0.0:0`).
+        pub const fn unset() -> Self {
+            TcpLink {
+                broker: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+                fd: None,
+            }
+        }
+
+        fn fd(&self) -> Result<&OwnedFd, LinkError> {
+            self.fd.as_ref().ok_or(LinkError::Closed)
         }
     }
 
-    fn send(&mut self, bytes: &[u8]) -> Result<usize, LinkError> {
-        // NOSIGNAL: a broker that went away must not kill the agent with SIGPIPE.
-        send(self.fd()?, bytes, SendFlags::NOSIGNAL | SendFlags::DONTWAIT).map_err(link_error)
-    }
-
-    fn recv(&mut self, buf: &mut [u8]) -> Result<usize, LinkError> {
-        if buf.is_empty() {
-            return Err(LinkError::WouldBlock);
+    impl Link for TcpLink {
+        fn open(&mut self) -> Result<(), LinkError> {
+            self.fd = None;
+            let fd = socket_with(
+                family(&self.broker),
+                SocketType::STREAM,
+                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+                None,
+            )
+            .map_err(|_| LinkError::Closed)?;
+            match connect(&fd, &self.broker) {
+                Ok(()) => {}
+                Err(e) if link_error(e) == LinkError::WouldBlock => {}
+                Err(_) => return Err(LinkError::Closed),
+            }
+            self.fd = Some(fd);
+            Ok(())
         }
-        recv(self.fd()?, buf, RecvFlags::DONTWAIT)
-            .map(|(got, _)| got)
-            .map_err(link_error)
-    }
 
-    fn close(&mut self) {
-        self.fd = None;
+        fn established(&mut self) -> Result<(), LinkError> {
+            let fd = self.fd()?;
+            let mut fds = [PollFd::new(fd, PollFlags::OUT)];
+            let zero = Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            match poll(&mut fds, Some(&zero)) {
+                Ok(0) => return Err(LinkError::WouldBlock),
+                Ok(_) => {}
+                Err(e) => return Err(link_error(e)),
+            }
+            // Writable: the connect finished, well or badly (SO_ERROR tells which).
+            match sockopt::socket_error(fd) {
+                Ok(Ok(())) => Ok(()),
+                _ => Err(LinkError::Closed),
+            }
+        }
+
+        fn send(&mut self, bytes: &[u8]) -> Result<usize, LinkError> {
+            // NOSIGNAL: a broker that went away must not kill the agent with SIGPIPE.
+            send(self.fd()?, bytes, SendFlags::NOSIGNAL | SendFlags::DONTWAIT).map_err(link_error)
+        }
+
+        fn recv(&mut self, buf: &mut [u8]) -> Result<usize, LinkError> {
+            if buf.is_empty() {
+                return Err(LinkError::WouldBlock);
+            }
+            recv(self.fd()?, buf, RecvFlags::DONTWAIT)
+                .map(|(got, _)| got)
+                .map_err(link_error)
+        }
+
+        fn close(&mut self) {
+            self.fd = None;
+        }
     }
 }
 

@@ -9,11 +9,13 @@
 //! | `mqtt:ADDR:PORT[,qos=0\|1][,prefix=TOPIC]` | MQTT 3.1.1 publishes (default qos=1, prefix=nltelem) |
 //!
 //! Addresses are numeric (`192.0.2.1:8089`, `[2001:db8::1]:1883`): the agent has no
-//! resolver.
+//! resolver. A build without the `prometheus` or `mqtt` feature refuses that kind with
+//! [`NOT_BUILT`].
 
 use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 /// Longest MQTT topic prefix.
+#[cfg(feature = "mqtt")]
 pub const MAX_PREFIX: usize = 48;
 
 /// One parsed `export` value.
@@ -26,8 +28,10 @@ pub enum Spec<'a> {
     /// Line protocol in UDP datagrams to this address.
     LineUdp(SocketAddr),
     /// A Prometheus textfile at this path.
+    #[cfg(feature = "prometheus")]
     Prometheus(&'a str),
     /// MQTT publishes.
+    #[cfg(feature = "mqtt")]
     Mqtt {
         /// The broker.
         broker: SocketAddr,
@@ -42,6 +46,9 @@ pub enum Spec<'a> {
 pub const EXPECTED: &str = "line-protocol:stdout, line-protocol:file:/PATH, \
 line-protocol:udp:ADDR:PORT, prometheus:/DIR/NAME.prom or mqtt:ADDR:PORT[,qos=0|1][,prefix=P]";
 
+/// What an `export` value of a kind this build left out gets (its cargo feature was off).
+pub const NOT_BUILT: &str = "an exporter this build has (it was built without this kind)";
+
 /// Splits `s` at the first `sep` (an ASCII byte, so both sides stay text).
 fn split_once(s: &str, sep: u8) -> Option<(&str, &str)> {
     let i = s.bytes().position(|b| b == sep)?;
@@ -49,6 +56,7 @@ fn split_once(s: &str, sep: u8) -> Option<(&str, &str)> {
 }
 
 /// Splits `s` at the last `sep`.
+#[cfg(feature = "prometheus")]
 fn rsplit_once(s: &str, sep: u8) -> Option<(&str, &str)> {
     let i = s.bytes().rposition(|b| b == sep)?;
     Some((s.get(..i)?, s.get(i + 1..)?))
@@ -56,11 +64,13 @@ fn rsplit_once(s: &str, sep: u8) -> Option<(&str, &str)> {
 
 /// The `sep`-separated parts of a string, as `str::split` gives them (an empty string is
 /// one empty part). Byte loops: core's pattern searchers are much larger.
+#[cfg(feature = "mqtt")]
 struct Parts<'a> {
     rest: Option<&'a str>,
     sep: u8,
 }
 
+#[cfg(feature = "mqtt")]
 impl<'a> Iterator for Parts<'a> {
     type Item = &'a str;
 
@@ -76,6 +86,7 @@ impl<'a> Iterator for Parts<'a> {
     }
 }
 
+#[cfg(feature = "mqtt")]
 fn parts(s: &str, sep: u8) -> Parts<'_> {
     Parts { rest: Some(s), sep }
 }
@@ -110,6 +121,7 @@ fn has_space_or_nul(s: &str) -> bool {
 }
 
 /// A topic prefix: non-empty, no wildcards, no empty levels at the ends.
+#[cfg(feature = "mqtt")]
 fn topic_prefix(p: &str) -> Option<&str> {
     let ok = !p.is_empty()
         && p.len() <= MAX_PREFIX
@@ -283,8 +295,20 @@ impl Cursor<'_> {
 
 /// Parses one `export` value.
 pub fn parse(spec: &str) -> Result<Spec<'_>, &'static str> {
+    #[cfg(not(all(feature = "prometheus", feature = "mqtt")))]
+    if left_out(spec) {
+        return Err(NOT_BUILT);
+    }
     // Every mistake gets the same message: one place makes it.
     spec_of(spec).ok_or(EXPECTED)
+}
+
+/// Whether `spec` is of a kind this build left out.
+#[cfg(not(all(feature = "prometheus", feature = "mqtt")))]
+fn left_out(spec: &str) -> bool {
+    let (kind, _) = split_once(spec, b':').unwrap_or((spec, ""));
+    (cfg!(not(feature = "prometheus")) && kind == "prometheus")
+        || (cfg!(not(feature = "mqtt")) && kind == "mqtt")
 }
 
 fn spec_of(spec: &str) -> Option<Spec<'_>> {
@@ -296,6 +320,7 @@ fn spec_of(spec: &str) -> Option<Spec<'_>> {
             Some(("udp", addr)) => Spec::LineUdp(socket_addr(addr)?),
             _ => return None,
         },
+        #[cfg(feature = "prometheus")]
         "prometheus" => {
             let path = absolute_path(target)?;
             // An absolute path has a slash.
@@ -305,6 +330,7 @@ fn spec_of(spec: &str) -> Option<Spec<'_>> {
                 name.len() > ".prom".len() && name.ends_with(".prom") && !name.starts_with('.');
             Spec::Prometheus(ok.then_some(path)?)
         }
+        #[cfg(feature = "mqtt")]
         "mqtt" => {
             let mut parts = parts(target, b',');
             let broker = socket_addr(parts.next()?)?;
@@ -332,7 +358,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_kind_parses() {
+    fn line_protocol_parses() {
         assert_eq!(parse("line-protocol:stdout"), Ok(Spec::LineStdout));
         assert_eq!(
             parse("line-protocol:file:/var/log/nltelem.lp"),
@@ -342,10 +368,20 @@ mod tests {
             parse("line-protocol:udp:192.0.2.1:8089"),
             Ok(Spec::LineUdp("192.0.2.1:8089".parse().unwrap()))
         );
+    }
+
+    #[cfg(feature = "prometheus")]
+    #[test]
+    fn a_prometheus_textfile_parses() {
         assert_eq!(
             parse("prometheus:/var/prometheus/nltelem.prom"),
             Ok(Spec::Prometheus("/var/prometheus/nltelem.prom"))
         );
+    }
+
+    #[cfg(feature = "mqtt")]
+    #[test]
+    fn mqtt_parses() {
         assert_eq!(
             parse("mqtt:[2001:db8::1]:1883,qos=0,prefix=site/a"),
             Ok(Spec::Mqtt {
@@ -495,20 +531,58 @@ mod tests {
             "line-protocol:file:/a b",
             "line-protocol:file:/a\u{a0}b",
             "line-protocol:file:/a\0b",
-            "prometheus:/a/x\u{3000}.prom",
             "line-protocol:udp:influx.example:8089",
             "line-protocol:udp:192.0.2.1",
+            "carrier-pigeon:stdout",
+        ] {
+            assert_eq!(parse(bad), Err(EXPECTED), "{bad}");
+        }
+        let prometheus = [
+            "prometheus:/a/x\u{3000}.prom",
             "prometheus:/var/prometheus/nltelem.txt",
             "prometheus:/var/prometheus/.prom",
             "prometheus:/var/prometheus/.hidden.prom",
+        ];
+        let mqtt = [
             "mqtt:192.0.2.1",
             "mqtt:192.0.2.1:1883,qos=2",
             "mqtt:192.0.2.1:1883,prefix=a/+/b",
             "mqtt:192.0.2.1:1883,prefix=/a",
             "mqtt:192.0.2.1:1883,retain=1",
-            "carrier-pigeon:stdout",
+        ];
+        let (built, left_out) = (Err(EXPECTED), Err(NOT_BUILT));
+        let prometheus_says = if cfg!(feature = "prometheus") {
+            built
+        } else {
+            left_out
+        };
+        let mqtt_says = if cfg!(feature = "mqtt") {
+            built
+        } else {
+            left_out
+        };
+        for bad in prometheus {
+            assert_eq!(parse(bad), prometheus_says, "{bad}");
+        }
+        for bad in mqtt {
+            assert_eq!(parse(bad), mqtt_says, "{bad}");
+        }
+    }
+
+    /// A kind this build left out is named as such, whatever follows it.
+    #[test]
+    fn kinds_left_out_of_the_build_say_so() {
+        for (value, built) in [
+            (
+                "prometheus:/var/prometheus/nltelem.prom",
+                cfg!(feature = "prometheus"),
+            ),
+            ("mqtt:192.0.2.1:1883", cfg!(feature = "mqtt")),
         ] {
-            assert_eq!(parse(bad), Err(EXPECTED), "{bad}");
+            assert_eq!(parse(value).is_ok(), built, "{value}");
+            if !built {
+                assert_eq!(parse(value), Err(NOT_BUILT), "{value}");
+            }
         }
     }
 }

@@ -24,7 +24,13 @@ define NLTELEM_VENDOR_CRATES
 endef
 NLTELEM_PRE_BUILD_HOOKS += NLTELEM_VENDOR_CRATES
 
-NLTELEM_CARGO_BUILD_OPTS = --package nltelem
+# Line protocol is always built; the other exporters are cargo features chosen in
+# menuconfig.
+NLTELEM_FEATURES = \
+	$(if $(BR2_PACKAGE_NLTELEM_MQTT),mqtt) \
+	$(if $(BR2_PACKAGE_NLTELEM_PROMETHEUS),prometheus)
+NLTELEM_CARGO_BUILD_OPTS = --package nltelem --no-default-features \
+	--features "$(strip $(NLTELEM_FEATURES))"
 
 # `cargo install --path ./` (pkg-cargo's default) refuses a virtual manifest.
 define NLTELEM_INSTALL_TARGET_CMDS
