@@ -172,8 +172,7 @@ fn open(
     family: Option<(&str, [&str; 2])>,
     buf: &mut [u8],
 ) -> Result<(NlSocket, Ids), Error> {
-    let mut sock = NlSocket::open_bound(protocol)?;
-    sock.set_recv_timeout(REQUEST_TIMEOUT)?;
+    let mut sock = NlSocket::open_bound_with_timeout(protocol, REQUEST_TIMEOUT)?;
     let ids = match family {
         Some((name, groups)) => resolve(&mut sock, name, groups, buf)?,
         None => (0, [None; 2]),
