@@ -2,7 +2,7 @@
 
 use crate::conn;
 use crate::daemon::{c_path, read_config, wait};
-use crate::io::{self, Stdout};
+use crate::io::{self, Cause, Stdout};
 use crate::sys::{self, Buffers};
 use nlcore::sock::{Error, NlSocket};
 use nlcore::text::Text;
@@ -39,20 +39,16 @@ fn connect(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), u8> {
 
 /// Says why the module cannot be reached; the exit code.
 fn say_conn(config: &Config, e: Error) -> u8 {
-    let code = conn::exit_code(&e);
-    if code == exit::UNAVAILABLE {
-        io::error_line(&|w| {
-            w.str(match config.transport {
-                config::Transport::Genl => "module not loaded (no generic netlink family `",
-                config::Transport::Unit(_) => "module not loaded (no netlink unit for `",
-            });
-            w.str(&config.family);
-            w.str("`)");
-        });
+    if conn::is_absent(&e) {
+        let words = match config.transport {
+            config::Transport::Genl => "module not loaded (no generic netlink family `",
+            config::Transport::Unit(_) => "module not loaded (no netlink unit for `",
+        };
+        io::report([words, &config.family], Cause::Nothing, "`)");
+        exit::UNAVAILABLE
     } else {
-        conn::say_error("", &e, conn::hint(code));
+        conn::say_unreachable("", &e)
     }
-    code
 }
 
 /// Renders one of the module's messages in a reply: its attributes parsed, then printed.

@@ -2,7 +2,7 @@
 //! and, for the daemon and `monitor`, a data socket in the groups. Keeping them apart
 //! means a request never has to skip (and lose) samples that arrive while it waits.
 
-use crate::io;
+use crate::io::{self, Cause};
 use core::time::Duration;
 use nlcore::consts::{
     CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY, GENL_CTRL_GROUP_NOTIFY, GENL_CTRL_NAME,
@@ -118,72 +118,119 @@ pub fn request<'b>(
     exchange(sock, route, command, put, false, buf, each)
 }
 
-/// A hint for the stderr line of a failure with exit code `code` (one for 77).
-pub fn hint(code: u8) -> &'static str {
-    if code == exit::NOPERM {
-        " (joining the groups and changing settings need root or CAP_NET_ADMIN)"
-    } else {
-        ""
-    }
-}
-
 /// `nltelem: <what><error><tail>` on standard error.
 pub fn say_error(what: &str, e: &Error, tail: &str) {
-    io::error_line(&|w| {
-        w.str(what);
-        e.describe(w);
-        w.str(tail);
-    });
+    io::report([what, ""], Cause::Failed(&Failed::from(*e)), tail);
+}
+
+/// Says why the module's transport could not be opened, `what` first, with what a
+/// refusal for lack of privilege needs; returns the exit code for the error.
+pub fn say_unreachable(what: &str, e: &Error) -> u8 {
+    let code = exit_code(e);
+    let hint = match code {
+        exit::NOPERM => " (joining the groups and changing settings need root or CAP_NET_ADMIN)",
+        _ => "",
+    };
+    say_error(what, e, hint);
+    code
 }
 
 /// `nltelem: <what>: <failure>` on standard error, with what a refusal for lack of
 /// privilege needs; returns the exit code for the failure.
 pub fn say_failed(what: &str, f: &Failed<'_>) -> u8 {
     let code = exit_code(&f.error);
-    io::error_line(&|w| {
-        w.str(what);
-        w.str(": ");
-        f.describe(w);
-        if code == exit::NOPERM {
-            w.str(" (needs CAP_NET_ADMIN)");
-        }
-    });
+    let hint = match code {
+        exit::NOPERM => " (needs CAP_NET_ADMIN)",
+        _ => "",
+    };
+    io::report([what, ": "], Cause::Failed(f), hint);
     code
 }
 
-/// A socket for requests on `protocol`: a reply is waited for [`REQUEST_TIMEOUT`] at most.
-fn request_socket(protocol: i32) -> Result<NlSocket, Error> {
-    let sock = NlSocket::open_bound(protocol)?;
-    sock.set_recv_timeout(REQUEST_TIMEOUT)?;
+/// What sets the agent's sockets apart, as data: [`open`] and [`set_up`] are the one
+/// sequence of options for all of them (requests, data, the controller watcher).
+#[derive(Default)]
+struct Setup {
+    /// `SO_RCVBUF` in bytes; 0 keeps the system's default.
+    rcvbuf: u32,
+    /// Groups to join; `Some(None)` is one the module does not have ([`Error::NotFound`]).
+    join: [Option<Option<u32>>; 2],
+    /// Errors explained in words (`NETLINK_EXT_ACK`).
+    ext_ack: bool,
+    nonblocking: bool,
+    any_sender: bool,
+}
+
+/// A family's id and the ids of two of its groups, as [`open`] resolves them.
+type Ids = (u16, [Option<u32>; 2]);
+
+/// Opens a socket on `protocol`, bound, whose requests wait [`REQUEST_TIMEOUT`] at most
+/// for a reply; and resolves the generic netlink family `family` and two of its groups
+/// through it when asked (their ids, or zeros and `None`).
+fn open(
+    protocol: i32,
+    family: Option<(&str, [&str; 2])>,
+    buf: &mut [u8],
+) -> Result<(NlSocket, Ids), Error> {
+    let mut sock = NlSocket::open_bound_with_timeout(protocol, REQUEST_TIMEOUT)?;
+    let ids = match family {
+        Some((name, groups)) => resolve(&mut sock, name, groups, buf)?,
+        None => (0, [None; 2]),
+    };
+    Ok((sock, ids))
+}
+
+/// Applies `setup` to `sock`.
+fn set_up(mut sock: NlSocket, setup: Setup) -> Result<NlSocket, Error> {
+    if setup.rcvbuf > 0 {
+        let bytes = setup.rcvbuf as usize;
+        // FORCE needs CAP_NET_ADMIN; without it the kernel's rmem_max caps the size.
+        if sock.set_recv_buffer_force(bytes).is_err() {
+            sock.set_recv_buffer(bytes)?;
+        }
+    }
+    for group in setup.join.into_iter().flatten() {
+        sock.join_group(group.ok_or(Error::NotFound)?)?;
+    }
+    if setup.ext_ack {
+        // Older kernels without the option still work.
+        let _ = sock.set_ext_ack(true);
+    }
+    if setup.nonblocking {
+        sock.set_nonblocking(true)?;
+    }
+    sock.set_accept_any_sender(setup.any_sender);
     Ok(sock)
 }
 
 /// Opens the request socket and resolves the route to the module.
 pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), Error> {
-    let mut sock = request_socket(match config.transport {
-        Transport::Genl => NETLINK_GENERIC,
-        Transport::Unit(unit) => Route::Classic { unit }.protocol(),
-    })?;
-    let route = match config.transport {
-        Transport::Genl => {
-            let (family, [telemetry, events]) = resolve(
-                &mut sock,
-                &config.family,
+    let (protocol, family, route) = match config.transport {
+        Transport::Genl => (
+            NETLINK_GENERIC,
+            Some((
+                config.family.as_str(),
                 [proto::MCGRP_TELEMETRY, proto::MCGRP_EVENTS],
-                buf,
-            )?;
-            Route::Genl {
-                family,
-                telemetry,
-                events,
-            }
+            )),
+            None,
+        ),
+        Transport::Unit(unit) => {
+            let route = Route::Classic { unit };
+            (route.protocol(), None, Some(route))
         }
-        Transport::Unit(unit) => Route::Classic { unit },
     };
-    // Errors explained in words; older kernels without the option still work.
-    let _ = sock.set_ext_ack(true);
-    sock.set_accept_any_sender(config.accept_senders == Senders::Any);
-    Ok((sock, route))
+    let (sock, (family, [telemetry, events])) = open(protocol, family, buf)?;
+    let route = route.unwrap_or(Route::Genl {
+        family,
+        telemetry,
+        events,
+    });
+    let setup = Setup {
+        ext_ack: true,
+        any_sender: config.accept_senders == Senders::Any,
+        ..Setup::default()
+    };
+    Ok((set_up(sock, setup)?, route))
 }
 
 /// A family's id and the ids of two of its groups, by name (`CTRL_CMD_GETFAMILY`). Only
@@ -194,7 +241,7 @@ fn resolve(
     name: &str,
     groups: [&str; 2],
     buf: &mut [u8],
-) -> Result<(u16, [Option<u32>; 2]), Error> {
+) -> Result<Ids, Error> {
     let mut found = None;
     let on_data: OnData<'_> = &mut |msg| {
         match CtrlFamily::parse(&msg) {
@@ -216,34 +263,31 @@ fn resolve(
 
 /// The controller's watcher: a socket in `nlctrl`'s `notify` group, non-blocking.
 pub fn open_watcher(buf: &mut [u8]) -> Result<NlSocket, Error> {
-    let mut sock = request_socket(NETLINK_GENERIC)?;
-    let (_, [notify, _]) = resolve(&mut sock, GENL_CTRL_NAME, [GENL_CTRL_GROUP_NOTIFY, ""], buf)?;
-    let notify = notify.ok_or(Error::NotFound)?;
-    sock.join_group(notify)?;
-    sock.set_nonblocking(true)?;
-    Ok(sock)
+    let family = (GENL_CTRL_NAME, [GENL_CTRL_GROUP_NOTIFY, ""]);
+    let (sock, (_, [notify, _])) = open(NETLINK_GENERIC, Some(family), buf)?;
+    let setup = Setup {
+        join: [Some(notify), None],
+        nonblocking: true,
+        ..Setup::default()
+    };
+    set_up(sock, setup)
 }
 
 /// Opens the data socket: non-blocking, in the configured groups.
 pub fn open_data(config: &Config, route: &Route) -> Result<NlSocket, Error> {
-    let mut sock = NlSocket::open_bound(route.protocol())?;
-    if config.rcvbuf_bytes > 0 {
-        let bytes = config.rcvbuf_bytes as usize;
-        // FORCE needs CAP_NET_ADMIN; without it the kernel's rmem_max caps the size.
-        if sock.set_recv_buffer_force(bytes).is_err() {
-            sock.set_recv_buffer(bytes)?;
-        }
-    }
     let (telemetry, events) = route.group_ids();
-    if config.groups.telemetry {
-        sock.join_group(telemetry.ok_or(Error::NotFound)?)?;
-    }
-    if config.groups.events {
-        sock.join_group(events.ok_or(Error::NotFound)?)?;
-    }
-    sock.set_nonblocking(true)?;
-    sock.set_accept_any_sender(config.accept_senders == Senders::Any);
-    Ok(sock)
+    let (sock, _) = open(route.protocol(), None, &mut [])?;
+    let setup = Setup {
+        rcvbuf: config.rcvbuf_bytes,
+        join: [
+            config.groups.telemetry.then_some(telemetry),
+            config.groups.events.then_some(events),
+        ],
+        nonblocking: true,
+        any_sender: config.accept_senders == Senders::Any,
+        ..Setup::default()
+    };
+    set_up(sock, setup)
 }
 
 /// Leaves the groups (on exit: the kernel stops queueing for this socket at once).

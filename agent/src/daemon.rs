@@ -11,7 +11,7 @@
 //! within one poll round (well under a second).
 
 use crate::conn;
-use crate::io::{self, Stdout};
+use crate::io::{self, Cause, Stdout};
 use crate::{log, sys};
 use core::ffi::CStr;
 use nlcore::consts::{CTRL_CMD_DELFAMILY, CTRL_CMD_NEWFAMILY};
@@ -55,12 +55,7 @@ pub fn c_path<'s>(path: &str, scratch: &'s mut [u8]) -> Result<&'s CStr, Errno> 
 
 /// `nltelem: <before><what>errno <n>` on standard error.
 fn say_errno(before: &str, what: &str, e: Errno) {
-    io::error_line(&|w| {
-        w.str(before);
-        w.str(what);
-        w.str("errno ");
-        w.int(e.raw_os_error().into());
-    });
+    io::report([before, what], Cause::Errno(e), "");
 }
 
 /// Reads a configuration file (at most [`config::MAX_FILE_BYTES`]) through `scratch`
@@ -258,11 +253,10 @@ impl Agent<'_> {
                         }
                         self.wait_for_module(buf)
                     }
-                    code => {
-                        let hint = conn::hint(code);
-                        conn::say_error("cannot open the module's transport: ", &e, hint);
-                        End::Fatal(code)
-                    }
+                    _ => End::Fatal(conn::say_unreachable(
+                        "cannot open the module's transport: ",
+                        &e,
+                    )),
                 },
             };
             if let End::Gone = end {

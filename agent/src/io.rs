@@ -2,6 +2,7 @@
 
 use crate::sys;
 use embedded_io::{ErrorKind, ErrorType, Write};
+use nlcore::sock::Failed;
 use nlcore::text::Text;
 use nltelem::sink::TextSink;
 
@@ -58,7 +59,36 @@ pub fn error_line(say: &dyn Fn(&mut dyn Text)) {
     err.flush();
 }
 
-/// [`error_line`] with a fixed message.
+/// What a line on standard error says after its words (see [`report`]).
+pub enum Cause<'a> {
+    /// Nothing more.
+    Nothing,
+    /// `errno <n>`.
+    Errno(rustix::io::Errno),
+    /// A socket error or a refused request, with the kernel's explanation.
+    Failed(&'a Failed<'a>),
+}
+
+/// `nltelem: <words><cause><tail>` on standard error: every failure the agent reports
+/// goes through here (or [`error_line`], for text of its own), so each site passes data
+/// rather than carrying code of its own to print it.
+pub fn report(words: [&str; 2], cause: Cause<'_>, tail: &str) {
+    error_line(&|w| {
+        w.str(words[0]);
+        w.str(words[1]);
+        match cause {
+            Cause::Nothing => {}
+            Cause::Errno(e) => {
+                w.str("errno ");
+                w.int(e.raw_os_error().into());
+            }
+            Cause::Failed(f) => f.describe(w),
+        }
+        w.str(tail);
+    });
+}
+
+/// [`report`] of a fixed message.
 pub fn fail(message: &str) {
-    error_line(&|w| w.str(message));
+    report([message, ""], Cause::Nothing, "");
 }

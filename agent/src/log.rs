@@ -134,11 +134,9 @@ fn push(frame: &mut [u8; FRAME_BUFFER], len: &mut usize, target: &mut Target, by
 
 /// Writes encoded bytes to the target; a failing log never stops the agent.
 fn emit(target: &mut Target, bytes: &[u8]) {
-    match target {
-        Target::None => {}
-        Target::Stderr => {
-            let _ = rustix::io::write(stderr(), bytes);
-        }
+    let fd = match target {
+        Target::None => return,
+        Target::Stderr => stderr(),
         Target::File {
             fd,
             path,
@@ -158,9 +156,12 @@ fn emit(target: &mut Target, bytes: &[u8]) {
                     }
                 }
             }
-            let _ = rustix::io::write(fd.as_fd(), bytes);
+            let fd: &OwnedFd = fd;
+            fd.as_fd()
         }
-    }
+    };
+    // One write for both targets.
+    let _ = rustix::io::write(fd, bytes);
 }
 
 // The shipped image is a plain static executable (not PIE, see .cargo/config.toml): the

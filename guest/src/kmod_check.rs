@@ -61,8 +61,8 @@ impl Refusal {
         match f.error {
             SockError::Kernel { errno } => Ok(Refusal {
                 errno,
-                msg: f.ext_ack.msg.map(str::to_owned),
-                miss_type: f.ext_ack.miss_type,
+                msg: f.ext_ack().msg.map(str::to_owned),
+                miss_type: f.ext_ack().miss_type,
             }),
             other => Err(format!("{other}")),
         }
@@ -185,7 +185,7 @@ impl Client {
         match r {
             Ok(_) => Ok(Ok(replies)),
             Err(f) if f.error == SockError::DumpInterrupted => Ok(Err(())),
-            Err(f) => Err(format!("dump: {} {:?}", f.error, f.ext_ack.msg)),
+            Err(f) => Err(format!("dump: {} {:?}", f.error, f.ext_ack().msg)),
         }
     }
 }

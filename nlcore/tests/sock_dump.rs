@@ -151,7 +151,7 @@ fn error_and_ext_ack_inside_done_are_surfaced() {
         .dump(&mut req, &mut buf, |_| Ok(()))
         .expect_err("DONE carried an error");
     assert_eq!(failed.error, Error::Kernel { errno: 22 });
-    assert_eq!(failed.ext_ack.msg, Some("bad dump filter"));
+    assert_eq!(failed.ext_ack().msg, Some("bad dump filter"));
     assert!(format!("{failed}").contains("bad dump filter"));
     peer.join().unwrap();
 }

@@ -77,7 +77,7 @@ fn rejected_dump_carries_ext_ack_text() {
         .expect_err("the kernel refuses an index filter on a strict link dump");
     assert_eq!(failed.error, Error::Kernel { errno: 22 }, "{failed}");
     assert_eq!(
-        failed.ext_ack.msg,
+        failed.ext_ack().msg,
         Some("Filter by device index not supported for link dumps"),
         "{failed}"
     );
@@ -108,7 +108,11 @@ fn rejected_request_carries_ext_ack_text() {
         matches!(failed.error, Error::Kernel { errno } if errno > 0),
         "{failed}"
     );
-    assert_eq!(failed.ext_ack.msg, Some("Unknown device type"), "{failed}");
+    assert_eq!(
+        failed.ext_ack().msg,
+        Some("Unknown device type"),
+        "{failed}"
+    );
 }
 
 #[test]
@@ -161,7 +165,7 @@ fn ask_sends_a_request_or_a_dump_and_reports_the_refusal() {
         .expect_err("the kernel refuses an index filter on a strict link dump");
     assert_eq!(failed.error, Error::Kernel { errno: 22 }, "{failed}");
     assert_eq!(
-        failed.ext_ack.msg,
+        failed.ext_ack().msg,
         Some("Filter by device index not supported for link dumps"),
         "{failed}"
     );

@@ -143,23 +143,23 @@ impl fmt::Display for Error {
 
 impl core::error::Error for Error {}
 
-/// A failed request: the error, and beside it the kernel's extended ack (its message text,
-/// the offending attribute's offset...) borrowed from the receive buffer, never copied.
+/// A failed request: the error, and beside it the kernel's extended-ack TLVs (its message
+/// text, the offending attribute's offset...) borrowed from the receive buffer, never
+/// copied, and read only when asked for ([`Failed::ext_ack`]): a small value to build at
+/// every error exit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Failed<'a> {
     /// What went wrong.
     pub error: Error,
-    /// The kernel's explanation; empty unless the peer sent one.
-    pub ext_ack: ExtAck<'a>,
+    /// The ext-ack TLVs (`NLMSGERR_ATTR_*`) of the peer's refusal; empty unless the peer
+    /// sent some.
+    pub tlvs: &'a [u8],
 }
 
 impl From<Error> for Failed<'_> {
     fn from(error: Error) -> Self {
-        Failed {
-            error,
-            ext_ack: ExtAck::default(),
-        }
+        Failed { error, tlvs: &[] }
     }
 }
 
@@ -169,15 +169,22 @@ impl From<crate::Error> for Failed<'_> {
     }
 }
 
-impl Failed<'_> {
+impl<'a> Failed<'a> {
+    /// The kernel's explanation; empty unless the peer sent one (or sent TLVs that cannot
+    /// be read: the error itself is what matters).
+    pub fn ext_ack(&self) -> ExtAck<'a> {
+        ExtAck::parse(self.tlvs).unwrap_or_default()
+    }
+
     /// Describes the failure: the error, then the peer's extended-ack message and offset.
     pub fn describe(&self, w: &mut dyn Text) {
         self.error.describe(w);
-        if let Some(msg) = self.ext_ack.msg {
+        let ext_ack = self.ext_ack();
+        if let Some(msg) = ext_ack.msg {
             w.str(": ");
             w.str(msg);
         }
-        if let Some(offset) = self.ext_ack.offset {
+        if let Some(offset) = ext_ack.offset {
             w.str(" (attribute at offset ");
             w.uint(offset.into());
             w.str(")");
@@ -268,14 +275,19 @@ mod tests {
 
     #[test]
     fn a_failure_adds_the_ext_ack() {
+        // NLMSGERR_ATTR_MSG "no way\0" (padded to 12 bytes), NLMSGERR_ATTR_OFFS 20.
+        let mut tlvs = [0u8; 20];
+        tlvs[..2].copy_from_slice(&11u16.to_ne_bytes());
+        tlvs[2..4].copy_from_slice(&crate::consts::NLMSGERR_ATTR_MSG.to_ne_bytes());
+        tlvs[4..10].copy_from_slice(b"no way");
+        tlvs[12..14].copy_from_slice(&8u16.to_ne_bytes());
+        tlvs[14..16].copy_from_slice(&crate::consts::NLMSGERR_ATTR_OFFS.to_ne_bytes());
+        tlvs[16..].copy_from_slice(&20u32.to_ne_bytes());
         let failed = Failed {
             error: Error::Kernel { errno: 1 },
-            ext_ack: ExtAck {
-                msg: Some("no way"),
-                offset: Some(20),
-                ..ExtAck::default()
-            },
+            tlvs: &tlvs,
         };
+        assert_eq!(failed.ext_ack().offset, Some(20));
         let mut buf: Fixed<128> = Fixed::new();
         failed.describe(buf.text());
         assert_eq!(

@@ -12,7 +12,7 @@
 
 use super::{Error, Failed, NlSocket};
 use crate::consts::*;
-use crate::control::{Ack, ExtAck, Payload};
+use crate::control::{Ack, Payload};
 use crate::wire::NlMsg;
 
 /// Unrelated multicast datagrams a request skips before giving up: a socket that is in
@@ -233,20 +233,63 @@ impl End {
 
 /// Whether the message that ended an exchange in `mode` says success (the ack of a
 /// request, the `NLMSG_DONE` of a dump), or else the failure. One parser for requests and
-/// dumps: a program that sends both carries it once.
+/// dumps: a program that sends both carries it once. Only the errno and where the ext-ack
+/// TLVs start are read here (the layouts in [`crate::control`]); the TLVs themselves are
+/// read if and when the failure is described ([`Failed::ext_ack`]).
 fn conclude<'b>(buf: &'b [u8], end: &End, mode: Mode) -> Result<(), Failed<'b>> {
     let last = end.message(buf)?;
-    let (error, ext_ack) = match Payload::parse(last)? {
-        Payload::Ack(_) if mode == Mode::Ack => return Ok(()),
-        Payload::Done(done) if mode == Mode::Dump => match done.errno {
-            0 if done.interrupted || end.interrupted => (Error::DumpInterrupted, done.ext_ack),
-            0 => return Ok(()),
-            errno => (Error::Kernel { errno }, done.ext_ack),
-        },
-        Payload::Error(e) => (Error::Kernel { errno: e.errno }, e.ext_ack),
-        _ => (unexpected(&last), ExtAck::default()),
+    let payload = last.payload();
+    let have = last.bytes().len();
+    let done = last.ty() == NLMSG_DONE;
+    // The kernel sends -errno; i32::MIN has no positive twin, so it saturates. A peer that
+    // is not the kernel may end a dump with an empty DONE: that is success.
+    let errno = match payload.first_chunk::<4>() {
+        Some(raw) => i32::from_ne_bytes(*raw).saturating_neg(),
+        None if done && payload.is_empty() => 0,
+        None => return Err(truncated(NLMSG_HDRLEN + 4, have)),
     };
-    Err(Failed { error, ext_ack })
+    let mut tlv_start = 4;
+    if !done {
+        // NLMSG_ERROR: the request's header follows the errno, and its whole payload too
+        // unless NLM_F_CAPPED (success never echoes it; kernels before 4.12 and peers
+        // other than the kernel send an ACK without the flag).
+        let Some(echoed) = payload
+            .get(4..NLMSGERR_LEN)
+            .and_then(|h| h.first_chunk::<4>())
+        else {
+            return Err(truncated(NLMSG_HDRLEN + NLMSGERR_LEN, have));
+        };
+        tlv_start = NLMSGERR_LEN;
+        if last.flags() & NLM_F_CAPPED == 0 && errno != 0 {
+            // The echoed header's `nlmsg_len` says where the request ends.
+            let claimed = u32::from_ne_bytes(*echoed);
+            let end = 4usize.saturating_add(claimed as usize);
+            if (claimed as usize) < NLMSG_HDRLEN || end > payload.len() {
+                return Err(Error::Codec(crate::Error::BadMessageLength {
+                    claimed,
+                    available: payload.len() - 4,
+                })
+                .into());
+            }
+            tlv_start = crate::align(end);
+        }
+    }
+    let error = match errno {
+        // An ack ends a request; the DONE of an uninterrupted dump ends a dump.
+        0 if done != (mode == Mode::Dump) => unexpected(&last),
+        0 if done && end.interrupted => Error::DumpInterrupted,
+        0 => return Ok(()),
+        errno => Error::Kernel { errno },
+    };
+    let tlvs = match last.flags() & NLM_F_ACK_TLVS {
+        0 => &[],
+        _ => payload.get(tlv_start..).unwrap_or(&[]),
+    };
+    Err(Failed { error, tlvs })
+}
+
+fn truncated(need: usize, have: usize) -> Failed<'static> {
+    Error::Codec(crate::Error::Truncated { need, have }).into()
 }
 
 /// The error for an exchange that ended with `msg` where another kind of end was due (an
@@ -269,6 +312,68 @@ mod tests {
             b.finish().unwrap();
         }
         b.len()
+    }
+
+    /// An `NLMSG_ERROR` (or `NLMSG_DONE`) with `errno`, echoing a request of `echoed`
+    /// bytes (its header, then zeros), then an ext-ack message `why`; the `End` for it.
+    fn end_message(buf: &mut [u8], ty: u16, flags: u16, errno: i32, echoed: u32) -> End {
+        let mut b = crate::MsgBuilder::new(buf);
+        b.begin(ty, flags | NLM_F_ACK_TLVS, 0, 0).unwrap();
+        b.put_raw(&(-errno).to_ne_bytes()).unwrap();
+        if ty == NLMSG_ERROR {
+            let mut request = [0u8; 24];
+            request[..4].copy_from_slice(&echoed.to_ne_bytes());
+            let copied = if flags & NLM_F_CAPPED != 0 {
+                16
+            } else {
+                echoed
+            };
+            b.put_raw(&request[..copied as usize]).unwrap();
+        }
+        b.put_str(NLMSGERR_ATTR_MSG, "why").unwrap();
+        let len = b.finish().unwrap();
+        End {
+            start: 0,
+            len,
+            interrupted: false,
+            summary: DumpEnd::default(),
+        }
+    }
+
+    #[test]
+    fn conclude_reads_the_errno_and_finds_the_ext_ack_past_the_echo() {
+        let mut buf = [0u8; 128];
+        for flags in [0, NLM_F_CAPPED] {
+            let end = end_message(&mut buf, NLMSG_ERROR, flags, 22, 24);
+            let failed = conclude(&buf, &end, Mode::Ack).unwrap_err();
+            assert_eq!(failed.error, Error::Kernel { errno: 22 });
+            assert_eq!(failed.ext_ack().msg, Some("why"), "flags {flags:#x}");
+        }
+        // An echo that claims more than the message holds.
+        let mut end = end_message(&mut buf, NLMSG_ERROR, 0, 22, 24);
+        buf[20..24].copy_from_slice(&200u32.to_ne_bytes());
+        assert!(matches!(
+            conclude(&buf, &end, Mode::Ack).unwrap_err().error,
+            Error::Codec(crate::Error::BadMessageLength { claimed: 200, .. })
+        ));
+        // An ack ends a request, not a dump; an interrupted dump is said to be.
+        end = end_message(&mut buf, NLMSG_ERROR, NLM_F_CAPPED, 0, 16);
+        assert_eq!(conclude(&buf, &end, Mode::Ack), Ok(()));
+        assert_eq!(
+            conclude(&buf, &end, Mode::Dump).unwrap_err().error,
+            unexpected(&end.message(&buf).unwrap())
+        );
+        end = end_message(&mut buf, NLMSG_DONE, NLM_F_MULTI, 0, 0);
+        assert_eq!(conclude(&buf, &end, Mode::Dump), Ok(()));
+        end.interrupted = true;
+        assert_eq!(
+            conclude(&buf, &end, Mode::Dump).unwrap_err().error,
+            Error::DumpInterrupted
+        );
+        end = end_message(&mut buf, NLMSG_DONE, NLM_F_MULTI, 5, 0);
+        let failed = conclude(&buf, &end, Mode::Dump).unwrap_err();
+        assert_eq!(failed.error, Error::Kernel { errno: 5 });
+        assert_eq!(failed.ext_ack().msg, Some("why"));
     }
 
     #[test]

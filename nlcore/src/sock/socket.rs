@@ -100,6 +100,11 @@ impl NlSocket {
     /// `socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol)`: a socket of unit `protocol`
     /// (`NETLINK_ROUTE`, `NETLINK_GENERIC`, or a module's own number), not yet bound.
     pub fn open(protocol: i32) -> Result<Self, Error> {
+        Self::open_timed(protocol, DEFAULT_RECV_TIMEOUT)
+    }
+
+    /// [`open`](Self::open) with blocking receives bounded by `timeout`.
+    fn open_timed(protocol: i32, timeout: Duration) -> Result<Self, Error> {
         let raw = u32::try_from(protocol).map_err(|_| Error::from_errno(Errno::INVAL))?;
         // Protocol 0 (NETLINK_ROUTE) is "no protocol" to rustix: both mean 0 to the kernel.
         let proto = core::num::NonZeroU32::new(raw).map(Protocol::from_raw);
@@ -120,14 +125,22 @@ impl NlSocket {
             peer: Addr::KERNEL,
             overruns: 0,
         };
-        sock.set_recv_timeout(DEFAULT_RECV_TIMEOUT)?;
+        sock.set_recv_timeout(timeout)?;
         Ok(sock)
     }
 
     /// [`open`](Self::open) and [`bind`](Self::bind) to a port the kernel chooses, no
     /// groups: what a client of the kernel needs.
     pub fn open_bound(protocol: i32) -> Result<Self, Error> {
-        let mut sock = Self::open(protocol)?;
+        Self::open_bound_with_timeout(protocol, DEFAULT_RECV_TIMEOUT)
+    }
+
+    /// [`open_bound`](Self::open_bound) with blocking receives bounded by `timeout`
+    /// instead of [`DEFAULT_RECV_TIMEOUT`] (zero is refused, as by
+    /// [`set_recv_timeout`](Self::set_recv_timeout)): the timeout set once, where setting
+    /// it again after opening would carry that code twice.
+    pub fn open_bound_with_timeout(protocol: i32, timeout: Duration) -> Result<Self, Error> {
+        let mut sock = Self::open_timed(protocol, timeout)?;
         sock.bind(0, 0)?;
         Ok(sock)
     }
@@ -516,6 +529,23 @@ mod tests {
         assert_eq!(group_mask(0), 0);
         assert_eq!(group_mask(33), 0, "joined with join_group instead");
         assert_eq!(Addr::group(3), Addr { port: 0, groups: 4 });
+    }
+
+    #[test]
+    fn a_socket_opened_with_a_timeout_waits_that_long() {
+        let mut sock =
+            NlSocket::open_bound_with_timeout(NETLINK_ROUTE, Duration::from_millis(50)).unwrap();
+        assert_ne!(sock.port(), 0, "bound");
+        let mut buf = [0u8; 64];
+        let start = sys::monotonic_us();
+        assert_eq!(sock.recv_from(&mut buf).unwrap_err(), Error::TimedOut);
+        let waited = Duration::from_micros(sys::monotonic_us() - start);
+        assert!(waited >= Duration::from_millis(40), "{waited:?}");
+        assert!(waited < DEFAULT_RECV_TIMEOUT, "{waited:?}");
+        assert_eq!(
+            NlSocket::open_bound_with_timeout(NETLINK_ROUTE, Duration::ZERO).unwrap_err(),
+            Error::from_errno(Errno::INVAL)
+        );
     }
 
     #[test]
