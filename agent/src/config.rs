@@ -1,6 +1,6 @@
 //! `/etc/nltelem.conf`: one `key = value` per line, `#` starts a comment.
 //!
-//! Every key is listed in [`keys`] with its meaning (printed by `nltelem run --help`).
+//! Every key is listed in [`keys`]; `nltelem run --help` says what each means.
 //! A key the agent does not know, a value it cannot use, or a key given twice is an error
 //! that names the line: a typo must not silently leave a default in place.
 
@@ -21,31 +21,15 @@ pub const MAX_VALUE: usize = 96;
 /// Most `export` lines.
 pub const MAX_EXPORTS: usize = 4;
 
-/// Every key, with what it means: one `key meaning` per line (read by [`keys`]), in the
-/// order of `nltelem run --help`. One string: a table of `(&str, &str)` took 32 bytes an
-/// entry.
-const KEYS: &str = "\
-transport genl (default): the generic netlink family; unit:N: the module's classic netlink unit N
-family generic netlink family name (default nltelem)
-groups groups to join, space separated: telemetry events (default both)
-period_ms sampling period pushed to the module, 1..3600000 ms (default: leave the module's)
-sources sources pushed to the module, space separated: load memory cpu netdev thermal
-load1_milli_max threshold event above this 1-minute load x1000 (0 disables)
-mem_available_kib_min threshold event below this much available memory, KiB (0 disables)
-temp_mdegc_max threshold event above this temperature, millidegree C, 0..200000 (0 disables)
-watchdog_ms the module reports an event after this long without a heartbeat, 0..3600000 ms (0 disables)
-heartbeat_ms how often the agent sends its counters to the module, 0 (off) or 100..3600000 ms (default 1000)
-rcvbuf_bytes receive queue size asked of the kernel, 0 (kernel default) or 4096..67108864 (default 0)
-accept_senders kernel (default): drop data not sent by the kernel; any: accept other processes (tests on NETLINK_USERSOCK only)
-log where defmt log frames go: stderr, none, or an absolute file path (default none)
-log_max_bytes size cap of the log file, 1024..16777216; when full it moves to FILE.1 (default 65536)
-export an exporter, e.g. line-protocol:stdout; the key may repeat (up to 4)
-";
+/// Every key, separated by spaces, in the order of `nltelem run --help` (which says what
+/// each means: help/run.txt).
+const KEYS: &str = "transport family groups period_ms sources load1_milli_max \
+    mem_available_kib_min temp_mdegc_max watchdog_ms heartbeat_ms rcvbuf_bytes accept_senders \
+    log log_max_bytes export";
 
-/// The keys of [`KEYS`] with what they mean, in order.
-pub fn keys() -> impl Iterator<Item = (&'static str, &'static str)> {
-    let mut rest = Some(KEYS);
-    core::iter::from_fn(move || split(next_word(&mut rest, b'\n')?, b' '))
+/// The keys, in order.
+pub fn keys() -> impl Iterator<Item = &'static str> {
+    words(KEYS)
 }
 
 /// The words of a list separated by single spaces, in order (an empty word between two
@@ -278,7 +262,7 @@ fn parse_line<'a>(config: &mut Config, seen: &mut u32, raw: &'a str) -> Result<(
     if key.is_empty() {
         return Err(ErrorKind::EmptyKey);
     }
-    let Some((slot, (name, _))) = keys().enumerate().find(|(_, (k, _))| *k == key) else {
+    let Some((slot, name)) = keys().enumerate().find(|(_, k)| *k == key) else {
         // The longest prefix of at most 32 bytes that ends on a character.
         let mut end = key.len().min(32);
         while !key.is_char_boundary(end) {
@@ -537,7 +521,7 @@ mod tests {
         );
         assert_eq!(c.log_max_bytes, 2048);
         // Every documented key was exercised.
-        for (key, _) in keys() {
+        for key in keys() {
             assert!(text.contains(key), "{key} not covered");
         }
     }
