@@ -298,26 +298,45 @@ fn trim(s: &str) -> &str {
     s.get(start..end).unwrap_or_default()
 }
 
-/// A decimal in `min..=max`: digits only (no sign, no spaces, no `+`); else `want`.
-pub fn decimal(value: &str, min: u64, max: u64, want: &'static str) -> Result<u64, &'static str> {
+/// A decimal: digits only (no sign, no spaces, no `+`), within `u64`.
+#[inline(never)] // one copy for every number read, and for the limits of `number`
+pub fn decimal(value: &str) -> Option<u64> {
     if value.is_empty() {
-        return Err(want);
+        return None;
     }
     let mut v: u64 = 0;
     for b in value.bytes() {
         let digit = b.wrapping_sub(b'0');
         if digit > 9 {
-            return Err(want);
+            return None;
         }
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(digit)))
-            .ok_or(want)?;
+        v = v.checked_mul(10)?.checked_add(u64::from(digit))?;
     }
-    if v < min || v > max {
-        return Err(want);
+    Some(v)
+}
+
+/// A decimal in the range that `range` says, `MIN..MAX` or `0 or MIN..MAX` (0 is taken
+/// too); else `range`. The text an error shows is the range's only statement: no table
+/// of limits to keep in step with it.
+pub fn number(value: &str, range: &'static str) -> Result<u64, &'static str> {
+    // The last two numbers in `range`, and how many there are.
+    let (mut limits, mut count, mut in_digits) = ([0u64; 2], 0, false);
+    for b in range.bytes() {
+        let digit = b.wrapping_sub(b'0');
+        if digit <= 9 {
+            if !in_digits {
+                limits = [limits[1], 0];
+                count += 1;
+            }
+            limits[1] = limits[1].wrapping_mul(10).wrapping_add(u64::from(digit));
+        }
+        in_digits = digit <= 9;
     }
-    Ok(v)
+    let [min, max] = limits;
+    match decimal(value) {
+        Some(v) if v <= max && (v >= min || (count > 2 && v == 0)) => Ok(v),
+        _ => Err(range),
+    }
 }
 
 /// Whether `b` is white space: the ASCII white space of Unicode (space, tab, line feed,
@@ -355,10 +374,9 @@ fn apply(config: &mut Config, slot: usize, value: &str) -> Result<(), &'static s
             fill(&mut config.family, value, WANT)?;
         }
         GROUPS => config.groups = parse_groups(value)?,
-        HEARTBEAT_MS => config.heartbeat_ms = zero_or(value, 100, 3_600_000, "0 or 100..3600000")?,
-        RCVBUF_BYTES => {
-            config.rcvbuf_bytes = zero_or(value, 4096, 67_108_864, "0 or 4096..67108864")?
-        }
+        // The ranges are within u32.
+        HEARTBEAT_MS => config.heartbeat_ms = number(value, "0 or 100..3600000")? as u32,
+        RCVBUF_BYTES => config.rcvbuf_bytes = number(value, "0 or 4096..67108864")? as u32,
         ACCEPT_SENDERS => {
             config.accept_senders = match word_index("kernel any", value.as_bytes()) {
                 Some(0) => Senders::Kernel,
@@ -367,10 +385,7 @@ fn apply(config: &mut Config, slot: usize, value: &str) -> Result<(), &'static s
             }
         }
         LOG => parse_log(&mut config.log, value)?,
-        LOG_MAX_BYTES => {
-            // The range is within u32.
-            config.log_max_bytes = decimal(value, 1024, 16_777_216, "1024..16777216")? as u32
-        }
+        LOG_MAX_BYTES => config.log_max_bytes = number(value, "1024..16777216")? as u32,
         EXPORT => {
             crate::export::check_spec(value)?;
             // Filled in place: a String<96> is not built and then moved.
@@ -385,14 +400,6 @@ fn apply(config: &mut Config, slot: usize, value: &str) -> Result<(), &'static s
         setting => config.module.set_nth(setting - FIRST_SETTING, value)?,
     }
     Ok(())
-}
-
-/// `0`, or a decimal in `min..=max` (a range within u32).
-fn zero_or(value: &str, min: u64, max: u64, want: &'static str) -> Result<u32, &'static str> {
-    match decimal(value, 0, max, want)? {
-        v @ 1.. if v < min => Err(want),
-        v => Ok(v as u32),
-    }
 }
 
 /// Sets `s` to `value`, or says `what` when it is too long (the caller's value is then
@@ -414,7 +421,10 @@ pub fn parse_transport(value: &str) -> Result<Transport, &'static str> {
     }
     let n = value.strip_prefix("unit:").ok_or(WANT)?;
     // MAX_LINKS is 32 in the kernel: units are 0..31.
-    Ok(Transport::Unit(decimal(n, 0, 31, WANT)? as u32))
+    match decimal(n) {
+        Some(n @ 0..=31) => Ok(Transport::Unit(n as u32)),
+        _ => Err(WANT),
+    }
 }
 
 fn parse_groups(value: &str) -> Result<Groups, &'static str> {
@@ -620,17 +630,23 @@ mod tests {
 
     #[test]
     fn integers() {
+        assert_eq!(decimal("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(decimal("18446744073709551616"), None);
+        assert_eq!(decimal("+1"), None);
+        assert_eq!(decimal("-1"), None);
+        assert_eq!(decimal(""), None);
+        assert_eq!(decimal("09"), Some(9));
+        assert_eq!(number("10", "0..9"), Err("0..9"));
+        assert_eq!(number("0", "1..9"), Err("1..9"));
+        assert_eq!(number("09", "1..9"), Ok(9));
+        assert_eq!(number("0", "0 or 5..9"), Ok(0));
+        assert_eq!(number("4", "0 or 5..9"), Err("0 or 5..9"));
+        assert_eq!(number("5", "0 or 5..9"), Ok(5));
+        assert_eq!(number("1", "0..0"), Err("0..0"));
         assert_eq!(
-            decimal("18446744073709551615", 0, u64::MAX, "x"),
+            number("18446744073709551615", "0..18446744073709551615"),
             Ok(u64::MAX)
         );
-        assert_eq!(decimal("18446744073709551616", 0, u64::MAX, "x"), Err("x"));
-        assert_eq!(decimal("+1", 0, 9, "x"), Err("x"));
-        assert_eq!(decimal("-1", 0, 9, "x"), Err("x"));
-        assert_eq!(decimal("", 0, 9, "x"), Err("x"));
-        assert_eq!(decimal("10", 0, 9, "x"), Err("x"));
-        assert_eq!(decimal("0", 1, 9, "x"), Err("x"));
-        assert_eq!(decimal("09", 1, 9, "x"), Ok(9));
     }
 
     #[test]
