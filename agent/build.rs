@@ -14,13 +14,18 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The help topics, in the order of `cli::Topic`.
-const TOPICS: [&str; 7] = ["main", "run", "monitor", "get", "dump", "status", "set"];
+/// The help topics, in the order of `cli::Topic`: the order that packs smallest (the short
+/// topics first, and `run` last, whose texts refer back to the others').
+const TOPICS: [&str; 7] = ["monitor", "get", "dump", "status", "set", "main", "run"];
+
+/// The line of help/run.txt after which each line is a configuration key and what it
+/// means: `  KEY<spaces to 24>MEANING`.
+const KEY_TABLE: &str = "Configuration keys (key = value, # comments):\n";
 
 fn main() {
     let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets it"));
-    pack_help(&dir.join("help"), &out.join("help.rs"));
+    pack_help(&dir.join("help"), &out);
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=defmt-elf.x");
     println!("cargo:rerun-if-changed=no-unwind.x");
@@ -64,21 +69,46 @@ fn main() {
     }
 }
 
-/// Writes `HELP_PACKED` (every topic's text, one after the other, packed) and `HELP_BOUNDS`
-/// (where each topic's text starts in the unpacked whole, and where the last ends) to `to`.
-fn pack_help(from: &Path, to: &Path) {
-    let mut text = Vec::new();
-    let mut bounds = vec![0u16];
+/// Writes `keys.rs`, `KEYS`: the configuration keys that help/run.txt lists, separated
+/// by spaces (the parser's list: one statement of the keys, where they are explained);
+/// and `help.rs`: `HELP_PACKED`, every topic's text one after the other, packed after
+/// `KEYS` as a dictionary (references reach into it: the key names are not packed twice),
+/// and `HELP_BOUNDS`, where each topic's text starts in the unpacked whole (dictionary
+/// included), and where the last ends.
+fn pack_help(from: &Path, out: &Path) {
+    let mut texts = Vec::new();
     for topic in TOPICS {
         let path = from.join(format!("{topic}.txt"));
         println!("cargo:rerun-if-changed={}", path.display());
-        let t = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let t = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         // Bytes from 0x80 on mark back references (see src/pack.rs).
         assert!(t.is_ascii(), "{}: not ASCII", path.display());
-        text.extend_from_slice(&t);
-        bounds.push(u16::try_from(text.len()).expect("help under 64 KiB"));
+        texts.push(t);
     }
-    let packed = pack(&text);
+    let run = texts.last().expect("run is a topic");
+    let (_, table) = run.split_once(KEY_TABLE).expect("run.txt lists the keys");
+    let keys: Vec<&str> = table
+        .lines()
+        .map(|line| {
+            let key = line.get(2..24).unwrap_or_default().trim_end();
+            assert!(
+                !key.is_empty() && !key.contains(' ') && line.get(24..25) == Some(" "),
+                "run.txt: not `  KEY  MEANING`: {line}"
+            );
+            key
+        })
+        .collect();
+    let keys = keys.join(" ");
+    let mut text = keys.clone().into_bytes();
+    let mut bounds = vec![text.len()];
+    for t in &texts {
+        text.extend_from_slice(t.as_bytes());
+        bounds.push(text.len());
+    }
+    assert!(text.len() <= usize::from(u16::MAX), "help under 64 KiB");
+    let packed = pack(&text, keys.len());
+    let rs = format!("pub(crate) const KEYS: &str = {keys:?};\n");
+    fs::write(out.join("keys.rs"), rs).expect("OUT_DIR is writable");
     let mut rs = String::new();
     let _ = writeln!(
         rs,
@@ -90,7 +120,7 @@ fn pack_help(from: &Path, to: &Path) {
         "const HELP_BOUNDS: [u16; {}] = {bounds:?};",
         bounds.len()
     );
-    fs::write(to, rs).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+    fs::write(out.join("help.rs"), rs).expect("OUT_DIR is writable");
 }
 
 /// Shortest and longest back reference, and how far back one reaches (src/pack.rs).
@@ -98,9 +128,10 @@ const MIN_LEN: usize = 3;
 const MAX_LEN: usize = MIN_LEN + 15;
 const MAX_OFFSET: usize = 2048;
 
-/// Packs ASCII `text`: literal bytes and two-byte back references, chosen for the
-/// shortest result (cost of the rest from each position, computed from the end).
-fn pack(text: &[u8]) -> Vec<u8> {
+/// Packs ASCII `text` after its first `dict` bytes (which the unpacker has already):
+/// literal bytes and two-byte back references, chosen for the shortest result (the cost
+/// of the rest from each position, computed from the end).
+fn pack(text: &[u8], dict: usize) -> Vec<u8> {
     let n = text.len();
     // The longest earlier match at each position, and where it starts.
     let longest: Vec<(usize, usize)> = (0..n)
@@ -121,7 +152,7 @@ fn pack(text: &[u8]) -> Vec<u8> {
     // cost[i]: bytes to pack text[i..]; step[i]: the length of the token taken at i.
     let mut cost = vec![0usize; n + 1];
     let mut step = vec![1usize; n];
-    for i in (0..n).rev() {
+    for i in (dict..n).rev() {
         cost[i] = 1 + cost[i + 1];
         for len in MIN_LEN..=longest[i].0 {
             if 2 + cost[i + len] < cost[i] {
@@ -130,8 +161,8 @@ fn pack(text: &[u8]) -> Vec<u8> {
             }
         }
     }
-    let mut packed = Vec::with_capacity(cost[0]);
-    let mut i = 0;
+    let mut packed = Vec::with_capacity(cost[dict]);
+    let mut i = dict;
     while i < n {
         let len = step[i];
         if len == 1 {

@@ -21,11 +21,9 @@ pub const MAX_VALUE: usize = 96;
 /// Most `export` lines.
 pub const MAX_EXPORTS: usize = 4;
 
-/// Every key, separated by spaces, in the order of `nltelem run --help` (which says what
-/// each means: help/run.txt).
-const KEYS: &str = "transport family groups period_ms sources load1_milli_max \
-    mem_available_kib_min temp_mdegc_max watchdog_ms heartbeat_ms rcvbuf_bytes accept_senders \
-    log log_max_bytes export";
+// `KEYS`: every key, separated by spaces, in the order of `nltelem run --help`, which
+// says what each means (build.rs takes them from that table in help/run.txt).
+include!(concat!(env!("OUT_DIR"), "/keys.rs"));
 
 /// The keys, in order.
 pub fn keys() -> impl Iterator<Item = &'static str> {
