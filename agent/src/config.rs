@@ -314,9 +314,9 @@ pub fn decimal(value: &str) -> Option<u64> {
 }
 
 /// A decimal in the range that `range` says, `MIN..MAX` or `0 or MIN..MAX` (0 is taken
-/// too); else `range`. The text an error shows is the range's only statement: no table
-/// of limits to keep in step with it.
-pub fn number(value: &str, range: &'static str) -> Result<u64, &'static str> {
+/// too). The text an error shows is the range's only statement: no table of limits to
+/// keep in step with it.
+pub fn number(value: &str, range: &str) -> Option<u64> {
     // The last two numbers in `range`, and how many there are.
     let (mut limits, mut count, mut in_digits) = ([0u64; 2], 0, false);
     for b in range.bytes() {
@@ -331,10 +331,7 @@ pub fn number(value: &str, range: &'static str) -> Result<u64, &'static str> {
         in_digits = digit <= 9;
     }
     let [min, max] = limits;
-    match decimal(value) {
-        Some(v) if v <= max && (v >= min || (count > 2 && v == 0)) => Ok(v),
-        _ => Err(range),
-    }
+    decimal(value).filter(|&v| v <= max && (v >= min || (count > 2 && v == 0)))
 }
 
 /// Whether `b` is white space: the ASCII white space of Unicode (space, tab, line feed,
@@ -372,9 +369,16 @@ fn apply(config: &mut Config, slot: usize, value: &str) -> Result<(), &'static s
             fill(&mut config.family, value, WANT)?;
         }
         GROUPS => config.groups = parse_groups(value)?,
-        // The ranges are within u32.
-        HEARTBEAT_MS => config.heartbeat_ms = number(value, "0 or 100..3600000")? as u32,
-        RCVBUF_BYTES => config.rcvbuf_bytes = number(value, "0 or 4096..67108864")? as u32,
+        HEARTBEAT_MS | RCVBUF_BYTES | LOG_MAX_BYTES => {
+            // One call for the three numbers of the agent's own.
+            let (field, range) = match slot {
+                HEARTBEAT_MS => (&mut config.heartbeat_ms, "0 or 100..3600000"),
+                RCVBUF_BYTES => (&mut config.rcvbuf_bytes, "0 or 4096..67108864"),
+                _ => (&mut config.log_max_bytes, "1024..16777216"),
+            };
+            // The ranges are within u32.
+            *field = number(value, range).ok_or(range)? as u32;
+        }
         ACCEPT_SENDERS => {
             config.accept_senders = match word_index("kernel any", value.as_bytes()) {
                 Some(0) => Senders::Kernel,
@@ -383,7 +387,6 @@ fn apply(config: &mut Config, slot: usize, value: &str) -> Result<(), &'static s
             }
         }
         LOG => parse_log(&mut config.log, value)?,
-        LOG_MAX_BYTES => config.log_max_bytes = number(value, "1024..16777216")? as u32,
         EXPORT => {
             crate::export::check_spec(value)?;
             // Filled in place: a String<96> is not built and then moved.
@@ -634,16 +637,16 @@ mod tests {
         assert_eq!(decimal("-1"), None);
         assert_eq!(decimal(""), None);
         assert_eq!(decimal("09"), Some(9));
-        assert_eq!(number("10", "0..9"), Err("0..9"));
-        assert_eq!(number("0", "1..9"), Err("1..9"));
-        assert_eq!(number("09", "1..9"), Ok(9));
-        assert_eq!(number("0", "0 or 5..9"), Ok(0));
-        assert_eq!(number("4", "0 or 5..9"), Err("0 or 5..9"));
-        assert_eq!(number("5", "0 or 5..9"), Ok(5));
-        assert_eq!(number("1", "0..0"), Err("0..0"));
+        assert_eq!(number("10", "0..9"), None);
+        assert_eq!(number("0", "1..9"), None);
+        assert_eq!(number("09", "1..9"), Some(9));
+        assert_eq!(number("0", "0 or 5..9"), Some(0));
+        assert_eq!(number("4", "0 or 5..9"), None);
+        assert_eq!(number("5", "0 or 5..9"), Some(5));
+        assert_eq!(number("1", "0..0"), None);
         assert_eq!(
             number("18446744073709551615", "0..18446744073709551615"),
-            Ok(u64::MAX)
+            Some(u64::MAX)
         );
     }
 

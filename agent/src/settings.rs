@@ -66,14 +66,12 @@ impl ModuleSettings {
         let v = if i == SOURCES {
             u64::from(parse_sources(value)?)
         } else {
-            match value.strip_prefix('-') {
+            let v = match value.strip_prefix('-') {
                 // The signed setting takes `-0` too (its range starts at 0).
-                Some(rest) if i == TEMP => match number(rest, want)? {
-                    0 => 0,
-                    _ => return Err(want),
-                },
-                _ => number(value, want)?,
-            }
+                Some(rest) if i == TEMP => number(rest, "0..0"),
+                _ => number(value, want),
+            };
+            v.ok_or(want)?
         };
         // Every value is within its field's type: the ranges above say so.
         self.put_nth(i, v);
