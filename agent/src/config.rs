@@ -260,7 +260,7 @@ fn parse_line<'a>(config: &mut Config, seen: &mut u32, raw: &'a str) -> Result<(
     if key.is_empty() {
         return Err(ErrorKind::EmptyKey);
     }
-    let Some((slot, name)) = keys().enumerate().find(|(_, k)| *k == key) else {
+    let Some(slot) = word_index(KEYS, key.as_bytes()) else {
         // The longest prefix of at most 32 bytes that ends on a character.
         let mut end = key.len().min(32);
         while !key.is_char_boundary(end) {
@@ -268,6 +268,8 @@ fn parse_line<'a>(config: &mut Config, seen: &mut u32, raw: &'a str) -> Result<(
         }
         return Err(ErrorKind::UnknownKey(key.get(..end).unwrap_or_default()));
     };
+    // The key as the errors name it: KEYS', which outlives the file's text.
+    let name = name_of(KEYS, slot as u32);
     let bit = 1u32 << slot;
     if slot != EXPORT && *seen & bit != 0 {
         return Err(ErrorKind::Duplicate(name));
