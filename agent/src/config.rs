@@ -235,15 +235,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError<'_>> {
     let mut config = Config::default();
     // One bit per key of `keys`: which single-valued keys were already given.
     let mut seen: u32 = 0;
-    let mut line: u32 = 0;
-    let mut rest = Some(text);
-    while let Some(chunk) = rest {
-        let (raw, next) = match split(chunk, b'\n') {
-            Some((raw, next)) => (raw, Some(next)),
-            None => (chunk, None),
-        };
-        rest = next;
-        line += 1;
+    for (line, raw) in (1..).zip(lines(text)) {
         parse_line(&mut config, &mut seen, raw).map_err(|kind| ConfigError { line, kind })?;
     }
     Ok(config)
