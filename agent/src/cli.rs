@@ -1,6 +1,6 @@
 //! The command line, parsed apart from the work (so it is tested on the host).
 
-use crate::config::{split, word_index, words};
+use crate::config::{phrase, split, word_index, words};
 use crate::format::Style;
 use crate::settings::{ModuleSettings, SettingError, SETTING_KEYS};
 use nlcore::text::Text;
@@ -100,45 +100,41 @@ pub enum UsageError<'a> {
     },
 }
 
+/// What [`UsageError::describe`] says, by variant, each ended by a NUL (see [`phrase`]).
+/// The last goes on with the list of settings.
+const USAGE_PHRASES: &str = "no command given (try `nltelem --help`)\0unknown command `\x01`\0\
+    unknown option `\x01`\0option `\x01` needs a value\0unexpected argument `\x01`\0\
+    set: give at least one KEY=VALUE\0set: bad value in `\x01`: expected \x01\0\
+    set: `\x01` is not KEY=VALUE with KEY one of \0";
+
 impl UsageError<'_> {
     /// Says what is wrong, in one line without a newline.
     pub fn describe(&self, w: &mut dyn Text) {
-        // (before, quoted argument, after): most messages quote the offending argument.
-        let (before, arg, after) = match *self {
-            UsageError::NoCommand => ("no command given (try `nltelem --help`)", "", ""),
-            UsageError::UnknownCommand(c) => ("unknown command `", c, "`"),
-            UsageError::UnknownOption(o) => ("unknown option `", o, "`"),
-            UsageError::MissingValue(o) => ("option `", o, "` needs a value"),
-            UsageError::Unexpected(a) => ("unexpected argument `", a, "`"),
-            UsageError::NothingToSet => ("set: give at least one KEY=VALUE", "", ""),
-            UsageError::BadSetting { arg, expected } => {
-                w.str(if expected.is_some() {
-                    "set: bad value in `"
-                } else {
-                    "set: `"
-                });
-                w.str(arg);
-                match expected {
-                    Some(e) => {
-                        w.str("`: expected ");
-                        w.str(e);
-                    }
-                    None => {
-                        w.str("` is not KEY=VALUE with KEY one of ");
-                        for (i, k) in words(SETTING_KEYS).enumerate() {
-                            if i > 0 {
-                                w.str(", ");
-                            }
-                            w.str(k);
-                        }
-                    }
-                }
-                return;
-            }
+        let (n, arg, expected) = match *self {
+            UsageError::NoCommand => (0, "", ""),
+            UsageError::UnknownCommand(c) => (1, c, ""),
+            UsageError::UnknownOption(o) => (2, o, ""),
+            UsageError::MissingValue(o) => (3, o, ""),
+            UsageError::Unexpected(a) => (4, a, ""),
+            UsageError::NothingToSet => (5, "", ""),
+            UsageError::BadSetting {
+                arg,
+                expected: Some(e),
+            } => (6, arg, e),
+            UsageError::BadSetting {
+                arg,
+                expected: None,
+            } => (7, arg, ""),
         };
-        w.str(before);
-        w.str(arg);
-        w.str(after);
+        phrase(w, USAGE_PHRASES, n, arg, expected);
+        if n == 7 {
+            for (i, k) in words(SETTING_KEYS).enumerate() {
+                if i > 0 {
+                    w.str(", ");
+                }
+                w.str(k);
+            }
+        }
     }
 }
 

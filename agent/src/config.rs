@@ -191,24 +191,41 @@ impl ConfigError<'_> {
             w.uint(u64::from(self.line));
             w.str(": ");
         }
-        // (before, quoted piece, after).
-        let (before, quoted, after) = match &self.kind {
-            ErrorKind::MissingEquals => ("expected `key = value`", "", ""),
-            ErrorKind::EmptyKey => ("missing key before `=`", "", ""),
-            ErrorKind::UnknownKey(k) => ("unknown key `", *k, "`"),
-            ErrorKind::BadValue { key, expected } => {
-                w.str("bad value for `");
-                w.str(key);
-                w.str("`: expected ");
-                w.str(expected);
+        let (n, arg, then) = match self.kind {
+            ErrorKind::MissingEquals => (0, "", ""),
+            ErrorKind::EmptyKey => (1, "", ""),
+            ErrorKind::UnknownKey(k) => (2, k, ""),
+            ErrorKind::BadValue { key, expected } => (3, key, expected),
+            ErrorKind::Duplicate(k) => (4, k, ""),
+            ErrorKind::Unreadable(why) => (5, why, ""),
+        };
+        phrase(w, CONFIG_PHRASES, n, arg, then);
+    }
+}
+
+/// What [`ConfigError::describe`] says, by kind, each ended by a NUL (see [`phrase`]).
+const CONFIG_PHRASES: &str = "expected `key = value`\0missing key before `=`\0unknown key `\x01`\0\
+    bad value for `\x01`: expected \x01\0`\x01` given twice\0\x01\0";
+
+/// Writes the `n`th of `phrases` (each ended by a NUL) with its first `\x01` replaced by
+/// `arg` and its second by `then`: the errors describe themselves with it, one string and
+/// one loop instead of a run of `str` calls for each kind.
+#[inline(never)]
+pub fn phrase<'a>(w: &mut dyn Text, phrases: &str, mut n: usize, mut arg: &'a str, then: &'a str) {
+    let mut piece = phrases.as_bytes();
+    while let Some(end) = piece.iter().position(|&b| b <= 1) {
+        let (text, rest) = piece.split_at(end);
+        let nul = rest.first() == Some(&0);
+        if n == 0 {
+            w.bytes(text);
+            if nul {
                 return;
             }
-            ErrorKind::Duplicate(k) => ("`", *k, "` given twice"),
-            ErrorKind::Unreadable(why) => (*why, "", ""),
-        };
-        w.str(before);
-        w.str(quoted);
-        w.str(after);
+            w.str(arg);
+            arg = then;
+        }
+        n = n.wrapping_sub(usize::from(nul));
+        piece = rest.get(1..).unwrap_or_default();
     }
 }
 
@@ -621,6 +638,28 @@ mod tests {
         let key = "k".repeat(100);
         let text = format!("{key} = 1");
         assert_eq!(error_of(&text).kind, ErrorKind::UnknownKey(&key[..32]));
+    }
+
+    #[test]
+    fn phrases_by_number() {
+        let say = |n, arg, then| {
+            let mut out: nlcore::text::Fixed<64> = nlcore::text::Fixed::new();
+            phrase(
+                out.text(),
+                "a\0b `\x01` c \x01\0\x01\x01\x01\0last",
+                n,
+                arg,
+                then,
+            );
+            out.as_str().expect("fits").to_owned()
+        };
+        assert_eq!(say(0, "x", "y"), "a");
+        assert_eq!(say(1, "x", "y"), "b `x` c y");
+        // A third argument repeats the second.
+        assert_eq!(say(2, "x", "y"), "xyy");
+        // Text not ended by a NUL is no phrase; past the last, nothing.
+        assert_eq!(say(3, "x", "y"), "");
+        assert_eq!(say(4, "x", "y"), "");
     }
 
     #[test]
