@@ -1,6 +1,6 @@
 //! The command line, parsed apart from the work (so it is tested on the host).
 
-use crate::config::{phrase, split, word_index, words};
+use crate::config::{phrase, split, word_index};
 use crate::format::Style;
 use crate::settings::{ModuleSettings, SettingError, SETTING_KEYS};
 use nlcore::text::Text;
@@ -128,11 +128,12 @@ impl UsageError<'_> {
         };
         phrase(w, USAGE_PHRASES, n, arg, expected);
         if n == 7 {
-            for (i, k) in words(SETTING_KEYS).enumerate() {
-                if i > 0 {
-                    w.str(", ");
+            // The settings' names, separated by commas: byte by byte, an error's one line.
+            for b in SETTING_KEYS.bytes() {
+                match b {
+                    b' ' => w.str(", "),
+                    _ => w.byte(b),
                 }
-                w.str(k);
             }
         }
     }
