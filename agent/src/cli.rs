@@ -378,7 +378,8 @@ mod tests {
         assert!(HELP_PACKED.len() * 100 <= usize::from(HELP_BOUNDS[7] - HELP_BOUNDS[0]) * 50);
     }
 
-    /// `help run` lists every configuration key, in order, each in a 22-byte column.
+    /// `help run` lists exactly the keys the parser knows (build.rs takes them from its
+    /// table), in order, each in a 22-byte column.
     #[test]
     fn run_help_lists_the_keys() {
         let text = help_text(Topic::Run);

@@ -277,7 +277,7 @@ fn parse_line<'a>(config: &mut Config, seen: &mut u32, raw: &'a str) -> Result<(
         }
         return Err(ErrorKind::UnknownKey(key.get(..end).unwrap_or_default()));
     };
-    // The key as the errors name it: KEYS', which outlives the file's text.
+    // The key as errors name it: KEYS' copy, which outlives the file's text.
     let name = name_of(KEYS, slot as u32);
     let bit = 1u32 << slot;
     if slot != EXPORT && *seen & bit != 0 {
@@ -308,7 +308,7 @@ fn trim(s: &str) -> &str {
 }
 
 /// A decimal: digits only (no sign, no spaces, no `+`), within `u64`.
-#[inline(never)] // one copy for every number read, and for the limits of `number`
+#[inline(never)] // one copy for every number read
 pub fn decimal(value: &str) -> Option<u64> {
     if value.is_empty() {
         return None;
@@ -324,9 +324,10 @@ pub fn decimal(value: &str) -> Option<u64> {
     Some(v)
 }
 
-/// A decimal in the range that `range` says, `MIN..MAX` or `0 or MIN..MAX` (0 is taken
-/// too). The text an error shows is the range's only statement: no table of limits to
-/// keep in step with it.
+/// A decimal in the range that `range` says: its last two numbers are the lowest and the
+/// highest taken, and a third before them (`0 or MIN..MAX`) says that 0 is taken too. The
+/// text an error shows is the range's only statement: no table of limits to keep in step
+/// with it.
 pub fn number(value: &str, range: &str) -> Option<u64> {
     // The last two numbers in `range`, and how many there are.
     let (mut limits, mut count, mut in_digits) = ([0u64; 2], 0, false);
