@@ -6,11 +6,26 @@
 //! `INSERT AFTER .comment;` after its `SECTIONS` block, which makes it an addition to the
 //! linker's default script instead (lld accepts `INSERT` only right after the `SECTIONS` it
 //! applies to, so an `INCLUDE defmt.x` wrapper does not work).
+//!
+//! It also packs the help texts (`help/*.txt`) into the format `src/pack.rs` unpacks.
 
 use std::env;
-use std::path::PathBuf;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The help topics, in the order of `cli::Topic`: the order that packs smallest (the short
+/// topics first, and `run` last, whose texts refer back to the others').
+const TOPICS: [&str; 7] = ["monitor", "get", "dump", "status", "set", "main", "run"];
+
+/// The line of help/run.txt after which each line is a configuration key and what it
+/// means: `  KEY<spaces to 24>MEANING`.
+const KEY_TABLE: &str = "Configuration keys (key = value, # comments):\n";
 
 fn main() {
+    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets it"));
+    pack_help(&dir.join("help"), &out);
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=defmt-elf.x");
     println!("cargo:rerun-if-changed=no-unwind.x");
@@ -20,7 +35,6 @@ fn main() {
     if env::var_os("DEFMT_LOG").is_none() {
         println!("cargo:rustc-env=DEFMT_LOG=info");
     }
-    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     // Only the binary links defmt frames; the library's tests do not use the logger.
     println!(
         "cargo:rustc-link-arg-bins=-T{}",
@@ -60,4 +74,113 @@ fn main() {
         println!("cargo:rustc-link-arg-bins=--no-rosegment");
         println!("cargo:rustc-link-arg-bins=-znorelro");
     }
+}
+
+/// Writes `keys.rs`, `KEYS`: the configuration keys that help/run.txt lists, separated
+/// by spaces (the parser's list: one statement of the keys, where they are explained);
+/// and `help.rs`: `HELP_PACKED`, every topic's text one after the other, packed after
+/// `KEYS` as a dictionary (references reach into it: the key names are not packed twice),
+/// and `HELP_BOUNDS`, where each topic's text starts in the unpacked whole (dictionary
+/// included), and where the last ends.
+fn pack_help(from: &Path, out: &Path) {
+    let mut texts = Vec::new();
+    for topic in TOPICS {
+        let path = from.join(format!("{topic}.txt"));
+        println!("cargo:rerun-if-changed={}", path.display());
+        let t = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // Bytes from 0x80 on mark back references (see src/pack.rs).
+        assert!(t.is_ascii(), "{}: not ASCII", path.display());
+        texts.push(t);
+    }
+    let run = texts.last().expect("run is a topic");
+    let (_, table) = run.split_once(KEY_TABLE).expect("run.txt lists the keys");
+    let keys: Vec<&str> = table
+        .lines()
+        .map(|line| {
+            let key = line.get(2..24).unwrap_or_default().trim_end();
+            assert!(
+                !key.is_empty() && !key.contains(' ') && line.get(24..25) == Some(" "),
+                "run.txt: not `  KEY  MEANING`: {line}"
+            );
+            key
+        })
+        .collect();
+    let keys = keys.join(" ");
+    let mut text = keys.clone().into_bytes();
+    let mut bounds = vec![text.len()];
+    for t in &texts {
+        text.extend_from_slice(t.as_bytes());
+        bounds.push(text.len());
+    }
+    assert!(text.len() <= usize::from(u16::MAX), "help under 64 KiB");
+    let packed = pack(&text, keys.len());
+    let rs = format!("pub(crate) const KEYS: &str = {keys:?};\n");
+    fs::write(out.join("keys.rs"), rs).expect("OUT_DIR is writable");
+    let mut rs = String::new();
+    let _ = writeln!(
+        rs,
+        "const HELP_PACKED: [u8; {}] = {packed:?};",
+        packed.len()
+    );
+    let _ = writeln!(
+        rs,
+        "const HELP_BOUNDS: [u16; {}] = {bounds:?};",
+        bounds.len()
+    );
+    fs::write(out.join("help.rs"), rs).expect("OUT_DIR is writable");
+}
+
+/// Shortest and longest back reference, and how far back one reaches (src/pack.rs).
+const MIN_LEN: usize = 3;
+const MAX_LEN: usize = MIN_LEN + 15;
+const MAX_OFFSET: usize = 2048;
+
+/// Packs ASCII `text` after its first `dict` bytes (which the unpacker has already):
+/// literal bytes and two-byte back references, chosen for the shortest result (the cost
+/// of the rest from each position, computed from the end).
+fn pack(text: &[u8], dict: usize) -> Vec<u8> {
+    let n = text.len();
+    // The longest earlier match at each position, and where it starts.
+    let longest: Vec<(usize, usize)> = (0..n)
+        .map(|i| {
+            let mut best = (0, 0);
+            for from in i.saturating_sub(MAX_OFFSET)..i {
+                // A match may run into the bytes it produces (the unpacker copies forwards).
+                let len = (0..MAX_LEN.min(n - i))
+                    .take_while(|&k| text[from + k] == text[i + k])
+                    .count();
+                if len > best.0 {
+                    best = (len, from);
+                }
+            }
+            best
+        })
+        .collect();
+    // cost[i]: bytes to pack text[i..]; step[i]: the length of the token taken at i.
+    let mut cost = vec![0usize; n + 1];
+    let mut step = vec![1usize; n];
+    for i in (dict..n).rev() {
+        cost[i] = 1 + cost[i + 1];
+        for len in MIN_LEN..=longest[i].0 {
+            if 2 + cost[i + len] < cost[i] {
+                cost[i] = 2 + cost[i + len];
+                step[i] = len;
+            }
+        }
+    }
+    let mut packed = Vec::with_capacity(cost[dict]);
+    let mut i = dict;
+    while i < n {
+        let len = step[i];
+        if len == 1 {
+            packed.push(text[i]);
+        } else {
+            // Any match of up to the longest at i reaches back the same distance.
+            let offset = i - longest[i].1 - 1;
+            packed.push(0x80 | ((len - MIN_LEN) as u8) << 3 | (offset >> 8) as u8);
+            packed.push(offset as u8);
+        }
+        i += len;
+    }
+    packed
 }

@@ -1,6 +1,6 @@
 //! The command line, parsed apart from the work (so it is tested on the host).
 
-use crate::config::{split, word_index, words};
+use crate::config::{phrase, split, word_index};
 use crate::format::Style;
 use crate::settings::{ModuleSettings, SettingError, SETTING_KEYS};
 use nlcore::text::Text;
@@ -46,13 +46,9 @@ pub enum Command {
     Version,
 }
 
-/// Which help text.
+/// Which help text. In the order of the packed texts (build.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Topic {
-    /// The overview.
-    Main,
-    /// One command's.
-    Run,
     /// `monitor`.
     Monitor,
     /// `get`.
@@ -63,6 +59,10 @@ pub enum Topic {
     Status,
     /// `set`.
     Set,
+    /// The overview.
+    Main,
+    /// `run`.
+    Run,
 }
 
 /// A parsed command line.
@@ -100,45 +100,42 @@ pub enum UsageError<'a> {
     },
 }
 
+/// What [`UsageError::describe`] says, by variant, each ended by a NUL (see [`phrase`]).
+/// The last goes on with the list of settings.
+const USAGE_PHRASES: &str = "no command given (try `nltelem --help`)\0unknown command `\x01`\0\
+    unknown option `\x01`\0option `\x01` needs a value\0unexpected argument `\x01`\0\
+    set: give at least one KEY=VALUE\0set: bad value in `\x01`: expected \x01\0\
+    set: `\x01` is not KEY=VALUE with KEY one of \0";
+
 impl UsageError<'_> {
     /// Says what is wrong, in one line without a newline.
     pub fn describe(&self, w: &mut dyn Text) {
-        // (before, quoted argument, after): most messages quote the offending argument.
-        let (before, arg, after) = match *self {
-            UsageError::NoCommand => ("no command given (try `nltelem --help`)", "", ""),
-            UsageError::UnknownCommand(c) => ("unknown command `", c, "`"),
-            UsageError::UnknownOption(o) => ("unknown option `", o, "`"),
-            UsageError::MissingValue(o) => ("option `", o, "` needs a value"),
-            UsageError::Unexpected(a) => ("unexpected argument `", a, "`"),
-            UsageError::NothingToSet => ("set: give at least one KEY=VALUE", "", ""),
-            UsageError::BadSetting { arg, expected } => {
-                w.str(if expected.is_some() {
-                    "set: bad value in `"
-                } else {
-                    "set: `"
-                });
-                w.str(arg);
-                match expected {
-                    Some(e) => {
-                        w.str("`: expected ");
-                        w.str(e);
-                    }
-                    None => {
-                        w.str("` is not KEY=VALUE with KEY one of ");
-                        for (i, k) in words(SETTING_KEYS).enumerate() {
-                            if i > 0 {
-                                w.str(", ");
-                            }
-                            w.str(k);
-                        }
-                    }
-                }
-                return;
-            }
+        let (n, arg, expected) = match *self {
+            UsageError::NoCommand => (0, "", ""),
+            UsageError::UnknownCommand(c) => (1, c, ""),
+            UsageError::UnknownOption(o) => (2, o, ""),
+            UsageError::MissingValue(o) => (3, o, ""),
+            UsageError::Unexpected(a) => (4, a, ""),
+            UsageError::NothingToSet => (5, "", ""),
+            UsageError::BadSetting {
+                arg,
+                expected: Some(e),
+            } => (6, arg, e),
+            UsageError::BadSetting {
+                arg,
+                expected: None,
+            } => (7, arg, ""),
         };
-        w.str(before);
-        w.str(arg);
-        w.str(after);
+        phrase(w, USAGE_PHRASES, n, arg, expected);
+        if n == 7 {
+            // The settings' names, separated by commas: byte by byte, an error's one line.
+            for b in SETTING_KEYS.bytes() {
+                match b {
+                    b' ' => w.str(", "),
+                    _ => w.byte(b),
+                }
+            }
+        }
     }
 }
 
@@ -291,82 +288,23 @@ pub fn parse<'a>(args: &[&'a str]) -> Result<Invocation<'a>, UsageError<'a>> {
     Ok(inv)
 }
 
-/// The help text of a topic.
-pub fn help(topic: Topic) -> &'static str {
-    match topic {
-        Topic::Main => HELP_MAIN,
-        Topic::Run => HELP_RUN,
-        Topic::Monitor => HELP_MONITOR,
-        Topic::Get => HELP_GET,
-        Topic::Dump => HELP_DUMP,
-        Topic::Status => HELP_STATUS,
-        Topic::Set => HELP_SET,
+// `HELP_PACKED` and `HELP_BOUNDS`, from help/*.txt (build.rs).
+include!(concat!(env!("OUT_DIR"), "/help.rs"));
+
+/// Writes the help text of a topic (help/TOPIC.txt, unpacked).
+pub fn help(topic: Topic, w: &mut dyn Text) {
+    // Every topic is unpacked, as a reference may reach into an earlier one's text. On the
+    // stack: only this process, which prints the help and exits, ever touches it.
+    let mut all = [0u8; HELP_BOUNDS[HELP_BOUNDS.len() - 1] as usize];
+    crate::pack::unpack(crate::config::KEYS.as_bytes(), &HELP_PACKED, &mut all);
+    let i = topic as usize;
+    if let (Some(&start), Some(&end)) = (HELP_BOUNDS.get(i), HELP_BOUNDS.get(i + 1)) {
+        w.bytes(
+            all.get(usize::from(start)..usize::from(end))
+                .unwrap_or_default(),
+        );
     }
 }
-
-const HELP_MAIN: &str = "\
-usage: nltelem COMMAND [OPTIONS]
-
-The nltelem agent: receives the nltelem kernel module's telemetry over netlink.
-
-Commands:
-  run       the daemon, in the foreground
-  monitor   print samples and events as they arrive
-  get       a fresh sample (or `get config`: the module's settings)
-  dump      every interface's counters
-  status    the module's statistics and the agent's last heartbeat
-  set       change the module's settings: set KEY=VALUE...
-  help      help of a command: nltelem help COMMAND (or COMMAND --help)
-
-Every command takes -c FILE (default /etc/nltelem.conf, used when present) for the
-transport and family. Exit codes: 0 ok, 64 usage, 69 module missing, 74 I/O error,
-77 permission denied, 78 configuration error.
-";
-
-const HELP_RUN: &str = "\
-usage: nltelem run [-c FILE]
-
-Runs the daemon in the foreground: reads FILE (default /etc/nltelem.conf), pushes its
-module settings, joins the groups, checks every message's sender and sequence number,
-counts losses and overruns, exports samples, and heartbeats its counters to the module.
-Waits for the module when it is absent or unloaded. Signals: TERM/INT exit, HUP re-reads
-FILE and pushes it, USR1 prints the counters.
-
-Configuration keys (key = value, # comments):
-";
-
-const HELP_MONITOR: &str = "\
-usage: nltelem monitor [--json] [-c FILE]
-
-Joins the telemetry and events groups and prints every sample and event until
-interrupted (like `ip monitor`). --json prints one JSON object per line.
-";
-
-const HELP_GET: &str = "\
-usage: nltelem get [sample|config] [--json] [-c FILE]
-
-Asks the module for a fresh sample (default) or for its configuration and prints it.
-";
-
-const HELP_DUMP: &str = "\
-usage: nltelem dump [--json] [-c FILE]
-
-Prints every interface's counters (one line, or one JSON object, per interface).
-";
-
-const HELP_STATUS: &str = "\
-usage: nltelem status [--json] [-c FILE]
-
-Prints the module's statistics, including the agent counters from its last heartbeat.
-";
-
-const HELP_SET: &str = "\
-usage: nltelem set KEY=VALUE... [--json] [-c FILE]
-
-Changes the module's settings (needs CAP_NET_ADMIN). Keys: period_ms (1..3600000),
-sources (load,memory,cpu,netdev,thermal), load1_milli_max, mem_available_kib_min,
-temp_mdegc_max (0..200000), watchdog_ms (0..3600000). Prints the new configuration.
-";
 
 #[cfg(test)]
 mod tests {
@@ -411,8 +349,50 @@ mod tests {
             Topic::Status,
             Topic::Set,
         ] {
-            assert!(help(t).starts_with("usage: nltelem"));
+            assert!(help_text(t).starts_with("usage: nltelem"));
         }
+    }
+
+    fn help_text(topic: Topic) -> std::string::String {
+        let mut out: nlcore::text::Fixed<4096> = nlcore::text::Fixed::new();
+        help(topic, out.text());
+        out.as_str().expect("fits").to_owned()
+    }
+
+    /// The packed help unpacks to help/*.txt, which hold the help as printed before it was
+    /// packed.
+    #[test]
+    fn help_unpacks_to_its_source() {
+        for (topic, text) in [
+            (Topic::Main, include_str!("../help/main.txt")),
+            (Topic::Run, include_str!("../help/run.txt")),
+            (Topic::Monitor, include_str!("../help/monitor.txt")),
+            (Topic::Get, include_str!("../help/get.txt")),
+            (Topic::Dump, include_str!("../help/dump.txt")),
+            (Topic::Status, include_str!("../help/status.txt")),
+            (Topic::Set, include_str!("../help/set.txt")),
+        ] {
+            assert_eq!(help_text(topic), text, "{topic:?}");
+        }
+        // Packing pays: at most 55 % of the text.
+        assert!(HELP_PACKED.len() * 100 <= usize::from(HELP_BOUNDS[7] - HELP_BOUNDS[0]) * 50);
+    }
+
+    /// `help run` lists exactly the keys the parser knows (build.rs takes them from its
+    /// table), in order, each in a 22-byte column.
+    #[test]
+    fn run_help_lists_the_keys() {
+        let text = help_text(Topic::Run);
+        let (_, table) = text.split_once("# comments):\n").expect("the key table");
+        let listed: Vec<&str> = table
+            .lines()
+            .map(|l| {
+                assert_eq!(l.as_bytes()[24], b' ', "{l}");
+                l[2..24].trim_end()
+            })
+            .collect();
+        let keys: Vec<&str> = crate::config::keys().collect();
+        assert_eq!(listed, keys);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `/etc/nltelem.conf`: one `key = value` per line, `#` starts a comment.
 //!
-//! Every key is listed in [`keys`] with its meaning (printed by `nltelem run --help`).
+//! Every key is listed in [`keys`]; `nltelem run --help` says what each means.
 //! A key the agent does not know, a value it cannot use, or a key given twice is an error
 //! that names the line: a typo must not silently leave a default in place.
 
@@ -21,31 +21,13 @@ pub const MAX_VALUE: usize = 96;
 /// Most `export` lines.
 pub const MAX_EXPORTS: usize = 4;
 
-/// Every key, with what it means: one `key meaning` per line (read by [`keys`]), in the
-/// order of `nltelem run --help`. One string: a table of `(&str, &str)` took 32 bytes an
-/// entry.
-const KEYS: &str = "\
-transport genl (default): the generic netlink family; unit:N: the module's classic netlink unit N
-family generic netlink family name (default nltelem)
-groups groups to join, space separated: telemetry events (default both)
-period_ms sampling period pushed to the module, 1..3600000 ms (default: leave the module's)
-sources sources pushed to the module, space separated: load memory cpu netdev thermal
-load1_milli_max threshold event above this 1-minute load x1000 (0 disables)
-mem_available_kib_min threshold event below this much available memory, KiB (0 disables)
-temp_mdegc_max threshold event above this temperature, millidegree C, 0..200000 (0 disables)
-watchdog_ms the module reports an event after this long without a heartbeat, 0..3600000 ms (0 disables)
-heartbeat_ms how often the agent sends its counters to the module, 0 (off) or 100..3600000 ms (default 1000)
-rcvbuf_bytes receive queue size asked of the kernel, 0 (kernel default) or 4096..67108864 (default 0)
-accept_senders kernel (default): drop data not sent by the kernel; any: accept other processes (tests on NETLINK_USERSOCK only)
-log where defmt log frames go: stderr, none, or an absolute file path (default none)
-log_max_bytes size cap of the log file, 1024..16777216; when full it moves to FILE.1 (default 65536)
-export an exporter, e.g. line-protocol:stdout; the key may repeat (up to 4)
-";
+// `KEYS`: every key, separated by spaces, in the order of `nltelem run --help`, which
+// says what each means (build.rs takes them from that table in help/run.txt).
+include!(concat!(env!("OUT_DIR"), "/keys.rs"));
 
-/// The keys of [`KEYS`] with what they mean, in order.
-pub fn keys() -> impl Iterator<Item = (&'static str, &'static str)> {
-    let mut rest = Some(KEYS);
-    core::iter::from_fn(move || split(next_word(&mut rest, b'\n')?, b' '))
+/// The keys, in order.
+pub fn keys() -> impl Iterator<Item = &'static str> {
+    words(KEYS)
 }
 
 /// The words of a list separated by single spaces, in order (an empty word between two
@@ -209,24 +191,41 @@ impl ConfigError<'_> {
             w.uint(u64::from(self.line));
             w.str(": ");
         }
-        // (before, quoted piece, after).
-        let (before, quoted, after) = match &self.kind {
-            ErrorKind::MissingEquals => ("expected `key = value`", "", ""),
-            ErrorKind::EmptyKey => ("missing key before `=`", "", ""),
-            ErrorKind::UnknownKey(k) => ("unknown key `", *k, "`"),
-            ErrorKind::BadValue { key, expected } => {
-                w.str("bad value for `");
-                w.str(key);
-                w.str("`: expected ");
-                w.str(expected);
+        let (n, arg, then) = match self.kind {
+            ErrorKind::MissingEquals => (0, "", ""),
+            ErrorKind::EmptyKey => (1, "", ""),
+            ErrorKind::UnknownKey(k) => (2, k, ""),
+            ErrorKind::BadValue { key, expected } => (3, key, expected),
+            ErrorKind::Duplicate(k) => (4, k, ""),
+            ErrorKind::Unreadable(why) => (5, why, ""),
+        };
+        phrase(w, CONFIG_PHRASES, n, arg, then);
+    }
+}
+
+/// What [`ConfigError::describe`] says, by kind, each ended by a NUL (see [`phrase`]).
+const CONFIG_PHRASES: &str = "expected `key = value`\0missing key before `=`\0unknown key `\x01`\0\
+    bad value for `\x01`: expected \x01\0`\x01` given twice\0\x01\0";
+
+/// Writes the `n`th of `phrases` (each ended by a NUL) with its first `\x01` replaced by
+/// `arg` and its second by `then`: the errors describe themselves with it, one string and
+/// one loop instead of a run of `str` calls for each kind.
+#[inline(never)]
+pub fn phrase<'a>(w: &mut dyn Text, phrases: &str, mut n: usize, mut arg: &'a str, then: &'a str) {
+    let mut piece = phrases.as_bytes();
+    while let Some(end) = piece.iter().position(|&b| b <= 1) {
+        let (text, rest) = piece.split_at(end);
+        let nul = rest.first() == Some(&0);
+        if n == 0 {
+            w.bytes(text);
+            if nul {
                 return;
             }
-            ErrorKind::Duplicate(k) => ("`", *k, "` given twice"),
-            ErrorKind::Unreadable(why) => (*why, "", ""),
-        };
-        w.str(before);
-        w.str(quoted);
-        w.str(after);
+            w.str(arg);
+            arg = then;
+        }
+        n = n.wrapping_sub(usize::from(nul));
+        piece = rest.get(1..).unwrap_or_default();
     }
 }
 
@@ -253,15 +252,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError<'_>> {
     let mut config = Config::default();
     // One bit per key of `keys`: which single-valued keys were already given.
     let mut seen: u32 = 0;
-    let mut line: u32 = 0;
-    let mut rest = Some(text);
-    while let Some(chunk) = rest {
-        let (raw, next) = match split(chunk, b'\n') {
-            Some((raw, next)) => (raw, Some(next)),
-            None => (chunk, None),
-        };
-        rest = next;
-        line += 1;
+    for (line, raw) in (1..).zip(lines(text)) {
         parse_line(&mut config, &mut seen, raw).map_err(|kind| ConfigError { line, kind })?;
     }
     Ok(config)
@@ -278,7 +269,7 @@ fn parse_line<'a>(config: &mut Config, seen: &mut u32, raw: &'a str) -> Result<(
     if key.is_empty() {
         return Err(ErrorKind::EmptyKey);
     }
-    let Some((slot, (name, _))) = keys().enumerate().find(|(_, (k, _))| *k == key) else {
+    let Some(slot) = word_index(KEYS, key.as_bytes()) else {
         // The longest prefix of at most 32 bytes that ends on a character.
         let mut end = key.len().min(32);
         while !key.is_char_boundary(end) {
@@ -286,6 +277,8 @@ fn parse_line<'a>(config: &mut Config, seen: &mut u32, raw: &'a str) -> Result<(
         }
         return Err(ErrorKind::UnknownKey(key.get(..end).unwrap_or_default()));
     };
+    // The key as errors name it: KEYS' copy, which outlives the file's text.
+    let name = name_of(KEYS, slot as u32);
     let bit = 1u32 << slot;
     if slot != EXPORT && *seen & bit != 0 {
         return Err(ErrorKind::Duplicate(name));
@@ -314,26 +307,43 @@ fn trim(s: &str) -> &str {
     s.get(start..end).unwrap_or_default()
 }
 
-/// A decimal in `min..=max`: digits only (no sign, no spaces, no `+`); else `want`.
-pub fn decimal(value: &str, min: u64, max: u64, want: &'static str) -> Result<u64, &'static str> {
+/// A decimal: digits only (no sign, no spaces, no `+`), within `u64`.
+#[inline(never)] // one copy for every number read
+pub fn decimal(value: &str) -> Option<u64> {
     if value.is_empty() {
-        return Err(want);
+        return None;
     }
     let mut v: u64 = 0;
     for b in value.bytes() {
         let digit = b.wrapping_sub(b'0');
         if digit > 9 {
-            return Err(want);
+            return None;
         }
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(digit)))
-            .ok_or(want)?;
+        v = v.checked_mul(10)?.checked_add(u64::from(digit))?;
     }
-    if v < min || v > max {
-        return Err(want);
+    Some(v)
+}
+
+/// A decimal in the range that `range` says: its last two numbers are the lowest and the
+/// highest taken, and a third before them (`0 or MIN..MAX`) says that 0 is taken too. The
+/// text an error shows is the range's only statement: no table of limits to keep in step
+/// with it.
+pub fn number(value: &str, range: &str) -> Option<u64> {
+    // The last two numbers in `range`, and how many there are.
+    let (mut limits, mut count, mut in_digits) = ([0u64; 2], 0, false);
+    for b in range.bytes() {
+        let digit = b.wrapping_sub(b'0');
+        if digit <= 9 {
+            if !in_digits {
+                limits = [limits[1], 0];
+                count += 1;
+            }
+            limits[1] = limits[1].wrapping_mul(10).wrapping_add(u64::from(digit));
+        }
+        in_digits = digit <= 9;
     }
-    Ok(v)
+    let [min, max] = limits;
+    decimal(value).filter(|&v| v <= max && (v >= min || (count > 2 && v == 0)))
 }
 
 /// Whether `b` is white space: the ASCII white space of Unicode (space, tab, line feed,
@@ -371,9 +381,15 @@ fn apply(config: &mut Config, slot: usize, value: &str) -> Result<(), &'static s
             fill(&mut config.family, value, WANT)?;
         }
         GROUPS => config.groups = parse_groups(value)?,
-        HEARTBEAT_MS => config.heartbeat_ms = zero_or(value, 100, 3_600_000, "0 or 100..3600000")?,
-        RCVBUF_BYTES => {
-            config.rcvbuf_bytes = zero_or(value, 4096, 67_108_864, "0 or 4096..67108864")?
+        HEARTBEAT_MS | RCVBUF_BYTES | LOG_MAX_BYTES => {
+            // One call for the three numbers of the agent's own.
+            let (field, range) = match slot {
+                HEARTBEAT_MS => (&mut config.heartbeat_ms, "0 or 100..3600000"),
+                RCVBUF_BYTES => (&mut config.rcvbuf_bytes, "0 or 4096..67108864"),
+                _ => (&mut config.log_max_bytes, "1024..16777216"),
+            };
+            // The ranges are within u32.
+            *field = number(value, range).ok_or(range)? as u32;
         }
         ACCEPT_SENDERS => {
             config.accept_senders = match word_index("kernel any", value.as_bytes()) {
@@ -383,10 +399,6 @@ fn apply(config: &mut Config, slot: usize, value: &str) -> Result<(), &'static s
             }
         }
         LOG => parse_log(&mut config.log, value)?,
-        LOG_MAX_BYTES => {
-            // The range is within u32.
-            config.log_max_bytes = decimal(value, 1024, 16_777_216, "1024..16777216")? as u32
-        }
         EXPORT => {
             crate::export::check_spec(value)?;
             // Filled in place: a String<96> is not built and then moved.
@@ -401,14 +413,6 @@ fn apply(config: &mut Config, slot: usize, value: &str) -> Result<(), &'static s
         setting => config.module.set_nth(setting - FIRST_SETTING, value)?,
     }
     Ok(())
-}
-
-/// `0`, or a decimal in `min..=max` (a range within u32).
-fn zero_or(value: &str, min: u64, max: u64, want: &'static str) -> Result<u32, &'static str> {
-    match decimal(value, 0, max, want)? {
-        v @ 1.. if v < min => Err(want),
-        v => Ok(v as u32),
-    }
 }
 
 /// Sets `s` to `value`, or says `what` when it is too long (the caller's value is then
@@ -430,7 +434,10 @@ pub fn parse_transport(value: &str) -> Result<Transport, &'static str> {
     }
     let n = value.strip_prefix("unit:").ok_or(WANT)?;
     // MAX_LINKS is 32 in the kernel: units are 0..31.
-    Ok(Transport::Unit(decimal(n, 0, 31, WANT)? as u32))
+    match decimal(n) {
+        Some(n @ 0..=31) => Ok(Transport::Unit(n as u32)),
+        _ => Err(WANT),
+    }
 }
 
 fn parse_groups(value: &str) -> Result<Groups, &'static str> {
@@ -537,7 +544,7 @@ mod tests {
         );
         assert_eq!(c.log_max_bytes, 2048);
         // Every documented key was exercised.
-        for (key, _) in keys() {
+        for key in keys() {
             assert!(text.contains(key), "{key} not covered");
         }
     }
@@ -635,18 +642,46 @@ mod tests {
     }
 
     #[test]
+    fn phrases_by_number() {
+        let say = |n, arg, then| {
+            let mut out: nlcore::text::Fixed<64> = nlcore::text::Fixed::new();
+            phrase(
+                out.text(),
+                "a\0b `\x01` c \x01\0\x01\x01\x01\0last",
+                n,
+                arg,
+                then,
+            );
+            out.as_str().expect("fits").to_owned()
+        };
+        assert_eq!(say(0, "x", "y"), "a");
+        assert_eq!(say(1, "x", "y"), "b `x` c y");
+        // A third argument repeats the second.
+        assert_eq!(say(2, "x", "y"), "xyy");
+        // Text not ended by a NUL is no phrase; past the last, nothing.
+        assert_eq!(say(3, "x", "y"), "");
+        assert_eq!(say(4, "x", "y"), "");
+    }
+
+    #[test]
     fn integers() {
+        assert_eq!(decimal("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(decimal("18446744073709551616"), None);
+        assert_eq!(decimal("+1"), None);
+        assert_eq!(decimal("-1"), None);
+        assert_eq!(decimal(""), None);
+        assert_eq!(decimal("09"), Some(9));
+        assert_eq!(number("10", "0..9"), None);
+        assert_eq!(number("0", "1..9"), None);
+        assert_eq!(number("09", "1..9"), Some(9));
+        assert_eq!(number("0", "0 or 5..9"), Some(0));
+        assert_eq!(number("4", "0 or 5..9"), None);
+        assert_eq!(number("5", "0 or 5..9"), Some(5));
+        assert_eq!(number("1", "0..0"), None);
         assert_eq!(
-            decimal("18446744073709551615", 0, u64::MAX, "x"),
-            Ok(u64::MAX)
+            number("18446744073709551615", "0..18446744073709551615"),
+            Some(u64::MAX)
         );
-        assert_eq!(decimal("18446744073709551616", 0, u64::MAX, "x"), Err("x"));
-        assert_eq!(decimal("+1", 0, 9, "x"), Err("x"));
-        assert_eq!(decimal("-1", 0, 9, "x"), Err("x"));
-        assert_eq!(decimal("", 0, 9, "x"), Err("x"));
-        assert_eq!(decimal("10", 0, 9, "x"), Err("x"));
-        assert_eq!(decimal("0", 1, 9, "x"), Err("x"));
-        assert_eq!(decimal("09", 1, 9, "x"), Ok(9));
     }
 
     #[test]

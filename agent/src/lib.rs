@@ -13,6 +13,7 @@ pub mod config;
 pub mod decode;
 pub mod export;
 pub mod format;
+pub mod pack;
 pub mod route;
 pub mod settings;
 pub mod sink;

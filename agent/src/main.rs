@@ -45,18 +45,7 @@ fn run(args: &[&str]) -> u8 {
 fn help(topic: Option<Topic>, out: &mut io::Stdout) -> u8 {
     let w = out.text();
     match topic {
-        Some(topic) => {
-            w.str(cli::help(topic));
-            if topic == Topic::Run {
-                for (key, meaning) in config::keys() {
-                    w.spaces(2);
-                    w.column(key, 22);
-                    w.byte(b' ');
-                    w.str(meaning);
-                    w.byte(b'\n');
-                }
-            }
-        }
+        Some(topic) => cli::help(topic, w),
         None => {
             w.str(concat!("nltelem ", env!("CARGO_PKG_VERSION"), "\n"));
         }

@@ -2,7 +2,7 @@
 //! `nltelem set KEY=VALUE`. Only settings that were given are sent: the module keeps the
 //! others.
 
-use crate::config::{decimal, names_mask, word_index, words};
+use crate::config::{names_mask, number, word_index, words};
 use nlcore::{Buffer, MsgBuilder};
 
 /// Settings to push; a setting not given leaves the module's value. By position in
@@ -35,13 +35,11 @@ pub const SETTING_KEYS: &str =
 /// Source names in bit order (`source::*`: bit `i` for the `i`th), separated by spaces.
 pub const SOURCE_NAMES: &str = "load memory cpu netdev thermal";
 
-/// The range of each setting as an error says it, in [`SETTING_KEYS`] order and separated
-/// by spaces: the module's own ranges (spec `checks`). `sources` is read by name
-/// ([`parse_sources`]) and has none. One string instead of a `&str` per setting.
+/// The range of each setting, as an error says it and as [`number`] reads it, in
+/// [`SETTING_KEYS`] order and separated by spaces: the module's own ranges (spec
+/// `checks`). `sources` is read by name ([`parse_sources`]) and has none. One string
+/// instead of a `&str` per setting.
 const RANGES: &str = "1..3600000  0..4294967295 0..18446744073709551615 0..200000 0..3600000";
-
-/// The upper ends of [`RANGES`]; the lower ones are 0 but for `period_ms` (1).
-const MAXES: [u64; 6] = [3_600_000, 0, u32::MAX as u64, u64::MAX, 200_000, 3_600_000];
 
 /// The position of `sources` in [`SETTING_KEYS`].
 pub const SOURCES: usize = 1;
@@ -62,20 +60,18 @@ impl ModuleSettings {
     /// Sets the `i`th setting of [`SETTING_KEYS`] from its text; on failure returns what
     /// it takes.
     pub fn set_nth(&mut self, i: usize, value: &str) -> Result<(), &'static str> {
-        let Some(want) = words(RANGES).nth(i) else {
-            return Err("a key this agent knows");
-        };
+        // Past the last setting (which no caller asks for) the range is empty and
+        // `put_nth` ignores the value.
+        let want = words(RANGES).nth(i).unwrap_or_default();
         let v = if i == SOURCES {
             u64::from(parse_sources(value)?)
         } else {
-            let min = u64::from(i == 0);
-            let max = MAXES.get(i).copied().unwrap_or_default();
-            // The signed setting takes `-0` too (its range starts at 0).
-            let (digits, max) = match value.strip_prefix('-') {
-                Some(rest) if i == TEMP => (rest, 0),
-                _ => (value, max),
+            let (digits, range) = match value.strip_prefix('-') {
+                // The signed setting takes `-0` too (its range starts at 0).
+                Some(rest) if i == TEMP => (rest, "0..0"),
+                _ => (value, want),
             };
-            decimal(digits, min, max, want)?
+            number(digits, range).ok_or(want)?
         };
         // Every value is within its field's type: the ranges above say so.
         self.put_nth(i, v);
