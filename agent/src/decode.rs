@@ -119,6 +119,20 @@ fn read<'a>(attrs: AttrIter<'a>, text: u16, nest: u16, r: &mut Rec<'a>) {
     }
 }
 
+/// Calls `f` with each nest of type `kind` in `attrs` (validated), read with `text` as its
+/// string: a callback, and one record for all (an iterator copied each).
+#[inline(never)]
+fn nests<'a>(attrs: &AttrIter<'a>, kind: u16, text: u16, f: &mut dyn FnMut(&Rec<'a>)) {
+    let mut r = Rec::default();
+    for a in attrs.clone() {
+        let Ok(a) = a else { break };
+        if a.kind() == kind {
+            read(a.nested(), text, NONE, &mut r);
+            f(&r);
+        }
+    }
+}
+
 /// The names of the CPU times (`cpu_times::*` from 1), as a [`words`](crate::config::words)
 /// list: Prometheus's `mode` label.
 pub const CPU_FIELDS: &str = "user nice system idle iowait irq softirq steal";
@@ -297,16 +311,9 @@ impl<'a> Sample<'a> {
     }
 
     /// Calls `f` with each nest of type `kind` in this message, read with `text` as its
-    /// string (a callback, and one record for all: an iterator copied each).
+    /// string.
     pub fn nests(&self, kind: u16, text: u16, f: &mut dyn FnMut(&Rec<'a>)) {
-        let mut r = Rec::default();
-        for a in self.attrs.clone() {
-            let Ok(a) = a else { break };
-            if a.kind() == kind {
-                read(a.nested(), text, NONE, &mut r);
-                f(&r);
-            }
-        }
+        nests(&self.attrs, kind, text, f);
     }
 
     /// Calls `f` with each interface in this message.
@@ -384,23 +391,9 @@ impl<'a> Stats<'a> {
         })
     }
 
-    /// Failed broadcasts as (errno, count).
-    pub fn bcast_fail(&self) -> impl Iterator<Item = (u32, u64)> + 'a {
-        self.attrs
-            .clone()
-            .filter_map(Result::ok)
-            .filter(|a| a.kind() == attr::stats::BCAST_FAIL)
-            .map(|a| {
-                let (mut errno, mut count) = (0, 0);
-                for f in a.nested().filter_map(Result::ok) {
-                    match f.kind() {
-                        attr::errno_count::ERRNO => errno = int(f) as u32,
-                        attr::errno_count::COUNT => count = int(f),
-                        _ => {}
-                    }
-                }
-                (errno, count)
-            })
+    /// Calls `f` with each failed-broadcast count: `errno_count::*` by slot.
+    pub fn bcast_fail(&self, f: &mut dyn FnMut(&Rec<'a>)) {
+        nests(&self.attrs, attr::stats::BCAST_FAIL, NONE, f);
     }
 }
 
@@ -637,7 +630,9 @@ pub(crate) mod tests {
         let s = Stats::parse(msg.attrs(0).unwrap()).unwrap();
         assert_eq!(s.rec.get(st::TELEMETRY_SENT.into()), Some(1000));
         assert_eq!(s.rec.get(st::AGENT_LOST.into()), Some(3));
-        assert_eq!(s.bcast_fail().collect::<Vec<_>>(), [(105, 7)]);
+        let mut fails = Vec::new();
+        s.bcast_fail(&mut |r| fails.push((r.get(ec::ERRNO.into()), r.get(ec::COUNT.into()))));
+        assert_eq!(fails, [(Some(105), Some(7))]);
 
         let mut b = MsgBuilder::new(&mut buf[..]);
         b.begin(0x20, 0, 0, 0).unwrap();

@@ -377,21 +377,24 @@ pub fn stats(w: &mut dyn Text, s: &Stats<'_>, style: Style) {
     o.open("module", Some("stats"));
     o.fields(STATS, &s.rec);
     o.list("bcast_fail");
-    for (errno, count) in s.bcast_fail() {
+    s.bcast_fail(&mut |r| {
+        use attr::errno_count as ec;
+        let errno = r.get(ec::ERRNO.into()).unwrap_or(0);
+        let count = r.get(ec::COUNT.into()).unwrap_or(0);
         if o.json() {
             o.comma();
             o.w.str("{\"errno\":");
-            o.w.uint(u64::from(errno));
+            o.w.uint(errno);
             o.w.str(",\"count\":");
             o.w.uint(count);
             o.w.byte(b'}');
         } else {
             o.w.str(" bcast_fail_errno_");
-            o.w.uint(u64::from(errno));
+            o.w.uint(errno);
             o.w.byte(b' ');
             o.w.uint(count);
         }
-    }
+    });
     o.end_list();
     o.close_line();
 }

@@ -169,26 +169,28 @@ fn seconds(w: &mut dyn Text, ns: u64) {
     w.bytes(&digits[start..]);
 }
 
-/// Writes the families that come once per snapshot (load, memory, CPU, clocks).
+/// Writes the families that come once per snapshot (load, memory, CPU, clocks), each with
+/// its header when it has a sample.
 pub fn write_system(w: &mut dyn Text, s: &Sample<'_>) {
-    let r = &s.rec;
     for i in 0..SYSTEM_FAMILIES {
         let f = family(SYSTEM, i);
-        if f.slot == usize::from(attr::sample::CPU) {
-            // The CPU time counter, one sample per mode (nothing when no mode is known).
-            let modes = || words(CPU_FIELDS).enumerate();
-            if modes().all(|(t, _)| r.get(CPU_SLOT + 1 + t).is_none()) {
-                continue;
-            }
-            f.header(w);
-            for (t, mode) in modes() {
-                if let Some(ns) = r.get(CPU_SLOT + 1 + t) {
-                    f.sample(w, Some(("mode", mode)), None, ns);
+        // The CPU times: a sample per mode, from the first CPU slot; any other family: one
+        // sample without a label (the one empty word of "").
+        let cpu = f.slot == usize::from(attr::sample::CPU);
+        let (first, modes) = if cpu {
+            (CPU_SLOT + 1, CPU_FIELDS)
+        } else {
+            (f.slot, "")
+        };
+        let mut header = true;
+        for (k, mode) in words(modes).enumerate() {
+            if let Some(v) = s.rec.get(first + k) {
+                if header {
+                    f.header(w);
+                    header = false;
                 }
+                f.sample(w, cpu.then_some(("mode", mode)), None, v);
             }
-        } else if let Some(v) = r.get(f.slot) {
-            f.header(w);
-            f.sample(w, None, None, v);
         }
     }
 }
