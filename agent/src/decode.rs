@@ -399,12 +399,11 @@ impl<'a> Stats<'a> {
 
 /// The module's configuration (`GET_CONFIG` reply).
 pub fn parse_module_config(attrs: AttrIter<'_>) -> Result<ModuleSettings, Error> {
-    policy::CONFIG.validate(attrs.clone())?;
+    let r = parse(&policy::CONFIG, attrs, NONE, NONE)?;
     let mut s = ModuleSettings::default();
-    for a in attrs {
-        let a = a?;
-        if let Some(i) = ModuleSettings::of_attr(a.kind()) {
-            s.put_nth(i, int(a));
+    for t in 0..SLOTS {
+        if let (Some(i), Some(v)) = (ModuleSettings::of_attr(t as u16), r.get(t)) {
+            s.put_nth(i, v);
         }
     }
     Ok(s)

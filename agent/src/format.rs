@@ -193,14 +193,23 @@ impl<'w> Out<'w> {
             let slot = usize::from(slot);
             let v = rec.get(slot);
             let value = match (kind, v) {
-                (b'F', _) => {
+                // A flag: text its name when set, JSON `true` or `false`. The CPU times' nest:
+                // the fields after it in a line of their own, or a JSON object.
+                (b'F', _) | (b'C', Some(_)) => {
+                    let nest = kind == b'C';
                     if self.json() {
                         self.key(name);
-                        self.w.str(if v.is_some() { "true" } else { "false" });
+                        self.w.str(match (nest, v) {
+                            (true, _) => "{",
+                            (_, Some(_)) => "true",
+                            _ => "false",
+                        });
+                        self.first = nest;
                     } else if v.is_some() {
-                        self.w.byte(b' ');
+                        self.w.str(if nest { "\n  " } else { " " });
                         self.w.bytes(name);
                     }
+                    nested |= nest;
                     continue;
                 }
                 (b'L', _) => {
@@ -220,19 +229,6 @@ impl<'w> Out<'w> {
                     }
                     continue;
                 }
-                (b'C', Some(_)) => {
-                    // The fields after it in a line of their own, or a JSON object.
-                    if self.json() {
-                        self.key(name);
-                        self.w.byte(b'{');
-                        self.first = true;
-                    } else {
-                        self.w.str("\n  ");
-                        self.w.bytes(name);
-                    }
-                    nested = true;
-                    continue;
-                }
                 (b's' | b'S', _) => match rec.text {
                     Some(t) => Value::Str(t),
                     None => continue,
@@ -240,26 +236,33 @@ impl<'w> Out<'w> {
                 (_, None) => continue,
                 (b'i', Some(v)) => Value::Int(v as i64),
                 (b'm', Some(v)) => Value::Milli(i64::from(v as u32 as i32)),
-                // Numbers in the line protocol (u8 and u32 on the wire: within i64).
-                (b'o' | b't', Some(v)) if lp => Value::Int(v as i64),
-                (b'o', Some(v)) => Value::Str(name_of(OPER_STATES, narrow(v))),
-                (b't', Some(v)) => Value::Str(name_of(TRANSPORTS, narrow(v))),
+                // A name in text and JSON, a number in the line protocol (but thresholds).
+                (b'o' | b't', Some(v)) if !lp => Value::Str(name_of(
+                    if kind == b'o' {
+                        OPER_STATES
+                    } else {
+                        TRANSPORTS
+                    },
+                    narrow(v),
+                )),
                 (b'h', Some(v)) => Value::Str(name_of(THRESHOLDS, narrow(v))),
+                // InfluxDB's integers are signed: a value above `i64::MAX` is written as
+                // `i64::MAX`.
+                (_, Some(v)) if lp => Value::Int(i64::try_from(v).unwrap_or(i64::MAX)),
                 (_, Some(v)) => Value::Uint(v),
             };
             self.key(name);
             match value {
-                // InfluxDB's integers are signed: a value above `i64::MAX` is written as
-                // `i64::MAX`.
-                Value::Uint(v) if lp => self.w.int(i64::try_from(v).unwrap_or(i64::MAX)),
                 Value::Uint(v) => self.w.uint(v),
                 Value::Milli(v) if self.mode == Mode::Text => self.w.milli(v),
-                Value::Int(v) | Value::Milli(v) => self.w.int(v),
+                Value::Int(v) | Value::Milli(v) => {
+                    self.w.int(v);
+                    if lp {
+                        self.w.byte(b'i');
+                    }
+                }
                 Value::Str(s) if self.mode == Mode::Text => self.w.str(s),
                 Value::Str(s) => quoted(self.w, s, !lp),
-            }
-            if lp && !matches!(value, Value::Str(_)) {
-                self.w.byte(b'i');
             }
         }
         if nested && self.json() {

@@ -17,7 +17,7 @@ use crate::config::{lines, words};
 use crate::decode::{Sample, CPU_FIELDS, CPU_SLOT};
 use core::ffi::CStr;
 use heapless::String;
-use nlcore::text::{decimal, Fixed, Text};
+use nlcore::text::{Fixed, Text};
 use nltelem_proto::attr;
 use rustix::fd::OwnedFd;
 use rustix::fs::{mkdirat, openat, renameat, sendfile, unlinkat, AtFlags, Mode, OFlags, CWD};
@@ -162,11 +162,14 @@ fn label(w: &mut dyn Text, value: &str) {
 /// Nanoseconds as seconds with nine decimals.
 fn seconds(w: &mut dyn Text, ns: u64) {
     w.uint(ns / 1_000_000_000);
-    // The fraction with a leading 1 keeps its zeros; the 1 becomes the point.
-    let mut digits = [0u8; 20];
-    let start = decimal(ns % 1_000_000_000 + 1_000_000_000, &mut digits);
-    digits[start] = b'.';
-    w.bytes(&digits[start..]);
+    // The fraction digit by digit, zeros kept: smaller than another decimal conversion.
+    let mut frac = ns % 1_000_000_000;
+    let mut digits = [b'.'; 10];
+    for d in digits.iter_mut().skip(1).rev() {
+        *d = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    w.bytes(&digits);
 }
 
 /// Writes the families that come once per snapshot (load, memory, CPU, clocks), each with
