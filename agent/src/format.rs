@@ -271,6 +271,19 @@ impl<'w> Out<'w> {
         }
     }
 
+    /// The nests of type `nest` in `s` (named `name`, with `text` their string, `table`
+    /// their fields): a JSON list, or a line each.
+    #[inline(never)]
+    fn nests(&mut self, s: &Sample<'_>, name: &str, nest: u16, text: u16, table: Table) {
+        self.list(name);
+        s.nests(nest, text, &mut |r| {
+            self.element(name);
+            self.fields(table, r);
+            self.close();
+        });
+        self.end_list();
+    }
+
     /// JSON only: `,"name":[`; the text of a list is one line per element.
     fn list(&mut self, name: &str) {
         if self.json() {
@@ -326,24 +339,20 @@ pub fn sample(w: &mut dyn Text, s: &Sample<'_>, style: Style) {
     if !o.json() {
         o.w.byte(b'\n');
     }
-    // The nests: a JSON list each, or a line each.
-    for (name, nest, text, spec) in [
-        ("netdev", attr::sample::NETDEV, attr::netdev::IFNAME, NETDEV),
-        (
-            "thermal",
-            attr::sample::THERMAL,
-            attr::thermal_zone::TYPE,
-            THERMAL,
-        ),
-    ] {
-        o.list(name);
-        s.nests(nest, text, &mut |r| {
-            o.element(name);
-            o.fields(spec, r);
-            o.close();
-        });
-        o.end_list();
-    }
+    o.nests(
+        s,
+        "netdev",
+        attr::sample::NETDEV,
+        attr::netdev::IFNAME,
+        NETDEV,
+    );
+    o.nests(
+        s,
+        "thermal",
+        attr::sample::THERMAL,
+        attr::thermal_zone::TYPE,
+        THERMAL,
+    );
     if o.json() {
         o.w.bytes(b"}\n");
     }
@@ -382,21 +391,18 @@ pub fn stats(w: &mut dyn Text, s: &Stats<'_>, style: Style) {
     o.list("bcast_fail");
     s.bcast_fail(&mut |r| {
         use attr::errno_count as ec;
-        let errno = r.get(ec::ERRNO.into()).unwrap_or(0);
-        let count = r.get(ec::COUNT.into()).unwrap_or(0);
-        if o.json() {
+        // `,{"errno":E,"count":C}` or ` bcast_fail_errno_E C`.
+        let [head, between, tail] = if o.json() {
             o.comma();
-            o.w.str("{\"errno\":");
-            o.w.uint(errno);
-            o.w.str(",\"count\":");
-            o.w.uint(count);
-            o.w.byte(b'}');
+            ["{\"errno\":", ",\"count\":", "}"]
         } else {
-            o.w.str(" bcast_fail_errno_");
-            o.w.uint(errno);
-            o.w.byte(b' ');
-            o.w.uint(count);
-        }
+            [" bcast_fail_errno_", " ", ""]
+        };
+        o.w.str(head);
+        o.w.uint(r.get(ec::ERRNO.into()).unwrap_or(0));
+        o.w.str(between);
+        o.w.uint(r.get(ec::COUNT.into()).unwrap_or(0));
+        o.w.str(tail);
     });
     o.end_list();
     o.close_line();

@@ -121,12 +121,19 @@ pub fn points<'a>(s: &Sample<'a>, f: &mut dyn FnMut(Point<'_, 'a>)) {
         kind: &SYSTEM,
         rec: &s.rec,
     });
-    for (kind, nest, text) in [
-        (&NETDEV, attr::sample::NETDEV, attr::netdev::IFNAME),
-        (&THERMAL, attr::sample::THERMAL, attr::thermal_zone::TYPE),
-    ] {
-        s.nests(nest, text, &mut |rec| f(Point { kind, rec }));
-    }
+    s.nests(attr::sample::NETDEV, attr::netdev::IFNAME, &mut |rec| {
+        f(Point { kind: &NETDEV, rec });
+    });
+    s.nests(
+        attr::sample::THERMAL,
+        attr::thermal_zone::TYPE,
+        &mut |rec| {
+            f(Point {
+                kind: &THERMAL,
+                rec,
+            });
+        },
+    );
 }
 
 /// Writes every point of a sample message; returns how many lines it wrote (a point too
