@@ -12,8 +12,7 @@ use nltelem_proto::policy;
 /// An integer attribute, widened to 64 bits. Every reader below runs after the policy
 /// checked each known type's width, so the width says the type: one read per attribute
 /// instead of a typed, checked read per field. Fields narrower than 64 bits take it back
-/// with `as` (a signed one gets its bit pattern back). Out of line: eight readers call it.
-#[inline(never)]
+/// with `as` (a signed one gets its bit pattern back).
 fn int(a: Attr<'_>) -> u64 {
     let v = a.value();
     if let Ok(b) = <[u8; 8]>::try_from(v) {
@@ -101,6 +100,9 @@ fn parse<'a>(
 fn read<'a>(attrs: AttrIter<'a>, text: u16, nest: u16, r: &mut Rec<'a>) {
     r.have = 0;
     r.text = None;
+    // Where a record with CPU times has them, its own attributes end: a newer module's
+    // attribute there is skipped, not taken for a CPU time.
+    let end = if nest == NONE { SLOTS } else { CPU_SLOT };
     // The policy checked every attribute: an error cannot come, but would end the walk.
     for a in attrs {
         let Ok(a) = a else { break };
@@ -115,7 +117,9 @@ fn read<'a>(attrs: AttrIter<'a>, text: u16, nest: u16, r: &mut Rec<'a>) {
                 r.put(CPU_SLOT + usize::from(c.kind()), int(c));
             }
         }
-        r.put(usize::from(kind), int(a));
+        if usize::from(kind) < end {
+            r.put(usize::from(kind), int(a));
+        }
     }
 }
 
@@ -586,6 +590,11 @@ pub(crate) mod tests {
         );
         // The unknown attribute (type 200) is skipped.
         assert_eq!(s.rec.get(200), None);
+        // Of the CPU times, only the two sent are present.
+        let sent = (CPU_SLOT..SLOTS)
+            .filter(|&i| s.rec.get(i).is_some())
+            .count();
+        assert_eq!(sent, 2);
         let mut devs: Vec<Netdev<'_>> = Vec::new();
         s.netdevs(&mut |n| devs.push(*n));
         assert_eq!(devs.len(), 2);
@@ -599,6 +608,21 @@ pub(crate) mod tests {
         // Signed values keep their bits: the 32-bit pattern, sign-extended where written.
         let temp = zones[0].get(tz::TEMP_MDEGC.into());
         assert_eq!(temp.map(|v| v as u32 as i32), Some(-5500));
+    }
+
+    /// A newer module's sample attribute past the known ones lands in no CPU time's slot.
+    #[test]
+    fn a_newer_sample_attribute_is_no_cpu_time() {
+        let mut buf = [0u8; 64];
+        let mut b = MsgBuilder::new(&mut buf[..]);
+        b.begin(0x20, 0, 0, 0).unwrap();
+        b.put_u64(k::SEQ, 1).unwrap();
+        b.put_u64(CPU_SLOT as u16 + 1, 77).unwrap();
+        let len = b.finish().unwrap();
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
+        assert_eq!(s.seq(), Some(1));
+        assert_eq!((CPU_SLOT..SLOTS).find(|&i| s.rec.get(i).is_some()), None);
     }
 
     #[test]

@@ -77,13 +77,10 @@ const COUNTERS_FIELDS: &str = "Au received Bu lost Cu overruns Du exported Eu ex
     Fu forged Gu malformed Hu seq_restarts Iu module_lost";
 const COUNTERS: Table = &pack::<{ packed_len(COUNTERS_FIELDS) }>(COUNTERS_FIELDS);
 
-/// A field's value, as it is written.
+/// A field's value, as it is written (an unsigned one is written where it is read).
 #[derive(Clone, Copy)]
 enum Value<'s> {
-    Uint(u64),
     Int(i64),
-    /// Thousandths: `1.500` in text, the integer elsewhere.
-    Milli(i64),
     Str(&'s str),
 }
 
@@ -235,7 +232,7 @@ impl<'w> Out<'w> {
                 },
                 (_, None) => continue,
                 (b'i', Some(v)) => Value::Int(v as i64),
-                (b'm', Some(v)) => Value::Milli(i64::from(v as u32 as i32)),
+                (b'm', Some(v)) => Value::Int(i64::from(v as u32 as i32)),
                 // A name in text and JSON, a number in the line protocol (but thresholds).
                 (b'o' | b't', Some(v)) if !lp => Value::Str(name_of(
                     if kind == b'o' {
@@ -249,13 +246,17 @@ impl<'w> Out<'w> {
                 // InfluxDB's integers are signed: a value above `i64::MAX` is written as
                 // `i64::MAX`.
                 (_, Some(v)) if lp => Value::Int(i64::try_from(v).unwrap_or(i64::MAX)),
-                (_, Some(v)) => Value::Uint(v),
+                (_, Some(v)) => {
+                    self.key(name);
+                    self.w.uint(v);
+                    continue;
+                }
             };
             self.key(name);
             match value {
-                Value::Uint(v) => self.w.uint(v),
-                Value::Milli(v) if self.mode == Mode::Text => self.w.milli(v),
-                Value::Int(v) | Value::Milli(v) => {
+                // Thousandths: `1.500` in text, the integer elsewhere.
+                Value::Int(v) if kind == b'm' && self.mode == Mode::Text => self.w.milli(v),
+                Value::Int(v) => {
                     self.w.int(v);
                     if lp {
                         self.w.byte(b'i');
