@@ -220,17 +220,20 @@ pub const fn pack<const N: usize>(spec: &str) -> [u8; N] {
     out
 }
 
-/// How the fields of each record are written, one entry per field, space-separated, in
-/// the order of the text and JSON outputs: the slot as a letter (`A` is 1) and the kind,
-/// a space, then the names `text:json` (one name when they are the same; an empty one leaves the field
-/// out of that style). The line protocol uses the JSON name; an uppercase kind is not one
-/// of its fields (a tag, the point's timestamp, the text's own layout). Kinds:
-/// `u`/`U` unsigned, `i` signed 64-bit, `m` signed 32-bit thousandths (text `1.500`),
-/// `s`/`S` the record's text, `o` operstate, `t` transport, `h` threshold (a name in text
-/// and JSON; a number in the line protocol but for `h`), `c` a CPU time (its first name
-/// is the line protocol's, the text's without `cpu_`), `F` a flag (text its name when set, JSON `true`/`false`),
-/// `L` the text's three loads of this slot on, `C` the CPU times' nest (a line of their
-/// own, a JSON object).
+/// How the fields of each record are written: one entry per field, space-separated, in
+/// the order of the text and JSON outputs. An entry is the slot as a letter (`A` is 1; the
+/// CPU times, `Q` on, are [`CPU_SLOT`] + their type) and the kind, a space, then the names
+/// `text:json` (one name when they are the same; an empty one leaves the field out of
+/// that style). The line protocol uses the JSON name, in the same order; an uppercase kind
+/// is not one of its fields (a tag, the point's timestamp, the text's own layout).
+///
+/// Kinds: `u`/`U` unsigned; `i` signed 64-bit; `m` signed 32-bit thousandths (`1.500` in
+/// text); `s`/`S` the record's text; `o` operstate, `t` transport, `h` threshold: a name in
+/// text and JSON, a number in the line protocol (but `h`, a string); `c` a CPU time (the
+/// first name is the line protocol's, the text's is it without `cpu_`); `F` a flag (text
+/// its name when set, JSON `true` or `false`); `L` the text's three loads from this slot
+/// on; `C` the CPU times' nest (the entries after it: a line of their own, a JSON object).
+/// [`pack`] turns each table into what the walker reads.
 pub const SAMPLE_FIELDS: &str = "Au seq Bu snapshot:snapshot_seq CU part DF last:last_part \
     EU time_ns:timestamp_ns Fu uptime_ns GL load: Gu :load1_milli Hu :load5_milli \
     Iu :load15_milli Ju mem_total_kib Ku mem_free_kib Lu mem_available_kib MC cpu:cpu_ns \

@@ -3,7 +3,7 @@
 //! protocol points. Integers only: fixed-point values (load x1000, m°C) are printed with
 //! three decimals by integer division.
 //!
-//! Every style comes from one walk over a record's field table ([`Out::fields`] over
+//! Every style comes from one walk over a record's field table (`Out::fields` over
 //! `decode::SAMPLE_FIELDS` and the others): a field has its slot, its kind and its names,
 //! and the writer puts ` name value`, `,"name":value` or `,name=valuei`. One loop over
 //! data for every record and style, instead of code per field, keeps the agent small.

@@ -11,7 +11,7 @@
 //! InfluxDB 1.x integers are signed 64-bit: a counter above `i64::MAX` is written as
 //! `i64::MAX` (a byte counter gets there after 290 years at 1 GB/s). The fields are the
 //! records' field tables (`decode::SAMPLE_FIELDS` and the others) written by
-//! [`Out::fields`], as the text and JSON outputs are.
+//! `Out::fields`, as the text and JSON outputs are.
 
 use super::escaped;
 use crate::decode::{self, Event, Rec, Sample, Table};
