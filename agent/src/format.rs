@@ -131,23 +131,18 @@ impl<'w> Out<'w> {
     /// ` name `, `,"name":` (no comma before an object's first member) or `,name=` (a
     /// space before the first field).
     fn key(&mut self, name: &[u8]) {
-        match self.mode {
-            Mode::Text => self.w.byte(b' '),
-            Mode::Json => {
-                self.comma();
-                self.w.byte(b'"');
-            }
-            Mode::LineProtocol => {
-                self.w.byte(if self.first { b' ' } else { b',' });
-                self.first = false;
-            }
-        }
+        let (before, after) = match self.mode {
+            Mode::Text => (" ", " "),
+            Mode::Json if self.first => ("\"", "\":"),
+            Mode::Json => (",\"", "\":"),
+            Mode::LineProtocol if self.first => (" ", "="),
+            Mode::LineProtocol => (",", "="),
+        };
+        // (Text has no use for `first`.)
+        self.first = false;
+        self.w.str(before);
         self.w.bytes(name);
-        self.w.str(match self.mode {
-            Mode::Text => " ",
-            Mode::Json => "\":",
-            Mode::LineProtocol => "=",
-        });
+        self.w.str(after);
     }
 
     /// `,` unless first in its object or array.
