@@ -73,6 +73,7 @@ const SYSTEM_FAMILIES: usize = 9;
 struct Family {
     /// Where its value is in a record.
     slot: usize,
+    /// Its unit letter, as in [`FAMILIES`].
     unit: u8,
     /// `NAME HELP`.
     line: &'static str,
