@@ -363,9 +363,6 @@ pub fn netdev(w: &mut dyn Text, n: &Netdev<'_>, style: Style) {
 }
 
 /// One event; ends with a newline.
-// Out of line: inlined into the client, it made the binary larger (by 432 bytes). The
-// statistics and the configuration are now smaller inlined (measured on both targets).
-#[inline(never)]
 pub fn event(w: &mut dyn Text, e: &Event<'_>, style: Style) {
     let mut o = out(w, style);
     o.open("event ", Some("event"));
