@@ -691,7 +691,7 @@ impl Agent<'_> {
         match command {
             cmd::SAMPLE => match &Sample::parse(attrs) {
                 Ok(s) => {
-                    match s.seq {
+                    match s.seq() {
                         Some(seq) => {
                             if let Seen::Backwards { expected, got } =
                                 self.counters.account(&mut self.telemetry, seq)
@@ -711,7 +711,7 @@ impl Agent<'_> {
             },
             cmd::EVENT => match &Event::parse(attrs) {
                 Ok(e) => {
-                    match e.seq {
+                    match e.seq() {
                         Some(seq) => {
                             self.counters.account(&mut self.events, seq);
                         }

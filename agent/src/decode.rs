@@ -5,15 +5,14 @@
 
 use crate::config::name_of;
 use crate::settings::ModuleSettings;
-use nlcore::{Attr, AttrIter, Error};
+use nlcore::{Attr, AttrIter, Error, Policy};
 use nltelem_proto::attr;
 use nltelem_proto::policy;
 
 /// An integer attribute, widened to 64 bits. Every reader below runs after the policy
 /// checked each known type's width, so the width says the type: one read per attribute
 /// instead of a typed, checked read per field. Fields narrower than 64 bits take it back
-/// with `as` (a signed one gets its bit pattern back). Out of line: eight readers call it.
-#[inline(never)]
+/// with `as` (a signed one gets its bit pattern back).
 fn int(a: Attr<'_>) -> u64 {
     let v = a.value();
     if let Ok(b) = <[u8; 8]>::try_from(v) {
@@ -25,112 +24,260 @@ fn int(a: Attr<'_>) -> u64 {
     }
 }
 
-/// CPU times summed over all CPUs, ns.
+/// A record's integer attributes, by slot, and which are present: slot `t` holds attribute
+/// type `t`, and a sample's CPU times (a nest) follow at [`CPU_SLOT`] + their type. Every
+/// message decodes into this one shape, so that each output is a loop over a field table
+/// ([`SAMPLE_FIELDS`] and the others) instead of code per field. A nest's own slot marks
+/// that it was there. Values are widened to 64 bits; a signed field takes its bits back
+/// where it is written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CpuTimes {
-    /// user, nice, system, idle, iowait, irq, softirq, steal (ns), in that order.
-    pub ns: [Option<u64>; 8],
+pub struct Rec<'a> {
+    v: [u64; SLOTS],
+    /// Bit `i` set: slot `i` is present.
+    have: u32,
+    /// The record's one string attribute (interface name, zone type).
+    pub text: Option<&'a str>,
 }
 
-/// The names of [`CpuTimes::ns`], in order, as a [`words`](crate::config::words) list
-/// (one string instead of a table of `&str`, 16 bytes an entry).
-pub const CPU_FIELDS: &str = "user nice system idle iowait irq softirq steal";
+/// Slots of a [`Rec`]: the sample's 16 attribute types, then its 8 CPU times.
+pub const SLOTS: usize = 25;
+// Every slot has its bit in the presence mask.
+const _: () = assert!(SLOTS <= 32);
 
-/// One interface's counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Netdev<'a> {
-    /// `ifindex` (u32 on the wire: the integers stay u64, as every writer takes them).
-    pub ifindex: Option<u64>,
-    /// `ifname`.
-    pub ifname: Option<&'a str>,
-    /// RFC 2863 operstate (u8 on the wire).
-    pub oper_state: Option<u64>,
-    /// rx/tx bytes, packets, errors, dropped, in [`NETDEV_FIELDS`] order.
-    pub counters: [Option<u64>; 8],
-}
+/// Where the CPU times start: `CPU_SLOT + cpu_times::*`.
+pub const CPU_SLOT: usize = 16;
 
-/// The names of [`Netdev::counters`], in order, as a [`words`](crate::config::words) list.
-pub const NETDEV_FIELDS: &str =
-    "rx_bytes tx_bytes rx_packets tx_packets rx_errors tx_errors rx_dropped tx_dropped";
+/// No attribute type (for [`read`]'s `text` and `nest`).
+const NONE: u16 = u16::MAX;
 
-impl<'a> Netdev<'a> {
-    /// Validates and reads a `netdev` nest on its own (a dump reply).
-    pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
-        policy::NETDEV.validate(attrs.clone())?;
-        Ok(Netdev::read(attrs))
+impl<'a> Rec<'a> {
+    /// The value in `slot`, when present.
+    #[inline]
+    pub fn get(&self, slot: usize) -> Option<u64> {
+        // No bit past the mask's width: those slots are never present.
+        if self.have & 1u32.checked_shl(slot as u32).unwrap_or(0) != 0 {
+            self.v.get(slot).copied()
+        } else {
+            None
+        }
     }
 
-    /// Reads a `netdev` nest that its container's policy already validated (the sample's
-    /// policy checks its nests), so the hot path does not check it twice.
-    fn read(attrs: AttrIter<'a>) -> Self {
-        use attr::netdev as k;
-        // As in Event::parse: the integers by attribute type first.
-        let mut v = [None; k::MAX as usize + 1];
-        let mut ifname = None;
-        for a in attrs.flatten() {
-            if a.kind() == k::IFNAME {
-                ifname = a.get_str().ok();
-            } else if let Some(slot) = v.get_mut(usize::from(a.kind())) {
-                *slot = Some(int(a));
+    /// Sets `slot` (nothing past the last slot: an attribute from a newer module).
+    pub fn put(&mut self, slot: usize, v: u64) {
+        if let Some(s) = self.v.get_mut(slot) {
+            *s = v;
+            self.have |= 1 << slot;
+        }
+    }
+
+    /// Validates and reads a `netdev` nest on its own (a dump reply): `Netdev::parse`.
+    pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
+        parse(&policy::NETDEV, attrs, attr::netdev::IFNAME, NONE)
+    }
+}
+
+/// Validates a message's attributes against `policy`, then reads them as [`read`] does.
+/// Out of line: one copy for every kind of message.
+#[inline(never)]
+fn parse<'a>(
+    policy: &Policy<'_>,
+    attrs: AttrIter<'a>,
+    text: u16,
+    nest: u16,
+) -> Result<Rec<'a>, Error> {
+    policy.validate(attrs.clone())?;
+    let mut r = Rec::default();
+    read(attrs, text, nest, &mut r);
+    Ok(r)
+}
+
+/// Reads attributes that a policy already validated (so no read can fail on size) into
+/// `r`, emptied first: `text` is the type of the string attribute, `nest` that of the CPU
+/// times. One loop for every kind of message; out of line, as all of them call it. Into a
+/// record of the caller's, not returned: a record is 200 bytes and more, each copy of it
+/// cost more than reading the attributes.
+#[inline(never)]
+fn read<'a>(attrs: AttrIter<'a>, text: u16, nest: u16, r: &mut Rec<'a>) {
+    r.have = 0;
+    r.text = None;
+    // Where a record with CPU times has them, its own attributes end: a newer module's
+    // attribute there is skipped, not taken for a CPU time.
+    let end = if nest == NONE { SLOTS } else { CPU_SLOT };
+    // The policy checked every attribute: an error cannot come, but would end the walk.
+    for a in attrs {
+        let Ok(a) = a else { break };
+        let kind = a.kind();
+        if kind == text {
+            r.text = a.get_str().ok();
+            continue;
+        }
+        if kind == nest {
+            for c in a.nested() {
+                let Ok(c) = c else { break };
+                r.put(CPU_SLOT + usize::from(c.kind()), int(c));
             }
         }
-        let mut counters = [None; 8];
-        counters.copy_from_slice(&v[usize::from(k::RX_BYTES)..=usize::from(k::TX_DROPPED)]);
-        Netdev {
-            ifindex: v[usize::from(k::IFINDEX)],
-            ifname,
-            oper_state: v[usize::from(k::OPER_STATE)],
-            counters,
+        if usize::from(kind) < end {
+            r.put(usize::from(kind), int(a));
         }
     }
 }
 
-/// One thermal zone.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Thermal<'a> {
-    /// Zone type, e.g. `x86_pkg_temp`.
-    pub kind: Option<&'a str>,
-    /// Temperature, m°C.
-    pub temp_mdegc: Option<i32>,
+/// Calls `f` with each nest of type `kind` in `attrs` (validated), read with `text` as its
+/// string: a callback, and one record for all (an iterator copied each).
+#[inline(never)]
+fn nests<'a>(attrs: &AttrIter<'a>, kind: u16, text: u16, f: &mut dyn FnMut(&Rec<'a>)) {
+    let mut r = Rec::default();
+    for a in attrs.clone() {
+        let Ok(a) = a else { break };
+        if a.kind() == kind {
+            read(a.nested(), text, NONE, &mut r);
+            f(&r);
+        }
+    }
 }
 
-/// One sample message (a snapshot, or one part of a large one).
+/// The names of the CPU times (`cpu_times::*` from 1), as a [`words`](crate::config::words)
+/// list: Prometheus's `mode` label.
+pub const CPU_FIELDS: &str = "user nice system idle iowait irq softirq steal";
+
+/// One interface's counters: `netdev::*` by slot, the name as its text.
+pub type Netdev<'a> = Rec<'a>;
+
+/// One thermal zone: `thermal_zone::*` by slot, the type as its text.
+pub type Thermal<'a> = Rec<'a>;
+
+/// A field table as the walkers read it: [`pack`] of a readable one.
+pub type Table = &'static [u8];
+
+/// In a packed entry, the JSON name's length when the entry has one name for both styles.
+pub const SAME: u8 = u8::MAX;
+
+/// The size of [`pack`]'s table for `spec`.
+pub const fn packed_len(spec: &str) -> usize {
+    let b = spec.as_bytes();
+    let (mut i, mut n) = (0, 0);
+    while i < b.len() {
+        // Slot, kind, the two lengths; the names without their colon.
+        n += 4;
+        i += 3;
+        while i < b.len() && b[i] != b' ' {
+            if b[i] != b':' {
+                n += 1;
+            }
+            i += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+/// Packs a readable field table (as [`SAMPLE_FIELDS`]) at compile time, so that walking it
+/// scans no separators: per field its slot (a number), its kind, the lengths of its text
+/// and JSON names ([`SAME`] for one name), then the names.
+pub const fn pack<const N: usize>(spec: &str) -> [u8; N] {
+    let b = spec.as_bytes();
+    let mut out = [0u8; N];
+    let (mut i, mut o) = (0, 0);
+    while i < b.len() {
+        assert!(
+            i + 2 < b.len() && b[i + 2] == b' ',
+            "a field: two letters, a space, names"
+        );
+        assert!(
+            b[i] > b'@' && b[i] - b'@' < SLOTS as u8,
+            "a slot is a letter from A"
+        );
+        out[o] = b[i] - b'@';
+        out[o + 1] = b[i + 1];
+        let start = i + 3;
+        let (mut end, mut colon) = (start, usize::MAX);
+        while end < b.len() && b[end] != b' ' {
+            if b[end] == b':' {
+                colon = end;
+            }
+            end += 1;
+        }
+        if colon == usize::MAX {
+            out[o + 2] = (end - start) as u8;
+            out[o + 3] = SAME;
+        } else {
+            out[o + 2] = (colon - start) as u8;
+            out[o + 3] = (end - colon - 1) as u8;
+        }
+        o += 4;
+        let mut j = start;
+        while j < end {
+            if j != colon {
+                out[o] = b[j];
+                o += 1;
+            }
+            j += 1;
+        }
+        i = end + 1;
+    }
+    assert!(o == N);
+    out
+}
+
+/// How the fields of each record are written: one entry per field, space-separated, in
+/// the order of the text and JSON outputs. An entry is the slot as a letter (`A` is 1; the
+/// CPU times, `Q` on, are [`CPU_SLOT`] + their type) and the kind, a space, then the names
+/// `text:json` (one name when they are the same; an empty one leaves the field out of
+/// that style). The line protocol uses the JSON name, in the same order; an uppercase kind
+/// is not one of its fields (a tag, the point's timestamp, the text's own layout).
+///
+/// Kinds: `u`/`U` unsigned; `i` signed 64-bit; `m` signed 32-bit thousandths (`1.500` in
+/// text); `s`/`S` the record's text; `o` operstate, `t` transport, `h` threshold: a name in
+/// text and JSON, a number in the line protocol (but `h`, a string); `c` a CPU time (the
+/// first name is the line protocol's, the text's is it without `cpu_`); `F` a flag (text
+/// its name when set, JSON `true` or `false`); `L` the text's three loads from this slot
+/// on; `C` the CPU times' nest (the entries after it: a line of their own, a JSON object).
+/// [`pack`] turns each table into what the walker reads.
+pub const SAMPLE_FIELDS: &str = "Au seq Bu snapshot:snapshot_seq CU part DF last:last_part \
+    EU time_ns:timestamp_ns Fu uptime_ns GL load: Gu :load1_milli Hu :load5_milli \
+    Iu :load15_milli Ju mem_total_kib Ku mem_free_kib Lu mem_available_kib MC cpu:cpu_ns \
+    Qc cpu_user_ns:user Rc cpu_nice_ns:nice Sc cpu_system_ns:system Tc cpu_idle_ns:idle \
+    Uc cpu_iowait_ns:iowait Vc cpu_irq_ns:irq Wc cpu_softirq_ns:softirq \
+    Xc cpu_steal_ns:steal";
+
+/// [`SAMPLE_FIELDS`] packed.
+pub const SAMPLE: Table = &pack::<{ packed_len(SAMPLE_FIELDS) }>(SAMPLE_FIELDS);
+
+/// An interface's fields, as [`SAMPLE_FIELDS`].
+pub const NETDEV_FIELDS: &str = "Au ifindex BS ifname Co state:oper_state Du rx_bytes \
+    Eu tx_bytes Fu rx_packets Gu tx_packets Hu rx_errors Iu tx_errors Ju rx_dropped \
+    Ku tx_dropped";
+
+/// [`NETDEV_FIELDS`] packed.
+pub const NETDEV: Table = &pack::<{ packed_len(NETDEV_FIELDS) }>(NETDEV_FIELDS);
+
+/// A thermal zone's fields, as [`SAMPLE_FIELDS`].
+pub const THERMAL_FIELDS: &str = "AS type Bm temp_c:temp_mdegc";
+
+/// [`THERMAL_FIELDS`] packed.
+pub const THERMAL: Table = &pack::<{ packed_len(THERMAL_FIELDS) }>(THERMAL_FIELDS);
+
+/// An event's fields after its kind, as [`SAMPLE_FIELDS`].
+pub const EVENT_FIELDS: &str = "Au seq BU time_ns:timestamp_ns Du ifindex Es ifname \
+    Fh threshold Gi value Hi limit Iu portid Jt transport Ku silence_ms";
+
+/// [`EVENT_FIELDS`] packed.
+pub const EVENT: Table = &pack::<{ packed_len(EVENT_FIELDS) }>(EVENT_FIELDS);
+
+/// One sample message (a snapshot, or one part of a large one): `sample::*` by slot, the
+/// CPU times from [`CPU_SLOT`].
 #[derive(Debug, Clone)]
 pub struct Sample<'a> {
-    /// Per-group sequence number of the message.
-    pub seq: Option<u64>,
-    /// The snapshot's number, equal in all its parts.
-    pub snapshot_seq: Option<u64>,
-    /// Part index, from 0.
-    pub part: Option<u32>,
-    /// Set on the final part.
-    pub last_part: bool,
-    /// Wall-clock time, ns.
-    pub timestamp_ns: Option<u64>,
-    /// Time since boot, ns.
-    pub uptime_ns: Option<u64>,
-    /// Load averages x1000 (1, 5, 15 minutes): u32 on the wire, kept as u64 like the other
-    /// fields so that no reader widens them again.
-    pub load_milli: [Option<u64>; 3],
-    /// Memory total, free, available (KiB).
-    pub mem_kib: [Option<u64>; 3],
-    /// CPU times.
-    pub cpu: Option<CpuTimes>,
+    /// The values.
+    pub rec: Rec<'a>,
     attrs: AttrIter<'a>,
 }
 
 impl Default for Sample<'_> {
     fn default() -> Self {
         Sample {
-            seq: None,
-            snapshot_seq: None,
-            part: None,
-            last_part: false,
-            timestamp_ns: None,
-            uptime_ns: None,
-            load_milli: [None; 3],
-            mem_kib: [None; 3],
-            cpu: None,
+            rec: Rec::default(),
             attrs: AttrIter::new(&[]),
         }
     }
@@ -139,137 +286,72 @@ impl Default for Sample<'_> {
 impl<'a> Sample<'a> {
     /// Reads a sample's attributes.
     pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
-        policy::SAMPLE.validate(attrs.clone())?;
-        use attr::sample as k;
-        // As in Event::parse: the integers by attribute type first.
-        let mut v = [None; k::MAX as usize + 1];
-        let mut cpu = None;
-        for a in attrs.clone() {
-            let a = a?;
-            if a.kind() == k::CPU {
-                let mut times = CpuTimes::default();
-                for c in a.nested() {
-                    let c = c?;
-                    if let Some(slot) = usize::from(c.kind())
-                        .checked_sub(1)
-                        .and_then(|i| times.ns.get_mut(i))
-                    {
-                        *slot = Some(int(c));
-                    }
-                }
-                cpu = Some(times);
-            } else if let Some(slot) = v.get_mut(usize::from(a.kind())) {
-                *slot = Some(int(a));
-            }
-        }
-        let at = |t: u16| v[usize::from(t)];
-        let narrow = |t: u16| at(t).map(|x| x as u32);
         Ok(Sample {
-            seq: at(k::SEQ),
-            snapshot_seq: at(k::SNAPSHOT_SEQ),
-            part: narrow(k::PART),
-            last_part: at(k::LAST_PART).is_some(),
-            timestamp_ns: at(k::TIMESTAMP_NS),
-            uptime_ns: at(k::UPTIME_NS),
-            load_milli: [at(k::LOAD1_MILLI), at(k::LOAD5_MILLI), at(k::LOAD15_MILLI)],
-            mem_kib: [
-                at(k::MEM_TOTAL_KIB),
-                at(k::MEM_FREE_KIB),
-                at(k::MEM_AVAILABLE_KIB),
-            ],
-            cpu,
+            rec: parse(&policy::SAMPLE, attrs.clone(), NONE, attr::sample::CPU)?,
             attrs,
         })
     }
 
-    /// The interfaces in this message.
-    pub fn netdevs(&self) -> impl Iterator<Item = Netdev<'a>> + 'a {
-        self.attrs
-            .clone()
-            .filter_map(Result::ok)
-            .filter(|a| a.kind() == attr::sample::NETDEV)
-            .map(|a| Netdev::read(a.nested()))
+    /// Per-group sequence number of the message.
+    pub fn seq(&self) -> Option<u64> {
+        self.rec.get(attr::sample::SEQ.into())
     }
 
-    /// The thermal zones in this message.
-    pub fn thermal(&self) -> impl Iterator<Item = Thermal<'a>> + 'a {
-        self.attrs
-            .clone()
-            .filter_map(Result::ok)
-            .filter(|a| a.kind() == attr::sample::THERMAL)
-            .map(|a| {
-                let mut t = Thermal::default();
-                for z in a.nested().filter_map(Result::ok) {
-                    match z.kind() {
-                        attr::thermal_zone::TYPE => t.kind = z.get_str().ok(),
-                        attr::thermal_zone::TEMP_MDEGC => t.temp_mdegc = Some(int(z) as i32),
-                        _ => {}
-                    }
-                }
-                t
-            })
+    /// The snapshot's number, equal in all its parts.
+    pub fn snapshot_seq(&self) -> Option<u64> {
+        self.rec.get(attr::sample::SNAPSHOT_SEQ.into())
+    }
+
+    /// Part index, from 0 (u32 on the wire).
+    pub fn part(&self) -> Option<u32> {
+        self.rec.get(attr::sample::PART.into()).map(|p| p as u32)
+    }
+
+    /// Set on the final part.
+    pub fn last_part(&self) -> bool {
+        self.rec.get(attr::sample::LAST_PART.into()).is_some()
+    }
+
+    /// Wall-clock time, ns.
+    pub fn timestamp_ns(&self) -> Option<u64> {
+        self.rec.get(attr::sample::TIMESTAMP_NS.into())
+    }
+
+    /// Calls `f` with each nest of type `kind` in this message, read with `text` as its
+    /// string.
+    pub fn nests(&self, kind: u16, text: u16, f: &mut dyn FnMut(&Rec<'a>)) {
+        nests(&self.attrs, kind, text, f);
+    }
+
+    /// Calls `f` with each interface in this message.
+    pub fn netdevs(&self, f: &mut dyn FnMut(&Netdev<'a>)) {
+        self.nests(attr::sample::NETDEV, attr::netdev::IFNAME, f);
     }
 }
 
-/// An event notification.
+/// An event notification: `event::*` by slot, the interface name as its text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Event<'a> {
-    /// Per-group sequence number.
-    pub seq: Option<u64>,
-    /// Wall-clock time, ns.
-    pub timestamp_ns: Option<u64>,
-    /// `event_kind::*`.
-    pub kind: Option<u32>,
-    /// Link events (u32 on the wire, as `portid` and `silence_ms`: kept as u64, as every
-    /// writer takes them).
-    pub ifindex: Option<u64>,
-    /// Link events.
-    pub ifname: Option<&'a str>,
-    /// Threshold events: `threshold::*`.
-    pub threshold: Option<u32>,
-    /// Threshold events: the sampled value.
-    pub value: Option<i64>,
-    /// Threshold events: the limit.
-    pub limit: Option<i64>,
-    /// Config-changed: the requester's port.
-    pub portid: Option<u64>,
-    /// Config-changed: `transport::*`.
-    pub transport: Option<u32>,
-    /// Watchdog: ms since the last heartbeat.
-    pub silence_ms: Option<u64>,
+    /// The values.
+    pub rec: Rec<'a>,
 }
 
 impl<'a> Event<'a> {
     /// Reads an event's attributes.
     pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
-        policy::EVENT.validate(attrs.clone())?;
-        use attr::event as k;
-        // The integers by attribute type, then taken into their fields: one store per
-        // attribute instead of one branch per field.
-        let mut v = [None; k::MAX as usize + 1];
-        let mut ifname = None;
-        for a in attrs {
-            let a = a?;
-            if a.kind() == k::IFNAME {
-                ifname = a.get_str().ok();
-            } else if let Some(slot) = v.get_mut(usize::from(a.kind())) {
-                *slot = Some(int(a));
-            }
-        }
-        let narrow = |t: u16| v[usize::from(t)].map(|x| x as u32);
         Ok(Event {
-            seq: v[usize::from(k::SEQ)],
-            timestamp_ns: v[usize::from(k::TIMESTAMP_NS)],
-            kind: narrow(k::KIND),
-            ifindex: v[usize::from(k::IFINDEX)],
-            ifname,
-            threshold: narrow(k::THRESHOLD),
-            value: v[usize::from(k::VALUE)].map(|x| x as i64),
-            limit: v[usize::from(k::LIMIT)].map(|x| x as i64),
-            portid: v[usize::from(k::PORTID)],
-            transport: narrow(k::TRANSPORT),
-            silence_ms: v[usize::from(k::SILENCE_MS)],
+            rec: parse(&policy::EVENT, attrs, attr::event::IFNAME, NONE)?,
         })
+    }
+
+    /// Per-group sequence number.
+    pub fn seq(&self) -> Option<u64> {
+        self.rec.get(attr::event::SEQ.into())
+    }
+
+    /// Wall-clock time, ns.
+    pub fn timestamp_ns(&self) -> Option<u64> {
+        self.rec.get(attr::event::TIMESTAMP_NS.into())
     }
 
     /// The kind's name.
@@ -279,86 +361,56 @@ impl<'a> Event<'a> {
         // `event_kind::*` from 1.
         name_of(
             "unknown link-up link-down threshold watchdog config-changed",
-            self.kind.unwrap_or(0),
+            narrow(self.rec.get(attr::event::KIND.into()).unwrap_or(0)),
         )
-    }
-
-    /// The threshold's name.
-    pub fn threshold_name(&self) -> Option<&'static str> {
-        // `threshold::*` from 1.
-        Some(name_of(
-            "unknown load1 mem-available temperature",
-            self.threshold?,
-        ))
     }
 }
 
-/// The module's own counters (`GET_STATS`), by attribute type: index `i` holds type `i`
-/// for the u64 attributes; `bcast_fail` lists (errno, count) pairs.
+/// A u32 attribute's value (the widest any name list is indexed with).
+pub fn narrow(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+/// The module's own counters (`GET_STATS`): `stats::*` by slot; `bcast_fail` lists
+/// (errno, count) pairs.
 #[derive(Debug, Clone)]
 pub struct Stats<'a> {
-    /// u64 values by attribute type (`attr::stats::*`).
-    pub values: [Option<u64>; attr::stats::MAX as usize + 1],
+    /// The u64 statistics.
+    pub rec: Rec<'a>,
     attrs: AttrIter<'a>,
 }
 
-/// The names of the u64 statistics, separated by spaces, for attribute types 1 up (in
-/// [`Stats::values`] from index 1); the gaps are the types that are not u64 statistics
-/// (`bcast_fail`, `pad`). One string: a table of `(type, &str)` took 24 bytes an entry.
-pub const STATS_NAMES: &str = "telemetry_sent events_sent  alloc_fail requests rejects \
-    unicast_fail snapshots heartbeats heartbeat_age_ms agent_received agent_lost \
-    agent_exported  agent_overruns agent_export_errors";
+/// The u64 statistics, as [`SAMPLE_FIELDS`] (not `bcast_fail`, a nest, nor `pad`).
+pub const STATS_FIELDS: &str = "Au telemetry_sent Bu events_sent Du alloc_fail Eu requests \
+    Fu rejects Gu unicast_fail Hu snapshots Iu heartbeats Ju heartbeat_age_ms \
+    Ku agent_received Lu agent_lost Mu agent_exported Ou agent_overruns \
+    Pu agent_export_errors";
+
+/// [`STATS_FIELDS`] packed.
+pub const STATS: Table = &pack::<{ packed_len(STATS_FIELDS) }>(STATS_FIELDS);
 
 impl<'a> Stats<'a> {
     /// Reads a `GET_STATS` reply's attributes.
-    // Out of line: inlined into its one caller, 48 bytes larger on x86_64 (the same on
-    // aarch64), measured.
-    #[inline(never)]
     pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
-        policy::STATS.validate(attrs.clone())?;
-        let mut s = Stats {
-            values: [None; attr::stats::MAX as usize + 1],
-            attrs: attrs.clone(),
-        };
-        for a in attrs {
-            let a = a?;
-            if a.kind() != attr::stats::BCAST_FAIL {
-                if let Some(slot) = s.values.get_mut(usize::from(a.kind())) {
-                    *slot = Some(int(a));
-                }
-            }
-        }
-        Ok(s)
+        Ok(Stats {
+            rec: parse(&policy::STATS, attrs.clone(), NONE, NONE)?,
+            attrs,
+        })
     }
 
-    /// Failed broadcasts as (errno, count).
-    pub fn bcast_fail(&self) -> impl Iterator<Item = (u32, u64)> + 'a {
-        self.attrs
-            .clone()
-            .filter_map(Result::ok)
-            .filter(|a| a.kind() == attr::stats::BCAST_FAIL)
-            .map(|a| {
-                let (mut errno, mut count) = (0, 0);
-                for f in a.nested().filter_map(Result::ok) {
-                    match f.kind() {
-                        attr::errno_count::ERRNO => errno = int(f) as u32,
-                        attr::errno_count::COUNT => count = int(f),
-                        _ => {}
-                    }
-                }
-                (errno, count)
-            })
+    /// Calls `f` with each failed-broadcast count: `errno_count::*` by slot.
+    pub fn bcast_fail(&self, f: &mut dyn FnMut(&Rec<'a>)) {
+        nests(&self.attrs, attr::stats::BCAST_FAIL, NONE, f);
     }
 }
 
 /// The module's configuration (`GET_CONFIG` reply).
 pub fn parse_module_config(attrs: AttrIter<'_>) -> Result<ModuleSettings, Error> {
-    policy::CONFIG.validate(attrs.clone())?;
+    let r = parse(&policy::CONFIG, attrs, NONE, NONE)?;
     let mut s = ModuleSettings::default();
-    for a in attrs {
-        let a = a?;
-        if let Some(i) = ModuleSettings::of_attr(a.kind()) {
-            s.put_nth(i, int(a));
+    for t in 0..SLOTS {
+        if let (Some(i), Some(v)) = (ModuleSettings::of_attr(t as u16), r.get(t)) {
+            s.put_nth(i, v);
         }
     }
     Ok(s)
@@ -368,17 +420,32 @@ pub fn parse_module_config(attrs: AttrIter<'_>) -> Result<ModuleSettings, Error>
 pub(crate) mod tests {
     use super::*;
     use nlcore::{MsgBuilder, NlMsg};
-    use nltelem_proto::attr::{netdev as nd, sample as k};
+    use nltelem_proto::attr::{event as ev, netdev as nd, sample as k};
+
+    /// A record with `values` (attribute type, value) in it.
+    pub(crate) fn rec(values: &[(u16, u64)]) -> Rec<'static> {
+        let mut r = Rec::default();
+        for &(t, v) in values {
+            r.put(usize::from(t), v);
+        }
+        r
+    }
+
+    /// The slot of the field whose JSON name is `name` in `spec`.
+    pub(crate) fn slot_of(spec: &str, name: &str) -> Option<usize> {
+        let words: Vec<&str> = spec.split(' ').collect();
+        words.chunks(2).find_map(|e| {
+            let json = e[1].split_once(':').map_or(e[1], |(_, j)| j);
+            (json == name).then(|| usize::from(e[0].as_bytes()[0] - b'@'))
+        })
+    }
 
     #[test]
     fn names_follow_the_protocol_numbers() {
-        use nltelem_proto::{event_kind as k, threshold as t};
-        let kind = |n| {
-            Event {
-                kind: n,
-                ..Event::default()
-            }
-            .kind_name()
+        use nltelem_proto::event_kind as k;
+        let kind = |n: Option<u32>| {
+            let r = rec(n.map(|n| (ev::KIND, u64::from(n))).as_slice());
+            Event { rec: r }.kind_name()
         };
         let names = [
             (k::LINK_UP, "link-up"),
@@ -394,35 +461,62 @@ pub(crate) mod tests {
             assert_eq!(kind(Some(n)), name);
         }
         assert_eq!(kind(None), "unknown");
-        let threshold = |n| {
-            Event {
-                threshold: n,
-                ..Event::default()
-            }
-            .threshold_name()
-        };
-        let names = [
-            (t::LOAD1, "load1"),
-            (t::MEM_AVAILABLE, "mem-available"),
-            (t::TEMPERATURE, "temperature"),
-            (0, "unknown"),
-            (4, "unknown"),
-        ];
-        for (n, name) in names {
-            assert_eq!(threshold(Some(n)), Some(name));
-        }
-        assert_eq!(threshold(None), None);
     }
 
+    /// Each field table names its fields by the slots their attributes fill.
     #[test]
-    fn stats_names_follow_the_attribute_types() {
-        use attr::stats as st;
-        let names: Vec<&str> = STATS_NAMES.split(' ').collect();
-        assert_eq!(names.len(), usize::from(st::MAX));
-        let name = |t: u16| names[usize::from(t) - 1];
-        assert_eq!(name(st::TELEMETRY_SENT), "telemetry_sent");
-        assert_eq!((name(st::BCAST_FAIL), name(st::PAD)), ("", ""));
-        assert_eq!(name(st::AGENT_EXPORT_ERRORS), "agent_export_errors");
+    fn every_field_is_in_its_attributes_slot() {
+        use nltelem_proto::attr::{cpu_times as ct, stats as st, thermal_zone as tz};
+        let tables = [
+            (SAMPLE_FIELDS, "seq", k::SEQ),
+            (SAMPLE_FIELDS, "snapshot_seq", k::SNAPSHOT_SEQ),
+            (SAMPLE_FIELDS, "part", k::PART),
+            (SAMPLE_FIELDS, "last_part", k::LAST_PART),
+            (SAMPLE_FIELDS, "timestamp_ns", k::TIMESTAMP_NS),
+            (SAMPLE_FIELDS, "uptime_ns", k::UPTIME_NS),
+            (SAMPLE_FIELDS, "load1_milli", k::LOAD1_MILLI),
+            (SAMPLE_FIELDS, "load15_milli", k::LOAD15_MILLI),
+            (SAMPLE_FIELDS, "mem_total_kib", k::MEM_TOTAL_KIB),
+            (SAMPLE_FIELDS, "mem_available_kib", k::MEM_AVAILABLE_KIB),
+            (SAMPLE_FIELDS, "cpu_ns", k::CPU),
+            (NETDEV_FIELDS, "ifindex", nd::IFINDEX),
+            (NETDEV_FIELDS, "oper_state", nd::OPER_STATE),
+            (NETDEV_FIELDS, "rx_bytes", nd::RX_BYTES),
+            (NETDEV_FIELDS, "tx_errors", nd::TX_ERRORS),
+            (NETDEV_FIELDS, "tx_dropped", nd::TX_DROPPED),
+            (THERMAL_FIELDS, "temp_mdegc", tz::TEMP_MDEGC),
+            (EVENT_FIELDS, "seq", ev::SEQ),
+            (EVENT_FIELDS, "timestamp_ns", ev::TIMESTAMP_NS),
+            (EVENT_FIELDS, "ifindex", ev::IFINDEX),
+            (EVENT_FIELDS, "threshold", ev::THRESHOLD),
+            (EVENT_FIELDS, "value", ev::VALUE),
+            (EVENT_FIELDS, "limit", ev::LIMIT),
+            (EVENT_FIELDS, "portid", ev::PORTID),
+            (EVENT_FIELDS, "transport", ev::TRANSPORT),
+            (EVENT_FIELDS, "silence_ms", ev::SILENCE_MS),
+            (STATS_FIELDS, "telemetry_sent", st::TELEMETRY_SENT),
+            (STATS_FIELDS, "alloc_fail", st::ALLOC_FAIL),
+            (STATS_FIELDS, "agent_exported", st::AGENT_EXPORTED),
+            (STATS_FIELDS, "agent_overruns", st::AGENT_OVERRUNS),
+            (STATS_FIELDS, "agent_export_errors", st::AGENT_EXPORT_ERRORS),
+        ];
+        for (spec, name, t) in tables {
+            assert_eq!(slot_of(spec, name), Some(usize::from(t)), "{name}");
+        }
+        // The CPU times, in the order of their names, after CPU_SLOT.
+        for (i, mode) in CPU_FIELDS.split(' ').enumerate() {
+            let t = ct::USER_NS + i as u16;
+            assert_eq!(
+                slot_of(SAMPLE_FIELDS, mode),
+                Some(CPU_SLOT + usize::from(t))
+            );
+        }
+        assert_eq!(ct::STEAL_NS as usize + CPU_SLOT, SLOTS - 1);
+        // Fourteen u64 statistics: all but `bcast_fail` (a nest) and `pad`.
+        assert_eq!(
+            STATS_FIELDS.split(' ').count(),
+            2 * (usize::from(st::MAX) - 2)
+        );
     }
 
     /// Builds a sample message (classic layout: attributes right after the header).
@@ -477,27 +571,61 @@ pub(crate) mod tests {
 
     #[test]
     fn sample_fields_and_nests() {
+        use nltelem_proto::attr::thermal_zone as tz;
         let mut buf = [0u8; 512];
         let len = sample_bytes(&mut buf, 42, "eth0");
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
-        assert_eq!(s.seq, Some(42));
-        assert!(s.last_part);
-        assert_eq!(s.load_milli, [Some(250), Some(1500), Some(20)]);
-        assert_eq!(s.mem_kib[2], Some(200_000));
-        let cpu = s.cpu.unwrap();
+        assert_eq!(s.seq(), Some(42));
+        assert!(s.last_part());
+        let at = |t: u16| s.rec.get(usize::from(t));
         assert_eq!(
-            (cpu.ns[0], cpu.ns[1], cpu.ns[3]),
+            [at(k::LOAD1_MILLI), at(k::LOAD5_MILLI), at(k::LOAD15_MILLI)],
+            [Some(250), Some(1500), Some(20)]
+        );
+        assert_eq!(at(k::MEM_AVAILABLE_KIB), Some(200_000));
+        assert!(at(k::CPU).is_some(), "the CPU nest is marked present");
+        let cpu = |t: u16| s.rec.get(CPU_SLOT + usize::from(t));
+        use nltelem_proto::attr::cpu_times as ct;
+        assert_eq!(
+            (cpu(ct::USER_NS), cpu(ct::NICE_NS), cpu(ct::IDLE_NS)),
             (Some(11), None, Some(44))
         );
-        let devs: Vec<Netdev<'_>> = s.netdevs().collect();
+        // The unknown attribute (type 200) is skipped.
+        assert_eq!(s.rec.get(200), None);
+        // Of the CPU times, only the two sent are present.
+        let sent = (CPU_SLOT..SLOTS)
+            .filter(|&i| s.rec.get(i).is_some())
+            .count();
+        assert_eq!(sent, 2);
+        let mut devs: Vec<Netdev<'_>> = Vec::new();
+        s.netdevs(&mut |n| devs.push(*n));
         assert_eq!(devs.len(), 2);
-        assert_eq!(devs[1].ifname, Some("eth0"));
-        assert_eq!(devs[1].counters[0], Some(2000));
-        assert_eq!(devs[1].counters[7], Some(u64::MAX));
-        let zones: Vec<Thermal<'_>> = s.thermal().collect();
-        assert_eq!(zones[0].kind, Some("cpu-thermal"));
-        assert_eq!(zones[0].temp_mdegc, Some(-5500));
+        assert_eq!(devs[1].text, Some("eth0"));
+        assert_eq!(devs[1].get(nd::RX_BYTES.into()), Some(2000));
+        assert_eq!(devs[1].get(nd::TX_DROPPED.into()), Some(u64::MAX));
+        assert_eq!(devs[1].get(nd::TX_BYTES.into()), None);
+        let mut zones: Vec<Thermal<'_>> = Vec::new();
+        s.nests(k::THERMAL, tz::TYPE, &mut |z| zones.push(*z));
+        assert_eq!(zones[0].text, Some("cpu-thermal"));
+        // Signed values keep their bits: the 32-bit pattern, sign-extended where written.
+        let temp = zones[0].get(tz::TEMP_MDEGC.into());
+        assert_eq!(temp.map(|v| v as u32 as i32), Some(-5500));
+    }
+
+    /// A newer module's sample attribute past the known ones lands in no CPU time's slot.
+    #[test]
+    fn a_newer_sample_attribute_is_no_cpu_time() {
+        let mut buf = [0u8; 64];
+        let mut b = MsgBuilder::new(&mut buf[..]);
+        b.begin(0x20, 0, 0, 0).unwrap();
+        b.put_u64(k::SEQ, 1).unwrap();
+        b.put_u64(CPU_SLOT as u16 + 1, 77).unwrap();
+        let len = b.finish().unwrap();
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
+        assert_eq!(s.seq(), Some(1));
+        assert_eq!((CPU_SLOT..SLOTS).find(|&i| s.rec.get(i).is_some()), None);
     }
 
     #[test]
@@ -526,9 +654,11 @@ pub(crate) mod tests {
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let s = Stats::parse(msg.attrs(0).unwrap()).unwrap();
-        assert_eq!(s.values[usize::from(st::TELEMETRY_SENT)], Some(1000));
-        assert_eq!(s.values[usize::from(st::AGENT_LOST)], Some(3));
-        assert_eq!(s.bcast_fail().collect::<Vec<_>>(), [(105, 7)]);
+        assert_eq!(s.rec.get(st::TELEMETRY_SENT.into()), Some(1000));
+        assert_eq!(s.rec.get(st::AGENT_LOST.into()), Some(3));
+        let mut fails = Vec::new();
+        s.bcast_fail(&mut |r| fails.push((r.get(ec::ERRNO.into()), r.get(ec::COUNT.into()))));
+        assert_eq!(fails, [(Some(105), Some(7))]);
 
         let mut b = MsgBuilder::new(&mut buf[..]);
         b.begin(0x20, 0, 0, 0).unwrap();
@@ -543,8 +673,12 @@ pub(crate) mod tests {
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let e = Event::parse(msg.attrs(0).unwrap()).unwrap();
         assert_eq!(e.kind_name(), "threshold");
-        assert_eq!(e.threshold_name(), Some("load1"));
-        assert_eq!((e.value, e.limit), (Some(4100), Some(4000)));
+        let at = |t: u16| e.rec.get(usize::from(t));
+        assert_eq!(
+            at(ev::THRESHOLD),
+            Some(u64::from(nltelem_proto::threshold::LOAD1))
+        );
+        assert_eq!((at(ev::VALUE), at(ev::LIMIT)), (Some(4100), Some(4000)));
     }
 
     #[test]
@@ -559,8 +693,14 @@ pub(crate) mod tests {
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let e = Event::parse(msg.attrs(0).unwrap()).unwrap();
+        let at = |t: u16| e.rec.get(usize::from(t));
         assert_eq!(
-            (e.value, e.limit, e.silence_ms, e.seq),
+            (
+                at(ev::VALUE).map(|v| v as i64),
+                at(ev::LIMIT).map(|v| v as i64),
+                at(ev::SILENCE_MS),
+                e.seq()
+            ),
             (Some(i64::MIN), Some(-1), Some(u64::from(u32::MAX)), None)
         );
     }

@@ -60,9 +60,7 @@ fuzz_target!(|data: &[u8]| {
                     if let Ok(s) = Sample::parse(attrs.clone()) {
                         both(&|w, style| format::sample(w, &s, style));
                         write_line_protocol(&mut line, &s, "host");
-                        for n in s.netdevs() {
-                            both(&|w, style| format::netdev(w, &n, style));
-                        }
+                        s.netdevs(&mut |n| both(&|w, style| format::netdev(w, n, style)));
                     }
                 }
                 cmd::EVENT => {

@@ -9,12 +9,15 @@
 //! `nltelem_netdev` per interface, one `nltelem_thermal` per zone, and `nltelem_event` for
 //! events. Values stay integers with their unit in the field name, as the module sends them.
 //! InfluxDB 1.x integers are signed 64-bit: a counter above `i64::MAX` is written as
-//! `i64::MAX` (a byte counter gets there after 290 years at 1 GB/s).
+//! `i64::MAX` (a byte counter gets there after 290 years at 1 GB/s). The fields are the
+//! records' field tables (`decode::SAMPLE_FIELDS` and the others) written by
+//! `Out::fields`, as the text and JSON outputs are.
 
 use super::escaped;
-use crate::config::words;
-use crate::decode::{Event, Netdev, Sample, Thermal, CPU_FIELDS, NETDEV_FIELDS};
+use crate::decode::{self, Event, Rec, Sample, Table};
+use crate::format::{quoted, Mode, Out};
 use nlcore::text::{Fixed, Text};
+use nltelem_proto::attr;
 
 /// A tag value: `,`, `=` and space escaped (a backslash needs none), a newline turned into
 /// a space (it would end the point).
@@ -28,103 +31,52 @@ fn tag(w: &mut dyn Text, s: &str) {
     });
 }
 
-/// A string field value: `"` and `\` escaped.
-fn quoted(w: &mut dyn Text, s: &str) {
-    w.byte(b'"');
-    escaped(w, s, |b| match b {
-        b'"' => b"\\\"",
-        b'\\' => b"\\\\",
-        _ => b"",
-    });
-    w.byte(b'"');
-}
-
-/// The field list of one point: a space before the first field, commas between the others.
-struct Fields<'w> {
-    w: &'w mut dyn Text,
-    count: usize,
-}
-
-impl Fields<'_> {
-    /// Starts a field: the separator.
-    fn sep(&mut self) {
-        let sep = if self.count == 0 { b' ' } else { b',' };
-        self.count += 1;
-        self.w.byte(sep);
-    }
-    /// `=`, the integer, `i`.
-    fn value(&mut self, v: i64) {
-        self.w.byte(b'=');
-        self.w.int(v);
-        self.w.byte(b'i');
-    }
-    fn int(&mut self, name: &str, v: Option<i64>) {
-        if let Some(v) = v {
-            self.sep();
-            self.w.str(name);
-            self.value(v);
-        }
-    }
-    /// Unsigned fields `PREFIX NAME SUFFIX` (InfluxDB's integers are signed: a value above
-    /// `i64::MAX` is written as `i64::MAX`).
-    fn uints(&mut self, prefix: &str, names: &str, suffix: &str, values: &[Option<u64>]) {
-        for (name, v) in words(names).zip(values) {
-            if let Some(v) = *v {
-                self.sep();
-                self.w.str(prefix);
-                self.w.str(name);
-                self.w.str(suffix);
-                self.value(i64::try_from(v).unwrap_or(i64::MAX));
-            }
-        }
-    }
-    fn string(&mut self, name: &str, v: Option<&str>) {
-        if let Some(v) = v {
-            self.sep();
-            self.w.str(name);
-            self.w.byte(b'=');
-            quoted(self.w, v);
-        }
-    }
-}
-
 /// Longest line: a point that does not fit is dropped (and counted by the exporters).
 pub const LINE: usize = 1024;
 
-/// The names of the system point's fields before the CPU times (`cpu_MODE_ns`), as a
-/// [`words`] list.
-const SYSTEM_FIELDS: &str = "seq snapshot_seq uptime_ns load1_milli load5_milli \
-    load15_milli mem_total_kib mem_free_kib mem_available_kib";
+/// A kind of point.
+#[derive(Debug)]
+struct Kind {
+    measurement: &'static str,
+    /// The tag key of the record's text.
+    tag: &'static str,
+    fields: Table,
+}
 
-/// One point of a sample message.
+const SYSTEM: Kind = Kind {
+    measurement: "nltelem_system",
+    tag: "",
+    fields: decode::SAMPLE,
+};
+const NETDEV: Kind = Kind {
+    measurement: "nltelem_netdev",
+    tag: ",ifname=",
+    fields: decode::NETDEV,
+};
+const THERMAL: Kind = Kind {
+    measurement: "nltelem_thermal",
+    tag: ",zone=",
+    fields: decode::THERMAL,
+};
+
+/// One point of a sample message: the system point (load, memory, CPU times, uptime,
+/// sequence numbers), an interface or a thermal zone.
 #[derive(Debug, Clone, Copy)]
-pub enum Point<'s, 'a> {
-    /// Load, memory, CPU times, uptime, sequence numbers.
-    System(&'s Sample<'a>),
-    /// One interface.
-    Netdev(Netdev<'a>),
-    /// One thermal zone.
-    Thermal(Thermal<'a>),
+pub struct Point<'r, 'a> {
+    kind: &'static Kind,
+    rec: &'r Rec<'a>,
 }
 
 impl<'a> Point<'_, 'a> {
     /// The measurement.
     pub fn measurement(&self) -> &'static str {
-        match self {
-            Point::System(_) => "nltelem_system",
-            Point::Netdev(_) => "nltelem_netdev",
-            Point::Thermal(_) => "nltelem_thermal",
-        }
+        self.kind.measurement
     }
 
     /// What tells this point apart from the others of its measurement (interface name,
     /// zone type).
     pub fn key(&self) -> Option<&'a str> {
-        match self {
-            Point::System(_) => None,
-            Point::Netdev(n) => n.ifname,
-            Point::Thermal(t) => t.kind,
-        }
+        self.rec.text
     }
 
     /// Writes the point as one line (with its newline) into `line` and returns `true`;
@@ -137,49 +89,18 @@ impl<'a> Point<'_, 'a> {
         w.str(self.measurement());
         w.str(",host=");
         tag(w, host);
-        let tag_key = match self {
-            Point::System(_) => "",
-            Point::Netdev(_) => ",ifname=",
-            Point::Thermal(_) => ",zone=",
-        };
         if let Some(value) = self.key() {
-            w.str(tag_key);
+            w.str(self.kind.tag);
             tag(w, value);
         }
-        let mut f = Fields { w, count: 0 };
-        match self {
-            Point::System(s) => {
-                let [l1, l5, l15] = s.load_milli;
-                let [total, free, available] = s.mem_kib;
-                let head = [
-                    s.seq,
-                    s.snapshot_seq,
-                    s.uptime_ns,
-                    l1,
-                    l5,
-                    l15,
-                    total,
-                    free,
-                    available,
-                ];
-                f.uints("", SYSTEM_FIELDS, "", &head);
-                if let Some(cpu) = &s.cpu {
-                    f.uints("cpu_", CPU_FIELDS, "_ns", &cpu.ns);
-                }
-            }
-            Point::Netdev(n) => {
-                let head = [n.ifindex, n.oper_state];
-                f.uints("", "ifindex oper_state", "", &head);
-                f.uints("", NETDEV_FIELDS, "", &n.counters);
-            }
-            Point::Thermal(t) => f.int("temp_mdegc", t.temp_mdegc.map(i64::from)),
-        }
-        if f.count == 0 {
+        let mut f = Out::new(w, Mode::LineProtocol);
+        f.fields(self.kind.fields, self.rec);
+        if f.first {
             // A point without fields is no point at all.
             line.clear();
             return false;
         }
-        end(w, timestamp_ns);
+        end(f.w, timestamp_ns);
         true
     }
 }
@@ -195,14 +116,24 @@ fn end(w: &mut dyn Text, timestamp_ns: Option<u64>) {
 
 /// Calls `f` with each point of a sample message: the system point, then interfaces, then
 /// zones. (A callback: a chain of iterators compiles to much more.)
-pub fn points<'s, 'a>(s: &'s Sample<'a>, f: &mut dyn FnMut(Point<'s, 'a>)) {
-    f(Point::System(s));
-    for n in s.netdevs() {
-        f(Point::Netdev(n));
-    }
-    for t in s.thermal() {
-        f(Point::Thermal(t));
-    }
+pub fn points<'a>(s: &Sample<'a>, f: &mut dyn FnMut(Point<'_, 'a>)) {
+    f(Point {
+        kind: &SYSTEM,
+        rec: &s.rec,
+    });
+    s.nests(attr::sample::NETDEV, attr::netdev::IFNAME, &mut |rec| {
+        f(Point { kind: &NETDEV, rec });
+    });
+    s.nests(
+        attr::sample::THERMAL,
+        attr::thermal_zone::TYPE,
+        &mut |rec| {
+            f(Point {
+                kind: &THERMAL,
+                rec,
+            });
+        },
+    );
 }
 
 /// Writes every point of a sample message; returns how many lines it wrote (a point too
@@ -211,7 +142,7 @@ pub fn write_sample(w: &mut dyn Text, s: &Sample<'_>, host: &str) -> u64 {
     let mut line = Fixed::new();
     let mut lines = 0;
     points(s, &mut |p| {
-        if p.write(&mut line, host, s.timestamp_ns) {
+        if p.write(&mut line, host, s.timestamp_ns()) {
             if let Some(text) = line.get() {
                 w.bytes(text);
                 lines += 1;
@@ -227,22 +158,14 @@ pub fn write_event(w: &mut dyn Text, e: &Event<'_>, host: &str) {
     tag(w, host);
     w.str(",kind=");
     tag(w, e.kind_name());
-    let mut f = Fields { w, count: 0 };
-    f.uints("", "seq", "", &[e.seq]);
-    // These are below 2^32 (u32 on the wire): within i64.
-    f.int("ifindex", e.ifindex.map(|v| v as i64));
-    f.string("ifname", e.ifname);
-    f.string("threshold", e.threshold_name());
-    f.int("value", e.value);
-    f.int("limit", e.limit);
-    f.int("portid", e.portid.map(|v| v as i64));
-    f.int("transport", e.transport.map(i64::from));
-    f.int("silence_ms", e.silence_ms.map(|v| v as i64));
-    if f.count == 0 {
+    let mut f = Out::new(w, Mode::LineProtocol);
+    f.fields(decode::EVENT, &e.rec);
+    if f.first {
         // A point needs a field; an event always has its kind.
-        f.string("kind", Some(e.kind_name()));
+        f.w.str(" kind=");
+        quoted(f.w, e.kind_name(), false);
     }
-    end(w, e.timestamp_ns);
+    end(f.w, e.timestamp_ns());
 }
 
 #[cfg(test)]

@@ -469,7 +469,7 @@ impl Exporters {
         if lines_wanted {
             points(s, &mut |p| {
                 // A point without fields: nothing to send.
-                if p.write(&mut self.line, &self.host, s.timestamp_ns) {
+                if p.write(&mut self.line, &self.host, s.timestamp_ns()) {
                     self.deliver(p.measurement(), p.key(), stdout, &mut outcome);
                 }
             });

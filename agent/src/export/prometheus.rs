@@ -14,10 +14,11 @@
 
 use super::{escaped, LINE};
 use crate::config::{lines, words};
-use crate::decode::{Netdev, Sample, CPU_FIELDS};
+use crate::decode::{Sample, CPU_FIELDS, CPU_SLOT};
 use core::ffi::CStr;
 use heapless::String;
-use nlcore::text::{decimal, Fixed, Text};
+use nlcore::text::{Fixed, Text};
+use nltelem_proto::attr;
 use rustix::fd::OwnedFd;
 use rustix::fs::{mkdirat, openat, renameat, sendfile, unlinkat, AtFlags, Mode, OFlags, CWD};
 use rustix::io::{write, Errno};
@@ -25,111 +26,128 @@ use rustix::io::{write, Errno};
 /// Longest textfile path (the `export` value's limit).
 pub const MAX_PATH: usize = 96;
 
-/// The per-interface and per-zone families, one `NAME HELP` a line (the name ends at the
-/// first space): the eight counters in `decode::NETDEV_FIELDS` order under node_exporter's
-/// names, then the operational state and the thermal zones (gauges). One string, as
-/// [`lines`] reads it, instead of a table of `&str` (16 bytes an entry).
+/// The per-interface and per-zone families, one a line: the slot of its value in the
+/// interface's or zone's record as a letter (`A` is 1, as in `decode::SAMPLE_FIELDS`), its
+/// unit, then `NAME HELP` (the name ends at the first space). The eight counters under
+/// node_exporter's names, then the operational state and the thermal zones (gauges). One
+/// string, as [`lines`] reads it, instead of a table of `&str` (16 bytes an entry).
+/// Units: `n` a number, `k` KiB written as bytes, `l` unsigned thousandths, `m` signed
+/// 32-bit thousandths, `s` nanoseconds written as seconds; uppercase for a counter, else a
+/// gauge.
 const FAMILIES: &str = "\
-nltelem_network_receive_bytes_total Bytes received by the interface.
-nltelem_network_transmit_bytes_total Bytes transmitted by the interface.
-nltelem_network_receive_packets_total Packets received by the interface.
-nltelem_network_transmit_packets_total Packets transmitted by the interface.
-nltelem_network_receive_errs_total Receive errors of the interface.
-nltelem_network_transmit_errs_total Transmit errors of the interface.
-nltelem_network_receive_drop_total Received packets the interface dropped.
-nltelem_network_transmit_drop_total Packets to transmit the interface dropped.
-nltelem_network_oper_state RFC 2863 operational state of the interface \
+DNnltelem_network_receive_bytes_total Bytes received by the interface.
+ENnltelem_network_transmit_bytes_total Bytes transmitted by the interface.
+FNnltelem_network_receive_packets_total Packets received by the interface.
+GNnltelem_network_transmit_packets_total Packets transmitted by the interface.
+HNnltelem_network_receive_errs_total Receive errors of the interface.
+INnltelem_network_transmit_errs_total Transmit errors of the interface.
+JNnltelem_network_receive_drop_total Received packets the interface dropped.
+KNnltelem_network_transmit_drop_total Packets to transmit the interface dropped.
+Cnnltelem_network_oper_state RFC 2863 operational state of the interface \
 (IF_OPER_*: 6 = up, 2 = down).
-nltelem_thermal_zone_celsius Temperature of the thermal zone.";
+Bmnltelem_thermal_zone_celsius Temperature of the thermal zone.";
 
 /// Scratch files, one per family of [`FAMILIES`].
 const SCRATCH: usize = 10;
-const SCRATCH_OPER_STATE: usize = 8;
 const SCRATCH_THERMAL: usize = 9;
 
-/// The families that come once per snapshot, as [`FAMILIES`]: loads, memory, CPU times
-/// (the only counter), clocks.
+/// The families that come once per snapshot, as [`FAMILIES`] with the sample's slots:
+/// loads, memory, CPU times (the only counter, one sample per mode), clocks.
 const SYSTEM: &str = "\
-nltelem_load1 1-minute load average.
-nltelem_load5 5-minute load average.
-nltelem_load15 15-minute load average.
-nltelem_memory_total_bytes Usable memory (MemTotal).
-nltelem_memory_free_bytes Unused memory (MemFree).
-nltelem_memory_available_bytes Memory available for new work without swapping \
+Glnltelem_load1 1-minute load average.
+Hlnltelem_load5 5-minute load average.
+Ilnltelem_load15 15-minute load average.
+Jknltelem_memory_total_bytes Usable memory (MemTotal).
+Kknltelem_memory_free_bytes Unused memory (MemFree).
+Lknltelem_memory_available_bytes Memory available for new work without swapping \
 (MemAvailable).
-nltelem_cpu_seconds_total CPU time spent in each mode, summed over all CPUs.
-nltelem_boot_uptime_seconds Time since boot, suspend included, when the snapshot was \
+MSnltelem_cpu_seconds_total CPU time spent in each mode, summed over all CPUs.
+Fsnltelem_boot_uptime_seconds Time since boot, suspend included, when the snapshot was \
 taken.
-nltelem_snapshot_timestamp_seconds Wall-clock time of the snapshot, seconds since the \
+Esnltelem_snapshot_timestamp_seconds Wall-clock time of the snapshot, seconds since the \
 epoch.";
-/// The position of the CPU family in [`SYSTEM`].
-const SYSTEM_CPU: usize = 6;
+/// The families of [`SYSTEM`].
+const SYSTEM_FAMILIES: usize = 9;
+
+/// A family of [`FAMILIES`] or [`SYSTEM`].
+struct Family {
+    /// Where its value is in a record.
+    slot: usize,
+    /// Its unit letter, as in [`FAMILIES`].
+    unit: u8,
+    /// `NAME HELP`.
+    line: &'static str,
+}
 
 /// Family `i` of [`FAMILIES`] or [`SYSTEM`] (empty past the end). Out of line, called once
 /// per family and snapshot part: iterators over the lines compiled to much more.
 #[inline(never)]
-fn family(list: &'static str, i: usize) -> &'static str {
-    lines(list).nth(i).unwrap_or_default()
+fn family(list: &'static str, i: usize) -> Family {
+    let line = lines(list).nth(i).unwrap_or_default();
+    let b = line.as_bytes();
+    Family {
+        slot: usize::from(b.first().map_or(0, |s| s.wrapping_sub(b'@'))),
+        unit: b.get(1).copied().unwrap_or(b'n'),
+        line: line.get(2..).unwrap_or_default(),
+    }
 }
 
-/// The name of a `NAME HELP` family.
-fn name(family: &str) -> &str {
-    let end = family
-        .bytes()
-        .position(|b| b == b' ')
-        .unwrap_or(family.len());
-    family.get(..end).unwrap_or(family)
-}
+impl Family {
+    /// The family's name.
+    fn name(&self) -> &'static str {
+        let end = self
+            .line
+            .bytes()
+            .position(|b| b == b' ')
+            .unwrap_or(self.line.len());
+        self.line.get(..end).unwrap_or(self.line)
+    }
 
-/// The HELP and TYPE lines of a family.
-fn header(w: &mut dyn Text, family: &str, kind: &str) {
-    w.str("# HELP ");
-    w.str(family);
-    w.str("\n# TYPE ");
-    w.str(name(family));
-    w.byte(b' ');
-    w.str(kind);
-    w.byte(b'\n');
-}
+    /// The HELP and TYPE lines.
+    fn header(&self, w: &mut dyn Text) {
+        w.str("# HELP ");
+        w.str(self.line);
+        w.str("\n# TYPE ");
+        w.str(self.name());
+        w.str(if self.unit.is_ascii_uppercase() {
+            " counter\n"
+        } else {
+            " gauge\n"
+        });
+    }
 
-/// A sample's value.
-#[derive(Clone, Copy)]
-enum Value {
-    Count(u64),
-    /// Thousandths, written as a decimal fraction.
-    Milli(i64),
-    /// Nanoseconds, written as seconds.
-    Seconds(u64),
-}
-
-/// One sample line: `NAME VALUE`, or `NAME{LABEL="TEXT"} VALUE` with the text escaped, and
-/// `,index="N"` after it when `index` is given.
-fn sample_line(
-    w: &mut dyn Text,
-    family: &str,
-    label_text: Option<(&str, &str)>,
-    index: Option<u32>,
-    value: Value,
-) {
-    w.str(name(family));
-    if let Some((key, text)) = label_text {
-        w.byte(b'{');
-        w.str(key);
-        w.str("=\"");
-        label(w, text);
-        if let Some(i) = index {
-            w.str("\",index=\"");
-            w.uint(u64::from(i));
+    /// One sample line: `NAME VALUE`, or `NAME{LABEL="TEXT"} VALUE` with the text escaped,
+    /// and `,index="N"` after it when `index` is given; the value in the family's unit.
+    fn sample(
+        &self,
+        w: &mut dyn Text,
+        label_text: Option<(&str, &str)>,
+        index: Option<u32>,
+        v: u64,
+    ) {
+        w.str(self.name());
+        if let Some((key, text)) = label_text {
+            w.byte(b'{');
+            w.str(key);
+            w.str("=\"");
+            label(w, text);
+            if let Some(i) = index {
+                w.str("\",index=\"");
+                w.uint(u64::from(i));
+            }
+            w.str("\"}");
         }
-        w.str("\"}");
+        w.byte(b' ');
+        match self.unit.to_ascii_lowercase() {
+            b'k' => w.uint(v.saturating_mul(1024)),
+            // Loads x1000 come from a u32: within i64.
+            b'l' => w.milli(v as i64),
+            b'm' => w.milli(i64::from(v as u32 as i32)),
+            b's' => seconds(w, v),
+            _ => w.uint(v),
+        }
+        w.byte(b'\n');
     }
-    w.byte(b' ');
-    match value {
-        Value::Count(v) => w.uint(v),
-        Value::Milli(v) => w.milli(v),
-        Value::Seconds(ns) => seconds(w, ns),
-    }
-    w.byte(b'\n');
 }
 
 /// A label value: backslash, double quote and newline escaped.
@@ -145,71 +163,39 @@ fn label(w: &mut dyn Text, value: &str) {
 /// Nanoseconds as seconds with nine decimals.
 fn seconds(w: &mut dyn Text, ns: u64) {
     w.uint(ns / 1_000_000_000);
-    // The fraction with a leading 1 keeps its zeros; the 1 becomes the point.
-    let mut digits = [0u8; 20];
-    let start = decimal(ns % 1_000_000_000 + 1_000_000_000, &mut digits);
-    digits[start] = b'.';
-    w.bytes(&digits[start..]);
+    // The fraction digit by digit, zeros kept: smaller than another decimal conversion.
+    let mut frac = ns % 1_000_000_000;
+    let mut digits = [b'.'; 10];
+    for d in digits.iter_mut().skip(1).rev() {
+        *d = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    w.bytes(&digits);
 }
 
-/// Writes the families that come once per snapshot (load, memory, CPU, clocks).
+/// Writes the families that come once per snapshot (load, memory, CPU, clocks), each with
+/// its header when it has a sample.
 pub fn write_system(w: &mut dyn Text, s: &Sample<'_>) {
-    let [l1, l5, l15] = s.load_milli;
-    let [total, free, available] = s.mem_kib;
-    let values = [
-        l1,
-        l5,
-        l15,
-        total,
-        free,
-        available,
-        None,
-        s.uptime_ns,
-        s.timestamp_ns,
-    ];
-    for (i, v) in values.iter().enumerate() {
-        let family = family(SYSTEM, i);
-        if i == SYSTEM_CPU {
-            cpu(w, family, s);
-        }
-        let Some(v) = *v else {
-            continue;
+    for i in 0..SYSTEM_FAMILIES {
+        let f = family(SYSTEM, i);
+        // The CPU times: a sample per mode, from the first CPU slot; any other family: one
+        // sample without a label (the one empty word of "").
+        let cpu = f.slot == usize::from(attr::sample::CPU);
+        let (first, modes) = if cpu {
+            (CPU_SLOT + 1, CPU_FIELDS)
+        } else {
+            (f.slot, "")
         };
-        header(w, family, "gauge");
-        let value = match i {
-            0..=2 => Value::Milli(v as i64),
-            3..=5 => Value::Count(v.saturating_mul(1024)),
-            _ => Value::Seconds(v),
-        };
-        sample_line(w, family, None, None, value);
-    }
-}
-
-/// The CPU time counter, one sample per mode (nothing when no mode is known).
-fn cpu(w: &mut dyn Text, family: &str, s: &Sample<'_>) {
-    let Some(cpu) = &s.cpu else {
-        return;
-    };
-    if cpu.ns.iter().all(Option::is_none) {
-        return;
-    }
-    header(w, family, "counter");
-    for (mode, ns) in words(CPU_FIELDS).zip(&cpu.ns) {
-        if let Some(ns) = *ns {
-            sample_line(w, family, Some(("mode", mode)), None, Value::Seconds(ns));
+        let mut header = true;
+        for (k, mode) in words(modes).enumerate() {
+            if let Some(v) = s.rec.get(first + k) {
+                if header {
+                    f.header(w);
+                    header = false;
+                }
+                f.sample(w, cpu.then_some(("mode", mode)), None, v);
+            }
         }
-    }
-}
-
-/// Writes one interface's line of family `family`, number `index` in [`FAMILIES`] (nothing
-/// when the value is absent).
-fn netdev_line(w: &mut dyn Text, family: &str, index: usize, n: &Netdev<'_>) {
-    let value = match index {
-        SCRATCH_OPER_STATE => n.oper_state,
-        i => n.counters.get(i).copied().flatten(),
-    };
-    if let (Some(device), Some(v)) = (n.ifname, value) {
-        sample_line(w, family, Some(("device", device)), None, Value::Count(v));
     }
 }
 
@@ -457,29 +443,25 @@ impl Textfile {
     /// Appends this message's interfaces and zones to the scratch files.
     fn gather(&mut self, s: &Sample<'_>, buf: &mut Fixed<LINE>) -> Result<(), TextfileError> {
         for (i, (fd, len)) in self.scratch.iter().zip(&mut self.scratch_len).enumerate() {
-            let family = family(FAMILIES, i);
+            let f = family(FAMILIES, i);
             let fd = fd.as_ref().ok_or(TextfileError::MissingPart)?;
             let mut out = FileText::new(fd, buf);
-            if i == SCRATCH_THERMAL {
-                for zone in s.thermal() {
-                    let (Some(kind), Some(mdegc)) = (zone.kind, zone.temp_mdegc) else {
-                        continue;
-                    };
-                    // Zones of the same type exist (two `acpitz`): the index tells them apart.
-                    sample_line(
-                        &mut out,
-                        family,
-                        Some(("zone", kind)),
-                        Some(self.thermal_zones),
-                        Value::Milli(i64::from(mdegc)),
-                    );
-                    self.thermal_zones += 1;
-                }
+            let thermal = i == SCRATCH_THERMAL;
+            let (nest, text, key) = if thermal {
+                (attr::sample::THERMAL, attr::thermal_zone::TYPE, "zone")
             } else {
-                for n in s.netdevs() {
-                    netdev_line(&mut out, family, i, &n);
+                (attr::sample::NETDEV, attr::netdev::IFNAME, "device")
+            };
+            let zones = &mut self.thermal_zones;
+            s.nests(nest, text, &mut |r| {
+                if let (Some(name), Some(v)) = (r.text, r.get(f.slot)) {
+                    // Zones of the same type exist (two `acpitz`): the index tells them
+                    // apart.
+                    let index = thermal.then_some(*zones);
+                    f.sample(&mut out, Some((key, name)), index, v);
+                    *zones += u32::from(thermal);
                 }
-            }
+            });
             *len += out.finish()?;
         }
         Ok(())
@@ -494,12 +476,7 @@ impl Textfile {
             if len == 0 {
                 continue;
             }
-            let kind = if i < SCRATCH_OPER_STATE {
-                "counter"
-            } else {
-                "gauge"
-            };
-            header(&mut out, family(FAMILIES, i), kind);
+            family(FAMILIES, i).header(&mut out);
             // The header goes first; the family's lines are copied by the kernel, file to
             // file, without a buffer here.
             out.flush();
@@ -540,9 +517,10 @@ impl Textfile {
     /// `buf` is scratch space for the text on its way to the files.
     pub fn sample(&mut self, s: &Sample<'_>, buf: &mut Fixed<LINE>) -> Result<bool, TextfileError> {
         // A message without part information is a whole snapshot.
-        let snapshot = s.snapshot_seq.unwrap_or(0);
-        let part = s.part.unwrap_or(0);
-        let last = s.last_part || s.part.is_none();
+        let snapshot = s.snapshot_seq().unwrap_or(0);
+        let part = s.part();
+        let last = s.last_part() || part.is_none();
+        let part = part.unwrap_or(0);
         let r = self.take(s, snapshot, part, last, buf);
         match r {
             Ok(false) => {}
