@@ -452,7 +452,7 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
     // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
     pub fn publish(&mut self, topic: &[u8], payload: &[u8]) -> bool {
-        let queued = self.enqueue(topic, payload);
+        let queued = self.enqueue(topic, payload, false);
         let counter = if queued {
             &mut self.counters.queued
         } else {
@@ -462,25 +462,22 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
         queued
     }
 
-    fn enqueue(&mut self, topic: &[u8], payload: &[u8]) -> bool {
+    /// Encodes a PUBLISH at the end of the arena and files it: a record last in line, the
+    /// retained status (QoS 1) first, ahead of the backlog (nothing has been written since
+    /// the connect then). The arena's order need not be the line's: see [`Client::remove`].
+    fn enqueue(&mut self, topic: &[u8], payload: &[u8], status: bool) -> bool {
         if self.entries.is_full() {
             return false;
         }
-        let qos = self.qos;
+        let qos = if status { Qos::AtLeastOnce } else { self.qos };
         let packet_id = if qos == Qos::AtLeastOnce {
             self.packet_id()
         } else {
             0
         };
         let start = self.used;
-        let Ok(len) = encode_publish(
-            &mut self.arena[start..],
-            topic,
-            payload,
-            qos,
-            false,
-            packet_id,
-        ) else {
+        let free = self.arena.get_mut(start..).unwrap_or_default();
+        let Ok(len) = encode_publish(free, topic, payload, qos, status, packet_id) else {
             return false;
         };
         self.used += len;
@@ -489,10 +486,11 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
             len: len as u32,
             packet_id,
             in_flight: false,
-            status: false,
+            status,
         };
+        let at = if status { 0 } else { self.entries.len() };
         // Not full: checked above.
-        let _ = self.entries.push(entry);
+        let _ = self.entries.insert(at, entry);
         true
     }
 
@@ -502,14 +500,17 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
         let (start, len) = (e.start as usize, e.len as usize);
         self.arena.copy_within(start + len..self.used, start);
         self.used -= len;
-        for later in self.entries.iter_mut().skip(i) {
-            later.start -= e.len;
+        for other in self.entries.iter_mut() {
+            if other.start > e.start {
+                other.start -= e.len;
+            }
         }
         if i < self.cursor {
             self.cursor -= 1;
         }
     }
 
+    /// The one way out of a connection, whatever ended it (see [`Lost`]).
     fn lost_connection(&mut self, now_ms: u64) {
         self.link.close();
         self.counters.disconnects = self.counters.disconnects.saturating_add(1);
@@ -521,9 +522,8 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
         self.ping_sent_ms = None;
         // Unacknowledged QoS 1 publishes go again, marked as duplicates; a half-written
         // packet starts over. The old `online` is no longer news: a new one follows the
-        // next CONNACK.
-        // Each round removes one entry: bounded.
-        while let Some(i) = self.entries.iter().position(|e| e.status) {
+        // next CONNACK. There is at most one (filed at a CONNACK, dropped here).
+        if let Some(i) = self.entries.iter().position(|e| e.status) {
             self.remove(i);
         }
         for e in self.entries.iter_mut() {
@@ -542,115 +542,78 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
     /// Does whatever can be done now without waiting: connect, write, read acks, ping,
     /// time out. Call it after queueing and periodically (at least every second).
     pub fn poll(&mut self, now_ms: u64) {
-        // Each arm may move the state on; a few rounds let a fast link go from connect to
-        // flushing in one call. Bounded: no loop waits.
-        for _ in 0..4 {
-            let before = self.state;
-            match self.state {
-                State::Waiting { retry_at_ms } => {
-                    if now_ms < retry_at_ms {
-                        return;
-                    }
-                    match self.link.open() {
-                        Ok(()) => {
-                            self.state = State::Connecting { since_ms: now_ms };
-                        }
-                        Err(_) => self.lost_connection(now_ms),
-                    }
-                }
-                State::Connecting { since_ms } => match self.link.established() {
-                    Ok(()) => {
-                        self.connect_written = 0;
-                        self.rx_len = 0;
-                        self.state = State::AwaitingConnAck { since_ms };
-                    }
-                    Err(LinkError::WouldBlock) => {
-                        if now_ms.saturating_sub(since_ms) > CONNECT_TIMEOUT_MS {
-                            self.lost_connection(now_ms);
-                        }
-                    }
-                    Err(LinkError::Closed) => self.lost_connection(now_ms),
-                },
-                State::AwaitingConnAck { since_ms } => {
-                    if self.connect_written < self.connect_len {
-                        match self.link.send(
-                            self.connect
-                                .get(self.connect_written..self.connect_len)
-                                .unwrap_or_default(),
-                        ) {
-                            Ok(n) => self.connect_written += n,
-                            Err(LinkError::WouldBlock) => {}
-                            Err(LinkError::Closed) => {
-                                self.lost_connection(now_ms);
-                                return;
-                            }
-                        }
-                    }
-                    if self.read(now_ms).is_err() {
-                        return;
-                    }
-                    if self.state == before && now_ms.saturating_sub(since_ms) > CONNECT_TIMEOUT_MS
-                    {
-                        self.lost_connection(now_ms);
-                    }
-                }
-                State::Connected => {
-                    if self.read(now_ms).is_err() || self.flush(now_ms).is_err() {
-                        return;
-                    }
-                    self.keep_alive(now_ms);
-                    return;
-                }
-            }
-            if self.state == before {
-                return;
-            }
+        if self.step(now_ms).is_err() {
+            self.lost_connection(now_ms);
         }
     }
 
+    /// [`Client::poll`]'s work: each state hands over to the next as soon as it is done,
+    /// so a fast link goes from connect to flushing in one call. Nothing here waits.
+    fn step(&mut self, now_ms: u64) -> Result<(), Lost> {
+        if let State::Waiting { retry_at_ms } = self.state {
+            if now_ms < retry_at_ms {
+                return Ok(());
+            }
+            self.link.open().map_err(|_| Lost)?;
+            self.state = State::Connecting { since_ms: now_ms };
+        }
+        if let State::Connecting { since_ms } = self.state {
+            match self.link.established() {
+                Ok(()) => {
+                    self.connect_written = 0;
+                    self.rx_len = 0;
+                    self.state = State::AwaitingConnAck { since_ms };
+                }
+                Err(LinkError::WouldBlock) => return in_time(now_ms, since_ms, CONNECT_TIMEOUT_MS),
+                Err(LinkError::Closed) => return Err(Lost),
+            }
+        }
+        if let State::AwaitingConnAck { .. } = self.state {
+            let connect = self.connect.get(..self.connect_len).unwrap_or_default();
+            write_rest(&mut self.link, connect, &mut self.connect_written)?;
+        }
+        // The CONNACK and whatever follows it; then only a connected client goes on.
+        self.read(now_ms)?;
+        if let State::AwaitingConnAck { since_ms } = self.state {
+            return in_time(now_ms, since_ms, CONNECT_TIMEOUT_MS);
+        }
+        self.flush(now_ms)?;
+        self.keep_alive(now_ms)
+    }
+
     /// Reads and handles what the broker sent.
-    fn read(&mut self, now_ms: u64) -> Result<(), LinkError> {
+    fn read(&mut self, now_ms: u64) -> Result<(), Lost> {
         loop {
             match self
                 .link
                 .recv(self.rx.get_mut(self.rx_len..).unwrap_or_default())
             {
-                Ok(0) | Err(LinkError::Closed) => {
-                    self.lost_connection(now_ms);
-                    return Err(LinkError::Closed);
-                }
+                Ok(0) | Err(LinkError::Closed) => return Err(Lost),
                 Ok(n) => self.rx_len += n,
                 Err(LinkError::WouldBlock) => return Ok(()),
             }
-            loop {
-                match decode(self.rx.get(..self.rx_len).unwrap_or_default()) {
-                    Ok(Some((packet, used))) => {
-                        self.rx.copy_within(used..self.rx_len, 0);
-                        self.rx_len -= used;
-                        if self.handle(packet, now_ms).is_err() {
-                            self.lost_connection(now_ms);
-                            return Err(LinkError::Closed);
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(ProtocolError) => {
-                        self.lost_connection(now_ms);
-                        return Err(LinkError::Closed);
-                    }
-                }
+            while let Some((packet, used)) =
+                decode(self.rx.get(..self.rx_len).unwrap_or_default()).map_err(|_| Lost)?
+            {
+                self.rx.copy_within(used..self.rx_len, 0);
+                self.rx_len -= used;
+                self.handle(packet, now_ms)?;
             }
         }
     }
 
-    fn handle(&mut self, packet: Incoming, now_ms: u64) -> Result<(), ProtocolError> {
+    fn handle(&mut self, packet: Incoming, now_ms: u64) -> Result<(), Lost> {
         match (packet, self.state) {
             (Incoming::ConnAck { return_code: 0 }, State::AwaitingConnAck { .. }) => {
                 self.state = State::Connected;
                 self.backoff_ms = BACKOFF_MIN_MS;
                 self.counters.connects = self.counters.connects.saturating_add(1);
                 self.last_send_ms = now_ms;
-                self.announce_online();
-                Ok(())
+                // The retained `online` first in line. Without room the backlog goes first
+                // and the broker keeps the old retained status; the next connect tries
+                // again. A copy of the topic: `enqueue` borrows the whole client.
+                let topic = self.status_topic.clone();
+                self.enqueue(&topic, ONLINE, true);
             }
             (Incoming::PubAck(id), State::Connected) => {
                 if let Some(i) = self
@@ -664,110 +627,58 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
                     self.remove(i);
                 }
                 // An acknowledgement for nothing in flight (a duplicate) is harmless.
-                Ok(())
             }
-            (Incoming::PingResp, State::Connected) => {
-                self.ping_sent_ms = None;
-                Ok(())
-            }
+            (Incoming::PingResp, State::Connected) => self.ping_sent_ms = None,
             // A refused CONNECT, or a packet out of place.
-            _ => Err(ProtocolError),
+            _ => return Err(Lost),
         }
-    }
-
-    /// Puts the retained `online` first in line, ahead of the backlog. Without room the
-    /// backlog goes first and the broker keeps the old retained status; the next connect
-    /// tries again.
-    fn announce_online(&mut self) {
-        if self.entries.is_full() {
-            return;
-        }
-        let packet_id = self.packet_id();
-        let mut packet = [0u8; 160];
-        let Ok(len) = encode_publish(
-            &mut packet,
-            &self.status_topic,
-            ONLINE,
-            Qos::AtLeastOnce,
-            true,
-            packet_id,
-        ) else {
-            return;
-        };
-        if self.used + len > ARENA {
-            return;
-        }
-        // In front of the backlog: nothing has been written since the connect (cursor = 0).
-        self.arena.copy_within(0..self.used, len);
-        self.arena[..len].copy_from_slice(&packet[..len]);
-        self.used += len;
-        for later in self.entries.iter_mut() {
-            later.start += len as u32;
-        }
-        let entry = Entry {
-            start: 0,
-            len: len as u32,
-            packet_id,
-            in_flight: false,
-            status: true,
-        };
-        // Not full: checked above.
-        let _ = self.entries.insert(0, entry);
+        Ok(())
     }
 
     /// Writes queued packets until the socket takes no more.
-    fn flush(&mut self, now_ms: u64) -> Result<(), LinkError> {
+    fn flush(&mut self, now_ms: u64) -> Result<(), Lost> {
         while let Some(&e) = self.entries.get(self.cursor) {
             let (start, len) = (e.start as usize, e.len as usize);
-            let bytes = &self.arena[start + self.written..start + len];
-            match self.link.send(bytes) {
-                Ok(n) => {
-                    self.last_send_ms = now_ms;
-                    self.written += n;
-                    if self.written < len {
-                        continue;
-                    }
-                    self.written = 0;
-                    if e.packet_id == 0 {
-                        self.counters.delivered = self.counters.delivered.saturating_add(1);
-                        self.remove(self.cursor);
-                    } else {
-                        if let Some(e) = self.entries.get_mut(self.cursor) {
-                            e.in_flight = true;
-                        }
-                        self.cursor += 1;
-                    }
+            let packet = self.arena.get(start..start + len).unwrap_or_default();
+            let before = self.written;
+            let done = write_rest(&mut self.link, packet, &mut self.written)?;
+            if self.written != before {
+                self.last_send_ms = now_ms;
+            }
+            if !done {
+                return Ok(());
+            }
+            self.written = 0;
+            if e.packet_id == 0 {
+                self.counters.delivered = self.counters.delivered.saturating_add(1);
+                self.remove(self.cursor);
+            } else {
+                if let Some(e) = self.entries.get_mut(self.cursor) {
+                    e.in_flight = true;
                 }
-                Err(LinkError::WouldBlock) => return Ok(()),
-                Err(LinkError::Closed) => {
-                    self.lost_connection(now_ms);
-                    return Err(LinkError::Closed);
-                }
+                self.cursor += 1;
             }
         }
         Ok(())
     }
 
-    fn keep_alive(&mut self, now_ms: u64) {
+    fn keep_alive(&mut self, now_ms: u64) -> Result<(), Lost> {
         let keep_alive_ms = u64::from(KEEP_ALIVE_S) * 1000;
         if let Some(sent) = self.ping_sent_ms {
-            if now_ms.saturating_sub(sent) > keep_alive_ms {
-                // No PINGRESP within the keep-alive: the connection is dead.
-                self.lost_connection(now_ms);
-            }
-            return;
+            // No PINGRESP within the keep-alive: the connection is dead.
+            return in_time(now_ms, sent, keep_alive_ms);
         }
         if now_ms.saturating_sub(self.last_send_ms) >= keep_alive_ms / 2 && self.written == 0 {
-            match self.link.send(&[PINGREQ, 0]) {
-                Ok(2) => {
-                    self.last_send_ms = now_ms;
-                    self.ping_sent_ms = Some(now_ms);
-                }
-                // Half a PINGREQ cannot be taken back: treat as a broken stream.
-                Ok(_) | Err(LinkError::Closed) => self.lost_connection(now_ms),
-                Err(LinkError::WouldBlock) => {}
+            let mut written = 0;
+            // Half a PINGREQ cannot be taken back: a broken stream (so is a closed one).
+            if write_rest(&mut self.link, &[PINGREQ, 0], &mut written)? {
+                self.last_send_ms = now_ms;
+                self.ping_sent_ms = Some(now_ms);
+            } else if written != 0 {
+                return Err(Lost);
             }
         }
+        Ok(())
     }
 
     /// Ends the session cleanly, as far as the socket takes it without waiting: retained
@@ -775,15 +686,15 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
     // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
     pub fn shutdown(&mut self, now_ms: u64) {
-        if self.state == State::Connected {
+        // Finish a half-written packet first so the stream stays well-formed.
+        if self.state == State::Connected && self.flush(now_ms).is_ok() && self.written == 0 {
             let mut packet = [0u8; 160];
             let topic = &self.status_topic;
             if let Ok(len) = encode_publish(&mut packet, topic, OFFLINE, Qos::AtMostOnce, true, 0) {
-                // Finish a half-written packet first so the stream stays well-formed.
-                let _ = self.flush(now_ms);
-                if self.written == 0 {
-                    let _ = self.link.send(&packet[..len]);
-                    let _ = self.link.send(&[DISCONNECT, 0]);
+                // Both packets in one write.
+                if let Some(end) = packet.get_mut(len..len + 2) {
+                    end.copy_from_slice(&[DISCONNECT, 0]);
+                    let _ = self.link.send(packet.get(..len + 2).unwrap_or_default());
                 }
             }
         }
@@ -792,6 +703,32 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
             retry_at_ms: u64::MAX,
         };
     }
+}
+
+/// The connection is over: closed, refused, garbled or timed out. Every step returns it
+/// with `?`, and [`Client::poll`] alone acts on it.
+struct Lost;
+
+/// `Err(Lost)` once more than `limit_ms` have passed since `since_ms`.
+fn in_time(now_ms: u64, since_ms: u64, limit_ms: u64) -> Result<(), Lost> {
+    if now_ms.saturating_sub(since_ms) > limit_ms {
+        return Err(Lost);
+    }
+    Ok(())
+}
+
+/// Writes what the socket takes of `packet` past its first `*written` bytes (CONNECT,
+/// PUBLISH and PINGREQ all go out here); `true` once all of it is written.
+fn write_rest<L: Link>(link: &mut L, packet: &[u8], written: &mut usize) -> Result<bool, Lost> {
+    let rest = packet.get(*written..).unwrap_or_default();
+    if !rest.is_empty() {
+        match link.send(rest) {
+            Ok(n) => *written += n,
+            Err(LinkError::WouldBlock) => {}
+            Err(LinkError::Closed) => return Err(Lost),
+        }
+    }
+    Ok(*written >= packet.len())
 }
 
 #[cfg(test)]
