@@ -569,13 +569,8 @@ impl Exporters {
     /// Lets the network exporters progress (connect, flush, read acknowledgements, keep
     /// alive). Call it at least once a second; it never waits.
     pub fn poll(&mut self) {
-        #[cfg(feature = "mqtt")]
-        for ((sink, _), m) in self.sinks.iter_mut().zip(self.slots.iter_mut()) {
-            if let Sink::Mqtt = sink {
-                // The clock only where a timer runs (see `finish`).
-                m.client.poll(now_ms());
-            }
-        }
+        // The end of a message without one: no UDP datagram is open between messages.
+        self.finish(&mut Outcome::default());
     }
 
     /// Whether there is an MQTT exporter and every one is connected to its broker.

@@ -541,6 +541,8 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
 
     /// Does whatever can be done now without waiting: connect, write, read acks, ping,
     /// time out. Call it after queueing and periodically (at least every second).
+    // Out of line: the binary measured smaller than with it inlined.
+    #[inline(never)]
     pub fn poll(&mut self, now_ms: u64) {
         if self.step(now_ms).is_err() {
             self.lost_connection(now_ms);
