@@ -234,10 +234,10 @@ pub enum LinkError {
 
 /// A non-blocking byte stream to the broker (TCP in the agent, a script in the tests).
 pub trait Link {
-    /// Starts connecting (returns at once).
+    /// Starts connecting (returns at once). While the connect is in progress `send` and
+    /// `recv` say `WouldBlock`; a connect that failed shows as `Closed` there (as TCP
+    /// sockets do), so the client needs no state of its own for it.
     fn open(&mut self) -> Result<(), LinkError>;
-    /// `Ok(())` once the connection is established, `WouldBlock` while it is in progress.
-    fn established(&mut self) -> Result<(), LinkError>;
     /// Writes some of `bytes`; returns how many.
     fn send(&mut self, bytes: &[u8]) -> Result<usize, LinkError>;
     /// Reads what has arrived into `buf`; `WouldBlock` when nothing has.
@@ -263,12 +263,7 @@ pub enum State {
         /// When to try again.
         retry_at_ms: u64,
     },
-    /// TCP connect in progress, started at this time.
-    Connecting {
-        /// When the attempt started.
-        since_ms: u64,
-    },
-    /// CONNECT sent, no CONNACK yet.
+    /// Connecting: the TCP connect and the CONNECT under way, no CONNACK yet.
     AwaitingConnAck {
         /// When the attempt started.
         since_ms: u64,
@@ -557,20 +552,12 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
                 return Ok(());
             }
             self.link.open().map_err(|_| Lost)?;
-            self.state = State::Connecting { since_ms: now_ms };
-        }
-        if let State::Connecting { since_ms } = self.state {
-            match self.link.established() {
-                Ok(()) => {
-                    self.connect_written = 0;
-                    self.rx_len = 0;
-                    self.state = State::AwaitingConnAck { since_ms };
-                }
-                Err(LinkError::WouldBlock) => return in_time(now_ms, since_ms, CONNECT_TIMEOUT_MS),
-                Err(LinkError::Closed) => return Err(Lost),
-            }
+            self.connect_written = 0;
+            self.rx_len = 0;
+            self.state = State::AwaitingConnAck { since_ms: now_ms };
         }
         if let State::AwaitingConnAck { .. } = self.state {
+            // Nothing is taken before the TCP connect is done (see `Link::open`).
             let connect = self.connect.get(..self.connect_len).unwrap_or_default();
             write_rest(&mut self.link, connect, &mut self.connect_written)?;
         }
@@ -743,7 +730,8 @@ mod tests {
     struct Script {
         up: bool,
         connect_fails: bool,
-        established: bool,
+        /// The connect is still in progress: sending and receiving would block.
+        connecting: bool,
         written: std::vec::Vec<u8>,
         /// Bytes the socket takes per send call (None: all).
         window: Option<usize>,
@@ -761,16 +749,12 @@ mod tests {
             self.up = true;
             Ok(())
         }
-        fn established(&mut self) -> Result<(), LinkError> {
-            if self.established {
-                Ok(())
-            } else {
-                Err(LinkError::WouldBlock)
-            }
-        }
         fn send(&mut self, bytes: &[u8]) -> Result<usize, LinkError> {
             if !self.up || self.eof {
                 return Err(LinkError::Closed);
+            }
+            if self.connecting {
+                return Err(LinkError::WouldBlock);
             }
             let n = self.window.map_or(bytes.len(), |w| w.min(bytes.len()));
             if n == 0 {
@@ -786,7 +770,7 @@ mod tests {
             if self.eof {
                 return Ok(0);
             }
-            if self.inbound.is_empty() {
+            if self.connecting || self.inbound.is_empty() {
                 return Err(LinkError::WouldBlock);
             }
             let n = buf.len().min(self.inbound.len());
@@ -804,11 +788,13 @@ mod tests {
     type TestClient = Client<Script, 512, 8>;
 
     fn client(qos: Qos) -> TestClient {
-        let link = Script {
-            established: true,
-            ..Script::default()
-        };
-        Client::new(link, b"router1", b"nltelem/router1/status", qos).unwrap()
+        Client::new(
+            Script::default(),
+            b"router1",
+            b"nltelem/router1/status",
+            qos,
+        )
+        .unwrap()
     }
 
     /// Splits the written bytes into packets: (first byte, body).
@@ -1092,6 +1078,38 @@ mod tests {
             }
         );
         assert_eq!(c.counters.connects, 0);
+    }
+
+    /// A TCP connect in progress: nothing is written until the link takes bytes, then the
+    /// whole CONNECT; a connect that never completes times out like a missing CONNACK.
+    #[test]
+    fn a_slow_connect_sends_connect_once_up_and_times_out_when_never_up() {
+        let mut c = client(Qos::AtMostOnce);
+        c.link.connecting = true;
+        c.poll(0);
+        assert_eq!(c.state(), State::AwaitingConnAck { since_ms: 0 });
+        assert!(c.link.written.is_empty());
+        c.link.connecting = false;
+        c.poll(1);
+        assert_eq!(c.link.written, c.connect_packet());
+        c.link.inbound.extend([0x20, 2, 0, 0]);
+        c.poll(2);
+        assert_eq!(c.state(), State::Connected);
+
+        let mut c = client(Qos::AtMostOnce);
+        c.link.connecting = true;
+        c.poll(0);
+        c.poll(CONNECT_TIMEOUT_MS);
+        assert_eq!(c.state(), State::AwaitingConnAck { since_ms: 0 });
+        c.poll(CONNECT_TIMEOUT_MS + 1);
+        assert_eq!(
+            c.state(),
+            State::Waiting {
+                retry_at_ms: CONNECT_TIMEOUT_MS + 1 + BACKOFF_MIN_MS
+            }
+        );
+        assert!(c.link.written.is_empty());
+        assert_eq!(c.counters.disconnects, 1);
     }
 
     #[test]
