@@ -21,7 +21,7 @@
 //! Topics (`PREFIX` from the `export` line, `HOST` the node name):
 //! `PREFIX/HOST/status`: retained `online` after each connect, `offline` as the last will
 //! (the broker publishes it when the connection dies) and before a clean disconnect.
-//! Records go to topics built by the caller (see `super::topic`).
+//! Records go to topics the caller builds (`PREFIX/HOST/MEASUREMENT[/KEY]`).
 
 use heapless::Vec;
 
