@@ -430,21 +430,15 @@ impl Exporters {
                 w.str(prefix);
                 w.byte(b'/');
                 topic_level(w, host);
-                let mut status: Fixed<TOPIC> = Fixed::new();
-                let w = status.text();
-                w.bytes(topic_prefix.get()?);
-                w.str("/status");
-                let mut client_id: Fixed<TOPIC> = Fixed::new();
-                let w = client_id.text();
-                w.str("nltelem-");
-                w.str(host);
                 let qos = if qos1 {
                     Qos::AtLeastOnce
                 } else {
                     Qos::AtMostOnce
                 };
+                let link = TcpLink::new(broker);
+                let host = host.as_bytes();
                 slot.client
-                    .restart(TcpLink::new(broker), client_id.get()?, status.get()?, qos)
+                    .restart(link, host, topic_prefix.get()?, qos)
                     .ok()?;
                 Sink::Mqtt
             }

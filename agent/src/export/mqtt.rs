@@ -337,10 +337,11 @@ pub const ONLINE: &[u8] = b"online";
 pub const OFFLINE: &[u8] = b"offline";
 
 impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES> {
-    /// A client that will connect as `client_id` and keep `status_topic` up to date.
-    pub fn new(link: L, client_id: &[u8], status_topic: &[u8], qos: Qos) -> Result<Self, TooLong> {
+    /// A client that will connect as `nltelem-HOST` and keep `TOPIC_PREFIX/status` up to
+    /// date.
+    pub fn new(link: L, host: &[u8], topic_prefix: &[u8], qos: Qos) -> Result<Self, TooLong> {
         let mut client = Self::idle(link);
-        client.start(client_id, status_topic, qos)?;
+        client.start(host, topic_prefix, qos)?;
         Ok(client)
     }
 
@@ -383,19 +384,34 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
     pub fn restart(
         &mut self,
         link: L,
-        client_id: &[u8],
-        status_topic: &[u8],
+        host: &[u8],
+        topic_prefix: &[u8],
         qos: Qos,
     ) -> Result<(), TooLong> {
         self.link = link;
-        self.start(client_id, status_topic, qos)
+        self.start(host, topic_prefix, qos)
     }
 
-    /// Every field but the link and the arena's bytes to a fresh client's value.
-    fn start(&mut self, client_id: &[u8], status_topic: &[u8], qos: Qos) -> Result<(), TooLong> {
-        self.status_topic = Vec::from_slice(status_topic).map_err(|_| TooLong)?;
+    /// Every field but the link and the arena's bytes to a fresh client's value; the
+    /// names made here, so no caller needs buffers of its own for them.
+    fn start(&mut self, host: &[u8], topic_prefix: &[u8], qos: Qos) -> Result<(), TooLong> {
+        let status = &mut self.status_topic;
+        status.clear();
+        status
+            .extend_from_slice(topic_prefix)
+            .and_then(|()| status.extend_from_slice(b"/status"))
+            .map_err(|_| TooLong)?;
+        // The client identifier, gathered in the arena: it holds nothing yet.
+        let mut id = Out {
+            buf: &mut self.arena,
+            len: 0,
+        };
+        id.put(b"nltelem-")?;
+        id.put(host)?;
+        let id_len = id.len;
+        let client_id = self.arena.get(..id_len).unwrap_or_default();
         let will = Will {
-            topic: status_topic,
+            topic: &self.status_topic,
             payload: OFFLINE,
         };
         self.connect_len = encode_connect(&mut self.connect, client_id, KEEP_ALIVE_S, Some(will))?;
@@ -788,13 +804,7 @@ mod tests {
     type TestClient = Client<Script, 512, 8>;
 
     fn client(qos: Qos) -> TestClient {
-        Client::new(
-            Script::default(),
-            b"router1",
-            b"nltelem/router1/status",
-            qos,
-        )
-        .unwrap()
+        Client::new(Script::default(), b"router1", b"nltelem/router1", qos).unwrap()
     }
 
     /// Splits the written bytes into packets: (first byte, body).
