@@ -218,9 +218,9 @@ impl Drop for Exporters {
     }
 }
 
-/// The node name (`/proc/sys/kernel/hostname`), `localhost` when it cannot be read.
-fn node_name() -> String<MAX_HOST> {
-    let mut name = String::new();
+/// Puts the node name (`/proc/sys/kernel/hostname`) in `name` (empty), `localhost` when
+/// it cannot be read. At most [`MAX_HOST`] bytes by construction: nothing to cut.
+fn node_name(name: &mut String<MAX_HOST>) {
     let mut buf = [0u8; MAX_HOST];
     let read = openat(
         CWD,
@@ -239,7 +239,6 @@ fn node_name() -> String<MAX_HOST> {
     if name.is_empty() {
         let _ = name.push_str("localhost");
     }
-    name
 }
 
 /// Counts `n` records into `outcome` and the sink's counters.
@@ -345,7 +344,10 @@ impl Exporters {
     /// lines name (already checked by [`check_spec`]); tags and topics carry this machine's
     /// node name.
     pub fn configure(&mut self, specs: &[String<MAX_VALUE>]) {
-        self.configure_with_host(specs, &node_name());
+        self.clear();
+        self.host.clear();
+        node_name(&mut self.host);
+        self.start(specs);
     }
 
     /// [`Exporters::configure`] with `host` as the node name.
@@ -358,6 +360,11 @@ impl Exporters {
             len -= 1;
         }
         let _ = self.host.push_str(host.get(..len).unwrap_or_default());
+        self.start(specs);
+    }
+
+    /// Starts the sinks `specs` name (after [`Exporters::clear`], with the node name set).
+    fn start(&mut self, specs: &[String<MAX_VALUE>]) {
         for value in specs {
             // At most MAX_EXPORTS specs exist (the configuration refuses more).
             let Some(slot) = self.slots.get_mut(self.sinks.len()) else {
@@ -822,6 +829,18 @@ mod tests {
         // Nothing but the two outputs: no scratch or temporary file of either textfile.
         assert_eq!(prometheus::tests::files_in(&dir), ["n.prom", "out.lp"]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `configure` names the node as the kernel does (or `localhost`).
+    #[test]
+    fn configure_takes_the_kernel_s_node_name() {
+        let mut e = Exporters::empty();
+        e.configure(&[]);
+        let want = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+        let want = if want.is_empty() { "localhost" } else { &want };
+        assert_eq!(e.host.as_str(), want);
     }
 
     #[test]
