@@ -474,8 +474,9 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
     }
 
     /// Encodes a PUBLISH at the end of the arena and files it: a record last in line, the
-    /// retained status (QoS 1) first, ahead of the backlog (nothing has been written since
-    /// the connect then). The arena's order need not be the line's: see [`Client::remove`].
+    /// retained status (QoS 1, to the status topic: `topic` is not used) first, ahead of
+    /// the backlog (nothing has been written since the connect then). The arena's order
+    /// need not be the line's: see [`Client::remove`].
     fn enqueue(&mut self, topic: &[u8], payload: &[u8], status: bool) -> bool {
         if self.entries.is_full() {
             return false;
@@ -486,6 +487,7 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
         } else {
             0
         };
+        let topic = if status { &self.status_topic } else { topic };
         let start = self.used;
         let free = self.arena.get_mut(start..).unwrap_or_default();
         let Ok(len) = encode_publish(free, topic, payload, qos, status, packet_id) else {
@@ -616,9 +618,8 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
                 self.last_send_ms = now_ms;
                 // The retained `online` first in line. Without room the backlog goes first
                 // and the broker keeps the old retained status; the next connect tries
-                // again. A copy of the topic: `enqueue` borrows the whole client.
-                let topic = self.status_topic.clone();
-                self.enqueue(&topic, ONLINE, true);
+                // again.
+                self.enqueue(&[], ONLINE, true);
             }
             (Incoming::PubAck(id), State::Connected) => {
                 if let Some(i) = self
