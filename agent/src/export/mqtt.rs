@@ -535,9 +535,10 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
         self.ping_sent_ms = None;
         // Unacknowledged QoS 1 publishes go again, marked as duplicates; a half-written
         // packet starts over. The old `online` is no longer news: a new one follows the
-        // next CONNACK. There is at most one (filed at a CONNACK, dropped here).
-        if let Some(i) = self.entries.iter().position(|e| e.status) {
-            self.remove(i);
+        // next CONNACK. There is at most one, and it is first: filed first at a CONNACK,
+        // only records are filed after it, dropped here.
+        if self.entries.first().is_some_and(|e| e.status) {
+            self.remove(0);
         }
         for e in self.entries.iter_mut() {
             if e.in_flight {
