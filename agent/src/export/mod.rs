@@ -387,7 +387,7 @@ impl Exporters {
                 Sink::Mqtt => m.client.shutdown(now_ms()),
                 // Its socket and files close now, as the sink ends (not when the slot is
                 // reused).
-                Sink::Udp => m.udp.sender = UdpSender::unset(),
+                Sink::Udp => m.udp.sender.close(),
                 #[cfg(feature = "prometheus")]
                 Sink::Prometheus => m.textfile.end(),
                 _ => {}

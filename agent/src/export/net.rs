@@ -120,6 +120,11 @@ impl UdpSender {
         }
     }
 
+    /// Closes the socket (a later send makes a new one).
+    pub fn close(&mut self) {
+        self.fd = None;
+    }
+
     /// Sends one datagram; `false` when it was not sent (no socket, buffer full, an ICMP
     /// error from an earlier datagram).
     pub fn send(&mut self, datagram: &[u8]) -> bool {
