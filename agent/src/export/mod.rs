@@ -218,9 +218,9 @@ impl Drop for Exporters {
     }
 }
 
-/// The node name (`/proc/sys/kernel/hostname`), `localhost` when it cannot be read.
-fn node_name() -> String<MAX_HOST> {
-    let mut name = String::new();
+/// Puts the node name (`/proc/sys/kernel/hostname`) in `name` (empty), `localhost` when
+/// it cannot be read. At most [`MAX_HOST`] bytes by construction: nothing to cut.
+fn node_name(name: &mut String<MAX_HOST>) {
     let mut buf = [0u8; MAX_HOST];
     let read = openat(
         CWD,
@@ -239,7 +239,6 @@ fn node_name() -> String<MAX_HOST> {
     if name.is_empty() {
         let _ = name.push_str("localhost");
     }
-    name
 }
 
 /// Counts `n` records into `outcome` and the sink's counters.
@@ -345,7 +344,10 @@ impl Exporters {
     /// lines name (already checked by [`check_spec`]); tags and topics carry this machine's
     /// node name.
     pub fn configure(&mut self, specs: &[String<MAX_VALUE>]) {
-        self.configure_with_host(specs, &node_name());
+        self.clear();
+        self.host.clear();
+        node_name(&mut self.host);
+        self.start(specs);
     }
 
     /// [`Exporters::configure`] with `host` as the node name.
@@ -358,6 +360,11 @@ impl Exporters {
             len -= 1;
         }
         let _ = self.host.push_str(host.get(..len).unwrap_or_default());
+        self.start(specs);
+    }
+
+    /// Starts the sinks `specs` name (after [`Exporters::clear`], with the node name set).
+    fn start(&mut self, specs: &[String<MAX_VALUE>]) {
         for value in specs {
             // At most MAX_EXPORTS specs exist (the configuration refuses more).
             let Some(slot) = self.slots.get_mut(self.sinks.len()) else {
@@ -380,7 +387,7 @@ impl Exporters {
                 Sink::Mqtt => m.client.shutdown(now_ms()),
                 // Its socket and files close now, as the sink ends (not when the slot is
                 // reused).
-                Sink::Udp => m.udp.sender = UdpSender::unset(),
+                Sink::Udp => m.udp.sender.close(),
                 #[cfg(feature = "prometheus")]
                 Sink::Prometheus => m.textfile.end(),
                 _ => {}
@@ -430,21 +437,15 @@ impl Exporters {
                 w.str(prefix);
                 w.byte(b'/');
                 topic_level(w, host);
-                let mut status: Fixed<TOPIC> = Fixed::new();
-                let w = status.text();
-                w.bytes(topic_prefix.get()?);
-                w.str("/status");
-                let mut client_id: Fixed<TOPIC> = Fixed::new();
-                let w = client_id.text();
-                w.str("nltelem-");
-                w.str(host);
                 let qos = if qos1 {
                     Qos::AtLeastOnce
                 } else {
                     Qos::AtMostOnce
                 };
+                let link = TcpLink::new(broker);
+                let host = host.as_bytes();
                 slot.client
-                    .restart(TcpLink::new(broker), client_id.get()?, status.get()?, qos)
+                    .restart(link, host, topic_prefix.get()?, qos)
                     .ok()?;
                 Sink::Mqtt
             }
@@ -569,13 +570,8 @@ impl Exporters {
     /// Lets the network exporters progress (connect, flush, read acknowledgements, keep
     /// alive). Call it at least once a second; it never waits.
     pub fn poll(&mut self) {
-        #[cfg(feature = "mqtt")]
-        for ((sink, _), m) in self.sinks.iter_mut().zip(self.slots.iter_mut()) {
-            if let Sink::Mqtt = sink {
-                // The clock only where a timer runs (see `finish`).
-                m.client.poll(now_ms());
-            }
-        }
+        // The end of a message without one: no UDP datagram is open between messages.
+        self.finish(&mut Outcome::default());
     }
 
     /// Whether there is an MQTT exporter and every one is connected to its broker.
@@ -833,6 +829,18 @@ mod tests {
         // Nothing but the two outputs: no scratch or temporary file of either textfile.
         assert_eq!(prometheus::tests::files_in(&dir), ["n.prom", "out.lp"]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `configure` names the node as the kernel does (or `localhost`).
+    #[test]
+    fn configure_takes_the_kernel_s_node_name() {
+        let mut e = Exporters::empty();
+        e.configure(&[]);
+        let want = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default();
+        let want = if want.is_empty() { "localhost" } else { &want };
+        assert_eq!(e.host.as_str(), want);
     }
 
     #[test]

@@ -21,7 +21,7 @@
 //! Topics (`PREFIX` from the `export` line, `HOST` the node name):
 //! `PREFIX/HOST/status`: retained `online` after each connect, `offline` as the last will
 //! (the broker publishes it when the connection dies) and before a clean disconnect.
-//! Records go to topics built by the caller (see `super::topic`).
+//! Records go to topics the caller builds (`PREFIX/HOST/MEASUREMENT[/KEY]`).
 
 use heapless::Vec;
 
@@ -234,10 +234,10 @@ pub enum LinkError {
 
 /// A non-blocking byte stream to the broker (TCP in the agent, a script in the tests).
 pub trait Link {
-    /// Starts connecting (returns at once).
+    /// Starts connecting (returns at once). While the connect is in progress `send` and
+    /// `recv` say `WouldBlock`; a connect that failed shows as `Closed` there (as TCP
+    /// sockets do), so the client needs no state of its own for it.
     fn open(&mut self) -> Result<(), LinkError>;
-    /// `Ok(())` once the connection is established, `WouldBlock` while it is in progress.
-    fn established(&mut self) -> Result<(), LinkError>;
     /// Writes some of `bytes`; returns how many.
     fn send(&mut self, bytes: &[u8]) -> Result<usize, LinkError>;
     /// Reads what has arrived into `buf`; `WouldBlock` when nothing has.
@@ -263,12 +263,7 @@ pub enum State {
         /// When to try again.
         retry_at_ms: u64,
     },
-    /// TCP connect in progress, started at this time.
-    Connecting {
-        /// When the attempt started.
-        since_ms: u64,
-    },
-    /// CONNECT sent, no CONNACK yet.
+    /// Connecting: the TCP connect and the CONNECT under way, no CONNACK yet.
     AwaitingConnAck {
         /// When the attempt started.
         since_ms: u64,
@@ -342,10 +337,11 @@ pub const ONLINE: &[u8] = b"online";
 pub const OFFLINE: &[u8] = b"offline";
 
 impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES> {
-    /// A client that will connect as `client_id` and keep `status_topic` up to date.
-    pub fn new(link: L, client_id: &[u8], status_topic: &[u8], qos: Qos) -> Result<Self, TooLong> {
+    /// A client that will connect as `nltelem-HOST` and keep `TOPIC_PREFIX/status` up to
+    /// date.
+    pub fn new(link: L, host: &[u8], topic_prefix: &[u8], qos: Qos) -> Result<Self, TooLong> {
         let mut client = Self::idle(link);
-        client.start(client_id, status_topic, qos)?;
+        client.start(host, topic_prefix, qos)?;
         Ok(client)
     }
 
@@ -388,19 +384,34 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
     pub fn restart(
         &mut self,
         link: L,
-        client_id: &[u8],
-        status_topic: &[u8],
+        host: &[u8],
+        topic_prefix: &[u8],
         qos: Qos,
     ) -> Result<(), TooLong> {
         self.link = link;
-        self.start(client_id, status_topic, qos)
+        self.start(host, topic_prefix, qos)
     }
 
-    /// Every field but the link and the arena's bytes to a fresh client's value.
-    fn start(&mut self, client_id: &[u8], status_topic: &[u8], qos: Qos) -> Result<(), TooLong> {
-        self.status_topic = Vec::from_slice(status_topic).map_err(|_| TooLong)?;
+    /// Every field but the link and the arena's bytes to a fresh client's value; the
+    /// names made here, so no caller needs buffers of its own for them.
+    fn start(&mut self, host: &[u8], topic_prefix: &[u8], qos: Qos) -> Result<(), TooLong> {
+        let status = &mut self.status_topic;
+        status.clear();
+        status
+            .extend_from_slice(topic_prefix)
+            .and_then(|()| status.extend_from_slice(b"/status"))
+            .map_err(|_| TooLong)?;
+        // The client identifier, gathered in the arena: it holds nothing yet.
+        let mut id = Out {
+            buf: &mut self.arena,
+            len: 0,
+        };
+        id.put(b"nltelem-")?;
+        id.put(host)?;
+        let id_len = id.len;
+        let client_id = self.arena.get(..id_len).unwrap_or_default();
         let will = Will {
-            topic: status_topic,
+            topic: &self.status_topic,
             payload: OFFLINE,
         };
         self.connect_len = encode_connect(&mut self.connect, client_id, KEEP_ALIVE_S, Some(will))?;
@@ -452,7 +463,7 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
     // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
     pub fn publish(&mut self, topic: &[u8], payload: &[u8]) -> bool {
-        let queued = self.enqueue(topic, payload);
+        let queued = self.enqueue(topic, payload, false);
         let counter = if queued {
             &mut self.counters.queued
         } else {
@@ -462,25 +473,24 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
         queued
     }
 
-    fn enqueue(&mut self, topic: &[u8], payload: &[u8]) -> bool {
+    /// Encodes a PUBLISH at the end of the arena and files it: a record last in line, the
+    /// retained status (QoS 1, to the status topic: `topic` is not used) first, ahead of
+    /// the backlog (nothing has been written since the connect then). The arena's order
+    /// need not be the line's: see [`Client::remove`].
+    fn enqueue(&mut self, topic: &[u8], payload: &[u8], status: bool) -> bool {
         if self.entries.is_full() {
             return false;
         }
-        let qos = self.qos;
+        let qos = if status { Qos::AtLeastOnce } else { self.qos };
         let packet_id = if qos == Qos::AtLeastOnce {
             self.packet_id()
         } else {
             0
         };
+        let topic = if status { &self.status_topic } else { topic };
         let start = self.used;
-        let Ok(len) = encode_publish(
-            &mut self.arena[start..],
-            topic,
-            payload,
-            qos,
-            false,
-            packet_id,
-        ) else {
+        let free = self.arena.get_mut(start..).unwrap_or_default();
+        let Ok(len) = encode_publish(free, topic, payload, qos, status, packet_id) else {
             return false;
         };
         self.used += len;
@@ -489,10 +499,11 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
             len: len as u32,
             packet_id,
             in_flight: false,
-            status: false,
+            status,
         };
+        let at = if status { 0 } else { self.entries.len() };
         // Not full: checked above.
-        let _ = self.entries.push(entry);
+        let _ = self.entries.insert(at, entry);
         true
     }
 
@@ -502,14 +513,17 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
         let (start, len) = (e.start as usize, e.len as usize);
         self.arena.copy_within(start + len..self.used, start);
         self.used -= len;
-        for later in self.entries.iter_mut().skip(i) {
-            later.start -= e.len;
+        for other in self.entries.iter_mut() {
+            if other.start > e.start {
+                other.start -= e.len;
+            }
         }
         if i < self.cursor {
             self.cursor -= 1;
         }
     }
 
+    /// The one way out of a connection, whatever ended it (see [`Lost`]).
     fn lost_connection(&mut self, now_ms: u64) {
         self.link.close();
         self.counters.disconnects = self.counters.disconnects.saturating_add(1);
@@ -521,10 +535,10 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
         self.ping_sent_ms = None;
         // Unacknowledged QoS 1 publishes go again, marked as duplicates; a half-written
         // packet starts over. The old `online` is no longer news: a new one follows the
-        // next CONNACK.
-        // Each round removes one entry: bounded.
-        while let Some(i) = self.entries.iter().position(|e| e.status) {
-            self.remove(i);
+        // next CONNACK. There is at most one, and it is first: filed first at a CONNACK,
+        // only records are filed after it, dropped here.
+        if self.entries.first().is_some_and(|e| e.status) {
+            self.remove(0);
         }
         for e in self.entries.iter_mut() {
             if e.in_flight {
@@ -541,116 +555,72 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
 
     /// Does whatever can be done now without waiting: connect, write, read acks, ping,
     /// time out. Call it after queueing and periodically (at least every second).
+    // Out of line: the binary measured smaller than with it inlined.
+    #[inline(never)]
     pub fn poll(&mut self, now_ms: u64) {
-        // Each arm may move the state on; a few rounds let a fast link go from connect to
-        // flushing in one call. Bounded: no loop waits.
-        for _ in 0..4 {
-            let before = self.state;
-            match self.state {
-                State::Waiting { retry_at_ms } => {
-                    if now_ms < retry_at_ms {
-                        return;
-                    }
-                    match self.link.open() {
-                        Ok(()) => {
-                            self.state = State::Connecting { since_ms: now_ms };
-                        }
-                        Err(_) => self.lost_connection(now_ms),
-                    }
-                }
-                State::Connecting { since_ms } => match self.link.established() {
-                    Ok(()) => {
-                        self.connect_written = 0;
-                        self.rx_len = 0;
-                        self.state = State::AwaitingConnAck { since_ms };
-                    }
-                    Err(LinkError::WouldBlock) => {
-                        if now_ms.saturating_sub(since_ms) > CONNECT_TIMEOUT_MS {
-                            self.lost_connection(now_ms);
-                        }
-                    }
-                    Err(LinkError::Closed) => self.lost_connection(now_ms),
-                },
-                State::AwaitingConnAck { since_ms } => {
-                    if self.connect_written < self.connect_len {
-                        match self.link.send(
-                            self.connect
-                                .get(self.connect_written..self.connect_len)
-                                .unwrap_or_default(),
-                        ) {
-                            Ok(n) => self.connect_written += n,
-                            Err(LinkError::WouldBlock) => {}
-                            Err(LinkError::Closed) => {
-                                self.lost_connection(now_ms);
-                                return;
-                            }
-                        }
-                    }
-                    if self.read(now_ms).is_err() {
-                        return;
-                    }
-                    if self.state == before && now_ms.saturating_sub(since_ms) > CONNECT_TIMEOUT_MS
-                    {
-                        self.lost_connection(now_ms);
-                    }
-                }
-                State::Connected => {
-                    if self.read(now_ms).is_err() || self.flush(now_ms).is_err() {
-                        return;
-                    }
-                    self.keep_alive(now_ms);
-                    return;
-                }
-            }
-            if self.state == before {
-                return;
-            }
+        if self.step(now_ms).is_err() {
+            self.lost_connection(now_ms);
         }
     }
 
+    /// [`Client::poll`]'s work: each state hands over to the next as soon as it is done,
+    /// so a fast link goes from connect to flushing in one call. Nothing here waits.
+    fn step(&mut self, now_ms: u64) -> Result<(), Lost> {
+        if let State::Waiting { retry_at_ms } = self.state {
+            if now_ms < retry_at_ms {
+                return Ok(());
+            }
+            self.link.open().map_err(|_| Lost)?;
+            self.connect_written = 0;
+            self.rx_len = 0;
+            self.state = State::AwaitingConnAck { since_ms: now_ms };
+        }
+        if let State::AwaitingConnAck { .. } = self.state {
+            // Nothing is taken before the TCP connect is done (see `Link::open`).
+            let connect = self.connect.get(..self.connect_len).unwrap_or_default();
+            write_rest(&mut self.link, connect, &mut self.connect_written)?;
+        }
+        // The CONNACK and whatever follows it; then only a connected client goes on.
+        self.read(now_ms)?;
+        if let State::AwaitingConnAck { since_ms } = self.state {
+            return in_time(now_ms, since_ms, CONNECT_TIMEOUT_MS);
+        }
+        self.flush(now_ms)?;
+        self.keep_alive(now_ms)
+    }
+
     /// Reads and handles what the broker sent.
-    fn read(&mut self, now_ms: u64) -> Result<(), LinkError> {
+    fn read(&mut self, now_ms: u64) -> Result<(), Lost> {
         loop {
             match self
                 .link
                 .recv(self.rx.get_mut(self.rx_len..).unwrap_or_default())
             {
-                Ok(0) | Err(LinkError::Closed) => {
-                    self.lost_connection(now_ms);
-                    return Err(LinkError::Closed);
-                }
+                Ok(0) | Err(LinkError::Closed) => return Err(Lost),
                 Ok(n) => self.rx_len += n,
                 Err(LinkError::WouldBlock) => return Ok(()),
             }
-            loop {
-                match decode(self.rx.get(..self.rx_len).unwrap_or_default()) {
-                    Ok(Some((packet, used))) => {
-                        self.rx.copy_within(used..self.rx_len, 0);
-                        self.rx_len -= used;
-                        if self.handle(packet, now_ms).is_err() {
-                            self.lost_connection(now_ms);
-                            return Err(LinkError::Closed);
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(ProtocolError) => {
-                        self.lost_connection(now_ms);
-                        return Err(LinkError::Closed);
-                    }
-                }
+            while let Some((packet, used)) =
+                decode(self.rx.get(..self.rx_len).unwrap_or_default()).map_err(|_| Lost)?
+            {
+                self.rx.copy_within(used..self.rx_len, 0);
+                self.rx_len -= used;
+                self.handle(packet, now_ms)?;
             }
         }
     }
 
-    fn handle(&mut self, packet: Incoming, now_ms: u64) -> Result<(), ProtocolError> {
+    fn handle(&mut self, packet: Incoming, now_ms: u64) -> Result<(), Lost> {
         match (packet, self.state) {
             (Incoming::ConnAck { return_code: 0 }, State::AwaitingConnAck { .. }) => {
                 self.state = State::Connected;
                 self.backoff_ms = BACKOFF_MIN_MS;
                 self.counters.connects = self.counters.connects.saturating_add(1);
                 self.last_send_ms = now_ms;
-                self.announce_online();
-                Ok(())
+                // The retained `online` first in line. Without room the backlog goes first
+                // and the broker keeps the old retained status; the next connect tries
+                // again.
+                self.enqueue(&[], ONLINE, true);
             }
             (Incoming::PubAck(id), State::Connected) => {
                 if let Some(i) = self
@@ -664,110 +634,58 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
                     self.remove(i);
                 }
                 // An acknowledgement for nothing in flight (a duplicate) is harmless.
-                Ok(())
             }
-            (Incoming::PingResp, State::Connected) => {
-                self.ping_sent_ms = None;
-                Ok(())
-            }
+            (Incoming::PingResp, State::Connected) => self.ping_sent_ms = None,
             // A refused CONNECT, or a packet out of place.
-            _ => Err(ProtocolError),
+            _ => return Err(Lost),
         }
-    }
-
-    /// Puts the retained `online` first in line, ahead of the backlog. Without room the
-    /// backlog goes first and the broker keeps the old retained status; the next connect
-    /// tries again.
-    fn announce_online(&mut self) {
-        if self.entries.is_full() {
-            return;
-        }
-        let packet_id = self.packet_id();
-        let mut packet = [0u8; 160];
-        let Ok(len) = encode_publish(
-            &mut packet,
-            &self.status_topic,
-            ONLINE,
-            Qos::AtLeastOnce,
-            true,
-            packet_id,
-        ) else {
-            return;
-        };
-        if self.used + len > ARENA {
-            return;
-        }
-        // In front of the backlog: nothing has been written since the connect (cursor = 0).
-        self.arena.copy_within(0..self.used, len);
-        self.arena[..len].copy_from_slice(&packet[..len]);
-        self.used += len;
-        for later in self.entries.iter_mut() {
-            later.start += len as u32;
-        }
-        let entry = Entry {
-            start: 0,
-            len: len as u32,
-            packet_id,
-            in_flight: false,
-            status: true,
-        };
-        // Not full: checked above.
-        let _ = self.entries.insert(0, entry);
+        Ok(())
     }
 
     /// Writes queued packets until the socket takes no more.
-    fn flush(&mut self, now_ms: u64) -> Result<(), LinkError> {
+    fn flush(&mut self, now_ms: u64) -> Result<(), Lost> {
         while let Some(&e) = self.entries.get(self.cursor) {
             let (start, len) = (e.start as usize, e.len as usize);
-            let bytes = &self.arena[start + self.written..start + len];
-            match self.link.send(bytes) {
-                Ok(n) => {
-                    self.last_send_ms = now_ms;
-                    self.written += n;
-                    if self.written < len {
-                        continue;
-                    }
-                    self.written = 0;
-                    if e.packet_id == 0 {
-                        self.counters.delivered = self.counters.delivered.saturating_add(1);
-                        self.remove(self.cursor);
-                    } else {
-                        if let Some(e) = self.entries.get_mut(self.cursor) {
-                            e.in_flight = true;
-                        }
-                        self.cursor += 1;
-                    }
+            let packet = self.arena.get(start..start + len).unwrap_or_default();
+            let before = self.written;
+            let done = write_rest(&mut self.link, packet, &mut self.written)?;
+            if self.written != before {
+                self.last_send_ms = now_ms;
+            }
+            if !done {
+                return Ok(());
+            }
+            self.written = 0;
+            if e.packet_id == 0 {
+                self.counters.delivered = self.counters.delivered.saturating_add(1);
+                self.remove(self.cursor);
+            } else {
+                if let Some(e) = self.entries.get_mut(self.cursor) {
+                    e.in_flight = true;
                 }
-                Err(LinkError::WouldBlock) => return Ok(()),
-                Err(LinkError::Closed) => {
-                    self.lost_connection(now_ms);
-                    return Err(LinkError::Closed);
-                }
+                self.cursor += 1;
             }
         }
         Ok(())
     }
 
-    fn keep_alive(&mut self, now_ms: u64) {
+    fn keep_alive(&mut self, now_ms: u64) -> Result<(), Lost> {
         let keep_alive_ms = u64::from(KEEP_ALIVE_S) * 1000;
         if let Some(sent) = self.ping_sent_ms {
-            if now_ms.saturating_sub(sent) > keep_alive_ms {
-                // No PINGRESP within the keep-alive: the connection is dead.
-                self.lost_connection(now_ms);
-            }
-            return;
+            // No PINGRESP within the keep-alive: the connection is dead.
+            return in_time(now_ms, sent, keep_alive_ms);
         }
         if now_ms.saturating_sub(self.last_send_ms) >= keep_alive_ms / 2 && self.written == 0 {
-            match self.link.send(&[PINGREQ, 0]) {
-                Ok(2) => {
-                    self.last_send_ms = now_ms;
-                    self.ping_sent_ms = Some(now_ms);
-                }
-                // Half a PINGREQ cannot be taken back: treat as a broken stream.
-                Ok(_) | Err(LinkError::Closed) => self.lost_connection(now_ms),
-                Err(LinkError::WouldBlock) => {}
+            let mut written = 0;
+            // Half a PINGREQ cannot be taken back: a broken stream (so is a closed one).
+            if write_rest(&mut self.link, &[PINGREQ, 0], &mut written)? {
+                self.last_send_ms = now_ms;
+                self.ping_sent_ms = Some(now_ms);
+            } else if written != 0 {
+                return Err(Lost);
             }
         }
+        Ok(())
     }
 
     /// Ends the session cleanly, as far as the socket takes it without waiting: retained
@@ -775,15 +693,15 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
     // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
     pub fn shutdown(&mut self, now_ms: u64) {
-        if self.state == State::Connected {
+        // Finish a half-written packet first so the stream stays well-formed.
+        if self.state == State::Connected && self.flush(now_ms).is_ok() && self.written == 0 {
             let mut packet = [0u8; 160];
             let topic = &self.status_topic;
             if let Ok(len) = encode_publish(&mut packet, topic, OFFLINE, Qos::AtMostOnce, true, 0) {
-                // Finish a half-written packet first so the stream stays well-formed.
-                let _ = self.flush(now_ms);
-                if self.written == 0 {
-                    let _ = self.link.send(&packet[..len]);
-                    let _ = self.link.send(&[DISCONNECT, 0]);
+                // Both packets in one write.
+                if let Some(end) = packet.get_mut(len..len + 2) {
+                    end.copy_from_slice(&[DISCONNECT, 0]);
+                    let _ = self.link.send(packet.get(..len + 2).unwrap_or_default());
                 }
             }
         }
@@ -792,6 +710,32 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
             retry_at_ms: u64::MAX,
         };
     }
+}
+
+/// The connection is over: closed, refused, garbled or timed out. Every step returns it
+/// with `?`, and [`Client::poll`] alone acts on it.
+struct Lost;
+
+/// `Err(Lost)` once more than `limit_ms` have passed since `since_ms`.
+fn in_time(now_ms: u64, since_ms: u64, limit_ms: u64) -> Result<(), Lost> {
+    if now_ms.saturating_sub(since_ms) > limit_ms {
+        return Err(Lost);
+    }
+    Ok(())
+}
+
+/// Writes what the socket takes of `packet` past its first `*written` bytes (CONNECT,
+/// PUBLISH and PINGREQ all go out here); `true` once all of it is written.
+fn write_rest<L: Link>(link: &mut L, packet: &[u8], written: &mut usize) -> Result<bool, Lost> {
+    let rest = packet.get(*written..).unwrap_or_default();
+    if !rest.is_empty() {
+        match link.send(rest) {
+            Ok(n) => *written += n,
+            Err(LinkError::WouldBlock) => {}
+            Err(LinkError::Closed) => return Err(Lost),
+        }
+    }
+    Ok(*written >= packet.len())
 }
 
 #[cfg(test)]
@@ -804,7 +748,8 @@ mod tests {
     struct Script {
         up: bool,
         connect_fails: bool,
-        established: bool,
+        /// The connect is still in progress: sending and receiving would block.
+        connecting: bool,
         written: std::vec::Vec<u8>,
         /// Bytes the socket takes per send call (None: all).
         window: Option<usize>,
@@ -822,16 +767,12 @@ mod tests {
             self.up = true;
             Ok(())
         }
-        fn established(&mut self) -> Result<(), LinkError> {
-            if self.established {
-                Ok(())
-            } else {
-                Err(LinkError::WouldBlock)
-            }
-        }
         fn send(&mut self, bytes: &[u8]) -> Result<usize, LinkError> {
             if !self.up || self.eof {
                 return Err(LinkError::Closed);
+            }
+            if self.connecting {
+                return Err(LinkError::WouldBlock);
             }
             let n = self.window.map_or(bytes.len(), |w| w.min(bytes.len()));
             if n == 0 {
@@ -847,7 +788,7 @@ mod tests {
             if self.eof {
                 return Ok(0);
             }
-            if self.inbound.is_empty() {
+            if self.connecting || self.inbound.is_empty() {
                 return Err(LinkError::WouldBlock);
             }
             let n = buf.len().min(self.inbound.len());
@@ -865,11 +806,7 @@ mod tests {
     type TestClient = Client<Script, 512, 8>;
 
     fn client(qos: Qos) -> TestClient {
-        let link = Script {
-            established: true,
-            ..Script::default()
-        };
-        Client::new(link, b"router1", b"nltelem/router1/status", qos).unwrap()
+        Client::new(Script::default(), b"router1", b"nltelem/router1", qos).unwrap()
     }
 
     /// Splits the written bytes into packets: (first byte, body).
@@ -1153,6 +1090,38 @@ mod tests {
             }
         );
         assert_eq!(c.counters.connects, 0);
+    }
+
+    /// A TCP connect in progress: nothing is written until the link takes bytes, then the
+    /// whole CONNECT; a connect that never completes times out like a missing CONNACK.
+    #[test]
+    fn a_slow_connect_sends_connect_once_up_and_times_out_when_never_up() {
+        let mut c = client(Qos::AtMostOnce);
+        c.link.connecting = true;
+        c.poll(0);
+        assert_eq!(c.state(), State::AwaitingConnAck { since_ms: 0 });
+        assert!(c.link.written.is_empty());
+        c.link.connecting = false;
+        c.poll(1);
+        assert_eq!(c.link.written, c.connect_packet());
+        c.link.inbound.extend([0x20, 2, 0, 0]);
+        c.poll(2);
+        assert_eq!(c.state(), State::Connected);
+
+        let mut c = client(Qos::AtMostOnce);
+        c.link.connecting = true;
+        c.poll(0);
+        c.poll(CONNECT_TIMEOUT_MS);
+        assert_eq!(c.state(), State::AwaitingConnAck { since_ms: 0 });
+        c.poll(CONNECT_TIMEOUT_MS + 1);
+        assert_eq!(
+            c.state(),
+            State::Waiting {
+                retry_at_ms: CONNECT_TIMEOUT_MS + 1 + BACKOFF_MIN_MS
+            }
+        );
+        assert!(c.link.written.is_empty());
+        assert_eq!(c.counters.disconnects, 1);
     }
 
     #[test]

@@ -22,13 +22,11 @@ mod tcp {
     use super::family;
     use crate::export::mqtt::{Link, LinkError};
     use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-    use rustix::event::{poll, PollFd, PollFlags};
     use rustix::fd::OwnedFd;
     use rustix::io::Errno;
     use rustix::net::{
-        connect, recv, send, socket_with, sockopt, RecvFlags, SendFlags, SocketFlags, SocketType,
+        connect, recv, send, socket_with, RecvFlags, SendFlags, SocketFlags, SocketType,
     };
-    use rustix::time::Timespec;
 
     fn link_error(e: Errno) -> LinkError {
         if e == Errno::AGAIN || e == Errno::INPROGRESS || e == Errno::ALREADY || e == Errno::INTR {
@@ -82,25 +80,6 @@ mod tcp {
             Ok(())
         }
 
-        fn established(&mut self) -> Result<(), LinkError> {
-            let fd = self.fd()?;
-            let mut fds = [PollFd::new(fd, PollFlags::OUT)];
-            let zero = Timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            match poll(&mut fds, Some(&zero)) {
-                Ok(0) => return Err(LinkError::WouldBlock),
-                Ok(_) => {}
-                Err(e) => return Err(link_error(e)),
-            }
-            // Writable: the connect finished, well or badly (SO_ERROR tells which).
-            match sockopt::socket_error(fd) {
-                Ok(Ok(())) => Ok(()),
-                _ => Err(LinkError::Closed),
-            }
-        }
-
         fn send(&mut self, bytes: &[u8]) -> Result<usize, LinkError> {
             // NOSIGNAL: a broker that went away must not kill the agent with SIGPIPE.
             send(self.fd()?, bytes, SendFlags::NOSIGNAL | SendFlags::DONTWAIT).map_err(link_error)
@@ -141,6 +120,11 @@ impl UdpSender {
         }
     }
 
+    /// Closes the socket (a later send makes a new one).
+    pub fn close(&mut self) {
+        self.fd = None;
+    }
+
     /// Sends one datagram; `false` when it was not sent (no socket, buffer full, an ICMP
     /// error from an earlier datagram).
     pub fn send(&mut self, datagram: &[u8]) -> bool {
@@ -160,5 +144,50 @@ impl UdpSender {
             sendto(fd, datagram, SendFlags::DONTWAIT | SendFlags::NOSIGNAL, &self.to),
             Ok(n) if n == datagram.len()
         )
+    }
+}
+
+#[cfg(all(test, feature = "mqtt"))]
+mod tests {
+    use super::TcpLink;
+    use crate::export::mqtt::{Link, LinkError};
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+
+    /// Sends `bytes` until the link takes them, for at most five seconds: a connect in
+    /// progress makes the link say `WouldBlock`, a refused one `Closed`.
+    fn send_within(link: &mut TcpLink, bytes: &[u8]) -> Result<usize, LinkError> {
+        let end = Instant::now() + Duration::from_secs(5);
+        loop {
+            match link.send(bytes) {
+                Err(LinkError::WouldBlock) if Instant::now() < end => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The client needs no "connect finished" call: the stream takes bytes once the
+    /// connect is done, and a refused connect fails the next send.
+    #[test]
+    fn a_connect_shows_through_send() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut link = TcpLink::new(listener.local_addr().unwrap());
+        link.open().unwrap();
+        assert_eq!(send_within(&mut link, b"hello"), Ok(5));
+        let (mut peer, _) = listener.accept().unwrap();
+        peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut got = [0u8; 5];
+        peer.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"hello");
+
+        // A port nobody listens on any more: refused.
+        let port = listener.local_addr().unwrap();
+        drop((peer, listener));
+        let mut link = TcpLink::new(port);
+        if link.open().is_ok() {
+            assert_eq!(send_within(&mut link, b"x"), Err(LinkError::Closed));
+        }
     }
 }
