@@ -4,7 +4,9 @@ use core::fmt;
 /// Everything that can go wrong while parsing, validating or building netlink messages.
 ///
 /// Small and `Copy` on purpose: errors travel through hot receive loops and never allocate.
-/// Attribute errors name the attribute type (`attr`) as the kernel's extack would.
+/// Attribute errors name the attribute type (`attr`) as the kernel's extack would. Byte
+/// counts are `u32`, as netlink's own length fields are (a count past that saturates): 12
+/// bytes in all, so a `Result` carrying it comes back in registers, not through memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
@@ -12,16 +14,16 @@ pub enum Error {
     /// Fewer bytes than a fixed header needs (`need` bytes, `have` bytes).
     Truncated {
         /// Bytes the header needs.
-        need: usize,
+        need: u32,
         /// Bytes that were there.
-        have: usize,
+        have: u32,
     },
     /// `nlmsg_len` is below the 16-byte header or runs past the end of the datagram.
     BadMessageLength {
         /// The length the header claims.
         claimed: u32,
         /// Bytes left in the datagram from the message's start.
-        available: usize,
+        available: u32,
     },
     /// `nla_len` is below the 4-byte attribute header or runs past its container.
     BadAttrLength {
@@ -30,19 +32,19 @@ pub enum Error {
         /// The length the attribute header claims.
         claimed: u16,
         /// Bytes left in the container from the attribute's start.
-        available: usize,
+        available: u32,
     },
     /// Stray bytes after the last attribute that cannot hold an attribute header.
     TrailingBytes {
         /// How many bytes were left over.
-        len: usize,
+        len: u32,
     },
     /// An attribute's payload has the wrong size for its kind (e.g. 3 bytes for a u32).
     AttrSize {
         /// The attribute's type.
         attr: u16,
         /// Its payload length.
-        len: usize,
+        len: u32,
     },
     /// A string attribute lacks its terminating NUL, or has bytes after it.
     NotNulTerminated {
@@ -79,9 +81,9 @@ pub enum Error {
     /// The output buffer cannot hold what was asked; nothing partial was left in it.
     BufferFull {
         /// Bytes the write needed.
-        need: usize,
+        need: u32,
         /// Bytes that were free.
-        free: usize,
+        free: u32,
     },
     /// A message or attribute would exceed the 32-bit / 16-bit length field.
     TooLong,
@@ -114,17 +116,17 @@ impl Error {
     /// Describes the error in words, for people (the phrases `Display` shows too).
     pub fn describe(&self, w: &mut dyn Text) {
         let (n, a, b, c): (usize, u64, u64, u64) = match *self {
-            Error::Truncated { need, have } => (0, need as u64, have as u64, 0),
+            Error::Truncated { need, have } => (0, need.into(), have.into(), 0),
             Error::BadMessageLength { claimed, available } => {
-                (1, claimed.into(), available as u64, 0)
+                (1, claimed.into(), available.into(), 0)
             }
             Error::BadAttrLength {
                 attr,
                 claimed,
                 available,
-            } => (2, attr.into(), claimed.into(), available as u64),
-            Error::TrailingBytes { len } => (3, len as u64, 0, 0),
-            Error::AttrSize { attr, len } => (4, attr.into(), len as u64, 0),
+            } => (2, attr.into(), claimed.into(), available.into()),
+            Error::TrailingBytes { len } => (3, len.into(), 0, 0),
+            Error::AttrSize { attr, len } => (4, attr.into(), len.into(), 0),
             Error::NotNulTerminated { attr } => (5, attr.into(), 0, 0),
             Error::NotUtf8 { attr } => (6, attr.into(), 0, 0),
             Error::UnknownAttr { attr } => (7, attr.into(), 0, 0),
@@ -132,13 +134,19 @@ impl Error {
             Error::TooDeep => (9, 0, 0, 0),
             Error::MissingAttr { attr } => (10, attr.into(), 0, 0),
             Error::UnexpectedType { nlmsg_type } => (11, nlmsg_type.into(), 0, 0),
-            Error::BufferFull { need, free } => (12, need as u64, free as u64, 0),
+            Error::BufferFull { need, free } => (12, need.into(), free.into(), 0),
             Error::TooLong => (13, 0, 0, 0),
             Error::OutOfOrder => (14, 0, 0, 0),
             Error::InteriorNul => (15, 0, 0, 0),
         };
         text::phrase(w, PHRASES, n, [a, b, c]);
     }
+}
+
+/// `n` as the `u32` byte counts of [`Error`] carry it, saturated.
+#[inline(always)]
+pub(crate) fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl fmt::Display for Error {
@@ -218,10 +226,10 @@ mod tests {
             ),
             (
                 Error::BufferFull {
-                    need: usize::MAX,
+                    need: u32::MAX,
                     free: 0,
                 },
-                "buffer full: need 18446744073709551615 bytes, 0 free",
+                "buffer full: need 4294967295 bytes, 0 free",
             ),
             (
                 Error::TooLong,

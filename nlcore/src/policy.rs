@@ -17,6 +17,7 @@
 //! for lookups by type, or for what `attr_set!` does not take (flags, nested arrays,
 //! length limits, `NLA_REJECT`).
 
+use crate::error::count;
 use crate::wire::{Attr, AttrIter};
 use crate::Error;
 
@@ -89,7 +90,10 @@ impl<'p> AttrPolicy<'p> {
         let kind = attr.kind();
         let bytes = attr.value();
         let len = bytes.len();
-        let size_error = Error::AttrSize { attr: kind, len };
+        let size_error = Error::AttrSize {
+            attr: kind,
+            len: count(len),
+        };
         let strict = validation == Validation::Strict;
         let value = match self {
             AttrPolicy::Unknown if strict => return Err(Error::UnknownAttr { attr: kind }),

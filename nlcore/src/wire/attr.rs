@@ -1,9 +1,14 @@
 use crate::consts::*;
+use crate::error::count;
 use crate::{align, Error};
 
 /// One checked attribute: its raw type field and its value (without padding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+// The type first: left to the compiler, it went after the slice, where a `Result<Attr, _>`
+// overlaid it with the error's fields; every decode loop then merged the two in a register
+// per attribute (the codec benchmark's decode, 599 -> 685 instructions a message).
+#[repr(C)]
 pub struct Attr<'a> {
     raw_type: u16,
     value: &'a [u8],
@@ -62,7 +67,7 @@ impl<'a> Attr<'a> {
     fn size_error(&self) -> Error {
         Error::AttrSize {
             attr: self.kind(),
-            len: self.value.len(),
+            len: count(self.value.len()),
         }
     }
 
@@ -197,7 +202,9 @@ impl<'a> Iterator for AttrIter<'a> {
                 return None;
             }
             self.rest = &[];
-            return Some(Err(Error::TrailingBytes { len: buf.len() }));
+            return Some(Err(Error::TrailingBytes {
+                len: count(buf.len()),
+            }));
         };
         // One 32-bit load for both fields: read as two u16s, LLVM built the type from bytes.
         let header = u32::from_ne_bytes(*header);
@@ -212,7 +219,7 @@ impl<'a> Iterator for AttrIter<'a> {
             return Some(Err(Error::BadAttrLength {
                 attr: raw_type & NLA_TYPE_MASK,
                 claimed,
-                available: buf.len(),
+                available: count(buf.len()),
             }));
         }
         // The last attribute's padding may be missing, as the kernel's nla_ok allows.
