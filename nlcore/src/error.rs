@@ -4,9 +4,13 @@ use core::fmt;
 /// Everything that can go wrong while parsing, validating or building netlink messages.
 ///
 /// Small and `Copy` on purpose: errors travel through hot receive loops and never allocate.
-/// Attribute errors name the attribute type (`attr`) as the kernel's extack would. Byte
-/// counts are `u32`, as netlink's own length fields are (a count past that saturates): 12
-/// bytes in all, so a `Result` carrying it comes back in registers, not through memory.
+/// Attribute errors name the attribute type (`attr`) as the kernel's extack would.
+///
+/// Eight bytes, so that a `Result<(), Error>` (or of a `u16`, a `u32`) is returned in a
+/// register, not through memory. To fit, the counts of room (`available`, `free`, a
+/// header's `need`) are `u16` and saturate at 65535: a kernel datagram is smaller, and a
+/// saturated count stays on the right side of the one it is compared with (a length that
+/// claims more than is available, a write that needs more than is free).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
@@ -14,7 +18,7 @@ pub enum Error {
     /// Fewer bytes than a fixed header needs (`need` bytes, `have` bytes).
     Truncated {
         /// Bytes the header needs.
-        need: u32,
+        need: u16,
         /// Bytes that were there.
         have: u32,
     },
@@ -23,7 +27,7 @@ pub enum Error {
         /// The length the header claims.
         claimed: u32,
         /// Bytes left in the datagram from the message's start.
-        available: u32,
+        available: u16,
     },
     /// `nla_len` is below the 4-byte attribute header or runs past its container.
     BadAttrLength {
@@ -32,7 +36,7 @@ pub enum Error {
         /// The length the attribute header claims.
         claimed: u16,
         /// Bytes left in the container from the attribute's start.
-        available: u32,
+        available: u16,
     },
     /// Stray bytes after the last attribute that cannot hold an attribute header.
     TrailingBytes {
@@ -83,7 +87,7 @@ pub enum Error {
         /// Bytes the write needed.
         need: u32,
         /// Bytes that were free.
-        free: u32,
+        free: u16,
     },
     /// A message or attribute would exceed the 32-bit / 16-bit length field.
     TooLong,
@@ -93,6 +97,9 @@ pub enum Error {
     /// A string given to the builder contains a NUL byte, so a reader would see less.
     InteriorNul,
 }
+
+// What the type's documentation promises; a new field that breaks it fails the build.
+const _: () = assert!(core::mem::size_of::<Result<(), Error>>() == 8);
 
 /// What [`Error::describe`] says, in the order of the variants (see [`text::phrase`]).
 const PHRASES: &str = "truncated: header needs \x01 bytes, \x01 present\0\
@@ -143,10 +150,23 @@ impl Error {
     }
 }
 
-/// `n` as the `u32` byte counts of [`Error`] carry it, saturated.
+/// `n` as a count field of [`Error`] (`u16` or `u32`, whichever the field is), saturated.
 #[inline(always)]
-pub(crate) fn count(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
+pub(crate) fn count<T: TryFrom<usize> + Saturated>(n: usize) -> T {
+    T::try_from(n).unwrap_or(T::MAX)
+}
+
+/// The count types of [`Error`]'s fields, and where [`count`] saturates them.
+pub(crate) trait Saturated {
+    const MAX: Self;
+}
+
+impl Saturated for u16 {
+    const MAX: Self = u16::MAX;
+}
+
+impl Saturated for u32 {
+    const MAX: Self = u32::MAX;
 }
 
 impl fmt::Display for Error {
@@ -243,5 +263,36 @@ mod tests {
             error.describe(buf.text());
             assert_eq!(buf.as_str(), Some(phrase));
         }
+    }
+
+    // A count of room past a `u16` saturates and stays below the count it is compared with.
+    #[test]
+    fn room_past_65535_saturates() {
+        let mut buf = [0u8; 70_000];
+        buf[..4].copy_from_slice(&100_000u32.to_ne_bytes());
+        assert_eq!(
+            crate::NlMsg::parse(&buf),
+            Err(Error::BadMessageLength {
+                claimed: 100_000,
+                available: 65535,
+            })
+        );
+        buf[..4].copy_from_slice(&[2, 0, 7, 0]);
+        assert_eq!(
+            crate::AttrIter::new(&buf).next(),
+            Some(Err(Error::BadAttrLength {
+                attr: 7,
+                claimed: 2,
+                available: 65535,
+            }))
+        );
+        let mut b = crate::MsgBuilder::new(&mut buf[..]);
+        assert_eq!(
+            b.put_raw(&[0; 80_000]),
+            Err(Error::BufferFull {
+                need: 80_000,
+                free: 65535,
+            })
+        );
     }
 }

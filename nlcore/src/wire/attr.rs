@@ -5,10 +5,6 @@ use crate::{align, Error};
 /// One checked attribute: its raw type field and its value (without padding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-// The type first: left to the compiler, it went after the slice, where a `Result<Attr, _>`
-// overlaid it with the error's fields; every decode loop then merged the two in a register
-// per attribute (the codec benchmark's decode, 599 -> 685 instructions a message).
-#[repr(C)]
 pub struct Attr<'a> {
     raw_type: u16,
     value: &'a [u8],
