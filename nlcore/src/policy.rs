@@ -120,7 +120,7 @@ impl<'p> AttrPolicy<'p> {
                 then(Value::Text(text))
             }
             AttrPolicy::NulString { max_len } => {
-                let text = attr.get_cstr_bytes()?;
+                let text = attr.cstr_bytes::<true>()?;
                 if max_len != 0 && text.len() > usize::from(max_len) {
                     return Err(size_error);
                 }
