@@ -87,6 +87,20 @@ impl<'p> AttrPolicy<'p> {
         validation: Validation,
         then: impl FnOnce(Value<'a, 'p>) -> Result<R, Error>,
     ) -> Result<Option<R>, Error> {
+        self.apply::<R, true>(attr, depth, validation, then)
+    }
+
+    /// [`with_value`](Self::with_value), with the NUL scan of `NulString` inlined
+    /// (`INLINE_SCAN`: for the per-type arms of `attr_set!`, where a call costs the most) or
+    /// called (for a [`Policy`]'s one loop over every kind, which then carries no copy).
+    #[inline(always)]
+    fn apply<'a, R, const INLINE_SCAN: bool>(
+        self,
+        attr: &Attr<'a>,
+        depth: usize,
+        validation: Validation,
+        then: impl FnOnce(Value<'a, 'p>) -> Result<R, Error>,
+    ) -> Result<Option<R>, Error> {
         let kind = attr.kind();
         let bytes = attr.value();
         let len = bytes.len();
@@ -120,7 +134,7 @@ impl<'p> AttrPolicy<'p> {
                 then(Value::Text(text))
             }
             AttrPolicy::NulString { max_len } => {
-                let text = attr.cstr_bytes::<true>()?;
+                let text = attr.cstr_bytes::<INLINE_SCAN>()?;
                 if max_len != 0 && text.len() > usize::from(max_len) {
                     return Err(size_error);
                 }
@@ -265,7 +279,7 @@ impl<'p> Policy<'p> {
         then: impl FnOnce(Value<'a, 'p>) -> Result<R, Error>,
     ) -> Result<Option<R>, Error> {
         self.get(attr.kind())
-            .with_value(attr, depth, self.validation, then)
+            .apply::<R, false>(attr, depth, self.validation, then)
     }
 }
 
