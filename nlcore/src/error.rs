@@ -122,31 +122,51 @@ string contains a NUL byte\0";
 impl Error {
     /// Describes the error in words, for people (the phrases `Display` shows too).
     pub fn describe(&self, w: &mut dyn Text) {
-        let (n, a, b, c): (usize, u64, u64, u64) = match *self {
-            Error::Truncated { need, have } => (0, need.into(), have.into(), 0),
-            Error::BadMessageLength { claimed, available } => {
-                (1, claimed.into(), available.into(), 0)
+        // The phrase's number is the variant's, which the compiler reads off the tag. The
+        // numbers: variants whose fields match in type (and so in place) share an arm,
+        // one load sequence for all of them.
+        let n = match self {
+            Error::Truncated { .. } => 0,
+            Error::BadMessageLength { .. } => 1,
+            Error::BadAttrLength { .. } => 2,
+            Error::TrailingBytes { .. } => 3,
+            Error::AttrSize { .. } => 4,
+            Error::NotNulTerminated { .. } => 5,
+            Error::NotUtf8 { .. } => 6,
+            Error::UnknownAttr { .. } => 7,
+            Error::NestedFlag { .. } => 8,
+            Error::TooDeep => 9,
+            Error::MissingAttr { .. } => 10,
+            Error::UnexpectedType { .. } => 11,
+            Error::BufferFull { .. } => 12,
+            Error::TooLong => 13,
+            Error::OutOfOrder => 14,
+            Error::InteriorNul => 15,
+        };
+        let args: [u64; 3] = match *self {
+            Error::Truncated { need: a, have: b } | Error::AttrSize { attr: a, len: b } => {
+                [a.into(), b.into(), 0]
             }
+            Error::BadMessageLength {
+                claimed: a,
+                available: b,
+            }
+            | Error::BufferFull { need: a, free: b } => [a.into(), b.into(), 0],
             Error::BadAttrLength {
                 attr,
                 claimed,
                 available,
-            } => (2, attr.into(), claimed.into(), available.into()),
-            Error::TrailingBytes { len } => (3, len.into(), 0, 0),
-            Error::AttrSize { attr, len } => (4, attr.into(), len.into(), 0),
-            Error::NotNulTerminated { attr } => (5, attr.into(), 0, 0),
-            Error::NotUtf8 { attr } => (6, attr.into(), 0, 0),
-            Error::UnknownAttr { attr } => (7, attr.into(), 0, 0),
-            Error::NestedFlag { attr } => (8, attr.into(), 0, 0),
-            Error::TooDeep => (9, 0, 0, 0),
-            Error::MissingAttr { attr } => (10, attr.into(), 0, 0),
-            Error::UnexpectedType { nlmsg_type } => (11, nlmsg_type.into(), 0, 0),
-            Error::BufferFull { need, free } => (12, need.into(), free.into(), 0),
-            Error::TooLong => (13, 0, 0, 0),
-            Error::OutOfOrder => (14, 0, 0, 0),
-            Error::InteriorNul => (15, 0, 0, 0),
+            } => [attr.into(), claimed.into(), available.into()],
+            Error::TrailingBytes { len } => [len.into(), 0, 0],
+            Error::NotNulTerminated { attr: a }
+            | Error::NotUtf8 { attr: a }
+            | Error::UnknownAttr { attr: a }
+            | Error::NestedFlag { attr: a }
+            | Error::MissingAttr { attr: a }
+            | Error::UnexpectedType { nlmsg_type: a } => [a.into(), 0, 0],
+            Error::TooDeep | Error::TooLong | Error::OutOfOrder | Error::InteriorNul => [0; 3],
         };
-        text::phrase(w, PHRASES, n, [a, b, c]);
+        text::phrase(w, PHRASES, n, args);
     }
 }
 
