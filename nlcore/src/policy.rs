@@ -226,7 +226,7 @@ impl<'p> Policy<'p> {
     /// Checks every attribute in `attrs`, nested ones included.
     pub fn validate(&self, attrs: AttrIter<'_>) -> Result<(), Error> {
         // The nests' walk: one copy of the checks for the top level and the nests.
-        Values::new(attrs, *self, 0, None).check_all()
+        check_all(attrs, self, 0, None)
     }
 
     /// Checks every attribute and indexes the known ones by type (the last of repeated
@@ -393,30 +393,10 @@ impl<'a, 'p> Values<'a, 'p> {
         (self.attrs, self.depth)
     }
 
-    /// Checks everything left, nests included (what [`Policy::validate`] does). One loop
-    /// for plain attributes and nested-array entries alike, and one recursion for every
-    /// kind of nest.
-    #[inline(never)]
-    fn check_all(mut self) -> Result<(), Error> {
-        while let Some(attr) = self.attrs.next() {
-            let attr = attr?;
-            let nest = match self.entries {
-                Some(validation) => Some(self.entry(&attr, validation)?),
-                None => self
-                    .policy
-                    .with_value(&attr, self.depth, |value| {
-                        Ok(match value {
-                            Value::Nested(inner) | Value::NestedArray(inner) => Some(inner),
-                            _ => None,
-                        })
-                    })?
-                    .flatten(),
-            };
-            if let Some(nest) = nest {
-                nest.check_all()?;
-            }
-        }
-        Ok(())
+    /// Checks everything left, nests included (what [`Policy::validate`] does).
+    #[inline]
+    fn check_all(self) -> Result<(), Error> {
+        check_all(self.attrs, &self.policy, self.depth, self.entries)
     }
 
     /// One entry of a nested array: a nest of `policy`, whatever its type.
@@ -468,6 +448,37 @@ impl<'a, 'p> Iterator for Values<'a, 'p> {
 }
 
 impl core::iter::FusedIterator for Values<'_, '_> {}
+
+/// [`Values::check_all`]: one loop for plain attributes and nested-array entries alike, and
+/// one recursion for every kind of nest. Each attribute goes through its rule (for a nest:
+/// the flag and the depth), and a nest's contents through this again, with the nest's
+/// policy taken from the rule: no [`Values`] is built for it.
+#[inline(never)]
+fn check_all(
+    attrs: AttrIter<'_>,
+    policy: &Policy<'_>,
+    depth: usize,
+    entries: Option<Validation>,
+) -> Result<(), Error> {
+    for attr in attrs {
+        let attr = attr?;
+        // An entry of a nested array is a nest of `policy`, whatever its type, its flag
+        // checked as the array's policy says (its depth the array's rule checked).
+        let (rule, validation) = match entries {
+            Some(array) => (AttrPolicy::Nested(policy), array),
+            None => (policy.get(attr.kind()), policy.validation),
+        };
+        rule.apply::<(), false>(&attr, depth, validation, |_| Ok(()))?;
+        match rule {
+            AttrPolicy::Nested(inner) => check_all(attr.nested(), inner, depth + 1, None)?,
+            AttrPolicy::NestedArray(inner) => {
+                check_all(attr.nested(), inner, depth + 1, Some(validation))?
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
 
 /// Declares a struct for one attribute set and a parser that fills it, the way the kernel's
 /// generated (YNL) parsers do: a `match` on the type, each arm checked by
