@@ -91,8 +91,9 @@ impl<'p> AttrPolicy<'p> {
     }
 
     /// [`with_value`](Self::with_value), with the NUL scan of `NulString` inlined
-    /// (`INLINE_SCAN`: for the per-type arms of `attr_set!`, where a call costs the most) or
-    /// called (for a [`Policy`]'s one loop over every kind, which then carries no copy).
+    /// (`INLINE_SCAN`: for decoders, the per-type arms of `attr_set!` above all, where a
+    /// call costs the most) or called (for [`Policy::validate`]'s one loop over every kind,
+    /// which then carries no copy of it).
     #[inline(always)]
     fn apply<'a, R, const INLINE_SCAN: bool>(
         self,
@@ -279,7 +280,7 @@ impl<'p> Policy<'p> {
         then: impl FnOnce(Value<'a, 'p>) -> Result<R, Error>,
     ) -> Result<Option<R>, Error> {
         self.get(attr.kind())
-            .apply::<R, false>(attr, depth, self.validation, then)
+            .with_value(attr, depth, self.validation, then)
     }
 }
 
