@@ -117,7 +117,7 @@ impl<'a> Attr<'a> {
 
     /// [`get_cstr_bytes`](Self::get_cstr_bytes), with the NUL scan inlined (`INLINE`) or
     /// called. Inlined for the policy's string rule, which a decoder of `attr_set!` runs on
-    /// every string it reads (a call there cost the codec benchmark's decode 40
+    /// every string it reads (a call there cost the codec benchmark's decode about 40
     /// instructions a message); called everywhere else, one copy for all.
     #[inline(always)]
     pub(crate) fn cstr_bytes<const INLINE: bool>(&self) -> Result<&'a [u8], Error> {
@@ -183,8 +183,9 @@ fn scan_nul(bytes: &[u8]) -> bool {
     }
     match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
         (Some(first), Some(last)) => zeros(first) | zeros(last) != 0,
-        // Under eight bytes, one at a time: `contains` is a search routine of its own,
-        // which cost the codec benchmark's decode 26 instructions a message.
+        // Under eight bytes, one at a time, in place: `contains` brings a search routine of
+        // its own (with it, the codec benchmark's decode, whose strings are longer, measured
+        // 26 instructions a message more: the code around it compiled differently).
         #[allow(clippy::manual_contains)]
         _ => bytes.iter().any(|&b| b == 0),
     }
