@@ -54,8 +54,8 @@ fn dump(iterations: usize, buffer: usize) -> Result<(), Error> {
             // attribute walked (each header checked), IFLA_MTU as a u32, IFLA_IFNAME as a
             // string.
             let index = msg.payload().get(4..8).ok_or(nlcore::Error::Truncated {
-                need: NLMSG_HDRLEN + IFINFOMSG_LEN,
-                have: msg.bytes().len(),
+                need: (NLMSG_HDRLEN + IFINFOMSG_LEN) as u16,
+                have: msg.bytes().len() as u32,
             })?;
             last_index = i32::from_ne_bytes([index[0], index[1], index[2], index[3]]);
             for attr in msg.attrs(IFINFOMSG_LEN)? {

@@ -9,6 +9,7 @@
 //! written untouched. Several messages may follow one another in one buffer (a batch).
 
 use crate::consts::*;
+use crate::error::count;
 use crate::wire::{GenlMsgHdr, NlMsgHdr};
 use crate::{align, Error};
 use core::ffi::CStr;
@@ -61,7 +62,10 @@ impl Buffer for SliceBuffer<'_> {
         let start = self.len;
         let free = self.buf.len() - start;
         if n > free {
-            return Err(Error::BufferFull { need: n, free });
+            return Err(Error::BufferFull {
+                need: count(n),
+                free: count(free),
+            });
         }
         self.len = start + n;
         Ok(&mut self.buf[start..start + n])
@@ -90,11 +94,16 @@ impl<const N: usize> Buffer for heapless::Vec<u8, N> {
         let start = self.as_slice().len();
         let free = N - start;
         if n > free {
-            return Err(Error::BufferFull { need: n, free });
+            return Err(Error::BufferFull {
+                need: count(n),
+                free: count(free),
+            });
         }
         // Zero-filling is the safe way to extend a heapless::Vec; the caller overwrites it.
-        self.resize(start + n, 0)
-            .map_err(|_| Error::BufferFull { need: n, free })?;
+        self.resize(start + n, 0).map_err(|_| Error::BufferFull {
+            need: count(n),
+            free: count(free),
+        })?;
         Ok(&mut self.as_mut_slice()[start..])
     }
     #[inline(always)]

@@ -9,6 +9,7 @@
 //! An error of 0 is an ACK (its ext-ack message, if any, is a warning).
 
 use crate::consts::*;
+use crate::error::count;
 use crate::wire::{AttrIter, NlMsg, NlMsgHdr};
 use crate::{align, Error};
 
@@ -125,7 +126,7 @@ impl<'a> Payload<'a> {
         }
         // ERROR and DONE share one path: an errno, then (ERROR) the request, then TLVs.
         let payload = msg.payload();
-        let have = msg.bytes().len();
+        let have = count(msg.bytes().len());
         let flags = msg.flags();
         // A peer that is not the kernel may end a dump with an empty DONE: that is success.
         let errno = match payload.first_chunk::<4>() {
@@ -134,7 +135,7 @@ impl<'a> Payload<'a> {
             None if done && payload.is_empty() => 0,
             None => {
                 return Err(Error::Truncated {
-                    need: NLMSG_HDRLEN + 4,
+                    need: count(NLMSG_HDRLEN + 4),
                     have,
                 })
             }
@@ -145,7 +146,7 @@ impl<'a> Payload<'a> {
         if !done {
             let Some(header) = payload.get(4..NLMSGERR_LEN) else {
                 return Err(Error::Truncated {
-                    need: NLMSG_HDRLEN + NLMSGERR_LEN,
+                    need: count(NLMSG_HDRLEN + NLMSGERR_LEN),
                     have,
                 });
             };
@@ -160,7 +161,7 @@ impl<'a> Payload<'a> {
                 if echoed < NLMSG_HDRLEN || end > payload.len() {
                     return Err(Error::BadMessageLength {
                         claimed: hdr.len,
-                        available: payload.len() - 4,
+                        available: count(payload.len() - 4),
                     });
                 }
                 request_payload = payload.get(NLMSGERR_LEN..end);

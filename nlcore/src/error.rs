@@ -5,6 +5,12 @@ use core::fmt;
 ///
 /// Small and `Copy` on purpose: errors travel through hot receive loops and never allocate.
 /// Attribute errors name the attribute type (`attr`) as the kernel's extack would.
+///
+/// Eight bytes, so that a `Result<(), Error>` (or of a `u16`, a `u32`) is returned in a
+/// register, not through memory. To fit, the counts of room (`available`, `free`, a
+/// header's `need`) are `u16` and saturate at 65535: a kernel datagram is smaller, and a
+/// saturated count stays on the right side of the one it is compared with (a length that
+/// claims more than is available, a write that needs more than is free).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
@@ -12,16 +18,16 @@ pub enum Error {
     /// Fewer bytes than a fixed header needs (`need` bytes, `have` bytes).
     Truncated {
         /// Bytes the header needs.
-        need: usize,
+        need: u16,
         /// Bytes that were there.
-        have: usize,
+        have: u32,
     },
     /// `nlmsg_len` is below the 16-byte header or runs past the end of the datagram.
     BadMessageLength {
         /// The length the header claims.
         claimed: u32,
         /// Bytes left in the datagram from the message's start.
-        available: usize,
+        available: u16,
     },
     /// `nla_len` is below the 4-byte attribute header or runs past its container.
     BadAttrLength {
@@ -30,19 +36,19 @@ pub enum Error {
         /// The length the attribute header claims.
         claimed: u16,
         /// Bytes left in the container from the attribute's start.
-        available: usize,
+        available: u16,
     },
     /// Stray bytes after the last attribute that cannot hold an attribute header.
     TrailingBytes {
         /// How many bytes were left over.
-        len: usize,
+        len: u32,
     },
     /// An attribute's payload has the wrong size for its kind (e.g. 3 bytes for a u32).
     AttrSize {
         /// The attribute's type.
         attr: u16,
         /// Its payload length.
-        len: usize,
+        len: u32,
     },
     /// A string attribute lacks its terminating NUL, or has bytes after it.
     NotNulTerminated {
@@ -79,9 +85,9 @@ pub enum Error {
     /// The output buffer cannot hold what was asked; nothing partial was left in it.
     BufferFull {
         /// Bytes the write needed.
-        need: usize,
+        need: u32,
         /// Bytes that were free.
-        free: usize,
+        free: u16,
     },
     /// A message or attribute would exceed the 32-bit / 16-bit length field.
     TooLong,
@@ -91,6 +97,9 @@ pub enum Error {
     /// A string given to the builder contains a NUL byte, so a reader would see less.
     InteriorNul,
 }
+
+// What the type's documentation promises; a new field that breaks it fails the build.
+const _: () = assert!(core::mem::size_of::<Result<(), Error>>() == 8);
 
 /// What [`Error::describe`] says, in the order of the variants (see [`text::phrase`]).
 const PHRASES: &str = "truncated: header needs \x01 bytes, \x01 present\0\
@@ -113,32 +122,71 @@ string contains a NUL byte\0";
 impl Error {
     /// Describes the error in words, for people (the phrases `Display` shows too).
     pub fn describe(&self, w: &mut dyn Text) {
-        let (n, a, b, c): (usize, u64, u64, u64) = match *self {
-            Error::Truncated { need, have } => (0, need as u64, have as u64, 0),
-            Error::BadMessageLength { claimed, available } => {
-                (1, claimed.into(), available as u64, 0)
+        // The phrase's number is the variant's, which the compiler reads off the tag. The
+        // numbers: variants whose fields match in type (and so in place) share an arm,
+        // one load sequence for all of them.
+        let n = match self {
+            Error::Truncated { .. } => 0,
+            Error::BadMessageLength { .. } => 1,
+            Error::BadAttrLength { .. } => 2,
+            Error::TrailingBytes { .. } => 3,
+            Error::AttrSize { .. } => 4,
+            Error::NotNulTerminated { .. } => 5,
+            Error::NotUtf8 { .. } => 6,
+            Error::UnknownAttr { .. } => 7,
+            Error::NestedFlag { .. } => 8,
+            Error::TooDeep => 9,
+            Error::MissingAttr { .. } => 10,
+            Error::UnexpectedType { .. } => 11,
+            Error::BufferFull { .. } => 12,
+            Error::TooLong => 13,
+            Error::OutOfOrder => 14,
+            Error::InteriorNul => 15,
+        };
+        let args: [u64; 3] = match *self {
+            Error::Truncated { need: a, have: b } | Error::AttrSize { attr: a, len: b } => {
+                [a.into(), b.into(), 0]
             }
+            Error::BadMessageLength {
+                claimed: a,
+                available: b,
+            }
+            | Error::BufferFull { need: a, free: b } => [a.into(), b.into(), 0],
             Error::BadAttrLength {
                 attr,
                 claimed,
                 available,
-            } => (2, attr.into(), claimed.into(), available as u64),
-            Error::TrailingBytes { len } => (3, len as u64, 0, 0),
-            Error::AttrSize { attr, len } => (4, attr.into(), len as u64, 0),
-            Error::NotNulTerminated { attr } => (5, attr.into(), 0, 0),
-            Error::NotUtf8 { attr } => (6, attr.into(), 0, 0),
-            Error::UnknownAttr { attr } => (7, attr.into(), 0, 0),
-            Error::NestedFlag { attr } => (8, attr.into(), 0, 0),
-            Error::TooDeep => (9, 0, 0, 0),
-            Error::MissingAttr { attr } => (10, attr.into(), 0, 0),
-            Error::UnexpectedType { nlmsg_type } => (11, nlmsg_type.into(), 0, 0),
-            Error::BufferFull { need, free } => (12, need as u64, free as u64, 0),
-            Error::TooLong => (13, 0, 0, 0),
-            Error::OutOfOrder => (14, 0, 0, 0),
-            Error::InteriorNul => (15, 0, 0, 0),
+            } => [attr.into(), claimed.into(), available.into()],
+            Error::TrailingBytes { len } => [len.into(), 0, 0],
+            Error::NotNulTerminated { attr: a }
+            | Error::NotUtf8 { attr: a }
+            | Error::UnknownAttr { attr: a }
+            | Error::NestedFlag { attr: a }
+            | Error::MissingAttr { attr: a }
+            | Error::UnexpectedType { nlmsg_type: a } => [a.into(), 0, 0],
+            Error::TooDeep | Error::TooLong | Error::OutOfOrder | Error::InteriorNul => [0; 3],
         };
-        text::phrase(w, PHRASES, n, [a, b, c]);
+        text::phrase(w, PHRASES, n, args);
     }
+}
+
+/// `n` as a count field of [`Error`] (`u16` or `u32`, whichever the field is), saturated.
+#[inline(always)]
+pub(crate) fn count<T: TryFrom<usize> + Saturated>(n: usize) -> T {
+    T::try_from(n).unwrap_or(T::MAX)
+}
+
+/// The count types of [`Error`]'s fields, and where [`count`] saturates them.
+pub(crate) trait Saturated {
+    const MAX: Self;
+}
+
+impl Saturated for u16 {
+    const MAX: Self = u16::MAX;
+}
+
+impl Saturated for u32 {
+    const MAX: Self = u32::MAX;
 }
 
 impl fmt::Display for Error {
@@ -218,10 +266,10 @@ mod tests {
             ),
             (
                 Error::BufferFull {
-                    need: usize::MAX,
+                    need: u32::MAX,
                     free: 0,
                 },
-                "buffer full: need 18446744073709551615 bytes, 0 free",
+                "buffer full: need 4294967295 bytes, 0 free",
             ),
             (
                 Error::TooLong,
@@ -235,5 +283,36 @@ mod tests {
             error.describe(buf.text());
             assert_eq!(buf.as_str(), Some(phrase));
         }
+    }
+
+    // A count of room past a `u16` saturates and stays below the count it is compared with.
+    #[test]
+    fn room_past_65535_saturates() {
+        let mut buf = [0u8; 70_000];
+        buf[..4].copy_from_slice(&100_000u32.to_ne_bytes());
+        assert_eq!(
+            crate::NlMsg::parse(&buf),
+            Err(Error::BadMessageLength {
+                claimed: 100_000,
+                available: 65535,
+            })
+        );
+        buf[..4].copy_from_slice(&[2, 0, 7, 0]);
+        assert_eq!(
+            crate::AttrIter::new(&buf).next(),
+            Some(Err(Error::BadAttrLength {
+                attr: 7,
+                claimed: 2,
+                available: 65535,
+            }))
+        );
+        let mut b = crate::MsgBuilder::new(&mut buf[..]);
+        assert_eq!(
+            b.put_raw(&[0; 80_000]),
+            Err(Error::BufferFull {
+                need: 80_000,
+                free: 65535,
+            })
+        );
     }
 }

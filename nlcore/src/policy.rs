@@ -17,6 +17,7 @@
 //! for lookups by type, or for what `attr_set!` does not take (flags, nested arrays,
 //! length limits, `NLA_REJECT`).
 
+use crate::error::count;
 use crate::wire::{Attr, AttrIter};
 use crate::Error;
 
@@ -86,10 +87,28 @@ impl<'p> AttrPolicy<'p> {
         validation: Validation,
         then: impl FnOnce(Value<'a, 'p>) -> Result<R, Error>,
     ) -> Result<Option<R>, Error> {
+        self.apply::<R, true>(attr, depth, validation, then)
+    }
+
+    /// [`with_value`](Self::with_value), with the NUL scan of `NulString` inlined
+    /// (`INLINE_SCAN`: for decoders, the per-type arms of `attr_set!` above all, where a
+    /// call costs the most) or called (for [`Policy::validate`]'s one loop over every kind,
+    /// which then carries no copy of it).
+    #[inline(always)]
+    fn apply<'a, R, const INLINE_SCAN: bool>(
+        self,
+        attr: &Attr<'a>,
+        depth: usize,
+        validation: Validation,
+        then: impl FnOnce(Value<'a, 'p>) -> Result<R, Error>,
+    ) -> Result<Option<R>, Error> {
         let kind = attr.kind();
         let bytes = attr.value();
         let len = bytes.len();
-        let size_error = Error::AttrSize { attr: kind, len };
+        let size_error = Error::AttrSize {
+            attr: kind,
+            len: count(len),
+        };
         let strict = validation == Validation::Strict;
         let value = match self {
             AttrPolicy::Unknown if strict => return Err(Error::UnknownAttr { attr: kind }),
@@ -116,7 +135,7 @@ impl<'p> AttrPolicy<'p> {
                 then(Value::Text(text))
             }
             AttrPolicy::NulString { max_len } => {
-                let text = attr.get_cstr_bytes()?;
+                let text = attr.cstr_bytes::<INLINE_SCAN>()?;
                 if max_len != 0 && text.len() > usize::from(max_len) {
                     return Err(size_error);
                 }
@@ -208,7 +227,7 @@ impl<'p> Policy<'p> {
     /// Checks every attribute in `attrs`, nested ones included.
     pub fn validate(&self, attrs: AttrIter<'_>) -> Result<(), Error> {
         // The nests' walk: one copy of the checks for the top level and the nests.
-        Values::new(attrs, *self, 0, None).check_all()
+        check_all(attrs, self, 0, None)
     }
 
     /// Checks every attribute and indexes the known ones by type (the last of repeated
@@ -375,30 +394,10 @@ impl<'a, 'p> Values<'a, 'p> {
         (self.attrs, self.depth)
     }
 
-    /// Checks everything left, nests included (what [`Policy::validate`] does). One loop
-    /// for plain attributes and nested-array entries alike, and one recursion for every
-    /// kind of nest.
-    #[inline(never)]
-    fn check_all(mut self) -> Result<(), Error> {
-        while let Some(attr) = self.attrs.next() {
-            let attr = attr?;
-            let nest = match self.entries {
-                Some(validation) => Some(self.entry(&attr, validation)?),
-                None => self
-                    .policy
-                    .with_value(&attr, self.depth, |value| {
-                        Ok(match value {
-                            Value::Nested(inner) | Value::NestedArray(inner) => Some(inner),
-                            _ => None,
-                        })
-                    })?
-                    .flatten(),
-            };
-            if let Some(nest) = nest {
-                nest.check_all()?;
-            }
-        }
-        Ok(())
+    /// Checks everything left, nests included (what [`Policy::validate`] does).
+    #[inline]
+    fn check_all(self) -> Result<(), Error> {
+        check_all(self.attrs, &self.policy, self.depth, self.entries)
     }
 
     /// One entry of a nested array: a nest of `policy`, whatever its type.
@@ -450,6 +449,37 @@ impl<'a, 'p> Iterator for Values<'a, 'p> {
 }
 
 impl core::iter::FusedIterator for Values<'_, '_> {}
+
+/// [`Values::check_all`]: one loop for plain attributes and nested-array entries alike, and
+/// one recursion for every kind of nest. Each attribute goes through its rule (for a nest:
+/// the flag and the depth), and a nest's contents through this again, with the nest's
+/// policy taken from the rule: no [`Values`] is built for it.
+#[inline(never)]
+fn check_all(
+    attrs: AttrIter<'_>,
+    policy: &Policy<'_>,
+    depth: usize,
+    entries: Option<Validation>,
+) -> Result<(), Error> {
+    for attr in attrs {
+        let attr = attr?;
+        // An entry of a nested array is a nest of `policy`, whatever its type, its flag
+        // checked as the array's policy says (its depth the array's rule checked).
+        let (rule, validation) = match entries {
+            Some(array) => (AttrPolicy::Nested(policy), array),
+            None => (policy.get(attr.kind()), policy.validation),
+        };
+        rule.apply::<(), false>(&attr, depth, validation, |_| Ok(()))?;
+        match rule {
+            AttrPolicy::Nested(inner) => check_all(attr.nested(), inner, depth + 1, None)?,
+            AttrPolicy::NestedArray(inner) => {
+                check_all(attr.nested(), inner, depth + 1, Some(validation))?
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
 
 /// Declares a struct for one attribute set and a parser that fills it, the way the kernel's
 /// generated (YNL) parsers do: a `match` on the type, each arm checked by

@@ -704,8 +704,8 @@ fn policy_reject_refuses_in_both_modes() {
 
 #[test]
 fn policy_integer_of_wrong_width() {
-    for (kind, wrong) in [(1u16, 2usize), (2, 4), (3, 2), (4, 4), (11, 2), (11, 6)] {
-        let buf = attr(kind, &vec![0; wrong]);
+    for (kind, wrong) in [(1u16, 2u32), (2, 4), (3, 2), (4, 4), (11, 2), (11, 6)] {
+        let buf = attr(kind, &vec![0; wrong as usize]);
         assert_eq!(
             validate(&LENIENT, &buf),
             Err(Error::AttrSize {

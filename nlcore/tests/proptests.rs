@@ -413,7 +413,7 @@ proptest! {
         let Err(Error::BufferFull { need, free }) = result else {
             return Err(TestCaseError::fail(format!("{} bytes cannot hold {}: {result:?}", size - first.len(), full.len())));
         };
-        prop_assert!(need > free);
+        prop_assert!(need > u32::from(free));
         prop_assert!(b.len() <= size);
         prop_assert!(b.in_message() || b.len() == first.len(), "no finished partial message");
         b.cancel();

@@ -53,8 +53,8 @@ impl Family {
             };
             groups.push(group).map_err(|_| {
                 Error::Codec(crate::Error::BufferFull {
-                    need: MAX_GROUPS + 1,
-                    free: MAX_GROUPS,
+                    need: crate::error::count(MAX_GROUPS + 1),
+                    free: crate::error::count(MAX_GROUPS),
                 })
             })?;
         }
@@ -77,8 +77,8 @@ impl Family {
 fn short_string(s: &str) -> Result<String<GENL_NAMSIZ>, Error> {
     String::try_from(s).map_err(|_| {
         Error::Codec(crate::Error::BufferFull {
-            need: s.len(),
-            free: GENL_NAMSIZ,
+            need: crate::error::count(s.len()),
+            free: crate::error::count(GENL_NAMSIZ),
         })
     })
 }

@@ -212,7 +212,7 @@ impl NlSocket {
         if crate::align(len) < msg.len() {
             // More than one message: a batch has no single reply to wait for.
             return Err(Error::Codec(crate::Error::TrailingBytes {
-                len: msg.len() - len,
+                len: crate::error::count(msg.len() - len),
             }));
         }
         let seq = self.next_seq();
@@ -267,7 +267,7 @@ fn conclude<'b>(buf: &'b [u8], end: &End, mode: Mode) -> Result<(), Failed<'b>> 
             if (claimed as usize) < NLMSG_HDRLEN || end > payload.len() {
                 return Err(Error::Codec(crate::Error::BadMessageLength {
                     claimed,
-                    available: payload.len() - 4,
+                    available: crate::error::count(payload.len() - 4),
                 })
                 .into());
             }
@@ -289,6 +289,7 @@ fn conclude<'b>(buf: &'b [u8], end: &End, mode: Mode) -> Result<(), Failed<'b>> 
 }
 
 fn truncated(need: usize, have: usize) -> Failed<'static> {
+    let (need, have) = (crate::error::count(need), crate::error::count(have));
     Error::Codec(crate::Error::Truncated { need, have }).into()
 }
 

@@ -1,5 +1,6 @@
 use super::{u16_at, u32_at, AttrIter};
 use crate::consts::*;
+use crate::error::count;
 use crate::{align, Error};
 
 /// The fields of `struct nlmsghdr`, detached from any buffer.
@@ -24,8 +25,8 @@ impl NlMsgHdr {
     pub fn parse(buf: &[u8]) -> Result<Self, Error> {
         if buf.len() < NLMSG_HDRLEN {
             return Err(Error::Truncated {
-                need: NLMSG_HDRLEN,
-                have: buf.len(),
+                need: count(NLMSG_HDRLEN),
+                have: count(buf.len()),
             });
         }
         Ok(NlMsgHdr {
@@ -61,8 +62,8 @@ impl<'a> NlMsg<'a> {
     pub fn parse(buf: &'a [u8]) -> Result<(NlMsg<'a>, &'a [u8]), Error> {
         if buf.len() < NLMSG_HDRLEN {
             return Err(Error::Truncated {
-                need: NLMSG_HDRLEN,
-                have: buf.len(),
+                need: count(NLMSG_HDRLEN),
+                have: count(buf.len()),
             });
         }
         let claimed = u32_at(buf, 0);
@@ -70,7 +71,7 @@ impl<'a> NlMsg<'a> {
         if len < NLMSG_HDRLEN || len > buf.len() {
             return Err(Error::BadMessageLength {
                 claimed,
-                available: buf.len(),
+                available: count(buf.len()),
             });
         }
         let next = align(len).min(buf.len());
@@ -141,8 +142,8 @@ impl<'a> NlMsg<'a> {
         match self.bytes.get(start..) {
             Some(attrs) => Ok(AttrIter::new(attrs)),
             None => Err(Error::Truncated {
-                need: start,
-                have: self.bytes.len(),
+                need: count(start),
+                have: count(self.bytes.len()),
             }),
         }
     }
@@ -174,8 +175,8 @@ impl GenlMsgHdr {
     pub fn parse(payload: &[u8]) -> Result<Self, Error> {
         if payload.len() < GENL_HDRLEN {
             return Err(Error::Truncated {
-                need: NLMSG_HDRLEN + GENL_HDRLEN,
-                have: NLMSG_HDRLEN + payload.len(),
+                need: count(NLMSG_HDRLEN + GENL_HDRLEN),
+                have: count(NLMSG_HDRLEN + payload.len()),
             });
         }
         Ok(GenlMsgHdr {
