@@ -116,77 +116,105 @@ pub enum Payload<'a> {
 impl<'a> Payload<'a> {
     /// Classifies `msg`, parsing control messages fully.
     pub fn parse(msg: NlMsg<'a>) -> Result<Payload<'a>, Error> {
-        let ty = msg.ty();
-        let done = ty == NLMSG_DONE;
-        match ty {
+        match msg.ty() {
             NLMSG_NOOP => return Ok(Payload::Noop),
             NLMSG_OVERRUN => return Ok(Payload::Overrun),
             NLMSG_ERROR | NLMSG_DONE => {}
             _ => return Ok(Payload::Data(msg)),
         }
-        // ERROR and DONE share one path: an errno, then (ERROR) the request, then TLVs.
-        let payload = msg.payload();
-        let have = count(msg.bytes().len());
-        let flags = msg.flags();
-        // A peer that is not the kernel may end a dump with an empty DONE: that is success.
-        let errno = match payload.first_chunk::<4>() {
-            // The kernel sends -errno; i32::MIN has no positive twin, so it saturates.
-            Some(raw) => i32::from_ne_bytes(*raw).saturating_neg(),
-            None if done && payload.is_empty() => 0,
-            None => {
-                return Err(Error::Truncated {
-                    need: count(NLMSG_HDRLEN + 4),
-                    have,
-                })
-            }
-        };
-        let mut tlv_start = 4;
-        let mut request = None;
-        let mut request_payload = None;
-        if !done {
-            let Some(header) = payload.get(4..NLMSGERR_LEN) else {
-                return Err(Error::Truncated {
-                    need: count(NLMSG_HDRLEN + NLMSGERR_LEN),
-                    have,
-                });
-            };
-            let hdr = NlMsgHdr::parse(header)?;
-            tlv_start = NLMSGERR_LEN;
-            // Success never echoes the request's payload; kernels before NLM_F_CAPPED
-            // (< 4.12) and peers other than the kernel send such an ACK without the flag.
-            if flags & NLM_F_CAPPED == 0 && errno != 0 {
-                // The whole request is echoed; its own length says where it ends.
-                let echoed = hdr.len as usize;
-                let end = 4usize.saturating_add(echoed);
-                if echoed < NLMSG_HDRLEN || end > payload.len() {
-                    return Err(Error::BadMessageLength {
-                        claimed: hdr.len,
-                        available: count(payload.len() - 4),
-                    });
-                }
-                request_payload = payload.get(NLMSGERR_LEN..end);
-                tlv_start = align(end);
-            }
-            request = Some(hdr);
-        }
-        let ext_ack = if flags & NLM_F_ACK_TLVS != 0 {
-            ExtAck::parse(payload.get(tlv_start..).unwrap_or(&[]))?
-        } else {
-            ExtAck::default()
-        };
-        Ok(match request {
+        let end = Ending::parse(&msg)?;
+        let ext_ack = ExtAck::parse(end.tlvs)?;
+        let errno = end.errno;
+        Ok(match end.request {
             None => Payload::Done(Done {
                 errno,
                 interrupted: msg.is_dump_interrupted(),
                 ext_ack,
             }),
-            Some(request) if errno == 0 => Payload::Ack(Ack { request, ext_ack }),
-            Some(request) => Payload::Error(ErrorMsg {
-                errno,
-                request,
-                request_payload,
-                ext_ack,
-            }),
+            Some(header) => {
+                let request = NlMsgHdr::parse(header)?;
+                match errno {
+                    0 => Payload::Ack(Ack { request, ext_ack }),
+                    _ => Payload::Error(ErrorMsg {
+                        errno,
+                        request,
+                        request_payload: end.request_payload,
+                        ext_ack,
+                    }),
+                }
+            }
         })
+    }
+}
+
+/// The layout of an `NLMSG_ERROR` or `NLMSG_DONE` (see the module's diagram), read without
+/// its ext-ack TLVs: what ends a request or a dump. [`Payload::parse`] reads the rest; a
+/// program that needs only the errno (and the TLVs when it reports a failure) uses this
+/// alone and carries no TLV parser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ending<'a> {
+    /// 0 (an ack, a dump's end), or the positive errno.
+    pub errno: i32,
+    /// `NLMSG_ERROR`: the echoed header of the request (16 bytes); `None` for `NLMSG_DONE`.
+    pub request: Option<&'a [u8]>,
+    /// The request's payload, when the kernel echoed it (not `NLM_F_CAPPED`).
+    pub request_payload: Option<&'a [u8]>,
+    /// The ext-ack TLVs (`NLM_F_ACK_TLVS`), else empty.
+    pub tlvs: &'a [u8],
+}
+
+impl<'a> Ending<'a> {
+    /// Reads an `NLMSG_ERROR` or `NLMSG_DONE` (any other type reads as a `NLMSG_ERROR`).
+    pub fn parse(msg: &NlMsg<'a>) -> Result<Self, Error> {
+        let done = msg.ty() == NLMSG_DONE;
+        let payload = msg.payload();
+        let have = msg.bytes().len();
+        let truncated = |need: usize| Error::Truncated {
+            need: count(need),
+            have: count(have),
+        };
+        // A peer that is not the kernel may end a dump with an empty DONE: that is success.
+        let errno = match payload.first_chunk::<4>() {
+            // The kernel sends -errno; i32::MIN has no positive twin, so it saturates.
+            Some(raw) => i32::from_ne_bytes(*raw).saturating_neg(),
+            None if done && payload.is_empty() => 0,
+            None => return Err(truncated(NLMSG_HDRLEN + 4)),
+        };
+        let mut end = Ending {
+            errno,
+            request: None,
+            request_payload: None,
+            tlvs: &[],
+        };
+        let mut tlv_start = 4;
+        if !done {
+            let Some(header) = payload.get(4..NLMSGERR_LEN) else {
+                return Err(truncated(NLMSG_HDRLEN + NLMSGERR_LEN));
+            };
+            end.request = Some(header);
+            tlv_start = NLMSGERR_LEN;
+            // Success never echoes the request's payload; kernels before NLM_F_CAPPED
+            // (< 4.12) and peers other than the kernel send such an ACK without the flag.
+            if msg.flags() & NLM_F_CAPPED == 0 && errno != 0 {
+                // The whole request is echoed; its own length says where it ends.
+                let claimed = header
+                    .first_chunk::<4>()
+                    .map_or(0, |len| u32::from_ne_bytes(*len));
+                let echoed = claimed as usize;
+                let request_end = 4usize.saturating_add(echoed);
+                if echoed < NLMSG_HDRLEN || request_end > payload.len() {
+                    return Err(Error::BadMessageLength {
+                        claimed,
+                        available: count(payload.len() - 4),
+                    });
+                }
+                end.request_payload = payload.get(NLMSGERR_LEN..request_end);
+                tlv_start = align(request_end);
+            }
+        }
+        if msg.flags() & NLM_F_ACK_TLVS != 0 {
+            end.tlvs = payload.get(tlv_start..).unwrap_or(&[]);
+        }
+        Ok(end)
     }
 }

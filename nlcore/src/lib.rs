@@ -30,7 +30,7 @@ pub mod text;
 pub mod wire;
 
 pub use builder::{Buffer, MsgBuilder, Nest, SliceBuffer};
-pub use control::{Ack, Done, ErrorMsg, ExtAck, Payload};
+pub use control::{Ack, Done, Ending, ErrorMsg, ExtAck, Payload};
 pub use error::Error;
 pub use policy::{AttrPolicy, AttrTable, Policy, Validation, Value, Values};
 pub use wire::{Attr, AttrIter, GenlMsgHdr, MessageIter, NlMsg, NlMsgHdr};

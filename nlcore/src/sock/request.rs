@@ -12,7 +12,7 @@
 
 use super::{Error, Failed, NlSocket};
 use crate::consts::*;
-use crate::control::{Ack, Payload};
+use crate::control::{Ack, Ending, Payload};
 use crate::wire::NlMsg;
 
 /// Unrelated multicast datagrams a request skips before giving up: a socket that is in
@@ -233,64 +233,23 @@ impl End {
 
 /// Whether the message that ended an exchange in `mode` says success (the ack of a
 /// request, the `NLMSG_DONE` of a dump), or else the failure. One parser for requests and
-/// dumps: a program that sends both carries it once. Only the errno and where the ext-ack
-/// TLVs start are read here (the layouts in [`crate::control`]); the TLVs themselves are
+/// dumps: a program that sends both carries it once. The ext-ack TLVs are kept as bytes,
 /// read if and when the failure is described ([`Failed::ext_ack`]).
 fn conclude<'b>(buf: &'b [u8], end: &End, mode: Mode) -> Result<(), Failed<'b>> {
     let last = end.message(buf)?;
-    let payload = last.payload();
-    let have = last.bytes().len();
-    let done = last.ty() == NLMSG_DONE;
-    // The kernel sends -errno; i32::MIN has no positive twin, so it saturates. A peer that
-    // is not the kernel may end a dump with an empty DONE: that is success.
-    let errno = match payload.first_chunk::<4>() {
-        Some(raw) => i32::from_ne_bytes(*raw).saturating_neg(),
-        None if done && payload.is_empty() => 0,
-        None => return Err(truncated(NLMSG_HDRLEN + 4, have)),
-    };
-    let mut tlv_start = 4;
-    if !done {
-        // NLMSG_ERROR: the request's header follows the errno, and its whole payload too
-        // unless NLM_F_CAPPED (success never echoes it; kernels before 4.12 and peers
-        // other than the kernel send an ACK without the flag).
-        let Some(echoed) = payload
-            .get(4..NLMSGERR_LEN)
-            .and_then(|h| h.first_chunk::<4>())
-        else {
-            return Err(truncated(NLMSG_HDRLEN + NLMSGERR_LEN, have));
-        };
-        tlv_start = NLMSGERR_LEN;
-        if last.flags() & NLM_F_CAPPED == 0 && errno != 0 {
-            // The echoed header's `nlmsg_len` says where the request ends.
-            let claimed = u32::from_ne_bytes(*echoed);
-            let end = 4usize.saturating_add(claimed as usize);
-            if (claimed as usize) < NLMSG_HDRLEN || end > payload.len() {
-                return Err(Error::Codec(crate::Error::BadMessageLength {
-                    claimed,
-                    available: crate::error::count(payload.len() - 4),
-                })
-                .into());
-            }
-            tlv_start = crate::align(end);
-        }
-    }
-    let error = match errno {
+    let ending = Ending::parse(&last).map_err(Error::Codec)?;
+    let done = ending.request.is_none();
+    let error = match ending.errno {
         // An ack ends a request; the DONE of an uninterrupted dump ends a dump.
         0 if done != (mode == Mode::Dump) => unexpected(&last),
         0 if done && end.interrupted => Error::DumpInterrupted,
         0 => return Ok(()),
         errno => Error::Kernel { errno },
     };
-    let tlvs = match last.flags() & NLM_F_ACK_TLVS {
-        0 => &[],
-        _ => payload.get(tlv_start..).unwrap_or(&[]),
-    };
-    Err(Failed { error, tlvs })
-}
-
-fn truncated(need: usize, have: usize) -> Failed<'static> {
-    let (need, have) = (crate::error::count(need), crate::error::count(have));
-    Error::Codec(crate::Error::Truncated { need, have }).into()
+    Err(Failed {
+        error,
+        tlvs: ending.tlvs,
+    })
 }
 
 /// The error for an exchange that ended with `msg` where another kind of end was due (an
