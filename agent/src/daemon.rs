@@ -59,9 +59,10 @@ fn say_errno(before: &str, what: &str, e: Errno) {
 }
 
 /// Reads a configuration file (at most [`config::MAX_FILE_BYTES`]) through `scratch`
-/// (at least that size and one more byte) into `into` (unchanged on failure). An out
-/// parameter rather than a result: each `Result<Config, _>` would be one more copy of the
-/// configuration (640 bytes) in the caller's frame.
+/// (at least that size and one more byte) into `into`, which holds the defaults (and is
+/// of no use on failure). An out
+/// parameter, parsed in place, rather than a result: each `Result<Config, _>` would be
+/// one more copy of the configuration (640 bytes) on the stack.
 pub fn read_config(path: &str, scratch: &mut [u8], into: &mut Config) -> Result<(), u8> {
     let opened = c_path(path, scratch)
         .and_then(|c| rustix::fs::open(c, rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()));
@@ -87,11 +88,8 @@ pub fn read_config(path: &str, scratch: &mut [u8], into: &mut Config) -> Result<
             }
         }
     }
-    match config::parse_bytes(&bytes[..len]) {
-        Ok(config) => {
-            *into = config;
-            Ok(())
-        }
+    match config::parse_bytes(&bytes[..len], into) {
+        Ok(()) => Ok(()),
         Err(e) => {
             io::error_line(&|w| {
                 w.str(path);

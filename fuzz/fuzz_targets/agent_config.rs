@@ -7,7 +7,7 @@ use nltelem::cli;
 use nltelem::config;
 
 fuzz_target!(|data: &[u8]| {
-    if let Err(e) = config::parse_bytes(data) {
+    if let Err(e) = config::parse_bytes(data, &mut config::Config::default()) {
         let mut said = nlcore::text::Fixed::<512>::new();
         e.describe(said.text());
     }
