@@ -20,10 +20,10 @@ mod sys;
 use nltelem::cli::{self, exit, Command, Invocation, Topic};
 use nltelem::config;
 
-/// The arguments after the program name, parsed; on a usage error (said on stderr) the
-/// exit code.
-fn parse<'a>(args: &[&'a str]) -> Result<Invocation<'a>, u8> {
-    cli::parse(args).map_err(|e| {
+/// The arguments after the program name, parsed into `inv`; on a usage error (said on
+/// stderr) the exit code.
+fn parse<'a>(args: &[&'a str], inv: &mut Invocation<'a>) -> Result<(), u8> {
+    cli::parse(args, inv).map_err(|e| {
         io::error_line(&|w| e.describe(w));
         exit::USAGE
     })
@@ -32,7 +32,7 @@ fn parse<'a>(args: &[&'a str]) -> Result<Invocation<'a>, u8> {
 /// The program, from the parsed command line to the exit code.
 // Out of line: inlined into `sys::start`, its locals made that frame 128 bytes larger.
 #[inline(never)]
-fn run(inv: Invocation<'_>) -> u8 {
+fn run(inv: &Invocation<'_>) -> u8 {
     // One command runs per process: it has the buffers.
     let Some(bufs) = sys::buffers() else {
         return exit::SOFTWARE;
@@ -41,7 +41,7 @@ fn run(inv: Invocation<'_>) -> u8 {
         Command::Help(topic) => help(Some(topic), &mut bufs.out),
         Command::Version => help(None, &mut bufs.out),
         Command::Run => daemon::run(inv.config.unwrap_or(config::DEFAULT_PATH), bufs),
-        command => client::run(command, inv.config, inv.style, bufs),
+        _ => client::run(inv, bufs),
     }
 }
 
@@ -63,7 +63,11 @@ fn help(topic: Option<Topic>, out: &mut io::Stdout) -> u8 {
 fn main() -> std::process::ExitCode {
     let owned: std::vec::Vec<std::string::String> = std::env::args().skip(1).collect();
     let args: std::vec::Vec<&str> = owned.iter().map(|s| s.as_str()).collect();
-    std::process::ExitCode::from(parse(&args).map_or_else(|code| code, run))
+    let mut inv = Invocation::default();
+    std::process::ExitCode::from(match parse(&args, &mut inv) {
+        Ok(()) => run(&inv),
+        Err(code) => code,
+    })
 }
 
 #[cfg(panic = "abort")]
