@@ -51,35 +51,49 @@ fn say_conn(config: &Config, e: Error) -> u8 {
     }
 }
 
-/// Renders one of the module's messages in a reply to `ask`: its attributes parsed, then
-/// printed. One function for every request, rather than one per request behind a pointer.
+/// Renders one of the module's messages in a reply: its attributes parsed, then printed.
 /// The parsed value is matched by reference: `?` would move it out of its `Result`, a
 /// copy (and its code) of a few hundred bytes each.
-fn render(
-    ask: u8,
-    w: &mut dyn Text,
-    attrs: AttrIter<'_>,
-    style: Style,
-) -> Result<(), nlcore::Error> {
-    match ask {
-        cmd::GET_SAMPLE => match &Sample::parse(attrs) {
-            Ok(v) => format::sample(w, v, style),
-            Err(e) => return Err(*e),
-        },
-        cmd::GET_CONFIG => match &parse_module_config(attrs) {
-            Ok(v) => format::module_config(w, v, style),
-            Err(e) => return Err(*e),
-        },
-        cmd::GET_STATS => match &Stats::parse(attrs) {
-            Ok(v) => format::stats(w, v, style),
-            Err(e) => return Err(*e),
-        },
-        _ => match &Netdev::parse(attrs) {
-            Ok(v) => format::netdev(w, v, style),
-            Err(e) => return Err(*e),
-        },
+type Render = fn(&mut dyn Text, AttrIter<'_>, Style) -> Result<(), nlcore::Error>;
+
+fn render_sample(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
+    match &Sample::parse(attrs) {
+        Ok(v) => {
+            format::sample(w, v, style);
+            Ok(())
+        }
+        Err(e) => Err(*e),
     }
-    Ok(())
+}
+
+fn render_config(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
+    match &parse_module_config(attrs) {
+        Ok(v) => {
+            format::module_config(w, v, style);
+            Ok(())
+        }
+        Err(e) => Err(*e),
+    }
+}
+
+fn render_stats(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
+    match &Stats::parse(attrs) {
+        Ok(v) => {
+            format::stats(w, v, style);
+            Ok(())
+        }
+        Err(e) => Err(*e),
+    }
+}
+
+fn render_netdev(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
+    match &Netdev::parse(attrs) {
+        Ok(v) => {
+            format::netdev(w, v, style);
+            Ok(())
+        }
+        Err(e) => Err(*e),
+    }
 }
 
 /// Runs a one-shot command or `monitor` with the configuration at `path` (see [`load`]);
@@ -102,12 +116,12 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    // What to ask, whether it is a dump, and what a failure is called.
-    let (ask, dump, failed) = match command {
-        Command::GetSample => (cmd::GET_SAMPLE, false, "request failed"),
-        Command::GetConfig => (cmd::GET_CONFIG, false, "request failed"),
-        Command::Status => (cmd::GET_STATS, false, "request failed"),
-        Command::Dump => (cmd::DUMP_NETDEV, true, "dump failed"),
+    // What to ask, how to print the answer, and what a failure is called.
+    let (ask, render, dump, failed): (u8, Render, bool, &str) = match command {
+        Command::GetSample => (cmd::GET_SAMPLE, render_sample, false, "request failed"),
+        Command::GetConfig => (cmd::GET_CONFIG, render_config, false, "request failed"),
+        Command::Status => (cmd::GET_STATS, render_stats, false, "request failed"),
+        Command::Dump => (cmd::DUMP_NETDEV, render_netdev, true, "dump failed"),
         Command::Set(settings) => {
             let set = conn::request(
                 &mut sock,
@@ -121,7 +135,7 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
                 return conn::say_failed("set refused", &f);
             }
             // The module's settings as they now are.
-            (cmd::GET_CONFIG, false, "request failed")
+            (cmd::GET_CONFIG, render_config, false, "request failed")
         }
         _ => return exit::SOFTWARE,
     };
@@ -134,7 +148,7 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
         &conn::no_attrs,
         dump,
         buf,
-        &mut |_, attrs| render(ask, w, attrs, style),
+        &mut |_, attrs| render(w, attrs, style),
     );
     let code = match asked {
         Ok(()) => exit::OK,
