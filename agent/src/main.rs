@@ -30,8 +30,6 @@ fn parse<'a>(args: &[&'a str], inv: &mut Invocation<'a>) -> Result<(), u8> {
 }
 
 /// The program, from the parsed command line to the exit code.
-// Out of line: inlined into `sys::start`, its locals made that frame 128 bytes larger.
-#[inline(never)]
 fn run(inv: &Invocation<'_>) -> u8 {
     // One command runs per process: it has the buffers.
     let Some(bufs) = sys::buffers() else {
