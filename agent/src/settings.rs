@@ -35,6 +35,12 @@ pub const SETTING_KEYS: &str =
 /// Source names in bit order (`source::*`: bit `i` for the `i`th), separated by spaces.
 pub const SOURCE_NAMES: &str = "load memory cpu netdev thermal";
 
+/// How many settings [`SETTING_KEYS`] names.
+pub const SETTINGS: usize = WATCHDOG + 1;
+
+/// How many sources [`SOURCE_NAMES`] names.
+pub const SOURCES_NAMED: u32 = 5;
+
 /// The range of each setting, as an error says it and as [`number`] reads it, in
 /// [`SETTING_KEYS`] order and separated by spaces: the module's own ranges (spec
 /// `checks`). `sources` is read by name ([`parse_sources`]) and has none. One string
@@ -152,6 +158,7 @@ mod tests {
             a::WATCHDOG_MS,
         ];
         assert_eq!(SETTING_KEYS.split(' ').count(), attrs.len());
+        assert_eq!(SETTINGS, attrs.len());
         for (i, attr) in attrs.into_iter().enumerate() {
             assert_eq!(ModuleSettings::of_attr(attr), Some(i));
         }
@@ -168,6 +175,7 @@ mod tests {
             source::NETDEV,
             source::THERMAL,
         ];
+        assert_eq!(SOURCE_NAMES.split(' ').count(), SOURCES_NAMED as usize);
         for (i, name) in SOURCE_NAMES.split(' ').enumerate() {
             assert_eq!(parse_sources(name), Ok(bits[i]), "{name}");
             assert_eq!(bits[i], 1 << i);
