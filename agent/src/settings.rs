@@ -2,7 +2,7 @@
 //! `nltelem set KEY=VALUE`. Only settings that were given are sent: the module keeps the
 //! others.
 
-use crate::config::{names_mask, number, word_index, words};
+use crate::config::{name_of, names_mask, number, word_index};
 use nlcore::{Buffer, MsgBuilder};
 
 /// Settings to push; a setting not given leaves the module's value. By position in
@@ -66,9 +66,9 @@ impl ModuleSettings {
     /// Sets the `i`th setting of [`SETTING_KEYS`] from its text; on failure returns what
     /// it takes.
     pub fn set_nth(&mut self, i: usize, value: &str) -> Result<(), &'static str> {
-        // Past the last setting (which no caller asks for) the range is empty and
-        // `put_nth` ignores the value.
-        let want = words(RANGES).nth(i).unwrap_or_default();
+        // Past the last setting (which no caller asks for) the range is `unknown`, which
+        // takes only 0, and `put_nth` ignores the value.
+        let want = name_of(RANGES, i as u32);
         let v = if i == SOURCES {
             u64::from(parse_sources(value)?)
         } else {
