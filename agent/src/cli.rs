@@ -76,6 +76,17 @@ pub struct Invocation<'a> {
     pub style: Style,
 }
 
+/// `--version`, the command of no command's words: what [`parse`] starts from.
+impl Default for Invocation<'_> {
+    fn default() -> Self {
+        Invocation {
+            command: Command::Version,
+            config: None,
+            style: Style::Text,
+        }
+    }
+}
+
 /// What is wrong with the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsageError<'a> {
@@ -198,14 +209,12 @@ fn is_option(arg: &str) -> bool {
     arg.as_bytes().first() == Some(&b'-')
 }
 
-/// Parses the arguments after the program name.
-pub fn parse<'a>(args: &[&'a str]) -> Result<Invocation<'a>, UsageError<'a>> {
+/// Parses the arguments after the program name into `inv`. In place: a returned
+/// `Result<Invocation>` (a `set`'s settings make it 90 bytes) was copied at every layer
+/// between the parser and the command.
+pub fn parse<'a>(args: &[&'a str], inv: &mut Invocation<'a>) -> Result<(), UsageError<'a>> {
     let (&first, rest) = args.split_first().ok_or(UsageError::NoCommand)?;
-    let mut inv = Invocation {
-        command: Command::Version,
-        config: None,
-        style: Style::Text,
-    };
+    *inv = Invocation::default();
     let topic = match word(first) {
         Word::Command(topic) => topic,
         Word::Help | Word::HelpOption => {
@@ -218,11 +227,11 @@ pub fn parse<'a>(args: &[&'a str]) -> Result<Invocation<'a>, UsageError<'a>> {
                 [_, extra, ..] => return Err(UsageError::Unexpected(extra)),
             };
             inv.command = Command::Help(topic);
-            return Ok(inv);
+            return Ok(());
         }
         Word::Version => {
             return match rest {
-                [] => Ok(inv),
+                [] => Ok(()),
                 [extra, ..] => Err(UsageError::Unexpected(extra)),
             }
         }
@@ -244,7 +253,7 @@ pub fn parse<'a>(args: &[&'a str]) -> Result<Invocation<'a>, UsageError<'a>> {
         match word(arg) {
             Word::HelpOption => {
                 inv.command = Command::Help(topic);
-                return Ok(inv);
+                return Ok(());
             }
             Word::Config => inv.config = Some(*args.next().ok_or(UsageError::MissingValue(arg))?),
             Word::Json if topic != Topic::Run => inv.style = Style::Json,
@@ -285,7 +294,7 @@ pub fn parse<'a>(args: &[&'a str]) -> Result<Invocation<'a>, UsageError<'a>> {
         }
         inv.command = Command::Set(settings);
     }
-    Ok(inv)
+    Ok(())
 }
 
 // `HELP_PACKED` and `HELP_BOUNDS`, from help/*.txt (build.rs).
@@ -309,6 +318,12 @@ pub fn help(topic: Topic, w: &mut dyn Text) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`super::parse`], the invocation returned.
+    fn parse<'a>(args: &[&'a str]) -> Result<Invocation<'a>, UsageError<'a>> {
+        let mut inv = Invocation::default();
+        super::parse(args, &mut inv).map(|()| inv)
+    }
 
     fn ok(args: &[&'static str]) -> Invocation<'static> {
         parse(args).unwrap()

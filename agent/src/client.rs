@@ -7,7 +7,7 @@ use crate::sys::{self, Buffers};
 use nlcore::sock::{Error, NlSocket};
 use nlcore::text::Text;
 use nlcore::AttrIter;
-use nltelem::cli::{exit, Command};
+use nltelem::cli::{exit, Command, Invocation};
 use nltelem::config::{self, Config};
 use nltelem::decode::{parse_module_config, Event, Netdev, Sample, Stats};
 use nltelem::format::{self, Style};
@@ -101,13 +101,14 @@ fn render_netdev(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<
 // Out of line: each command keeps its locals in its own stack frame, so the peak stack
 // is that of the one command that runs, not of all of them together.
 #[inline(never)]
-pub fn run(command: Command, path: Option<&str>, style: Style, bufs: &mut Buffers) -> u8 {
+pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
+    let (command, style) = (&inv.command, inv.style);
     let buf = &mut bufs.recv;
     let mut config = Config::default();
-    if let Err(code) = load(path, buf, &mut config) {
+    if let Err(code) = load(inv.config, buf, &mut config) {
         return code;
     }
-    if command == Command::Monitor {
+    if *command == Command::Monitor {
         return monitor(&config, style, buf, &mut bufs.out);
     }
     let config = &config;

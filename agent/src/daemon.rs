@@ -59,9 +59,10 @@ fn say_errno(before: &str, what: &str, e: Errno) {
 }
 
 /// Reads a configuration file (at most [`config::MAX_FILE_BYTES`]) through `scratch`
-/// (at least that size and one more byte) into `into` (unchanged on failure). An out
-/// parameter rather than a result: each `Result<Config, _>` would be one more copy of the
-/// configuration (640 bytes) in the caller's frame.
+/// (at least that size and one more byte) into `into`, which holds the defaults (and is
+/// of no use on failure). An out
+/// parameter, parsed in place, rather than a result: each `Result<Config, _>` would be
+/// one more copy of the configuration (640 bytes) on the stack.
 pub fn read_config(path: &str, scratch: &mut [u8], into: &mut Config) -> Result<(), u8> {
     let opened = c_path(path, scratch)
         .and_then(|c| rustix::fs::open(c, rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()));
@@ -87,11 +88,8 @@ pub fn read_config(path: &str, scratch: &mut [u8], into: &mut Config) -> Result<
             }
         }
     }
-    match config::parse_bytes(&bytes[..len]) {
-        Ok(config) => {
-            *into = config;
-            Ok(())
-        }
+    match config::parse_bytes(&bytes[..len], into) {
+        Ok(()) => Ok(()),
         Err(e) => {
             io::error_line(&|w| {
                 w.str(path);
@@ -313,6 +311,33 @@ impl Agent<'_> {
     /// `session` that the new configuration cannot keep are left first. `buf` is free for
     /// reading the file.
     fn reload(&mut self, buf: &mut [u8], session: Option<(&Route, &NlSocket)>) -> Option<bool> {
+        let old_transport = self.config.transport;
+        let same_sockets = self.take_config(buf, session)?;
+        // The log and the exporters are set up after `take_config` returned: its frame,
+        // with the configuration that was read, is then off the stack (the exporters'
+        // set-up is the deeper call).
+        let config = &self.config;
+        if log::configure(&config.log, config.log_max_bytes).is_err() {
+            io::fail("cannot open the new log file; logging stays as it was");
+        }
+        self.exporters.configure(&config.exports);
+        if config.transport != old_transport {
+            self.open_watcher(buf);
+        }
+        say(self.out, "configuration reloaded", &|_| {});
+        defmt::info!("configuration reloaded");
+        Some(!same_sockets)
+    }
+
+    /// [`reload`](Self::reload)'s reading: the file into a configuration of its own,
+    /// then in place of the running one; whether the sockets stay, or `None` when the
+    /// file is bad (said).
+    #[inline(never)]
+    fn take_config(
+        &mut self,
+        buf: &mut [u8],
+        session: Option<(&Route, &NlSocket)>,
+    ) -> Option<bool> {
         let mut config = Config::default();
         if read_config(self.path, buf, &mut config).is_err() {
             io::fail("configuration not reloaded: the running one stays");
@@ -327,18 +352,8 @@ impl Agent<'_> {
         if let (false, Some((route, data))) = (same_sockets, session) {
             conn::leave(old, route, data);
         }
-        let transport_changed = config.transport != old.transport;
-        if log::configure(&config.log, config.log_max_bytes).is_err() {
-            io::fail("cannot open the new log file; logging stays as it was");
-        }
-        self.exporters.configure(&config.exports);
         self.config = config;
-        if transport_changed {
-            self.open_watcher(buf);
-        }
-        say(self.out, "configuration reloaded", &|_| {});
-        defmt::info!("configuration reloaded");
-        Some(!same_sockets)
+        Some(same_sockets)
     }
 
     /// Handles the pending signals but a reload, which is the caller's.

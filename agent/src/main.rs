@@ -17,18 +17,20 @@ mod io;
 mod log;
 mod sys;
 
-use nltelem::cli::{self, exit, Command, Topic};
+use nltelem::cli::{self, exit, Command, Invocation, Topic};
 use nltelem::config;
 
-/// The program, from the arguments after the program name to the exit code.
-fn run(args: &[&str]) -> u8 {
-    let inv = match cli::parse(args) {
-        Ok(inv) => inv,
-        Err(e) => {
-            io::error_line(&|w| e.describe(w));
-            return exit::USAGE;
-        }
-    };
+/// The arguments after the program name, parsed into `inv`; on a usage error (said on
+/// stderr) the exit code.
+fn parse<'a>(args: &[&'a str], inv: &mut Invocation<'a>) -> Result<(), u8> {
+    cli::parse(args, inv).map_err(|e| {
+        io::error_line(&|w| e.describe(w));
+        exit::USAGE
+    })
+}
+
+/// The program, from the parsed command line to the exit code.
+fn run(inv: &Invocation<'_>) -> u8 {
     // One command runs per process: it has the buffers.
     let Some(bufs) = sys::buffers() else {
         return exit::SOFTWARE;
@@ -37,7 +39,7 @@ fn run(args: &[&str]) -> u8 {
         Command::Help(topic) => help(Some(topic), &mut bufs.out),
         Command::Version => help(None, &mut bufs.out),
         Command::Run => daemon::run(inv.config.unwrap_or(config::DEFAULT_PATH), bufs),
-        command => client::run(command, inv.config, inv.style, bufs),
+        _ => client::run(inv, bufs),
     }
 }
 
@@ -59,7 +61,11 @@ fn help(topic: Option<Topic>, out: &mut io::Stdout) -> u8 {
 fn main() -> std::process::ExitCode {
     let owned: std::vec::Vec<std::string::String> = std::env::args().skip(1).collect();
     let args: std::vec::Vec<&str> = owned.iter().map(|s| s.as_str()).collect();
-    std::process::ExitCode::from(run(&args))
+    let mut inv = Invocation::default();
+    std::process::ExitCode::from(match parse(&args, &mut inv) {
+        Ok(()) => run(&inv),
+        Err(code) => code,
+    })
 }
 
 #[cfg(panic = "abort")]

@@ -2,7 +2,7 @@
 //! `nltelem set KEY=VALUE`. Only settings that were given are sent: the module keeps the
 //! others.
 
-use crate::config::{names_mask, number, word_index, words};
+use crate::config::{name_of, names_mask, number, word_index};
 use nlcore::{Buffer, MsgBuilder};
 
 /// Settings to push; a setting not given leaves the module's value. By position in
@@ -35,6 +35,12 @@ pub const SETTING_KEYS: &str =
 /// Source names in bit order (`source::*`: bit `i` for the `i`th), separated by spaces.
 pub const SOURCE_NAMES: &str = "load memory cpu netdev thermal";
 
+/// How many settings [`SETTING_KEYS`] names.
+pub const SETTINGS: usize = WATCHDOG + 1;
+
+/// How many sources [`SOURCE_NAMES`] names.
+pub const SOURCES_NAMED: u32 = 5;
+
 /// The range of each setting, as an error says it and as [`number`] reads it, in
 /// [`SETTING_KEYS`] order and separated by spaces: the module's own ranges (spec
 /// `checks`). `sources` is read by name ([`parse_sources`]) and has none. One string
@@ -60,9 +66,9 @@ impl ModuleSettings {
     /// Sets the `i`th setting of [`SETTING_KEYS`] from its text; on failure returns what
     /// it takes.
     pub fn set_nth(&mut self, i: usize, value: &str) -> Result<(), &'static str> {
-        // Past the last setting (which no caller asks for) the range is empty and
-        // `put_nth` ignores the value.
-        let want = words(RANGES).nth(i).unwrap_or_default();
+        // Past the last setting (which no caller asks for) the range is `unknown`, which
+        // takes only 0, and `put_nth` ignores the value.
+        let want = name_of(RANGES, i as u32);
         let v = if i == SOURCES {
             u64::from(parse_sources(value)?)
         } else {
@@ -152,6 +158,7 @@ mod tests {
             a::WATCHDOG_MS,
         ];
         assert_eq!(SETTING_KEYS.split(' ').count(), attrs.len());
+        assert_eq!(SETTINGS, attrs.len());
         for (i, attr) in attrs.into_iter().enumerate() {
             assert_eq!(ModuleSettings::of_attr(attr), Some(i));
         }
@@ -168,6 +175,7 @@ mod tests {
             source::NETDEV,
             source::THERMAL,
         ];
+        assert_eq!(SOURCE_NAMES.split(' ').count(), SOURCES_NAMED as usize);
         for (i, name) in SOURCE_NAMES.split(' ').enumerate() {
             assert_eq!(parse_sources(name), Ok(bits[i]), "{name}");
             assert_eq!(bits[i], 1 << i);

@@ -63,15 +63,33 @@ extern "C" fn start(stack: *const usize) -> ! {
     // pointer); they stay unchanged for the life of the process.
     let (argc, argv) = unsafe { (*stack, stack.add(1).cast::<*const c_char>()) };
     open_standard_descriptors();
-    let mut args = Vec::new();
-    let code = match read_args(argc, argv, &mut args) {
-        Some(()) => crate::run(&args),
-        None => {
-            crate::io::fail("too many arguments, or one is not UTF-8");
-            nltelem::cli::exit::USAGE
-        }
+    let mut inv = nltelem::cli::Invocation::default();
+    let code = match command_line(argc, argv, &mut inv) {
+        Ok(()) => crate::run(&inv),
+        Err(code) => code,
     };
     exit_now(code)
+}
+
+/// The command line, parsed into `inv`; on an error (said) the exit code. Out of line, so that the
+/// arguments' array (392 bytes) and the parser's frame are gone from the stack before the
+/// command runs: the parsed command line is all it needs, and its strings are the
+/// kernel's, which live as long as the process.
+#[cfg(panic = "abort")]
+#[inline(never)]
+fn command_line(
+    argc: usize,
+    argv: *const *const c_char,
+    inv: &mut nltelem::cli::Invocation<'static>,
+) -> Result<(), u8> {
+    let mut args = Vec::new();
+    match read_args(argc, argv, &mut args) {
+        Some(()) => crate::parse(&args, inv),
+        None => {
+            crate::io::fail("too many arguments, or one is not UTF-8");
+            Err(nltelem::cli::exit::USAGE)
+        }
+    }
 }
 
 /// Opens `/dev/null` in place of any of descriptors 0, 1 and 2 that the program was started
