@@ -147,14 +147,19 @@ pub fn say_failed(what: &str, f: &Failed<'_>) -> u8 {
     code
 }
 
-/// What sets the agent's sockets apart, as data: [`open`] and [`set_up`] are the one
-/// sequence of options for all of them (requests, data, the controller watcher).
+/// What sets the agent's sockets apart, as data: [`open`] is the one sequence of steps
+/// for all of them (requests, data, the controller watcher).
 #[derive(Default)]
-struct Setup {
+struct Setup<'n> {
+    /// A generic netlink family and two of its groups to resolve by name, through the
+    /// socket itself; their ids replace `groups`.
+    family: Option<(&'n str, [&'n str; 2])>,
+    /// Two groups, by id: `None` is one the family does not have.
+    groups: [Option<u32>; 2],
+    /// Which of the two groups to join (one that does not exist: [`Error::NotFound`]).
+    join: [bool; 2],
     /// `SO_RCVBUF` in bytes; 0 keeps the system's default.
     rcvbuf: u32,
-    /// Groups to join; `Some(None)` is one the module does not have ([`Error::NotFound`]).
-    join: [Option<Option<u32>>; 2],
     /// Errors explained in words (`NETLINK_EXT_ACK`).
     ext_ack: bool,
     nonblocking: bool,
@@ -165,23 +170,15 @@ struct Setup {
 type Ids = (u16, [Option<u32>; 2]);
 
 /// Opens a socket on `protocol`, bound, whose requests wait [`REQUEST_TIMEOUT`] at most
-/// for a reply; and resolves the generic netlink family `family` and two of its groups
-/// through it when asked (their ids, or zeros and `None`).
-fn open(
-    protocol: i32,
-    family: Option<(&str, [&str; 2])>,
-    buf: &mut [u8],
-) -> Result<(NlSocket, Ids), Error> {
+/// for a reply, and sets it up as `setup` says; with the family's ids when it resolved
+/// one (else zero and `setup.groups`). One function, so that the socket is built in one
+/// place rather than handed along from step to step.
+fn open(protocol: i32, setup: Setup<'_>, buf: &mut [u8]) -> Result<(NlSocket, Ids), Error> {
     let mut sock = NlSocket::open_bound_with_timeout(protocol, REQUEST_TIMEOUT)?;
-    let ids = match family {
+    let ids = match setup.family {
         Some((name, groups)) => resolve(&mut sock, name, groups, buf)?,
-        None => (0, [None; 2]),
+        None => (0, setup.groups),
     };
-    Ok((sock, ids))
-}
-
-/// Applies `setup` to `sock`.
-fn set_up(mut sock: NlSocket, setup: Setup) -> Result<NlSocket, Error> {
     if setup.rcvbuf > 0 {
         let bytes = setup.rcvbuf as usize;
         // FORCE needs CAP_NET_ADMIN; without it the kernel's rmem_max caps the size.
@@ -189,8 +186,10 @@ fn set_up(mut sock: NlSocket, setup: Setup) -> Result<NlSocket, Error> {
             sock.set_recv_buffer(bytes)?;
         }
     }
-    for group in setup.join.into_iter().flatten() {
-        sock.join_group(group.ok_or(Error::NotFound)?)?;
+    for (group, join) in ids.1.into_iter().zip(setup.join) {
+        if join {
+            sock.join_group(group.ok_or(Error::NotFound)?)?;
+        }
     }
     if setup.ext_ack {
         // Older kernels without the option still work.
@@ -200,37 +199,35 @@ fn set_up(mut sock: NlSocket, setup: Setup) -> Result<NlSocket, Error> {
         sock.set_nonblocking(true)?;
     }
     sock.set_accept_any_sender(setup.any_sender);
-    Ok(sock)
+    Ok((sock, ids))
 }
 
 /// Opens the request socket and resolves the route to the module.
 pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), Error> {
-    let (protocol, family, route) = match config.transport {
-        Transport::Genl => (
-            NETLINK_GENERIC,
-            Some((
+    let classic = match config.transport {
+        Transport::Genl => None,
+        Transport::Unit(unit) => Some(Route::Classic { unit }),
+    };
+    let setup = Setup {
+        family: match classic {
+            None => Some((
                 config.family.as_str(),
                 [proto::MCGRP_TELEMETRY, proto::MCGRP_EVENTS],
             )),
-            None,
-        ),
-        Transport::Unit(unit) => {
-            let route = Route::Classic { unit };
-            (route.protocol(), None, Some(route))
-        }
-    };
-    let (sock, (family, [telemetry, events])) = open(protocol, family, buf)?;
-    let route = route.unwrap_or(Route::Genl {
-        family,
-        telemetry,
-        events,
-    });
-    let setup = Setup {
+            Some(_) => None,
+        },
         ext_ack: true,
         any_sender: config.accept_senders == Senders::Any,
         ..Setup::default()
     };
-    Ok((set_up(sock, setup)?, route))
+    let protocol = classic.map_or(NETLINK_GENERIC, |r| r.protocol());
+    let (sock, (family, [telemetry, events])) = open(protocol, setup, buf)?;
+    let route = classic.unwrap_or(Route::Genl {
+        family,
+        telemetry,
+        events,
+    });
+    Ok((sock, route))
 }
 
 /// A family's id and the ids of two of its groups, by name (`CTRL_CMD_GETFAMILY`). Only
@@ -263,31 +260,27 @@ fn resolve(
 
 /// The controller's watcher: a socket in `nlctrl`'s `notify` group, non-blocking.
 pub fn open_watcher(buf: &mut [u8]) -> Result<NlSocket, Error> {
-    let family = (GENL_CTRL_NAME, [GENL_CTRL_GROUP_NOTIFY, ""]);
-    let (sock, (_, [notify, _])) = open(NETLINK_GENERIC, Some(family), buf)?;
     let setup = Setup {
-        join: [Some(notify), None],
+        family: Some((GENL_CTRL_NAME, [GENL_CTRL_GROUP_NOTIFY, ""])),
+        join: [true, false],
         nonblocking: true,
         ..Setup::default()
     };
-    set_up(sock, setup)
+    Ok(open(NETLINK_GENERIC, setup, buf)?.0)
 }
 
 /// Opens the data socket: non-blocking, in the configured groups.
 pub fn open_data(config: &Config, route: &Route) -> Result<NlSocket, Error> {
     let (telemetry, events) = route.group_ids();
-    let (sock, _) = open(route.protocol(), None, &mut [])?;
     let setup = Setup {
+        groups: [telemetry, events],
+        join: [config.groups.telemetry, config.groups.events],
         rcvbuf: config.rcvbuf_bytes,
-        join: [
-            config.groups.telemetry.then_some(telemetry),
-            config.groups.events.then_some(events),
-        ],
         nonblocking: true,
         any_sender: config.accept_senders == Senders::Any,
         ..Setup::default()
     };
-    set_up(sock, setup)
+    Ok(open(route.protocol(), setup, &mut [])?.0)
 }
 
 /// Leaves the groups (on exit: the kernel stops queueing for this socket at once).
