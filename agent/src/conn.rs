@@ -6,14 +6,13 @@ use crate::io::{self, Cause};
 use core::time::Duration;
 use nlcore::consts::{
     CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY, GENL_CTRL_GROUP_NOTIFY, GENL_CTRL_NAME,
-    GENL_ID_CTRL, NETLINK_GENERIC,
+    NETLINK_GENERIC,
 };
-use nlcore::genl::CTRL_VERSION;
 use nlcore::sock::{Error, Failed, NlSocket};
 use nlcore::{AttrIter, MsgBuilder, NlMsg, SliceBuffer};
 use nltelem::cli::exit;
 use nltelem::config::{Config, Senders, Transport};
-use nltelem::route::{CtrlFamily, Route};
+use nltelem::route::{CtrlFamily, Route, CONTROLLER};
 use nltelem_proto as proto;
 use rustix::io::Errno;
 
@@ -46,7 +45,7 @@ pub fn exit_code(e: &Error) -> u8 {
 /// What a request hands each data message of its reply to. Always passed as this one
 /// `dyn` type, so nlcore's generic request/dump code is compiled once for the agent, not
 /// once per call site.
-pub type OnData<'c> = &'c mut dyn FnMut(NlMsg<'_>) -> Result<(), Error>;
+type OnData<'c> = &'c mut dyn FnMut(NlMsg<'_>) -> Result<(), Error>;
 
 /// Writes the attributes of a request to the module (after its headers).
 pub type Put<'p> = &'p dyn Fn(&mut MsgBuilder<SliceBuffer<'_>>) -> Result<(), nlcore::Error>;
@@ -67,8 +66,8 @@ pub fn ignore_reply(_: u8, _: AttrIter<'_>) -> Result<(), nlcore::Error> {
 
 /// Sends `command`, with the attributes `put` writes, as a request to the module on `sock`
 /// and hands the module's messages in the reply to `each`; a dump (`NLM_F_DUMP`, until
-/// `NLMSG_DONE`) when `dump` is set. Every request to the module goes through here: one
-/// copy of the routing code.
+/// `NLMSG_DONE`) when `dump` is set. Every request goes through here, those to the
+/// controller too ([`CONTROLLER`]): one copy of the building, sending and routing code.
 pub fn exchange<'b>(
     sock: &mut NlSocket,
     route: &Route,
@@ -78,31 +77,15 @@ pub fn exchange<'b>(
     buf: &'b mut [u8],
     each: OnReply<'_>,
 ) -> Result<(), Failed<'b>> {
-    let message: Put<'_> = &|b| {
-        route.begin(b, command)?;
-        put(b)
-    };
+    let mut req = [0u8; 128];
+    let mut b = MsgBuilder::new(&mut req);
+    route.begin(&mut b, command)?;
+    put(&mut b)?;
+    let len = b.finish()?;
     let on_data: OnData<'_> = &mut |m| match route.open(&m) {
         Some((command, attrs)) => each(command, attrs).map_err(Error::Codec),
         None => Ok(()),
     };
-    ask(sock, message, dump, buf, on_data)
-}
-
-/// Sends the message `put` writes (headers and attributes) as a request on `sock`, a dump
-/// when `dump` is set, and hands the data messages of the reply to `on_data`: the one
-/// place where the agent's requests are built and sent.
-fn ask<'b>(
-    sock: &mut NlSocket,
-    put: Put<'_>,
-    dump: bool,
-    buf: &'b mut [u8],
-    on_data: OnData<'_>,
-) -> Result<(), Failed<'b>> {
-    let mut req = [0u8; 128];
-    let mut b = MsgBuilder::new(&mut req);
-    put(&mut b)?;
-    let len = b.finish()?;
     sock.ask(&mut req[..len], dump, buf, on_data)
 }
 
@@ -240,8 +223,8 @@ fn resolve(
     buf: &mut [u8],
 ) -> Result<Ids, Error> {
     let mut found = None;
-    let on_data: OnData<'_> = &mut |msg| {
-        match CtrlFamily::parse(&msg) {
+    let each: OnReply<'_> = &mut |cmd, attrs| {
+        match CtrlFamily::read(cmd, attrs) {
             Some(f) if f.name == name.as_bytes() => {
                 found = Some((f.id, groups.map(|g| f.group_id(g))));
             }
@@ -249,12 +232,17 @@ fn resolve(
         }
         Ok(())
     };
-    let get_family: Put<'_> = &|b| {
-        b.begin(GENL_ID_CTRL, 0, 0, 0)?;
-        b.genl_header(CTRL_CMD_GETFAMILY, CTRL_VERSION)?;
-        b.put_str(CTRL_ATTR_FAMILY_NAME, name)
-    };
-    ask(sock, get_family, false, buf, on_data).map_err(|f| f.error)?;
+    let get_family: Put<'_> = &|b| b.put_str(CTRL_ATTR_FAMILY_NAME, name);
+    exchange(
+        sock,
+        &CONTROLLER,
+        CTRL_CMD_GETFAMILY,
+        get_family,
+        false,
+        buf,
+        each,
+    )
+    .map_err(|f| f.error)?;
     found.ok_or(Error::NotFound)
 }
 
