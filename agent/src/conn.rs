@@ -134,9 +134,11 @@ pub fn say_failed(what: &str, f: &Failed<'_>) -> u8 {
 /// for all of them (requests, data, the controller watcher).
 #[derive(Default)]
 struct Setup<'n> {
-    /// A generic netlink family and two of its groups to resolve by name, through the
-    /// socket itself; their ids replace `groups`.
+    /// A generic netlink family to resolve by name through the socket itself, and the
+    /// names of two of its groups: [`open`] puts their ids in `id` and `groups`.
     family: Option<(&'n str, [&'n str; 2])>,
+    /// The family's id, once resolved.
+    id: u16,
     /// Two groups, by id: `None` is one the family does not have.
     groups: [Option<u32>; 2],
     /// Which of the two groups to join (one that does not exist: [`Error::NotFound`]).
@@ -149,19 +151,18 @@ struct Setup<'n> {
     any_sender: bool,
 }
 
-/// A family's id and the ids of two of its groups, as [`open`] resolves them.
+/// A family's id and the ids of two of its groups, as [`resolve`] finds them.
 type Ids = (u16, [Option<u32>; 2]);
 
 /// Opens a socket on `protocol`, bound, whose requests wait [`REQUEST_TIMEOUT`] at most
-/// for a reply, and sets it up as `setup` says; with the family's ids when it resolved
-/// one (else zero and `setup.groups`). One function, so that the socket is built in one
-/// place rather than handed along from step to step.
-fn open(protocol: i32, setup: Setup<'_>, buf: &mut [u8]) -> Result<(NlSocket, Ids), Error> {
+/// for a reply, and sets it up as `setup` says (the family's ids, when it resolves one,
+/// go back into `setup`). One function that returns the socket alone, so that it is
+/// built in one place rather than handed along from step to step.
+fn open(protocol: i32, setup: &mut Setup<'_>, buf: &mut [u8]) -> Result<NlSocket, Error> {
     let mut sock = NlSocket::open_bound_with_timeout(protocol, REQUEST_TIMEOUT)?;
-    let ids = match setup.family {
-        Some((name, groups)) => resolve(&mut sock, name, groups, buf)?,
-        None => (0, setup.groups),
-    };
+    if let Some((name, groups)) = setup.family {
+        (setup.id, setup.groups) = resolve(&mut sock, name, groups, buf)?;
+    }
     if setup.rcvbuf > 0 {
         let bytes = setup.rcvbuf as usize;
         // FORCE needs CAP_NET_ADMIN; without it the kernel's rmem_max caps the size.
@@ -169,7 +170,7 @@ fn open(protocol: i32, setup: Setup<'_>, buf: &mut [u8]) -> Result<(NlSocket, Id
             sock.set_recv_buffer(bytes)?;
         }
     }
-    for (group, join) in ids.1.into_iter().zip(setup.join) {
+    for (group, join) in setup.groups.into_iter().zip(setup.join) {
         if join {
             sock.join_group(group.ok_or(Error::NotFound)?)?;
         }
@@ -182,7 +183,7 @@ fn open(protocol: i32, setup: Setup<'_>, buf: &mut [u8]) -> Result<(NlSocket, Id
         sock.set_nonblocking(true)?;
     }
     sock.set_accept_any_sender(setup.any_sender);
-    Ok((sock, ids))
+    Ok(sock)
 }
 
 /// Opens the request socket and resolves the route to the module.
@@ -191,7 +192,7 @@ pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route
         Transport::Genl => None,
         Transport::Unit(unit) => Some(Route::Classic { unit }),
     };
-    let setup = Setup {
+    let mut setup = Setup {
         family: match classic {
             None => Some((
                 config.family.as_str(),
@@ -204,9 +205,10 @@ pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route
         ..Setup::default()
     };
     let protocol = classic.map_or(NETLINK_GENERIC, |r| r.protocol());
-    let (sock, (family, [telemetry, events])) = open(protocol, setup, buf)?;
+    let sock = open(protocol, &mut setup, buf)?;
+    let [telemetry, events] = setup.groups;
     let route = classic.unwrap_or(Route::Genl {
-        family,
+        family: setup.id,
         telemetry,
         events,
     });
@@ -248,19 +250,19 @@ fn resolve(
 
 /// The controller's watcher: a socket in `nlctrl`'s `notify` group, non-blocking.
 pub fn open_watcher(buf: &mut [u8]) -> Result<NlSocket, Error> {
-    let setup = Setup {
+    let mut setup = Setup {
         family: Some((GENL_CTRL_NAME, [GENL_CTRL_GROUP_NOTIFY, ""])),
         join: [true, false],
         nonblocking: true,
         ..Setup::default()
     };
-    Ok(open(NETLINK_GENERIC, setup, buf)?.0)
+    open(NETLINK_GENERIC, &mut setup, buf)
 }
 
 /// Opens the data socket: non-blocking, in the configured groups.
 pub fn open_data(config: &Config, route: &Route) -> Result<NlSocket, Error> {
     let (telemetry, events) = route.group_ids();
-    let setup = Setup {
+    let mut setup = Setup {
         groups: [telemetry, events],
         join: [config.groups.telemetry, config.groups.events],
         rcvbuf: config.rcvbuf_bytes,
@@ -268,7 +270,7 @@ pub fn open_data(config: &Config, route: &Route) -> Result<NlSocket, Error> {
         any_sender: config.accept_senders == Senders::Any,
         ..Setup::default()
     };
-    Ok(open(route.protocol(), setup, &mut [])?.0)
+    open(route.protocol(), &mut setup, &mut [])
 }
 
 /// Leaves the groups (on exit: the kernel stops queueing for this socket at once).
