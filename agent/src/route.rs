@@ -68,13 +68,16 @@ impl Route {
     /// Opens a request for `cmd` (the socket adds `NLM_F_REQUEST`, the ack flag and the
     /// sequence number); attributes follow, then `finish`.
     pub fn begin<B: Buffer>(&self, b: &mut MsgBuilder<B>, cmd: u8) -> Result<(), nlcore::Error> {
-        match *self {
-            Route::Genl { family, .. } => {
-                b.begin(family, 0, 0, 0)?;
-                b.genl_header(cmd, proto::FAMILY_VERSION)
-            }
-            Route::Classic { .. } => b.begin(proto::classic_type(cmd), 0, 0, 0),
+        // The type, and whether a generic netlink header follows: one `begin` for both.
+        let (ty, genl) = match *self {
+            Route::Genl { family, .. } => (family, true),
+            Route::Classic { .. } => (proto::classic_type(cmd), false),
+        };
+        b.begin(ty, 0, 0, 0)?;
+        if genl {
+            b.genl_header(cmd, proto::FAMILY_VERSION)?;
         }
+        Ok(())
     }
 
     /// The command and attributes of one of the module's messages; `None` for messages
