@@ -296,6 +296,38 @@ mod tests {
     }
 
     #[test]
+    fn a_failure_with_an_unreadable_ext_ack_says_only_the_error() {
+        // NLMSGERR_ATTR_MSG "no\0", then NLMSGERR_ATTR_MISS_TYPE with 2 bytes, not 4:
+        // ext_ack() refuses the whole set, and describe() says no more than it.
+        let mut tlvs = [0u8; 16];
+        tlvs[..2].copy_from_slice(&7u16.to_ne_bytes());
+        tlvs[2..4].copy_from_slice(&crate::consts::NLMSGERR_ATTR_MSG.to_ne_bytes());
+        tlvs[4..6].copy_from_slice(b"no");
+        tlvs[8..10].copy_from_slice(&6u16.to_ne_bytes());
+        tlvs[10..12].copy_from_slice(&crate::consts::NLMSGERR_ATTR_MISS_TYPE.to_ne_bytes());
+        let failed = Failed {
+            error: Error::Kernel { errno: 1 },
+            tlvs: &tlvs,
+        };
+        assert_eq!(failed.ext_ack(), ExtAck::default());
+        let mut buf: Fixed<128> = Fixed::new();
+        failed.describe(buf.text());
+        assert_eq!(buf.as_str(), Some("request refused by the peer: errno 1"));
+        // Without the broken TLV, the message is said.
+        let failed = Failed {
+            tlvs: &tlvs[..8],
+            ..failed
+        };
+        assert_eq!(failed.ext_ack().msg, Some("no"));
+        let mut buf: Fixed<128> = Fixed::new();
+        failed.describe(buf.text());
+        assert_eq!(
+            buf.as_str(),
+            Some("request refused by the peer: errno 1: no")
+        );
+    }
+
+    #[test]
     fn a_failure_adds_the_ext_ack() {
         // NLMSGERR_ATTR_MSG "no way\0" (padded to 12 bytes), NLMSGERR_ATTR_OFFS 20.
         let mut tlvs = [0u8; 20];
