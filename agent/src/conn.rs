@@ -4,22 +4,22 @@
 
 use crate::io::{self, Cause};
 use core::time::Duration;
-use nlcore::consts::{
-    CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY, GENL_CTRL_GROUP_NOTIFY, GENL_CTRL_NAME,
-    GENL_ID_CTRL, NETLINK_GENERIC,
-};
-use nlcore::genl::CTRL_VERSION;
+use nlcore::consts::{CTRL_CMD_GETFAMILY, GENL_CTRL_GROUP_NOTIFY, GENL_CTRL_NAME, NETLINK_GENERIC};
 use nlcore::sock::{Error, Failed, NlSocket};
 use nlcore::{AttrIter, MsgBuilder, NlMsg, SliceBuffer};
 use nltelem::cli::exit;
 use nltelem::config::{Config, Senders, Transport};
-use nltelem::route::{CtrlFamily, Route};
+use nltelem::route::{CtrlFamily, Route, CONTROLLER};
 use nltelem_proto as proto;
 use rustix::io::Errno;
 
 /// How long a request waits for its reply: short, so that the daemon stays responsive to
 /// signals (a clean exit within 1 s) even when the module does not answer.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(400);
+
+/// The receive buffer for the controller's list of families (see [`resolve`]): the
+/// largest NLMSG_GOODSIZE (on pages of 8 KiB or more).
+const DUMP_CHUNK: usize = 8192;
 
 /// Whether `e` means "the module is not there": not loaded (no such family, group or
 /// unit), or gone.
@@ -46,7 +46,7 @@ pub fn exit_code(e: &Error) -> u8 {
 /// What a request hands each data message of its reply to. Always passed as this one
 /// `dyn` type, so nlcore's generic request/dump code is compiled once for the agent, not
 /// once per call site.
-pub type OnData<'c> = &'c mut dyn FnMut(NlMsg<'_>) -> Result<(), Error>;
+type OnData<'c> = &'c mut dyn FnMut(NlMsg<'_>) -> Result<(), Error>;
 
 /// Writes the attributes of a request to the module (after its headers).
 pub type Put<'p> = &'p dyn Fn(&mut MsgBuilder<SliceBuffer<'_>>) -> Result<(), nlcore::Error>;
@@ -67,8 +67,8 @@ pub fn ignore_reply(_: u8, _: AttrIter<'_>) -> Result<(), nlcore::Error> {
 
 /// Sends `command`, with the attributes `put` writes, as a request to the module on `sock`
 /// and hands the module's messages in the reply to `each`; a dump (`NLM_F_DUMP`, until
-/// `NLMSG_DONE`) when `dump` is set. Every request to the module goes through here: one
-/// copy of the routing code.
+/// `NLMSG_DONE`) when `dump` is set. Every request goes through here, those to the
+/// controller too ([`CONTROLLER`]): one copy of the building, sending and routing code.
 pub fn exchange<'b>(
     sock: &mut NlSocket,
     route: &Route,
@@ -78,31 +78,15 @@ pub fn exchange<'b>(
     buf: &'b mut [u8],
     each: OnReply<'_>,
 ) -> Result<(), Failed<'b>> {
-    let message: Put<'_> = &|b| {
-        route.begin(b, command)?;
-        put(b)
-    };
+    let mut req = [0u8; 128];
+    let mut b = MsgBuilder::new(&mut req);
+    route.begin(&mut b, command)?;
+    put(&mut b)?;
+    let len = b.finish()?;
     let on_data: OnData<'_> = &mut |m| match route.open(&m) {
         Some((command, attrs)) => each(command, attrs).map_err(Error::Codec),
         None => Ok(()),
     };
-    ask(sock, message, dump, buf, on_data)
-}
-
-/// Sends the message `put` writes (headers and attributes) as a request on `sock`, a dump
-/// when `dump` is set, and hands the data messages of the reply to `on_data`: the one
-/// place where the agent's requests are built and sent.
-fn ask<'b>(
-    sock: &mut NlSocket,
-    put: Put<'_>,
-    dump: bool,
-    buf: &'b mut [u8],
-    on_data: OnData<'_>,
-) -> Result<(), Failed<'b>> {
-    let mut req = [0u8; 128];
-    let mut b = MsgBuilder::new(&mut req);
-    put(&mut b)?;
-    let len = b.finish()?;
     sock.ask(&mut req[..len], dump, buf, on_data)
 }
 
@@ -147,41 +131,39 @@ pub fn say_failed(what: &str, f: &Failed<'_>) -> u8 {
     code
 }
 
-/// What sets the agent's sockets apart, as data: [`open`] and [`set_up`] are the one
-/// sequence of options for all of them (requests, data, the controller watcher).
+/// What sets the agent's sockets apart, as data: [`open`] is the one sequence of steps
+/// for all of them (requests, data, the controller watcher).
 #[derive(Default)]
-struct Setup {
+struct Setup<'n> {
+    /// A generic netlink family to resolve by name through the socket itself, and the
+    /// names of two of its groups: [`open`] puts their ids in `id` and `groups`.
+    family: Option<(&'n str, [&'n str; 2])>,
+    /// The family's id, once resolved.
+    id: u16,
+    /// Two groups, by id: `None` is one the family does not have.
+    groups: [Option<u32>; 2],
+    /// Which of the two groups to join (one that does not exist: [`Error::NotFound`]).
+    join: [bool; 2],
     /// `SO_RCVBUF` in bytes; 0 keeps the system's default.
     rcvbuf: u32,
-    /// Groups to join; `Some(None)` is one the module does not have ([`Error::NotFound`]).
-    join: [Option<Option<u32>>; 2],
     /// Errors explained in words (`NETLINK_EXT_ACK`).
     ext_ack: bool,
     nonblocking: bool,
     any_sender: bool,
 }
 
-/// A family's id and the ids of two of its groups, as [`open`] resolves them.
+/// A family's id and the ids of two of its groups, as [`resolve`] finds them.
 type Ids = (u16, [Option<u32>; 2]);
 
 /// Opens a socket on `protocol`, bound, whose requests wait [`REQUEST_TIMEOUT`] at most
-/// for a reply; and resolves the generic netlink family `family` and two of its groups
-/// through it when asked (their ids, or zeros and `None`).
-fn open(
-    protocol: i32,
-    family: Option<(&str, [&str; 2])>,
-    buf: &mut [u8],
-) -> Result<(NlSocket, Ids), Error> {
+/// for a reply, and sets it up as `setup` says (the family's ids, when it resolves one,
+/// go back into `setup`). One function that returns the socket alone, so that it is
+/// built in one place rather than handed along from step to step.
+fn open(protocol: i32, setup: &mut Setup<'_>, buf: &mut [u8]) -> Result<NlSocket, Error> {
     let mut sock = NlSocket::open_bound_with_timeout(protocol, REQUEST_TIMEOUT)?;
-    let ids = match family {
-        Some((name, groups)) => resolve(&mut sock, name, groups, buf)?,
-        None => (0, [None; 2]),
-    };
-    Ok((sock, ids))
-}
-
-/// Applies `setup` to `sock`.
-fn set_up(mut sock: NlSocket, setup: Setup) -> Result<NlSocket, Error> {
+    if let Some((name, groups)) = setup.family {
+        (setup.id, setup.groups) = resolve(&mut sock, name, groups, buf)?;
+    }
     if setup.rcvbuf > 0 {
         let bytes = setup.rcvbuf as usize;
         // FORCE needs CAP_NET_ADMIN; without it the kernel's rmem_max caps the size.
@@ -189,8 +171,10 @@ fn set_up(mut sock: NlSocket, setup: Setup) -> Result<NlSocket, Error> {
             sock.set_recv_buffer(bytes)?;
         }
     }
-    for group in setup.join.into_iter().flatten() {
-        sock.join_group(group.ok_or(Error::NotFound)?)?;
+    for (group, join) in setup.groups.into_iter().zip(setup.join) {
+        if join {
+            sock.join_group(group.ok_or(Error::NotFound)?)?;
+        }
     }
     if setup.ext_ack {
         // Older kernels without the option still work.
@@ -205,37 +189,40 @@ fn set_up(mut sock: NlSocket, setup: Setup) -> Result<NlSocket, Error> {
 
 /// Opens the request socket and resolves the route to the module.
 pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), Error> {
-    let (protocol, family, route) = match config.transport {
-        Transport::Genl => (
-            NETLINK_GENERIC,
-            Some((
+    let classic = match config.transport {
+        Transport::Genl => None,
+        Transport::Unit(unit) => Some(Route::Classic { unit }),
+    };
+    let mut setup = Setup {
+        family: match classic {
+            None => Some((
                 config.family.as_str(),
                 [proto::MCGRP_TELEMETRY, proto::MCGRP_EVENTS],
             )),
-            None,
-        ),
-        Transport::Unit(unit) => {
-            let route = Route::Classic { unit };
-            (route.protocol(), None, Some(route))
-        }
-    };
-    let (sock, (family, [telemetry, events])) = open(protocol, family, buf)?;
-    let route = route.unwrap_or(Route::Genl {
-        family,
-        telemetry,
-        events,
-    });
-    let setup = Setup {
+            Some(_) => None,
+        },
         ext_ack: true,
         any_sender: config.accept_senders == Senders::Any,
         ..Setup::default()
     };
-    Ok((set_up(sock, setup)?, route))
+    let protocol = classic.map_or(NETLINK_GENERIC, |r| r.protocol());
+    let sock = open(protocol, &mut setup, buf)?;
+    let [telemetry, events] = setup.groups;
+    let route = classic.unwrap_or(Route::Genl {
+        family: setup.id,
+        telemetry,
+        events,
+    });
+    Ok((sock, route))
 }
 
-/// A family's id and the ids of two of its groups, by name (`CTRL_CMD_GETFAMILY`). Only
-/// these are read from the reply: nlcore's `resolve_family` copies the whole description
-/// (every group's name), which costs the agent code and stack it does not need.
+/// A family's id and the ids of two of its groups, by name: from the controller's list
+/// of every family (a `CTRL_CMD_GETFAMILY` dump), the one of that name; [`Error::NotFound`]
+/// when there is none. A dump rather than a request for the one family: it carries no
+/// attribute, so the agent needs no code to write one, and it is sent once per connection.
+/// Only the ids are read from the reply: nlcore's `resolve_family` copies the whole
+/// description (every group's name), which costs the agent code and stack it does not
+/// need.
 fn resolve(
     sock: &mut NlSocket,
     name: &str,
@@ -243,8 +230,8 @@ fn resolve(
     buf: &mut [u8],
 ) -> Result<Ids, Error> {
     let mut found = None;
-    let on_data: OnData<'_> = &mut |msg| {
-        match CtrlFamily::parse(&msg) {
+    let each: OnReply<'_> = &mut |cmd, attrs| {
+        match CtrlFamily::read(cmd, attrs) {
             Some(f) if f.name == name.as_bytes() => {
                 found = Some((f.id, groups.map(|g| f.group_id(g))));
             }
@@ -252,42 +239,47 @@ fn resolve(
         }
         Ok(())
     };
-    let get_family: Put<'_> = &|b| {
-        b.begin(GENL_ID_CTRL, 0, 0, 0)?;
-        b.genl_header(CTRL_CMD_GETFAMILY, CTRL_VERSION)?;
-        b.put_str(CTRL_ATTR_FAMILY_NAME, name)
-    };
-    ask(sock, get_family, false, buf, on_data).map_err(|f| f.error)?;
+    // The kernel makes a dump's datagrams as large as the largest receive so far on the
+    // socket, or NLMSG_GOODSIZE (8 KiB at most) if that is larger: received into 8 KiB,
+    // the list touches at most two pages of the buffer (resident memory) however large
+    // the buffer is, and is never cut.
+    let len = buf.len().min(DUMP_CHUNK);
+    exchange(
+        sock,
+        &CONTROLLER,
+        CTRL_CMD_GETFAMILY,
+        &no_attrs,
+        true,
+        &mut buf[..len],
+        each,
+    )
+    .map_err(|f| f.error)?;
     found.ok_or(Error::NotFound)
 }
 
 /// The controller's watcher: a socket in `nlctrl`'s `notify` group, non-blocking.
 pub fn open_watcher(buf: &mut [u8]) -> Result<NlSocket, Error> {
-    let family = (GENL_CTRL_NAME, [GENL_CTRL_GROUP_NOTIFY, ""]);
-    let (sock, (_, [notify, _])) = open(NETLINK_GENERIC, Some(family), buf)?;
-    let setup = Setup {
-        join: [Some(notify), None],
+    let mut setup = Setup {
+        family: Some((GENL_CTRL_NAME, [GENL_CTRL_GROUP_NOTIFY, ""])),
+        join: [true, false],
         nonblocking: true,
         ..Setup::default()
     };
-    set_up(sock, setup)
+    open(NETLINK_GENERIC, &mut setup, buf)
 }
 
 /// Opens the data socket: non-blocking, in the configured groups.
 pub fn open_data(config: &Config, route: &Route) -> Result<NlSocket, Error> {
     let (telemetry, events) = route.group_ids();
-    let (sock, _) = open(route.protocol(), None, &mut [])?;
-    let setup = Setup {
+    let mut setup = Setup {
+        groups: [telemetry, events],
+        join: [config.groups.telemetry, config.groups.events],
         rcvbuf: config.rcvbuf_bytes,
-        join: [
-            config.groups.telemetry.then_some(telemetry),
-            config.groups.events.then_some(events),
-        ],
         nonblocking: true,
         any_sender: config.accept_senders == Senders::Any,
         ..Setup::default()
     };
-    set_up(sock, setup)
+    open(route.protocol(), &mut setup, &mut [])
 }
 
 /// Leaves the groups (on exit: the kernel stops queueing for this socket at once).

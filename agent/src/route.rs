@@ -14,6 +14,15 @@ use nlcore::consts::{
 use nlcore::{AttrIter, Buffer, MsgBuilder, NlMsg};
 use nltelem_proto as proto;
 
+/// The generic netlink controller (`nlctrl`) as a route: resolving a family is a request
+/// like those to the module, through the same code. Its messages carry the module's
+/// version byte (1) rather than the controller's (2): the controller reads no version.
+pub const CONTROLLER: Route = Route::Genl {
+    family: GENL_ID_CTRL,
+    telemetry: None,
+    events: None,
+};
+
 /// A resolved way to the module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -59,13 +68,16 @@ impl Route {
     /// Opens a request for `cmd` (the socket adds `NLM_F_REQUEST`, the ack flag and the
     /// sequence number); attributes follow, then `finish`.
     pub fn begin<B: Buffer>(&self, b: &mut MsgBuilder<B>, cmd: u8) -> Result<(), nlcore::Error> {
-        match *self {
-            Route::Genl { family, .. } => {
-                b.begin(family, 0, 0, 0)?;
-                b.genl_header(cmd, proto::FAMILY_VERSION)
-            }
-            Route::Classic { .. } => b.begin(proto::classic_type(cmd), 0, 0, 0),
+        // The type, and whether a generic netlink header follows: one `begin` for both.
+        let (ty, genl) = match *self {
+            Route::Genl { family, .. } => (family, true),
+            Route::Classic { .. } => (proto::classic_type(cmd), false),
+        };
+        b.begin(ty, 0, 0, 0)?;
+        if genl {
+            b.genl_header(cmd, proto::FAMILY_VERSION)?;
         }
+        Ok(())
     }
 
     /// The command and attributes of one of the module's messages; `None` for messages
@@ -108,12 +120,15 @@ impl<'a> CtrlFamily<'a> {
     /// Reads a controller message; `None` for another family's message and for one
     /// without the id and name.
     pub fn parse(msg: &NlMsg<'a>) -> Option<Self> {
-        if msg.ty() != GENL_ID_CTRL {
-            return None;
-        }
-        let cmd = msg.genl_header().ok()?.cmd;
+        let (cmd, attrs) = CONTROLLER.open(msg)?;
+        Self::read(cmd, attrs)
+    }
+
+    /// Reads the command `cmd` and attributes `attrs` of a controller message (as
+    /// [`Route::open`] gives them for [`CONTROLLER`]); `None` without the id and name.
+    pub fn read(cmd: u8, attrs: AttrIter<'a>) -> Option<Self> {
         let (mut id, mut name, mut groups) = (None, None, AttrIter::new(&[]));
-        for a in msg.attrs(GENL_HDRLEN).ok()?.flatten() {
+        for a in attrs.flatten() {
             match a.kind() {
                 CTRL_ATTR_FAMILY_ID => id = a.get_u16().ok(),
                 CTRL_ATTR_FAMILY_NAME => name = a.get_cstr_bytes().ok(),
@@ -154,7 +169,7 @@ impl<'a> CtrlFamily<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nlcore::consts::{CTRL_CMD_DELFAMILY, CTRL_CMD_NEWFAMILY};
+    use nlcore::consts::{CTRL_CMD_DELFAMILY, CTRL_CMD_GETFAMILY, CTRL_CMD_NEWFAMILY};
     use nlcore::genl::{build_get_family, FamilyInfo};
     use nlcore::sock::NlSocket;
     use nltelem_proto::cmd;
@@ -246,6 +261,30 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, 1);
+    }
+
+    #[test]
+    fn the_controller_lists_its_families_to_a_dump_built_and_read_as_the_modules_are() {
+        let mut sock = NlSocket::open_bound(NETLINK_GENERIC).expect("a generic netlink socket");
+        let mut req = [0u8; 64];
+        let len = {
+            let mut b = MsgBuilder::new(&mut req);
+            CONTROLLER.begin(&mut b, CTRL_CMD_GETFAMILY).unwrap();
+            b.finish().unwrap()
+        };
+        let mut buf = [0u8; 16384];
+        let mut found = None;
+        sock.ask(&mut req[..len], true, &mut buf, &mut |msg| {
+            let (cmd, attrs) = CONTROLLER.open(&msg).expect("the controller's message");
+            let family = CtrlFamily::read(cmd, attrs).expect("an id and a name");
+            assert_eq!(family.cmd, CTRL_CMD_NEWFAMILY);
+            if family.name == b"nlctrl" {
+                found = Some((family.id, family.group_id("notify").is_some()));
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(found, Some((GENL_ID_CTRL, true)));
     }
 
     #[test]

@@ -1,3 +1,6 @@
+use crate::consts::{
+    NLMSGERR_ATTR_MISS_NEST, NLMSGERR_ATTR_MISS_TYPE, NLMSGERR_ATTR_MSG, NLMSGERR_ATTR_OFFS,
+};
 use crate::control::ExtAck;
 use crate::text::{self, Text};
 use core::fmt;
@@ -179,16 +182,35 @@ impl<'a> Failed<'a> {
     /// Describes the failure: the error, then the peer's extended-ack message and offset.
     pub fn describe(&self, w: &mut dyn Text) {
         self.error.describe(w);
-        let ext_ack = self.ext_ack();
-        if let Some(msg) = ext_ack.msg {
+        let (msg, offset) = self.said().unwrap_or_default();
+        if let Some(msg) = msg {
             w.str(": ");
             w.str(msg);
         }
-        if let Some(offset) = ext_ack.offset {
+        if let Some(offset) = offset {
             w.str(" (attribute at offset ");
             w.uint(offset.into());
             w.str(")");
         }
+    }
+
+    /// The two fields of [`ext_ack`](Self::ext_ack) that [`describe`](Self::describe)
+    /// prints, read without building the whole [`ExtAck`]; TLVs it would refuse are
+    /// refused here too (the `u32` ones are checked, the bytes ones cannot be wrong).
+    fn said(&self) -> Result<(Option<&'a str>, Option<u32>), crate::Error> {
+        let (mut msg, mut offset) = (None, None);
+        for attr in crate::AttrIter::new(self.tlvs) {
+            let attr = attr?;
+            match attr.kind() {
+                NLMSGERR_ATTR_MSG => msg = Some(attr.get_str()?),
+                NLMSGERR_ATTR_OFFS => offset = Some(attr.get_u32()?),
+                NLMSGERR_ATTR_MISS_TYPE | NLMSGERR_ATTR_MISS_NEST => {
+                    attr.get_u32()?;
+                }
+                _ => {}
+            }
+        }
+        Ok((msg, offset))
     }
 }
 
@@ -271,6 +293,38 @@ mod tests {
         for (error, phrase) in cases {
             assert_eq!(words(error), phrase);
         }
+    }
+
+    #[test]
+    fn a_failure_with_an_unreadable_ext_ack_says_only_the_error() {
+        // NLMSGERR_ATTR_MSG "no\0", then NLMSGERR_ATTR_MISS_TYPE with 2 bytes, not 4:
+        // ext_ack() refuses the whole set, and describe() says no more than it.
+        let mut tlvs = [0u8; 16];
+        tlvs[..2].copy_from_slice(&7u16.to_ne_bytes());
+        tlvs[2..4].copy_from_slice(&crate::consts::NLMSGERR_ATTR_MSG.to_ne_bytes());
+        tlvs[4..6].copy_from_slice(b"no");
+        tlvs[8..10].copy_from_slice(&6u16.to_ne_bytes());
+        tlvs[10..12].copy_from_slice(&crate::consts::NLMSGERR_ATTR_MISS_TYPE.to_ne_bytes());
+        let failed = Failed {
+            error: Error::Kernel { errno: 1 },
+            tlvs: &tlvs,
+        };
+        assert_eq!(failed.ext_ack(), ExtAck::default());
+        let mut buf: Fixed<128> = Fixed::new();
+        failed.describe(buf.text());
+        assert_eq!(buf.as_str(), Some("request refused by the peer: errno 1"));
+        // Without the broken TLV, the message is said.
+        let failed = Failed {
+            tlvs: &tlvs[..8],
+            ..failed
+        };
+        assert_eq!(failed.ext_ack().msg, Some("no"));
+        let mut buf: Fixed<128> = Fixed::new();
+        failed.describe(buf.text());
+        assert_eq!(
+            buf.as_str(),
+            Some("request refused by the peer: errno 1: no")
+        );
     }
 
     #[test]

@@ -266,6 +266,8 @@ impl NlSocket {
         sys::getsockopt_int(self.fd.as_fd(), SOL_NETLINK, name).map_err(Error::Os)
     }
 
+    // Out of line: a program that sets several options carries the call once.
+    #[inline(never)]
     fn set_netlink_opt(&self, name: i32, value: i32) -> Result<(), Error> {
         sys::setsockopt_int(self.fd.as_fd(), SOL_NETLINK, name, value).map_err(Error::Os)
     }
