@@ -189,30 +189,32 @@ fn open(protocol: i32, setup: &mut Setup<'_>, buf: &mut [u8]) -> Result<NlSocket
 
 /// Opens the request socket and resolves the route to the module.
 pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), Error> {
-    let classic = match config.transport {
-        Transport::Genl => None,
-        Transport::Unit(unit) => Some(Route::Classic { unit }),
-    };
     let mut setup = Setup {
-        family: match classic {
-            None => Some((
-                config.family.as_str(),
-                [proto::MCGRP_TELEMETRY, proto::MCGRP_EVENTS],
-            )),
-            Some(_) => None,
-        },
         ext_ack: true,
         any_sender: config.accept_senders == Senders::Any,
         ..Setup::default()
     };
-    let protocol = classic.map_or(NETLINK_GENERIC, |r| r.protocol());
-    let sock = open(protocol, &mut setup, buf)?;
-    let [telemetry, events] = setup.groups;
-    let route = classic.unwrap_or(Route::Genl {
-        family: setup.id,
+    let mut route = match config.transport {
+        Transport::Genl => {
+            let groups = [proto::MCGRP_TELEMETRY, proto::MCGRP_EVENTS];
+            setup.family = Some((config.family.as_str(), groups));
+            Route::Genl {
+                family: 0,
+                telemetry: None,
+                events: None,
+            }
+        }
+        Transport::Unit(unit) => Route::Classic { unit },
+    };
+    let sock = open(route.protocol(), &mut setup, buf)?;
+    if let Route::Genl {
+        family,
         telemetry,
         events,
-    });
+    } = &mut route
+    {
+        (*family, [*telemetry, *events]) = (setup.id, setup.groups);
+    }
     Ok((sock, route))
 }
 
