@@ -17,10 +17,6 @@ use rustix::io::Errno;
 /// signals (a clean exit within 1 s) even when the module does not answer.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_millis(400);
 
-/// The receive buffer for the controller's list of families (see [`resolve`]): the
-/// largest NLMSG_GOODSIZE (on pages of 8 KiB or more).
-const DUMP_CHUNK: usize = 8192;
-
 /// Whether `e` means "the module is not there": not loaded (no such family, group or
 /// unit), or gone.
 pub fn is_absent(e: &Error) -> bool {
@@ -241,18 +237,13 @@ fn resolve(
         }
         Ok(())
     };
-    // The kernel makes a dump's datagrams as large as the largest receive so far on the
-    // socket, or NLMSG_GOODSIZE (8 KiB at most) if that is larger: received into 8 KiB,
-    // the list touches at most two pages of the buffer (resident memory) however large
-    // the buffer is, and is never cut.
-    let len = buf.len().min(DUMP_CHUNK);
     exchange(
         sock,
         &CONTROLLER,
         CTRL_CMD_GETFAMILY,
         &no_attrs,
         true,
-        &mut buf[..len],
+        buf,
         each,
     )
     .map_err(|f| f.error)?;
