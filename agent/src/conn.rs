@@ -4,7 +4,10 @@
 
 use crate::io::{self, Cause};
 use core::time::Duration;
-use nlcore::consts::{CTRL_CMD_GETFAMILY, GENL_CTRL_GROUP_NOTIFY, GENL_CTRL_NAME, NETLINK_GENERIC};
+use nlcore::consts::{
+    CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY, GENL_CTRL_GROUP_NOTIFY, GENL_CTRL_NAME,
+    NETLINK_GENERIC,
+};
 use nlcore::sock::{Error, Failed, NlSocket};
 use nlcore::{AttrIter, MsgBuilder, NlMsg, SliceBuffer};
 use nltelem::cli::exit;
@@ -185,42 +188,36 @@ fn open(protocol: i32, setup: &mut Setup<'_>, buf: &mut [u8]) -> Result<NlSocket
 
 /// Opens the request socket and resolves the route to the module.
 pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), Error> {
+    let classic = match config.transport {
+        Transport::Genl => None,
+        Transport::Unit(unit) => Some(Route::Classic { unit }),
+    };
     let mut setup = Setup {
+        family: match classic {
+            None => Some((
+                config.family.as_str(),
+                [proto::MCGRP_TELEMETRY, proto::MCGRP_EVENTS],
+            )),
+            Some(_) => None,
+        },
         ext_ack: true,
         any_sender: config.accept_senders == Senders::Any,
         ..Setup::default()
     };
-    let mut route = match config.transport {
-        Transport::Genl => {
-            let groups = [proto::MCGRP_TELEMETRY, proto::MCGRP_EVENTS];
-            setup.family = Some((config.family.as_str(), groups));
-            Route::Genl {
-                family: 0,
-                telemetry: None,
-                events: None,
-            }
-        }
-        Transport::Unit(unit) => Route::Classic { unit },
-    };
-    let sock = open(route.protocol(), &mut setup, buf)?;
-    if let Route::Genl {
-        family,
+    let protocol = classic.map_or(NETLINK_GENERIC, |r| r.protocol());
+    let sock = open(protocol, &mut setup, buf)?;
+    let [telemetry, events] = setup.groups;
+    let route = classic.unwrap_or(Route::Genl {
+        family: setup.id,
         telemetry,
         events,
-    } = &mut route
-    {
-        (*family, [*telemetry, *events]) = (setup.id, setup.groups);
-    }
+    });
     Ok((sock, route))
 }
 
-/// A family's id and the ids of two of its groups, by name: from the controller's list
-/// of every family (a `CTRL_CMD_GETFAMILY` dump), the one of that name; [`Error::NotFound`]
-/// when there is none. A dump rather than a request for the one family: it carries no
-/// attribute, so the agent needs no code to write one, and it is sent once per connection.
-/// Only the ids are read from the reply: nlcore's `resolve_family` copies the whole
-/// description (every group's name), which costs the agent code and stack it does not
-/// need.
+/// A family's id and the ids of two of its groups, by name (`CTRL_CMD_GETFAMILY`). Only
+/// these are read from the reply: nlcore's `resolve_family` copies the whole description
+/// (every group's name), which costs the agent code and stack it does not need.
 fn resolve(
     sock: &mut NlSocket,
     name: &str,
@@ -237,12 +234,13 @@ fn resolve(
         }
         Ok(())
     };
+    let get_family: Put<'_> = &|b| b.put_str(CTRL_ATTR_FAMILY_NAME, name);
     exchange(
         sock,
         &CONTROLLER,
         CTRL_CMD_GETFAMILY,
-        &no_attrs,
-        true,
+        get_family,
+        false,
         buf,
         each,
     )

@@ -264,27 +264,29 @@ mod tests {
     }
 
     #[test]
-    fn the_controller_lists_its_families_to_a_dump_built_and_read_as_the_modules_are() {
+    fn the_controller_answers_a_request_built_and_read_as_the_modules_are() {
         let mut sock = NlSocket::open_bound(NETLINK_GENERIC).expect("a generic netlink socket");
         let mut req = [0u8; 64];
         let len = {
             let mut b = MsgBuilder::new(&mut req);
             CONTROLLER.begin(&mut b, CTRL_CMD_GETFAMILY).unwrap();
+            b.put_str(CTRL_ATTR_FAMILY_NAME, "nlctrl").unwrap();
             b.finish().unwrap()
         };
-        let mut buf = [0u8; 16384];
+        let mut buf = [0u8; 8192];
         let mut found = None;
-        sock.ask(&mut req[..len], true, &mut buf, &mut |msg| {
+        sock.ask(&mut req[..len], false, &mut buf, &mut |msg| {
             let (cmd, attrs) = CONTROLLER.open(&msg).expect("the controller's message");
             let family = CtrlFamily::read(cmd, attrs).expect("an id and a name");
-            assert_eq!(family.cmd, CTRL_CMD_NEWFAMILY);
-            if family.name == b"nlctrl" {
-                found = Some((family.id, family.group_id("notify").is_some()));
-            }
+            found = Some((family.cmd, family.id, family.name.to_vec()));
+            assert!(family.group_id("notify").is_some());
             Ok(())
         })
         .unwrap();
-        assert_eq!(found, Some((GENL_ID_CTRL, true)));
+        assert_eq!(
+            found,
+            Some((CTRL_CMD_NEWFAMILY, GENL_ID_CTRL, b"nlctrl".to_vec()))
+        );
     }
 
     #[test]
