@@ -28,42 +28,10 @@ use rustix::fs::{
 };
 use rustix::io::{pwrite, Errno};
 
-/// Every family, one a line, in the order of the file: the slot of its value in the
-/// sample's record (or an interface's or zone's) as a letter (`A` is 1, as in
-/// `decode::SAMPLE_FIELDS`), its unit, then `NAME HELP` (the name ends at the first
-/// space). First the families that come once per snapshot, from the sample's own record:
-/// loads, memory, CPU times (a sample per mode), clocks; then the eight interface counters
-/// under node_exporter's names, the operational state and the thermal zones. One string,
-/// as [`lines`] reads it, instead of a table of `&str` (16 bytes an entry).
-/// Units: `n` a number, `k` KiB written as bytes, `l` unsigned thousandths, `m` signed
-/// 32-bit thousandths, `s` nanoseconds written as seconds; uppercase for a counter, else a
-/// gauge.
-const FAMILIES: &str = "\
-Glnltelem_load1 1-minute load average.
-Hlnltelem_load5 5-minute load average.
-Ilnltelem_load15 15-minute load average.
-Jknltelem_memory_total_bytes Usable memory (MemTotal).
-Kknltelem_memory_free_bytes Unused memory (MemFree).
-Lknltelem_memory_available_bytes Memory available for new work without swapping \
-(MemAvailable).
-MSnltelem_cpu_seconds_total CPU time spent in each mode, summed over all CPUs.
-Fsnltelem_boot_uptime_seconds Time since boot, suspend included, when the snapshot was \
-taken.
-Esnltelem_snapshot_timestamp_seconds Wall-clock time of the snapshot, seconds since the \
-epoch.
-DNnltelem_network_receive_bytes_total Bytes received by the interface.
-ENnltelem_network_transmit_bytes_total Bytes transmitted by the interface.
-FNnltelem_network_receive_packets_total Packets received by the interface.
-GNnltelem_network_transmit_packets_total Packets transmitted by the interface.
-HNnltelem_network_receive_errs_total Receive errors of the interface.
-INnltelem_network_transmit_errs_total Transmit errors of the interface.
-JNnltelem_network_receive_drop_total Received packets the interface dropped.
-KNnltelem_network_transmit_drop_total Packets to transmit the interface dropped.
-Cnnltelem_network_oper_state RFC 2863 operational state of the interface \
-(IF_OPER_*: 6 = up, 2 = down).
-Bmnltelem_thermal_zone_celsius Temperature of the thermal zone.";
+// `FAMILIES_PACKED` and `FAMILIES_LEN`, from prometheus-families.txt (build.rs).
+include!(concat!(env!("OUT_DIR"), "/families.rs"));
 
-/// The families of [`FAMILIES`] that come once per snapshot.
+/// The families of prometheus-families.txt that come once per snapshot.
 const SYSTEM_FAMILIES: usize = 9;
 /// The family of the thermal zones (the last).
 const THERMAL: usize = 18;
@@ -75,19 +43,19 @@ const REGIONS: usize = THERMAL + 2 - SYSTEM_FAMILIES;
 /// within a 32-bit offset.
 const REGION: u64 = 1 << 24;
 
-/// A family of [`FAMILIES`].
-struct Family {
+/// A family of prometheus-families.txt.
+struct Family<'a> {
     /// Where its value is in a record.
     slot: usize,
-    /// Its unit letter, as in [`FAMILIES`].
+    /// Its unit letter, as in prometheus-families.txt.
     unit: u8,
     /// `NAME HELP`.
-    line: &'static str,
+    line: &'a str,
 }
 
-impl Family {
-    /// The family of a line of [`FAMILIES`].
-    fn new(line: &'static str) -> Self {
+impl<'a> Family<'a> {
+    /// The family of a line of prometheus-families.txt.
+    fn new(line: &'a str) -> Self {
         let b = line.as_bytes();
         Family {
             slot: usize::from(b.first().map_or(0, |s| s.wrapping_sub(b'@'))),
@@ -97,7 +65,7 @@ impl Family {
     }
 
     /// The family's name.
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &'a str {
         let end = self
             .line
             .bytes()
@@ -285,6 +253,9 @@ pub struct Textfile {
     scratch: Option<OwnedFd>,
     /// Bytes in each region of the scratch file.
     lens: [u64; REGIONS],
+    /// prometheus-families.txt, unpacked when the exporter starts (packed, the table is
+    /// half its size in the program; unpacked once, rendering costs no more).
+    families: [u8; FAMILIES_LEN],
     /// The snapshot being gathered and the part expected next.
     snapshot: Option<(u64, u32)>,
     thermal_zones: u32,
@@ -302,6 +273,7 @@ impl Textfile {
             temp: Fixed::new(),
             scratch: None,
             lens: [0; REGIONS],
+            families: [0; FAMILIES_LEN],
             snapshot: None,
             thermal_zones: 0,
             written: 0,
@@ -347,6 +319,7 @@ impl Textfile {
         w.byte(0);
         self.written = 0;
         self.dropped = 0;
+        crate::pack::unpack(b"", &FAMILIES_PACKED, &mut self.families);
         c_str(&self.temp)?;
         c_str(&self.path)?;
         Ok(())
@@ -361,7 +334,9 @@ impl Textfile {
         buf: &mut Fixed<LINE>,
     ) -> Result<(), TextfileError> {
         let fd = self.scratch.as_ref().ok_or(TextfileError::MissingPart)?;
-        for (i, line) in lines(FAMILIES).enumerate() {
+        // ASCII (build.rs checks it).
+        let families = core::str::from_utf8(&self.families).unwrap_or_default();
+        for (i, line) in lines(families).enumerate() {
             let system = i < SYSTEM_FAMILIES;
             let region = i.saturating_sub(SYSTEM_FAMILIES - 1);
             let (Some(len), true) = (self.lens.get_mut(region), first || !system) else {
@@ -532,6 +507,30 @@ pub(crate) mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    /// The packed table unpacks whole into what the exporter takes it for: the
+    /// once-per-snapshot families first, the thermal zones last, each line a slot, a unit
+    /// and a name (`_total` on the counters); and packing halves it.
+    #[test]
+    fn the_families_unpack_into_the_table_the_exporter_reads() {
+        let mut families = [0u8; FAMILIES_LEN];
+        let len = crate::pack::unpack(b"", &FAMILIES_PACKED, &mut families);
+        assert_eq!(len, FAMILIES_LEN);
+        assert!(FAMILIES_PACKED.len() * 2 <= FAMILIES_LEN);
+        let text = std::str::from_utf8(&families).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), THERMAL + 1);
+        assert!(!lines[SYSTEM_FAMILIES - 1].contains("_network_"));
+        assert!(lines[SYSTEM_FAMILIES].contains("_network_"));
+        assert!(lines[THERMAL].contains("_thermal_zone_"));
+        for line in lines {
+            let f = Family::new(line);
+            assert!((1..crate::decode::SLOTS).contains(&f.slot), "{line}");
+            assert!(b"nklmsNS".contains(&f.unit), "{line}");
+            assert!(f.name().starts_with("nltelem_"), "{line}");
+            assert_eq!(f.unit.is_ascii_uppercase(), f.name().ends_with("_total"));
+        }
     }
 
     #[test]
