@@ -110,12 +110,18 @@ impl<'a> Family<'a> {
         }
         w.byte(b' ');
         match self.unit.to_ascii_lowercase() {
-            b'k' => w.uint(v.saturating_mul(1024)),
-            // Loads x1000 come from a u32: within i64.
-            b'l' => w.milli(v as i64),
-            b'm' => w.milli(i64::from(v as u32 as i32)),
             b's' => seconds(w, v),
-            _ => w.uint(v),
+            // Loads x1000 come from a u32: within i64.
+            unit @ (b'l' | b'm') => w.milli(if unit == b'm' {
+                i64::from(v as u32 as i32)
+            } else {
+                v as i64
+            }),
+            unit => w.uint(if unit == b'k' {
+                v.saturating_mul(1024)
+            } else {
+                v
+            }),
         }
         w.byte(b'\n');
     }
@@ -147,6 +153,8 @@ fn seconds(w: &mut dyn Text, ns: u64) {
 /// Room for a path and its NUL: the same size as the MQTT topics (one instance of the
 /// buffer's code).
 type PathText = Fixed<{ super::TOPIC }>;
+// The next version's path is the textfile's (an `export` value) and 6 bytes more.
+const _: () = assert!(crate::config::MAX_VALUE + 6 <= super::TOPIC);
 
 /// The C string in `path` (the system calls take one: a `&str` would be copied into a
 /// stack buffer at each call).
@@ -283,15 +291,16 @@ impl Textfile {
 
     /// The exporter for `path` (built by value: for tests).
     #[cfg(test)]
-    pub fn new(path: &str) -> Result<Self, TextfileError> {
+    pub fn new(path: &str) -> Self {
         let mut t = Textfile::idle();
-        t.start(path)?;
-        Ok(t)
+        t.start(path);
+        t
     }
 
     /// Makes this the exporter for `path` (an absolute `*.prom` path, checked by the spec
     /// parser), in place; a previous one's snapshot is dropped first ([`Textfile::end`]).
-    pub fn start(&mut self, path: &str) -> Result<(), TextfileError> {
+    /// A path the system refuses shows when the textfile is written.
+    pub fn start(&mut self, path: &str) {
         self.end();
         // `name` starts with the last slash.
         let slash = path.bytes().rposition(|b| b == b'/').unwrap_or(0);
@@ -320,9 +329,6 @@ impl Textfile {
         self.written = 0;
         self.dropped = 0;
         crate::pack::unpack(b"", &FAMILIES_PACKED, &mut self.families);
-        c_str(&self.temp)?;
-        c_str(&self.path)?;
-        Ok(())
     }
 
     /// Renders this message's families into their regions of the scratch file: the
@@ -431,6 +437,7 @@ impl Textfile {
     /// Takes one sample message. Returns `Ok(true)` when it completed a snapshot and the
     /// textfile now holds it, `Ok(false)` when more parts are expected.
     /// `buf` is scratch space for the text on its way to the files.
+    // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
     pub fn sample(&mut self, s: &Sample<'_>, buf: &mut Fixed<LINE>) -> Result<bool, TextfileError> {
         // A message without part information is a whole snapshot.
@@ -537,7 +544,7 @@ pub(crate) mod tests {
     fn a_snapshot_becomes_a_complete_file_and_nothing_else_remains() {
         let dir = scratch_dir("one");
         let path = dir.join("nltelem.prom");
-        let mut t = Textfile::new(path.to_str().unwrap()).unwrap();
+        let mut t = Textfile::new(path.to_str().unwrap());
         let mut buf = [0u8; 512];
         let len = sample_bytes(&mut buf, 7, "wan \"0\"");
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
@@ -579,7 +586,7 @@ pub(crate) mod tests {
     fn a_missing_directory_is_made() {
         let dir = scratch_dir("mkdir");
         let path = dir.join("sub").join("n.prom");
-        let mut t = Textfile::new(path.to_str().unwrap()).unwrap();
+        let mut t = Textfile::new(path.to_str().unwrap());
         // Made when the exporter starts, not at each snapshot.
         assert!(dir.join("sub").is_dir());
         let mut buf = [0u8; 512];
@@ -599,7 +606,7 @@ pub(crate) mod tests {
         use nltelem_proto::attr::{netdev as nd, sample as k};
         let dir = scratch_dir("parts");
         let path = dir.join("p.prom");
-        let mut t = Textfile::new(path.to_str().unwrap()).unwrap();
+        let mut t = Textfile::new(path.to_str().unwrap());
         let part = |buf: &mut [u8], snapshot: u64, index: u32, last: bool, names: &[&str]| {
             let mut b = MsgBuilder::new(buf);
             b.begin(0x20, 0, 0, 0).unwrap();
@@ -663,7 +670,7 @@ pub(crate) mod tests {
         use nltelem_proto::attr::{cpu_times as ct, netdev as nd, sample as k, thermal_zone as tz};
         let dir = scratch_dir("full");
         let path = dir.join("full.prom");
-        let mut t = Textfile::new(path.to_str().unwrap()).unwrap();
+        let mut t = Textfile::new(path.to_str().unwrap());
         let mut buf = [0u8; 1024];
         let mut b = MsgBuilder::new(&mut buf[..]);
         b.begin(0x20, 0, 0, 0).unwrap();
@@ -723,7 +730,7 @@ pub(crate) mod tests {
         use nltelem_proto::attr::{netdev as nd, sample as k};
         let dir = scratch_dir("many");
         let path = dir.join("many.prom");
-        let mut t = Textfile::new(path.to_str().unwrap()).unwrap();
+        let mut t = Textfile::new(path.to_str().unwrap());
         let mut buf = [0u8; 8192];
         let mut b = MsgBuilder::new(&mut buf[..]);
         b.begin(0x20, 0, 0, 0).unwrap();
