@@ -39,7 +39,7 @@ const THERMAL: usize = 18;
 /// Regions of the scratch file: the once-per-snapshot families together, then one per
 /// other family.
 const REGIONS: usize = THERMAL + 2 - SYSTEM_FAMILIES;
-/// Room for a region: 16 MiB, some hundred thousand interfaces; ten of them stay well
+/// Room for a region: 16 MiB, over a hundred thousand interfaces; all the regions end well
 /// within a 32-bit offset.
 const REGION: u64 = 1 << 24;
 
@@ -198,8 +198,9 @@ fn write_at(fd: &OwnedFd, mut bytes: &[u8], at: &mut u64) -> Result<(), Textfile
 }
 
 /// Text written into the scratch file from an offset on, through a line-sized buffer, so
-/// that nothing of a snapshot is held in the agent's memory; the first failure is kept and
-/// reported by [`Region::finish`].
+/// that nothing of a snapshot is held in the agent's own memory (the scratch file's pages
+/// are the kernel's, as a tmpfs file's are); the first failure is kept and reported by
+/// [`Region::finish`].
 struct Region<'f> {
     fd: &'f OwnedFd,
     buf: &'f mut Fixed<LINE>,
