@@ -355,22 +355,23 @@ impl Textfile {
             // The header goes with a family's first sample: a family without any has none.
             let mut header = system || *len == 0;
             let thermal = i == THERMAL;
-            let key = if thermal { "zone" } else { "device" };
-            // The CPU times: a sample per mode, from the first CPU slot; any other family:
-            // one sample (the one empty word of "").
-            let cpu = f.slot == usize::from(attr::sample::CPU);
-            let (slot, modes) = if cpu {
-                (CPU_SLOT + 1, CPU_FIELDS)
-            } else {
-                (f.slot, "")
-            };
             let zones = &mut self.thermal_zones;
             let mut each = |r: &Rec<'_>| {
+                // The CPU times: a sample per mode, from the first CPU slot; any other
+                // family: one sample (the one empty word of "").
+                let cpu = f.slot == usize::from(attr::sample::CPU);
+                let (slot, modes) = if cpu {
+                    (CPU_SLOT + 1, CPU_FIELDS)
+                } else {
+                    (f.slot, "")
+                };
                 for (k, mode) in words(modes).enumerate() {
                     // An interface or zone without its name is left out.
                     let label = match (system, r.text) {
                         (true, _) => cpu.then_some(("mode", mode)),
-                        (false, Some(name)) => Some((key, name)),
+                        (false, Some(name)) => {
+                            Some((if thermal { "zone" } else { "device" }, name))
+                        }
                         (false, None) => return,
                     };
                     if let Some(v) = r.get(slot + k) {
