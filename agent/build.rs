@@ -7,7 +7,8 @@
 //! linker's default script instead (lld accepts `INSERT` only right after the `SECTIONS` it
 //! applies to, so an `INCLUDE defmt.x` wrapper does not work).
 //!
-//! It also packs the help texts (`help/*.txt`) into the format `src/pack.rs` unpacks.
+//! It also packs the help texts (`help/*.txt`) and the Prometheus exporter's families
+//! (`src/export/prometheus-families.txt`) into the format `src/pack.rs` unpacks.
 
 use std::env;
 use std::fmt::Write as _;
@@ -26,6 +27,7 @@ fn main() {
     let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets it"));
     pack_help(&dir.join("help"), &out);
+    pack_families(&dir.join("src/export/prometheus-families.txt"), &out);
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=defmt-elf.x");
     println!("cargo:rerun-if-changed=no-unwind.x");
@@ -128,6 +130,24 @@ fn pack_help(from: &Path, out: &Path) {
         bounds.len()
     );
     fs::write(out.join("help.rs"), rs).expect("OUT_DIR is writable");
+}
+
+/// Writes `families.rs`: `FAMILIES_PACKED`, the lines of `from` but its `#` comments
+/// (one a line, each ended by a newline but the last) packed without a dictionary, and
+/// `FAMILIES_LEN`, their length unpacked.
+fn pack_families(from: &Path, out: &Path) {
+    println!("cargo:rerun-if-changed={}", from.display());
+    let t = fs::read_to_string(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    assert!(t.is_ascii(), "{}: not ASCII", from.display());
+    let lines: Vec<&str> = t.lines().filter(|l| !l.starts_with('#')).collect();
+    let text = lines.join("\n");
+    let packed = pack(text.as_bytes(), 0);
+    let rs = format!(
+        "const FAMILIES_PACKED: [u8; {}] = {packed:?};\nconst FAMILIES_LEN: usize = {};\n",
+        packed.len(),
+        text.len()
+    );
+    fs::write(out.join("families.rs"), rs).expect("OUT_DIR is writable");
 }
 
 /// Shortest and longest back reference, and how far back one reaches (src/pack.rs).

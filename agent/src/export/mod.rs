@@ -422,7 +422,7 @@ impl Exporters {
             }
             #[cfg(feature = "prometheus")]
             Spec::Prometheus(p) => {
-                slot.textfile.start(p).ok()?;
+                slot.textfile.start(p);
                 Sink::Prometheus
             }
             #[cfg(feature = "mqtt")]

@@ -8,93 +8,64 @@
 //! collector refuses them).
 //!
 //! A large snapshot arrives in several messages, and the format wants all samples of a
-//! family together. The per-interface families are therefore gathered in one scratch file
-//! each while the parts arrive, and joined in family order when the last part is in. A
-//! snapshot with a missing part is dropped (and counted): the file keeps the previous one.
+//! family together. The families are therefore gathered while the parts arrive in one
+//! scratch file (a `memfd`: no name in the textfile's directory, gone when closed), each
+//! per-interface family in a region of its own (the file is sparse), headers included;
+//! when the last part is in, the kernel copies the regions in order into the temporary
+//! file. A snapshot with a missing part is dropped (and counted): the file keeps the
+//! previous one.
 
 use super::{escaped, LINE};
 use crate::config::{lines, words};
-use crate::decode::{Sample, CPU_FIELDS, CPU_SLOT};
+use crate::decode::{Rec, Sample, CPU_FIELDS, CPU_SLOT};
 use core::ffi::CStr;
-use heapless::String;
 use nlcore::text::{Fixed, Text};
 use nltelem_proto::attr;
 use rustix::fd::OwnedFd;
-use rustix::fs::{mkdirat, openat, renameat, sendfile, unlinkat, AtFlags, Mode, OFlags, CWD};
-use rustix::io::{write, Errno};
+use rustix::fs::{
+    memfd_create, mkdirat, openat, renameat, sendfile, unlinkat, AtFlags, MemfdFlags, Mode, OFlags,
+    CWD,
+};
+use rustix::io::{pwrite, Errno};
 
-/// Longest textfile path (the `export` value's limit).
-pub const MAX_PATH: usize = 96;
+// `FAMILIES_PACKED` and `FAMILIES_LEN`, from prometheus-families.txt (build.rs).
+include!(concat!(env!("OUT_DIR"), "/families.rs"));
 
-/// The per-interface and per-zone families, one a line: the slot of its value in the
-/// interface's or zone's record as a letter (`A` is 1, as in `decode::SAMPLE_FIELDS`), its
-/// unit, then `NAME HELP` (the name ends at the first space). The eight counters under
-/// node_exporter's names, then the operational state and the thermal zones (gauges). One
-/// string, as [`lines`] reads it, instead of a table of `&str` (16 bytes an entry).
-/// Units: `n` a number, `k` KiB written as bytes, `l` unsigned thousandths, `m` signed
-/// 32-bit thousandths, `s` nanoseconds written as seconds; uppercase for a counter, else a
-/// gauge.
-const FAMILIES: &str = "\
-DNnltelem_network_receive_bytes_total Bytes received by the interface.
-ENnltelem_network_transmit_bytes_total Bytes transmitted by the interface.
-FNnltelem_network_receive_packets_total Packets received by the interface.
-GNnltelem_network_transmit_packets_total Packets transmitted by the interface.
-HNnltelem_network_receive_errs_total Receive errors of the interface.
-INnltelem_network_transmit_errs_total Transmit errors of the interface.
-JNnltelem_network_receive_drop_total Received packets the interface dropped.
-KNnltelem_network_transmit_drop_total Packets to transmit the interface dropped.
-Cnnltelem_network_oper_state RFC 2863 operational state of the interface \
-(IF_OPER_*: 6 = up, 2 = down).
-Bmnltelem_thermal_zone_celsius Temperature of the thermal zone.";
-
-/// Scratch files, one per family of [`FAMILIES`].
-const SCRATCH: usize = 10;
-const SCRATCH_THERMAL: usize = 9;
-
-/// The families that come once per snapshot, as [`FAMILIES`] with the sample's slots:
-/// loads, memory, CPU times (the only counter, one sample per mode), clocks.
-const SYSTEM: &str = "\
-Glnltelem_load1 1-minute load average.
-Hlnltelem_load5 5-minute load average.
-Ilnltelem_load15 15-minute load average.
-Jknltelem_memory_total_bytes Usable memory (MemTotal).
-Kknltelem_memory_free_bytes Unused memory (MemFree).
-Lknltelem_memory_available_bytes Memory available for new work without swapping \
-(MemAvailable).
-MSnltelem_cpu_seconds_total CPU time spent in each mode, summed over all CPUs.
-Fsnltelem_boot_uptime_seconds Time since boot, suspend included, when the snapshot was \
-taken.
-Esnltelem_snapshot_timestamp_seconds Wall-clock time of the snapshot, seconds since the \
-epoch.";
-/// The families of [`SYSTEM`].
+/// The families of prometheus-families.txt that come once per snapshot.
 const SYSTEM_FAMILIES: usize = 9;
+/// The family of the thermal zones (the last).
+const THERMAL: usize = 18;
 
-/// A family of [`FAMILIES`] or [`SYSTEM`].
-struct Family {
+/// Regions of the scratch file: the once-per-snapshot families together, then one per
+/// other family.
+const REGIONS: usize = THERMAL + 2 - SYSTEM_FAMILIES;
+/// Room for a region: 16 MiB, over a hundred thousand interfaces; all the regions end well
+/// within a 32-bit offset.
+const REGION: u64 = 1 << 24;
+
+/// A family of prometheus-families.txt.
+struct Family<'a> {
     /// Where its value is in a record.
     slot: usize,
-    /// Its unit letter, as in [`FAMILIES`].
+    /// Its unit letter, as in prometheus-families.txt.
     unit: u8,
     /// `NAME HELP`.
-    line: &'static str,
+    line: &'a str,
 }
 
-/// Family `i` of [`FAMILIES`] or [`SYSTEM`] (empty past the end). Out of line, called once
-/// per family and snapshot part: iterators over the lines compiled to much more.
-#[inline(never)]
-fn family(list: &'static str, i: usize) -> Family {
-    let line = lines(list).nth(i).unwrap_or_default();
-    let b = line.as_bytes();
-    Family {
-        slot: usize::from(b.first().map_or(0, |s| s.wrapping_sub(b'@'))),
-        unit: b.get(1).copied().unwrap_or(b'n'),
-        line: line.get(2..).unwrap_or_default(),
+impl<'a> Family<'a> {
+    /// The family of a line of prometheus-families.txt.
+    fn new(line: &'a str) -> Self {
+        let b = line.as_bytes();
+        Family {
+            slot: usize::from(b.first().map_or(0, |s| s.wrapping_sub(b'@'))),
+            unit: b.get(1).copied().unwrap_or(b'n'),
+            line: line.get(2..).unwrap_or_default(),
+        }
     }
-}
 
-impl Family {
     /// The family's name.
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &'a str {
         let end = self
             .line
             .bytes()
@@ -139,12 +110,18 @@ impl Family {
         }
         w.byte(b' ');
         match self.unit.to_ascii_lowercase() {
-            b'k' => w.uint(v.saturating_mul(1024)),
-            // Loads x1000 come from a u32: within i64.
-            b'l' => w.milli(v as i64),
-            b'm' => w.milli(i64::from(v as u32 as i32)),
             b's' => seconds(w, v),
-            _ => w.uint(v),
+            // Loads x1000 come from a u32: within i64.
+            unit @ (b'l' | b'm') => w.milli(if unit == b'm' {
+                i64::from(v as u32 as i32)
+            } else {
+                v as i64
+            }),
+            unit => w.uint(if unit == b'k' {
+                v.saturating_mul(1024)
+            } else {
+                v
+            }),
         }
         w.byte(b'\n');
     }
@@ -173,48 +150,18 @@ fn seconds(w: &mut dyn Text, ns: u64) {
     w.bytes(&digits);
 }
 
-/// Writes the families that come once per snapshot (load, memory, CPU, clocks), each with
-/// its header when it has a sample.
-pub fn write_system(w: &mut dyn Text, s: &Sample<'_>) {
-    for i in 0..SYSTEM_FAMILIES {
-        let f = family(SYSTEM, i);
-        // The CPU times: a sample per mode, from the first CPU slot; any other family: one
-        // sample without a label (the one empty word of "").
-        let cpu = f.slot == usize::from(attr::sample::CPU);
-        let (first, modes) = if cpu {
-            (CPU_SLOT + 1, CPU_FIELDS)
-        } else {
-            (f.slot, "")
-        };
-        let mut header = true;
-        for (k, mode) in words(modes).enumerate() {
-            if let Some(v) = s.rec.get(first + k) {
-                if header {
-                    f.header(w);
-                    header = false;
-                }
-                f.sample(w, cpu.then_some(("mode", mode)), None, v);
-            }
-        }
-    }
-}
-
 /// Room for a path and its NUL: the same size as the MQTT topics (one instance of the
 /// buffer's code).
 type PathText = Fixed<{ super::TOPIC }>;
+// The next version's path is the textfile's (an `export` value) and 6 bytes more.
+const _: () = assert!(crate::config::MAX_VALUE + 6 <= super::TOPIC);
 
-/// The files of a textfile exporter (see [`Textfile::file`]).
-#[derive(Clone, Copy)]
-enum File {
-    Textfile,
-    Dir,
-    Temp,
-    Scratch(usize),
-}
-
-/// Where the last `/` of a path is (0 when there is none).
-fn last_slash(path: &str) -> usize {
-    path.bytes().rposition(|b| b == b'/').unwrap_or(0)
+/// The C string in `path` (the system calls take one: a `&str` would be copied into a
+/// stack buffer at each call).
+fn c_str(path: &PathText) -> Result<&CStr, TextfileError> {
+    path.get()
+        .and_then(|path| CStr::from_bytes_with_nul(path).ok())
+        .ok_or(TextfileError::TooLong)
 }
 
 /// What went wrong with the textfile.
@@ -224,7 +171,7 @@ pub enum TextfileError {
     Io(Errno),
     /// A part came out of order (one was lost): the snapshot is dropped.
     MissingPart,
-    /// The once-per-snapshot text did not fit its buffer.
+    /// A path or a family did not fit its room.
     TooLong,
 }
 
@@ -234,36 +181,42 @@ impl From<Errno> for TextfileError {
     }
 }
 
-fn write_all(fd: &OwnedFd, mut bytes: &[u8]) -> Result<(), Errno> {
+/// Writes all of `bytes` at `at` on in `fd`, moving `at` past them.
+fn write_at(fd: &OwnedFd, mut bytes: &[u8], at: &mut u64) -> Result<(), TextfileError> {
     while !bytes.is_empty() {
-        match write(fd, bytes) {
-            Ok(0) => return Err(Errno::IO),
-            Ok(n) => bytes = &bytes[n..],
+        match pwrite(fd, bytes, *at) {
+            Ok(0) => return Err(TextfileError::Io(Errno::IO)),
+            Ok(n) => {
+                *at += n as u64;
+                bytes = bytes.get(n..).unwrap_or_default();
+            }
             Err(Errno::INTR) => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(())
 }
 
-/// Text appended to a file through a line-sized buffer, so that nothing of a snapshot is
-/// held in memory; the first failure is kept and reported by [`FileText::finish`].
-struct FileText<'f> {
+/// Text written into the scratch file from an offset on, through a line-sized buffer, so
+/// that nothing of a snapshot is held in the agent's own memory (the scratch file's pages
+/// are the kernel's, as a tmpfs file's are); the first failure is kept and reported by
+/// [`Region::finish`].
+struct Region<'f> {
     fd: &'f OwnedFd,
     buf: &'f mut Fixed<LINE>,
-    /// Bytes written to the file.
-    written: u64,
+    /// Where the buffered bytes go.
+    at: u64,
     failed: Option<TextfileError>,
 }
 
-impl<'f> FileText<'f> {
-    /// Text for `fd` through `buf` (the exporters' line buffer, emptied here).
-    fn new(fd: &'f OwnedFd, buf: &'f mut Fixed<LINE>) -> Self {
+impl<'f> Region<'f> {
+    /// Text for `fd` from `at` on, through `buf` (the exporters' line buffer, emptied here).
+    fn new(fd: &'f OwnedFd, buf: &'f mut Fixed<LINE>, at: u64) -> Self {
         buf.clear();
-        FileText {
+        Region {
             fd,
             buf,
-            written: 0,
+            at,
             failed: None,
         }
     }
@@ -273,29 +226,23 @@ impl<'f> FileText<'f> {
             self.failed = match self.buf.get() {
                 // A piece longer than the buffer overflowed it.
                 None => Some(TextfileError::TooLong),
-                Some(bytes) => match write_all(self.fd, bytes) {
-                    Ok(()) => {
-                        self.written += bytes.len() as u64;
-                        None
-                    }
-                    Err(e) => Some(e.into()),
-                },
+                Some(bytes) => write_at(self.fd, bytes, &mut self.at).err(),
             };
         }
         self.buf.clear();
     }
 
-    /// Writes what is buffered; the bytes written in all, or the first failure.
+    /// Writes what is buffered; where the text ends, or the first failure.
     fn finish(mut self) -> Result<u64, TextfileError> {
         self.flush();
         match self.failed {
-            None => Ok(self.written),
+            None => Ok(self.at),
             Some(e) => Err(e),
         }
     }
 }
 
-impl Text for FileText<'_> {
+impl Text for Region<'_> {
     fn bytes(&mut self, bytes: &[u8]) {
         if bytes.len() > self.buf.room() {
             self.flush();
@@ -306,13 +253,18 @@ impl Text for FileText<'_> {
 
 /// The textfile exporter.
 pub struct Textfile {
-    path: String<MAX_PATH>,
-    scratch: [Option<OwnedFd>; SCRATCH],
-    /// Bytes in each scratch file.
-    scratch_len: [u64; SCRATCH],
-    /// The next version of the textfile, from the snapshot's first part to its last: the
-    /// once-per-snapshot families, then each scratch file under its family's header.
-    temp: Option<OwnedFd>,
+    /// The textfile, as a C string.
+    path: PathText,
+    /// Its next version `DIR/.NAME.tmp`, as a C string: renamed over the textfile when
+    /// complete.
+    temp: PathText,
+    /// The snapshot's scratch file, from its first part to its last.
+    scratch: Option<OwnedFd>,
+    /// Bytes in each region of the scratch file.
+    lens: [u64; REGIONS],
+    /// prometheus-families.txt, unpacked when the exporter starts (packed, the table is
+    /// half its size in the program; unpacked once, rendering costs no more).
+    families: [u8; FAMILIES_LEN],
     /// The snapshot being gathered and the part expected next.
     snapshot: Option<(u64, u32)>,
     thermal_zones: u32,
@@ -326,10 +278,11 @@ impl Textfile {
     /// An exporter not in use (all zero: it lives in the exporters' static slots).
     pub const fn idle() -> Self {
         Textfile {
-            path: String::new(),
-            scratch: [const { None }; SCRATCH],
-            scratch_len: [0; SCRATCH],
-            temp: None,
+            path: Fixed::new(),
+            temp: Fixed::new(),
+            scratch: None,
+            lens: [0; REGIONS],
+            families: [0; FAMILIES_LEN],
             snapshot: None,
             thermal_zones: 0,
             written: 0,
@@ -339,182 +292,155 @@ impl Textfile {
 
     /// The exporter for `path` (built by value: for tests).
     #[cfg(test)]
-    pub fn new(path: &str) -> Result<Self, TextfileError> {
+    pub fn new(path: &str) -> Self {
         let mut t = Textfile::idle();
-        t.start(path)?;
-        Ok(t)
+        t.start(path);
+        t
     }
 
     /// Makes this the exporter for `path` (an absolute `*.prom` path, checked by the spec
-    /// parser), in place; files of a previous one are closed first ([`Textfile::end`]).
-    pub fn start(&mut self, path: &str) -> Result<(), TextfileError> {
+    /// parser), in place; a previous one's snapshot is dropped first ([`Textfile::end`]).
+    /// A path the system refuses shows when the textfile is written.
+    pub fn start(&mut self, path: &str) {
         self.end();
+        // `name` starts with the last slash.
+        let slash = path.bytes().rposition(|b| b == b'/').unwrap_or(0);
+        let (dir, name) = path.split_at_checked(slash).unwrap_or_default();
+        let temp = &mut self.temp;
+        temp.clear();
+        temp.text().str(dir);
+        temp.text().byte(0);
+        // The directory is on tmpfs and may not exist yet after a boot (OpenWrt's
+        // /var/prometheus): made here (one level), as the collector expects it. A failure
+        // shows when the textfile is written.
+        if let Ok(dir) = c_str(temp) {
+            let _ = mkdirat(CWD, dir, Mode::from_raw_mode(0o755));
+        }
+        temp.clear();
+        let w = temp.text();
+        w.str(dir);
+        w.str("/.");
+        w.str(name.get(1..).unwrap_or_default());
+        w.str(".tmp");
+        w.byte(0);
         self.path.clear();
-        self.path
-            .push_str(path)
-            .map_err(|_| TextfileError::TooLong)?;
-        self.scratch_len = [0; SCRATCH];
-        self.thermal_zones = 0;
+        let w = self.path.text();
+        w.str(path);
+        w.byte(0);
         self.written = 0;
         self.dropped = 0;
-        Ok(())
+        crate::pack::unpack(b"", &FAMILIES_PACKED, &mut self.families);
     }
 
-    /// One of the textfile's files, as the C string the system calls take (a `&str` would
-    /// be copied into a stack buffer at each call): the textfile, its directory, the next
-    /// version `DIR/.NAME.tmp` (renamed over the textfile when complete) or the scratch
-    /// file `DIR/.NAME.tmp.N` of family `N`.
-    fn file<'b>(&self, buf: &'b mut PathText, file: File) -> Result<&'b CStr, TextfileError> {
-        let slash = last_slash(&self.path);
-        let (dir, name) = self.path.split_at_checked(slash).unwrap_or_default();
-        buf.clear();
-        let w = buf.text();
-        match file {
-            File::Textfile => w.str(&self.path),
-            File::Dir => w.str(dir),
-            File::Temp | File::Scratch(_) => {
-                // `name` starts with the slash.
-                w.str(dir);
-                w.str("/.");
-                w.str(name.get(1..).unwrap_or_default());
-                w.str(".tmp");
-                if let File::Scratch(i) = file {
-                    // Fewer than ten scratch files: one digit.
-                    w.bytes(&[b'.', b'0' + i as u8]);
-                }
-            }
-        }
-        w.byte(0);
-        buf.get()
-            .and_then(|path| CStr::from_bytes_with_nul(path).ok())
-            .ok_or(TextfileError::TooLong)
-    }
-
-    /// Creates `file` empty (making the directory first when it is missing).
-    fn create(&self, file: File, flags: OFlags, mode: u32) -> Result<OwnedFd, TextfileError> {
-        let mut buf = PathText::new();
-        let path = self.file(&mut buf, file)?;
-        let open = || {
-            openat(
-                CWD,
-                path,
-                flags | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
-                Mode::from_raw_mode(mode),
-            )
-        };
-        Ok(match open() {
-            // The directory is on tmpfs and may not exist yet after a boot (OpenWrt's
-            // /var/prometheus): make it (one level), as the collector expects it.
-            Err(Errno::NOENT) => {
-                let mut dir = PathText::new();
-                match mkdirat(
-                    CWD,
-                    self.file(&mut dir, File::Dir)?,
-                    Mode::from_raw_mode(0o755),
-                ) {
-                    Ok(()) | Err(Errno::EXIST) => {}
-                    Err(e) => return Err(e.into()),
-                }
-                open()?
-            }
-            r => r?,
-        })
-    }
-
-    /// Starts a snapshot: the next version of the textfile with the system families in
-    /// it, empty scratch files.
-    // Out of line: the binary measured smaller than with it inlined.
-    #[inline(never)]
-    fn begin(&mut self, s: &Sample<'_>, buf: &mut Fixed<LINE>) -> Result<(), TextfileError> {
-        // Readable by the collector, which usually runs as another user.
-        let temp = self.create(File::Temp, OFlags::WRONLY, 0o644)?;
-        let mut out = FileText::new(&temp, buf);
-        write_system(&mut out, s);
-        out.finish()?;
-        self.temp = Some(temp);
-        for i in 0..SCRATCH {
-            self.scratch[i] = Some(self.create(File::Scratch(i), OFlags::RDWR, 0o600)?);
-            self.scratch_len[i] = 0;
-        }
-        self.thermal_zones = 0;
-        Ok(())
-    }
-
-    /// Appends this message's interfaces and zones to the scratch files.
-    fn gather(&mut self, s: &Sample<'_>, buf: &mut Fixed<LINE>) -> Result<(), TextfileError> {
-        for (i, (fd, len)) in self.scratch.iter().zip(&mut self.scratch_len).enumerate() {
-            let f = family(FAMILIES, i);
-            let fd = fd.as_ref().ok_or(TextfileError::MissingPart)?;
-            let mut out = FileText::new(fd, buf);
-            let thermal = i == SCRATCH_THERMAL;
-            let (nest, text, key) = if thermal {
-                (attr::sample::THERMAL, attr::thermal_zone::TYPE, "zone")
-            } else {
-                (attr::sample::NETDEV, attr::netdev::IFNAME, "device")
-            };
-            let zones = &mut self.thermal_zones;
-            s.nests(nest, text, &mut |r| {
-                if let (Some(name), Some(v)) = (r.text, r.get(f.slot)) {
-                    // Zones of the same type exist (two `acpitz`): the index tells them
-                    // apart.
-                    let index = thermal.then_some(*zones);
-                    f.sample(&mut out, Some((key, name)), index, v);
-                    *zones += u32::from(thermal);
-                }
-            });
-            *len += out.finish()?;
-        }
-        Ok(())
-    }
-
-    /// Appends the families to the next version of the textfile and renames it over the
-    /// textfile.
-    fn commit(&mut self, buf: &mut Fixed<LINE>) -> Result<(), TextfileError> {
-        let temp = self.temp.take().ok_or(TextfileError::MissingPart)?;
-        let mut out = FileText::new(&temp, buf);
-        for (i, (fd, &len)) in self.scratch.iter().zip(&self.scratch_len).enumerate() {
-            if len == 0 {
+    /// Renders this message's families into their regions of the scratch file: the
+    /// once-per-snapshot ones from the `first` part only.
+    fn gather(
+        &mut self,
+        s: &Sample<'_>,
+        first: bool,
+        buf: &mut Fixed<LINE>,
+    ) -> Result<(), TextfileError> {
+        let fd = self.scratch.as_ref().ok_or(TextfileError::MissingPart)?;
+        // ASCII (build.rs checks it).
+        let families = core::str::from_utf8(&self.families).unwrap_or_default();
+        for (i, line) in lines(families).enumerate() {
+            let system = i < SYSTEM_FAMILIES;
+            let region = i.saturating_sub(SYSTEM_FAMILIES - 1);
+            let (Some(len), true) = (self.lens.get_mut(region), first || !system) else {
                 continue;
+            };
+            let f = Family::new(line);
+            let base = region as u64 * REGION;
+            let mut out = Region::new(fd, buf, base + *len);
+            // The header goes with a family's first sample: a family without any has none.
+            let mut header = system || *len == 0;
+            let thermal = i == THERMAL;
+            let zones = &mut self.thermal_zones;
+            let mut each = |r: &Rec<'_>| {
+                // The CPU times: a sample per mode, from the first CPU slot; any other
+                // family: one sample (the one empty word of "").
+                let cpu = f.slot == usize::from(attr::sample::CPU);
+                let (slot, modes) = if cpu {
+                    (CPU_SLOT + 1, CPU_FIELDS)
+                } else {
+                    (f.slot, "")
+                };
+                for (k, mode) in words(modes).enumerate() {
+                    // An interface or zone without its name is left out.
+                    let label = match (system, r.text) {
+                        (true, _) => cpu.then_some(("mode", mode)),
+                        (false, Some(name)) => {
+                            Some((if thermal { "zone" } else { "device" }, name))
+                        }
+                        (false, None) => return,
+                    };
+                    if let Some(v) = r.get(slot + k) {
+                        if header {
+                            f.header(&mut out);
+                            header = false;
+                        }
+                        // Zones of the same type exist (two `acpitz`): the index tells them
+                        // apart.
+                        f.sample(&mut out, label, thermal.then_some(*zones), v);
+                        *zones += u32::from(thermal);
+                    }
+                }
+            };
+            if system {
+                each(&s.rec);
+            } else if thermal {
+                s.nests(attr::sample::THERMAL, attr::thermal_zone::TYPE, &mut each);
+            } else {
+                s.nests(attr::sample::NETDEV, attr::netdev::IFNAME, &mut each);
             }
-            family(FAMILIES, i).header(&mut out);
-            // The header goes first; the family's lines are copied by the kernel, file to
-            // file, without a buffer here.
-            out.flush();
-            let fd = fd.as_ref().ok_or(TextfileError::MissingPart)?;
-            let mut offset = 0u64;
-            while offset < len {
-                let want = usize::try_from(len - offset).unwrap_or(usize::MAX);
-                if sendfile(&temp, fd, Some(&mut offset), want)? == 0 {
+            *len = out.finish()? - base;
+            if *len > REGION {
+                return Err(TextfileError::TooLong);
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the regions in order into the next version of the textfile and renames it
+    /// over the textfile.
+    fn commit(&mut self) -> Result<(), TextfileError> {
+        let scratch = self.scratch.as_ref().ok_or(TextfileError::MissingPart)?;
+        // Readable by the collector, which usually runs as another user.
+        let temp = openat(
+            CWD,
+            c_str(&self.temp)?,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        )?;
+        let mut base = 0;
+        for &len in &self.lens {
+            // Copied by the kernel, file to file, without a buffer here.
+            let mut offset = base;
+            while offset < base + len {
+                // At most a region: within a usize.
+                let want = (base + len - offset) as usize;
+                if sendfile(&temp, scratch, Some(&mut offset), want)? == 0 {
                     return Err(TextfileError::Io(Errno::IO));
                 }
             }
+            base += REGION;
         }
-        out.finish()?;
         drop(temp);
-        let (mut from, mut to) = (PathText::new(), PathText::new());
-        let from = self.file(&mut from, File::Temp)?;
-        renameat(CWD, from, CWD, self.file(&mut to, File::Textfile)?)?;
+        renameat(CWD, c_str(&self.temp)?, CWD, c_str(&self.path)?)?;
         Ok(())
     }
 
-    /// Closes and removes the scratch files; closes an unfinished next version (the next
-    /// snapshot starts it over; a failed one removes it).
+    /// Drops the snapshot being gathered: closes the scratch file, which goes with it.
     pub fn end(&mut self) {
-        self.temp = None;
-        let mut buf = PathText::new();
-        for i in 0..SCRATCH {
-            if self.scratch[i].take().is_some() {
-                if let Ok(path) = self.file(&mut buf, File::Scratch(i)) {
-                    let _ = unlinkat(CWD, path, AtFlags::empty());
-                }
-            }
-        }
+        self.scratch = None;
         self.snapshot = None;
     }
 
     /// Takes one sample message. Returns `Ok(true)` when it completed a snapshot and the
     /// textfile now holds it, `Ok(false)` when more parts are expected.
     /// `buf` is scratch space for the text on its way to the files.
+    // Out of line: the binary measured smaller than with it inlined.
+    #[inline(never)]
     pub fn sample(&mut self, s: &Sample<'_>, buf: &mut Fixed<LINE>) -> Result<bool, TextfileError> {
         // A message without part information is a whole snapshot.
         let snapshot = s.snapshot_seq().unwrap_or(0);
@@ -531,8 +457,8 @@ impl Textfile {
             Err(_) => {
                 self.dropped = self.dropped.saturating_add(1);
                 self.end();
-                let mut buf = PathText::new();
-                if let Ok(temp) = self.file(&mut buf, File::Temp) {
+                // A next version the failure cut short.
+                if let Ok(temp) = c_str(&self.temp) {
                     let _ = unlinkat(CWD, temp, AtFlags::empty());
                 }
             }
@@ -552,16 +478,17 @@ impl Textfile {
             if self.snapshot.is_some() {
                 // The previous snapshot never got its last part.
                 self.dropped = self.dropped.saturating_add(1);
-                self.end();
             }
-            self.begin(s, buf)?;
+            self.scratch = Some(memfd_create(c"nltelem-prom", MemfdFlags::CLOEXEC)?);
+            self.lens = [0; REGIONS];
+            self.thermal_zones = 0;
         } else if self.snapshot != Some((snapshot, part)) {
             return Err(TextfileError::MissingPart);
         }
         self.snapshot = Some((snapshot, part.saturating_add(1)));
-        self.gather(s, buf)?;
+        self.gather(s, part == 0, buf)?;
         if last {
-            self.commit(buf)?;
+            self.commit()?;
             return Ok(true);
         }
         Ok(false)
@@ -591,11 +518,35 @@ pub(crate) mod tests {
         dir
     }
 
+    /// The packed table unpacks whole into what the exporter takes it for: the
+    /// once-per-snapshot families first, the thermal zones last, each line a slot, a unit
+    /// and a name (`_total` on the counters); and packing halves it.
+    #[test]
+    fn the_families_unpack_into_the_table_the_exporter_reads() {
+        let mut families = [0u8; FAMILIES_LEN];
+        let len = crate::pack::unpack(b"", &FAMILIES_PACKED, &mut families);
+        assert_eq!(len, FAMILIES_LEN);
+        assert!(FAMILIES_PACKED.len() * 2 <= FAMILIES_LEN);
+        let text = std::str::from_utf8(&families).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), THERMAL + 1);
+        assert!(!lines[SYSTEM_FAMILIES - 1].contains("_network_"));
+        assert!(lines[SYSTEM_FAMILIES].contains("_network_"));
+        assert!(lines[THERMAL].contains("_thermal_zone_"));
+        for line in lines {
+            let f = Family::new(line);
+            assert!((1..crate::decode::SLOTS).contains(&f.slot), "{line}");
+            assert!(b"nklmsNS".contains(&f.unit), "{line}");
+            assert!(f.name().starts_with("nltelem_"), "{line}");
+            assert_eq!(f.unit.is_ascii_uppercase(), f.name().ends_with("_total"));
+        }
+    }
+
     #[test]
     fn a_snapshot_becomes_a_complete_file_and_nothing_else_remains() {
         let dir = scratch_dir("one");
         let path = dir.join("nltelem.prom");
-        let mut t = Textfile::new(path.to_str().unwrap()).unwrap();
+        let mut t = Textfile::new(path.to_str().unwrap());
         let mut buf = [0u8; 512];
         let len = sample_bytes(&mut buf, 7, "wan \"0\"");
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
@@ -637,7 +588,9 @@ pub(crate) mod tests {
     fn a_missing_directory_is_made() {
         let dir = scratch_dir("mkdir");
         let path = dir.join("sub").join("n.prom");
-        let mut t = Textfile::new(path.to_str().unwrap()).unwrap();
+        let mut t = Textfile::new(path.to_str().unwrap());
+        // Made when the exporter starts, not at each snapshot.
+        assert!(dir.join("sub").is_dir());
         let mut buf = [0u8; 512];
         let len = sample_bytes(&mut buf, 1, "eth0");
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
@@ -655,7 +608,7 @@ pub(crate) mod tests {
         use nltelem_proto::attr::{netdev as nd, sample as k};
         let dir = scratch_dir("parts");
         let path = dir.join("p.prom");
-        let mut t = Textfile::new(path.to_str().unwrap()).unwrap();
+        let mut t = Textfile::new(path.to_str().unwrap());
         let part = |buf: &mut [u8], snapshot: u64, index: u32, last: bool, names: &[&str]| {
             let mut b = MsgBuilder::new(buf);
             b.begin(0x20, 0, 0, 0).unwrap();
@@ -719,7 +672,7 @@ pub(crate) mod tests {
         use nltelem_proto::attr::{cpu_times as ct, netdev as nd, sample as k, thermal_zone as tz};
         let dir = scratch_dir("full");
         let path = dir.join("full.prom");
-        let mut t = Textfile::new(path.to_str().unwrap()).unwrap();
+        let mut t = Textfile::new(path.to_str().unwrap());
         let mut buf = [0u8; 1024];
         let mut b = MsgBuilder::new(&mut buf[..]);
         b.begin(0x20, 0, 0, 0).unwrap();
@@ -779,7 +732,7 @@ pub(crate) mod tests {
         use nltelem_proto::attr::{netdev as nd, sample as k};
         let dir = scratch_dir("many");
         let path = dir.join("many.prom");
-        let mut t = Textfile::new(path.to_str().unwrap()).unwrap();
+        let mut t = Textfile::new(path.to_str().unwrap());
         let mut buf = [0u8; 8192];
         let mut b = MsgBuilder::new(&mut buf[..]);
         b.begin(0x20, 0, 0, 0).unwrap();
