@@ -11,10 +11,10 @@
 use crate::accounting::Counters;
 use crate::config::name_of;
 use crate::decode::{
-    narrow, pack, packed_len, Event, Netdev, Rec, Sample, Stats, Table, EVENT, NETDEV, SAME,
-    SAMPLE, STATS, THERMAL,
+    narrow, pack, packed_len, Event, ModuleConfig, Netdev, Rec, Sample, Stats, Table, CONFIG,
+    EVENT, NETDEV, SAME, SAMPLE, STATS, THERMAL,
 };
-use crate::settings::{self, ModuleSettings, SETTINGS, SETTING_KEYS, SOURCES_NAMED, SOURCE_NAMES};
+use crate::settings::{SOURCES_NAMED, SOURCE_NAMES};
 use nlcore::text::Text;
 use nltelem_proto::attr;
 
@@ -241,6 +241,15 @@ impl<'w> Out<'w> {
                 // InfluxDB's integers are signed: a value above `i64::MAX` is written as
                 // `i64::MAX`.
                 (_, Some(v)) if lp => Value::Int(i64::try_from(v).unwrap_or(i64::MAX)),
+                // Past the line protocol's arms: no line-protocol table has these kinds,
+                // and its per-sample walk does not test for them.
+                (b'd', Some(v)) => Value::Int(i64::from(v as u32 as i32)),
+                // Names for people, the mask for scripts.
+                (b'n', Some(v)) if self.mode == Mode::Text => {
+                    self.key(name);
+                    source_names(self.w, narrow(v));
+                    continue;
+                }
                 (_, Some(v)) => {
                     self.key(name);
                     self.w.uint(v);
@@ -402,22 +411,10 @@ pub fn stats(w: &mut dyn Text, s: &Stats<'_>, style: Style) {
 }
 
 /// The module's configuration (`nltelem get config`); ends with a newline.
-pub fn module_config(w: &mut dyn Text, c: &ModuleSettings, style: Style) {
+pub fn module_config(w: &mut dyn Text, c: &ModuleConfig<'_>, style: Style) {
     let mut o = out(w, style);
     o.open("config", Some("config"));
-    // Each name by its number (`name_of`, out of line): smaller than a `words` iterator
-    // inlined here.
-    for i in 0..SETTINGS {
-        let Some(v) = c.nth(i) else { continue };
-        o.key(name_of(SETTING_KEYS, i as u32).as_bytes());
-        match i {
-            // Names for people, the mask for scripts.
-            settings::SOURCES if !o.json() => source_names(o.w, v as u32),
-            // The signed setting comes as its 32-bit pattern.
-            settings::TEMP => o.w.int(i64::from(v as u32 as i32)),
-            _ => o.w.uint(v),
-        }
-    }
+    o.fields(CONFIG, c);
     o.close_line();
 }
 
@@ -644,12 +641,12 @@ mod tests {
 
     #[test]
     fn config_text_and_json() {
-        let mut c = ModuleSettings::default();
+        let mut c = Rec::default();
         for (i, v) in [100, 0x1f | 0x200, 4000, 1024, -5i32 as u32 as u64, 3000]
             .into_iter()
             .enumerate()
         {
-            c.put_nth(i, v);
+            c.put(i + 1, v);
         }
         let (text, json) = both(|w, style| module_config(w, &c, style));
         assert_eq!(
@@ -666,7 +663,7 @@ mod tests {
                 "\n"
             )
         );
-        let (text, json) = both(|w, style| module_config(w, &ModuleSettings::default(), style));
+        let (text, json) = both(|w, style| module_config(w, &Rec::default(), style));
         assert_eq!(
             (text.as_str(), json.as_str()),
             ("config\n", "{\"type\":\"config\"}\n")
