@@ -206,13 +206,14 @@ impl<'w> Out<'w> {
                 }
                 (b'L', _) => {
                     // Text only: the three loads after one name, `-` for one missing.
-                    let loads = [v, rec.get(slot + 1), rec.get(slot + 2)];
-                    if loads.iter().any(Option::is_some) {
+                    // Read where they are written: an array of the three was 48 bytes
+                    // built, and its code.
+                    if (slot..slot + 3).any(|s| rec.get(s).is_some()) {
                         self.w.byte(b' ');
                         self.w.bytes(name);
-                        for l in loads {
+                        for s in slot..slot + 3 {
                             self.w.byte(b' ');
-                            match l {
+                            match rec.get(s) {
                                 // Loads x1000 come from a u32: within i64.
                                 Some(l) => self.w.milli(l as i64),
                                 None => self.w.byte(b'-'),
