@@ -411,13 +411,13 @@ impl Agent<'_> {
                     change = Some(FamilyChange::Appeared);
                     continue;
                 };
+                // The name compared once, then the command.
                 match CtrlFamily::parse(&msg) {
-                    Some(f) if f.name == name && f.cmd == CTRL_CMD_NEWFAMILY => {
-                        change = Some(FamilyChange::Appeared)
-                    }
-                    Some(f) if f.name == name && f.cmd == CTRL_CMD_DELFAMILY => {
-                        change = Some(FamilyChange::Disappeared)
-                    }
+                    Some(f) if f.name == name => match f.cmd {
+                        CTRL_CMD_NEWFAMILY => change = Some(FamilyChange::Appeared),
+                        CTRL_CMD_DELFAMILY => change = Some(FamilyChange::Disappeared),
+                        _ => {}
+                    },
                     _ => {}
                 }
             }
