@@ -421,29 +421,24 @@ pub fn module_config(w: &mut dyn Text, c: &ModuleConfig<'_>, style: Style) {
 
 /// Appends a source mask as names joined by `,` (unknown bits in hex, `none` for 0).
 pub fn source_names(w: &mut dyn Text, mask: u32) {
-    let mut rest = mask;
-    let mut first = true;
+    // What goes before the next name: nothing before the first.
+    let mut sep = "";
     for i in 0..SOURCES_NAMED {
-        let bit = 1 << i;
-        if rest & bit != 0 {
-            if !first {
-                w.byte(b',');
-            }
+        if mask >> i & 1 != 0 {
+            w.str(sep);
             w.str(name_of(SOURCE_NAMES, i));
-            first = false;
-            rest &= !bit;
+            sep = ",";
         }
     }
-    if rest != 0 {
-        if !first {
-            w.byte(b',');
-        }
+    let unknown = mask >> SOURCES_NAMED << SOURCES_NAMED;
+    if unknown != 0 {
+        w.str(sep);
         w.str("0x");
-        let nibbles = (u32::BITS - rest.leading_zeros()).div_ceil(4);
+        let nibbles = (u32::BITS - unknown.leading_zeros()).div_ceil(4);
         for k in (0..nibbles).rev() {
-            w.byte(HEX[(rest >> (k * 4) & 15) as usize]);
+            w.byte(HEX[(unknown >> (k * 4) & 15) as usize]);
         }
-    } else if first {
+    } else if mask == 0 {
         w.str("none");
     }
 }
