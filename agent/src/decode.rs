@@ -287,10 +287,8 @@ impl Default for Sample<'_> {
 impl<'a> Sample<'a> {
     /// Reads a sample's attributes.
     pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
-        Ok(Sample {
-            rec: parse(&policy::SAMPLE, attrs.clone(), NONE, attr::sample::CPU)?,
-            attrs,
-        })
+        parse(&policy::SAMPLE, attrs.clone(), NONE, attr::sample::CPU)
+            .map(|rec| Sample { rec, attrs })
     }
 
     /// Per-group sequence number of the message.
@@ -340,9 +338,7 @@ pub struct Event<'a> {
 impl<'a> Event<'a> {
     /// Reads an event's attributes.
     pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
-        Ok(Event {
-            rec: parse(&policy::EVENT, attrs, attr::event::IFNAME, NONE)?,
-        })
+        parse(&policy::EVENT, attrs, attr::event::IFNAME, NONE).map(|rec| Event { rec })
     }
 
     /// Per-group sequence number.
@@ -393,10 +389,7 @@ pub const STATS: Table = &pack::<{ packed_len(STATS_FIELDS) }>(STATS_FIELDS);
 impl<'a> Stats<'a> {
     /// Reads a `GET_STATS` reply's attributes.
     pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
-        Ok(Stats {
-            rec: parse(&policy::STATS, attrs.clone(), NONE, NONE)?,
-            attrs,
-        })
+        parse(&policy::STATS, attrs.clone(), NONE, NONE).map(|rec| Stats { rec, attrs })
     }
 
     /// Calls `f` with each failed-broadcast count: `errno_count::*` by slot.
