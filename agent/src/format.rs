@@ -228,7 +228,7 @@ impl<'w> Out<'w> {
                 },
                 (_, None) => continue,
                 (b'i', Some(v)) => Value::Int(v as i64),
-                (b'm', Some(v)) => Value::Int(i64::from(v as u32 as i32)),
+                (b'm' | b'd', Some(v)) => Value::Int(i64::from(v as u32 as i32)),
                 // A name in text and JSON, a number in the line protocol (but thresholds).
                 (b'o' | b't', Some(v)) if !lp => Value::Str(name_of(
                     if kind == b'o' {
@@ -242,10 +242,8 @@ impl<'w> Out<'w> {
                 // InfluxDB's integers are signed: a value above `i64::MAX` is written as
                 // `i64::MAX`.
                 (_, Some(v)) if lp => Value::Int(i64::try_from(v).unwrap_or(i64::MAX)),
-                // Past the line protocol's arms: no line-protocol table has these kinds,
-                // and its per-sample walk does not test for them.
-                (b'd', Some(v)) => Value::Int(i64::from(v as u32 as i32)),
-                // Names for people, the mask for scripts.
+                // Names for people, the mask for scripts (no line-protocol table has
+                // this kind).
                 (b'n', Some(v)) if self.mode == Mode::Text => {
                     self.key(name);
                     source_names(self.w, narrow(v));
