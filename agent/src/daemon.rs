@@ -610,14 +610,21 @@ impl Agent<'_> {
             route,
             cmd::HEARTBEAT,
             &|b| {
-                let counts = [
-                    (attr::heartbeat::RECEIVED, c.received),
-                    (attr::heartbeat::LOST, c.lost),
-                    (attr::heartbeat::EXPORTED, c.exported),
-                    (attr::heartbeat::OVERRUNS, c.overruns),
-                    (attr::heartbeat::EXPORT_ERRORS, c.export_errors),
+                use attr::heartbeat as h;
+                // The attributes as constant data, the values beside them: pairs built
+                // on the stack took a store for each attribute too.
+                const KINDS: [u16; 5] = [
+                    h::RECEIVED,
+                    h::LOST,
+                    h::EXPORTED,
+                    h::OVERRUNS,
+                    h::EXPORT_ERRORS,
                 ];
-                counts.iter().try_for_each(|&(kind, n)| b.put_u64(kind, n))
+                let counts = [c.received, c.lost, c.exported, c.overruns, c.export_errors];
+                KINDS
+                    .iter()
+                    .zip(counts)
+                    .try_for_each(|(&kind, n)| b.put_u64(kind, n))
             },
             replies,
             &mut conn::ignore_reply,
