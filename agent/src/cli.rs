@@ -243,10 +243,11 @@ pub fn parse<'a>(args: &[&'a str], inv: &mut Invocation<'a>) -> Result<(), Usage
         Topic::Monitor => Command::Monitor,
         Topic::Dump => Command::Dump,
         Topic::Status => Command::Status,
-        // `set` becomes Command::Set at the end, with its settings.
+        // A `set`'s settings are gathered in place, in the command: gathered in a local,
+        // they were copied into it at the end.
+        Topic::Set => Command::Set(ModuleSettings::default()),
         _ => Command::GetSample,
     };
-    let mut settings = ModuleSettings::default();
     let mut positional = 0usize;
     let mut args = rest.iter();
     while let Some(&arg) = args.next() {
@@ -259,15 +260,15 @@ pub fn parse<'a>(args: &[&'a str], inv: &mut Invocation<'a>) -> Result<(), Usage
             Word::Json if topic != Topic::Run => inv.style = Style::Json,
             _ if is_option(arg) => return Err(UsageError::UnknownOption(arg)),
             w => {
-                match topic {
-                    Topic::Get if positional == 0 => {
-                        inv.command = match w {
+                match (topic, &mut inv.command) {
+                    (Topic::Get, command) if positional == 0 => {
+                        *command = match w {
                             Word::Sample => Command::GetSample,
                             Word::ConfigArg => Command::GetConfig,
                             _ => return Err(UsageError::Unexpected(arg)),
                         }
                     }
-                    Topic::Set => {
+                    (_, Command::Set(settings)) => {
                         let set = match split(arg, b'=') {
                             Some((key, value)) => settings.set(key, value),
                             None => Err(SettingError::UnknownKey),
@@ -288,11 +289,8 @@ pub fn parse<'a>(args: &[&'a str], inv: &mut Invocation<'a>) -> Result<(), Usage
             }
         }
     }
-    if topic == Topic::Set {
-        if settings.is_empty() {
-            return Err(UsageError::NothingToSet);
-        }
-        inv.command = Command::Set(settings);
+    if matches!(inv.command, Command::Set(settings) if settings.is_empty()) {
+        return Err(UsageError::NothingToSet);
     }
     Ok(())
 }

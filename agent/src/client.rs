@@ -4,7 +4,7 @@ use crate::conn;
 use crate::daemon::{c_path, read_config, wait};
 use crate::io::{self, Cause, Stdout};
 use crate::sys::{self, Buffers};
-use nlcore::sock::{Error, NlSocket};
+use nlcore::sock::Error;
 use nlcore::text::Text;
 use nlcore::AttrIter;
 use nltelem::cli::{exit, Command, Invocation};
@@ -31,10 +31,6 @@ fn load(path: Option<&str>, scratch: &mut [u8], into: &mut Config) -> Result<(),
         }
     };
     read_config(path, scratch, into)
-}
-
-fn connect(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), u8> {
-    conn::open_requests(config, buf).map_err(|e| say_conn(config, e))
 }
 
 /// Says why the module cannot be reached; the exit code.
@@ -108,14 +104,15 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
     if let Err(code) = load(inv.config, buf, &mut config) {
         return code;
     }
-    if *command == Command::Monitor {
-        return monitor(&config, style, buf, &mut bufs.out);
-    }
     let config = &config;
-    let (mut sock, route) = match connect(config, buf) {
-        Ok(c) => c,
-        Err(code) => return code,
+    // Every command asks through a request socket first (`monitor` its groups' ids).
+    let (mut sock, route) = match conn::open_requests(config, buf) {
+        Ok(opened) => opened,
+        Err(e) => return say_conn(config, e),
     };
+    if *command == Command::Monitor {
+        return monitor(config, &route, style, buf, &mut bufs.out);
+    }
     // What to ask, how to print the answer, and what a failure is called.
     let (ask, render, dump, failed): (u8, Render, bool, &str) = match command {
         Command::GetSample => (cmd::GET_SAMPLE, render_sample, false, "request failed"),
@@ -160,13 +157,10 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
     code
 }
 
-/// `nltelem monitor`: prints every sample and event until TERM/INT.
-fn monitor(config: &Config, style: Style, buf: &mut [u8], out: &mut Stdout) -> u8 {
-    let (_ctl, route) = match connect(config, buf) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let mut data = match conn::open_data(config, &route) {
+/// `nltelem monitor`: prints every sample and event until TERM/INT. The caller's request
+/// socket stays open meanwhile.
+fn monitor(config: &Config, route: &Route, style: Style, buf: &mut [u8], out: &mut Stdout) -> u8 {
+    let mut data = match conn::open_data(config, route) {
         Ok(s) => s,
         Err(e) => return say_conn(config, e),
     };
@@ -183,7 +177,7 @@ fn monitor(config: &Config, style: Style, buf: &mut [u8], out: &mut Stdout) -> u
         };
         if sig_ready {
             if let Some(sys::SIGTERM | sys::SIGINT) = sys::read_signal(signals.as_fd()) {
-                conn::leave(config, &route, &data);
+                conn::leave(config, route, &data);
                 out.flush();
                 return exit::OK;
             }

@@ -234,29 +234,7 @@ impl Agent<'_> {
     fn main_loop(&mut self, buf: &mut [u8; RECV_BUFFER], replies: &mut [u8]) -> u8 {
         let mut said_absent = false;
         loop {
-            let connected = conn::open_requests(&self.config, buf).and_then(|(ctl, route)| {
-                let data = conn::open_data(&self.config, &route)?;
-                Ok((ctl, data, route))
-            });
-            let mut end = match connected {
-                Ok((ctl, data, route)) => {
-                    said_absent = false;
-                    self.serve(ctl, data, route, buf, replies)
-                }
-                Err(e) => match conn::exit_code(&e) {
-                    exit::UNAVAILABLE => {
-                        if !said_absent {
-                            self.say_absent();
-                            said_absent = true;
-                        }
-                        self.wait_for_module(buf)
-                    }
-                    _ => End::Fatal(conn::say_unreachable(
-                        "cannot open the module's transport: ",
-                        &e,
-                    )),
-                },
-            };
+            let mut end = self.serve(&mut said_absent, buf, replies);
             if let End::Gone = end {
                 bump(&mut self.counters.module_lost, 1);
                 say(self.out, "module gone; waiting for it", &|_| {});
@@ -433,13 +411,13 @@ impl Agent<'_> {
                     change = Some(FamilyChange::Appeared);
                     continue;
                 };
+                // The name compared once, then the command.
                 match CtrlFamily::parse(&msg) {
-                    Some(f) if f.name == name && f.cmd == CTRL_CMD_NEWFAMILY => {
-                        change = Some(FamilyChange::Appeared)
-                    }
-                    Some(f) if f.name == name && f.cmd == CTRL_CMD_DELFAMILY => {
-                        change = Some(FamilyChange::Disappeared)
-                    }
+                    Some(f) if f.name == name => match f.cmd {
+                        CTRL_CMD_NEWFAMILY => change = Some(FamilyChange::Appeared),
+                        CTRL_CMD_DELFAMILY => change = Some(FamilyChange::Disappeared),
+                        _ => {}
+                    },
                     _ => {}
                 }
             }
@@ -447,15 +425,49 @@ impl Agent<'_> {
         change
     }
 
-    /// Serves one connection until it ends.
+    /// The module's transport could not be opened: waits for a module that is absent (said
+    /// once: `said_absent`), or gives up.
+    fn unreachable(&mut self, e: Error, said_absent: &mut bool, buf: &mut [u8]) -> End {
+        match conn::exit_code(&e) {
+            exit::UNAVAILABLE => {
+                if !*said_absent {
+                    self.say_absent();
+                    *said_absent = true;
+                }
+                self.wait_for_module(buf)
+            }
+            _ => End::Fatal(conn::say_unreachable(
+                "cannot open the module's transport: ",
+                &e,
+            )),
+        }
+    }
+
+    /// Connects and serves the connection until it ends (see [`unreachable`] for a
+    /// module that cannot be reached). The sockets are opened here, where they are used:
+    /// handed from the opening to the session, they were moved through a tuple and a
+    /// `Result` (copies, and their code).
+    ///
+    /// [`unreachable`]: Self::unreachable
     fn serve(
         &mut self,
-        mut ctl: NlSocket,
-        mut data: NlSocket,
-        route: Route,
+        said_absent: &mut bool,
         buf: &mut [u8; RECV_BUFFER],
         replies: &mut [u8],
     ) -> End {
+        let (mut ctl, route) = match conn::open_requests(&self.config, buf) {
+            Ok(opened) => opened,
+            Err(e) => return self.unreachable(e, said_absent, buf),
+        };
+        let mut data = match conn::open_data(&self.config, &route) {
+            Ok(data) => data,
+            Err(e) => {
+                // Closed before the wait, as it is of no use after it.
+                drop(ctl);
+                return self.unreachable(e, said_absent, buf);
+            }
+        };
+        *said_absent = false;
         self.telemetry.reset();
         self.events.reset();
         if let Some(end) = self.push_settings(&mut ctl, &route, replies) {
@@ -598,14 +610,21 @@ impl Agent<'_> {
             route,
             cmd::HEARTBEAT,
             &|b| {
-                let counts = [
-                    (attr::heartbeat::RECEIVED, c.received),
-                    (attr::heartbeat::LOST, c.lost),
-                    (attr::heartbeat::EXPORTED, c.exported),
-                    (attr::heartbeat::OVERRUNS, c.overruns),
-                    (attr::heartbeat::EXPORT_ERRORS, c.export_errors),
+                use attr::heartbeat as h;
+                // The attributes as constant data, the values beside them: pairs built
+                // on the stack took a store for each attribute too.
+                const KINDS: [u16; 5] = [
+                    h::RECEIVED,
+                    h::LOST,
+                    h::EXPORTED,
+                    h::OVERRUNS,
+                    h::EXPORT_ERRORS,
                 ];
-                counts.iter().try_for_each(|&(kind, n)| b.put_u64(kind, n))
+                let counts = [c.received, c.lost, c.exported, c.overruns, c.export_errors];
+                KINDS
+                    .iter()
+                    .zip(counts)
+                    .try_for_each(|(&kind, n)| b.put_u64(kind, n))
             },
             replies,
             &mut conn::ignore_reply,

@@ -4,7 +4,6 @@
 //! newer module are skipped.
 
 use crate::config::name_of;
-use crate::settings::ModuleSettings;
 use nlcore::{Attr, AttrIter, Error, Policy};
 use nltelem_proto::attr;
 use nltelem_proto::policy;
@@ -229,10 +228,12 @@ pub const fn pack<const N: usize>(spec: &str) -> [u8; N] {
 ///
 /// Kinds: `u`/`U` unsigned; `i` signed 64-bit; `m` signed 32-bit thousandths (`1.500` in
 /// text); `s`/`S` the record's text; `o` operstate, `t` transport, `h` threshold: a name in
-/// text and JSON, a number in the line protocol (but `h`, a string); `c` a CPU time (the
-/// first name is the line protocol's, the text's is it without `cpu_`); `F` a flag (text
-/// its name when set, JSON `true` or `false`); `L` the text's three loads from this slot
-/// on; `C` the CPU times' nest (the entries after it: a line of their own, a JSON object).
+/// text and JSON, a number in the line protocol (but `h`, a string); `n` a source mask
+/// (text its names, JSON the number) and `d` a signed 32-bit number, neither of them in a
+/// line-protocol table; `c` a CPU time (the first name is the line protocol's, the text's
+/// is it without `cpu_`); `F` a flag (text its name when set, JSON `true` or `false`); `L`
+/// the text's three loads from this slot on; `C` the CPU times' nest (the entries after
+/// it: a line of their own, a JSON object).
 /// [`pack`] turns each table into what the walker reads.
 pub const SAMPLE_FIELDS: &str = "Au seq Bu snapshot:snapshot_seq CU part DF last:last_part \
     EU time_ns:timestamp_ns Fu uptime_ns GL load: Gu :load1_milli Hu :load5_milli \
@@ -286,10 +287,8 @@ impl Default for Sample<'_> {
 impl<'a> Sample<'a> {
     /// Reads a sample's attributes.
     pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
-        Ok(Sample {
-            rec: parse(&policy::SAMPLE, attrs.clone(), NONE, attr::sample::CPU)?,
-            attrs,
-        })
+        parse(&policy::SAMPLE, attrs.clone(), NONE, attr::sample::CPU)
+            .map(|rec| Sample { rec, attrs })
     }
 
     /// Per-group sequence number of the message.
@@ -339,9 +338,7 @@ pub struct Event<'a> {
 impl<'a> Event<'a> {
     /// Reads an event's attributes.
     pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
-        Ok(Event {
-            rec: parse(&policy::EVENT, attrs, attr::event::IFNAME, NONE)?,
-        })
+        parse(&policy::EVENT, attrs, attr::event::IFNAME, NONE).map(|rec| Event { rec })
     }
 
     /// Per-group sequence number.
@@ -392,10 +389,7 @@ pub const STATS: Table = &pack::<{ packed_len(STATS_FIELDS) }>(STATS_FIELDS);
 impl<'a> Stats<'a> {
     /// Reads a `GET_STATS` reply's attributes.
     pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
-        Ok(Stats {
-            rec: parse(&policy::STATS, attrs.clone(), NONE, NONE)?,
-            attrs,
-        })
+        parse(&policy::STATS, attrs.clone(), NONE, NONE).map(|rec| Stats { rec, attrs })
     }
 
     /// Calls `f` with each failed-broadcast count: `errno_count::*` by slot.
@@ -404,16 +398,21 @@ impl<'a> Stats<'a> {
     }
 }
 
-/// The module's configuration (`GET_CONFIG` reply).
-pub fn parse_module_config(attrs: AttrIter<'_>) -> Result<ModuleSettings, Error> {
-    let r = parse(&policy::CONFIG, attrs, NONE, NONE)?;
-    let mut s = ModuleSettings::default();
-    for t in 0..SLOTS {
-        if let (Some(i), Some(v)) = (ModuleSettings::of_attr(t as u16), r.get(t)) {
-            s.put_nth(i, v);
-        }
-    }
-    Ok(s)
+/// The module's configuration (`GET_CONFIG` reply): `config::*` by slot, so the `i`th of
+/// `settings::SETTING_KEYS` in slot `i + 1`.
+pub type ModuleConfig<'a> = Rec<'a>;
+
+/// The module's settings, as [`SAMPLE_FIELDS`]: the names of `settings::SETTING_KEYS`;
+/// `sources` names in text, the mask in JSON; the temperature signed.
+pub const CONFIG_FIELDS: &str = "Au period_ms Bn sources Cu load1_milli_max \
+    Du mem_available_kib_min Ed temp_mdegc_max Fu watchdog_ms";
+
+/// [`CONFIG_FIELDS`] packed.
+pub const CONFIG: Table = &pack::<{ packed_len(CONFIG_FIELDS) }>(CONFIG_FIELDS);
+
+/// Reads a `GET_CONFIG` reply's attributes.
+pub fn parse_module_config(attrs: AttrIter<'_>) -> Result<ModuleConfig<'_>, Error> {
+    parse(&policy::CONFIG, attrs, NONE, NONE)
 }
 
 #[cfg(test)]
@@ -707,7 +706,7 @@ pub(crate) mod tests {
 
     #[test]
     fn module_settings_round_trip() {
-        let mut want = ModuleSettings::default();
+        let mut want = crate::settings::ModuleSettings::default();
         for (key, value) in [
             ("period_ms", "3600000"),
             ("sources", "load,thermal"),
@@ -724,7 +723,10 @@ pub(crate) mod tests {
         want.put(&mut b).unwrap();
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
-        assert_eq!(parse_module_config(msg.attrs(0).unwrap()), Ok(want));
+        let got = parse_module_config(msg.attrs(0).unwrap()).unwrap();
+        for i in 0..crate::settings::SETTINGS {
+            assert_eq!(got.get(i + 1), want.nth(i), "setting {i}");
+        }
         // A negative temperature from a module (not settable here) reads back as sent.
         let mut b = MsgBuilder::new(&mut buf[..]);
         b.begin(0x20, 0, 0, 0).unwrap();
@@ -733,6 +735,9 @@ pub(crate) mod tests {
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let got = parse_module_config(msg.attrs(0).unwrap()).unwrap();
-        assert_eq!(got.get("temp_mdegc_max"), Some(u64::from(-5i32 as u32)));
+        assert_eq!(
+            got.get(nltelem_proto::attr::config::TEMP_MDEGC_MAX.into()),
+            Some(u64::from(-5i32 as u32))
+        );
     }
 }

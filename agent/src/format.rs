@@ -11,10 +11,10 @@
 use crate::accounting::Counters;
 use crate::config::name_of;
 use crate::decode::{
-    narrow, pack, packed_len, Event, Netdev, Rec, Sample, Stats, Table, EVENT, NETDEV, SAME,
-    SAMPLE, STATS, THERMAL,
+    narrow, pack, packed_len, Event, ModuleConfig, Netdev, Rec, Sample, Stats, Table, CONFIG,
+    EVENT, NETDEV, SAME, SAMPLE, STATS, THERMAL,
 };
-use crate::settings::{self, ModuleSettings, SETTINGS, SETTING_KEYS, SOURCES_NAMED, SOURCE_NAMES};
+use crate::settings::{SOURCES_NAMED, SOURCE_NAMES};
 use nlcore::text::Text;
 use nltelem_proto::attr;
 
@@ -206,13 +206,14 @@ impl<'w> Out<'w> {
                 }
                 (b'L', _) => {
                     // Text only: the three loads after one name, `-` for one missing.
-                    let loads = [v, rec.get(slot + 1), rec.get(slot + 2)];
-                    if loads.iter().any(Option::is_some) {
+                    // Read where they are written: an array of the three was 48 bytes
+                    // built, and its code.
+                    if (slot..slot + 3).any(|s| rec.get(s).is_some()) {
                         self.w.byte(b' ');
                         self.w.bytes(name);
-                        for l in loads {
+                        for s in slot..slot + 3 {
                             self.w.byte(b' ');
-                            match l {
+                            match rec.get(s) {
                                 // Loads x1000 come from a u32: within i64.
                                 Some(l) => self.w.milli(l as i64),
                                 None => self.w.byte(b'-'),
@@ -227,7 +228,7 @@ impl<'w> Out<'w> {
                 },
                 (_, None) => continue,
                 (b'i', Some(v)) => Value::Int(v as i64),
-                (b'm', Some(v)) => Value::Int(i64::from(v as u32 as i32)),
+                (b'm' | b'd', Some(v)) => Value::Int(i64::from(v as u32 as i32)),
                 // A name in text and JSON, a number in the line protocol (but thresholds).
                 (b'o' | b't', Some(v)) if !lp => Value::Str(name_of(
                     if kind == b'o' {
@@ -241,6 +242,13 @@ impl<'w> Out<'w> {
                 // InfluxDB's integers are signed: a value above `i64::MAX` is written as
                 // `i64::MAX`.
                 (_, Some(v)) if lp => Value::Int(i64::try_from(v).unwrap_or(i64::MAX)),
+                // Names for people, the mask for scripts (no line-protocol table has
+                // this kind).
+                (b'n', Some(v)) if self.mode == Mode::Text => {
+                    self.key(name);
+                    source_names(self.w, narrow(v));
+                    continue;
+                }
                 (_, Some(v)) => {
                     self.key(name);
                     self.w.uint(v);
@@ -402,50 +410,33 @@ pub fn stats(w: &mut dyn Text, s: &Stats<'_>, style: Style) {
 }
 
 /// The module's configuration (`nltelem get config`); ends with a newline.
-pub fn module_config(w: &mut dyn Text, c: &ModuleSettings, style: Style) {
+pub fn module_config(w: &mut dyn Text, c: &ModuleConfig<'_>, style: Style) {
     let mut o = out(w, style);
     o.open("config", Some("config"));
-    // Each name by its number (`name_of`, out of line): smaller than a `words` iterator
-    // inlined here.
-    for i in 0..SETTINGS {
-        let Some(v) = c.nth(i) else { continue };
-        o.key(name_of(SETTING_KEYS, i as u32).as_bytes());
-        match i {
-            // Names for people, the mask for scripts.
-            settings::SOURCES if !o.json() => source_names(o.w, v as u32),
-            // The signed setting comes as its 32-bit pattern.
-            settings::TEMP => o.w.int(i64::from(v as u32 as i32)),
-            _ => o.w.uint(v),
-        }
-    }
+    o.fields(CONFIG, c);
     o.close_line();
 }
 
 /// Appends a source mask as names joined by `,` (unknown bits in hex, `none` for 0).
 pub fn source_names(w: &mut dyn Text, mask: u32) {
-    let mut rest = mask;
-    let mut first = true;
+    // What goes before the next name: nothing before the first.
+    let mut sep = "";
     for i in 0..SOURCES_NAMED {
-        let bit = 1 << i;
-        if rest & bit != 0 {
-            if !first {
-                w.byte(b',');
-            }
+        if mask >> i & 1 != 0 {
+            w.str(sep);
             w.str(name_of(SOURCE_NAMES, i));
-            first = false;
-            rest &= !bit;
+            sep = ",";
         }
     }
-    if rest != 0 {
-        if !first {
-            w.byte(b',');
-        }
+    let unknown = mask >> SOURCES_NAMED << SOURCES_NAMED;
+    if unknown != 0 {
+        w.str(sep);
         w.str("0x");
-        let nibbles = (u32::BITS - rest.leading_zeros()).div_ceil(4);
+        let nibbles = (u32::BITS - unknown.leading_zeros()).div_ceil(4);
         for k in (0..nibbles).rev() {
-            w.byte(HEX[(rest >> (k * 4) & 15) as usize]);
+            w.byte(HEX[(unknown >> (k * 4) & 15) as usize]);
         }
-    } else if first {
+    } else if mask == 0 {
         w.str("none");
     }
 }
@@ -644,12 +635,12 @@ mod tests {
 
     #[test]
     fn config_text_and_json() {
-        let mut c = ModuleSettings::default();
+        let mut c = Rec::default();
         for (i, v) in [100, 0x1f | 0x200, 4000, 1024, -5i32 as u32 as u64, 3000]
             .into_iter()
             .enumerate()
         {
-            c.put_nth(i, v);
+            c.put(i + 1, v);
         }
         let (text, json) = both(|w, style| module_config(w, &c, style));
         assert_eq!(
@@ -666,7 +657,7 @@ mod tests {
                 "\n"
             )
         );
-        let (text, json) = both(|w, style| module_config(w, &ModuleSettings::default(), style));
+        let (text, json) = both(|w, style| module_config(w, &Rec::default(), style));
         assert_eq!(
             (text.as_str(), json.as_str()),
             ("config\n", "{\"type\":\"config\"}\n")

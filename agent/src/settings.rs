@@ -48,11 +48,11 @@ pub const SOURCES_NAMED: u32 = 5;
 const RANGES: &str = "1..3600000  0..4294967295 0..18446744073709551615 0..200000 0..3600000";
 
 /// The position of `sources` in [`SETTING_KEYS`].
-pub const SOURCES: usize = 1;
+const SOURCES: usize = 1;
 /// The position of `mem_available_kib_min` (the one 8-byte setting).
 const MEM_AVAILABLE: usize = 3;
 /// The position of `temp_mdegc_max` (the one signed setting).
-pub const TEMP: usize = 4;
+const TEMP: usize = 4;
 /// The position of `watchdog_ms`, the last.
 const WATCHDOG: usize = 5;
 
@@ -91,12 +91,6 @@ impl ModuleSettings {
             *slot = v;
             self.given |= 1 << i;
         }
-    }
-
-    /// The position in [`SETTING_KEYS`] of the setting that attribute `attr` carries.
-    pub fn of_attr(attr: u16) -> Option<usize> {
-        let i = usize::from(attr).checked_sub(1)?;
-        (i <= WATCHDOG).then_some(i)
     }
 
     /// The `i`th setting of [`SETTING_KEYS`] as given, widened to 64 bits (the signed one
@@ -160,10 +154,16 @@ mod tests {
         assert_eq!(SETTING_KEYS.split(' ').count(), attrs.len());
         assert_eq!(SETTINGS, attrs.len());
         for (i, attr) in attrs.into_iter().enumerate() {
-            assert_eq!(ModuleSettings::of_attr(attr), Some(i));
+            assert_eq!(usize::from(attr), i + 1);
         }
-        assert_eq!(ModuleSettings::of_attr(a::PAD), None);
-        assert_eq!(ModuleSettings::of_attr(0), None);
+        // The configuration's rendering takes each setting from that slot, by its name.
+        for (i, key) in SETTING_KEYS.split(' ').enumerate() {
+            assert_eq!(
+                crate::decode::tests::slot_of(crate::decode::CONFIG_FIELDS, key),
+                Some(i + 1),
+                "{key}"
+            );
+        }
     }
 
     #[test]
