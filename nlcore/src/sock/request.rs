@@ -50,19 +50,20 @@ impl Mode {
     }
 }
 
-/// How an exchange ended well: the message that ended it, in the receive buffer, and the
-/// counts.
+/// How an exchange ended well: the bytes of the message that ended it, in the receive
+/// buffer, and the counts.
 struct End<'b> {
-    last: NlMsg<'b>,
+    last: &'b [u8],
     summary: DumpEnd,
 }
 
-/// Where the message that ended the reply lies in the receive buffer (the loop that finds
-/// it cannot hand out a borrow of the buffer it receives into again and again).
+/// How the reply ended, with the places in the receive buffer as offsets: the loop that
+/// finds them cannot hand out a borrow of the buffer it receives into again and again.
 struct Last {
-    start: usize,
-    len: usize,
-    interrupted: bool,
+    /// Where the message that ended the reply lies.
+    at: (usize, usize),
+    /// Its verdict: success, or the failure and where its ext-ack TLVs lie.
+    verdict: Result<(), (Error, (usize, usize))>,
     summary: DumpEnd,
 }
 
@@ -83,9 +84,10 @@ impl NlSocket {
         // What the exchange lets through is an ack: read once more for its header and
         // warnings (a few instructions once per request, and a lean exchange for callers
         // that need only success or the failure).
-        match Payload::parse(end.last)? {
+        let last = NlMsg::new_checked(end.last)?;
+        match Payload::parse(last)? {
             Payload::Ack(ack) => Ok(ack),
-            _ => Err(unexpected(&end.last).into()),
+            _ => Err(unexpected(&last).into()),
         }
     }
 
@@ -154,17 +156,22 @@ impl NlSocket {
             }
         };
         let buf: &'b [u8] = buf;
-        let bytes = buf.get(last.start..last.start + last.len).unwrap_or(&[]);
-        let end = End {
-            last: NlMsg::new_checked(bytes)?,
-            summary: last.summary,
-        };
-        conclude(&end.last, mode, last.interrupted)?;
-        Ok(end)
+        let at = |(start, len): (usize, usize)| buf.get(start..start + len).unwrap_or(&[]);
+        match last.verdict {
+            Ok(()) => Ok(End {
+                last: at(last.at),
+                summary: last.summary,
+            }),
+            Err((error, tlvs)) => Err(Failed {
+                error,
+                tlvs: at(tlvs),
+            }),
+        }
     }
 
     /// Receives the replies to request `seq`, handing the data messages to `on_data`, up
-    /// to the first message of type `NLMSG_ERROR` or `last_type`.
+    /// to the first message of type `NLMSG_ERROR` or `last_type`, and gives the verdict on
+    /// that message.
     fn receive_replies(
         &mut self,
         seq: u32,
@@ -209,10 +216,14 @@ impl NlSocket {
                 interrupted |= m.is_dump_interrupted();
                 let ty = m.ty();
                 if ty == NLMSG_ERROR || ty == last_type {
+                    // An empty slice may lie elsewhere (no TLVs): its offset wraps, and
+                    // it reads back as empty all the same.
+                    let at =
+                        |bytes: &[u8]| ((bytes.as_ptr() as usize).wrapping_sub(base), bytes.len());
                     return Ok(Last {
-                        start: m.bytes().as_ptr() as usize - base,
-                        len: m.bytes().len(),
-                        interrupted,
+                        at: at(m.bytes()),
+                        verdict: conclude(&m, last_type, interrupted)
+                            .map_err(|f| (f.error, at(f.tlvs))),
                         summary,
                     });
                 }
@@ -246,17 +257,17 @@ impl NlSocket {
     }
 }
 
-/// Whether `last`, the message that ended an exchange in `mode`, says success (the ack of
-/// a request, the `NLMSG_DONE` of a dump, not `interrupted`), or else the failure. One
-/// parser for requests and dumps: a program that sends both carries it once. The ext-ack
-/// TLVs are kept as bytes, read if and when the failure is described
-/// ([`Failed::ext_ack`]).
-fn conclude<'b>(last: &NlMsg<'b>, mode: Mode, interrupted: bool) -> Result<(), Failed<'b>> {
+/// Whether `last`, the message that ended a reply that `last_type` ends (see
+/// [`Mode::last_type`]), says success (the ack of a request, the `NLMSG_DONE` of a dump, not
+/// `interrupted`), or else the failure. One parser for requests and dumps: a program that
+/// sends both carries it once. The ext-ack TLVs are kept as bytes, read if and when the
+/// failure is described ([`Failed::ext_ack`]).
+fn conclude<'b>(last: &NlMsg<'b>, last_type: u16, interrupted: bool) -> Result<(), Failed<'b>> {
     let ending = Ending::parse(last).map_err(Error::Codec)?;
     let done = ending.request.is_none();
     let error = match ending.errno {
         // An ack ends a request; the DONE of an uninterrupted dump ends a dump.
-        0 if done != (mode == Mode::Dump) => unexpected(last),
+        0 if last.ty() != last_type => unexpected(last),
         0 if done && interrupted => Error::DumpInterrupted,
         0 => return Ok(()),
         errno => Error::Kernel { errno },
@@ -311,7 +322,8 @@ mod tests {
 
     /// [`conclude`] on the message of `len` bytes at the start of `buf`.
     fn verdict(buf: &[u8], len: usize, mode: Mode, interrupted: bool) -> Result<(), Failed<'_>> {
-        conclude(&NlMsg::new_checked(&buf[..len]).unwrap(), mode, interrupted)
+        let last = NlMsg::new_checked(&buf[..len]).unwrap();
+        conclude(&last, mode.last_type(), interrupted)
     }
 
     #[test]
