@@ -155,17 +155,19 @@ impl NlSocket {
                 return Err(e.into());
             }
         };
+        // The bytes that go out: the last message on success, else the failure's TLVs.
+        let ((start, len), error) = match last.verdict {
+            Ok(()) => (last.at, None),
+            Err((error, tlvs)) => (tlvs, Some(error)),
+        };
         let buf: &'b [u8] = buf;
-        let at = |(start, len): (usize, usize)| buf.get(start..start + len).unwrap_or(&[]);
-        match last.verdict {
-            Ok(()) => Ok(End {
-                last: at(last.at),
+        let bytes = buf.get(start..start + len).unwrap_or(&[]);
+        match error {
+            None => Ok(End {
+                last: bytes,
                 summary: last.summary,
             }),
-            Err((error, tlvs)) => Err(Failed {
-                error,
-                tlvs: at(tlvs),
-            }),
+            Some(error) => Err(Failed { error, tlvs: bytes }),
         }
     }
 
