@@ -194,7 +194,7 @@ fn receive_buffer_too_small_states_needed_size() {
     assert_eq!(
         rx.recv_from(&mut small).unwrap_err(),
         Error::Truncated {
-            size: msg.len(),
+            size: msg.len() as u32,
             capacity: 100
         }
     );
@@ -202,14 +202,14 @@ fn receive_buffer_too_small_states_needed_size() {
     assert_eq!(
         rx.recv_msg(&mut small).unwrap_err(),
         Error::Truncated {
-            size: msg.len(),
+            size: msg.len() as u32,
             capacity: 100
         }
     );
     let text = format!(
         "{}",
         Error::Truncated {
-            size: msg.len(),
+            size: msg.len() as u32,
             capacity: 100
         }
     );

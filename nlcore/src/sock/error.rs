@@ -23,12 +23,14 @@ pub enum Error {
         port: u32,
     },
     /// The datagram was larger than the receive buffer (`MSG_TRUNC`); its tail is lost.
-    /// Receive with at least `size` bytes.
+    /// Receive with at least `size` bytes. The sizes are `u32` (saturated; no datagram
+    /// is that large) so that the error fits in 12 bytes and results carrying it are
+    /// returned in registers.
     Truncated {
         /// The datagram's real size in bytes.
-        size: usize,
+        size: u32,
         /// The buffer's size in bytes.
-        capacity: usize,
+        capacity: u32,
     },
     /// The receive queue overflowed (`ENOBUFS`): messages were dropped before this read.
     /// The socket stays usable; [`NlSocket::overruns`](super::NlSocket::overruns) counts
@@ -73,6 +75,9 @@ pub enum Error {
     /// A received message is malformed, or a buffer too small to build one.
     Codec(crate::Error),
 }
+
+// What `Truncated`'s field types are for; a field that breaks it fails the build.
+const _: () = assert!(core::mem::size_of::<Error>() == 12);
 
 impl Error {
     /// The errno this error stands for, where there is one (`ENOBUFS` for
@@ -119,7 +124,7 @@ impl Error {
         let (n, a, b): (usize, u64, u64) = match *self {
             Error::Os(e) => (0, e as u64, 0),
             Error::AddrInUse { port } => (1, port.into(), 0),
-            Error::Truncated { size, capacity } => (2, size as u64, capacity as u64),
+            Error::Truncated { size, capacity } => (2, size.into(), capacity.into()),
             Error::Overrun => (3, 0, 0),
             Error::TimedOut => (4, 0, 0),
             Error::WouldBlock => (5, 0, 0),

@@ -37,11 +37,33 @@ enum Mode {
     Dump,
 }
 
-/// Where the message that ended an exchange lies in the receive buffer.
-struct End {
-    start: usize,
-    len: usize,
-    interrupted: bool,
+impl Mode {
+    /// The type besides `NLMSG_ERROR` that ends the reply (for a request, `NLMSG_ERROR`
+    /// again). The receive loop compares types with it rather than testing the mode: a
+    /// test of a value that the loop never changes had the compiler make a copy of the
+    /// whole loop for each mode.
+    fn last_type(self) -> u16 {
+        match self {
+            Mode::Ack => NLMSG_ERROR,
+            Mode::Dump => NLMSG_DONE,
+        }
+    }
+}
+
+/// How an exchange ended well: the bytes of the message that ended it, in the receive
+/// buffer, and the counts.
+struct End<'b> {
+    last: &'b [u8],
+    summary: DumpEnd,
+}
+
+/// How the reply ended, with the places in the receive buffer as offsets: the loop that
+/// finds them cannot hand out a borrow of the buffer it receives into again and again.
+struct Last {
+    /// Where the message that ended the reply lies.
+    at: (usize, usize),
+    /// Its verdict: success, or the failure and where its ext-ack TLVs lie.
+    verdict: Result<(), (Error, (usize, usize))>,
     summary: DumpEnd,
 }
 
@@ -58,13 +80,11 @@ impl NlSocket {
         buf: &'b mut [u8],
         mut on_data: impl FnMut(NlMsg<'_>) -> Result<(), Error>,
     ) -> Result<Ack<'b>, Failed<'b>> {
-        let mode = Mode::Ack;
-        let end = self.exchange(msg, NLM_F_REQUEST | NLM_F_ACK, mode, buf, &mut on_data)?;
-        conclude(buf, &end, mode)?;
-        // What `conclude` lets through is an ack: read once more for its header and
-        // warnings (a few instructions once per request, and a lean `conclude` for
-        // callers that need only success or the failure).
-        let last = end.message(buf)?;
+        let end = self.exchange(msg, Mode::Ack, buf, &mut on_data)?;
+        // What the exchange lets through is an ack: read once more for its header and
+        // warnings (a few instructions once per request, and a lean exchange for callers
+        // that need only success or the failure).
+        let last = NlMsg::new_checked(end.last)?;
         match Payload::parse(last)? {
             Payload::Ack(ack) => Ok(ack),
             _ => Err(unexpected(&last).into()),
@@ -85,10 +105,7 @@ impl NlSocket {
         buf: &'b mut [u8],
         mut on_data: impl FnMut(NlMsg<'_>) -> Result<(), Error>,
     ) -> Result<DumpEnd, Failed<'b>> {
-        let mode = Mode::Dump;
-        let end = self.exchange(msg, NLM_F_REQUEST | NLM_F_DUMP, mode, buf, &mut on_data)?;
-        conclude(buf, &end, mode)?;
-        Ok(end.summary)
+        Ok(self.exchange(msg, Mode::Dump, buf, &mut on_data)?.summary)
     }
 
     /// [`request`](Self::request), or [`dump`](Self::dump) when `dump` is set, for a caller
@@ -102,52 +119,68 @@ impl NlSocket {
         buf: &'b mut [u8],
         on_data: &mut dyn FnMut(NlMsg<'_>) -> Result<(), Error>,
     ) -> Result<(), Failed<'b>> {
-        let (flags, mode) = if dump {
-            (NLM_F_REQUEST | NLM_F_DUMP, Mode::Dump)
-        } else {
-            (NLM_F_REQUEST | NLM_F_ACK, Mode::Ack)
-        };
-        let end = self.exchange(msg, flags, mode, buf, on_data)?;
-        conclude(buf, &end, mode)
+        let mode = if dump { Mode::Dump } else { Mode::Ack };
+        self.exchange(msg, mode, buf, on_data).map(drop)
     }
 
-    /// The exchange behind [`request`](Self::request) and [`dump`](Self::dump). The
-    /// callback is a trait object, not a type parameter: one copy of the exchange serves
-    /// every caller (an instance per closure cost a program a kilobyte per call site).
+    /// The exchange behind [`request`](Self::request), [`dump`](Self::dump) and
+    /// [`ask`](Self::ask), to the verdict on the message that ended it. The callback is a
+    /// trait object, not a type parameter: one copy of the exchange serves every caller
+    /// (an instance per closure cost a program a kilobyte per call site).
     #[inline(never)]
-    fn exchange(
+    fn exchange<'b>(
         &mut self,
         msg: &mut [u8],
-        flags: u16,
         mode: Mode,
-        buf: &mut [u8],
+        buf: &'b mut [u8],
         on_data: &mut dyn FnMut(NlMsg<'_>) -> Result<(), Error>,
-    ) -> Result<End, Error> {
+    ) -> Result<End<'b>, Failed<'b>> {
+        let flags = match mode {
+            Mode::Ack => NLM_F_REQUEST | NLM_F_ACK,
+            Mode::Dump => NLM_F_REQUEST | NLM_F_DUMP,
+        };
         let seq = self.stamp(msg, flags)?;
         self.send(msg)?;
         // A socket that was never bound got its port from the kernel on this send; the
         // replies are addressed to it.
         self.learn_port()?;
-        match self.receive_replies(seq, mode, buf, on_data) {
+        let last = match self.receive_replies(seq, mode.last_type(), buf, on_data) {
+            Ok(last) => last,
             // Nothing (more) came: nothing to clean up.
-            Err(e @ (Error::TimedOut | Error::WouldBlock)) => Err(e),
+            Err(e @ (Error::TimedOut | Error::WouldBlock)) => return Err(e.into()),
             // Given up midway: drop what is still queued for this exchange so that the next
             // request does not read stale replies. The first error is the one to report.
             Err(e) => {
                 let _ = self.drain(MAX_SKIPPED_DATAGRAMS);
-                Err(e)
+                return Err(e.into());
             }
-            Ok(end) => Ok(end),
+        };
+        // The bytes that go out: the last message on success, else the failure's TLVs.
+        let ((start, len), error) = match last.verdict {
+            Ok(()) => (last.at, None),
+            Err((error, tlvs)) => (tlvs, Some(error)),
+        };
+        let buf: &'b [u8] = buf;
+        let bytes = buf.get(start..start + len).unwrap_or(&[]);
+        match error {
+            None => Ok(End {
+                last: bytes,
+                summary: last.summary,
+            }),
+            Some(error) => Err(Failed { error, tlvs: bytes }),
         }
     }
 
+    /// Receives the replies to request `seq`, handing the data messages to `on_data`, up
+    /// to the first message of type `NLMSG_ERROR` or `last_type`, and gives the verdict on
+    /// that message.
     fn receive_replies(
         &mut self,
         seq: u32,
-        mode: Mode,
+        last_type: u16,
         buf: &mut [u8],
         on_data: &mut dyn FnMut(NlMsg<'_>) -> Result<(), Error>,
-    ) -> Result<End, Error> {
+    ) -> Result<Last, Error> {
         let base = buf.as_ptr() as usize;
         let mut summary = DumpEnd::default();
         let mut interrupted = false;
@@ -183,24 +216,27 @@ impl NlSocket {
                     });
                 }
                 interrupted |= m.is_dump_interrupted();
-                let ends = match m.ty() {
-                    NLMSG_NOOP => false,
-                    NLMSG_ERROR => true,
-                    NLMSG_DONE => mode == Mode::Dump,
+                let ty = m.ty();
+                if ty == NLMSG_ERROR || ty == last_type {
+                    // An empty slice may lie elsewhere (no TLVs): its offset wraps, and
+                    // it reads back as empty all the same.
+                    let at =
+                        |bytes: &[u8]| ((bytes.as_ptr() as usize).wrapping_sub(base), bytes.len());
+                    return Ok(Last {
+                        at: at(m.bytes()),
+                        verdict: conclude(&m, last_type, interrupted)
+                            .map_err(|f| (f.error, at(f.tlvs))),
+                        summary,
+                    });
+                }
+                match ty {
+                    // A request's multipart reply ends with a DONE before the ack.
+                    NLMSG_NOOP | NLMSG_DONE => {}
                     NLMSG_OVERRUN => return Err(self.count_overrun()),
                     _ => {
                         summary.messages += 1;
                         on_data(m)?;
-                        false
                     }
-                };
-                if ends {
-                    return Ok(End {
-                        start: m.bytes().as_ptr() as usize - base,
-                        len: m.bytes().len(),
-                        interrupted,
-                        summary,
-                    });
                 }
             }
         }
@@ -223,26 +259,18 @@ impl NlSocket {
     }
 }
 
-impl End {
-    /// The message that ended the exchange, in `buf` (the buffer it was received into).
-    fn message<'b>(&self, buf: &'b [u8]) -> Result<NlMsg<'b>, Error> {
-        let bytes = buf.get(self.start..self.start + self.len).unwrap_or(&[]);
-        Ok(NlMsg::new_checked(bytes)?)
-    }
-}
-
-/// Whether the message that ended an exchange in `mode` says success (the ack of a
-/// request, the `NLMSG_DONE` of a dump), or else the failure. One parser for requests and
-/// dumps: a program that sends both carries it once. The ext-ack TLVs are kept as bytes,
-/// read if and when the failure is described ([`Failed::ext_ack`]).
-fn conclude<'b>(buf: &'b [u8], end: &End, mode: Mode) -> Result<(), Failed<'b>> {
-    let last = end.message(buf)?;
-    let ending = Ending::parse(&last).map_err(Error::Codec)?;
+/// Whether `last`, the message that ended a reply that `last_type` ends (see
+/// [`Mode::last_type`]), says success (the ack of a request, the `NLMSG_DONE` of a dump, not
+/// `interrupted`), or else the failure. One parser for requests and dumps: a program that
+/// sends both carries it once. The ext-ack TLVs are kept as bytes, read if and when the
+/// failure is described ([`Failed::ext_ack`]).
+fn conclude<'b>(last: &NlMsg<'b>, last_type: u16, interrupted: bool) -> Result<(), Failed<'b>> {
+    let ending = Ending::parse(last).map_err(Error::Codec)?;
     let done = ending.request.is_none();
     let error = match ending.errno {
         // An ack ends a request; the DONE of an uninterrupted dump ends a dump.
-        0 if done != (mode == Mode::Dump) => unexpected(&last),
-        0 if done && end.interrupted => Error::DumpInterrupted,
+        0 if last.ty() != last_type => unexpected(last),
+        0 if done && interrupted => Error::DumpInterrupted,
         0 => return Ok(()),
         errno => Error::Kernel { errno },
     };
@@ -275,8 +303,8 @@ mod tests {
     }
 
     /// An `NLMSG_ERROR` (or `NLMSG_DONE`) with `errno`, echoing a request of `echoed`
-    /// bytes (its header, then zeros), then an ext-ack message `why`; the `End` for it.
-    fn end_message(buf: &mut [u8], ty: u16, flags: u16, errno: i32, echoed: u32) -> End {
+    /// bytes (its header, then zeros), then an ext-ack message `why`; its length.
+    fn end_message(buf: &mut [u8], ty: u16, flags: u16, errno: i32, echoed: u32) -> usize {
         let mut b = crate::MsgBuilder::new(buf);
         b.begin(ty, flags | NLM_F_ACK_TLVS, 0, 0).unwrap();
         b.put_raw(&(-errno).to_ne_bytes()).unwrap();
@@ -291,47 +319,46 @@ mod tests {
             b.put_raw(&request[..copied as usize]).unwrap();
         }
         b.put_str(NLMSGERR_ATTR_MSG, "why").unwrap();
-        let len = b.finish().unwrap();
-        End {
-            start: 0,
-            len,
-            interrupted: false,
-            summary: DumpEnd::default(),
-        }
+        b.finish().unwrap()
+    }
+
+    /// [`conclude`] on the message of `len` bytes at the start of `buf`.
+    fn verdict(buf: &[u8], len: usize, mode: Mode, interrupted: bool) -> Result<(), Failed<'_>> {
+        let last = NlMsg::new_checked(&buf[..len]).unwrap();
+        conclude(&last, mode.last_type(), interrupted)
     }
 
     #[test]
     fn conclude_reads_the_errno_and_finds_the_ext_ack_past_the_echo() {
         let mut buf = [0u8; 128];
         for flags in [0, NLM_F_CAPPED] {
-            let end = end_message(&mut buf, NLMSG_ERROR, flags, 22, 24);
-            let failed = conclude(&buf, &end, Mode::Ack).unwrap_err();
+            let len = end_message(&mut buf, NLMSG_ERROR, flags, 22, 24);
+            let failed = verdict(&buf, len, Mode::Ack, false).unwrap_err();
             assert_eq!(failed.error, Error::Kernel { errno: 22 });
             assert_eq!(failed.ext_ack().msg, Some("why"), "flags {flags:#x}");
         }
         // An echo that claims more than the message holds.
-        let mut end = end_message(&mut buf, NLMSG_ERROR, 0, 22, 24);
+        let mut len = end_message(&mut buf, NLMSG_ERROR, 0, 22, 24);
         buf[20..24].copy_from_slice(&200u32.to_ne_bytes());
         assert!(matches!(
-            conclude(&buf, &end, Mode::Ack).unwrap_err().error,
+            verdict(&buf, len, Mode::Ack, false).unwrap_err().error,
             Error::Codec(crate::Error::BadMessageLength { claimed: 200, .. })
         ));
         // An ack ends a request, not a dump; an interrupted dump is said to be.
-        end = end_message(&mut buf, NLMSG_ERROR, NLM_F_CAPPED, 0, 16);
-        assert_eq!(conclude(&buf, &end, Mode::Ack), Ok(()));
+        len = end_message(&mut buf, NLMSG_ERROR, NLM_F_CAPPED, 0, 16);
+        assert_eq!(verdict(&buf, len, Mode::Ack, false), Ok(()));
         assert_eq!(
-            conclude(&buf, &end, Mode::Dump).unwrap_err().error,
-            unexpected(&end.message(&buf).unwrap())
+            verdict(&buf, len, Mode::Dump, false).unwrap_err().error,
+            unexpected(&NlMsg::new_checked(&buf[..len]).unwrap())
         );
-        end = end_message(&mut buf, NLMSG_DONE, NLM_F_MULTI, 0, 0);
-        assert_eq!(conclude(&buf, &end, Mode::Dump), Ok(()));
-        end.interrupted = true;
+        len = end_message(&mut buf, NLMSG_DONE, NLM_F_MULTI, 0, 0);
+        assert_eq!(verdict(&buf, len, Mode::Dump, false), Ok(()));
         assert_eq!(
-            conclude(&buf, &end, Mode::Dump).unwrap_err().error,
+            verdict(&buf, len, Mode::Dump, true).unwrap_err().error,
             Error::DumpInterrupted
         );
-        end = end_message(&mut buf, NLMSG_DONE, NLM_F_MULTI, 5, 0);
-        let failed = conclude(&buf, &end, Mode::Dump).unwrap_err();
+        len = end_message(&mut buf, NLMSG_DONE, NLM_F_MULTI, 5, 0);
+        let failed = verdict(&buf, len, Mode::Dump, false).unwrap_err();
         assert_eq!(failed.error, Error::Kernel { errno: 5 });
         assert_eq!(failed.ext_ack().msg, Some("why"));
     }

@@ -465,7 +465,10 @@ impl NlSocket {
         from: Option<Addr>,
     ) -> Result<Addr, Error> {
         if size > capacity {
-            return Err(Error::Truncated { size, capacity });
+            return Err(Error::Truncated {
+                size: crate::error::count(size),
+                capacity: crate::error::count(capacity),
+            });
         }
         let sender = from.unwrap_or(Addr::KERNEL);
         if sender.port != 0 && !self.accept_any_sender {
