@@ -74,15 +74,28 @@ impl<'p> AttrPolicy<'p> {
     /// skipped". A nest is checked here (flag, depth), its contents by whoever iterates the
     /// [`Values`] it hands over.
     ///
-    /// The rules for readers: [`Policy`]'s values call it with the policy they looked up,
+    /// The one place the rules live: [`Policy`] calls it with the policy it looked up,
     /// [`attr_set!`](crate::attr_set) with the policy of a type known at compile time.
     /// `then` is called in each arm, on a value whose variant is known there: inlined, a
-    /// caller's own match on the variant is folded into the arm rather than run as a
-    /// second dispatch. The NUL scan of `NulString` is inlined too: in the per-type arms of
-    /// `attr_set!` a call costs the most. [`Policy::validate`] reads no values and runs
-    /// the same rules as tests (`fault`, which the tests hold to agree with this).
+    /// caller's own match on the variant is folded into the arm (for `validate`, to
+    /// nothing) rather than run as a second dispatch.
     #[inline(always)]
     pub fn with_value<'a, R>(
+        self,
+        attr: &Attr<'a>,
+        depth: usize,
+        validation: Validation,
+        then: impl FnOnce(Value<'a, 'p>) -> Result<R, Error>,
+    ) -> Result<Option<R>, Error> {
+        self.apply::<R, true>(attr, depth, validation, then)
+    }
+
+    /// [`with_value`](Self::with_value), with the NUL scan of `NulString` inlined
+    /// (`INLINE_SCAN`: for decoders, the per-type arms of `attr_set!` above all, where a
+    /// call costs the most) or called (for [`Policy::validate`]'s one loop over every kind,
+    /// which then carries no copy of it).
+    #[inline(always)]
+    fn apply<'a, R, const INLINE_SCAN: bool>(
         self,
         attr: &Attr<'a>,
         depth: usize,
@@ -122,7 +135,7 @@ impl<'p> AttrPolicy<'p> {
                 then(Value::Text(text))
             }
             AttrPolicy::NulString { max_len } => {
-                let text = attr.cstr_bytes::<true>()?;
+                let text = attr.cstr_bytes::<INLINE_SCAN>()?;
                 if max_len != 0 && text.len() > usize::from(max_len) {
                     return Err(size_error);
                 }
@@ -214,7 +227,7 @@ impl<'p> Policy<'p> {
     /// Checks every attribute in `attrs`, nested ones included.
     pub fn validate(&self, attrs: AttrIter<'_>) -> Result<(), Error> {
         // The nests' walk: one copy of the checks for the top level and the nests.
-        check_all(attrs, self.attrs, u16::MAX, self.validation, 0)
+        check_all(attrs, self, 0, None)
     }
 
     /// Checks every attribute and indexes the known ones by type (the last of repeated
@@ -384,19 +397,7 @@ impl<'a, 'p> Values<'a, 'p> {
     /// Checks everything left, nests included (what [`Policy::validate`] does).
     #[inline]
     fn check_all(self) -> Result<(), Error> {
-        match self.entries {
-            Some(validation) => {
-                let entry = [AttrPolicy::Nested(&self.policy)];
-                check_all(self.attrs, &entry, 0, validation, self.depth)
-            }
-            None => check_all(
-                self.attrs,
-                self.policy.attrs,
-                u16::MAX,
-                self.policy.validation,
-                self.depth,
-            ),
-        }
+        check_all(self.attrs, &self.policy, self.depth, self.entries)
     }
 
     /// One entry of a nested array: a nest of `policy`, whatever its type.
@@ -449,127 +450,33 @@ impl<'a, 'p> Iterator for Values<'a, 'p> {
 
 impl core::iter::FusedIterator for Values<'_, '_> {}
 
-/// Why an attribute breaks its rule, as [`check_all`] finds it: the error is made from it
-/// and the attribute in one place ([`Fault::error`]), not at every check.
-#[derive(Clone, Copy)]
-enum Fault {
-    /// [`Error::UnknownAttr`].
-    Unknown,
-    /// [`Error::AttrSize`].
-    Size,
-    /// [`Error::NotNulTerminated`].
-    NotNul,
-    /// [`Error::NestedFlag`].
-    NestedFlag,
-    /// [`Error::TooDeep`].
-    TooDeep,
-}
-
-impl Fault {
-    fn error(self, attr: &Attr<'_>) -> Error {
-        let kind = attr.kind();
-        match self {
-            Fault::Unknown => Error::UnknownAttr { attr: kind },
-            Fault::Size => Error::AttrSize {
-                attr: kind,
-                len: count(attr.value().len()),
-            },
-            Fault::NotNul => Error::NotNulTerminated { attr: kind },
-            Fault::NestedFlag => Error::NestedFlag { attr: kind },
-            Fault::TooDeep => Error::TooDeep,
-        }
-    }
-}
-
-impl AttrPolicy<'_> {
-    /// What [`with_value`](Self::with_value) refuses in `attr` (of `depth` nests down,
-    /// read under `validation`), without reading the value, for [`check_all`], which runs
-    /// every kind of rule in one loop: each rule a test, the error made in one place. The
-    /// tests check that the two agree. Inlined: the agent validates every sample with it.
-    #[inline(always)]
-    fn fault(self, attr: &Attr<'_>, depth: usize, validation: Validation) -> Option<Fault> {
-        let bytes = attr.value();
-        let len = bytes.len();
-        // A limit of 0 is no limit.
-        let within = |len: usize, max: u16| max == 0 || len <= usize::from(max);
-        let strict = validation == Validation::Strict;
-        let fits = match self {
-            AttrPolicy::Unknown if strict => return Some(Fault::Unknown),
-            AttrPolicy::Unknown => return None,
-            AttrPolicy::Reject => return Some(Fault::Unknown),
-            AttrPolicy::U8 => len == 1,
-            AttrPolicy::U16 => len == 2,
-            AttrPolicy::U32 => len == 4,
-            AttrPolicy::U64 => len == 8,
-            AttrPolicy::Uint => len == 4 || len == 8,
-            AttrPolicy::Flag => len == 0,
-            AttrPolicy::String { max_len } => {
-                let text = match bytes.split_last() {
-                    Some((0, text)) => text,
-                    _ => bytes,
-                };
-                within(text.len(), max_len)
-            }
-            AttrPolicy::NulString { max_len } => match attr.cstr_bytes::<false>() {
-                Ok(text) => within(text.len(), max_len),
-                Err(_) => return Some(Fault::NotNul),
-            },
-            AttrPolicy::Binary { min_len, max_len } => {
-                len >= usize::from(min_len) && within(len, max_len)
-            }
-            AttrPolicy::Nested(_) | AttrPolicy::NestedArray(_) => {
-                let array = matches!(self, AttrPolicy::NestedArray(_));
-                if strict && !attr.is_nested() {
-                    return Some(Fault::NestedFlag);
-                }
-                if depth + usize::from(array) >= MAX_DEPTH {
-                    return Some(Fault::TooDeep);
-                }
-                true
-            }
-        };
-        (!fits).then_some(Fault::Size)
-    }
-}
-
 /// [`Values::check_all`]: one loop for plain attributes and nested-array entries alike, and
-/// one recursion for every kind of nest. Each attribute goes through the rule for its type
-/// (for a nest: the flag and the depth), and a nest's contents through this again, with the
-/// nest's rules taken from the rule: no [`Values`] is built for it.
-///
-/// The rule of an attribute is `rules[type & mask]` (`Unknown` past the end): a mask of
-/// all ones looks the type up in a policy; a mask of 0 applies `rules[0]` to every
-/// attribute, as a nested array's entries are all nests of its policy, whatever their
-/// type. Which of the two is data, not a test the loop makes: a test of a value the loop
-/// never changes had the compiler make a copy of the whole loop for each case.
+/// one recursion for every kind of nest. Each attribute goes through its rule (for a nest:
+/// the flag and the depth), and a nest's contents through this again, with the nest's
+/// policy taken from the rule: no [`Values`] is built for it.
 #[inline(never)]
 fn check_all(
     attrs: AttrIter<'_>,
-    rules: &[AttrPolicy<'_>],
-    mask: u16,
-    validation: Validation,
+    policy: &Policy<'_>,
     depth: usize,
+    entries: Option<Validation>,
 ) -> Result<(), Error> {
-    let mut entry = [AttrPolicy::Unknown];
     for attr in attrs {
         let attr = attr?;
-        let rule = rules
-            .get(usize::from(attr.kind() & mask))
-            .copied()
-            .unwrap_or(AttrPolicy::Unknown);
-        if let Some(fault) = rule.fault(&attr, depth, validation) {
-            return Err(fault.error(&attr));
-        }
-        let (rules, mask, validation) = match rule {
-            AttrPolicy::Nested(inner) => (inner.attrs, u16::MAX, inner.validation),
-            // The entries are nests of `inner`, their flags checked as this policy says.
-            AttrPolicy::NestedArray(inner) => {
-                entry[0] = AttrPolicy::Nested(inner);
-                (&entry[..], 0, validation)
-            }
-            _ => continue,
+        // An entry of a nested array is a nest of `policy`, whatever its type, its flag
+        // checked as the array's policy says (its depth the array's rule checked).
+        let (rule, validation) = match entries {
+            Some(array) => (AttrPolicy::Nested(policy), array),
+            None => (policy.get(attr.kind()), policy.validation),
         };
-        check_all(attr.nested(), rules, mask, validation, depth + 1)?;
+        rule.apply::<(), false>(&attr, depth, validation, |_| Ok(()))?;
+        match rule {
+            AttrPolicy::Nested(inner) => check_all(attr.nested(), inner, depth + 1, None)?,
+            AttrPolicy::NestedArray(inner) => {
+                check_all(attr.nested(), inner, depth + 1, Some(validation))?
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
@@ -945,58 +852,6 @@ mod tests {
         build(&mut b).expect("test attributes fit");
         let len = b.len();
         (buf, len)
-    }
-
-    // `check_all` applies the rules as data (`AttrPolicy::fault`), the readers through
-    // `with_value`: every kind of rule, on values of every length up to 12 bytes (text with
-    // and without its NUL, with a NUL inside), flagged as a nest or not, near the depth
-    // limit or not, must get the same verdict from both.
-    #[test]
-    fn the_rules_as_data_agree_with_the_rules_that_read_values() {
-        let extra = [
-            AttrPolicy::Reject,
-            AttrPolicy::String { max_len: 0 },
-            AttrPolicy::NulString { max_len: 0 },
-            AttrPolicy::Binary {
-                min_len: 0,
-                max_len: 0,
-            },
-        ];
-        let mut checked = 0;
-        for rule in KINDS.iter().chain(&extra) {
-            for len in 0..=12usize {
-                for pattern in 0..4 {
-                    let mut value = [b'a'; 12];
-                    match pattern {
-                        1 if len > 0 => value[len - 1] = 0,
-                        2 if len > 1 => value[len / 2] = 0,
-                        3 => value.fill(0),
-                        _ => {}
-                    }
-                    for flags in [0, crate::consts::NLA_F_NESTED] {
-                        let mut buf = [0u8; 16];
-                        buf[..2].copy_from_slice(&(4 + len as u16).to_ne_bytes());
-                        buf[2..4].copy_from_slice(&(3 | flags).to_ne_bytes());
-                        buf[4..4 + len].copy_from_slice(&value[..len]);
-                        let attr = AttrIter::new(&buf[..4 + len]).next().unwrap().unwrap();
-                        for validation in [Validation::Strict, Validation::Lenient] {
-                            for depth in [0, MAX_DEPTH - 2, MAX_DEPTH - 1] {
-                                let read = rule.with_value(&attr, depth, validation, |_| Ok(()));
-                                let fault = rule.fault(&attr, depth, validation);
-                                assert_eq!(
-                                    fault.map(|f| f.error(&attr)),
-                                    read.err(),
-                                    "{rule:?} on {:?}, {validation:?}, depth {depth}",
-                                    &buf[..4 + len]
-                                );
-                                checked += 1;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        assert_eq!(checked, 16 * 13 * 4 * 2 * 2 * 3);
     }
 
     /// Reads every value, nests included: how many, or the first error.
