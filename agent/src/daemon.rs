@@ -167,7 +167,7 @@ struct Agent<'p> {
     /// The exporters live in static memory (`sys::Buffers`), configured there in place:
     /// they are large (their buffers), and on the stack every frame that held them would
     /// keep their size resident.
-    exporters: &'p mut Exporters,
+    exporters: Exporters<'p>,
     /// Standard output, in static memory too (its buffer is 4 KiB).
     out: &'p mut Stdout,
     /// The wait before the next attempt to connect; reset once a session is ready.
@@ -193,7 +193,7 @@ pub fn run(path: &str, bufs: &mut Buffers) -> u8 {
     };
     let mut agent = Agent {
         path,
-        exporters: &mut bufs.exporters,
+        exporters: Exporters::new(&mut bufs.exporters, &mut bufs.slots),
         config: Config::default(),
         counters: Counters::default(),
         telemetry: SeqTracker::new(),
@@ -739,7 +739,7 @@ impl Agent<'_> {
                         }
                         None => bump(&mut self.counters.received, 1),
                     }
-                    export(self.exporters, self.out, &mut self.counters, s);
+                    export(&mut self.exporters, self.out, &mut self.counters, s);
                 }
                 Err(_) => bump(&mut self.counters.malformed, 1),
             },
@@ -763,7 +763,12 @@ impl Agent<'_> {
     }
 }
 
-fn export(exporters: &mut Exporters, out: &mut Stdout, counters: &mut Counters, s: &Sample<'_>) {
+fn export(
+    exporters: &mut Exporters<'_>,
+    out: &mut Stdout,
+    counters: &mut Counters,
+    s: &Sample<'_>,
+) {
     let outcome = exporters.sample(s, out.text());
     bump(&mut counters.exported, outcome.exported);
     bump(&mut counters.export_errors, outcome.failed);

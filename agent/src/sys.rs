@@ -11,7 +11,7 @@ use core::ffi::{c_char, CStr};
 use core::sync::atomic::{AtomicBool, Ordering};
 #[cfg(panic = "abort")]
 use heapless::Vec;
-use nltelem::export::Exporters;
+use nltelem::export::{idle_slots, ExporterList, Slots};
 use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd};
 use syscalls::{syscall, Sysno};
 
@@ -276,22 +276,25 @@ pub const REPLY_BUFFER: usize = 8 * 1024;
 /// pages only when a datagram is written there, so a buffer sized for the largest message
 /// costs resident memory only for the messages that come.
 ///
-/// In this order (`repr(C)`), so the pages that are written are few: the exporters first
-/// (the few bytes of their list share the page of the other statics before them; their
-/// MQTT slots are written only when configured), then the output buffer (all of it),
-/// then the receive buffer whose start (where datagrams land) shares the output's last
-/// page; the replies (heartbeats and resyncs only) come last. Every byte of the initial
-/// value is zero, so the static takes no space in the file.
+/// In this order (`repr(C)`), so the pages written for every message are few and
+/// together: the exporters' list first (it shares the page of the other statics before
+/// it), then the output buffer (all of it), then the receive buffer, whose start (where
+/// datagrams land) follows the output; the replies (heartbeats and resyncs only) and the
+/// exporters' slots (written only for the kinds of sink configured; the MQTT buffers are
+/// most of their size) come last. Every byte of the initial value is zero, so the static
+/// takes no space in the file.
 #[repr(C)]
 pub struct Buffers {
-    /// The daemon's exporters (their MQTT buffers are most of their size).
-    pub exporters: Exporters,
+    /// The daemon's exporters: their list.
+    pub exporters: ExporterList,
     /// Standard output, for the command that runs (written from its start).
     pub out: crate::io::Stdout,
     /// Datagrams from the groups (and one-shot replies).
     pub recv: [u8; RECV_BUFFER],
     /// Replies to the daemon's requests.
     pub replies: [u8; REPLY_BUFFER],
+    /// The daemon's exporters: the sinks' state.
+    pub slots: Slots,
 }
 
 struct BuffersCell(UnsafeCell<Buffers>);
@@ -301,10 +304,11 @@ struct BuffersCell(UnsafeCell<Buffers>);
 unsafe impl Sync for BuffersCell {}
 
 static BUFFERS: BuffersCell = BuffersCell(UnsafeCell::new(Buffers {
-    exporters: Exporters::empty(),
+    exporters: ExporterList::empty(),
     out: crate::io::stdout(),
     recv: [0; RECV_BUFFER],
     replies: [0; REPLY_BUFFER],
+    slots: idle_slots(),
 }));
 static BUFFERS_TAKEN: AtomicBool = AtomicBool::new(false);
 

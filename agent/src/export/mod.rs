@@ -90,7 +90,7 @@ pub struct Slot {
 }
 
 impl Slot {
-    /// A slot not in use (all zero: see [`Exporters::empty`]).
+    /// A slot not in use (all zero: see [`idle_slots`]).
     const fn idle() -> Self {
         Slot {
             name: Fixed::new(),
@@ -188,33 +188,76 @@ pub struct SinkCounters {
     pub dropped: u64,
 }
 
-/// The configured exporters.
-///
-/// Large (the MQTT buffers), so the agent keeps them in static memory and configures them
-/// in place ([`Exporters::configure`]): built by value they would cost their size again in
-/// stack for every frame that held them, and the stack's pages stay resident.
-/// `repr(C)`: the list first and the MQTT slots last, so the slots' pages stay untouched
-/// (and unmapped) when no MQTT exporter is configured.
-#[repr(C)]
-pub struct Exporters {
+/// The exporters' list: the node name, the configured sinks with their counters, and the
+/// line being rendered. Small, and written for every record.
+pub struct ExporterList {
     host: String<MAX_HOST>,
     sinks: Vec<(Sink, SinkCounters), { crate::config::MAX_EXPORTS }>,
-    /// The line being rendered, then the textfile's write buffer: here rather than on the
-    /// stack of every sample.
+    /// The line being rendered: here rather than on the stack of every sample.
     line: Fixed<LINE>,
-    /// The sinks' large state, by position in `sinks`.
-    slots: [Slot; crate::config::MAX_EXPORTS],
 }
 
-impl Default for Exporters {
-    fn default() -> Self {
-        Self::empty()
+impl ExporterList {
+    /// No exporter. Every byte is zero, so a `static` of it takes no space in the file.
+    pub const fn empty() -> Self {
+        ExporterList {
+            host: String::new(),
+            sinks: Vec::new(),
+            line: Fixed::new(),
+        }
     }
 }
 
-impl Drop for Exporters {
+/// The sinks' large state (MQTT buffers, UDP datagrams, textfiles), by position in the
+/// list: written only for the kinds of sink configured.
+pub type Slots = [Slot; crate::config::MAX_EXPORTS];
+
+/// Slots not in use. Every byte is zero, so a `static` of them takes no space in the file.
+pub const fn idle_slots() -> Slots {
+    [const { Slot::idle() }; crate::config::MAX_EXPORTS]
+}
+
+/// The configured exporters: the list and the slots, kept apart by the agent.
+///
+/// Both are large together (the MQTT buffers), so the agent keeps them in static memory
+/// and configures them in place ([`Exporters::configure`]): built by value they would cost
+/// their size again in stack for every frame that held them, and the stack's pages stay
+/// resident. Apart, because the list is written for every record and the slots mostly not
+/// at all: `sys::Buffers` puts the list beside the other buffers written for every message
+/// and the slots last, so those few pages stay together (one page of resident memory less
+/// for an agent without MQTT than with the slots between them).
+pub struct Exporters<'s> {
+    list: &'s mut ExporterList,
+    slots: &'s mut Slots,
+}
+
+impl Drop for Exporters<'_> {
     fn drop(&mut self) {
         self.clear();
+    }
+}
+
+/// A list and slots of their own, for the tests (the agent's are in `sys::Buffers`).
+#[cfg(test)]
+pub(crate) struct Storage {
+    list: ExporterList,
+    slots: Slots,
+}
+
+#[cfg(test)]
+impl Storage {
+    pub(crate) fn new() -> Self {
+        Storage {
+            list: ExporterList::empty(),
+            slots: idle_slots(),
+        }
+    }
+
+    /// The exporters `specs` name, with `host` as the node name.
+    pub(crate) fn with_host(&mut self, specs: &[String<MAX_VALUE>], host: &str) -> Exporters<'_> {
+        let mut exporters = Exporters::new(&mut self.list, &mut self.slots);
+        exporters.configure_with_host(specs, host);
+        exporters
     }
 }
 
@@ -322,22 +365,11 @@ impl Text for Gathered {
     }
 }
 
-impl Exporters {
-    /// No exporter. Every byte is zero, so a `static` of it takes no space in the file.
-    pub const fn empty() -> Self {
-        Exporters {
-            host: String::new(),
-            sinks: Vec::new(),
-            line: Fixed::new(),
-            slots: [const { Slot::idle() }; crate::config::MAX_EXPORTS],
-        }
-    }
-
-    /// The exporters, with `host` as the node name (built by value: for tests).
-    pub fn with_host(specs: &[String<MAX_VALUE>], host: &str) -> Self {
-        let mut exporters = Exporters::empty();
-        exporters.configure_with_host(specs, host);
-        exporters
+impl<'s> Exporters<'s> {
+    /// The exporters kept in `list` and `slots` (as they are: [`configure`](Self::configure)
+    /// starts them).
+    pub fn new(list: &'s mut ExporterList, slots: &'s mut Slots) -> Self {
+        Exporters { list, slots }
     }
 
     /// Ends the running exporters (see [`Exporters::clear`]) and starts those the `export`
@@ -345,21 +377,21 @@ impl Exporters {
     /// node name.
     pub fn configure(&mut self, specs: &[String<MAX_VALUE>]) {
         self.clear();
-        self.host.clear();
-        node_name(&mut self.host);
+        self.list.host.clear();
+        node_name(&mut self.list.host);
         self.start(specs);
     }
 
     /// [`Exporters::configure`] with `host` as the node name.
     pub fn configure_with_host(&mut self, specs: &[String<MAX_VALUE>], host: &str) {
         self.clear();
-        self.host.clear();
+        self.list.host.clear();
         // Cut to MAX_HOST bytes, at a character boundary.
         let mut len = host.len().min(MAX_HOST);
         while !host.is_char_boundary(len) {
             len -= 1;
         }
-        let _ = self.host.push_str(host.get(..len).unwrap_or_default());
+        let _ = self.list.host.push_str(host.get(..len).unwrap_or_default());
         self.start(specs);
     }
 
@@ -367,21 +399,21 @@ impl Exporters {
     fn start(&mut self, specs: &[String<MAX_VALUE>]) {
         for value in specs {
             // At most MAX_EXPORTS specs exist (the configuration refuses more).
-            let Some(slot) = self.slots.get_mut(self.sinks.len()) else {
+            let Some(slot) = self.slots.get_mut(self.list.sinks.len()) else {
                 break;
             };
             // The name as kept (cut to MAX_HOST), so tags and topics agree.
-            let Some(sink) = Self::sink(value, &self.host, slot) else {
+            let Some(sink) = Self::sink(value, &self.list.host, slot) else {
                 continue;
             };
-            let _ = self.sinks.push((sink, SinkCounters::default()));
+            let _ = self.list.sinks.push((sink, SinkCounters::default()));
         }
     }
 
     /// Ends every exporter cleanly (MQTT: retained `offline`, then DISCONNECT so the
     /// broker does not also publish the will) and forgets them.
     pub fn clear(&mut self) {
-        for ((sink, _), m) in self.sinks.iter_mut().zip(self.slots.iter_mut()) {
+        for ((sink, _), m) in self.list.sinks.iter_mut().zip(self.slots.iter_mut()) {
             match sink {
                 #[cfg(feature = "mqtt")]
                 Sink::Mqtt => m.client.shutdown(now_ms()),
@@ -393,7 +425,7 @@ impl Exporters {
                 _ => {}
             }
         }
-        self.sinks.clear();
+        self.list.sinks.clear();
     }
 
     /// The sink `value` names; a UDP or MQTT one starts its state in `slot`.
@@ -454,7 +486,7 @@ impl Exporters {
 
     /// Whether any exporter is configured.
     pub fn is_empty(&self) -> bool {
-        self.sinks.is_empty()
+        self.list.sinks.is_empty()
     }
 
     /// Hands one sample message to every exporter; `stdout` is the agent's standard output.
@@ -466,19 +498,19 @@ impl Exporters {
         let mut outcome = Outcome::default();
         // Rendering points is most of the agent's work per sample: skip it when no sink
         // takes lines (no exporter at all, or only the textfile).
-        let lines_wanted = self.sinks.iter().any(|(sink, _)| sink.takes_lines());
+        let lines_wanted = self.list.sinks.iter().any(|(sink, _)| sink.takes_lines());
         if lines_wanted {
             points(s, &mut |p| {
                 // A point without fields: nothing to send.
-                if p.write(&mut self.line, &self.host, s.timestamp_ns()) {
+                if p.write(&mut self.list.line, &self.list.host, s.timestamp_ns()) {
                     self.deliver(p.measurement(), p.key(), stdout, &mut outcome);
                 }
             });
         }
         #[cfg(feature = "prometheus")]
-        for ((sink, counters), m) in self.sinks.iter_mut().zip(self.slots.iter_mut()) {
+        for ((sink, counters), m) in self.list.sinks.iter_mut().zip(self.slots.iter_mut()) {
             if let Sink::Prometheus = sink {
-                match m.textfile.sample(s, &mut self.line) {
+                match m.textfile.sample(s, &mut self.list.line) {
                     Ok(true) => count(&mut outcome, counters, true, 1),
                     Ok(false) => {}
                     Err(_) => count(&mut outcome, counters, false, 1),
@@ -495,14 +527,14 @@ impl Exporters {
     #[inline(never)]
     pub fn event(&mut self, e: &Event<'_>, stdout: &mut dyn Text) -> Outcome {
         let mut outcome = Outcome::default();
-        self.line.clear();
-        line_protocol::write_event(self.line.text(), e, &self.host);
+        self.list.line.clear();
+        line_protocol::write_event(self.list.line.text(), e, &self.list.host);
         self.deliver("nltelem_event", Some(e.kind_name()), stdout, &mut outcome);
         self.finish(&mut outcome);
         outcome
     }
 
-    /// Gives the rendered line (`self.line`) to every sink that takes lines; MQTT files it
+    /// Gives the rendered line (`self.list.line`) to every sink that takes lines; MQTT files it
     /// under `measurement` and `key`.
     #[cfg_attr(not(feature = "mqtt"), allow(unused_variables))]
     fn deliver(
@@ -512,8 +544,8 @@ impl Exporters {
         stdout: &mut dyn Text,
         outcome: &mut Outcome,
     ) {
-        let line = self.line.get();
-        for ((sink, counters), m) in self.sinks.iter_mut().zip(self.slots.iter_mut()) {
+        let line = self.list.line.get();
+        for ((sink, counters), m) in self.list.sinks.iter_mut().zip(self.slots.iter_mut()) {
             let Some(line) = line else {
                 // The line did not fit its buffer: lost for every line sink.
                 if sink.takes_lines() {
@@ -555,7 +587,7 @@ impl Exporters {
 
     /// Ends a message: sends the UDP datagrams still open, lets MQTT write.
     fn finish(&mut self, outcome: &mut Outcome) {
-        for ((sink, counters), m) in self.sinks.iter_mut().zip(self.slots.iter_mut()) {
+        for ((sink, counters), m) in self.list.sinks.iter_mut().zip(self.slots.iter_mut()) {
             match sink {
                 Sink::Udp => m.udp.flush(outcome, counters),
                 // The clock only where a timer runs: a clock read is a system call (no
@@ -577,14 +609,15 @@ impl Exporters {
     /// Whether there is an MQTT exporter and every one is connected to its broker.
     #[cfg(feature = "mqtt")]
     pub fn sinks_connected(&self) -> bool {
-        let mut mqtt = self
-            .sinks
-            .iter()
-            .zip(&self.slots)
-            .filter_map(|((sink, _), m)| match sink {
-                Sink::Mqtt => Some(m.client.state()),
-                _ => None,
-            });
+        let mut mqtt =
+            self.list
+                .sinks
+                .iter()
+                .zip(self.slots.iter())
+                .filter_map(|((sink, _), m)| match sink {
+                    Sink::Mqtt => Some(m.client.state()),
+                    _ => None,
+                });
         let mut any = false;
         mqtt.all(|state| {
             any = true;
@@ -595,9 +628,10 @@ impl Exporters {
     /// Packets the MQTT exporters hold (not yet written, or not yet acknowledged).
     #[cfg(feature = "mqtt")]
     pub fn backlog(&self) -> usize {
-        self.sinks
+        self.list
+            .sinks
             .iter()
-            .zip(&self.slots)
+            .zip(self.slots.iter())
             .map(|((sink, _), m)| match sink {
                 Sink::Mqtt => m.client.backlog(),
                 _ => 0,
@@ -607,14 +641,14 @@ impl Exporters {
 
     /// The counters of each sink, in configuration order, with its kind.
     pub fn counters(&self) -> impl Iterator<Item = (&'static str, SinkCounters)> + '_ {
-        self.sinks.iter().map(|(sink, c)| (sink.kind(), *c))
+        self.list.sinks.iter().map(|(sink, c)| (sink.kind(), *c))
     }
 
     /// Writes one line per sink: `export KIND exported N dropped N` (MQTT adds its
     /// connection counters).
     #[cfg_attr(not(feature = "mqtt"), allow(unused_variables))]
     pub fn report(&self, w: &mut dyn Text) {
-        for ((sink, c), m) in self.sinks.iter().zip(&self.slots) {
+        for ((sink, c), m) in self.list.sinks.iter().zip(self.slots.iter()) {
             w.str("export ");
             w.str(sink.kind());
             w.str(" exported ");
@@ -648,7 +682,7 @@ mod tests {
         list.iter().map(|s| String::try_from(*s).unwrap()).collect()
     }
 
-    fn report(e: &Exporters) -> std::string::String {
+    fn report(e: &Exporters<'_>) -> std::string::String {
         let mut out = Gathered::default();
         e.report(&mut out);
         out.0
@@ -669,7 +703,8 @@ mod tests {
         if prometheus {
             list.extend(specs(&[prom_spec]));
         }
-        let mut e = Exporters::with_host(&list, "r1");
+        let mut storage = Storage::new();
+        let mut e = storage.with_host(&list, "r1");
         let mut buf = [0u8; 512];
         let len = sample_bytes(&mut buf, 3, "eth0");
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
@@ -731,7 +766,8 @@ mod tests {
             .set_read_timeout(Some(std::time::Duration::from_secs(5)))
             .unwrap();
         let spec = format!("line-protocol:udp:{}", socket.local_addr().unwrap());
-        let mut e = Exporters::with_host(&specs(&[&spec]), "r1");
+        let mut storage = Storage::new();
+        let mut e = storage.with_host(&specs(&[&spec]), "r1");
         let mut buf = [0u8; 4096];
         let mut want = std::vec::Vec::new();
         let mut exported = 0;
@@ -779,7 +815,8 @@ mod tests {
     #[cfg(feature = "mqtt")]
     #[test]
     fn mqtt_names_carry_the_prefix_and_the_host_as_one_level() {
-        let e = Exporters::with_host(&specs(&["mqtt:127.0.0.1:1883,prefix=site/a"]), "r/1+#");
+        let mut storage = Storage::new();
+        let e = storage.with_host(&specs(&["mqtt:127.0.0.1:1883,prefix=site/a"]), "r/1+#");
         assert_eq!(e.slots[0].name.get(), Some(&b"site/a/r_1__"[..]));
         let connect = e.slots[0].client.connect_packet();
         let tail = b"\x00\x0dnltelem-r/1+#\x00\x13site/a/r_1__/status\x00\x07offline";
@@ -805,7 +842,8 @@ mod tests {
         let len = sample_bytes(&mut buf, 3, "eth0");
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
-        let mut e = Exporters::with_host(&specs(&[&prom]), "r1");
+        let mut storage = Storage::new();
+        let mut e = storage.with_host(&specs(&[&prom]), "r1");
         let one = Outcome {
             exported: 1,
             failed: 0,
@@ -834,21 +872,24 @@ mod tests {
     /// `configure` names the node as the kernel does (or `localhost`).
     #[test]
     fn configure_takes_the_kernel_s_node_name() {
-        let mut e = Exporters::empty();
+        let mut storage = Storage::new();
+        let mut e = Exporters::new(&mut storage.list, &mut storage.slots);
         e.configure(&[]);
         let want = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_string())
             .unwrap_or_default();
         let want = if want.is_empty() { "localhost" } else { &want };
-        assert_eq!(e.host.as_str(), want);
+        assert_eq!(e.list.host.as_str(), want);
     }
 
     #[test]
     fn a_long_node_name_is_cut_at_a_character_boundary() {
         let host = "é".repeat(40);
-        let e = Exporters::with_host(&[], &host);
-        assert_eq!(e.host.as_str(), &host[..64]);
-        let e = Exporters::with_host(&[], &format!("x{host}"));
-        assert_eq!(e.host.len(), 63);
+        let mut storage = Storage::new();
+        let e = storage.with_host(&[], &host);
+        assert_eq!(e.list.host.as_str(), &host[..64]);
+        let mut storage = Storage::new();
+        let e = storage.with_host(&[], &format!("x{host}"));
+        assert_eq!(e.list.host.len(), 63);
     }
 }

@@ -10,7 +10,7 @@
 //!
 //! Every wait is bounded; every test checks values, not only that something arrived.
 
-use super::{Exporters, Gathered, Outcome};
+use super::{Exporters, Gathered, Outcome, Storage};
 use crate::config::MAX_VALUE;
 use crate::decode::Sample;
 use nlcore::{MsgBuilder, NlMsg};
@@ -155,7 +155,8 @@ fn influxdb_takes_every_point_over_udp_and_http_and_returns_the_values() {
     let file = dir.join("points.lp");
     let udp_spec = format!("line-protocol:udp:{udp_addr}");
     let file_spec = format!("line-protocol:file:{}", file.display());
-    let mut e = Exporters::with_host(&specs(&[&udp_spec, &file_spec]), &host);
+    let mut storage = Storage::new();
+    let mut e = storage.with_host(&specs(&[&udp_spec, &file_spec]), &host);
     // 40 interfaces: the points of one message take several datagrams.
     let names: Vec<String> = (0..40).map(|i| format!("eth{i}")).collect();
     let mut devices: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -217,7 +218,8 @@ fn promtool_accepts_the_textfile_of_a_split_snapshot() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("nltelem.prom");
     let spec = format!("prometheus:{}", path.display());
-    let mut e = Exporters::with_host(&specs(&[&spec]), "r1");
+    let mut storage = Storage::new();
+    let mut e = storage.with_host(&specs(&[&spec]), "r1");
     let mut buf = vec![0u8; 16384];
     let mut stdout = Gathered::default();
     // Three parts, awkward interface names (quote, backslash).
@@ -309,7 +311,8 @@ fn mqtt_round(qos: u8) {
     // mosquitto_sub has subscribed once it is connected; give it a bounded moment.
     std::thread::sleep(Duration::from_millis(500));
     let spec = format!("mqtt:{broker},qos={qos},prefix=nltelem-test");
-    let mut e = Exporters::with_host(&specs(&[&spec]), &host);
+    let mut storage = Storage::new();
+    let mut e = storage.with_host(&specs(&[&spec]), &host);
     let mut buf = vec![0u8; 4096];
     let mut stdout = Gathered::default();
     for n in 1..=snapshots {
@@ -387,7 +390,8 @@ fn will_child() {
     let broker = env("NLTELEM_PEER_MQTT");
     let host = env("NLTELEM_WILL_HOST");
     let spec = format!("mqtt:{broker},prefix=nltelem-test");
-    let mut e = Exporters::with_host(&specs(&[&spec]), &host);
+    let mut storage = Storage::new();
+    let mut e = storage.with_host(&specs(&[&spec]), &host);
     let end = Instant::now() + Duration::from_secs(60);
     let mut said = false;
     while Instant::now() < end {
@@ -444,7 +448,8 @@ fn the_will_says_offline_when_the_agent_is_killed_and_a_clean_stop_says_it_too()
 
     // A clean stop (the exporters dropped, as on SIGTERM or a reload) says offline itself.
     let spec = format!("mqtt:{broker},prefix=nltelem-test");
-    let mut e = Exporters::with_host(&specs(&[&spec]), &host);
+    let mut storage = Storage::new();
+    let mut e = storage.with_host(&specs(&[&spec]), &host);
     assert!(within(10, || {
         e.poll();
         e.sinks_connected()
@@ -465,7 +470,8 @@ fn the_will_says_offline_when_the_agent_is_killed_and_a_clean_stop_says_it_too()
 fn a_broker_that_is_down_costs_nothing_and_drops_are_counted() {
     // Nothing listens on port 9 in the test's namespace: connects are refused at once.
     let spec = "mqtt:127.0.0.1:9,qos=1,prefix=nltelem-test";
-    let mut e = Exporters::with_host(&specs(&[spec]), "down");
+    let mut storage = Storage::new();
+    let mut e = storage.with_host(&specs(&[spec]), "down");
     let mut buf = vec![0u8; 4096];
     let mut stdout = Gathered::default();
     let (mut exported, mut failed) = (0, 0);
@@ -523,7 +529,8 @@ fn records_wait_for_a_broker_that_comes_back_and_go_out_once_it_does() {
     let broker = format!("127.0.0.1:{port}");
     let host = format!("peer-back-{}", std::process::id());
     let spec = format!("mqtt:{broker},qos=1,prefix=nltelem-test");
-    let mut e = Exporters::with_host(&specs(&[&spec]), &host);
+    let mut storage = Storage::new();
+    let mut e = storage.with_host(&specs(&[&spec]), &host);
     let mut buf = vec![0u8; 4096];
     let mut stdout = Gathered::default();
     let system = format!("nltelem-test/{host}/nltelem_system");
