@@ -1,7 +1,7 @@
 //! The one-shot commands (`get`, `dump`, `status`, `set`) and `monitor`.
 
 use crate::conn;
-use crate::daemon::{c_path, read_config, wait};
+use crate::daemon::{read_config, wait};
 use crate::io::{self, Cause, Stdout};
 use crate::sys::{self, Buffers};
 use nlcore::sock::Error;
@@ -14,24 +14,6 @@ use nltelem::format::{self, Style};
 use nltelem::route::Route;
 use nltelem_proto::cmd;
 use rustix::fd::AsFd;
-
-/// The configuration for a command: the given file (which must exist), or the default
-/// file when it exists, or the defaults (`into` keeps them). `scratch` holds the file
-/// while it is read.
-fn load(path: Option<&str>, scratch: &mut [u8], into: &mut Config) -> Result<(), u8> {
-    let path = match path {
-        Some(p) => p,
-        None => {
-            let default = c_path(config::DEFAULT_PATH, scratch);
-            let exists = default.and_then(|p| rustix::fs::access(p, rustix::fs::Access::READ_OK));
-            if exists.is_err() {
-                return Ok(());
-            }
-            config::DEFAULT_PATH
-        }
-    };
-    read_config(path, scratch, into)
-}
 
 /// Says why the module cannot be reached; the exit code.
 fn say_conn(config: &Config, e: Error) -> u8 {
@@ -92,7 +74,8 @@ fn render_netdev(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<
     }
 }
 
-/// Runs a one-shot command or `monitor` with the configuration at `path` (see [`load`]);
+/// Runs a one-shot command or `monitor` with the configuration given, or the default file
+/// when it can be read, or the defaults (see [`read_config`]);
 /// returns the exit code.
 // Out of line: each command keeps its locals in its own stack frame, so the peak stack
 // is that of the one command that runs, not of all of them together.
@@ -101,7 +84,7 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
     let (command, style) = (&inv.command, inv.style);
     let buf = &mut bufs.recv;
     let mut config = Config::default();
-    if let Err(code) = load(inv.config, buf, &mut config) {
+    if let Err(code) = read_config(inv.config, buf, &mut config) {
         return code;
     }
     let config = &config;

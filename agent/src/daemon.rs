@@ -44,7 +44,7 @@ const MAX_BATCH: u32 = 64;
 /// `path` and its NUL, copied to the start of `scratch`: the form the system takes. Given
 /// a `&str`, rustix makes that copy itself, in a `PATH_MAX` buffer on the stack of every
 /// caller.
-pub fn c_path<'s>(path: &str, scratch: &'s mut [u8]) -> Result<&'s CStr, Errno> {
+fn c_path<'s>(path: &str, scratch: &'s mut [u8]) -> Result<&'s CStr, Errno> {
     let bytes = path.as_bytes();
     let with_nul = scratch.get_mut(..=bytes.len()).ok_or(Errno::NAMETOOLONG)?;
     let (last, text) = with_nul.split_last_mut().ok_or(Errno::INVAL)?;
@@ -60,14 +60,18 @@ fn say_errno(before: &str, what: &str, e: Errno) {
 
 /// Reads a configuration file (at most [`config::MAX_FILE_BYTES`]) through `scratch`
 /// (at least that size and one more byte) into `into`, which holds the defaults (and is
-/// of no use on failure). An out
+/// of no use on failure). `None`: the default file, when it can be opened (`into` keeps
+/// the defaults when it cannot); a file given must exist. An out
 /// parameter, parsed in place, rather than a result: each `Result<Config, _>` would be
 /// one more copy of the configuration (640 bytes) on the stack.
-pub fn read_config(path: &str, scratch: &mut [u8], into: &mut Config) -> Result<(), u8> {
+pub fn read_config(given: Option<&str>, scratch: &mut [u8], into: &mut Config) -> Result<(), u8> {
+    let path = given.unwrap_or(config::DEFAULT_PATH);
     let opened = c_path(path, scratch)
         .and_then(|c| rustix::fs::open(c, rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()));
     let fd = match opened {
         Ok(fd) => fd,
+        // No default file: the defaults.
+        Err(_) if given.is_none() => return Ok(()),
         Err(e) => {
             say_errno(path, ": cannot open: ", e);
             return Err(exit::CONFIG);
@@ -204,7 +208,7 @@ pub fn run(path: &str, bufs: &mut Buffers) -> u8 {
         watcher: None,
     };
     let config = &mut agent.config;
-    if let Err(code) = read_config(path, &mut bufs.recv, config) {
+    if let Err(code) = read_config(Some(path), &mut bufs.recv, config) {
         return code;
     }
     if let Err(log::OpenError(e)) = log::configure(&config.log, config.log_max_bytes) {
@@ -317,7 +321,7 @@ impl Agent<'_> {
         session: Option<(&Route, &NlSocket)>,
     ) -> Option<bool> {
         let mut config = Config::default();
-        if read_config(self.path, buf, &mut config).is_err() {
+        if read_config(Some(self.path), buf, &mut config).is_err() {
             io::fail("configuration not reloaded: the running one stays");
             return None;
         }
