@@ -218,11 +218,22 @@ pub fn run(path: &str, bufs: &mut Buffers) -> u8 {
     agent.exporters.configure(&config.exports);
     defmt::info!("nltelem {=str} starting", env!("CARGO_PKG_VERSION"));
     agent.open_watcher(&mut bufs.recv);
-    let code = agent.main_loop(&mut bufs.recv, &mut bufs.replies);
-    // A fatal end too stops the exporters cleanly (MQTT: retained offline, DISCONNECT):
-    // they are in static memory, so nothing drops them when this returns.
+    let fatal = agent.main_loop(&mut bufs.recv, &mut bufs.replies);
+    // Either end stops the exporters cleanly (MQTT: retained offline, DISCONNECT): they
+    // are in static memory, so nothing drops them when this returns.
     agent.exporters.clear();
-    code
+    if fatal.is_none() {
+        // The final counters, so a supervisor's log shows what this run saw.
+        format::counters(agent.out.text(), &agent.counters, Style::Text);
+    }
+    agent.out.flush();
+    match fatal {
+        Some(code) => code,
+        None => {
+            defmt::info!("stopped");
+            exit::OK
+        }
+    }
 }
 
 impl Agent<'_> {
@@ -235,7 +246,8 @@ impl Agent<'_> {
         };
     }
 
-    fn main_loop(&mut self, buf: &mut [u8; RECV_BUFFER], replies: &mut [u8]) -> u8 {
+    /// Connects and serves until a stop signal (`None`) or a fatal end (its exit code).
+    fn main_loop(&mut self, buf: &mut [u8; RECV_BUFFER], replies: &mut [u8]) -> Option<u8> {
         let mut said_absent = false;
         loop {
             let mut end = self.serve(&mut said_absent, buf, replies);
@@ -250,20 +262,8 @@ impl Agent<'_> {
                 end = self.wait_for_module(buf);
             }
             match end {
-                End::Stop => {
-                    // Dropping the exporters ends them cleanly (MQTT: retained offline,
-                    // DISCONNECT), before the process exits.
-                    self.exporters.clear();
-                    // The final counters, so a supervisor's log shows what this run saw.
-                    format::counters(self.out.text(), &self.counters, Style::Text);
-                    self.out.flush();
-                    defmt::info!("stopped");
-                    return exit::OK;
-                }
-                End::Fatal(code) => {
-                    self.out.flush();
-                    return code;
-                }
+                End::Stop => return None,
+                End::Fatal(code) => return Some(code),
                 End::Gone | End::Retry => {}
             }
         }
