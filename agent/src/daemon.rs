@@ -370,28 +370,53 @@ impl Agent<'_> {
             if now_ms() >= deadline {
                 return End::Retry;
             }
-            let signals = self.signals.as_fd();
-            // No data socket yet: the signalfd stands in for it.
-            let ready = wait([signals, signals, watched(&self.watcher, signals)], left);
-            let Some([_, sig_ready, watch_ready]) = ready else {
-                return End::Fatal(exit::SOFTWARE);
+            // A reloaded configuration is tried at once, whether it keeps the sockets or not.
+            let [_, reloaded, watch_ready] = match self.round(left, buf, None) {
+                Ok(ready) => ready,
+                Err(end) => return end,
             };
-            if sig_ready {
-                match self.signals() {
-                    Asked::Stop => return End::Stop,
-                    Asked::Reload => {
-                        if self.reload(buf, None).is_some() {
-                            return End::Retry;
-                        }
-                    }
-                    Asked::Nothing => {}
-                }
-            }
-            if watch_ready && self.family_event(buf) == Some(FamilyChange::Appeared) {
+            if reloaded || (watch_ready && self.family_event(buf) == Some(FamilyChange::Appeared)) {
                 return End::Retry;
             }
             self.exporters.poll();
         }
+    }
+
+    /// One wait, of a `session` (its route and data socket) or for the module (`None`: the
+    /// signalfd stands in for the data socket), and the signals it brought: `[data
+    /// readable, configuration reloaded with the sockets kept, watcher readable]`, or how
+    /// the session or the wait ends. The session's loop and the wait for the module share
+    /// it, so the signals are answered in one place.
+    fn round(
+        &mut self,
+        timeout_ms: u64,
+        buf: &mut [u8],
+        session: Option<(&Route, &NlSocket)>,
+    ) -> Result<[bool; 3], End> {
+        let signals = self.signals.as_fd();
+        let data = session.map_or(signals, |(_, d)| d.as_fd());
+        let ready = wait([data, signals, watched(&self.watcher, signals)], timeout_ms);
+        let Some([data_ready, sig_ready, watch_ready]) = ready else {
+            return Err(End::Fatal(exit::SOFTWARE));
+        };
+        let mut kept = false;
+        if sig_ready {
+            match self.signals() {
+                Asked::Stop => {
+                    if let Some((route, data)) = session {
+                        conn::leave(&self.config, route, data);
+                    }
+                    return Err(End::Stop);
+                }
+                Asked::Reload => match self.reload(buf, session) {
+                    Some(true) => return Err(End::Retry),
+                    Some(false) => kept = true,
+                    None => {}
+                },
+                Asked::Nothing => {}
+            }
+        }
+        Ok([data_ready, kept, watch_ready])
     }
 
     /// Reads the watcher's queued notifications; the last change of our family, if any.
@@ -505,30 +530,14 @@ impl Agent<'_> {
             } else {
                 EXPORT_POLL_MS
             };
-            let signals = self.signals.as_fd();
-            let ready = wait(
-                [data.as_fd(), signals, watched(&self.watcher, signals)],
-                timeout,
-            );
-            let Some([data_ready, sig_ready, watch_ready]) = ready else {
-                return End::Fatal(exit::SOFTWARE);
-            };
-            if sig_ready {
-                match self.signals() {
-                    Asked::Stop => {
-                        conn::leave(&self.config, &route, &data);
-                        return End::Stop;
-                    }
-                    Asked::Reload => match self.reload(buf, Some((&route, &data))) {
-                        Some(true) => return End::Retry,
-                        Some(false) => {
-                            if let Some(end) = self.push_settings(&mut ctl, &route, replies) {
-                                return end;
-                            }
-                        }
-                        None => {}
-                    },
-                    Asked::Nothing => {}
+            let [data_ready, reloaded, watch_ready] =
+                match self.round(timeout, buf, Some((&route, &data))) {
+                    Ok(ready) => ready,
+                    Err(end) => return end,
+                };
+            if reloaded {
+                if let Some(end) = self.push_settings(&mut ctl, &route, replies) {
+                    return end;
                 }
             }
             if data_ready {
