@@ -81,8 +81,9 @@ pub fn read_config(given: Option<&str>, scratch: &mut [u8], into: &mut Config) -
     let limit = scratch.len().min(config::MAX_FILE_BYTES + 1);
     let (bytes, _) = scratch.split_at_mut(limit);
     let mut len = 0;
-    while len < bytes.len() {
-        match rustix::io::read(&fd, &mut bytes[len..]) {
+    // Until the end of the file or of the room (`get_mut`: no bounds check to fail).
+    while let Some(rest @ [_, ..]) = bytes.get_mut(len..) {
+        match rustix::io::read(&fd, rest) {
             Ok(0) => break,
             Ok(n) => len += n,
             Err(Errno::INTR) => {}
@@ -92,7 +93,7 @@ pub fn read_config(given: Option<&str>, scratch: &mut [u8], into: &mut Config) -
             }
         }
     }
-    match config::parse_bytes(&bytes[..len], into) {
+    match config::parse_bytes(bytes.get(..len).unwrap_or_default(), into) {
         Ok(()) => Ok(()),
         Err(e) => {
             io::error_line(&|w| {
