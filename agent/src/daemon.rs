@@ -683,11 +683,13 @@ impl Agent<'_> {
                 Err(e) => return Err(e),
             }
         }
+        let resynced = match resync {
+            true => self.resync(ctl, route, replies),
+            false => Ok(()),
+        };
+        // What the batch and the snapshot printed, in one flush.
         self.out.flush();
-        if resync {
-            self.resync(ctl, route, replies)?;
-        }
-        Ok(())
+        resynced
     }
 
     /// After an overrun: a fresh snapshot, so the exporters have current values at once.
@@ -717,7 +719,6 @@ impl Agent<'_> {
                 Ok(())
             },
         );
-        out.flush();
         match r {
             Ok(()) => Ok(()),
             Err(f) if conn::is_absent(&f.error) => Err(f.error),
@@ -735,8 +736,9 @@ impl Agent<'_> {
             return;
         };
         // Parsed values are matched by reference: moved out of their `Result`, each was
-        // copied (300 bytes and more) in this frame.
-        match command {
+        // copied (300 bytes and more) in this frame. The exporters' outcome is counted
+        // once, for either kind.
+        let outcome = match command {
             cmd::SAMPLE => match &Sample::parse(attrs) {
                 Ok(s) => {
                     match s.seq() {
@@ -753,9 +755,9 @@ impl Agent<'_> {
                         }
                         None => bump(&mut self.counters.received, 1),
                     }
-                    export(&mut self.exporters, self.out, &mut self.counters, s);
+                    self.exporters.sample(s, self.out.text())
                 }
-                Err(_) => bump(&mut self.counters.malformed, 1),
+                Err(_) => return bump(&mut self.counters.malformed, 1),
             },
             cmd::EVENT => match &Event::parse(attrs) {
                 Ok(e) => {
@@ -766,14 +768,15 @@ impl Agent<'_> {
                         None => bump(&mut self.counters.received, 1),
                     }
                     let outcome = self.exporters.event(e, self.out.text());
-                    bump(&mut self.counters.exported, outcome.exported);
-                    bump(&mut self.counters.export_errors, outcome.failed);
                     defmt::info!("event {=str}", e.kind_name());
+                    outcome
                 }
-                Err(_) => bump(&mut self.counters.malformed, 1),
+                Err(_) => return bump(&mut self.counters.malformed, 1),
             },
-            _ => {}
-        }
+            _ => return,
+        };
+        bump(&mut self.counters.exported, outcome.exported);
+        bump(&mut self.counters.export_errors, outcome.failed);
     }
 }
 
