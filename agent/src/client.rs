@@ -96,12 +96,12 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
     if *command == Command::Monitor {
         return monitor(config, &route, style, buf, &mut bufs.out);
     }
-    // What to ask, how to print the answer, and what a failure is called.
-    let (ask, render, dump, failed): (u8, Render, bool, &str) = match command {
-        Command::GetSample => (cmd::GET_SAMPLE, render_sample, false, "request failed"),
-        Command::GetConfig => (cmd::GET_CONFIG, render_config, false, "request failed"),
-        Command::Status => (cmd::GET_STATS, render_stats, false, "request failed"),
-        Command::Dump => (cmd::DUMP_NETDEV, render_netdev, true, "dump failed"),
+    // What to ask, how to print the answer, and whether it is a dump.
+    let (ask, render, dump): (u8, Render, bool) = match command {
+        Command::GetSample => (cmd::GET_SAMPLE, render_sample, false),
+        Command::GetConfig => (cmd::GET_CONFIG, render_config, false),
+        Command::Status => (cmd::GET_STATS, render_stats, false),
+        Command::Dump => (cmd::DUMP_NETDEV, render_netdev, true),
         Command::Set(settings) => {
             let set = conn::request(
                 &mut sock,
@@ -115,7 +115,7 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
                 return conn::say_failed("set refused", &f);
             }
             // The module's settings as they now are.
-            (cmd::GET_CONFIG, render_config, false, "request failed")
+            (cmd::GET_CONFIG, render_config, false)
         }
         _ => return exit::SOFTWARE,
     };
@@ -132,7 +132,13 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
     );
     let code = match asked {
         Ok(()) => exit::OK,
-        Err(f) => conn::say_failed(failed, &f),
+        Err(f) => conn::say_failed(
+            match dump {
+                true => "dump failed",
+                false => "request failed",
+            },
+            &f,
+        ),
     };
     if !out.flush() && code == exit::OK {
         return exit::IOERR;
