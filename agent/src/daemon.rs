@@ -347,8 +347,8 @@ impl Agent<'_> {
                 sys::SIGTERM | sys::SIGINT => return Asked::Stop,
                 sys::SIGHUP => asked = Asked::Reload,
                 sys::SIGUSR1 => {
-                    let c = self.counters;
-                    format::counters(self.out.text(), &c, Style::Text);
+                    let c = &self.counters;
+                    format::counters(self.out.text(), c, Style::Text);
                     self.exporters.report(self.out.text());
                     self.out.flush();
                     defmt::info!(
