@@ -11,7 +11,7 @@ use nlcore::consts::{
     CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME, CTRL_ATTR_MCAST_GROUPS, CTRL_ATTR_MCAST_GRP_ID,
     CTRL_ATTR_MCAST_GRP_NAME, GENL_HDRLEN, GENL_ID_CTRL, NETLINK_GENERIC,
 };
-use nlcore::{AttrIter, Buffer, MsgBuilder, NlMsg};
+use nlcore::{Attr, AttrIter, Buffer, MsgBuilder, NlMsg};
 use nltelem_proto as proto;
 
 /// The generic netlink controller (`nlctrl`) as a route: resolving a family is a request
@@ -126,9 +126,9 @@ impl<'a> CtrlFamily<'a> {
 
     /// Reads the command `cmd` and attributes `attrs` of a controller message (as
     /// [`Route::open`] gives them for [`CONTROLLER`]); `None` without the id and name.
-    pub fn read(cmd: u8, attrs: AttrIter<'a>) -> Option<Self> {
+    pub fn read(cmd: u8, mut attrs: AttrIter<'a>) -> Option<Self> {
         let (mut id, mut name, mut groups) = (None, None, AttrIter::new(&[]));
-        for a in attrs.flatten() {
+        while let Some(a) = step(&mut attrs) {
             match a.kind() {
                 CTRL_ATTR_FAMILY_ID => id = a.get_u16().ok(),
                 CTRL_ATTR_FAMILY_NAME => name = a.get_cstr_bytes().ok(),
@@ -148,22 +148,31 @@ impl<'a> CtrlFamily<'a> {
     // Out of line: the agent looks up two groups, and inlined it would be two copies.
     #[inline(never)]
     pub fn group_id(&self, name: &str) -> Option<u32> {
-        self.groups.clone().flatten().find_map(|entry| {
+        let mut groups = self.groups.clone();
+        while let Some(entry) = step(&mut groups) {
             let (mut this, mut id) = (None, None);
-            for a in entry.nested().flatten() {
+            let mut attrs = entry.nested();
+            while let Some(a) = step(&mut attrs) {
                 match a.kind() {
                     CTRL_ATTR_MCAST_GRP_NAME => this = a.get_cstr_bytes().ok(),
                     CTRL_ATTR_MCAST_GRP_ID => id = a.get_u32().ok(),
                     _ => {}
                 }
             }
-            if this == Some(name.as_bytes()) {
-                id
-            } else {
-                None
+            if this == Some(name.as_bytes()) && id.is_some() {
+                return id;
             }
-        })
+        }
+        None
     }
+}
+
+/// The next attribute of `attrs`; `None` at the end and at a malformed one (after which
+/// the iterator ends). Out of line: the controller's three walks share one copy of the
+/// iterator's step.
+#[inline(never)]
+fn step<'a>(attrs: &mut AttrIter<'a>) -> Option<Attr<'a>> {
+    attrs.next()?.ok()
 }
 
 #[cfg(test)]
