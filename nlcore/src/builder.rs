@@ -278,7 +278,7 @@ impl<B: Buffer> MsgBuilder<B> {
     /// refused ([`Error::InteriorNul`]): a reader would see only its first part.
     #[inline]
     pub fn put_str(&mut self, attr: u16, value: &str) -> Result<(), Error> {
-        if value.as_bytes().contains(&0) {
+        if crate::wire::contains_nul(value.as_bytes()) {
             return Err(Error::InteriorNul);
         }
         self.put_parts(attr, value.as_bytes(), &[0])

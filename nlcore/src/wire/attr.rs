@@ -152,9 +152,10 @@ impl<'a> Attr<'a> {
     }
 }
 
-/// Whether `bytes` holds a NUL byte: [`scan_nul`], out of line.
+/// Whether `bytes` holds a NUL byte: [`scan_nul`], out of line (the string readers and
+/// the builder's `put_str`).
 #[inline(never)]
-fn contains_nul(bytes: &[u8]) -> bool {
+pub(crate) fn contains_nul(bytes: &[u8]) -> bool {
     scan_nul(bytes)
 }
 

@@ -15,6 +15,7 @@ mod attr;
 mod header;
 
 pub use attr::{Attr, AttrIter};
+pub(crate) use attr::contains_nul;
 pub use header::{GenlMsgHdr, MessageIter, NlMsg, NlMsgHdr};
 
 #[inline(always)]
