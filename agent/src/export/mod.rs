@@ -515,8 +515,6 @@ impl<'s> Exporters<'s> {
 
     /// Hands one event to every line-protocol and MQTT exporter (the textfile holds
     /// snapshots only).
-    // Out of line: the binary measured smaller than with it inlined.
-    #[inline(never)]
     pub fn event(&mut self, e: &Event<'_>, stdout: &mut dyn Text) -> Outcome {
         let mut outcome = Outcome::default();
         self.list.line.clear();

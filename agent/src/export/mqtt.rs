@@ -717,6 +717,8 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
 struct Lost;
 
 /// `Err(Lost)` once more than `limit_ms` have passed since `since_ms`.
+// Out of line: the binary measured smaller than with it inlined.
+#[inline(never)]
 fn in_time(now_ms: u64, since_ms: u64, limit_ms: u64) -> Result<(), Lost> {
     if now_ms.saturating_sub(since_ms) > limit_ms {
         return Err(Lost);
