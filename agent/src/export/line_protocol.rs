@@ -53,6 +53,11 @@ const NETDEV: Kind = Kind {
     tag: ",ifname=",
     fields: decode::NETDEV,
 };
+const EVENT: Kind = Kind {
+    measurement: "nltelem_event",
+    tag: ",kind=",
+    fields: decode::EVENT,
+};
 const THERMAL: Kind = Kind {
     measurement: "nltelem_thermal",
     tag: ",zone=",
@@ -86,23 +91,37 @@ impl<'a> Point<'_, 'a> {
     pub fn write(&self, line: &mut Fixed<LINE>, host: &str, timestamp_ns: Option<u64>) -> bool {
         line.clear();
         let w = line.text();
-        w.str(self.measurement());
-        w.str(",host=");
-        tag(w, host);
-        if let Some(value) = self.key() {
-            w.str(self.kind.tag);
-            tag(w, value);
-        }
-        let mut f = Out::new(w, Mode::LineProtocol);
-        f.fields(self.kind.fields, self.rec);
-        if f.first {
+        if !head_and_fields(w, self.kind, self.key(), self.rec, host) {
             // A point without fields is no point at all.
             line.clear();
             return false;
         }
-        end(f.w, timestamp_ns);
+        end(w, timestamp_ns);
         true
     }
+}
+
+/// Writes a point's measurement, tags (`host`, the kind's tag with `key`) and fields;
+/// whether it has a field. One writer for the points of samples and events.
+// Out of line: a sample's points and an event's each had a copy inlined.
+#[inline(never)]
+fn head_and_fields(
+    w: &mut dyn Text,
+    kind: &Kind,
+    key: Option<&str>,
+    rec: &Rec<'_>,
+    host: &str,
+) -> bool {
+    w.str(kind.measurement);
+    w.str(",host=");
+    tag(w, host);
+    if let Some(value) = key {
+        w.str(kind.tag);
+        tag(w, value);
+    }
+    let mut f = Out::new(w, Mode::LineProtocol);
+    f.fields(kind.fields, rec);
+    !f.first
 }
 
 /// Ends a point: the timestamp when there is one, the newline.
@@ -154,18 +173,12 @@ pub fn write_sample(w: &mut dyn Text, s: &Sample<'_>, host: &str) -> u64 {
 
 /// Writes an event as one `nltelem_event` point (tag `kind`).
 pub fn write_event(w: &mut dyn Text, e: &Event<'_>, host: &str) {
-    w.str("nltelem_event,host=");
-    tag(w, host);
-    w.str(",kind=");
-    tag(w, e.kind_name());
-    let mut f = Out::new(w, Mode::LineProtocol);
-    f.fields(decode::EVENT, &e.rec);
-    if f.first {
+    if !head_and_fields(w, &EVENT, Some(e.kind_name()), &e.rec, host) {
         // A point needs a field; an event always has its kind.
-        f.w.str(" kind=");
-        quoted(f.w, e.kind_name(), false);
+        w.str(" kind=");
+        quoted(w, e.kind_name(), false);
     }
-    end(f.w, e.timestamp_ns());
+    end(w, e.timestamp_ns());
 }
 
 #[cfg(test)]

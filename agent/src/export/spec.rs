@@ -173,6 +173,8 @@ struct Cursor<'a> {
 
 impl Cursor<'_> {
     /// Takes `b` if it is next.
+    // Out of line: the binary measured smaller than with it inlined (a dozen sites).
+    #[inline(never)]
     fn eat(&mut self, b: u8) -> bool {
         let next = self.s.get(self.at) == Some(&b);
         self.at += usize::from(next);
