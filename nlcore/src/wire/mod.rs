@@ -14,8 +14,8 @@
 mod attr;
 mod header;
 
-pub use attr::{Attr, AttrIter};
 pub(crate) use attr::contains_nul;
+pub use attr::{Attr, AttrIter};
 pub use header::{GenlMsgHdr, MessageIter, NlMsg, NlMsgHdr};
 
 #[inline(always)]
