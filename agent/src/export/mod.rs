@@ -486,11 +486,6 @@ impl<'s> Exporters<'s> {
         })
     }
 
-    /// Whether any exporter is configured.
-    pub fn is_empty(&self) -> bool {
-        self.list.sinks.is_empty()
-    }
-
     /// Hands one sample message to every exporter; `stdout` is the agent's standard output.
     /// Each line-protocol point, each MQTT publish and each completed textfile counts as
     /// one record. Every point is rendered once and the same line goes to every sink.
@@ -640,11 +635,6 @@ impl<'s> Exporters<'s> {
                 _ => 0,
             })
             .sum()
-    }
-
-    /// The counters of each sink, in configuration order, with its kind.
-    pub fn counters(&self) -> impl Iterator<Item = (&'static str, SinkCounters)> + '_ {
-        self.list.sinks.iter().map(|(sink, c)| (sink.kind(), *c))
     }
 
     /// Writes one line per sink: `export KIND exported N dropped N` (MQTT adds its
