@@ -300,19 +300,32 @@ mod tests {
         }
     }
 
+    /// The ext-ack TLVs `put` writes, as they follow a message's header: laid out by the
+    /// builder, not by hand.
+    fn ext_ack_tlvs<'b>(
+        buf: &'b mut [u8],
+        put: &dyn Fn(&mut crate::MsgBuilder<crate::SliceBuffer<'_>>) -> Result<(), crate::Error>,
+    ) -> &'b [u8] {
+        let mut b = crate::MsgBuilder::new(&mut buf[..]);
+        b.begin(crate::consts::NLMSG_ERROR, 0, 0, 0).unwrap();
+        put(&mut b).unwrap();
+        let len = b.finish().unwrap();
+        &buf[crate::consts::NLMSG_HDRLEN..len]
+    }
+
     #[test]
     fn a_failure_with_an_unreadable_ext_ack_says_only_the_error() {
         // NLMSGERR_ATTR_MSG "no\0", then NLMSGERR_ATTR_MISS_TYPE with 2 bytes, not 4:
         // ext_ack() refuses the whole set, and describe() says no more than it.
-        let mut tlvs = [0u8; 16];
-        tlvs[..2].copy_from_slice(&7u16.to_ne_bytes());
-        tlvs[2..4].copy_from_slice(&crate::consts::NLMSGERR_ATTR_MSG.to_ne_bytes());
-        tlvs[4..6].copy_from_slice(b"no");
-        tlvs[8..10].copy_from_slice(&6u16.to_ne_bytes());
-        tlvs[10..12].copy_from_slice(&crate::consts::NLMSGERR_ATTR_MISS_TYPE.to_ne_bytes());
+        let mut buf = [0u8; 64];
+        let tlvs = ext_ack_tlvs(&mut buf, &|b| {
+            b.put_str(NLMSGERR_ATTR_MSG, "no")?;
+            b.put_u16(NLMSGERR_ATTR_MISS_TYPE, 0)
+        });
+        assert_eq!(tlvs.len(), 16);
         let failed = Failed {
             error: Error::Kernel { errno: 1 },
-            tlvs: &tlvs,
+            tlvs,
         };
         assert_eq!(failed.ext_ack(), ExtAck::default());
         let mut buf: Fixed<128> = Fixed::new();
@@ -335,16 +348,15 @@ mod tests {
     #[test]
     fn a_failure_adds_the_ext_ack() {
         // NLMSGERR_ATTR_MSG "no way\0" (padded to 12 bytes), NLMSGERR_ATTR_OFFS 20.
-        let mut tlvs = [0u8; 20];
-        tlvs[..2].copy_from_slice(&11u16.to_ne_bytes());
-        tlvs[2..4].copy_from_slice(&crate::consts::NLMSGERR_ATTR_MSG.to_ne_bytes());
-        tlvs[4..10].copy_from_slice(b"no way");
-        tlvs[12..14].copy_from_slice(&8u16.to_ne_bytes());
-        tlvs[14..16].copy_from_slice(&crate::consts::NLMSGERR_ATTR_OFFS.to_ne_bytes());
-        tlvs[16..].copy_from_slice(&20u32.to_ne_bytes());
+        let mut buf = [0u8; 64];
+        let tlvs = ext_ack_tlvs(&mut buf, &|b| {
+            b.put_str(NLMSGERR_ATTR_MSG, "no way")?;
+            b.put_u32(NLMSGERR_ATTR_OFFS, 20)
+        });
+        assert_eq!(tlvs.len(), 20);
         let failed = Failed {
             error: Error::Kernel { errno: 1 },
-            tlvs: &tlvs,
+            tlvs,
         };
         assert_eq!(failed.ext_ack().offset, Some(20));
         let mut buf: Fixed<128> = Fixed::new();
