@@ -218,10 +218,13 @@ impl NlSocket {
                 interrupted |= m.is_dump_interrupted();
                 let ty = m.ty();
                 if ty == NLMSG_ERROR || ty == last_type {
-                    // An empty slice may lie elsewhere (no TLVs): its offset wraps, and
-                    // it reads back as empty all the same.
-                    let at =
-                        |bytes: &[u8]| ((bytes.as_ptr() as usize).wrapping_sub(base), bytes.len());
+                    // Where in `buf` a slice of the message is (as offsets: the loop's
+                    // borrow of `buf` ends here). An empty one (no TLVs) may point
+                    // anywhere: it is (0, 0).
+                    let at = |bytes: &[u8]| match bytes.len() {
+                        0 => (0, 0),
+                        len => ((bytes.as_ptr() as usize) - base, len),
+                    };
                     return Ok(Last {
                         at: at(m.bytes()),
                         verdict: conclude(&m, last_type, interrupted)
