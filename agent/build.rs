@@ -30,7 +30,7 @@ fn main() {
     pack_families(&dir.join("src/export/prometheus-families.txt"), &out);
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=defmt-elf.x");
-    println!("cargo:rerun-if-changed=no-unwind.x");
+    println!("cargo:rerun-if-changed=discard.x");
     println!("cargo:rerun-if-env-changed=DEFMT_LOG");
     // defmt keeps only `error` frames unless told otherwise at compile time; the agent's
     // log is its warnings and information. `DEFMT_LOG` set by the caller still wins.
@@ -51,7 +51,7 @@ fn main() {
     }
     println!(
         "cargo:rustc-link-arg-bins=-T{}",
-        dir.join("no-unwind.x").display()
+        dir.join("discard.x").display()
     );
     if env::var("TARGET").unwrap_or_default().contains("musl") {
         // musl's libc.a, for `memcpy` and its kin only (rust-lld links it only when told).

@@ -82,7 +82,54 @@ fn build_features(target: &str, profile: &str, features: Option<(&str, &str)>) -
         })
         .args(["--target", target, "--target-dir", &dir.to_string_lossy()]),
     )?;
-    Ok(dir.join(target).join(profile).join("nltelem"))
+    let bin = dir.join(target).join(profile).join("nltelem");
+    if profile == "release" {
+        drop_section_headers(&bin)?;
+    }
+    Ok(bin)
+}
+
+/// Cuts the section header table (and the unloaded sections after the last segment:
+/// `.comment`, `.shstrtab`) off a stripped executable, as OpenWrt's `sstrip` does: the
+/// kernel loads a program by its program headers alone. About 1.2 KB of every shipped
+/// agent. (`release-syms` keeps them: defmt's decoder and debuggers read that build.)
+/// Idempotent: a file without section headers is left as it is.
+fn drop_section_headers(bin: &Path) -> Result {
+    let mut elf = std::fs::read(bin)?;
+    let bad = || fail(format!("{}: not a little-endian ELF executable", bin.display()));
+    let field = |elf: &[u8], at: usize, len: usize| -> Option<u64> {
+        let bytes = elf.get(at..at + len)?;
+        Some(bytes.iter().rev().fold(0, |v, &b| (v << 8) | u64::from(b)))
+    };
+    if elf.get(..4) != Some(b"\x7fELF") || elf.get(5) != Some(&1) {
+        return Err(bad());
+    }
+    // ELF32 or ELF64: where the header's fields and a program header's offset and file
+    // size are.
+    let (word, phoff, shoff, phentsize, shentsize, p_offset, p_filesz) = match elf.get(4) {
+        Some(1) => (4, 0x1c, 0x20, 0x2a, 0x2e, 0x04, 0x10),
+        Some(2) => (8, 0x20, 0x28, 0x36, 0x3a, 0x08, 0x20),
+        _ => return Err(bad()),
+    };
+    let table = field(&elf, phoff, word).ok_or_else(bad)? as usize;
+    let entry = field(&elf, phentsize, 2).ok_or_else(bad)? as usize;
+    let count = field(&elf, phentsize + 2, 2).ok_or_else(bad)? as usize;
+    let mut end = table + entry * count;
+    for i in 0..count {
+        let ph = table + i * entry;
+        let offset = field(&elf, ph + p_offset, word).ok_or_else(bad)?;
+        let size = field(&elf, ph + p_filesz, word).ok_or_else(bad)?;
+        end = end.max((offset + size) as usize);
+    }
+    if end > elf.len() {
+        return Err(bad());
+    }
+    // e_shoff, then e_shentsize, e_shnum and e_shstrndx: no section header table.
+    elf[shoff..shoff + word].fill(0);
+    elf[shentsize..shentsize + 6].fill(0);
+    elf.truncate(end);
+    std::fs::write(bin, elf)?;
+    Ok(())
 }
 
 /// Runs the shipped (release) agent for aarch64 and armv7 under qemu-user: the program
@@ -146,7 +193,8 @@ pub fn setup() -> Result {
     })
 }
 
-/// `cargo xtask size`: `size TARGET BYTES` per target (the release profile strips), then
+/// `cargo xtask size`: `size TARGET BYTES` per target (the release profile strips; the
+/// section headers are cut off as well, see [`drop_section_headers`]), then
 /// `variant NAME TARGET BYTES` for x86_64 builds with fewer exporters.
 pub fn cmd_size(args: &[String]) -> Result {
     if let Some(a) = args.first() {

@@ -229,22 +229,12 @@ fn build_agent(board: &Board) -> Result<Option<PathBuf>> {
     if !is_member {
         return Ok(None);
     }
+    let mut agent = PathBuf::new();
     step(&format!("agent for {}", board.rust_target), || {
-        exec(
-            cargo()
-                .args(["build", "--release", "--bin", "nltelem", "--target"])
-                .args([
-                    board.rust_target.as_str(),
-                    "--target-dir",
-                    &cargo_target_dir().to_string_lossy(),
-                ]),
-        )
+        agent = crate::agent::build(&board.rust_target, "release")?;
+        Ok(())
     })?;
-    Ok(Some(
-        cargo_target_dir()
-            .join(&board.rust_target)
-            .join("release/nltelem"),
-    ))
+    Ok(Some(agent))
 }
 
 fn cpus() -> usize {

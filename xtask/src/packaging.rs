@@ -14,7 +14,7 @@
 //! `packaging/README.md` says so.
 
 use crate::setup::apt_install;
-use crate::util::{cargo, exec, fail, root, step, Result};
+use crate::util::{exec, fail, root, step, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -99,23 +99,7 @@ fn shellcheck() -> Result {
 
 /// The agent binary for this machine, built as it ships (static musl, release profile).
 fn build_agent() -> Result<PathBuf> {
-    let target_dir = scratch().join("cargo");
-    exec(
-        cargo()
-            .args([
-                "build",
-                "--release",
-                "--package",
-                "nltelem",
-                "--bin",
-                "nltelem",
-                "--target",
-                "x86_64-unknown-linux-musl",
-                "--target-dir",
-            ])
-            .arg(&target_dir),
-    )?;
-    Ok(target_dir.join("x86_64-unknown-linux-musl/release/nltelem"))
+    crate::agent::build(crate::agent::TARGETS[0], "release")
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result {
