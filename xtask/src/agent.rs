@@ -96,7 +96,12 @@ fn build_features(target: &str, profile: &str, features: Option<(&str, &str)>) -
 /// Idempotent: a file without section headers is left as it is.
 fn drop_section_headers(bin: &Path) -> Result {
     let mut elf = std::fs::read(bin)?;
-    let bad = || fail(format!("{}: not a little-endian ELF executable", bin.display()));
+    let bad = || {
+        fail(format!(
+            "{}: not a little-endian ELF executable",
+            bin.display()
+        ))
+    };
     let field = |elf: &[u8], at: usize, len: usize| -> Option<u64> {
         let bytes = elf.get(at..at + len)?;
         Some(bytes.iter().rev().fold(0, |v, &b| (v << 8) | u64::from(b)))
