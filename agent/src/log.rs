@@ -95,8 +95,18 @@ fn open_log(path: &[u8]) -> Result<OwnedFd, Errno> {
     )
 }
 
-/// Runs one encoder step with the frame buffer as its output.
-fn encode(step: impl FnOnce(&mut defmt::Encoder, &mut dyn FnMut(&[u8]))) {
+/// A step of a log frame: defmt's acquire, write and release.
+pub(crate) enum Step<'a> {
+    Start,
+    Write(&'a [u8]),
+    End,
+}
+
+/// Runs one encoder step with the frame buffer as its output; the end of a frame writes
+/// the frame out. One routine for the three steps: one entry into the state, one output
+/// callback.
+#[inline(never)]
+pub(crate) fn step(step: Step<'_>) {
     STATE.with(|s| {
         let State {
             encoder,
@@ -104,23 +114,16 @@ fn encode(step: impl FnOnce(&mut defmt::Encoder, &mut dyn FnMut(&[u8]))) {
             len,
             target,
         } = s;
-        step(encoder, &mut |bytes| push(frame, len, target, bytes));
-    });
-}
-
-pub(crate) fn start_frame() {
-    encode(|e, out| e.start_frame(out));
-}
-
-pub(crate) fn write(bytes: &[u8]) {
-    encode(|e, out| e.write(bytes, out));
-}
-
-pub(crate) fn end_frame() {
-    encode(|e, out| e.end_frame(out));
-    STATE.with(|s| {
-        emit(&mut s.target, &s.frame[..s.len]);
-        s.len = 0;
+        let out: &mut dyn FnMut(&[u8]) = &mut |bytes| push(frame, len, target, bytes);
+        match step {
+            Step::Start => encoder.start_frame(out),
+            Step::Write(bytes) => encoder.write(bytes, out),
+            Step::End => {
+                encoder.end_frame(out);
+                emit(target, frame.get(..*len).unwrap_or_default());
+                *len = 0;
+            }
+        }
     });
 }
 

@@ -333,17 +333,17 @@ unsafe impl defmt::Logger for Logger {
             // A log call inside a log call: defmt forbids it; drop the inner frame.
             return;
         }
-        crate::log::start_frame();
+        crate::log::step(crate::log::Step::Start);
     }
 
     unsafe fn flush() {}
 
     unsafe fn release() {
-        crate::log::end_frame();
+        crate::log::step(crate::log::Step::End);
         LOGGER_TAKEN.store(false, Ordering::Release);
     }
 
     unsafe fn write(bytes: &[u8]) {
-        crate::log::write(bytes);
+        crate::log::step(crate::log::Step::Write(bytes));
     }
 }
