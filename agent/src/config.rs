@@ -61,6 +61,32 @@ pub fn name_of(names: &'static str, i: u32) -> &'static str {
     words(names).nth(i as usize).unwrap_or("unknown")
 }
 
+/// The words `from..to` of the space-separated `list` (counted from 0), as a slice of it:
+/// a list that is part of another is named as that part instead of being a second copy
+/// of its bytes. For constants (a word past the end panics at compile time).
+pub const fn sub_list(list: &'static str, from: usize, to: usize) -> &'static str {
+    let bytes = list.as_bytes();
+    let (mut i, mut word, mut start, mut end) = (0, 0, 0, bytes.len());
+    while i < bytes.len() {
+        if bytes[i] == b' ' {
+            word += 1;
+            if word == from {
+                start = i + 1;
+            }
+            if word == to {
+                end = i;
+                break;
+            }
+        }
+        i += 1;
+    }
+    assert!(
+        from < to && to <= word + 1,
+        "words past the end of the list"
+    );
+    list.split_at(end).0.split_at(start).1
+}
+
 /// The position of `word` in a space-separated [`words`] list.
 pub fn word_index(list: &str, word: &[u8]) -> Option<usize> {
     words(list).position(|w| w.as_bytes() == word)
@@ -379,7 +405,7 @@ const TRANSPORT: usize = 0;
 const FAMILY: usize = 1;
 const GROUPS: usize = 2;
 /// The module settings are the keys from `FIRST_SETTING` on, in `SETTING_KEYS` order.
-const FIRST_SETTING: usize = 3;
+pub(crate) const FIRST_SETTING: usize = 3;
 const HEARTBEAT_MS: usize = 9;
 const RCVBUF_BYTES: usize = 10;
 const ACCEPT_SENDERS: usize = 11;
@@ -462,8 +488,10 @@ pub fn parse_transport(value: &str) -> Result<Transport, &'static str> {
 }
 
 fn parse_groups(value: &str) -> Result<Groups, &'static str> {
-    let mask =
-        names_mask(value, "telemetry events", false).ok_or("one or both of: telemetry events")?;
+    // The names are the end of what the key takes: one copy of them.
+    const TAKES: &str = "one or both of: telemetry events";
+    const NAMES: &str = TAKES.split_at("one or both of: ".len()).1;
+    let mask = names_mask(value, NAMES, false).ok_or(TAKES)?;
     Ok(Groups {
         telemetry: mask & 1 != 0,
         events: mask & 2 != 0,
