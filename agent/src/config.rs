@@ -723,6 +723,21 @@ mod tests {
     }
 
     #[test]
+    fn sub_lists_are_slices_of_the_list() {
+        static LIST: &str = "a bb c dd";
+        assert_eq!(sub_list(LIST, 0, 1), "a");
+        assert_eq!(sub_list(LIST, 1, 3), "bb c");
+        assert_eq!(sub_list(LIST, 3, 4), "dd");
+        assert_eq!(sub_list(LIST, 0, 4), LIST);
+        // The same bytes, not a copy.
+        assert_eq!(sub_list(LIST, 2, 4).as_ptr(), LIST[5..].as_ptr());
+        assert_eq!(
+            crate::settings::SETTING_KEYS,
+            "period_ms sources load1_milli_max mem_available_kib_min temp_mdegc_max watchdog_ms"
+        );
+    }
+
+    #[test]
     fn integers() {
         assert_eq!(decimal("18446744073709551615"), Some(u64::MAX));
         assert_eq!(decimal("18446744073709551616"), None);
