@@ -315,16 +315,15 @@ pub fn parse<'a>(text: &'a str, into: &mut Config) -> Result<(), ConfigError<'a>
                     "",
                 );
             };
-            // The key as errors name it: KEYS' copy, which outlives the file's text.
-            let name = name_of(KEYS, slot as u32);
+            // Errors name the key as the file has it (the same word as in KEYS).
             let bit = 1u32 << slot;
             if slot != EXPORT && seen & bit != 0 {
-                break 'wrong (ErrorKind::Duplicate, name, "");
+                break 'wrong (ErrorKind::Duplicate, key, "");
             }
             seen |= bit;
             match apply(into, slot, trim(value)) {
                 Ok(()) => continue 'lines,
-                Err(expected) => (ErrorKind::BadValue, name, expected),
+                Err(expected) => (ErrorKind::BadValue, key, expected),
             }
         };
         return Err(ConfigError {
