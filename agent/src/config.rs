@@ -61,6 +61,32 @@ pub fn name_of(names: &'static str, i: u32) -> &'static str {
     words(names).nth(i as usize).unwrap_or("unknown")
 }
 
+/// The words `from..to` of the space-separated `list` (counted from 0), as a slice of it:
+/// a list that is part of another is named as that part instead of being a second copy
+/// of its bytes. For constants (a word past the end panics at compile time).
+pub const fn sub_list(list: &'static str, from: usize, to: usize) -> &'static str {
+    let bytes = list.as_bytes();
+    let (mut i, mut word, mut start, mut end) = (0, 0, 0, bytes.len());
+    while i < bytes.len() {
+        if bytes[i] == b' ' {
+            word += 1;
+            if word == from {
+                start = i + 1;
+            }
+            if word == to {
+                end = i;
+                break;
+            }
+        }
+        i += 1;
+    }
+    assert!(
+        from < to && to <= word + 1,
+        "words past the end of the list"
+    );
+    list.split_at(end).0.split_at(start).1
+}
+
 /// The position of `word` in a space-separated [`words`] list.
 pub fn word_index(list: &str, word: &[u8]) -> Option<usize> {
     words(list).position(|w| w.as_bytes() == word)
@@ -152,35 +178,39 @@ impl Default for Config {
     }
 }
 
-/// What is wrong with a line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ErrorKind<'a> {
+/// What is wrong with a line (or the file): the number of its phrase in
+/// [`CONFIG_PHRASES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
     /// No `=` on a line that is not blank or a comment.
     MissingEquals,
     /// Nothing before the `=`.
     EmptyKey,
     /// A key not in [`keys`] (as written, cut to 32 bytes).
-    UnknownKey(&'a str),
+    UnknownKey,
     /// The value does not fit the key.
-    BadValue {
-        /// The key.
-        key: &'static str,
-        /// What it takes.
-        expected: &'static str,
-    },
+    BadValue,
     /// A key that may appear once appeared again.
-    Duplicate(&'static str),
-    /// The file is larger than [`MAX_FILE_BYTES`] or not UTF-8.
-    Unreadable(&'static str),
+    Duplicate,
+    /// The file is larger than [`MAX_FILE_BYTES`].
+    TooLarge,
+    /// The file is not UTF-8.
+    NotUtf8,
 }
 
-/// A configuration error and the line it is on (1-based; 0 for the whole file).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A configuration error, as the data its line is written from: a phrase and the words
+/// that fill it, so that building one is a few stores and saying it one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConfigError<'a> {
-    /// The line.
+    /// The line (1-based; 0 for the whole file).
     pub line: u32,
     /// What is wrong.
-    pub kind: ErrorKind<'a>,
+    pub kind: ErrorKind,
+    /// The key (an unknown one as written, cut to 32 bytes; empty when the kind names
+    /// none).
+    pub key: &'a str,
+    /// What the key takes ([`ErrorKind::BadValue`]; empty otherwise).
+    pub expected: &'static str,
 }
 
 impl ConfigError<'_> {
@@ -191,21 +221,21 @@ impl ConfigError<'_> {
             w.uint(u64::from(self.line));
             w.str(": ");
         }
-        let (n, arg, then) = match self.kind {
-            ErrorKind::MissingEquals => (0, "", ""),
-            ErrorKind::EmptyKey => (1, "", ""),
-            ErrorKind::UnknownKey(k) => (2, k, ""),
-            ErrorKind::BadValue { key, expected } => (3, key, expected),
-            ErrorKind::Duplicate(k) => (4, k, ""),
-            ErrorKind::Unreadable(why) => (5, why, ""),
-        };
-        phrase(w, CONFIG_PHRASES, n, arg, then);
+        phrase(
+            w,
+            CONFIG_PHRASES,
+            self.kind as usize,
+            self.key,
+            self.expected,
+        );
     }
 }
 
-/// What [`ConfigError::describe`] says, by kind, each ended by a NUL (see [`phrase`]).
+/// What [`ConfigError::describe`] says, by [`ErrorKind`], each ended by a NUL (see
+/// [`phrase`]).
 const CONFIG_PHRASES: &str = "expected `key = value`\0missing key before `=`\0unknown key `\x01`\0\
-    bad value for `\x01`: expected \x01\0`\x01` given twice\0\x01\0";
+    bad value for `\x01`: expected \x01\0`\x01` given twice\0file larger than 4096 bytes\0\
+    file is not UTF-8\0";
 
 /// Writes the `n`th of `phrases` (each ended by a NUL) with its first `\x01` replaced by
 /// `arg` and its second by `then`: the errors describe themselves with it, one string and
@@ -229,68 +259,81 @@ pub fn phrase<'a>(w: &mut dyn Text, phrases: &str, mut n: usize, mut arg: &'a st
     }
 }
 
+/// An error of the whole file.
+fn whole_file(kind: ErrorKind) -> ConfigError<'static> {
+    ConfigError {
+        line: 0,
+        kind,
+        key: "",
+        expected: "",
+    }
+}
+
 /// Parses the bytes of a configuration file into `into`, which holds the defaults (see
 /// [`parse`]).
 pub fn parse_bytes<'a>(bytes: &'a [u8], into: &mut Config) -> Result<(), ConfigError<'a>> {
     if bytes.len() > MAX_FILE_BYTES {
-        return Err(whole_file("file larger than 4096 bytes"));
+        return Err(whole_file(ErrorKind::TooLarge));
     }
-    let text = core::str::from_utf8(bytes).map_err(|_| whole_file("file is not UTF-8"))?;
+    let text = core::str::from_utf8(bytes).map_err(|_| whole_file(ErrorKind::NotUtf8))?;
     parse(text, into)
-}
-
-fn whole_file(why: &'static str) -> ConfigError<'static> {
-    ConfigError {
-        line: 0,
-        kind: ErrorKind::Unreadable(why),
-    }
 }
 
 /// Parses the text of a configuration file into `into`, which holds the defaults
 /// (`Config::default()`) on entry and is of no use after an error. In place: a `Config`
 /// returned in a `Result` was a second copy of it (640 bytes) in this frame and a third
 /// in the caller's; resetting `into` here would build the defaults in this frame too.
+/// Blank lines and comments apply nothing; the first error ends the parse.
 // Out of line: inlined into the daemon's file reader it was 64 bytes larger (measured).
 #[inline(never)]
 pub fn parse<'a>(text: &'a str, into: &mut Config) -> Result<(), ConfigError<'a>> {
     // One bit per key of `keys`: which single-valued keys were already given.
     let mut seen: u32 = 0;
-    for (line, raw) in (1..).zip(lines(text)) {
-        parse_line(into, &mut seen, raw).map_err(|kind| ConfigError { line, kind })?;
+    'lines: for (line, raw) in (1..).zip(lines(text)) {
+        // What is wrong with the line, if anything: one exit builds the error.
+        let (kind, key, expected) = 'wrong: {
+            let content = trim(split(raw, b'#').map_or(raw, |(before, _)| before));
+            if content.is_empty() {
+                continue 'lines;
+            }
+            let Some((key, value)) = split(content, b'=') else {
+                break 'wrong (ErrorKind::MissingEquals, "", "");
+            };
+            let key = trim(key);
+            if key.is_empty() {
+                break 'wrong (ErrorKind::EmptyKey, "", "");
+            }
+            let Some(slot) = word_index(KEYS, key.as_bytes()) else {
+                // The longest prefix of at most 32 bytes that ends on a character.
+                let mut end = key.len().min(32);
+                while !key.is_char_boundary(end) {
+                    end -= 1;
+                }
+                break 'wrong (
+                    ErrorKind::UnknownKey,
+                    key.get(..end).unwrap_or_default(),
+                    "",
+                );
+            };
+            // Errors name the key as the file has it (the same word as in KEYS).
+            let bit = 1u32 << slot;
+            if slot != EXPORT && seen & bit != 0 {
+                break 'wrong (ErrorKind::Duplicate, key, "");
+            }
+            seen |= bit;
+            match apply(into, slot, trim(value)) {
+                Ok(()) => continue 'lines,
+                Err(expected) => (ErrorKind::BadValue, key, expected),
+            }
+        };
+        return Err(ConfigError {
+            line,
+            kind,
+            key,
+            expected,
+        });
     }
     Ok(())
-}
-
-/// Applies one line of the file (blank or a comment: nothing).
-fn parse_line<'a>(config: &mut Config, seen: &mut u32, raw: &'a str) -> Result<(), ErrorKind<'a>> {
-    let content = trim(split(raw, b'#').map_or(raw, |(before, _)| before));
-    if content.is_empty() {
-        return Ok(());
-    }
-    let (key, value) = split(content, b'=').ok_or(ErrorKind::MissingEquals)?;
-    let (key, value) = (trim(key), trim(value));
-    if key.is_empty() {
-        return Err(ErrorKind::EmptyKey);
-    }
-    let Some(slot) = word_index(KEYS, key.as_bytes()) else {
-        // The longest prefix of at most 32 bytes that ends on a character.
-        let mut end = key.len().min(32);
-        while !key.is_char_boundary(end) {
-            end -= 1;
-        }
-        return Err(ErrorKind::UnknownKey(key.get(..end).unwrap_or_default()));
-    };
-    // The key as errors name it: KEYS' copy, which outlives the file's text.
-    let name = name_of(KEYS, slot as u32);
-    let bit = 1u32 << slot;
-    if slot != EXPORT && *seen & bit != 0 {
-        return Err(ErrorKind::Duplicate(name));
-    }
-    *seen |= bit;
-    apply(config, slot, value).map_err(|expected| ErrorKind::BadValue {
-        key: name,
-        expected,
-    })
 }
 
 /// `s` before and after the first `b` (an ASCII byte, so both are text).
@@ -361,7 +404,7 @@ const TRANSPORT: usize = 0;
 const FAMILY: usize = 1;
 const GROUPS: usize = 2;
 /// The module settings are the keys from `FIRST_SETTING` on, in `SETTING_KEYS` order.
-const FIRST_SETTING: usize = 3;
+pub(crate) const FIRST_SETTING: usize = 3;
 const HEARTBEAT_MS: usize = 9;
 const RCVBUF_BYTES: usize = 10;
 const ACCEPT_SENDERS: usize = 11;
@@ -444,8 +487,10 @@ pub fn parse_transport(value: &str) -> Result<Transport, &'static str> {
 }
 
 fn parse_groups(value: &str) -> Result<Groups, &'static str> {
-    let mask =
-        names_mask(value, "telemetry events", false).ok_or("one or both of: telemetry events")?;
+    // The names are the end of what the key takes: one copy of them.
+    const TAKES: &str = "one or both of: telemetry events";
+    const NAMES: &str = TAKES.split_at("one or both of: ".len()).1;
+    let mask = names_mask(value, NAMES, false).ok_or(TAKES)?;
     Ok(Groups {
         telemetry: mask & 1 != 0,
         events: mask & 2 != 0,
@@ -578,7 +623,7 @@ mod tests {
     fn unknown_key_names_line_and_key() {
         let e = error_of("period_ms = 10\n\nperiod = 10\n");
         assert_eq!(e.line, 3);
-        assert_eq!(e.kind, ErrorKind::UnknownKey("period"));
+        assert_eq!((e.kind, e.key), (ErrorKind::UnknownKey, "period"));
         assert_eq!(said(&e), "line 3: unknown key `period`");
     }
 
@@ -586,13 +631,7 @@ mod tests {
     fn bad_values_name_line_key_and_expectation() {
         let e = error_of("# c\nperiod_ms = 0\n");
         assert_eq!(e.line, 2);
-        assert!(matches!(
-            e.kind,
-            ErrorKind::BadValue {
-                key: "period_ms",
-                ..
-            }
-        ));
+        assert_eq!((e.kind, e.key), (ErrorKind::BadValue, "period_ms"));
         assert_eq!(
             said(&e),
             "line 2: bad value for `period_ms`: expected 1..3600000"
@@ -619,7 +658,7 @@ mod tests {
         ] {
             let e = error_of(bad);
             assert_eq!(e.line, 1, "{bad}");
-            assert!(matches!(e.kind, ErrorKind::BadValue { .. }), "{bad}: {e:?}");
+            assert_eq!(e.kind, ErrorKind::BadValue, "{bad}: {e:?}");
         }
     }
 
@@ -633,7 +672,10 @@ mod tests {
         assert_eq!(said(&e), "line 1: missing key before `=`");
         let e = error_of("period_ms = 1\nperiod_ms = 2\n");
         assert_eq!(said(&e), "line 2: `period_ms` given twice");
-        assert_eq!((e.line, e.kind), (2, ErrorKind::Duplicate("period_ms")));
+        assert_eq!(
+            (e.line, e.kind, e.key),
+            (2, ErrorKind::Duplicate, "period_ms")
+        );
         let e = parse_bytes(&[b'#'; MAX_FILE_BYTES + 1]).unwrap_err();
         assert_eq!(e.line, 0);
         assert_eq!(said(&e), "file larger than 4096 bytes");
@@ -653,7 +695,8 @@ mod tests {
     fn long_unknown_keys_are_cut_not_refused() {
         let key = "k".repeat(100);
         let text = format!("{key} = 1");
-        assert_eq!(error_of(&text).kind, ErrorKind::UnknownKey(&key[..32]));
+        let e = error_of(&text);
+        assert_eq!((e.kind, e.key), (ErrorKind::UnknownKey, &key[..32]));
     }
 
     #[test]
@@ -676,6 +719,21 @@ mod tests {
         // Text not ended by a NUL is no phrase; past the last, nothing.
         assert_eq!(say(3, "x", "y"), "");
         assert_eq!(say(4, "x", "y"), "");
+    }
+
+    #[test]
+    fn sub_lists_are_slices_of_the_list() {
+        static LIST: &str = "a bb c dd";
+        assert_eq!(sub_list(LIST, 0, 1), "a");
+        assert_eq!(sub_list(LIST, 1, 3), "bb c");
+        assert_eq!(sub_list(LIST, 3, 4), "dd");
+        assert_eq!(sub_list(LIST, 0, 4), LIST);
+        // The same bytes, not a copy.
+        assert_eq!(sub_list(LIST, 2, 4).as_ptr(), LIST[5..].as_ptr());
+        assert_eq!(
+            crate::settings::SETTING_KEYS,
+            "period_ms sources load1_milli_max mem_available_kib_min temp_mdegc_max watchdog_ms"
+        );
     }
 
     #[test]
@@ -716,17 +774,14 @@ mod tests {
         // A comment may hold anything; a line of spaces and a comment is blank.
         assert_eq!(parse("  # x = y\n\t\n#\n").unwrap(), Config::default());
         assert_eq!(error_of("=\n").kind, ErrorKind::EmptyKey);
+        let e = error_of("\n\nperiod ms = 1");
         assert_eq!(
-            error_of("\n\nperiod ms = 1").kind,
-            ErrorKind::UnknownKey("period ms")
+            (e.line, e.kind, e.key),
+            (3, ErrorKind::UnknownKey, "period ms")
         );
-        assert_eq!(error_of("\n\nperiod ms = 1").line, 3);
         // White space is ASCII's (as `is_space` says): other Unicode spaces are part of
         // the value, so a no-break space after a number makes it a bad value.
-        assert!(matches!(
-            error_of("period_ms = 10\u{a0}").kind,
-            ErrorKind::BadValue { .. }
-        ));
+        assert_eq!(error_of("period_ms = 10\u{a0}").kind, ErrorKind::BadValue);
         // The first error wins, and a key that failed still counts as given.
         assert_eq!(error_of("period_ms = 0\nperiod_ms = x\n").line, 1);
     }
@@ -797,29 +852,27 @@ mod tests {
             ("accept_senders = Kernel", "kernel or any"),
         ] {
             let e = error_of(bad);
-            assert!(
-                matches!(e.kind, ErrorKind::BadValue { expected: x, .. } if x == expected),
-                "{bad}: {e:?}"
+            assert_eq!(
+                (e.kind, e.expected),
+                (ErrorKind::BadValue, expected),
+                "{bad}"
             );
         }
         let long = format!("log = /{}", "p".repeat(96));
-        assert!(matches!(
-            error_of(&long).kind,
-            ErrorKind::BadValue {
-                expected: "a file path of at most 96 bytes",
-                ..
-            }
-        ));
+        let e = error_of(&long);
+        assert_eq!(
+            (e.kind, e.expected),
+            (ErrorKind::BadValue, "a file path of at most 96 bytes")
+        );
     }
 
     #[test]
     fn unknown_keys_are_cut_on_a_character_boundary() {
         let key = format!("{}é", "k".repeat(31));
-        assert_eq!(
-            error_of(&format!("{key} = 1")).kind,
-            ErrorKind::UnknownKey(&key[..31])
-        );
+        let text = format!("{key} = 1");
+        let e = error_of(&text);
+        assert_eq!((e.kind, e.key), (ErrorKind::UnknownKey, &key[..31]));
         let e = error_of("pé = 1");
-        assert_eq!(e.kind, ErrorKind::UnknownKey("pé"));
+        assert_eq!((e.kind, e.key), (ErrorKind::UnknownKey, "pé"));
     }
 }

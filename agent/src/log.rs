@@ -15,19 +15,21 @@ use rustix::io::Errno;
 /// Bytes of one frame gathered before it is written (longer frames go out in pieces).
 const FRAME_BUFFER: usize = 256;
 
-#[allow(clippy::large_enum_variant)]
-enum Target {
-    None,
-    Stderr,
-    /// The paths are kept with their NUL, as the system takes them: given a `&str`,
-    /// rustix would copy each into a `PATH_MAX` buffer on the stack of the logger, under
-    /// whatever logs.
-    File {
-        fd: OwnedFd,
-        path: Vec<u8, { MAX_VALUE + 1 }>,
-        rotated: Vec<u8, { MAX_VALUE + 3 }>,
-        cap: SizeCap,
-    },
+/// Where frames go: standard error, or a file when there is one, behind a size cap. No
+/// log is standard error with a cap of 0, which every frame exceeds, and standard error's
+/// cap is never reached: one path for the three targets.
+struct Target {
+    file: Option<LogFile>,
+    cap: SizeCap,
+}
+
+/// The log file. The paths are kept with their NUL, as the system takes them: given a
+/// `&str`, rustix would copy each into a `PATH_MAX` buffer on the stack of the logger,
+/// under whatever logs.
+struct LogFile {
+    fd: OwnedFd,
+    path: Vec<u8, { MAX_VALUE + 1 }>,
+    rotated: Vec<u8, { MAX_VALUE + 3 }>,
 }
 
 struct State {
@@ -39,7 +41,10 @@ struct State {
 
 static STATE: LoggerCell<State> = LoggerCell::new(State {
     encoder: defmt::Encoder::new(),
-    target: Target::None,
+    target: Target {
+        file: None,
+        cap: SizeCap { cap: 0, used: 0 },
+    },
     frame: [0; FRAME_BUFFER],
     len: 0,
 });
@@ -49,9 +54,9 @@ pub struct OpenError(pub rustix::io::Errno);
 
 /// Points the log at `target` (closing a previous file).
 pub fn configure(target: &LogTarget, cap_bytes: u32) -> Result<(), OpenError> {
-    let new = match target {
-        LogTarget::None => Target::None,
-        LogTarget::Stderr => Target::Stderr,
+    let (file, cap) = match target {
+        LogTarget::None => (None, 0),
+        LogTarget::Stderr => (None, u64::MAX),
         LogTarget::File(name) => {
             // The capacities hold the name (at most MAX_VALUE bytes), ".1" and the NUL.
             let mut path = Vec::new();
@@ -61,21 +66,19 @@ pub fn configure(target: &LogTarget, cap_bytes: u32) -> Result<(), OpenError> {
             let _ = rotated.extend_from_slice(name.as_bytes());
             let _ = rotated.extend_from_slice(b".1\0");
             let fd = open_log(&path).map_err(OpenError)?;
-            let used = rustix::fs::fstat(&fd)
-                .map(|s| s.st_size as u64)
-                .unwrap_or(0);
-            Target::File {
-                fd,
-                path,
-                rotated,
-                cap: SizeCap {
-                    cap: u64::from(cap_bytes),
-                    used,
-                },
-            }
+            (Some(LogFile { fd, path, rotated }), u64::from(cap_bytes))
         }
     };
-    STATE.with(|s| s.target = new);
+    // The file is opened for appending: its end is what it holds already.
+    let used = file.as_ref().map_or(0, |f| {
+        rustix::fs::seek(&f.fd, rustix::fs::SeekFrom::End(0)).unwrap_or(0)
+    });
+    STATE.with(|s| {
+        s.target = Target {
+            file,
+            cap: SizeCap { cap, used },
+        }
+    });
     Ok(())
 }
 
@@ -92,8 +95,18 @@ fn open_log(path: &[u8]) -> Result<OwnedFd, Errno> {
     )
 }
 
-/// Runs one encoder step with the frame buffer as its output.
-fn encode(step: impl FnOnce(&mut defmt::Encoder, &mut dyn FnMut(&[u8]))) {
+/// A step of a log frame: defmt's acquire, write and release.
+pub(crate) enum Step<'a> {
+    Start,
+    Write(&'a [u8]),
+    End,
+}
+
+/// Runs one encoder step with the frame buffer as its output; the end of a frame writes
+/// the frame out. One routine for the three steps: one entry into the state, one output
+/// callback.
+#[inline(never)]
+pub(crate) fn step(step: Step<'_>) {
     STATE.with(|s| {
         let State {
             encoder,
@@ -101,23 +114,16 @@ fn encode(step: impl FnOnce(&mut defmt::Encoder, &mut dyn FnMut(&[u8]))) {
             len,
             target,
         } = s;
-        step(encoder, &mut |bytes| push(frame, len, target, bytes));
-    });
-}
-
-pub(crate) fn start_frame() {
-    encode(|e, out| e.start_frame(out));
-}
-
-pub(crate) fn write(bytes: &[u8]) {
-    encode(|e, out| e.write(bytes, out));
-}
-
-pub(crate) fn end_frame() {
-    encode(|e, out| e.end_frame(out));
-    STATE.with(|s| {
-        emit(&mut s.target, &s.frame[..s.len]);
-        s.len = 0;
+        let out: &mut dyn FnMut(&[u8]) = &mut |bytes| push(frame, len, target, bytes);
+        match step {
+            Step::Start => encoder.start_frame(out),
+            Step::Write(bytes) => encoder.write(bytes, out),
+            Step::End => {
+                encoder.end_frame(out);
+                emit(target, frame.get(..*len).unwrap_or_default());
+                *len = 0;
+            }
+        }
     });
 }
 
@@ -134,33 +140,26 @@ fn push(frame: &mut [u8; FRAME_BUFFER], len: &mut usize, target: &mut Target, by
 
 /// Writes encoded bytes to the target; a failing log never stops the agent.
 fn emit(target: &mut Target, bytes: &[u8]) {
-    let fd = match target {
-        Target::None => return,
-        Target::Stderr => stderr(),
-        Target::File {
-            fd,
-            path,
-            rotated,
-            cap,
-        } => {
-            match cap.admit(bytes.len() as u64) {
-                Admit::Drop => return,
-                Admit::Write => {}
-                Admit::RotateFirst => {
-                    if let (Ok(from), Ok(to)) = (c_path(path), c_path(rotated)) {
-                        let _ = rustix::fs::rename(from, to);
-                    }
-                    // On failure keep writing to the moved file rather than nowhere.
-                    if let Ok(new) = open_log(path) {
-                        *fd = new;
-                    }
+    let admit = target.cap.admit(bytes.len() as u64);
+    if admit == Admit::Drop {
+        return;
+    }
+    let fd = match &mut target.file {
+        None => stderr(),
+        Some(LogFile { fd, path, rotated }) => {
+            if admit == Admit::RotateFirst {
+                if let (Ok(from), Ok(to)) = (c_path(path), c_path(rotated)) {
+                    let _ = rustix::fs::rename(from, to);
+                }
+                // On failure keep writing to the moved file rather than nowhere.
+                if let Ok(new) = open_log(path) {
+                    *fd = new;
                 }
             }
             let fd: &OwnedFd = fd;
             fd.as_fd()
         }
     };
-    // One write for both targets.
     let _ = rustix::io::write(fd, bytes);
 }
 

@@ -24,9 +24,13 @@ pub fn unpack(dict: &[u8], packed: &[u8], out: &mut [u8]) -> usize {
     }
     let mut input = packed.iter();
     while let Some(&b) = input.next() {
-        // A literal is a copy of one byte from nowhere: `from` stays unused.
         let (mut from, count) = if b < 0x80 {
-            (0, 1)
+            // A literal: the byte is put where the output ends, then copied onto itself.
+            let Some(to) = out.get_mut(len) else {
+                break;
+            };
+            *to = b;
+            (len, 1)
         } else {
             let Some(&low) = input.next() else {
                 break;
@@ -35,12 +39,10 @@ pub fn unpack(dict: &[u8], packed: &[u8], out: &mut [u8]) -> usize {
             (len.wrapping_sub(offset), usize::from(b >> 3 & 15) + 3)
         };
         for _ in 0..count {
-            let byte = if b < 0x80 {
-                Some(b)
-            } else {
-                out.get(from).copied()
+            let Some(&byte) = out.get(from) else {
+                return len;
             };
-            let (Some(byte), Some(to)) = (byte, out.get_mut(len)) else {
+            let Some(to) = out.get_mut(len) else {
                 return len;
             };
             *to = byte;

@@ -2,7 +2,7 @@
 //! `nltelem set KEY=VALUE`. Only settings that were given are sent: the module keeps the
 //! others.
 
-use crate::config::{name_of, names_mask, number, word_index};
+use crate::config::{name_of, names_mask, number, sub_list, word_index, FIRST_SETTING, KEYS};
 use nlcore::{Buffer, MsgBuilder};
 
 /// Settings to push; a setting not given leaves the module's value. By position in
@@ -29,11 +29,15 @@ pub enum SettingError {
 
 /// The names of the module's settings, separated by spaces, in attribute order (help
 /// texts, `get config`): the `i`th is carried by attribute `i + 1`.
-pub const SETTING_KEYS: &str =
-    "period_ms sources load1_milli_max mem_available_kib_min temp_mdegc_max watchdog_ms";
+/// They are keys of the configuration file, in a row there: that part of its key list.
+pub const SETTING_KEYS: &str = sub_list(KEYS, FIRST_SETTING, FIRST_SETTING + SETTINGS);
+
+/// What `sources` takes, as its error says it: the names are its end.
+const SOURCES_TAKE: &str = "one or more of: load memory cpu netdev thermal";
 
 /// Source names in bit order (`source::*`: bit `i` for the `i`th), separated by spaces.
-pub const SOURCE_NAMES: &str = "load memory cpu netdev thermal";
+/// The end of [`SOURCES_TAKE`], not a second copy of the names.
+pub const SOURCE_NAMES: &str = SOURCES_TAKE.split_at("one or more of: ".len()).1;
 
 /// How many settings [`SETTING_KEYS`] names.
 pub const SETTINGS: usize = WATCHDOG + 1;
@@ -131,7 +135,7 @@ impl ModuleSettings {
 
 /// Space- or comma-separated source names to their bit mask (at least one).
 pub fn parse_sources(value: &str) -> Result<u32, &'static str> {
-    names_mask(value, SOURCE_NAMES, true).ok_or("one or more of: load memory cpu netdev thermal")
+    names_mask(value, SOURCE_NAMES, true).ok_or(SOURCES_TAKE)
 }
 
 #[cfg(test)]

@@ -183,16 +183,23 @@ const SIGPIPE: c_int = 13;
 pub const SIGTERM: c_int = 15;
 
 /// A kernel signal set (`sigset_t` of the system calls: 64 bits on every architecture).
-fn sigset(signals: &[c_int]) -> u64 {
-    signals.iter().fold(0, |set, s| set | 1 << (s - 1))
+/// For constants: the sets are known when the program is built.
+const fn sigset(signals: &[c_int]) -> u64 {
+    let (mut set, mut i) = (0, 0);
+    while i < signals.len() {
+        set |= 1 << (signals[i] - 1);
+        i += 1;
+    }
+    set
 }
 
 /// Blocks [`HANDLED`] and returns a non-blocking `signalfd` that reports them. `SIGPIPE` is
 /// blocked too (and never read), so that a closed pipe on stdout is an error to count, not
 /// death.
 pub fn signalfd() -> Result<OwnedFd, rustix::io::Errno> {
-    let handled = sigset(&HANDLED);
-    let blocked = handled | sigset(&[SIGPIPE]);
+    const HANDLED_SET: u64 = sigset(&HANDLED);
+    const BLOCKED_SET: u64 = HANDLED_SET | sigset(&[SIGPIPE]);
+    let (handled, blocked) = (HANDLED_SET, BLOCKED_SET);
     const SIG_BLOCK: usize = 0;
     const SFD_NONBLOCK: usize = 0o4000;
     const SFD_CLOEXEC: usize = 0o2000000;
@@ -333,17 +340,17 @@ unsafe impl defmt::Logger for Logger {
             // A log call inside a log call: defmt forbids it; drop the inner frame.
             return;
         }
-        crate::log::start_frame();
+        crate::log::step(crate::log::Step::Start);
     }
 
     unsafe fn flush() {}
 
     unsafe fn release() {
-        crate::log::end_frame();
+        crate::log::step(crate::log::Step::End);
         LOGGER_TAKEN.store(false, Ordering::Release);
     }
 
     unsafe fn write(bytes: &[u8]) {
-        crate::log::write(bytes);
+        crate::log::step(crate::log::Step::Write(bytes));
     }
 }
