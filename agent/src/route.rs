@@ -144,10 +144,10 @@ impl<'a> CtrlFamily<'a> {
         })
     }
 
-    /// The id of the family's multicast group `name`, if it has one.
-    // Out of line: the agent looks up two groups, and inlined it would be two copies.
-    #[inline(never)]
-    pub fn group_id(&self, name: &str) -> Option<u32> {
+    /// The ids of the family's multicast groups named `names` (`None` for one it does not
+    /// have), found in one walk of its groups.
+    pub fn group_ids(&self, names: [&str; 2]) -> [Option<u32>; 2] {
+        let mut ids = [None; 2];
         let mut groups = self.groups.clone();
         while let Some(entry) = step(&mut groups) {
             let (mut this, mut id) = (None, None);
@@ -159,11 +159,13 @@ impl<'a> CtrlFamily<'a> {
                     _ => {}
                 }
             }
-            if this == Some(name.as_bytes()) && id.is_some() {
-                return id;
+            for (slot, name) in ids.iter_mut().zip(names) {
+                if slot.is_none() && this == Some(name.as_bytes()) {
+                    *slot = id;
+                }
             }
         }
-        None
+        ids
     }
 }
 
@@ -210,11 +212,16 @@ mod tests {
             (family.cmd, family.id, family.name),
             (CTRL_CMD_NEWFAMILY, 0x1d, &b"nltelem"[..])
         );
-        assert_eq!(family.group_id("telemetry"), Some(7));
-        assert_eq!(family.group_id("events"), Some(8));
-        assert_eq!(family.group_id("broken"), None);
-        assert_eq!(family.group_id("event"), None);
-        assert_eq!(family.group_id(""), None);
+        assert_eq!(
+            family.group_ids(["telemetry", "events"]),
+            [Some(7), Some(8)]
+        );
+        assert_eq!(
+            family.group_ids(["events", "telemetry"]),
+            [Some(8), Some(7)]
+        );
+        assert_eq!(family.group_ids(["broken", "event"]), [None, None]);
+        assert_eq!(family.group_ids(["", "events"]), [None, Some(8)]);
     }
 
     #[test]
@@ -232,11 +239,11 @@ mod tests {
             }
             let len = b.finish().unwrap();
             let msg = NlMsg::new_checked(&buf[..len]).unwrap();
-            CtrlFamily::parse(&msg).map(|f| (f.cmd, f.id, f.name.to_vec(), f.group_id("x")))
+            CtrlFamily::parse(&msg).map(|f| (f.cmd, f.id, f.name.to_vec(), f.group_ids(["x", ""])))
         };
         assert_eq!(
             message(GENL_ID_CTRL, Some(30), Some("gone")),
-            Some((CTRL_CMD_DELFAMILY, 30, b"gone".to_vec(), None))
+            Some((CTRL_CMD_DELFAMILY, 30, b"gone".to_vec(), [None, None]))
         );
         assert_eq!(message(GENL_ID_CTRL, None, Some("gone")), None);
         assert_eq!(message(GENL_ID_CTRL, Some(30), None), None);
@@ -261,10 +268,12 @@ mod tests {
                 (family.cmd, family.id, family.name),
                 (info.cmd, info.id, info.name.as_bytes())
             );
-            for name in ["notify", "nothing"] {
-                assert_eq!(family.group_id(name), info.mcast_group(name)?, "{name}");
-            }
-            assert!(family.group_id("notify").is_some());
+            let names = ["notify", "nothing"];
+            let ids = [info.mcast_group(names[0])?, info.mcast_group(names[1])?];
+            assert_eq!(family.group_ids(names), ids);
+            // The controller's one group has the controller's id: the watcher joins it
+            // without asking (conn::CTRL_NOTIFY_GROUP).
+            assert_eq!(ids, [Some(u32::from(GENL_ID_CTRL)), None]);
             seen += 1;
             Ok(())
         })
@@ -288,7 +297,10 @@ mod tests {
             let (cmd, attrs) = CONTROLLER.open(&msg).expect("the controller's message");
             let family = CtrlFamily::read(cmd, attrs).expect("an id and a name");
             found = Some((family.cmd, family.id, family.name.to_vec()));
-            assert!(family.group_id("notify").is_some());
+            assert_eq!(
+                family.group_ids(["notify", ""]),
+                [Some(u32::from(GENL_ID_CTRL)), None]
+            );
             Ok(())
         })
         .unwrap();
