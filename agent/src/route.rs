@@ -11,7 +11,7 @@ use nlcore::consts::{
     CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME, CTRL_ATTR_MCAST_GROUPS, CTRL_ATTR_MCAST_GRP_ID,
     CTRL_ATTR_MCAST_GRP_NAME, GENL_HDRLEN, GENL_ID_CTRL, NETLINK_GENERIC,
 };
-use nlcore::{Attr, AttrIter, Buffer, MsgBuilder, NlMsg};
+use nlcore::{Attr, AttrIter, Buffer, GenlMsgHdr, MsgBuilder, NlMsg};
 use nltelem_proto as proto;
 
 /// The generic netlink controller (`nlctrl`) as a route: resolving a family is a request
@@ -68,16 +68,19 @@ impl Route {
     /// Opens a request for `cmd` (the socket adds `NLM_F_REQUEST`, the ack flag and the
     /// sequence number); attributes follow, then `finish`.
     pub fn begin<B: Buffer>(&self, b: &mut MsgBuilder<B>, cmd: u8) -> Result<(), nlcore::Error> {
-        // The type, and whether a generic netlink header follows: one `begin` for both.
-        let (ty, genl) = match *self {
-            Route::Genl { family, .. } => (family, true),
-            Route::Classic { .. } => (proto::classic_type(cmd), false),
+        // The type, and how much of a generic netlink header follows (all or none): one
+        // sequence for both, without a branch.
+        let (ty, genl_len) = match *self {
+            Route::Genl { family, .. } => (family, GENL_HDRLEN),
+            Route::Classic { .. } => (proto::classic_type(cmd), 0),
         };
         b.begin(ty, 0, 0, 0)?;
-        if genl {
-            b.genl_header(cmd, proto::FAMILY_VERSION)?;
-        }
-        Ok(())
+        let genl = GenlMsgHdr {
+            cmd,
+            version: proto::FAMILY_VERSION,
+            reserved: 0,
+        };
+        b.put_raw(genl.to_bytes().get(..genl_len).unwrap_or_default())
     }
 
     /// The command and attributes of one of the module's messages; `None` for messages
