@@ -86,19 +86,17 @@ impl Route {
     /// The command and attributes of one of the module's messages; `None` for messages
     /// that are not the module's (another family's type, a control message).
     pub fn open<'a>(&self, msg: &NlMsg<'a>) -> Option<(u8, AttrIter<'a>)> {
-        match *self {
+        // The command, and where the attributes start: one read of them for both.
+        let (cmd, header) = match *self {
             Route::Genl { family, .. } => {
                 if msg.ty() != family {
                     return None;
                 }
-                let cmd = msg.genl_header().ok()?.cmd;
-                Some((cmd, msg.attrs(GENL_HDRLEN).ok()?))
+                (msg.genl_header().ok()?.cmd, GENL_HDRLEN)
             }
-            Route::Classic { .. } => {
-                let cmd = proto::classic_command(msg.ty())?;
-                Some((cmd, msg.attrs(0).ok()?))
-            }
-        }
+            Route::Classic { .. } => (proto::classic_command(msg.ty())?, 0),
+        };
+        Some((cmd, msg.attrs(header).ok()?))
     }
 }
 
