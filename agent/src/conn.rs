@@ -155,7 +155,7 @@ fn open(protocol: i32, setup: &Setup) -> Result<NlSocket, Error> {
             sock.set_recv_buffer(bytes)?;
         }
     }
-    for (group, join) in setup.groups.into_iter().zip(setup.join) {
+    for (group, &join) in setup.groups.iter().zip(&setup.join) {
         if join {
             sock.join_group(group.ok_or(Error::NotFound)?)?;
         }

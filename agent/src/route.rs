@@ -160,7 +160,7 @@ impl<'a> CtrlFamily<'a> {
                     _ => {}
                 }
             }
-            for (slot, name) in ids.iter_mut().zip(names) {
+            for (slot, name) in ids.iter_mut().zip(&names) {
                 if slot.is_none() && this == Some(name.as_bytes()) {
                     *slot = id;
                 }
