@@ -203,7 +203,7 @@ fn resolve(sock: &mut NlSocket, name: &str, buf: &mut [u8]) -> Result<Route, Err
         match CtrlFamily::read(cmd, attrs) {
             Some(f) if f.name == name.as_bytes() => {
                 let [telemetry, events] =
-                    f.group_ids([proto::MCGRP_TELEMETRY, proto::MCGRP_EVENTS]);
+                    f.group_ids(&[proto::MCGRP_TELEMETRY, proto::MCGRP_EVENTS]);
                 found = Some(Route::Genl {
                     family: f.id,
                     telemetry,

@@ -147,7 +147,7 @@ impl<'a> CtrlFamily<'a> {
 
     /// The ids of the family's multicast groups named `names` (`None` for one it does not
     /// have), found in one walk of its groups.
-    pub fn group_ids(&self, names: [&str; 2]) -> [Option<u32>; 2] {
+    pub fn group_ids(&self, names: &[&str; 2]) -> [Option<u32>; 2] {
         let mut ids = [None; 2];
         let mut groups = self.groups.clone();
         while let Some(entry) = step(&mut groups) {
@@ -160,7 +160,7 @@ impl<'a> CtrlFamily<'a> {
                     _ => {}
                 }
             }
-            for (slot, name) in ids.iter_mut().zip(&names) {
+            for (slot, name) in ids.iter_mut().zip(names) {
                 if slot.is_none() && this == Some(name.as_bytes()) {
                     *slot = id;
                 }
@@ -214,15 +214,15 @@ mod tests {
             (CTRL_CMD_NEWFAMILY, 0x1d, &b"nltelem"[..])
         );
         assert_eq!(
-            family.group_ids(["telemetry", "events"]),
+            family.group_ids(&["telemetry", "events"]),
             [Some(7), Some(8)]
         );
         assert_eq!(
-            family.group_ids(["events", "telemetry"]),
+            family.group_ids(&["events", "telemetry"]),
             [Some(8), Some(7)]
         );
-        assert_eq!(family.group_ids(["broken", "event"]), [None, None]);
-        assert_eq!(family.group_ids(["", "events"]), [None, Some(8)]);
+        assert_eq!(family.group_ids(&["broken", "event"]), [None, None]);
+        assert_eq!(family.group_ids(&["", "events"]), [None, Some(8)]);
     }
 
     #[test]
@@ -240,7 +240,7 @@ mod tests {
             }
             let len = b.finish().unwrap();
             let msg = NlMsg::new_checked(&buf[..len]).unwrap();
-            CtrlFamily::parse(&msg).map(|f| (f.cmd, f.id, f.name.to_vec(), f.group_ids(["x", ""])))
+            CtrlFamily::parse(&msg).map(|f| (f.cmd, f.id, f.name.to_vec(), f.group_ids(&["x", ""])))
         };
         assert_eq!(
             message(GENL_ID_CTRL, Some(30), Some("gone")),
@@ -271,7 +271,7 @@ mod tests {
             );
             let names = ["notify", "nothing"];
             let ids = [info.mcast_group(names[0])?, info.mcast_group(names[1])?];
-            assert_eq!(family.group_ids(names), ids);
+            assert_eq!(family.group_ids(&names), ids);
             // The controller's one group has the controller's id: the watcher joins it
             // without asking (conn::CTRL_NOTIFY_GROUP).
             assert_eq!(ids, [Some(u32::from(GENL_ID_CTRL)), None]);
@@ -299,7 +299,7 @@ mod tests {
             let family = CtrlFamily::read(cmd, attrs).expect("an id and a name");
             found = Some((family.cmd, family.id, family.name.to_vec()));
             assert_eq!(
-                family.group_ids(["notify", ""]),
+                family.group_ids(&["notify", ""]),
                 [Some(u32::from(GENL_ID_CTRL)), None]
             );
             Ok(())
