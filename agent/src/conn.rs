@@ -184,13 +184,11 @@ pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route
         ..Setup::default()
     };
     let mut sock = open(route.protocol(), &setup)?;
-    match route {
-        Route::Genl { .. } => {
-            let route = resolve(&mut sock, &config.family, buf)?;
-            Ok((sock, route))
-        }
-        Route::Classic { .. } => Ok((sock, route)),
-    }
+    let route = match route {
+        Route::Genl { .. } => resolve(&mut sock, &config.family, buf)?,
+        classic => classic,
+    };
+    Ok((sock, route))
 }
 
 /// The route to the generic netlink family `name`: its id and the ids of the module's two
