@@ -11,7 +11,7 @@ use nlcore::consts::{
     CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME, CTRL_ATTR_MCAST_GROUPS, CTRL_ATTR_MCAST_GRP_ID,
     CTRL_ATTR_MCAST_GRP_NAME, GENL_HDRLEN, GENL_ID_CTRL, NETLINK_GENERIC,
 };
-use nlcore::{Attr, AttrIter, Buffer, GenlMsgHdr, MsgBuilder, NlMsg};
+use nlcore::{AttrIter, Buffer, GenlMsgHdr, MsgBuilder, NlMsg};
 use nltelem_proto as proto;
 
 /// The generic netlink controller (`nlctrl`) as a route: resolving a family is a request
@@ -129,7 +129,7 @@ impl<'a> CtrlFamily<'a> {
     /// [`Route::open`] gives them for [`CONTROLLER`]); `None` without the id and name.
     pub fn read(cmd: u8, mut attrs: AttrIter<'a>) -> Option<Self> {
         let (mut id, mut name, mut groups) = (None, None, AttrIter::new(&[]));
-        while let Some(a) = step(&mut attrs) {
+        while let Some(Ok(a)) = attrs.next() {
             match a.kind() {
                 CTRL_ATTR_FAMILY_ID => id = a.get_u16().ok(),
                 CTRL_ATTR_FAMILY_NAME => name = a.get_cstr_bytes().ok(),
@@ -150,10 +150,10 @@ impl<'a> CtrlFamily<'a> {
     pub fn group_ids(&self, names: &[&str; 2]) -> [Option<u32>; 2] {
         let mut ids = [None; 2];
         let mut groups = self.groups.clone();
-        while let Some(entry) = step(&mut groups) {
+        while let Some(Ok(entry)) = groups.next() {
             let (mut this, mut id) = (None, None);
             let mut attrs = entry.nested();
-            while let Some(a) = step(&mut attrs) {
+            while let Some(Ok(a)) = attrs.next() {
                 match a.kind() {
                     CTRL_ATTR_MCAST_GRP_NAME => this = a.get_cstr_bytes().ok(),
                     CTRL_ATTR_MCAST_GRP_ID => id = a.get_u32().ok(),
@@ -168,14 +168,6 @@ impl<'a> CtrlFamily<'a> {
         }
         ids
     }
-}
-
-/// The next attribute of `attrs`; `None` at the end and at a malformed one (after which
-/// the iterator ends). Out of line: the controller's three walks share one copy of the
-/// iterator's step.
-#[inline(never)]
-fn step<'a>(attrs: &mut AttrIter<'a>) -> Option<Attr<'a>> {
-    attrs.next()?.ok()
 }
 
 #[cfg(test)]
