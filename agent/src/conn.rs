@@ -87,6 +87,8 @@ pub fn exchange<'b>(
 }
 
 /// [`exchange`] for a request answered by an ack (and before it, data).
+// Inlined: out of line, it only passed its arguments on again, four of them on the stack.
+#[inline(always)]
 pub fn request<'b>(
     sock: &mut NlSocket,
     route: &Route,
