@@ -4,10 +4,7 @@
 
 use crate::io::{self, Cause};
 use core::time::Duration;
-use nlcore::consts::{
-    CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY, GENL_CTRL_GROUP_NOTIFY, GENL_CTRL_NAME,
-    NETLINK_GENERIC,
-};
+use nlcore::consts::{CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY, GENL_ID_CTRL, NETLINK_GENERIC};
 use nlcore::sock::{Error, Failed, NlSocket};
 use nlcore::{AttrIter, MsgBuilder, NlMsg, SliceBuffer};
 use nltelem::cli::exit;
@@ -90,6 +87,8 @@ pub fn exchange<'b>(
 }
 
 /// [`exchange`] for a request answered by an ack (and before it, data).
+// Inlined: out of line, it only passed its arguments on again, four of them on the stack.
+#[inline(always)]
 pub fn request<'b>(
     sock: &mut NlSocket,
     route: &Route,
@@ -133,12 +132,7 @@ pub fn say_failed(what: &str, f: &Failed<'_>) -> u8 {
 /// What sets the agent's sockets apart, as data: [`open`] is the one sequence of steps
 /// for all of them (requests, data, the controller watcher).
 #[derive(Default)]
-struct Setup<'n> {
-    /// A generic netlink family to resolve by name through the socket itself, and the
-    /// names of two of its groups: [`open`] puts their ids in `id` and `groups`.
-    family: Option<(&'n str, [&'n str; 2])>,
-    /// The family's id, once resolved.
-    id: u16,
+struct Setup {
     /// Two groups, by id: `None` is one the family does not have.
     groups: [Option<u32>; 2],
     /// Which of the two groups to join (one that does not exist: [`Error::NotFound`]).
@@ -151,18 +145,11 @@ struct Setup<'n> {
     any_sender: bool,
 }
 
-/// A family's id and the ids of two of its groups, as [`resolve`] finds them.
-type Ids = (u16, [Option<u32>; 2]);
-
 /// Opens a socket on `protocol`, bound, whose requests wait [`REQUEST_TIMEOUT`] at most
-/// for a reply, and sets it up as `setup` says (the family's ids, when it resolves one,
-/// go back into `setup`). One function that returns the socket alone, so that it is
-/// built in one place rather than handed along from step to step.
-fn open(protocol: i32, setup: &mut Setup<'_>, buf: &mut [u8]) -> Result<NlSocket, Error> {
+/// for a reply, and sets it up as `setup` says. One function that returns the socket
+/// alone, so that it is built in one place rather than handed along from step to step.
+fn open(protocol: i32, setup: &Setup) -> Result<NlSocket, Error> {
     let mut sock = NlSocket::open_bound_with_timeout(protocol, REQUEST_TIMEOUT)?;
-    if let Some((name, groups)) = setup.family {
-        (setup.id, setup.groups) = resolve(&mut sock, name, groups, buf)?;
-    }
     if setup.rcvbuf > 0 {
         let bytes = setup.rcvbuf as usize;
         // FORCE needs CAP_NET_ADMIN; without it the kernel's rmem_max caps the size.
@@ -170,7 +157,7 @@ fn open(protocol: i32, setup: &mut Setup<'_>, buf: &mut [u8]) -> Result<NlSocket
             sock.set_recv_buffer(bytes)?;
         }
     }
-    for (group, join) in setup.groups.into_iter().zip(setup.join) {
+    for (group, &join) in setup.groups.iter().zip(&setup.join) {
         if join {
             sock.join_group(group.ok_or(Error::NotFound)?)?;
         }
@@ -186,49 +173,42 @@ fn open(protocol: i32, setup: &mut Setup<'_>, buf: &mut [u8]) -> Result<NlSocket
     Ok(sock)
 }
 
-/// Opens the request socket and resolves the route to the module.
+/// Opens the request socket and resolves the route to the module: the classic unit's is
+/// fixed, the generic netlink family's ids are asked of the controller through the socket.
 pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route), Error> {
-    let classic = match config.transport {
-        Transport::Genl => None,
-        Transport::Unit(unit) => Some(Route::Classic { unit }),
+    let route = match config.transport {
+        Transport::Genl => CONTROLLER,
+        Transport::Unit(unit) => Route::Classic { unit },
     };
-    let mut setup = Setup {
-        family: match classic {
-            None => Some((
-                config.family.as_str(),
-                [proto::MCGRP_TELEMETRY, proto::MCGRP_EVENTS],
-            )),
-            Some(_) => None,
-        },
+    let setup = Setup {
         ext_ack: true,
         any_sender: config.accept_senders == Senders::Any,
         ..Setup::default()
     };
-    let protocol = classic.map_or(NETLINK_GENERIC, |r| r.protocol());
-    let sock = open(protocol, &mut setup, buf)?;
-    let [telemetry, events] = setup.groups;
-    let route = classic.unwrap_or(Route::Genl {
-        family: setup.id,
-        telemetry,
-        events,
-    });
+    let mut sock = open(route.protocol(), &setup)?;
+    let route = match route {
+        Route::Genl { .. } => resolve(&mut sock, &config.family, buf)?,
+        classic => classic,
+    };
     Ok((sock, route))
 }
 
-/// A family's id and the ids of two of its groups, by name (`CTRL_CMD_GETFAMILY`). Only
-/// these are read from the reply: nlcore's `resolve_family` copies the whole description
-/// (every group's name), which costs the agent code and stack it does not need.
-fn resolve(
-    sock: &mut NlSocket,
-    name: &str,
-    groups: [&str; 2],
-    buf: &mut [u8],
-) -> Result<Ids, Error> {
+/// The route to the generic netlink family `name`: its id and the ids of the module's two
+/// groups, asked by name (`CTRL_CMD_GETFAMILY`). Only these are read from the reply:
+/// nlcore's `resolve_family` copies the whole description (every group's name), which
+/// costs the agent code and stack it does not need.
+fn resolve(sock: &mut NlSocket, name: &str, buf: &mut [u8]) -> Result<Route, Error> {
     let mut found = None;
     let each: OnReply<'_> = &mut |cmd, attrs| {
         match CtrlFamily::read(cmd, attrs) {
             Some(f) if f.name == name.as_bytes() => {
-                found = Some((f.id, groups.map(|g| f.group_id(g))));
+                let [telemetry, events] =
+                    f.group_ids(&[proto::MCGRP_TELEMETRY, proto::MCGRP_EVENTS]);
+                found = Some(Route::Genl {
+                    family: f.id,
+                    telemetry,
+                    events,
+                });
             }
             _ => {}
         }
@@ -248,21 +228,26 @@ fn resolve(
     found.ok_or(Error::NotFound)
 }
 
+/// The id of `nlctrl`'s one group, `notify`: the kernel gives the controller's group the
+/// controller's own id, `GENL_ID_CTRL` (net/netlink/genetlink.c special-cases it, as every
+/// kernel has since groups came in 2.6.23), so the watcher asks the controller nothing.
+const CTRL_NOTIFY_GROUP: u32 = GENL_ID_CTRL as u32;
+
 /// The controller's watcher: a socket in `nlctrl`'s `notify` group, non-blocking.
-pub fn open_watcher(buf: &mut [u8]) -> Result<NlSocket, Error> {
-    let mut setup = Setup {
-        family: Some((GENL_CTRL_NAME, [GENL_CTRL_GROUP_NOTIFY, ""])),
+pub fn open_watcher() -> Result<NlSocket, Error> {
+    let setup = Setup {
+        groups: [Some(CTRL_NOTIFY_GROUP), None],
         join: [true, false],
         nonblocking: true,
         ..Setup::default()
     };
-    open(NETLINK_GENERIC, &mut setup, buf)
+    open(NETLINK_GENERIC, &setup)
 }
 
 /// Opens the data socket: non-blocking, in the configured groups.
 pub fn open_data(config: &Config, route: &Route) -> Result<NlSocket, Error> {
     let (telemetry, events) = route.group_ids();
-    let mut setup = Setup {
+    let setup = Setup {
         groups: [telemetry, events],
         join: [config.groups.telemetry, config.groups.events],
         rcvbuf: config.rcvbuf_bytes,
@@ -270,7 +255,7 @@ pub fn open_data(config: &Config, route: &Route) -> Result<NlSocket, Error> {
         any_sender: config.accept_senders == Senders::Any,
         ..Setup::default()
     };
-    open(route.protocol(), &mut setup, &mut [])
+    open(route.protocol(), &setup)
 }
 
 /// Leaves the groups (on exit: the kernel stops queueing for this socket at once).

@@ -218,7 +218,7 @@ pub fn run(path: &str, bufs: &mut Buffers) -> u8 {
     }
     agent.exporters.configure(&config.exports);
     defmt::info!("nltelem {=str} starting", env!("CARGO_PKG_VERSION"));
-    agent.open_watcher(&mut bufs.recv);
+    agent.open_watcher();
     let fatal = agent.main_loop(&mut bufs.recv, &mut bufs.replies);
     // Either end stops the exporters cleanly (MQTT: retained offline, DISCONNECT): they
     // are in static memory, so nothing drops them when this returns.
@@ -240,9 +240,9 @@ pub fn run(path: &str, bufs: &mut Buffers) -> u8 {
 impl Agent<'_> {
     /// The controller watcher (generic netlink only). Without it (joining `notify` needs
     /// root) the agent still finds the module again, by polling with backoff.
-    fn open_watcher(&mut self, buf: &mut [u8]) {
+    fn open_watcher(&mut self) {
         self.watcher = match self.config.transport {
-            Transport::Genl => conn::open_watcher(buf).ok(),
+            Transport::Genl => conn::open_watcher().ok(),
             Transport::Unit(_) => None,
         };
     }
@@ -305,7 +305,7 @@ impl Agent<'_> {
         }
         self.exporters.configure(&config.exports);
         if config.transport != old_transport {
-            self.open_watcher(buf);
+            self.open_watcher();
         }
         say(self.out, "configuration reloaded", &|_| {});
         defmt::info!("configuration reloaded");

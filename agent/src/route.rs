@@ -11,7 +11,7 @@ use nlcore::consts::{
     CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME, CTRL_ATTR_MCAST_GROUPS, CTRL_ATTR_MCAST_GRP_ID,
     CTRL_ATTR_MCAST_GRP_NAME, GENL_HDRLEN, GENL_ID_CTRL, NETLINK_GENERIC,
 };
-use nlcore::{Attr, AttrIter, Buffer, MsgBuilder, NlMsg};
+use nlcore::{AttrIter, Buffer, GenlMsgHdr, MsgBuilder, NlMsg};
 use nltelem_proto as proto;
 
 /// The generic netlink controller (`nlctrl`) as a route: resolving a family is a request
@@ -68,34 +68,35 @@ impl Route {
     /// Opens a request for `cmd` (the socket adds `NLM_F_REQUEST`, the ack flag and the
     /// sequence number); attributes follow, then `finish`.
     pub fn begin<B: Buffer>(&self, b: &mut MsgBuilder<B>, cmd: u8) -> Result<(), nlcore::Error> {
-        // The type, and whether a generic netlink header follows: one `begin` for both.
-        let (ty, genl) = match *self {
-            Route::Genl { family, .. } => (family, true),
-            Route::Classic { .. } => (proto::classic_type(cmd), false),
+        // The type, and how much of a generic netlink header follows (all or none): one
+        // sequence for both, without a branch.
+        let (ty, genl_len) = match *self {
+            Route::Genl { family, .. } => (family, GENL_HDRLEN),
+            Route::Classic { .. } => (proto::classic_type(cmd), 0),
         };
         b.begin(ty, 0, 0, 0)?;
-        if genl {
-            b.genl_header(cmd, proto::FAMILY_VERSION)?;
-        }
-        Ok(())
+        let genl = GenlMsgHdr {
+            cmd,
+            version: proto::FAMILY_VERSION,
+            reserved: 0,
+        };
+        b.put_raw(genl.to_bytes().get(..genl_len).unwrap_or_default())
     }
 
     /// The command and attributes of one of the module's messages; `None` for messages
     /// that are not the module's (another family's type, a control message).
     pub fn open<'a>(&self, msg: &NlMsg<'a>) -> Option<(u8, AttrIter<'a>)> {
-        match *self {
+        // The command, and where the attributes start: one read of them for both.
+        let (cmd, header) = match *self {
             Route::Genl { family, .. } => {
                 if msg.ty() != family {
                     return None;
                 }
-                let cmd = msg.genl_header().ok()?.cmd;
-                Some((cmd, msg.attrs(GENL_HDRLEN).ok()?))
+                (msg.genl_header().ok()?.cmd, GENL_HDRLEN)
             }
-            Route::Classic { .. } => {
-                let cmd = proto::classic_command(msg.ty())?;
-                Some((cmd, msg.attrs(0).ok()?))
-            }
-        }
+            Route::Classic { .. } => (proto::classic_command(msg.ty())?, 0),
+        };
+        Some((cmd, msg.attrs(header).ok()?))
     }
 }
 
@@ -128,7 +129,7 @@ impl<'a> CtrlFamily<'a> {
     /// [`Route::open`] gives them for [`CONTROLLER`]); `None` without the id and name.
     pub fn read(cmd: u8, mut attrs: AttrIter<'a>) -> Option<Self> {
         let (mut id, mut name, mut groups) = (None, None, AttrIter::new(&[]));
-        while let Some(a) = step(&mut attrs) {
+        while let Some(Ok(a)) = attrs.next() {
             match a.kind() {
                 CTRL_ATTR_FAMILY_ID => id = a.get_u16().ok(),
                 CTRL_ATTR_FAMILY_NAME => name = a.get_cstr_bytes().ok(),
@@ -144,35 +145,29 @@ impl<'a> CtrlFamily<'a> {
         })
     }
 
-    /// The id of the family's multicast group `name`, if it has one.
-    // Out of line: the agent looks up two groups, and inlined it would be two copies.
-    #[inline(never)]
-    pub fn group_id(&self, name: &str) -> Option<u32> {
+    /// The ids of the family's multicast groups named `names` (`None` for one it does not
+    /// have), found in one walk of its groups.
+    pub fn group_ids(&self, names: &[&str; 2]) -> [Option<u32>; 2] {
+        let mut ids = [None; 2];
         let mut groups = self.groups.clone();
-        while let Some(entry) = step(&mut groups) {
+        while let Some(Ok(entry)) = groups.next() {
             let (mut this, mut id) = (None, None);
             let mut attrs = entry.nested();
-            while let Some(a) = step(&mut attrs) {
+            while let Some(Ok(a)) = attrs.next() {
                 match a.kind() {
                     CTRL_ATTR_MCAST_GRP_NAME => this = a.get_cstr_bytes().ok(),
                     CTRL_ATTR_MCAST_GRP_ID => id = a.get_u32().ok(),
                     _ => {}
                 }
             }
-            if this == Some(name.as_bytes()) && id.is_some() {
-                return id;
+            for (slot, name) in ids.iter_mut().zip(names) {
+                if slot.is_none() && this == Some(name.as_bytes()) {
+                    *slot = id;
+                }
             }
         }
-        None
+        ids
     }
-}
-
-/// The next attribute of `attrs`; `None` at the end and at a malformed one (after which
-/// the iterator ends). Out of line: the controller's three walks share one copy of the
-/// iterator's step.
-#[inline(never)]
-fn step<'a>(attrs: &mut AttrIter<'a>) -> Option<Attr<'a>> {
-    attrs.next()?.ok()
 }
 
 #[cfg(test)]
@@ -210,11 +205,16 @@ mod tests {
             (family.cmd, family.id, family.name),
             (CTRL_CMD_NEWFAMILY, 0x1d, &b"nltelem"[..])
         );
-        assert_eq!(family.group_id("telemetry"), Some(7));
-        assert_eq!(family.group_id("events"), Some(8));
-        assert_eq!(family.group_id("broken"), None);
-        assert_eq!(family.group_id("event"), None);
-        assert_eq!(family.group_id(""), None);
+        assert_eq!(
+            family.group_ids(&["telemetry", "events"]),
+            [Some(7), Some(8)]
+        );
+        assert_eq!(
+            family.group_ids(&["events", "telemetry"]),
+            [Some(8), Some(7)]
+        );
+        assert_eq!(family.group_ids(&["broken", "event"]), [None, None]);
+        assert_eq!(family.group_ids(&["", "events"]), [None, Some(8)]);
     }
 
     #[test]
@@ -232,11 +232,11 @@ mod tests {
             }
             let len = b.finish().unwrap();
             let msg = NlMsg::new_checked(&buf[..len]).unwrap();
-            CtrlFamily::parse(&msg).map(|f| (f.cmd, f.id, f.name.to_vec(), f.group_id("x")))
+            CtrlFamily::parse(&msg).map(|f| (f.cmd, f.id, f.name.to_vec(), f.group_ids(&["x", ""])))
         };
         assert_eq!(
             message(GENL_ID_CTRL, Some(30), Some("gone")),
-            Some((CTRL_CMD_DELFAMILY, 30, b"gone".to_vec(), None))
+            Some((CTRL_CMD_DELFAMILY, 30, b"gone".to_vec(), [None, None]))
         );
         assert_eq!(message(GENL_ID_CTRL, None, Some("gone")), None);
         assert_eq!(message(GENL_ID_CTRL, Some(30), None), None);
@@ -261,10 +261,12 @@ mod tests {
                 (family.cmd, family.id, family.name),
                 (info.cmd, info.id, info.name.as_bytes())
             );
-            for name in ["notify", "nothing"] {
-                assert_eq!(family.group_id(name), info.mcast_group(name)?, "{name}");
-            }
-            assert!(family.group_id("notify").is_some());
+            let names = ["notify", "nothing"];
+            let ids = [info.mcast_group(names[0])?, info.mcast_group(names[1])?];
+            assert_eq!(family.group_ids(&names), ids);
+            // The controller's one group has the controller's id: the watcher joins it
+            // without asking (conn::CTRL_NOTIFY_GROUP).
+            assert_eq!(ids, [Some(u32::from(GENL_ID_CTRL)), None]);
             seen += 1;
             Ok(())
         })
@@ -288,7 +290,10 @@ mod tests {
             let (cmd, attrs) = CONTROLLER.open(&msg).expect("the controller's message");
             let family = CtrlFamily::read(cmd, attrs).expect("an id and a name");
             found = Some((family.cmd, family.id, family.name.to_vec()));
-            assert!(family.group_id("notify").is_some());
+            assert_eq!(
+                family.group_ids(&["notify", ""]),
+                [Some(u32::from(GENL_ID_CTRL)), None]
+            );
             Ok(())
         })
         .unwrap();

@@ -257,3 +257,23 @@ fn flooded_multicast_receiver_reports_counts_and_recovers() {
     let d = rx.recv_from(&mut buf).unwrap();
     assert_eq!(text_and_port(d.bytes).0, "after the flood");
 }
+
+#[test]
+fn drain_drops_every_queued_datagram_whatever_its_size() {
+    let mut sock = usersock();
+    let port = sock.bind(0, 0).unwrap();
+    let mut sender = usersock();
+    sender.bind(0, 0).unwrap();
+    // One datagram longer than any buffer drain could have used, between two short ones.
+    let long = "x".repeat(300);
+    for text in ["short", long.as_str(), "short again"] {
+        sender
+            .send_to(&message(1, text, 0), Addr::port(port))
+            .unwrap();
+    }
+    assert_eq!(sock.drain(10).unwrap(), 3);
+    sock.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 512];
+    assert_eq!(sock.recv_from(&mut buf).unwrap_err(), Error::WouldBlock);
+    assert_eq!(sock.drain(10).unwrap(), 0, "nothing left to drop");
+}

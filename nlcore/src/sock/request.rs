@@ -57,13 +57,14 @@ struct End<'b> {
     summary: DumpEnd,
 }
 
-/// How the reply ended, with the places in the receive buffer as offsets: the loop that
-/// finds them cannot hand out a borrow of the buffer it receives into again and again.
+/// How the reply ended, with the place in the receive buffer as an offset: the loop that
+/// finds it cannot hand out a borrow of the buffer it receives into again and again.
 struct Last {
-    /// Where the message that ended the reply lies.
+    /// Where the bytes that go out lie: the message that ended the reply on success, the
+    /// ext-ack TLVs of a failure.
     at: (usize, usize),
-    /// Its verdict: success, or the failure and where its ext-ack TLVs lie.
-    verdict: Result<(), (Error, (usize, usize))>,
+    /// The failure, if the reply says one.
+    error: Option<Error>,
     summary: DumpEnd,
 }
 
@@ -155,14 +156,10 @@ impl NlSocket {
                 return Err(e.into());
             }
         };
-        // The bytes that go out: the last message on success, else the failure's TLVs.
-        let ((start, len), error) = match last.verdict {
-            Ok(()) => (last.at, None),
-            Err((error, tlvs)) => (tlvs, Some(error)),
-        };
+        let (start, len) = last.at;
         let buf: &'b [u8] = buf;
         let bytes = buf.get(start..start + len).unwrap_or(&[]);
-        match error {
+        match last.error {
             None => Ok(End {
                 last: bytes,
                 summary: last.summary,
@@ -218,19 +215,19 @@ impl NlSocket {
                 interrupted |= m.is_dump_interrupted();
                 let ty = m.ty();
                 if ty == NLMSG_ERROR || ty == last_type {
-                    // Where in `buf` a slice of the message is (as offsets: the loop's
-                    // borrow of `buf` ends here). An empty one (no TLVs) may point
-                    // anywhere: it is (0, 0).
-                    let at = |bytes: &[u8]| match bytes.len() {
+                    // The bytes that go out: the message on success, else the failure's
+                    // TLVs.
+                    let (bytes, error) = match conclude(&m, last_type, interrupted) {
+                        Ok(()) => (m.bytes(), None),
+                        Err(f) => (f.tlvs, Some(f.error)),
+                    };
+                    // Where in `buf` they are (as offsets: the loop's borrow of `buf` ends
+                    // here). An empty slice (no TLVs) may point anywhere: it is (0, 0).
+                    let at = match bytes.len() {
                         0 => (0, 0),
                         len => ((bytes.as_ptr() as usize) - base, len),
                     };
-                    return Ok(Last {
-                        at: at(m.bytes()),
-                        verdict: conclude(&m, last_type, interrupted)
-                            .map_err(|f| (f.error, at(f.tlvs))),
-                        summary,
-                    });
+                    return Ok(Last { at, error, summary });
                 }
                 match ty {
                     // A request's multipart reply ends with a DONE before the ack.
