@@ -135,8 +135,9 @@ fn pack_help(from: &Path, out: &Path) {
 /// Writes `families.rs`: `FAMILIES_PACKED`, the lines of `from` but its `#` comments
 /// packed without a dictionary, and `FAMILIES_LEN`, their length unpacked. Unpacked, a
 /// family is four bytes, then `NAME HELP`: that text's length, the slot (the line's
-/// letter, `A` is 1), the unit letter and the name's length; so the exporter reads a
-/// family without searching it for separators.
+/// letter, `A` is 1), the name's length and the unit letter (in the order that packs
+/// smallest: the unit joins the name's `nltelem_` in back references); so the exporter
+/// reads a family without searching it for separators.
 fn pack_families(from: &Path, out: &Path) {
     println!("cargo:rerun-if-changed={}", from.display());
     let t = fs::read_to_string(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
@@ -155,7 +156,7 @@ fn pack_families(from: &Path, out: &Path) {
             from.display()
         );
         assert!(slot > b'@', "{}: not a slot letter: {line}", from.display());
-        text.extend_from_slice(&[line.len() as u8, slot - b'@', unit, name.len() as u8]);
+        text.extend_from_slice(&[line.len() as u8, slot - b'@', name.len() as u8, unit]);
         text.extend_from_slice(line.as_bytes());
     }
     let packed = pack(&text, 0);

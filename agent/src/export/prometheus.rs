@@ -17,7 +17,7 @@
 
 use super::{escaped, LINE};
 use crate::config::words;
-use crate::decode::{Rec, Sample, CPU_FIELDS, CPU_SLOT};
+use crate::decode::{Rec, Sample, CPU_FIELDS, CPU_SLOT, SLOTS};
 use core::ffi::CStr;
 use nlcore::text::{Fixed, Text};
 use nltelem_proto::attr;
@@ -59,7 +59,7 @@ struct Family<'a> {
 impl<'a> Family<'a> {
     /// Takes the first family off the unpacked table (`rest`; see build.rs for its form).
     fn next(rest: &mut &'a [u8]) -> Self {
-        let &[len, slot, unit, name_len, ref tail @ ..] = *rest else {
+        let &[len, slot, name_len, unit, ref tail @ ..] = *rest else {
             return Family::default();
         };
         let (line, tail) = tail.split_at_checked(usize::from(len)).unwrap_or_default();
@@ -95,14 +95,18 @@ impl Render<'_, '_> {
     /// first CPU slot on.
     fn record(&mut self, r: &Rec<'_>) {
         let cpu = self.family.slot == usize::from(attr::sample::CPU);
-        let (slot, modes) = if cpu {
-            (CPU_SLOT + 1, CPU_FIELDS)
+        // The CPU times fill the slots after CPU_SLOT.
+        let (slot, count) = if cpu {
+            (CPU_SLOT + 1, SLOTS - CPU_SLOT - 1)
         } else {
-            // The one empty word of "".
-            (self.family.slot, "")
+            (self.family.slot, 1)
         };
-        for (k, mode) in words(modes).enumerate() {
-            let text = if cpu { Some(mode) } else { r.text };
+        for k in 0..count {
+            let text = if cpu {
+                words(CPU_FIELDS).nth(k)
+            } else {
+                r.text
+            };
             if let (Some(v), true) = (r.get(slot + k), text.is_some() || !self.nested) {
                 self.sample(text, v);
             }
@@ -277,7 +281,7 @@ pub struct Textfile {
     /// snapshots, or after one was dropped.
     scratch: Option<OwnedFd>,
     /// Bytes in each region of the scratch file.
-    lens: [u64; REGIONS],
+    lens: [u32; REGIONS],
     /// prometheus-families.txt, unpacked when the exporter starts (packed, the table is
     /// half its size in the program; unpacked once, rendering costs no more).
     families: [u8; FAMILIES_LEN],
@@ -360,7 +364,7 @@ impl Textfile {
             let base = region as u64 * REGION;
             let thermal = i == THERMAL;
             render.family = family;
-            render.out.at = base + *len;
+            render.out.at = base + u64::from(*len);
             render.nested = !system;
             render.thermal = thermal;
             render.header = system || *len == 0;
@@ -375,10 +379,12 @@ impl Textfile {
                 s.nests(kind, text, &mut |r| render.record(r));
             }
             render.out.flush();
-            *len = render.out.at.wrapping_sub(base);
-            if *len > REGION {
+            let end = render.out.at.wrapping_sub(base);
+            if end > REGION {
                 return Err(TextfileError::Write);
             }
+            // Within the region's room: within a u32.
+            *len = end as u32;
         }
         Ok(())
     }
@@ -398,7 +404,8 @@ impl Textfile {
             let mut offset = region as u64 * REGION;
             // Copied by the kernel, file to file, without a buffer here; a copy cut short
             // ran out of room. A region is at most 16 MiB: within a usize.
-            if len != 0 && sendfile(&temp, scratch, Some(&mut offset), len as usize)? as u64 != len
+            if len != 0
+                && sendfile(&temp, scratch, Some(&mut offset), len as usize)? != len as usize
             {
                 return Err(TextfileError::Write);
             }
