@@ -26,7 +26,7 @@ use rustix::fs::{
     memfd_create, mkdirat, openat, renameat, sendfile, unlinkat, AtFlags, MemfdFlags, Mode, OFlags,
     CWD,
 };
-use rustix::io::{pwrite, Errno};
+use rustix::io::pwrite;
 
 // `FAMILIES_PACKED` and `FAMILIES_LEN`, from prometheus-families.txt (build.rs).
 include!(concat!(env!("OUT_DIR"), "/families.rs"));
@@ -210,21 +210,6 @@ fn c_string<'p>(path: &'p mut PathText, parts: &[&[u8]]) -> &'p CStr {
     c_str(path)
 }
 
-/// What went wrong with the textfile: either way, the snapshot is dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TextfileError {
-    /// A part came out of order (one was lost).
-    MissingPart,
-    /// A system call failed, or a path or a family did not fit its room.
-    Write,
-}
-
-impl From<Errno> for TextfileError {
-    fn from(_: Errno) -> Self {
-        TextfileError::Write
-    }
-}
-
 /// Where a region's text ends once a write failed: past any region's room, so that the
 /// check of the room after each family finds the failure too.
 const FAILED: u64 = u64::MAX;
@@ -247,14 +232,15 @@ impl<'f> Region<'f> {
     }
 
     fn flush(&mut self) {
-        self.at = match self.buf.get() {
-            // A piece longer than the buffer overflowed it (`None`).
-            Some(bytes) if self.at != FAILED => match pwrite(self.fd, bytes, self.at) {
-                // Signals arrive through a signalfd (sys.rs): nothing interrupts the call, and
-                // a write cut short ran out of memory.
-                Ok(n) if n == bytes.len() => self.at + n as u64,
-                _ => FAILED,
-            },
+        self.at = match self
+            .buf
+            .get()
+            .map(|bytes| (pwrite(self.fd, bytes, self.at), bytes))
+        {
+            // Signals arrive through a signalfd (sys.rs): nothing interrupts the call, and a
+            // write cut short ran out of memory. A write at FAILED fails (a negative offset);
+            // a piece longer than the buffer overflowed it (`None`).
+            Some((Ok(n), bytes)) if n == bytes.len() => self.at + n as u64,
             _ => FAILED,
         };
         self.buf.clear();
@@ -338,13 +324,8 @@ impl Textfile {
 
     /// Renders this message's families into their regions of the scratch file: the
     /// once-per-snapshot ones from the `first` part only.
-    fn gather(
-        &mut self,
-        s: &Sample<'_>,
-        first: bool,
-        buf: &mut Fixed<LINE>,
-    ) -> Result<(), TextfileError> {
-        let fd = self.scratch.as_ref().ok_or(TextfileError::MissingPart)?;
+    fn gather(&mut self, s: &Sample<'_>, first: bool, buf: &mut Fixed<LINE>) -> Option<()> {
+        let fd = self.scratch.as_ref()?;
         let mut render = Render {
             family: Family::default(),
             out: Region::new(fd, buf, 0),
@@ -381,38 +362,38 @@ impl Textfile {
             render.out.flush();
             let end = render.out.at.wrapping_sub(base);
             if end > REGION {
-                return Err(TextfileError::Write);
+                return None;
             }
             // Within the region's room: within a u32.
             *len = end as u32;
         }
-        Ok(())
+        Some(())
     }
 
     /// Copies the regions in order into the next version of the textfile and renames it
     /// over the textfile.
-    fn commit(&self) -> Result<(), TextfileError> {
-        let scratch = self.scratch.as_ref().ok_or(TextfileError::MissingPart)?;
+    fn commit(&self) -> Option<()> {
+        let scratch = self.scratch.as_ref()?;
         // Readable by the collector, which usually runs as another user.
         let temp = openat(
             CWD,
             c_str(&self.temp),
             OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o644),
-        )?;
+        )
+        .ok()?;
         for (region, &len) in self.lens.iter().enumerate() {
             let mut offset = region as u64 * REGION;
             // Copied by the kernel, file to file, without a buffer here; a copy cut short
             // ran out of room. A region is at most 16 MiB: within a usize.
             if len != 0
-                && sendfile(&temp, scratch, Some(&mut offset), len as usize)? != len as usize
+                && sendfile(&temp, scratch, Some(&mut offset), len as usize).ok()? != len as usize
             {
-                return Err(TextfileError::Write);
+                return None;
             }
         }
         drop(temp);
-        renameat(CWD, c_str(&self.temp), CWD, c_str(&self.path))?;
-        Ok(())
+        renameat(CWD, c_str(&self.temp), CWD, c_str(&self.path)).ok()
     }
 
     /// Drops the snapshot being gathered: closes the scratch file, which goes with it.
@@ -420,25 +401,30 @@ impl Textfile {
         self.scratch = None;
     }
 
-    /// Takes one sample message. Returns `Ok(true)` when it completed a snapshot and the
-    /// textfile now holds it, `Ok(false)` when more parts are expected; an error drops the
-    /// snapshot. `buf` is scratch space for the text on its way to the files.
+    /// Takes one sample message. Returns `None` while more parts of the snapshot are
+    /// expected, then whether the textfile now holds it (`Some(true)`) or it was dropped
+    /// (`Some(false)`: a part missing, a write failed; the file keeps the previous one).
+    /// `buf` is scratch space for the text on its way to the files.
     // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
-    pub fn sample(&mut self, s: &Sample<'_>, buf: &mut Fixed<LINE>) -> Result<bool, TextfileError> {
-        let r = self.take(s, buf);
-        if r != Ok(false) {
-            // Written or dropped: done with.
-            self.end();
-            if r.is_err() {
-                // A next version the failure cut short.
-                let _ = unlinkat(CWD, c_str(&self.temp), AtFlags::empty());
-            }
+    pub fn sample(&mut self, s: &Sample<'_>, buf: &mut Fixed<LINE>) -> Option<bool> {
+        let last = self.take(s, buf);
+        if last == Some(false) {
+            return None;
         }
-        r
+        // Written or dropped: done with.
+        self.end();
+        if last.is_none() {
+            // A next version the failure cut short.
+            let _ = unlinkat(CWD, c_str(&self.temp), AtFlags::empty());
+        }
+        Some(last.is_some())
     }
 
-    fn take(&mut self, s: &Sample<'_>, buf: &mut Fixed<LINE>) -> Result<bool, TextfileError> {
+    /// [`Textfile::sample`]'s work: whether the message was the snapshot's last part, or
+    /// `None` when the snapshot is to be dropped (a part missing, a call failed, a family
+    /// too large).
+    fn take(&mut self, s: &Sample<'_>, buf: &mut Fixed<LINE>) -> Option<bool> {
         // A message without part information is a whole snapshot.
         let part = s.part();
         let last = s.last_part() || part.is_none();
@@ -447,11 +433,11 @@ impl Textfile {
         if part == 0 {
             // A snapshot still gathered never got its last part: dropped with its scratch
             // file, replaced here.
-            self.scratch = Some(memfd_create(c"nltelem-prom", MemfdFlags::CLOEXEC)?);
+            self.scratch = Some(memfd_create(c"nltelem-prom", MemfdFlags::CLOEXEC).ok()?);
             self.lens = [0; REGIONS];
             self.zones = 0;
         } else if self.next != (snapshot, part) {
-            return Err(TextfileError::MissingPart);
+            return None;
         }
         // Without a scratch file (a part of a dropped snapshot), `gather` refuses it.
         self.next = (snapshot, part.wrapping_add(1));
@@ -459,7 +445,7 @@ impl Textfile {
         if last {
             self.commit()?;
         }
-        Ok(last)
+        Some(last)
     }
 }
 
@@ -523,7 +509,7 @@ pub(crate) mod tests {
         let len = sample_bytes(&mut buf, 7, "wan \"0\"");
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
-        assert_eq!(t.sample(&s, &mut Fixed::new()), Ok(true));
+        assert_eq!(t.sample(&s, &mut Fixed::new()), Some(true));
         let text = std::fs::read_to_string(&path).unwrap();
         for line in [
             "# TYPE nltelem_load1 gauge",
@@ -567,7 +553,7 @@ pub(crate) mod tests {
         let len = sample_bytes(&mut buf, 1, "eth0");
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
-        assert_eq!(t.sample(&s, &mut Fixed::new()), Ok(true));
+        assert_eq!(t.sample(&s, &mut Fixed::new()), Some(true));
         assert!(std::fs::read_to_string(&path)
             .unwrap()
             .contains("nltelem_load1 0.250\n"));
@@ -608,10 +594,10 @@ pub(crate) mod tests {
             t.sample(&s, &mut Fixed::new())
         };
         let len = part(&mut buf, 1, 0, false, &["a", "b"]);
-        assert_eq!(feed(&mut t, &mut buf, len), Ok(false));
+        assert_eq!(feed(&mut t, &mut buf, len), None);
         assert!(!path.exists(), "nothing before the last part");
         let len = part(&mut buf, 1, 1, true, &["c"]);
-        assert_eq!(feed(&mut t, &mut buf, len), Ok(true));
+        assert_eq!(feed(&mut t, &mut buf, len), Some(true));
         let text = std::fs::read_to_string(&path).unwrap();
         let rx: Vec<&str> = text
             .lines()
@@ -626,9 +612,9 @@ pub(crate) mod tests {
 
         // Snapshot 2 loses its part 1: part 2 is refused, the file keeps snapshot 1.
         let len = part(&mut buf, 2, 0, false, &["x"]);
-        assert_eq!(feed(&mut t, &mut buf, len), Ok(false));
+        assert_eq!(feed(&mut t, &mut buf, len), None);
         let len = part(&mut buf, 2, 2, true, &["z"]);
-        assert_eq!(feed(&mut t, &mut buf, len), Err(TextfileError::MissingPart));
+        assert_eq!(feed(&mut t, &mut buf, len), Some(false));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
         // Neither the dropped snapshot's next version nor its scratch files remain.
         assert_eq!(files_in(&dir), ["p.prom"]);
@@ -689,7 +675,7 @@ pub(crate) mod tests {
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
-        assert_eq!(t.sample(&s, &mut Fixed::new()), Ok(true));
+        assert_eq!(t.sample(&s, &mut Fixed::new()), Some(true));
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, EXPECTED_FULL);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -716,7 +702,7 @@ pub(crate) mod tests {
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
-        assert_eq!(t.sample(&s, &mut Fixed::new()), Ok(true));
+        assert_eq!(t.sample(&s, &mut Fixed::new()), Some(true));
         let mut want = std::string::String::from(
             "# HELP nltelem_network_receive_bytes_total Bytes received by the interface.\n\
              # TYPE nltelem_network_receive_bytes_total counter\n",
