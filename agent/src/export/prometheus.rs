@@ -58,18 +58,18 @@ struct Family<'a> {
 
 impl<'a> Family<'a> {
     /// Takes the first family off the unpacked table (`rest`; see build.rs for its form).
-    fn next(rest: &mut &'a [u8]) -> Self {
+    fn next(rest: &mut &'a [u8]) -> Option<Self> {
         let &[len, slot, name_len, unit, ref tail @ ..] = *rest else {
-            return Family::default();
+            return None;
         };
-        let (line, tail) = tail.split_at_checked(usize::from(len)).unwrap_or_default();
+        let (line, tail) = tail.split_at_checked(usize::from(len))?;
         *rest = tail;
-        Family {
+        Some(Family {
             slot: usize::from(slot),
             unit,
             line,
-            name: line.get(..usize::from(name_len)).unwrap_or_default(),
-        }
+            name: line.get(..usize::from(name_len))?,
+        })
     }
 }
 
@@ -336,7 +336,9 @@ impl Textfile {
         };
         let mut families = &self.families[..];
         for i in 0..=THERMAL {
-            let family = Family::next(&mut families);
+            let Some(family) = Family::next(&mut families) else {
+                break;
+            };
             let system = i < SYSTEM_FAMILIES;
             let region = i.saturating_sub(SYSTEM_FAMILIES - 1);
             let (Some(len), true) = (self.lens.get_mut(region), first || !system) else {
@@ -482,7 +484,9 @@ pub(crate) mod tests {
         assert_eq!(len, FAMILIES_LEN);
         assert!(FAMILIES_PACKED.len() * 2 <= FAMILIES_LEN);
         let mut rest = &families[..];
-        let all: Vec<Family> = (0..=THERMAL).map(|_| Family::next(&mut rest)).collect();
+        let all: Vec<Family> = (0..=THERMAL)
+            .map(|_| Family::next(&mut rest).unwrap())
+            .collect();
         assert!(rest.is_empty());
         let line = |i: usize| std::str::from_utf8(all[i].line).unwrap();
         assert!(!line(SYSTEM_FAMILIES - 1).contains("_network_"));
