@@ -94,6 +94,10 @@ impl Render<'_, '_> {
     /// The family's samples in record `r`: one, or for the CPU times one per mode, from the
     /// first CPU slot on.
     fn record(&mut self, r: &Rec<'_>) {
+        // An interface or zone without its name is left out.
+        if self.nested && r.text.is_none() {
+            return;
+        }
         let cpu = self.family.slot == usize::from(attr::sample::CPU);
         // The CPU times fill the slots after CPU_SLOT.
         let (slot, count) = if cpu {
@@ -107,7 +111,7 @@ impl Render<'_, '_> {
             } else {
                 r.text
             };
-            if let (Some(v), true) = (r.get(slot + k), text.is_some() || !self.nested) {
+            if let Some(v) = r.get(slot + k) {
                 self.sample(text, v);
             }
         }
