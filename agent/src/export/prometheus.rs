@@ -43,7 +43,7 @@ const REGIONS: usize = THERMAL + 2 - SYSTEM_FAMILIES;
 /// within a 32-bit offset.
 const REGION: u64 = 1 << 24;
 
-/// A family of prometheus-families.txt.
+/// A family of prometheus-families.txt (`Default`: the renderer's, before the first).
 #[derive(Default)]
 struct Family<'a> {
     /// Where its value is in a record.
@@ -235,15 +235,16 @@ impl<'f> Region<'f> {
         Region { fd, buf, at }
     }
 
+    /// Writes what is buffered at `at` and moves `at` past it, or to [`FAILED`]: a piece
+    /// longer than the buffer overflowed it (`get` is `None`), a write cut short ran out
+    /// of memory (signals arrive through a signalfd, see sys.rs: nothing interrupts the
+    /// call). A write at FAILED fails too (a negative offset), so a failure stays.
     fn flush(&mut self) {
         self.at = match self
             .buf
             .get()
             .map(|bytes| (pwrite(self.fd, bytes, self.at), bytes))
         {
-            // Signals arrive through a signalfd (sys.rs): nothing interrupts the call, and a
-            // write cut short ran out of memory. A write at FAILED fails (a negative offset);
-            // a piece longer than the buffer overflowed it (`None`).
             Some((Ok(n), bytes)) if n == bytes.len() => self.at + n as u64,
             _ => FAILED,
         };
@@ -437,8 +438,8 @@ impl Textfile {
         let part = part.unwrap_or(0);
         let snapshot = s.snapshot_seq().unwrap_or(0);
         if part == 0 {
-            // A snapshot still gathered never got its last part: dropped with its scratch
-            // file, replaced here.
+            // A snapshot still being gathered never got its last part: dropped with its
+            // scratch file, replaced here.
             self.scratch = Some(memfd_create(c"nltelem-prom", MemfdFlags::CLOEXEC).ok()?);
             self.lens = [0; REGIONS];
             self.zones = 0;
