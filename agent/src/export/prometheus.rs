@@ -690,6 +690,28 @@ pub(crate) mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A region's writes land at its offset; once one fails (here a piece longer than the
+    /// buffer), its end stays FAILED, which the kernel refuses as an offset, so the room
+    /// check after the family drops the snapshot.
+    #[test]
+    fn a_failed_region_stays_failed() {
+        let fd = memfd_create(c"test", MemfdFlags::CLOEXEC).unwrap();
+        let mut buf = Fixed::new();
+        let mut out = Region::new(&fd, &mut buf, 5);
+        out.bytes(b"abc");
+        out.flush();
+        assert_eq!(out.at, 8);
+        out.bytes(&[b'x'; LINE + 1]);
+        out.flush();
+        assert_eq!(out.at, FAILED);
+        out.bytes(b"def");
+        out.flush();
+        assert_eq!(out.at, FAILED);
+        let mut back = [1u8; 9];
+        assert_eq!(rustix::io::pread(&fd, &mut back, 0), Ok(8));
+        assert_eq!(&back[..8], b"\0\0\0\0\0abc");
+    }
+
     /// A family larger than the gathering buffer reaches its scratch file in several writes,
     /// whole and in order.
     #[test]
