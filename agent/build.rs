@@ -133,15 +133,33 @@ fn pack_help(from: &Path, out: &Path) {
 }
 
 /// Writes `families.rs`: `FAMILIES_PACKED`, the lines of `from` but its `#` comments
-/// (one a line, each ended by a newline but the last) packed without a dictionary, and
-/// `FAMILIES_LEN`, their length unpacked.
+/// packed without a dictionary, and `FAMILIES_LEN`, their length unpacked. Unpacked, a
+/// family is four bytes, then `NAME HELP`: that text's length, the slot (the line's
+/// letter, `A` is 1), the name's length and the unit letter (in the order that packs
+/// smallest: the unit joins the name's `nltelem_` in back references); so the exporter
+/// reads a family without searching it for separators.
 fn pack_families(from: &Path, out: &Path) {
     println!("cargo:rerun-if-changed={}", from.display());
     let t = fs::read_to_string(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
     assert!(t.is_ascii(), "{}: not ASCII", from.display());
-    let lines: Vec<&str> = t.lines().filter(|l| !l.starts_with('#')).collect();
-    let text = lines.join("\n");
-    let packed = pack(text.as_bytes(), 0);
+    let mut text = Vec::new();
+    for line in t.lines().filter(|l| !l.starts_with('#')) {
+        let (head, line) = line.split_at(2);
+        let &[slot, unit] = head.as_bytes() else {
+            unreachable!("split at 2")
+        };
+        let name = line.split(' ').next().unwrap_or_default();
+        // Bytes from 0x80 on mark back references (see src/pack.rs).
+        assert!(
+            line.len() < 0x80,
+            "{}: longer than 127: {line}",
+            from.display()
+        );
+        assert!(slot > b'@', "{}: not a slot letter: {line}", from.display());
+        text.extend_from_slice(&[line.len() as u8, slot - b'@', name.len() as u8, unit]);
+        text.extend_from_slice(line.as_bytes());
+    }
+    let packed = pack(&text, 0);
     let rs = format!(
         "const FAMILIES_PACKED: [u8; {}] = {packed:?};\nconst FAMILIES_LEN: usize = {};\n",
         packed.len(),

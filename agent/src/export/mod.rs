@@ -580,10 +580,8 @@ impl<'s> Exporters<'s> {
                 Sink::Prometheus => {
                     // The textfile renders its own text, in the line's buffer (free now).
                     if let Some(s) = sample {
-                        match m.textfile.sample(s, &mut self.list.line) {
-                            Ok(true) => count(outcome, counters, true, 1),
-                            Ok(false) => {}
-                            Err(_) => count(outcome, counters, false, 1),
+                        if let Some(written) = m.textfile.sample(s, &mut self.list.line) {
+                            count(outcome, counters, written, 1);
                         }
                     }
                 }

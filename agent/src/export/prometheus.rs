@@ -16,8 +16,8 @@
 //! previous one.
 
 use super::{escaped, LINE};
-use crate::config::{lines, words};
-use crate::decode::{Rec, Sample, CPU_FIELDS, CPU_SLOT};
+use crate::config::words;
+use crate::decode::{Rec, Sample, CPU_FIELDS, CPU_SLOT, SLOTS};
 use core::ffi::CStr;
 use nlcore::text::{Fixed, Text};
 use nltelem_proto::attr;
@@ -26,7 +26,7 @@ use rustix::fs::{
     memfd_create, mkdirat, openat, renameat, sendfile, unlinkat, AtFlags, MemfdFlags, Mode, OFlags,
     CWD,
 };
-use rustix::io::{pwrite, Errno};
+use rustix::io::pwrite;
 
 // `FAMILIES_PACKED` and `FAMILIES_LEN`, from prometheus-families.txt (build.rs).
 include!(concat!(env!("OUT_DIR"), "/families.rs"));
@@ -43,73 +43,113 @@ const REGIONS: usize = THERMAL + 2 - SYSTEM_FAMILIES;
 /// within a 32-bit offset.
 const REGION: u64 = 1 << 24;
 
-/// A family of prometheus-families.txt.
+/// A family of prometheus-families.txt (`Default`: the renderer's, before the first).
+#[derive(Default)]
 struct Family<'a> {
     /// Where its value is in a record.
     slot: usize,
     /// Its unit letter, as in prometheus-families.txt.
     unit: u8,
     /// `NAME HELP`.
-    line: &'a str,
+    line: &'a [u8],
+    /// `NAME`.
+    name: &'a [u8],
 }
 
 impl<'a> Family<'a> {
-    /// The family of a line of prometheus-families.txt.
-    fn new(line: &'a str) -> Self {
-        let b = line.as_bytes();
-        Family {
-            slot: usize::from(b.first().map_or(0, |s| s.wrapping_sub(b'@'))),
-            unit: b.get(1).copied().unwrap_or(b'n'),
-            line: line.get(2..).unwrap_or_default(),
+    /// Takes the first family off the unpacked table (`rest`; see build.rs for its form).
+    fn next(rest: &mut &'a [u8]) -> Option<Self> {
+        let &[len, slot, name_len, unit, ref tail @ ..] = *rest else {
+            return None;
+        };
+        let (line, tail) = tail.split_at_checked(usize::from(len))?;
+        *rest = tail;
+        Some(Family {
+            slot: usize::from(slot),
+            unit,
+            line,
+            name: line.get(..usize::from(name_len))?,
+        })
+    }
+}
+
+/// One family on its way into its region of the scratch file.
+struct Render<'a, 'f> {
+    family: Family<'a>,
+    out: Region<'f>,
+    /// Whether the records are interfaces or zones (one without its name is left out,
+    /// the name is the label), not the sample's own record.
+    nested: bool,
+    /// Whether the records are zones: zones of the same type exist (two `acpitz`), an
+    /// index tells them apart.
+    thermal: bool,
+    /// The HELP and TYPE lines are still to be written: they go with a family's first
+    /// sample, so that a family without any has none.
+    header: bool,
+    /// The zones numbered so far in the snapshot.
+    zones: &'f mut u32,
+}
+
+impl Render<'_, '_> {
+    /// The family's samples in record `r`: one, or for the CPU times one per mode, from the
+    /// first CPU slot on.
+    fn record(&mut self, r: &Rec<'_>) {
+        // An interface or zone without its name is left out.
+        if self.nested && r.text.is_none() {
+            return;
+        }
+        let cpu = self.family.slot == usize::from(attr::sample::CPU);
+        // The CPU times fill the slots after CPU_SLOT.
+        let (slot, count) = if cpu {
+            (CPU_SLOT + 1, SLOTS - CPU_SLOT - 1)
+        } else {
+            (self.family.slot, 1)
+        };
+        for k in 0..count {
+            let text = if cpu {
+                words(CPU_FIELDS).nth(k)
+            } else {
+                r.text
+            };
+            if let Some(v) = r.get(slot + k) {
+                self.sample(text, v);
+            }
         }
     }
 
-    /// The family's name.
-    fn name(&self) -> &'a str {
-        let end = self
-            .line
-            .bytes()
-            .position(|b| b == b' ')
-            .unwrap_or(self.line.len());
-        self.line.get(..end).unwrap_or(self.line)
-    }
-
-    /// The HELP and TYPE lines.
-    fn header(&self, w: &mut dyn Text) {
-        w.str("# HELP ");
-        w.str(self.line);
-        w.str("\n# TYPE ");
-        w.str(self.name());
-        w.str(if self.unit.is_ascii_uppercase() {
-            " counter\n"
-        } else {
-            " gauge\n"
-        });
-    }
-
-    /// One sample line: `NAME VALUE`, or `NAME{LABEL="TEXT"} VALUE` with the text escaped,
-    /// and `,index="N"` after it when `index` is given; the value in the family's unit.
-    fn sample(
-        &self,
-        w: &mut dyn Text,
-        label_text: Option<(&str, &str)>,
-        index: Option<u32>,
-        v: u64,
-    ) {
-        w.str(self.name());
-        if let Some((key, text)) = label_text {
-            w.byte(b'{');
-            w.str(key);
-            w.str("=\"");
+    /// One sample line: `NAME VALUE`, or with a label text `NAME{KEY="TEXT"} VALUE` (the
+    /// text escaped, and `,index="N"` after it for a zone); the value in the family's unit.
+    fn sample(&mut self, text: Option<&str>, v: u64) {
+        let f = &self.family;
+        let w: &mut dyn Text = &mut self.out;
+        let counter = f.unit.is_ascii_uppercase();
+        if self.header {
+            self.header = false;
+            w.str("# HELP ");
+            w.bytes(f.line);
+            w.str("\n# TYPE ");
+            w.bytes(f.name);
+            w.str(if counter { " counter\n" } else { " gauge\n" });
+        }
+        w.bytes(f.name);
+        if let Some(text) = text {
+            w.str(if !self.nested {
+                "{mode=\""
+            } else if self.thermal {
+                "{zone=\""
+            } else {
+                "{device=\""
+            });
             label(w, text);
-            if let Some(i) = index {
+            if self.thermal {
                 w.str("\",index=\"");
-                w.uint(u64::from(i));
+                w.uint(u64::from(*self.zones));
+                *self.zones += 1;
             }
             w.str("\"}");
         }
         w.byte(b' ');
-        match self.unit.to_ascii_lowercase() {
+        match f.unit.to_ascii_lowercase() {
             b's' => seconds(w, v),
             // Loads x1000 come from a u32: within i64.
             unit @ (b'l' | b'm') => w.milli(if unit == b'm' {
@@ -157,88 +197,58 @@ type PathText = Fixed<{ super::TOPIC }>;
 const _: () = assert!(crate::config::MAX_VALUE + 6 <= super::TOPIC);
 
 /// The C string in `path` (the system calls take one: a `&str` would be copied into a
-/// stack buffer at each call).
-fn c_str(path: &PathText) -> Result<&CStr, TextfileError> {
+/// stack buffer at each call); an empty one, which every call refuses, if it did not fit.
+fn c_str(path: &PathText) -> &CStr {
     path.get()
         .and_then(|path| CStr::from_bytes_with_nul(path).ok())
-        .ok_or(TextfileError::TooLong)
+        .unwrap_or_default()
 }
 
-/// What went wrong with the textfile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TextfileError {
-    /// A system call failed.
-    Io(Errno),
-    /// A part came out of order (one was lost): the snapshot is dropped.
-    MissingPart,
-    /// A path or a family did not fit its room.
-    TooLong,
-}
-
-impl From<Errno> for TextfileError {
-    fn from(e: Errno) -> Self {
-        TextfileError::Io(e)
+/// Writes `parts` one after the other and a NUL into `path`: its C string.
+fn c_string<'p>(path: &'p mut PathText, parts: &[&[u8]]) -> &'p CStr {
+    path.clear();
+    for part in parts {
+        path.text().bytes(part);
     }
+    path.text().byte(0);
+    c_str(path)
 }
 
-/// Writes all of `bytes` at `at` on in `fd`, moving `at` past them.
-fn write_at(fd: &OwnedFd, mut bytes: &[u8], at: &mut u64) -> Result<(), TextfileError> {
-    while !bytes.is_empty() {
-        match pwrite(fd, bytes, *at) {
-            Ok(0) => return Err(TextfileError::Io(Errno::IO)),
-            Ok(n) => {
-                *at += n as u64;
-                bytes = bytes.get(n..).unwrap_or_default();
-            }
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
-}
+/// Where a region's text ends once a write failed: past any region's room, so that the
+/// check of the room after each family finds the failure too.
+const FAILED: u64 = u64::MAX;
 
 /// Text written into the scratch file from an offset on, through a line-sized buffer, so
 /// that nothing of a snapshot is held in the agent's own memory (the scratch file's pages
-/// are the kernel's, as a tmpfs file's are); the first failure is kept and reported by
-/// [`Region::finish`].
+/// are the kernel's, as a tmpfs file's are).
 struct Region<'f> {
     fd: &'f OwnedFd,
     buf: &'f mut Fixed<LINE>,
-    /// Where the buffered bytes go.
+    /// Where the buffered bytes go; [`FAILED`] after a failure.
     at: u64,
-    failed: Option<TextfileError>,
 }
 
 impl<'f> Region<'f> {
     /// Text for `fd` from `at` on, through `buf` (the exporters' line buffer, emptied here).
     fn new(fd: &'f OwnedFd, buf: &'f mut Fixed<LINE>, at: u64) -> Self {
         buf.clear();
-        Region {
-            fd,
-            buf,
-            at,
-            failed: None,
-        }
+        Region { fd, buf, at }
     }
 
+    /// Writes what is buffered at `at` and moves `at` past it, or to [`FAILED`]: a piece
+    /// longer than the buffer overflowed it (`get` is `None`), a write cut short ran out
+    /// of memory (signals arrive through a signalfd, see sys.rs: nothing interrupts the
+    /// call). A write at FAILED fails too (a negative offset), so a failure stays.
     fn flush(&mut self) {
-        if self.failed.is_none() {
-            self.failed = match self.buf.get() {
-                // A piece longer than the buffer overflowed it.
-                None => Some(TextfileError::TooLong),
-                Some(bytes) => write_at(self.fd, bytes, &mut self.at).err(),
-            };
-        }
+        self.at = match self
+            .buf
+            .get()
+            .map(|bytes| (pwrite(self.fd, bytes, self.at), bytes))
+        {
+            Some((Ok(n), bytes)) if n == bytes.len() => self.at + n as u64,
+            _ => FAILED,
+        };
         self.buf.clear();
-    }
-
-    /// Writes what is buffered; where the text ends, or the first failure.
-    fn finish(mut self) -> Result<u64, TextfileError> {
-        self.flush();
-        match self.failed {
-            None => Ok(self.at),
-            Some(e) => Err(e),
-        }
     }
 }
 
@@ -258,20 +268,18 @@ pub struct Textfile {
     /// Its next version `DIR/.NAME.tmp`, as a C string: renamed over the textfile when
     /// complete.
     temp: PathText,
-    /// The snapshot's scratch file, from its first part to its last.
+    /// The snapshot's scratch file, from its first part to its last: none between
+    /// snapshots, or after one was dropped.
     scratch: Option<OwnedFd>,
     /// Bytes in each region of the scratch file.
-    lens: [u64; REGIONS],
+    lens: [u32; REGIONS],
     /// prometheus-families.txt, unpacked when the exporter starts (packed, the table is
     /// half its size in the program; unpacked once, rendering costs no more).
     families: [u8; FAMILIES_LEN],
     /// The snapshot being gathered and the part expected next.
-    snapshot: Option<(u64, u32)>,
-    thermal_zones: u32,
-    /// Snapshots written.
-    pub written: u64,
-    /// Snapshots dropped (a part missing, a write failed).
-    pub dropped: u64,
+    next: (u64, u32),
+    /// Thermal zones written so far in the snapshot.
+    zones: u32,
 }
 
 impl Textfile {
@@ -283,10 +291,8 @@ impl Textfile {
             scratch: None,
             lens: [0; REGIONS],
             families: [0; FAMILIES_LEN],
-            snapshot: None,
-            thermal_zones: 0,
-            written: 0,
-            dropped: 0,
+            next: (0, 0),
+            zones: 0,
         }
     }
 
@@ -303,195 +309,150 @@ impl Textfile {
     /// A path the system refuses shows when the textfile is written.
     pub fn start(&mut self, path: &str) {
         self.end();
+        let path = path.as_bytes();
         // `name` starts with the last slash.
-        let slash = path.bytes().rposition(|b| b == b'/').unwrap_or(0);
+        let slash = path.iter().rposition(|&b| b == b'/').unwrap_or(0);
         let (dir, name) = path.split_at_checked(slash).unwrap_or_default();
-        let temp = &mut self.temp;
-        temp.clear();
-        temp.text().str(dir);
-        temp.text().byte(0);
         // The directory is on tmpfs and may not exist yet after a boot (OpenWrt's
         // /var/prometheus): made here (one level), as the collector expects it. A failure
         // shows when the textfile is written.
-        if let Ok(dir) = c_str(temp) {
-            let _ = mkdirat(CWD, dir, Mode::from_raw_mode(0o755));
-        }
-        temp.clear();
-        let w = temp.text();
-        w.str(dir);
-        w.str("/.");
-        w.str(name.get(1..).unwrap_or_default());
-        w.str(".tmp");
-        w.byte(0);
-        self.path.clear();
-        let w = self.path.text();
-        w.str(path);
-        w.byte(0);
-        self.written = 0;
-        self.dropped = 0;
+        let _ = mkdirat(
+            CWD,
+            c_string(&mut self.temp, &[dir]),
+            Mode::from_raw_mode(0o755),
+        );
+        let base = name.get(1..).unwrap_or_default();
+        c_string(&mut self.temp, &[dir, b"/.", base, b".tmp"]);
+        c_string(&mut self.path, &[path]);
         crate::pack::unpack(b"", &FAMILIES_PACKED, &mut self.families);
     }
 
     /// Renders this message's families into their regions of the scratch file: the
     /// once-per-snapshot ones from the `first` part only.
-    fn gather(
-        &mut self,
-        s: &Sample<'_>,
-        first: bool,
-        buf: &mut Fixed<LINE>,
-    ) -> Result<(), TextfileError> {
-        let fd = self.scratch.as_ref().ok_or(TextfileError::MissingPart)?;
-        // ASCII (build.rs checks it).
-        let families = core::str::from_utf8(&self.families).unwrap_or_default();
-        for (i, line) in lines(families).enumerate() {
+    fn gather(&mut self, s: &Sample<'_>, first: bool, buf: &mut Fixed<LINE>) -> Option<()> {
+        let fd = self.scratch.as_ref()?;
+        let mut render = Render {
+            family: Family::default(),
+            out: Region::new(fd, buf, 0),
+            nested: false,
+            thermal: false,
+            header: false,
+            zones: &mut self.zones,
+        };
+        let mut families = &self.families[..];
+        for i in 0..=THERMAL {
+            let Some(family) = Family::next(&mut families) else {
+                break;
+            };
             let system = i < SYSTEM_FAMILIES;
             let region = i.saturating_sub(SYSTEM_FAMILIES - 1);
             let (Some(len), true) = (self.lens.get_mut(region), first || !system) else {
                 continue;
             };
-            let f = Family::new(line);
             let base = region as u64 * REGION;
-            let mut out = Region::new(fd, buf, base + *len);
-            // The header goes with a family's first sample: a family without any has none.
-            let mut header = system || *len == 0;
             let thermal = i == THERMAL;
-            let zones = &mut self.thermal_zones;
-            let mut each = |r: &Rec<'_>| {
-                // The CPU times: a sample per mode, from the first CPU slot; any other
-                // family: one sample (the one empty word of "").
-                let cpu = f.slot == usize::from(attr::sample::CPU);
-                let (slot, modes) = if cpu {
-                    (CPU_SLOT + 1, CPU_FIELDS)
-                } else {
-                    (f.slot, "")
-                };
-                for (k, mode) in words(modes).enumerate() {
-                    // An interface or zone without its name is left out.
-                    let label = match (system, r.text) {
-                        (true, _) => cpu.then_some(("mode", mode)),
-                        (false, Some(name)) => {
-                            Some((if thermal { "zone" } else { "device" }, name))
-                        }
-                        (false, None) => return,
-                    };
-                    if let Some(v) = r.get(slot + k) {
-                        if header {
-                            f.header(&mut out);
-                            header = false;
-                        }
-                        // Zones of the same type exist (two `acpitz`): the index tells them
-                        // apart.
-                        f.sample(&mut out, label, thermal.then_some(*zones), v);
-                        *zones += u32::from(thermal);
-                    }
-                }
-            };
+            render.family = family;
+            render.out.at = base + u64::from(*len);
+            render.nested = !system;
+            render.thermal = thermal;
+            render.header = system || *len == 0;
             if system {
-                each(&s.rec);
-            } else if thermal {
-                s.nests(attr::sample::THERMAL, attr::thermal_zone::TYPE, &mut each);
+                render.record(&s.rec);
             } else {
-                s.nests(attr::sample::NETDEV, attr::netdev::IFNAME, &mut each);
+                let (kind, text) = if thermal {
+                    (attr::sample::THERMAL, attr::thermal_zone::TYPE)
+                } else {
+                    (attr::sample::NETDEV, attr::netdev::IFNAME)
+                };
+                s.nests(kind, text, &mut |r| render.record(r));
             }
-            *len = out.finish()? - base;
-            if *len > REGION {
-                return Err(TextfileError::TooLong);
+            render.out.flush();
+            let end = render.out.at.wrapping_sub(base);
+            if end > REGION {
+                return None;
             }
+            // Within the region's room: within a u32.
+            *len = end as u32;
         }
-        Ok(())
+        Some(())
     }
 
     /// Copies the regions in order into the next version of the textfile and renames it
     /// over the textfile.
-    fn commit(&mut self) -> Result<(), TextfileError> {
-        let scratch = self.scratch.as_ref().ok_or(TextfileError::MissingPart)?;
+    fn commit(&self) -> Option<()> {
+        let scratch = self.scratch.as_ref()?;
         // Readable by the collector, which usually runs as another user.
         let temp = openat(
             CWD,
-            c_str(&self.temp)?,
+            c_str(&self.temp),
             OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o644),
-        )?;
-        let mut base = 0;
-        for &len in &self.lens {
-            // Copied by the kernel, file to file, without a buffer here.
-            let mut offset = base;
-            while offset < base + len {
-                // At most a region: within a usize.
-                let want = (base + len - offset) as usize;
-                if sendfile(&temp, scratch, Some(&mut offset), want)? == 0 {
-                    return Err(TextfileError::Io(Errno::IO));
-                }
+        )
+        .ok()?;
+        for (region, &len) in self.lens.iter().enumerate() {
+            let mut offset = region as u64 * REGION;
+            // Copied by the kernel, file to file, without a buffer here; a copy cut short
+            // ran out of room. A region is at most 16 MiB: within a usize.
+            if len != 0
+                && sendfile(&temp, scratch, Some(&mut offset), len as usize).ok()? != len as usize
+            {
+                return None;
             }
-            base += REGION;
         }
         drop(temp);
-        renameat(CWD, c_str(&self.temp)?, CWD, c_str(&self.path)?)?;
-        Ok(())
+        renameat(CWD, c_str(&self.temp), CWD, c_str(&self.path)).ok()
     }
 
     /// Drops the snapshot being gathered: closes the scratch file, which goes with it.
     pub fn end(&mut self) {
         self.scratch = None;
-        self.snapshot = None;
     }
 
-    /// Takes one sample message. Returns `Ok(true)` when it completed a snapshot and the
-    /// textfile now holds it, `Ok(false)` when more parts are expected.
+    /// Takes one sample message. Returns `None` while more parts of the snapshot are
+    /// expected, then whether the textfile now holds it (`Some(true)`) or it was dropped
+    /// (`Some(false)`: a part missing, a write failed; the file keeps the previous one).
     /// `buf` is scratch space for the text on its way to the files.
     // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
-    pub fn sample(&mut self, s: &Sample<'_>, buf: &mut Fixed<LINE>) -> Result<bool, TextfileError> {
+    pub fn sample(&mut self, s: &Sample<'_>, buf: &mut Fixed<LINE>) -> Option<bool> {
+        let last = self.take(s, buf);
+        if last == Some(false) {
+            return None;
+        }
+        // Written or dropped: done with.
+        self.end();
+        if last.is_none() {
+            // A next version the failure cut short.
+            let _ = unlinkat(CWD, c_str(&self.temp), AtFlags::empty());
+        }
+        Some(last.is_some())
+    }
+
+    /// [`Textfile::sample`]'s work: whether the message was the snapshot's last part, or
+    /// `None` when the snapshot is to be dropped (a part missing, a call failed, a family
+    /// too large).
+    fn take(&mut self, s: &Sample<'_>, buf: &mut Fixed<LINE>) -> Option<bool> {
         // A message without part information is a whole snapshot.
-        let snapshot = s.snapshot_seq().unwrap_or(0);
         let part = s.part();
         let last = s.last_part() || part.is_none();
         let part = part.unwrap_or(0);
-        let r = self.take(s, snapshot, part, last, buf);
-        match r {
-            Ok(false) => {}
-            Ok(true) => {
-                self.written = self.written.saturating_add(1);
-                self.end();
-            }
-            Err(_) => {
-                self.dropped = self.dropped.saturating_add(1);
-                self.end();
-                // A next version the failure cut short.
-                if let Ok(temp) = c_str(&self.temp) {
-                    let _ = unlinkat(CWD, temp, AtFlags::empty());
-                }
-            }
-        }
-        r
-    }
-
-    fn take(
-        &mut self,
-        s: &Sample<'_>,
-        snapshot: u64,
-        part: u32,
-        last: bool,
-        buf: &mut Fixed<LINE>,
-    ) -> Result<bool, TextfileError> {
+        let snapshot = s.snapshot_seq().unwrap_or(0);
         if part == 0 {
-            if self.snapshot.is_some() {
-                // The previous snapshot never got its last part.
-                self.dropped = self.dropped.saturating_add(1);
-            }
-            self.scratch = Some(memfd_create(c"nltelem-prom", MemfdFlags::CLOEXEC)?);
+            // A snapshot still being gathered never got its last part: dropped with its
+            // scratch file, replaced here.
+            self.scratch = Some(memfd_create(c"nltelem-prom", MemfdFlags::CLOEXEC).ok()?);
             self.lens = [0; REGIONS];
-            self.thermal_zones = 0;
-        } else if self.snapshot != Some((snapshot, part)) {
-            return Err(TextfileError::MissingPart);
+            self.zones = 0;
+        } else if self.next != (snapshot, part) {
+            return None;
         }
-        self.snapshot = Some((snapshot, part.saturating_add(1)));
+        // Without a scratch file (a part of a dropped snapshot), `gather` refuses it.
+        self.next = (snapshot, part.wrapping_add(1));
         self.gather(s, part == 0, buf)?;
         if last {
             self.commit()?;
-            return Ok(true);
         }
-        Ok(false)
+        Some(last)
     }
 }
 
@@ -519,26 +480,32 @@ pub(crate) mod tests {
     }
 
     /// The packed table unpacks whole into what the exporter takes it for: the
-    /// once-per-snapshot families first, the thermal zones last, each line a slot, a unit
-    /// and a name (`_total` on the counters); and packing halves it.
+    /// once-per-snapshot families first, the thermal zones last, each a slot, a unit and a
+    /// name (`_total` on the counters) then its HELP text; and packing halves it.
     #[test]
     fn the_families_unpack_into_the_table_the_exporter_reads() {
         let mut families = [0u8; FAMILIES_LEN];
         let len = crate::pack::unpack(b"", &FAMILIES_PACKED, &mut families);
         assert_eq!(len, FAMILIES_LEN);
         assert!(FAMILIES_PACKED.len() * 2 <= FAMILIES_LEN);
-        let text = std::str::from_utf8(&families).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), THERMAL + 1);
-        assert!(!lines[SYSTEM_FAMILIES - 1].contains("_network_"));
-        assert!(lines[SYSTEM_FAMILIES].contains("_network_"));
-        assert!(lines[THERMAL].contains("_thermal_zone_"));
-        for line in lines {
-            let f = Family::new(line);
+        let mut rest = &families[..];
+        let all: Vec<Family> = (0..=THERMAL)
+            .map(|_| Family::next(&mut rest).unwrap())
+            .collect();
+        assert!(rest.is_empty());
+        let line = |i: usize| std::str::from_utf8(all[i].line).unwrap();
+        assert!(!line(SYSTEM_FAMILIES - 1).contains("_network_"));
+        assert!(line(SYSTEM_FAMILIES).contains("_network_"));
+        assert!(line(THERMAL).contains("_thermal_zone_"));
+        for (i, f) in all.iter().enumerate() {
+            let line = line(i);
             assert!((1..crate::decode::SLOTS).contains(&f.slot), "{line}");
             assert!(b"nklmsNS".contains(&f.unit), "{line}");
-            assert!(f.name().starts_with("nltelem_"), "{line}");
-            assert_eq!(f.unit.is_ascii_uppercase(), f.name().ends_with("_total"));
+            assert!(f.name.starts_with(b"nltelem_"), "{line}");
+            assert_eq!(f.unit.is_ascii_uppercase(), f.name.ends_with(b"_total"));
+            // The name is the line's first word, and a HELP text follows it.
+            assert_eq!(f.line.get(f.name.len()), Some(&b' '), "{line}");
+            assert!(f.line.len() > f.name.len() + 1, "{line}");
         }
     }
 
@@ -551,7 +518,7 @@ pub(crate) mod tests {
         let len = sample_bytes(&mut buf, 7, "wan \"0\"");
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
-        assert_eq!(t.sample(&s, &mut Fixed::new()), Ok(true));
+        assert_eq!(t.sample(&s, &mut Fixed::new()), Some(true));
         let text = std::fs::read_to_string(&path).unwrap();
         for line in [
             "# TYPE nltelem_load1 gauge",
@@ -595,7 +562,7 @@ pub(crate) mod tests {
         let len = sample_bytes(&mut buf, 1, "eth0");
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
-        assert_eq!(t.sample(&s, &mut Fixed::new()), Ok(true));
+        assert_eq!(t.sample(&s, &mut Fixed::new()), Some(true));
         assert!(std::fs::read_to_string(&path)
             .unwrap()
             .contains("nltelem_load1 0.250\n"));
@@ -636,10 +603,10 @@ pub(crate) mod tests {
             t.sample(&s, &mut Fixed::new())
         };
         let len = part(&mut buf, 1, 0, false, &["a", "b"]);
-        assert_eq!(feed(&mut t, &mut buf, len), Ok(false));
+        assert_eq!(feed(&mut t, &mut buf, len), None);
         assert!(!path.exists(), "nothing before the last part");
         let len = part(&mut buf, 1, 1, true, &["c"]);
-        assert_eq!(feed(&mut t, &mut buf, len), Ok(true));
+        assert_eq!(feed(&mut t, &mut buf, len), Some(true));
         let text = std::fs::read_to_string(&path).unwrap();
         let rx: Vec<&str> = text
             .lines()
@@ -654,11 +621,10 @@ pub(crate) mod tests {
 
         // Snapshot 2 loses its part 1: part 2 is refused, the file keeps snapshot 1.
         let len = part(&mut buf, 2, 0, false, &["x"]);
-        assert_eq!(feed(&mut t, &mut buf, len), Ok(false));
+        assert_eq!(feed(&mut t, &mut buf, len), None);
         let len = part(&mut buf, 2, 2, true, &["z"]);
-        assert_eq!(feed(&mut t, &mut buf, len), Err(TextfileError::MissingPart));
+        assert_eq!(feed(&mut t, &mut buf, len), Some(false));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
-        assert_eq!((t.written, t.dropped), (1, 1));
         // Neither the dropped snapshot's next version nor its scratch files remain.
         assert_eq!(files_in(&dir), ["p.prom"]);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -718,10 +684,32 @@ pub(crate) mod tests {
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
-        assert_eq!(t.sample(&s, &mut Fixed::new()), Ok(true));
+        assert_eq!(t.sample(&s, &mut Fixed::new()), Some(true));
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, EXPECTED_FULL);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A region's writes land at its offset; once one fails (here a piece longer than the
+    /// buffer), its end stays FAILED, which the kernel refuses as an offset, so the room
+    /// check after the family drops the snapshot.
+    #[test]
+    fn a_failed_region_stays_failed() {
+        let fd = memfd_create(c"test", MemfdFlags::CLOEXEC).unwrap();
+        let mut buf = Fixed::new();
+        let mut out = Region::new(&fd, &mut buf, 5);
+        out.bytes(b"abc");
+        out.flush();
+        assert_eq!(out.at, 8);
+        out.bytes(&[b'x'; LINE + 1]);
+        out.flush();
+        assert_eq!(out.at, FAILED);
+        out.bytes(b"def");
+        out.flush();
+        assert_eq!(out.at, FAILED);
+        let mut back = [1u8; 9];
+        assert_eq!(rustix::io::pread(&fd, &mut back, 0), Ok(8));
+        assert_eq!(&back[..8], b"\0\0\0\0\0abc");
     }
 
     /// A family larger than the gathering buffer reaches its scratch file in several writes,
@@ -745,7 +733,7 @@ pub(crate) mod tests {
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
-        assert_eq!(t.sample(&s, &mut Fixed::new()), Ok(true));
+        assert_eq!(t.sample(&s, &mut Fixed::new()), Some(true));
         let mut want = std::string::String::from(
             "# HELP nltelem_network_receive_bytes_total Bytes received by the interface.\n\
              # TYPE nltelem_network_receive_bytes_total counter\n",
