@@ -53,11 +53,10 @@ impl<'a> Rec<'a> {
     /// The value in `slot`, when present.
     #[inline]
     pub fn get(&self, slot: usize) -> Option<u64> {
-        // No bit past the mask's width: those slots are never present.
-        if self.have & 1u32.checked_shl(slot as u32).unwrap_or(0) != 0 {
-            self.v.get(slot).copied()
-        } else {
-            None
+        match self.v.get(slot) {
+            // A slot within the array has its bit in the mask.
+            Some(&v) if self.have >> slot & 1 != 0 => Some(v),
+            _ => None,
         }
     }
 
@@ -141,9 +140,22 @@ pub type Netdev<'a> = Rec<'a>;
 /// One thermal zone: `thermal_zone::*` by slot, the type as its text.
 pub type Thermal<'a> = Rec<'a>;
 
-/// A field table as the walkers read it: where it starts in [`TABLES`] (two bytes where a
+/// A field table as the walkers read it: where it is in [`TABLES`] (four bytes where a
 /// slice took sixteen, in every table that names one).
-pub type Table = u16;
+#[derive(Debug, Clone, Copy)]
+pub struct Table {
+    start: u16,
+    end: u16,
+}
+
+impl Table {
+    /// The packed entries.
+    pub fn entries(self) -> &'static [u8] {
+        TABLES
+            .get(usize::from(self.start)..usize::from(self.end))
+            .unwrap_or_default()
+    }
+}
 
 /// In a packed entry, the JSON name's length when the entry has one name for both styles.
 pub const SAME: u8 = u8::MAX;
@@ -180,19 +192,26 @@ const fn packed_len(spec: &str) -> usize {
 }
 
 /// Where the packed table of `SPECS[i]` starts in [`TABLES`] (for `i` = 8, the end).
-const fn offset(i: usize) -> Table {
+const fn offset(i: usize) -> u16 {
     let (mut j, mut o) = (0, 0);
     while j < i {
-        // Each table is ended by a 0.
-        o += packed_len(SPECS[j]) + 1;
+        o += packed_len(SPECS[j]);
         j += 1;
     }
     assert!(o <= u16::MAX as usize);
-    o as Table
+    o as u16
 }
 
-/// Every field table packed at compile time (see [`pack`]), each ended by a 0 (no slot is
-/// 0): what [`Table`]s point into.
+/// The packed table of `SPECS[i]`.
+const fn table(i: usize) -> Table {
+    Table {
+        start: offset(i),
+        end: offset(i + 1),
+    }
+}
+
+/// Every field table packed at compile time (see [`pack`]), one after the other: what
+/// [`Table`]s point into.
 pub static TABLES: [u8; offset(SPECS.len()) as usize] = pack();
 
 /// Packs the readable field tables (as [`SAMPLE_FIELDS`]), so that walking them scans no
@@ -242,8 +261,6 @@ const fn pack<const N: usize>() -> [u8; N] {
             }
             i = end + 1;
         }
-        // The table's end.
-        o += 1;
         t += 1;
     }
     assert!(o == N);
@@ -275,7 +292,7 @@ pub const SAMPLE_FIELDS: &str = "Au seq Bu snapshot:snapshot_seq CU part DF last
     Xc cpu_steal_ns:steal";
 
 /// [`SAMPLE_FIELDS`] packed.
-pub const SAMPLE: Table = offset(0);
+pub const SAMPLE: Table = table(0);
 
 /// An interface's fields, as [`SAMPLE_FIELDS`].
 pub const NETDEV_FIELDS: &str = "Au ifindex BS ifname Co state:oper_state Du rx_bytes \
@@ -283,13 +300,13 @@ pub const NETDEV_FIELDS: &str = "Au ifindex BS ifname Co state:oper_state Du rx_
     Ku tx_dropped";
 
 /// [`NETDEV_FIELDS`] packed.
-pub const NETDEV: Table = offset(1);
+pub const NETDEV: Table = table(1);
 
 /// A thermal zone's fields, as [`SAMPLE_FIELDS`].
 pub const THERMAL_FIELDS: &str = "AS type Bm temp_c:temp_mdegc";
 
 /// [`THERMAL_FIELDS`] packed.
-pub const THERMAL: Table = offset(2);
+pub const THERMAL: Table = table(2);
 
 /// The names of the events' kinds (`event_kind::*` from 1).
 pub const EVENT_KINDS: &str = "unknown link-up link-down threshold watchdog config-changed";
@@ -299,7 +316,7 @@ pub const EVENT_FIELDS: &str = "CK _:kind Au seq BU time_ns:timestamp_ns Du ifin
     Fh threshold Gi value Hi limit Iu portid Jt transport Ku silence_ms";
 
 /// [`EVENT_FIELDS`] packed.
-pub const EVENT: Table = offset(3);
+pub const EVENT: Table = table(3);
 
 /// One sample message (a snapshot, or one part of a large one): `sample::*` by slot, the
 /// CPU times from [`CPU_SLOT`].
@@ -411,13 +428,13 @@ pub const STATS_FIELDS: &str = "Au telemetry_sent Bu events_sent Du alloc_fail E
     Pu agent_export_errors";
 
 /// [`STATS_FIELDS`] packed.
-pub const STATS: Table = offset(4);
+pub const STATS: Table = table(4);
 
 /// A failed broadcast's errno and count (`errno_count::*`), as [`SAMPLE_FIELDS`].
 pub const ERRNO_COUNT_FIELDS: &str = "Au bcast_fail_errno__:errno Bu _:count";
 
 /// [`ERRNO_COUNT_FIELDS`] packed.
-pub const ERRNO_COUNT: Table = offset(5);
+pub const ERRNO_COUNT: Table = table(5);
 
 /// The agent's counters (`accounting::Counters`, from slot 1 in order), as
 /// [`SAMPLE_FIELDS`].
@@ -425,7 +442,7 @@ pub const COUNTERS_FIELDS: &str = "Au received Bu lost Cu overruns Du exported E
     Fu forged Gu malformed Hu seq_restarts Iu module_lost";
 
 /// [`COUNTERS_FIELDS`] packed.
-pub const COUNTERS: Table = offset(7);
+pub const COUNTERS: Table = table(7);
 
 /// The module's configuration (`GET_CONFIG` reply): `config::*` by slot, so the `i`th of
 /// `settings::SETTING_KEYS` in slot `i + 1`.
@@ -437,7 +454,7 @@ pub const CONFIG_FIELDS: &str = "Au period_ms Bn sources Cu load1_milli_max \
     Du mem_available_kib_min Ed temp_mdegc_max Fu watchdog_ms";
 
 /// [`CONFIG_FIELDS`] packed.
-pub const CONFIG: Table = offset(6);
+pub const CONFIG: Table = table(6);
 
 #[cfg(test)]
 pub(crate) mod tests {

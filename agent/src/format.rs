@@ -12,7 +12,7 @@ use crate::accounting::Counters;
 use crate::config::name_of;
 use crate::decode::{
     narrow, nests, parse, Rec, Table, CONFIG, COUNTERS, ERRNO_COUNT, EVENT, EVENT_KINDS, NETDEV,
-    NONE, SAME, SAMPLE, STATS, TABLES, THERMAL,
+    NONE, SAME, SAMPLE, STATS, THERMAL,
 };
 use crate::settings::{SOURCES_NAMED, SOURCE_NAMES};
 use nlcore::text::Text;
@@ -131,9 +131,8 @@ impl<'w> Out<'w> {
     pub(crate) fn fields(&mut self, table: Table, rec: &Rec<'_>) {
         let lp = self.mode == Mode::LineProtocol;
         let mut nested = false;
-        let mut rest = TABLES.get(usize::from(table)..).unwrap_or_default();
-        // Up to the table's end, a 0.
-        while let [slot @ 1..=u8::MAX, kind, text_len, json_len, ref tail @ ..] = *rest {
+        let mut rest = table.entries();
+        while let [slot, kind, text_len, json_len, ref tail @ ..] = *rest {
             let (text, tail) = tail
                 .split_at_checked(usize::from(text_len))
                 .unwrap_or_default();
@@ -194,27 +193,25 @@ impl<'w> Out<'w> {
                     }
                     continue;
                 }
+                // Written when absent too: `unknown`.
+                (b'K', v) => Value::Str(name_of(EVENT_KINDS, narrow(v.unwrap_or(0)))),
                 (b's' | b'S', _) => match rec.text {
                     Some(t) => Value::Str(t),
                     None => continue,
                 },
-                // A name: an operstate, a transport (numbers in the line protocol), a
-                // threshold, or an event's kind (written when absent too: `unknown`).
-                (b'o' | b't' | b'h' | b'K', v) if !lp || kind == b'h' => {
-                    let Some(v) = v.or((kind == b'K').then_some(0)) else {
-                        continue;
-                    };
-                    let names = match kind {
-                        b'o' => OPER_STATES,
-                        b't' => TRANSPORTS,
-                        b'h' => THRESHOLDS,
-                        _ => EVENT_KINDS,
-                    };
-                    Value::Str(name_of(names, narrow(v)))
-                }
                 (_, None) => continue,
                 (b'i', Some(v)) => Value::Int(v as i64),
                 (b'm' | b'd', Some(v)) => Value::Int(i64::from(v as u32 as i32)),
+                // A name in text and JSON, a number in the line protocol (but thresholds).
+                (b'o' | b't', Some(v)) if !lp => Value::Str(name_of(
+                    if kind == b'o' {
+                        OPER_STATES
+                    } else {
+                        TRANSPORTS
+                    },
+                    narrow(v),
+                )),
+                (b'h', Some(v)) => Value::Str(name_of(THRESHOLDS, narrow(v))),
                 // InfluxDB's integers are signed: a value above `i64::MAX` is written as
                 // `i64::MAX`.
                 (_, Some(v)) if lp => Value::Int(i64::try_from(v).unwrap_or(i64::MAX)),
