@@ -49,17 +49,14 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
         return monitor(config, &route, style, buf, &mut bufs.out);
     }
     // What to ask; every reply's messages are printed by their command.
-    let ask = match command {
-        Command::GetSample => cmd::GET_SAMPLE,
-        Command::GetConfig => cmd::GET_CONFIG,
-        Command::Status => cmd::GET_STATS,
-        Command::Dump => cmd::DUMP_NETDEV,
-        Command::Set(settings) => {
+    let ask = match *command {
+        Command::Ask(ask) => ask,
+        Command::Set => {
             let set = conn::request(
                 &mut sock,
                 &route,
                 cmd::SET_CONFIG,
-                &|b| settings.put(b),
+                &|b| inv.settings.put(b),
                 buf,
                 &mut conn::ignore_reply,
             );
