@@ -116,6 +116,51 @@ impl<'w> Out<'w> {
         self.w.str(after);
     }
 
+    /// Writes `rec` as `shape` says, and the nests in `attrs` it lists: text its head and
+    /// fields, JSON an object (its comma first). Out of line: one copy for every record
+    /// and listed nest.
+    #[inline(never)]
+    fn object(&mut self, shape: &Shape, rec: &Rec<'_>, attrs: &AttrIter<'_>) {
+        let json = self.json();
+        if json {
+            self.comma();
+            self.w.byte(b'{');
+            self.first = true;
+            if shape.kind != UNNAMED {
+                self.key(b"type");
+                quoted(self.w, name_of(NAMES, shape.kind.into()), true);
+            }
+        } else if shape.head != UNNAMED {
+            if shape.head & OWN_LINE != 0 {
+                self.w.str("\n  ");
+            }
+            self.w.str(name_of(NAMES, (shape.head & !OWN_LINE).into()));
+        }
+        self.fields(shape.fields, rec);
+        let (from, to) = shape.lists;
+        for list in LISTS
+            .get(usize::from(from)..usize::from(to))
+            .unwrap_or_default()
+        {
+            if json {
+                self.key(name_of(NAMES, list.name.into()).as_bytes());
+                self.w.byte(b'[');
+                self.first = true;
+            }
+            nests(attrs, list.nest.into(), attr_type(list.text), &mut |r| {
+                self.object(&list.shape, r, &AttrIter::new(&[]));
+            });
+            if json {
+                self.w.byte(b']');
+                self.first = false;
+            }
+        }
+        if json {
+            self.w.byte(b'}');
+            self.first = false;
+        }
+    }
+
     /// `,` unless first in its object or array.
     fn comma(&mut self) {
         if !self.first {
@@ -261,55 +306,64 @@ const STATS_NAME: u8 = 5;
 const COUNTERS_NAME: u8 = 6;
 const THERMAL_NAME: u8 = 7;
 const BCAST_FAIL_NAME: u8 = 8;
-/// No JSON type.
-const UNTYPED: u8 = u8::MAX;
+/// No JSON type, or no text head.
+const UNNAMED: u8 = u8::MAX;
+/// In a text head: it starts a line of its own, indented.
+const OWN_LINE: u8 = 0x80;
 
 /// How a record is written: its head and fields, then the nests it lists ([`LISTS`]).
 #[derive(Clone, Copy)]
 pub(crate) struct Shape {
     fields: Table,
-    /// The text's head word, of [`NAMES`].
+    /// The text's head word, of [`NAMES`] (maybe with [`OWN_LINE`]; [`UNNAMED`]: none).
     head: u8,
-    /// The JSON object's `type`, of [`NAMES`] ([`UNTYPED`]: none).
+    /// The JSON object's `type`, of [`NAMES`] ([`UNNAMED`]: none).
     kind: u8,
     /// Which of [`LISTS`]: from, to.
     lists: (u8, u8),
 }
 
-/// The nests of one type that a record lists after its fields: a JSON list; in text each
-/// on a line of its own after its name, or on the record's line.
+/// The nests of one type that a record lists after its fields: a JSON list of objects;
+/// in text each after its head.
 struct List {
     /// The nests' attribute type, and that of their string (0: none).
     nest: u8,
     text: u8,
-    /// The JSON list's name, and the text's head of each nest, of [`NAMES`].
+    /// The JSON list's name, of [`NAMES`].
     name: u8,
-    own_line: bool,
-    fields: Table,
+    shape: Shape,
 }
 
-/// The nests a [`Shape`] can list: a sample's two, the statistics' failed broadcasts.
+/// The shape of a listed nest.
+const fn nest_shape(fields: Table, head: u8) -> Shape {
+    Shape {
+        fields,
+        head,
+        kind: UNNAMED,
+        lists: (0, 0),
+    }
+}
+
+/// The nests a [`Shape`] can list: a sample's two, the statistics' failed broadcasts (on
+/// the record's line).
 static LISTS: [List; 3] = [
     List {
         nest: attr::sample::NETDEV as u8,
         text: attr::netdev::IFNAME as u8,
         name: NETDEV_NAME,
-        own_line: true,
-        fields: NETDEV,
+        shape: nest_shape(NETDEV, NETDEV_NAME | OWN_LINE),
     },
     List {
         nest: attr::sample::THERMAL as u8,
         text: attr::thermal_zone::TYPE as u8,
         name: THERMAL_NAME,
-        own_line: true,
-        fields: THERMAL,
+        shape: nest_shape(THERMAL, THERMAL_NAME | OWN_LINE),
     },
     List {
         nest: attr::stats::BCAST_FAIL as u8,
         text: 0,
         name: BCAST_FAIL_NAME,
-        own_line: false,
-        fields: ERRNO_COUNT,
+        shape: nest_shape(ERRNO_COUNT, UNNAMED),
     },
 ];
 
@@ -385,7 +439,7 @@ static MESSAGES: [Message; 7] = [
         shape: Shape {
             fields: NETDEV,
             head: NETDEV_NAME,
-            kind: UNTYPED,
+            kind: UNNAMED,
             lists: (0, 0),
         },
     },
@@ -438,9 +492,18 @@ pub fn message(
     }
 }
 
+/// The writer for `style`.
+fn out(w: &mut dyn Text, style: Style) -> Out<'_> {
+    Out::new(
+        w,
+        match style {
+            Style::Text => Mode::Text,
+            Style::Json => Mode::Json,
+        },
+    )
+}
+
 /// Writes `rec` as `shape` says, and the nests in `attrs` it lists; ends with a newline.
-/// Out of line: one copy for every record.
-#[inline(never)]
 pub(crate) fn record(
     w: &mut dyn Text,
     shape: &Shape,
@@ -448,50 +511,9 @@ pub(crate) fn record(
     attrs: &AttrIter<'_>,
     style: Style,
 ) {
-    let json = style == Style::Json;
-    let mut o = Out::new(w, if json { Mode::Json } else { Mode::Text });
-    if json {
-        o.w.byte(b'{');
-        if shape.kind != UNTYPED {
-            o.key(b"type");
-            quoted(o.w, name_of(NAMES, shape.kind.into()), true);
-        }
-    } else {
-        o.w.str(name_of(NAMES, shape.head.into()));
-    }
-    o.fields(shape.fields, rec);
-    let (from, to) = shape.lists;
-    for list in LISTS
-        .get(usize::from(from)..usize::from(to))
-        .unwrap_or_default()
-    {
-        let name = name_of(NAMES, list.name.into());
-        if json {
-            o.key(name.as_bytes());
-            o.w.byte(b'[');
-            o.first = true;
-        }
-        nests(attrs, list.nest.into(), attr_type(list.text), &mut |r| {
-            if json {
-                o.comma();
-                o.w.byte(b'{');
-                o.first = true;
-            } else if list.own_line {
-                o.w.str("\n  ");
-                o.w.str(name);
-            }
-            o.fields(list.fields, r);
-            if json {
-                o.w.byte(b'}');
-                o.first = false;
-            }
-        });
-        if json {
-            o.w.byte(b']');
-            o.first = false;
-        }
-    }
-    o.w.str(if json { "}\n" } else { "\n" });
+    let mut o = out(w, style);
+    o.object(shape, rec, attrs);
+    o.w.byte(b'\n');
 }
 
 /// Appends a source mask as names joined by `,` (unknown bits in hex, `none` for 0).
