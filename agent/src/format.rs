@@ -147,7 +147,7 @@ impl<'w> Out<'w> {
                 self.w.byte(b'[');
                 self.first = true;
             }
-            nests(attrs, list.nest.into(), attr_type(list.text), &mut |r| {
+            nests(attrs, list.nest, list.text, &mut |r| {
                 self.object(&list.shape, r, &AttrIter::new(&[]));
             });
             if json {
@@ -326,9 +326,9 @@ pub(crate) struct Shape {
 /// The nests of one type that a record lists after its fields: a JSON list of objects;
 /// in text each after its head.
 struct List {
-    /// The nests' attribute type, and that of their string (0: none).
-    nest: u8,
-    text: u8,
+    /// The nests' attribute type, and that of their string ([`NONE`]: none).
+    nest: u16,
+    text: u16,
     /// The JSON list's name, of [`NAMES`].
     name: u8,
     shape: Shape,
@@ -348,62 +348,52 @@ const fn nest_shape(fields: Table, head: u8) -> Shape {
 /// the record's line).
 static LISTS: [List; 3] = [
     List {
-        nest: attr::sample::NETDEV as u8,
-        text: attr::netdev::IFNAME as u8,
+        nest: attr::sample::NETDEV,
+        text: attr::netdev::IFNAME,
         name: NETDEV_NAME,
         shape: nest_shape(NETDEV, NETDEV_NAME | OWN_LINE),
     },
     List {
-        nest: attr::sample::THERMAL as u8,
-        text: attr::thermal_zone::TYPE as u8,
+        nest: attr::sample::THERMAL,
+        text: attr::thermal_zone::TYPE,
         name: THERMAL_NAME,
         shape: nest_shape(THERMAL, THERMAL_NAME | OWN_LINE),
     },
     List {
-        nest: attr::stats::BCAST_FAIL as u8,
-        text: 0,
+        nest: attr::stats::BCAST_FAIL,
+        text: NONE,
         name: BCAST_FAIL_NAME,
         shape: nest_shape(ERRNO_COUNT, UNNAMED),
     },
 ];
 
-/// An attribute type of [`Message`] or [`List`] (0: none) as the decoder takes it.
-fn attr_type(t: u8) -> u16 {
-    match t {
-        0 => NONE,
-        t => t.into(),
-    }
-}
-
 /// A message of the module that is printed: how it is read (its policy, the attribute
-/// types of its string and of its CPU times, 0 for none) and written.
+/// types of its string and of its CPU times, [`NONE`] for none) and written.
 struct Message {
-    policy: Option<&'static Policy<'static>>,
-    text: u8,
-    nest: u8,
+    policy: &'static Policy<'static>,
+    text: u16,
+    nest: u16,
     shape: Shape,
 }
 
-const SAMPLE_MESSAGE: Message = Message {
-    policy: Some(&policy::SAMPLE),
-    text: 0,
-    nest: attr::sample::CPU as u8,
-    shape: Shape {
-        fields: SAMPLE,
-        head: SAMPLE_NAME,
-        kind: SAMPLE_NAME,
-        lists: (0, 2),
-    },
-};
-
-/// The messages printed, by command less one (`cmd::*`; `SET_CONFIG` is answered by an
-/// ack).
-static MESSAGES: [Message; 7] = [
-    SAMPLE_MESSAGE,
+/// The messages printed: a sample, an event, the configuration, an interface (of a
+/// `DUMP_NETDEV` reply) and the statistics.
+static MESSAGES: [Message; 5] = [
     Message {
-        policy: Some(&policy::EVENT),
-        text: attr::event::IFNAME as u8,
-        nest: 0,
+        policy: &policy::SAMPLE,
+        text: NONE,
+        nest: attr::sample::CPU,
+        shape: Shape {
+            fields: SAMPLE,
+            head: SAMPLE_NAME,
+            kind: SAMPLE_NAME,
+            lists: (0, 2),
+        },
+    },
+    Message {
+        policy: &policy::EVENT,
+        text: attr::event::IFNAME,
+        nest: NONE,
         shape: Shape {
             fields: EVENT,
             head: EVENT_NAME,
@@ -411,12 +401,10 @@ static MESSAGES: [Message; 7] = [
             lists: (0, 0),
         },
     },
-    // `GET_SAMPLE`'s reply: a sample.
-    SAMPLE_MESSAGE,
     Message {
-        policy: Some(&policy::CONFIG),
-        text: 0,
-        nest: 0,
+        policy: &policy::CONFIG,
+        text: NONE,
+        nest: NONE,
         shape: Shape {
             fields: CONFIG,
             head: CONFIG_NAME,
@@ -424,18 +412,10 @@ static MESSAGES: [Message; 7] = [
             lists: (0, 0),
         },
     },
-    // `SET_CONFIG`, answered by an ack: no policy, nothing printed (the shape fills in).
     Message {
-        policy: None,
-        text: 0,
-        nest: 0,
-        shape: COUNTERS_SHAPE,
-    },
-    // One interface of a `DUMP_NETDEV` reply.
-    Message {
-        policy: Some(&policy::NETDEV),
-        text: attr::netdev::IFNAME as u8,
-        nest: 0,
+        policy: &policy::NETDEV,
+        text: attr::netdev::IFNAME,
+        nest: NONE,
         shape: Shape {
             fields: NETDEV,
             head: NETDEV_NAME,
@@ -444,9 +424,9 @@ static MESSAGES: [Message; 7] = [
         },
     },
     Message {
-        policy: Some(&policy::STATS),
-        text: 0,
-        nest: 0,
+        policy: &policy::STATS,
+        text: NONE,
+        nest: NONE,
         shape: Shape {
             fields: STATS,
             head: MODULE_NAME,
@@ -455,6 +435,12 @@ static MESSAGES: [Message; 7] = [
         },
     },
 ];
+
+/// Which of [`MESSAGES`] each command's message is, by command less one (`cmd::*`:
+/// `GET_SAMPLE` is answered by a sample; `SET_CONFIG` by an ack).
+const BY_COMMAND: [u8; 7] = [0, 1, 0, 2, NOT_PRINTED, 3, 4];
+/// In [`BY_COMMAND`]: nothing printed.
+const NOT_PRINTED: u8 = u8::MAX;
 
 const COUNTERS_SHAPE: Shape = Shape {
     fields: COUNTERS,
@@ -474,16 +460,18 @@ pub fn message(
     style: Style,
 ) -> Result<(), nlcore::Error> {
     let Some(Message {
-        policy: Some(policy),
+        policy,
         text,
         nest,
         shape,
-    }) = MESSAGES.get(usize::from(command).wrapping_sub(1))
+    }) = BY_COMMAND
+        .get(usize::from(command).wrapping_sub(1))
+        .and_then(|&i| MESSAGES.get(usize::from(i)))
     else {
         return Ok(());
     };
     // Matched by reference: `?` would copy the record out of its `Result`.
-    match &parse(policy, attrs.clone(), attr_type(*text), attr_type(*nest)) {
+    match &parse(policy, attrs.clone(), *text, *nest) {
         Ok(rec) => {
             record(w, shape, rec, &attrs, style);
             Ok(())
@@ -580,7 +568,7 @@ mod tests {
 
     /// Writes `rec` (without nests) as the messages of `command` are written.
     fn record_of(w: &mut dyn Text, command: u8, rec: &Rec<'_>, style: Style) {
-        let shape = &MESSAGES[usize::from(command) - 1].shape;
+        let shape = &MESSAGES[usize::from(BY_COMMAND[usize::from(command) - 1])].shape;
         record(w, shape, rec, &AttrIter::new(&[]), style);
     }
 
