@@ -210,8 +210,8 @@ const fn table(i: usize) -> Table {
     }
 }
 
-/// Every field table packed at compile time (see [`pack`]), one after the other: what
-/// [`Table`]s point into.
+/// Every field table packed at compile time, one after the other: what [`Table`]s point
+/// into.
 pub static TABLES: [u8; offset(SPECS.len()) as usize] = pack();
 
 /// Packs the readable field tables (as [`SAMPLE_FIELDS`]), so that walking them scans no
@@ -271,16 +271,17 @@ const fn pack<const N: usize>() -> [u8; N] {
 /// the order of the text and JSON outputs. An entry is the slot as a letter (`A` is 1; the
 /// CPU times, `Q` on, are [`CPU_SLOT`] + their type) and the kind, a space, then the names
 /// `text:json` (one name when they are the same; an empty one leaves the field out of
-/// that style; a text name that ends in `_` is glued to the value, without the `_`). The line protocol uses the JSON name, in the same order; an uppercase kind
-/// is not one of its fields (a tag, the point's timestamp, the text's own layout).
+/// that style; a text name that ends in `_` is glued to the value, without the `_`). The
+/// line protocol uses the JSON name, in the same order; an uppercase kind is not one of its
+/// fields (a tag, the point's timestamp, the text's own layout).
 ///
 /// Kinds: `u`/`U` unsigned; `i` signed 64-bit; `m` signed 32-bit thousandths (`1.500` in
 /// text); `s`/`S` the record's text; `o` operstate, `t` transport, `h` threshold: a name in
 /// text and JSON, a number in the line protocol (but `h`, a string); `n` a source mask
 /// (text its names, JSON the number) and `d` a signed 32-bit number, neither of them in a
 /// line-protocol table; `K` an event's kind (its name from [`EVENT_KINDS`], `unknown` when
-/// absent); `c` a CPU time (the first name is the line protocol's, the text's
-/// is it without `cpu_`); `F` a flag (text its name when set, JSON `true` or `false`); `L`
+/// absent); `c` a CPU time (the first name is the line protocol's, the text's is it
+/// without `cpu_`); `F` a flag (text its name when set, JSON `true` or `false`); `L`
 /// the text's three loads from this slot on; `C` the CPU times' nest (the entries after
 /// it: a line of their own, a JSON object).
 /// [`TABLES`] holds them as the walker reads them.

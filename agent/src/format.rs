@@ -442,6 +442,7 @@ const BY_COMMAND: [u8; 7] = [0, 1, 0, 2, NOT_PRINTED, 3, 4];
 /// In [`BY_COMMAND`]: nothing printed.
 const NOT_PRINTED: u8 = u8::MAX;
 
+/// The agent's counters (not a message of the module's).
 const COUNTERS_SHAPE: Shape = Shape {
     fields: COUNTERS,
     head: COUNTERS_NAME,
