@@ -5,11 +5,8 @@ use crate::daemon::{read_config, wait};
 use crate::io::{self, Cause, Stdout};
 use crate::sys::{self, Buffers};
 use nlcore::sock::Error;
-use nlcore::text::Text;
-use nlcore::AttrIter;
 use nltelem::cli::{exit, Command, Invocation};
 use nltelem::config::{self, Config};
-use nltelem::decode::{parse_module_config, Event, Netdev, Sample, Stats};
 use nltelem::format::{self, Style};
 use nltelem::route::Route;
 use nltelem_proto::cmd;
@@ -26,51 +23,6 @@ fn say_conn(config: &Config, e: Error) -> u8 {
         exit::UNAVAILABLE
     } else {
         conn::say_unreachable("", &e)
-    }
-}
-
-/// Renders one of the module's messages in a reply: its attributes parsed, then printed.
-/// The parsed value is matched by reference: `?` would move it out of its `Result`, a
-/// copy (and its code) of a few hundred bytes each.
-type Render = fn(&mut dyn Text, AttrIter<'_>, Style) -> Result<(), nlcore::Error>;
-
-fn render_sample(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
-    match &Sample::parse(attrs) {
-        Ok(v) => {
-            format::sample(w, v, style);
-            Ok(())
-        }
-        Err(e) => Err(*e),
-    }
-}
-
-fn render_config(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
-    match &parse_module_config(attrs) {
-        Ok(v) => {
-            format::module_config(w, v, style);
-            Ok(())
-        }
-        Err(e) => Err(*e),
-    }
-}
-
-fn render_stats(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
-    match &Stats::parse(attrs) {
-        Ok(v) => {
-            format::stats(w, v, style);
-            Ok(())
-        }
-        Err(e) => Err(*e),
-    }
-}
-
-fn render_netdev(w: &mut dyn Text, attrs: AttrIter<'_>, style: Style) -> Result<(), nlcore::Error> {
-    match &Netdev::parse(attrs) {
-        Ok(v) => {
-            format::netdev(w, v, style);
-            Ok(())
-        }
-        Err(e) => Err(*e),
     }
 }
 
@@ -96,18 +48,15 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
     if *command == Command::Monitor {
         return monitor(config, &route, style, buf, &mut bufs.out);
     }
-    // What to ask, how to print the answer, and whether it is a dump.
-    let (ask, render, dump): (u8, Render, bool) = match command {
-        Command::GetSample => (cmd::GET_SAMPLE, render_sample, false),
-        Command::GetConfig => (cmd::GET_CONFIG, render_config, false),
-        Command::Status => (cmd::GET_STATS, render_stats, false),
-        Command::Dump => (cmd::DUMP_NETDEV, render_netdev, true),
-        Command::Set(settings) => {
+    // What to ask; every reply's messages are printed by their command.
+    let ask = match *command {
+        Command::Ask(ask) => ask,
+        Command::Set => {
             let set = conn::request(
                 &mut sock,
                 &route,
                 cmd::SET_CONFIG,
-                &|b| settings.put(b),
+                &|b| inv.settings.put(b),
                 buf,
                 &mut conn::ignore_reply,
             );
@@ -115,10 +64,11 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
                 return conn::say_failed("set refused", &f);
             }
             // The module's settings as they now are.
-            (cmd::GET_CONFIG, render_config, false)
+            cmd::GET_CONFIG
         }
         _ => return exit::SOFTWARE,
     };
+    let dump = ask == cmd::DUMP_NETDEV;
     let out = &mut bufs.out;
     let w = out.text();
     let asked = conn::exchange(
@@ -128,7 +78,7 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
         &conn::no_attrs,
         dump,
         buf,
-        &mut |_, attrs| render(w, attrs, style),
+        &mut |command, attrs| format::message(w, command, attrs, style),
     );
     let code = match asked {
         Ok(()) => exit::OK,
@@ -177,18 +127,9 @@ fn monitor(config: &Config, route: &Route, style: Style, buf: &mut [u8], out: &m
             match data.recv_from(buf) {
                 Ok(d) => {
                     for m in d.messages().filter_map(Result::ok) {
-                        match route.open(&m) {
-                            Some((cmd::SAMPLE, attrs)) => {
-                                if let Ok(s) = &Sample::parse(attrs) {
-                                    format::sample(w, s, style);
-                                }
-                            }
-                            Some((cmd::EVENT, attrs)) => {
-                                if let Ok(e) = &Event::parse(attrs) {
-                                    format::event(w, e, style);
-                                }
-                            }
-                            _ => {}
+                        // Samples and events: what the groups carry.
+                        if let Some((command, attrs)) = route.open(&m) {
+                            let _ = format::message(w, command, attrs, style);
                         }
                     }
                 }

@@ -47,17 +47,16 @@ const _: () = assert!(SLOTS <= 32);
 pub const CPU_SLOT: usize = 16;
 
 /// No attribute type (for [`read`]'s `text` and `nest`).
-const NONE: u16 = u16::MAX;
+pub(crate) const NONE: u16 = u16::MAX;
 
 impl<'a> Rec<'a> {
     /// The value in `slot`, when present.
     #[inline]
     pub fn get(&self, slot: usize) -> Option<u64> {
-        // No bit past the mask's width: those slots are never present.
-        if self.have & 1u32.checked_shl(slot as u32).unwrap_or(0) != 0 {
-            self.v.get(slot).copied()
-        } else {
-            None
+        match self.v.get(slot) {
+            // A slot within the array has its bit in the mask.
+            Some(&v) if self.have >> slot & 1 != 0 => Some(v),
+            _ => None,
         }
     }
 
@@ -68,17 +67,12 @@ impl<'a> Rec<'a> {
             self.have |= 1 << slot;
         }
     }
-
-    /// Validates and reads a `netdev` nest on its own (a dump reply): `Netdev::parse`.
-    pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
-        parse(&policy::NETDEV, attrs, attr::netdev::IFNAME, NONE)
-    }
 }
 
 /// Validates a message's attributes against `policy`, then reads them as [`read`] does.
 /// Out of line: one copy for every kind of message.
 #[inline(never)]
-fn parse<'a>(
+pub(crate) fn parse<'a>(
     policy: &Policy<'_>,
     attrs: AttrIter<'a>,
     text: u16,
@@ -125,7 +119,7 @@ fn read<'a>(attrs: AttrIter<'a>, text: u16, nest: u16, r: &mut Rec<'a>) {
 /// Calls `f` with each nest of type `kind` in `attrs` (validated), read with `text` as its
 /// string: a callback, and one record for all (an iterator copied each).
 #[inline(never)]
-fn nests<'a>(attrs: &AttrIter<'a>, kind: u16, text: u16, f: &mut dyn FnMut(&Rec<'a>)) {
+pub(crate) fn nests<'a>(attrs: &AttrIter<'a>, kind: u16, text: u16, f: &mut dyn FnMut(&Rec<'a>)) {
     let mut r = Rec::default();
     for a in attrs.clone() {
         let Ok(a) = a else { break };
@@ -146,14 +140,40 @@ pub type Netdev<'a> = Rec<'a>;
 /// One thermal zone: `thermal_zone::*` by slot, the type as its text.
 pub type Thermal<'a> = Rec<'a>;
 
-/// A field table as the walkers read it: [`pack`] of a readable one.
-pub type Table = &'static [u8];
+/// A field table as the walkers read it: where it is in [`TABLES`] (four bytes where a
+/// slice took sixteen, in every table that names one).
+#[derive(Debug, Clone, Copy)]
+pub struct Table {
+    start: u16,
+    end: u16,
+}
+
+impl Table {
+    /// The packed entries.
+    pub fn entries(self) -> &'static [u8] {
+        TABLES
+            .get(usize::from(self.start)..usize::from(self.end))
+            .unwrap_or_default()
+    }
+}
 
 /// In a packed entry, the JSON name's length when the entry has one name for both styles.
 pub const SAME: u8 = u8::MAX;
 
+/// The readable field tables, in the order of [`TABLES`].
+const SPECS: [&str; 8] = [
+    SAMPLE_FIELDS,
+    NETDEV_FIELDS,
+    THERMAL_FIELDS,
+    EVENT_FIELDS,
+    STATS_FIELDS,
+    ERRNO_COUNT_FIELDS,
+    CONFIG_FIELDS,
+    COUNTERS_FIELDS,
+];
+
 /// The size of [`pack`]'s table for `spec`.
-pub const fn packed_len(spec: &str) -> usize {
+const fn packed_len(spec: &str) -> usize {
     let b = spec.as_bytes();
     let (mut i, mut n) = (0, 0);
     while i < b.len() {
@@ -171,49 +191,77 @@ pub const fn packed_len(spec: &str) -> usize {
     n
 }
 
-/// Packs a readable field table (as [`SAMPLE_FIELDS`]) at compile time, so that walking it
-/// scans no separators: per field its slot (a number), its kind, the lengths of its text
-/// and JSON names ([`SAME`] for one name), then the names.
-pub const fn pack<const N: usize>(spec: &str) -> [u8; N] {
-    let b = spec.as_bytes();
+/// Where the packed table of `SPECS[i]` starts in [`TABLES`] (for `i` = 8, the end).
+const fn offset(i: usize) -> u16 {
+    let (mut j, mut o) = (0, 0);
+    while j < i {
+        o += packed_len(SPECS[j]);
+        j += 1;
+    }
+    assert!(o <= u16::MAX as usize);
+    o as u16
+}
+
+/// The packed table of `SPECS[i]`.
+const fn table(i: usize) -> Table {
+    Table {
+        start: offset(i),
+        end: offset(i + 1),
+    }
+}
+
+/// Every field table packed at compile time, one after the other: what [`Table`]s point
+/// into.
+pub static TABLES: [u8; offset(SPECS.len()) as usize] = pack();
+
+/// Packs the readable field tables (as [`SAMPLE_FIELDS`]), so that walking them scans no
+/// separators: per field its slot (a number), its kind, the lengths of its text and JSON
+/// names ([`SAME`] for one name), then the names.
+const fn pack<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
-    let (mut i, mut o) = (0, 0);
-    while i < b.len() {
-        assert!(
-            i + 2 < b.len() && b[i + 2] == b' ',
-            "a field: two letters, a space, names"
-        );
-        assert!(
-            b[i] > b'@' && b[i] - b'@' < SLOTS as u8,
-            "a slot is a letter from A"
-        );
-        out[o] = b[i] - b'@';
-        out[o + 1] = b[i + 1];
-        let start = i + 3;
-        let (mut end, mut colon) = (start, usize::MAX);
-        while end < b.len() && b[end] != b' ' {
-            if b[end] == b':' {
-                colon = end;
+    let mut o = 0;
+    let mut t = 0;
+    while t < SPECS.len() {
+        let b = SPECS[t].as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            assert!(
+                i + 2 < b.len() && b[i + 2] == b' ',
+                "a field: two letters, a space, names"
+            );
+            assert!(
+                b[i] > b'@' && b[i] - b'@' < SLOTS as u8,
+                "a slot is a letter from A"
+            );
+            out[o] = b[i] - b'@';
+            out[o + 1] = b[i + 1];
+            let start = i + 3;
+            let (mut end, mut colon) = (start, usize::MAX);
+            while end < b.len() && b[end] != b' ' {
+                if b[end] == b':' {
+                    colon = end;
+                }
+                end += 1;
             }
-            end += 1;
-        }
-        if colon == usize::MAX {
-            out[o + 2] = (end - start) as u8;
-            out[o + 3] = SAME;
-        } else {
-            out[o + 2] = (colon - start) as u8;
-            out[o + 3] = (end - colon - 1) as u8;
-        }
-        o += 4;
-        let mut j = start;
-        while j < end {
-            if j != colon {
-                out[o] = b[j];
-                o += 1;
+            if colon == usize::MAX {
+                out[o + 2] = (end - start) as u8;
+                out[o + 3] = SAME;
+            } else {
+                out[o + 2] = (colon - start) as u8;
+                out[o + 3] = (end - colon - 1) as u8;
             }
-            j += 1;
+            o += 4;
+            let mut j = start;
+            while j < end {
+                if j != colon {
+                    out[o] = b[j];
+                    o += 1;
+                }
+                j += 1;
+            }
+            i = end + 1;
         }
-        i = end + 1;
+        t += 1;
     }
     assert!(o == N);
     out
@@ -223,18 +271,20 @@ pub const fn pack<const N: usize>(spec: &str) -> [u8; N] {
 /// the order of the text and JSON outputs. An entry is the slot as a letter (`A` is 1; the
 /// CPU times, `Q` on, are [`CPU_SLOT`] + their type) and the kind, a space, then the names
 /// `text:json` (one name when they are the same; an empty one leaves the field out of
-/// that style). The line protocol uses the JSON name, in the same order; an uppercase kind
-/// is not one of its fields (a tag, the point's timestamp, the text's own layout).
+/// that style; a text name that ends in `_` is glued to the value, without the `_`). The
+/// line protocol uses the JSON name, in the same order; an uppercase kind is not one of its
+/// fields (a tag, the point's timestamp, the text's own layout).
 ///
 /// Kinds: `u`/`U` unsigned; `i` signed 64-bit; `m` signed 32-bit thousandths (`1.500` in
 /// text); `s`/`S` the record's text; `o` operstate, `t` transport, `h` threshold: a name in
 /// text and JSON, a number in the line protocol (but `h`, a string); `n` a source mask
 /// (text its names, JSON the number) and `d` a signed 32-bit number, neither of them in a
-/// line-protocol table; `c` a CPU time (the first name is the line protocol's, the text's
-/// is it without `cpu_`); `F` a flag (text its name when set, JSON `true` or `false`); `L`
+/// line-protocol table; `K` an event's kind (its name from [`EVENT_KINDS`], `unknown` when
+/// absent); `c` a CPU time (the first name is the line protocol's, the text's is it
+/// without `cpu_`); `F` a flag (text its name when set, JSON `true` or `false`); `L`
 /// the text's three loads from this slot on; `C` the CPU times' nest (the entries after
 /// it: a line of their own, a JSON object).
-/// [`pack`] turns each table into what the walker reads.
+/// [`TABLES`] holds them as the walker reads them.
 pub const SAMPLE_FIELDS: &str = "Au seq Bu snapshot:snapshot_seq CU part DF last:last_part \
     EU time_ns:timestamp_ns Fu uptime_ns GL load: Gu :load1_milli Hu :load5_milli \
     Iu :load15_milli Ju mem_total_kib Ku mem_free_kib Lu mem_available_kib MC cpu:cpu_ns \
@@ -243,7 +293,7 @@ pub const SAMPLE_FIELDS: &str = "Au seq Bu snapshot:snapshot_seq CU part DF last
     Xc cpu_steal_ns:steal";
 
 /// [`SAMPLE_FIELDS`] packed.
-pub const SAMPLE: Table = &pack::<{ packed_len(SAMPLE_FIELDS) }>(SAMPLE_FIELDS);
+pub const SAMPLE: Table = table(0);
 
 /// An interface's fields, as [`SAMPLE_FIELDS`].
 pub const NETDEV_FIELDS: &str = "Au ifindex BS ifname Co state:oper_state Du rx_bytes \
@@ -251,20 +301,23 @@ pub const NETDEV_FIELDS: &str = "Au ifindex BS ifname Co state:oper_state Du rx_
     Ku tx_dropped";
 
 /// [`NETDEV_FIELDS`] packed.
-pub const NETDEV: Table = &pack::<{ packed_len(NETDEV_FIELDS) }>(NETDEV_FIELDS);
+pub const NETDEV: Table = table(1);
 
 /// A thermal zone's fields, as [`SAMPLE_FIELDS`].
 pub const THERMAL_FIELDS: &str = "AS type Bm temp_c:temp_mdegc";
 
 /// [`THERMAL_FIELDS`] packed.
-pub const THERMAL: Table = &pack::<{ packed_len(THERMAL_FIELDS) }>(THERMAL_FIELDS);
+pub const THERMAL: Table = table(2);
 
-/// An event's fields after its kind, as [`SAMPLE_FIELDS`].
-pub const EVENT_FIELDS: &str = "Au seq BU time_ns:timestamp_ns Du ifindex Es ifname \
+/// The names of the events' kinds (`event_kind::*` from 1).
+pub const EVENT_KINDS: &str = "unknown link-up link-down threshold watchdog config-changed";
+
+/// An event's fields, as [`SAMPLE_FIELDS`]: its kind first.
+pub const EVENT_FIELDS: &str = "CK _:kind Au seq BU time_ns:timestamp_ns Du ifindex Es ifname \
     Fh threshold Gi value Hi limit Iu portid Jt transport Ku silence_ms";
 
 /// [`EVENT_FIELDS`] packed.
-pub const EVENT: Table = &pack::<{ packed_len(EVENT_FIELDS) }>(EVENT_FIELDS);
+pub const EVENT: Table = table(3);
 
 /// One sample message (a snapshot, or one part of a large one): `sample::*` by slot, the
 /// CPU times from [`CPU_SLOT`].
@@ -355,9 +408,8 @@ impl<'a> Event<'a> {
     // Out of line: its callers inlined it into larger code (272 bytes, measured).
     #[inline(never)]
     pub fn kind_name(&self) -> &'static str {
-        // `event_kind::*` from 1.
         name_of(
-            "unknown link-up link-down threshold watchdog config-changed",
+            EVENT_KINDS,
             narrow(self.rec.get(attr::event::KIND.into()).unwrap_or(0)),
         )
     }
@@ -368,35 +420,30 @@ pub fn narrow(v: u64) -> u32 {
     u32::try_from(v).unwrap_or(u32::MAX)
 }
 
-/// The module's own counters (`GET_STATS`): `stats::*` by slot; `bcast_fail` lists
-/// (errno, count) pairs.
-#[derive(Debug, Clone)]
-pub struct Stats<'a> {
-    /// The u64 statistics.
-    pub rec: Rec<'a>,
-    attrs: AttrIter<'a>,
-}
-
-/// The u64 statistics, as [`SAMPLE_FIELDS`] (not `bcast_fail`, a nest, nor `pad`).
+/// The module's own counters (`GET_STATS` reply), as [`SAMPLE_FIELDS`]: the u64
+/// statistics (not `pad`); `bcast_fail`, a nest, lists (errno, count) pairs
+/// ([`ERRNO_COUNT_FIELDS`]).
 pub const STATS_FIELDS: &str = "Au telemetry_sent Bu events_sent Du alloc_fail Eu requests \
     Fu rejects Gu unicast_fail Hu snapshots Iu heartbeats Ju heartbeat_age_ms \
     Ku agent_received Lu agent_lost Mu agent_exported Ou agent_overruns \
     Pu agent_export_errors";
 
 /// [`STATS_FIELDS`] packed.
-pub const STATS: Table = &pack::<{ packed_len(STATS_FIELDS) }>(STATS_FIELDS);
+pub const STATS: Table = table(4);
 
-impl<'a> Stats<'a> {
-    /// Reads a `GET_STATS` reply's attributes.
-    pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
-        parse(&policy::STATS, attrs.clone(), NONE, NONE).map(|rec| Stats { rec, attrs })
-    }
+/// A failed broadcast's errno and count (`errno_count::*`), as [`SAMPLE_FIELDS`].
+pub const ERRNO_COUNT_FIELDS: &str = "Au bcast_fail_errno__:errno Bu _:count";
 
-    /// Calls `f` with each failed-broadcast count: `errno_count::*` by slot.
-    pub fn bcast_fail(&self, f: &mut dyn FnMut(&Rec<'a>)) {
-        nests(&self.attrs, attr::stats::BCAST_FAIL, NONE, f);
-    }
-}
+/// [`ERRNO_COUNT_FIELDS`] packed.
+pub const ERRNO_COUNT: Table = table(5);
+
+/// The agent's counters (`accounting::Counters`, from slot 1 in order), as
+/// [`SAMPLE_FIELDS`].
+pub const COUNTERS_FIELDS: &str = "Au received Bu lost Cu overruns Du exported Eu export_errors \
+    Fu forged Gu malformed Hu seq_restarts Iu module_lost";
+
+/// [`COUNTERS_FIELDS`] packed.
+pub const COUNTERS: Table = table(7);
 
 /// The module's configuration (`GET_CONFIG` reply): `config::*` by slot, so the `i`th of
 /// `settings::SETTING_KEYS` in slot `i + 1`.
@@ -408,12 +455,7 @@ pub const CONFIG_FIELDS: &str = "Au period_ms Bn sources Cu load1_milli_max \
     Du mem_available_kib_min Ed temp_mdegc_max Fu watchdog_ms";
 
 /// [`CONFIG_FIELDS`] packed.
-pub const CONFIG: Table = &pack::<{ packed_len(CONFIG_FIELDS) }>(CONFIG_FIELDS);
-
-/// Reads a `GET_CONFIG` reply's attributes.
-pub fn parse_module_config(attrs: AttrIter<'_>) -> Result<ModuleConfig<'_>, Error> {
-    parse(&policy::CONFIG, attrs, NONE, NONE)
-}
+pub const CONFIG: Table = table(6);
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -465,7 +507,9 @@ pub(crate) mod tests {
     /// Each field table names its fields by the slots their attributes fill.
     #[test]
     fn every_field_is_in_its_attributes_slot() {
-        use nltelem_proto::attr::{cpu_times as ct, stats as st, thermal_zone as tz};
+        use nltelem_proto::attr::{
+            cpu_times as ct, errno_count as ec, stats as st, thermal_zone as tz,
+        };
         let tables = [
             (SAMPLE_FIELDS, "seq", k::SEQ),
             (SAMPLE_FIELDS, "snapshot_seq", k::SNAPSHOT_SEQ),
@@ -484,6 +528,7 @@ pub(crate) mod tests {
             (NETDEV_FIELDS, "tx_errors", nd::TX_ERRORS),
             (NETDEV_FIELDS, "tx_dropped", nd::TX_DROPPED),
             (THERMAL_FIELDS, "temp_mdegc", tz::TEMP_MDEGC),
+            (EVENT_FIELDS, "kind", ev::KIND),
             (EVENT_FIELDS, "seq", ev::SEQ),
             (EVENT_FIELDS, "timestamp_ns", ev::TIMESTAMP_NS),
             (EVENT_FIELDS, "ifindex", ev::IFINDEX),
@@ -498,6 +543,8 @@ pub(crate) mod tests {
             (STATS_FIELDS, "agent_exported", st::AGENT_EXPORTED),
             (STATS_FIELDS, "agent_overruns", st::AGENT_OVERRUNS),
             (STATS_FIELDS, "agent_export_errors", st::AGENT_EXPORT_ERRORS),
+            (ERRNO_COUNT_FIELDS, "errno", ec::ERRNO),
+            (ERRNO_COUNT_FIELDS, "count", ec::COUNT),
         ];
         for (spec, name, t) in tables {
             assert_eq!(slot_of(spec, name), Some(usize::from(t)), "{name}");
@@ -652,11 +699,14 @@ pub(crate) mod tests {
         b.put_u64(st::AGENT_LOST, 3).unwrap();
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
-        let s = Stats::parse(msg.attrs(0).unwrap()).unwrap();
-        assert_eq!(s.rec.get(st::TELEMETRY_SENT.into()), Some(1000));
-        assert_eq!(s.rec.get(st::AGENT_LOST.into()), Some(3));
+        let attrs = msg.attrs(0).unwrap();
+        let s = parse(&policy::STATS, attrs.clone(), NONE, NONE).unwrap();
+        assert_eq!(s.get(st::TELEMETRY_SENT.into()), Some(1000));
+        assert_eq!(s.get(st::AGENT_LOST.into()), Some(3));
         let mut fails = Vec::new();
-        s.bcast_fail(&mut |r| fails.push((r.get(ec::ERRNO.into()), r.get(ec::COUNT.into()))));
+        nests(&attrs, st::BCAST_FAIL, NONE, &mut |r| {
+            fails.push((r.get(ec::ERRNO.into()), r.get(ec::COUNT.into())))
+        });
         assert_eq!(fails, [(Some(105), Some(7))]);
 
         let mut b = MsgBuilder::new(&mut buf[..]);
@@ -723,7 +773,7 @@ pub(crate) mod tests {
         want.put(&mut b).unwrap();
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
-        let got = parse_module_config(msg.attrs(0).unwrap()).unwrap();
+        let got = parse(&policy::CONFIG, msg.attrs(0).unwrap(), NONE, NONE).unwrap();
         for i in 0..crate::settings::SETTINGS {
             assert_eq!(got.get(i + 1), want.nth(i), "setting {i}");
         }
@@ -734,7 +784,7 @@ pub(crate) mod tests {
             .unwrap();
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
-        let got = parse_module_config(msg.attrs(0).unwrap()).unwrap();
+        let got = parse(&policy::CONFIG, msg.attrs(0).unwrap(), NONE, NONE).unwrap();
         assert_eq!(
             got.get(nltelem_proto::attr::config::TEMP_MDEGC_MAX.into()),
             Some(u64::from(-5i32 as u32))

@@ -11,12 +11,13 @@
 use crate::accounting::Counters;
 use crate::config::name_of;
 use crate::decode::{
-    narrow, pack, packed_len, Event, ModuleConfig, Netdev, Rec, Sample, Stats, Table, CONFIG,
-    EVENT, NETDEV, SAME, SAMPLE, STATS, THERMAL,
+    narrow, nests, parse, Rec, Table, CONFIG, COUNTERS, ERRNO_COUNT, EVENT, EVENT_KINDS, NETDEV,
+    NONE, SAME, SAMPLE, STATS, THERMAL,
 };
 use crate::settings::{SOURCES_NAMED, SOURCE_NAMES};
 use nlcore::text::Text;
-use nltelem_proto::attr;
+use nlcore::{AttrIter, Policy};
+use nltelem_proto::{attr, policy};
 
 /// Text or JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,12 +37,6 @@ pub(crate) enum Mode {
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// Appends `s` as a JSON string: quoted, `"` and `\` escaped, control characters as
-/// `\u00XX`; other bytes (UTF-8 included) as they are.
-pub fn json_str(w: &mut dyn Text, s: &str) {
-    quoted(w, s, true);
-}
 
 /// Appends `s` quoted, `"` and `\` escaped; with `controls`, control characters as
 /// `\u00XX` (JSON), else as they are (a line-protocol string field).
@@ -71,11 +66,6 @@ const OPER_STATES: &str = "unknown notpresent down lowerlayerdown testing dorman
 const TRANSPORTS: &str = "unknown genl classic";
 /// `threshold::*` from 1.
 const THRESHOLDS: &str = "unknown load1 mem-available temperature";
-
-/// The agent's counters, as `decode::SAMPLE_FIELDS`.
-const COUNTERS_FIELDS: &str = "Au received Bu lost Cu overruns Du exported Eu export_errors \
-    Fu forged Gu malformed Hu seq_restarts Iu module_lost";
-const COUNTERS: Table = &pack::<{ packed_len(COUNTERS_FIELDS) }>(COUNTERS_FIELDS);
 
 /// A field's value, as it is written (an unsigned one is written where it is read).
 #[derive(Clone, Copy)]
@@ -107,42 +97,68 @@ impl<'w> Out<'w> {
         self.mode == Mode::Json
     }
 
-    /// Starts a record or nested object: text `head`; JSON `{`, then `"type":"<kind>"`
-    /// when there is a kind.
-    fn open(&mut self, head: &str, kind: Option<&str>) {
-        if self.json() {
-            self.w.byte(b'{');
-            self.first = true;
-            if let Some(kind) = kind {
-                self.key(b"type");
-                json_str(self.w, kind);
-            }
-        } else {
-            self.w.str(head);
-        }
-    }
-
-    /// Ends what [`open`](Self::open) started: text a newline; JSON `}`.
-    fn close(&mut self) {
-        self.w.byte(if self.json() { b'}' } else { b'\n' });
-        self.first = false;
-    }
-
-    /// ` name `, `,"name":` (no comma before an object's first member) or `,name=` (a
-    /// space before the first field).
+    /// ` name ` (` name` for a text name `name_`), `,"name":` (no comma before an object's
+    /// first member) or `,name=` (a space before the first field).
     fn key(&mut self, name: &[u8]) {
-        let (before, after) = match self.mode {
-            Mode::Text => (" ", " "),
-            Mode::Json if self.first => ("\"", "\":"),
-            Mode::Json => (",\"", "\":"),
-            Mode::LineProtocol if self.first => (" ", "="),
-            Mode::LineProtocol => (",", "="),
+        let (before, name, after) = match (self.mode, name) {
+            // A text name that ends in `_` is glued to the value, without the `_`.
+            (Mode::Text, [glued @ .., b'_']) => (" ", glued, ""),
+            (Mode::Text, _) => (" ", name, " "),
+            (Mode::Json, _) if self.first => ("\"", name, "\":"),
+            (Mode::Json, _) => (",\"", name, "\":"),
+            (Mode::LineProtocol, _) if self.first => (" ", name, "="),
+            (Mode::LineProtocol, _) => (",", name, "="),
         };
         // (Text has no use for `first`.)
         self.first = false;
         self.w.str(before);
         self.w.bytes(name);
         self.w.str(after);
+    }
+
+    /// Writes `rec` as `shape` says, and the nests in `attrs` it lists: text its head and
+    /// fields, JSON an object (its comma first). Out of line: one copy for every record
+    /// and listed nest.
+    #[inline(never)]
+    fn object(&mut self, shape: &Shape, rec: &Rec<'_>, attrs: &AttrIter<'_>) {
+        let json = self.json();
+        if json {
+            self.comma();
+            self.w.byte(b'{');
+            self.first = true;
+            if shape.kind != UNNAMED {
+                self.key(b"type");
+                quoted(self.w, name_of(NAMES, shape.kind.into()), true);
+            }
+        } else if shape.head != UNNAMED {
+            if shape.head & OWN_LINE != 0 {
+                self.w.str("\n  ");
+            }
+            self.w.str(name_of(NAMES, (shape.head & !OWN_LINE).into()));
+        }
+        self.fields(shape.fields, rec);
+        let (from, to) = shape.lists;
+        for list in LISTS
+            .get(usize::from(from)..usize::from(to))
+            .unwrap_or_default()
+        {
+            if json {
+                self.key(name_of(NAMES, list.name.into()).as_bytes());
+                self.w.byte(b'[');
+                self.first = true;
+            }
+            nests(attrs, list.nest, list.text, &mut |r| {
+                self.object(&list.shape, r, &AttrIter::new(&[]));
+            });
+            if json {
+                self.w.byte(b']');
+                self.first = false;
+            }
+        }
+        if json {
+            self.w.byte(b'}');
+            self.first = false;
+        }
     }
 
     /// `,` unless first in its object or array.
@@ -160,7 +176,7 @@ impl<'w> Out<'w> {
     pub(crate) fn fields(&mut self, table: Table, rec: &Rec<'_>) {
         let lp = self.mode == Mode::LineProtocol;
         let mut nested = false;
-        let mut rest = table;
+        let mut rest = table.entries();
         while let [slot, kind, text_len, json_len, ref tail @ ..] = *rest {
             let (text, tail) = tail
                 .split_at_checked(usize::from(text_len))
@@ -222,6 +238,8 @@ impl<'w> Out<'w> {
                     }
                     continue;
                 }
+                // Written when absent too: `unknown`.
+                (b'K', v) => Value::Str(name_of(EVENT_KINDS, narrow(v.unwrap_or(0)))),
                 (b's' | b'S', _) => match rec.text {
                     Some(t) => Value::Str(t),
                     None => continue,
@@ -274,53 +292,192 @@ impl<'w> Out<'w> {
             self.first = false;
         }
     }
+}
 
-    /// The nests of type `nest` in `s` (named `name`, with `text` their string, `table`
-    /// their fields): a JSON list, or a line each.
-    #[inline(never)]
-    fn nests(&mut self, s: &Sample<'_>, name: &str, nest: u16, text: u16, table: Table) {
-        self.list(name);
-        s.nests(nest, text, &mut |r| {
-            self.element(name);
-            self.fields(table, r);
-            self.close();
-        });
-        self.end_list();
+/// The words of the records' heads, JSON types and lists, by number ([`name_of`]): one
+/// string, where a `&str` each took 16 bytes.
+const NAMES: &str = "sample event config netdev module stats counters thermal bcast_fail";
+const SAMPLE_NAME: u8 = 0;
+const EVENT_NAME: u8 = 1;
+const CONFIG_NAME: u8 = 2;
+const NETDEV_NAME: u8 = 3;
+const MODULE_NAME: u8 = 4;
+const STATS_NAME: u8 = 5;
+const COUNTERS_NAME: u8 = 6;
+const THERMAL_NAME: u8 = 7;
+const BCAST_FAIL_NAME: u8 = 8;
+/// No JSON type, or no text head.
+const UNNAMED: u8 = u8::MAX;
+/// In a text head: it starts a line of its own, indented.
+const OWN_LINE: u8 = 0x80;
+
+/// How a record is written: its head and fields, then the nests it lists ([`LISTS`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Shape {
+    fields: Table,
+    /// The text's head word, of [`NAMES`] (maybe with [`OWN_LINE`]; [`UNNAMED`]: none).
+    head: u8,
+    /// The JSON object's `type`, of [`NAMES`] ([`UNNAMED`]: none).
+    kind: u8,
+    /// Which of [`LISTS`]: from, to.
+    lists: (u8, u8),
+}
+
+/// The nests of one type that a record lists after its fields: a JSON list of objects;
+/// in text each after its head.
+struct List {
+    /// The nests' attribute type, and that of their string ([`NONE`]: none).
+    nest: u16,
+    text: u16,
+    /// The JSON list's name, of [`NAMES`].
+    name: u8,
+    shape: Shape,
+}
+
+/// The shape of a listed nest.
+const fn nest_shape(fields: Table, head: u8) -> Shape {
+    Shape {
+        fields,
+        head,
+        kind: UNNAMED,
+        lists: (0, 0),
     }
+}
 
-    /// JSON only: `,"name":[`; the text of a list is one line per element.
-    fn list(&mut self, name: &str) {
-        if self.json() {
-            self.key(name.as_bytes());
-            self.w.byte(b'[');
-            self.first = true;
-        }
-    }
+/// The nests a [`Shape`] can list: a sample's two, the statistics' failed broadcasts (on
+/// the record's line).
+static LISTS: [List; 3] = [
+    List {
+        nest: attr::sample::NETDEV,
+        text: attr::netdev::IFNAME,
+        name: NETDEV_NAME,
+        shape: nest_shape(NETDEV, NETDEV_NAME | OWN_LINE),
+    },
+    List {
+        nest: attr::sample::THERMAL,
+        text: attr::thermal_zone::TYPE,
+        name: THERMAL_NAME,
+        shape: nest_shape(THERMAL, THERMAL_NAME | OWN_LINE),
+    },
+    List {
+        nest: attr::stats::BCAST_FAIL,
+        text: NONE,
+        name: BCAST_FAIL_NAME,
+        shape: nest_shape(ERRNO_COUNT, UNNAMED),
+    },
+];
 
-    /// The start of a list element: JSON its comma, text its indented line.
-    fn element(&mut self, head: &str) {
-        if self.json() {
-            self.comma();
-        } else {
-            self.w.str("  ");
-        }
-        self.open(head, None);
-    }
+/// A message of the module that is printed: how it is read (its policy, the attribute
+/// types of its string and of its CPU times, [`NONE`] for none) and written.
+struct Message {
+    policy: &'static Policy<'static>,
+    text: u16,
+    nest: u16,
+    shape: Shape,
+}
 
-    /// JSON only: `]`.
-    fn end_list(&mut self) {
-        if self.json() {
-            self.w.byte(b']');
-        }
-        self.first = false;
-    }
+/// The messages printed: a sample, an event, the configuration, an interface (of a
+/// `DUMP_NETDEV` reply) and the statistics.
+static MESSAGES: [Message; 5] = [
+    Message {
+        policy: &policy::SAMPLE,
+        text: NONE,
+        nest: attr::sample::CPU,
+        shape: Shape {
+            fields: SAMPLE,
+            head: SAMPLE_NAME,
+            kind: SAMPLE_NAME,
+            lists: (0, 2),
+        },
+    },
+    Message {
+        policy: &policy::EVENT,
+        text: attr::event::IFNAME,
+        nest: NONE,
+        shape: Shape {
+            fields: EVENT,
+            head: EVENT_NAME,
+            kind: EVENT_NAME,
+            lists: (0, 0),
+        },
+    },
+    Message {
+        policy: &policy::CONFIG,
+        text: NONE,
+        nest: NONE,
+        shape: Shape {
+            fields: CONFIG,
+            head: CONFIG_NAME,
+            kind: CONFIG_NAME,
+            lists: (0, 0),
+        },
+    },
+    Message {
+        policy: &policy::NETDEV,
+        text: attr::netdev::IFNAME,
+        nest: NONE,
+        shape: Shape {
+            fields: NETDEV,
+            head: NETDEV_NAME,
+            kind: UNNAMED,
+            lists: (0, 0),
+        },
+    },
+    Message {
+        policy: &policy::STATS,
+        text: NONE,
+        nest: NONE,
+        shape: Shape {
+            fields: STATS,
+            head: MODULE_NAME,
+            kind: STATS_NAME,
+            lists: (2, 3),
+        },
+    },
+];
 
-    /// The end of a one-line record: text a newline; JSON `}` and a newline.
-    fn close_line(&mut self) {
-        self.close();
-        if self.json() {
-            self.w.byte(b'\n');
+/// Which of [`MESSAGES`] each command's message is, by command less one (`cmd::*`:
+/// `GET_SAMPLE` is answered by a sample; `SET_CONFIG` by an ack).
+const BY_COMMAND: [u8; 7] = [0, 1, 0, 2, NOT_PRINTED, 3, 4];
+/// In [`BY_COMMAND`]: nothing printed.
+const NOT_PRINTED: u8 = u8::MAX;
+
+/// The agent's counters (not a message of the module's).
+const COUNTERS_SHAPE: Shape = Shape {
+    fields: COUNTERS,
+    head: COUNTERS_NAME,
+    kind: COUNTERS_NAME,
+    lists: (0, 0),
+};
+
+/// Prints a message of the module with command `command` (`cmd::*`) and attributes
+/// `attrs` as one line (a sample's nests on lines of their own); nothing for a command
+/// that carries nothing printed. The error: the attributes break the message's policy.
+/// One path for every message the commands print.
+pub fn message(
+    w: &mut dyn Text,
+    command: u8,
+    attrs: AttrIter<'_>,
+    style: Style,
+) -> Result<(), nlcore::Error> {
+    let Some(Message {
+        policy,
+        text,
+        nest,
+        shape,
+    }) = BY_COMMAND
+        .get(usize::from(command).wrapping_sub(1))
+        .and_then(|&i| MESSAGES.get(usize::from(i)))
+    else {
+        return Ok(());
+    };
+    // Matched by reference: `?` would copy the record out of its `Result`.
+    match &parse(policy, attrs.clone(), *text, *nest) {
+        Ok(rec) => {
+            record(w, shape, rec, &attrs, style);
+            Ok(())
         }
+        Err(e) => Err(*e),
     }
 }
 
@@ -335,86 +492,17 @@ fn out(w: &mut dyn Text, style: Style) -> Out<'_> {
     )
 }
 
-/// One sample message, with its interfaces and thermal zones; ends with a newline.
-pub fn sample(w: &mut dyn Text, s: &Sample<'_>, style: Style) {
+/// Writes `rec` as `shape` says, and the nests in `attrs` it lists; ends with a newline.
+pub(crate) fn record(
+    w: &mut dyn Text,
+    shape: &Shape,
+    rec: &Rec<'_>,
+    attrs: &AttrIter<'_>,
+    style: Style,
+) {
     let mut o = out(w, style);
-    o.open("sample", Some("sample"));
-    o.fields(SAMPLE, &s.rec);
-    if !o.json() {
-        o.w.byte(b'\n');
-    }
-    o.nests(
-        s,
-        "netdev",
-        attr::sample::NETDEV,
-        attr::netdev::IFNAME,
-        NETDEV,
-    );
-    o.nests(
-        s,
-        "thermal",
-        attr::sample::THERMAL,
-        attr::thermal_zone::TYPE,
-        THERMAL,
-    );
-    if o.json() {
-        o.w.bytes(b"}\n");
-    }
-}
-
-/// One interface of a `DUMP_NETDEV` reply; ends with a newline.
-pub fn netdev(w: &mut dyn Text, n: &Netdev<'_>, style: Style) {
-    let mut o = out(w, style);
-    o.open("netdev", None);
-    o.fields(NETDEV, n);
-    o.close_line();
-}
-
-/// One event; ends with a newline.
-pub fn event(w: &mut dyn Text, e: &Event<'_>, style: Style) {
-    let mut o = out(w, style);
-    o.open("event ", Some("event"));
-    if o.json() {
-        o.key(b"kind");
-        json_str(o.w, e.kind_name());
-    } else {
-        o.w.str(e.kind_name());
-    }
-    o.fields(EVENT, &e.rec);
-    o.close_line();
-}
-
-/// The module's statistics (`nltelem status`); ends with a newline.
-pub fn stats(w: &mut dyn Text, s: &Stats<'_>, style: Style) {
-    let mut o = out(w, style);
-    o.open("module", Some("stats"));
-    o.fields(STATS, &s.rec);
-    o.list("bcast_fail");
-    s.bcast_fail(&mut |r| {
-        use attr::errno_count as ec;
-        // `,{"errno":E,"count":C}` or ` bcast_fail_errno_E C`.
-        let [head, between, tail] = if o.json() {
-            o.comma();
-            ["{\"errno\":", ",\"count\":", "}"]
-        } else {
-            [" bcast_fail_errno_", " ", ""]
-        };
-        o.w.str(head);
-        o.w.uint(r.get(ec::ERRNO.into()).unwrap_or(0));
-        o.w.str(between);
-        o.w.uint(r.get(ec::COUNT.into()).unwrap_or(0));
-        o.w.str(tail);
-    });
-    o.end_list();
-    o.close_line();
-}
-
-/// The module's configuration (`nltelem get config`); ends with a newline.
-pub fn module_config(w: &mut dyn Text, c: &ModuleConfig<'_>, style: Style) {
-    let mut o = out(w, style);
-    o.open("config", Some("config"));
-    o.fields(CONFIG, c);
-    o.close_line();
+    o.object(shape, rec, attrs);
+    o.w.byte(b'\n');
 }
 
 /// Appends a source mask as names joined by `,` (unknown bits in hex, `none` for 0).
@@ -460,24 +548,29 @@ pub fn counters(w: &mut dyn Text, c: &Counters, style: Style) {
     {
         r.put(slot + 1, v);
     }
-    let mut o = out(w, style);
-    o.open("counters", Some("counters"));
-    o.fields(COUNTERS, &r);
-    o.close_line();
+    record(w, &COUNTERS_SHAPE, &r, &AttrIter::new(&[]), style);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::decode::tests::sample_bytes;
+    use crate::decode::Sample;
     use nlcore::text::Fixed;
     use nlcore::{MsgBuilder, NlMsg};
+    use nltelem_proto::cmd;
 
     fn parsed_sample<'a>(buf: &'a mut [u8], name: &str) -> Sample<'a> {
         let len = sample_bytes(buf, 42, name);
         let buf: &'a [u8] = buf;
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         Sample::parse(msg.attrs(0).unwrap()).unwrap()
+    }
+
+    /// Writes `rec` (without nests) as the messages of `command` are written.
+    fn record_of(w: &mut dyn Text, command: u8, rec: &Rec<'_>, style: Style) {
+        let shape = &MESSAGES[usize::from(BY_COMMAND[usize::from(command) - 1])].shape;
+        record(w, shape, rec, &AttrIter::new(&[]), style);
     }
 
     /// What `put` writes for both styles, text first.
@@ -493,8 +586,10 @@ mod tests {
     #[test]
     fn sample_text_and_json() {
         let mut buf = [0u8; 512];
-        let s = parsed_sample(&mut buf, "we\"ird\\\x01");
-        let (text, json) = both(|w, style| sample(w, &s, style));
+        let len = sample_bytes(&mut buf, 42, "we\"ird\\\x01");
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        let (text, json) =
+            both(|w, style| message(w, cmd::SAMPLE, msg.attrs(0).unwrap(), style).unwrap());
         assert_eq!(
             text,
             "sample seq 42 snapshot 42 part 0 last time_ns 1700000000123456789 \
@@ -525,7 +620,7 @@ mod tests {
 
     #[test]
     fn sample_with_fields_missing() {
-        let (text, json) = both(|w, style| sample(w, &Sample::default(), style));
+        let (text, json) = both(|w, style| record_of(w, cmd::SAMPLE, &Rec::default(), style));
         assert_eq!(text, "sample\n");
         assert_eq!(
             json,
@@ -534,7 +629,7 @@ mod tests {
         let mut s = Sample::default();
         s.rec
             .put(nltelem_proto::attr::sample::LOAD5_MILLI.into(), 1);
-        let (text, json) = both(|w, style| sample(w, &s, style));
+        let (text, json) = both(|w, style| record_of(w, cmd::GET_SAMPLE, &s.rec, style));
         assert_eq!(text, "sample load - 0.001 -\n");
         assert!(json.contains(",\"load5_milli\":1,\"netdev\""));
     }
@@ -546,7 +641,7 @@ mod tests {
         let mut devs = Vec::new();
         s.netdevs(&mut |n| devs.push(*n));
         let n = devs[1];
-        let (text, json) = both(|w, style| netdev(w, &n, style));
+        let (text, json) = both(|w, style| record_of(w, cmd::DUMP_NETDEV, &n, style));
         assert_eq!(
             text,
             "netdev ifindex 2 ifname eth0 state up rx_bytes 2000 tx_dropped 18446744073709551615\n"
@@ -556,7 +651,7 @@ mod tests {
             "{\"ifindex\":2,\"ifname\":\"eth0\",\"oper_state\":\"up\",\"rx_bytes\":2000,\
              \"tx_dropped\":18446744073709551615}\n"
         );
-        let (text, json) = both(|w, style| netdev(w, &Netdev::default(), style));
+        let (text, json) = both(|w, style| record_of(w, cmd::DUMP_NETDEV, &Rec::default(), style));
         assert_eq!((text.as_str(), json.as_str()), ("netdev\n", "{}\n"));
     }
 
@@ -576,8 +671,7 @@ mod tests {
             (ev::SILENCE_MS, 1200),
         ]);
         r.text = Some("e\"0");
-        let e = Event { rec: r };
-        let (text, json) = both(|w, style| event(w, &e, style));
+        let (text, json) = both(|w, style| record_of(w, cmd::EVENT, &r, style));
         assert_eq!(
             text,
             "event threshold seq 9 time_ns 5 ifindex 3 ifname e\"0 threshold load1 \
@@ -592,7 +686,7 @@ mod tests {
                 "\n"
             )
         );
-        let (text, json) = both(|w, style| event(w, &Event::default(), style));
+        let (text, json) = both(|w, style| record_of(w, cmd::EVENT, &Rec::default(), style));
         assert_eq!(text, "event unknown\n");
         assert_eq!(json, "{\"type\":\"event\",\"kind\":\"unknown\"}\n");
     }
@@ -615,8 +709,8 @@ mod tests {
         b.put_u64(st::AGENT_EXPORT_ERRORS, 4).unwrap();
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
-        let s = Stats::parse(msg.attrs(0).unwrap()).unwrap();
-        let (text, json) = both(|w, style| stats(w, &s, style));
+        let (text, json) =
+            both(|w, style| message(w, cmd::GET_STATS, msg.attrs(0).unwrap(), style).unwrap());
         assert_eq!(
             text,
             "module telemetry_sent 1000 heartbeat_age_ms 0 agent_lost 3 agent_export_errors 4 \
@@ -642,7 +736,7 @@ mod tests {
         {
             c.put(i + 1, v);
         }
-        let (text, json) = both(|w, style| module_config(w, &c, style));
+        let (text, json) = both(|w, style| record_of(w, cmd::GET_CONFIG, &c, style));
         assert_eq!(
             text,
             "config period_ms 100 sources load,memory,cpu,netdev,thermal,0x200 \
@@ -657,7 +751,7 @@ mod tests {
                 "\n"
             )
         );
-        let (text, json) = both(|w, style| module_config(w, &Rec::default(), style));
+        let (text, json) = both(|w, style| record_of(w, cmd::GET_CONFIG, &Rec::default(), style));
         assert_eq!(
             (text.as_str(), json.as_str()),
             ("config\n", "{\"type\":\"config\"}\n")
@@ -754,7 +848,7 @@ mod tests {
 
     #[test]
     fn json_strings() {
-        let s = |v| both(|w, _| json_str(w, v)).0;
+        let s = |v| both(|w, _| quoted(w, v, true)).0;
         assert_eq!(s(""), "\"\"");
         assert_eq!(s("a\"b\\c\n\x1f"), r#""a\"b\\c\u000a\u001f""#);
         assert_eq!(s("ü€"), "\"ü€\"");
