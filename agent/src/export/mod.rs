@@ -611,13 +611,13 @@ impl<'s> Exporters<'s> {
                 .iter()
                 .zip(self.slots.iter())
                 .filter_map(|((sink, _), m)| match sink {
-                    Sink::Mqtt => Some(m.client.state()),
+                    Sink::Mqtt => Some(m.client.connected()),
                     _ => None,
                 });
         let mut any = false;
-        mqtt.all(|state| {
+        mqtt.all(|connected| {
             any = true;
-            state == mqtt::State::Connected
+            connected
         }) && any
     }
 

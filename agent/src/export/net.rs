@@ -2,96 +2,96 @@
 //! protocol. Nothing here waits: a connect in progress, a full socket buffer or an absent
 //! peer is reported at once and the caller drops or keeps the record.
 
-use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use core::net::SocketAddr;
 use rustix::fd::OwnedFd;
-use rustix::net::{sendto, socket_with, AddressFamily, SendFlags, SocketFlags, SocketType};
+use rustix::net::{sendto, socket_with, SendFlags, SocketAddrAny, SocketFlags, SocketType};
 
 #[cfg(feature = "mqtt")]
 pub use tcp::TcpLink;
 
-fn family(addr: &SocketAddr) -> AddressFamily {
-    match addr {
-        SocketAddr::V4(_) => AddressFamily::INET,
-        SocketAddr::V6(_) => AddressFamily::INET6,
-    }
+/// A peer's address as the kernel takes it, encoded once rather than at every connect or
+/// datagram; `None` for a slot not in use.
+type Peer = Option<SocketAddrAny>;
+
+/// A non-blocking socket of `kind` for talking to `peer`.
+fn socket_for(peer: &SocketAddrAny, kind: SocketType) -> Option<OwnedFd> {
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    socket_with(peer.address_family(), kind, flags, None).ok()
 }
 
 /// The MQTT exporter's stream (built with the `mqtt` feature).
 #[cfg(feature = "mqtt")]
 mod tcp {
-    use super::family;
-    use crate::export::mqtt::{Link, LinkError};
-    use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+    use super::{socket_for, Peer};
+    use crate::export::mqtt::Link;
+    use core::net::SocketAddr;
     use rustix::fd::OwnedFd;
     use rustix::io::Errno;
-    use rustix::net::{
-        connect, recv, send, socket_with, RecvFlags, SendFlags, SocketFlags, SocketType,
-    };
+    use rustix::net::{connect, recv, send, RecvFlags, SendFlags, SocketType};
 
-    fn link_error(e: Errno) -> LinkError {
-        if e == Errno::AGAIN || e == Errno::INPROGRESS || e == Errno::ALREADY || e == Errno::INTR {
-            LinkError::WouldBlock
-        } else {
-            LinkError::Closed
+    /// What a send or receive moved, as [`Link`] says it: a call that failed only because
+    /// it would have to wait (a full or empty socket buffer, a connect in progress, a
+    /// signal) moved nothing.
+    fn moved(result: Result<usize, Errno>) -> Option<usize> {
+        match result {
+            Ok(n) => Some(n),
+            Err(Errno::AGAIN | Errno::INPROGRESS | Errno::INTR) => Some(0),
+            Err(_) => None,
         }
     }
 
     /// A TCP connection to an MQTT broker, non-blocking from the start.
     pub struct TcpLink {
-        broker: SocketAddr,
+        broker: Peer,
         fd: Option<OwnedFd>,
     }
 
     impl TcpLink {
         /// A link to `broker` (not connected until [`Link::open`]).
         pub fn new(broker: SocketAddr) -> Self {
-            TcpLink { broker, fd: None }
-        }
-
-        /// A link to no broker, for a client slot not in use (`0.0.0.0:0`).
-        pub const fn unset() -> Self {
             TcpLink {
-                broker: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+                broker: Some(broker.into()),
                 fd: None,
             }
         }
 
-        fn fd(&self) -> Result<&OwnedFd, LinkError> {
-            self.fd.as_ref().ok_or(LinkError::Closed)
+        /// A link to no broker, for a client slot not in use.
+        pub const fn unset() -> Self {
+            TcpLink {
+                broker: None,
+                fd: None,
+            }
         }
     }
 
     impl Link for TcpLink {
-        fn open(&mut self) -> Result<(), LinkError> {
-            self.fd = None;
-            let fd = socket_with(
-                family(&self.broker),
-                SocketType::STREAM,
-                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-                None,
-            )
-            .map_err(|_| LinkError::Closed)?;
-            match connect(&fd, &self.broker) {
-                Ok(()) => {}
-                Err(e) if link_error(e) == LinkError::WouldBlock => {}
-                Err(_) => return Err(LinkError::Closed),
+        fn open(&mut self) -> bool {
+            let Some(broker) = &self.broker else {
+                return false;
+            };
+            let Some(fd) = socket_for(broker, SocketType::STREAM) else {
+                return false;
+            };
+            // A non-blocking connect that has not finished says INPROGRESS.
+            if connect(&fd, broker).is_err_and(|e| e != Errno::INPROGRESS) {
+                return false;
             }
             self.fd = Some(fd);
-            Ok(())
+            true
         }
 
-        fn send(&mut self, bytes: &[u8]) -> Result<usize, LinkError> {
+        fn send(&mut self, bytes: &[u8]) -> Option<usize> {
             // NOSIGNAL: a broker that went away must not kill the agent with SIGPIPE.
-            send(self.fd()?, bytes, SendFlags::NOSIGNAL | SendFlags::DONTWAIT).map_err(link_error)
+            let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+            moved(send(self.fd.as_ref()?, bytes, flags))
         }
 
-        fn recv(&mut self, buf: &mut [u8]) -> Result<usize, LinkError> {
-            if buf.is_empty() {
-                return Err(LinkError::WouldBlock);
+        fn recv(&mut self, buf: &mut [u8]) -> Option<usize> {
+            match recv(self.fd.as_ref()?, buf, RecvFlags::DONTWAIT) {
+                // The broker's end of the stream.
+                Ok((0, _)) => None,
+                result => moved(result.map(|(got, _)| got)),
             }
-            recv(self.fd()?, buf, RecvFlags::DONTWAIT)
-                .map(|(got, _)| got)
-                .map_err(link_error)
         }
 
         fn close(&mut self) {
@@ -102,22 +102,22 @@ mod tcp {
 
 /// A UDP socket that sends datagrams to one address and never waits.
 pub struct UdpSender {
-    to: SocketAddr,
+    to: Peer,
     fd: Option<OwnedFd>,
 }
 
 impl UdpSender {
     /// A sender to `to` (the socket is made at the first send).
     pub fn new(to: SocketAddr) -> Self {
-        UdpSender { to, fd: None }
-    }
-
-    /// A sender to no address, for a slot not in use (`0.0.0.0:0`).
-    pub const fn unset() -> Self {
         UdpSender {
-            to: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+            to: Some(to.into()),
             fd: None,
         }
+    }
+
+    /// A sender to no address, for a slot not in use.
+    pub const fn unset() -> Self {
+        UdpSender { to: None, fd: None }
     }
 
     /// Closes the socket (a later send makes a new one).
@@ -128,20 +128,17 @@ impl UdpSender {
     /// Sends one datagram; `false` when it was not sent (no socket, buffer full, an ICMP
     /// error from an earlier datagram).
     pub fn send(&mut self, datagram: &[u8]) -> bool {
+        let Some(to) = &self.to else {
+            return false;
+        };
         if self.fd.is_none() {
-            self.fd = socket_with(
-                family(&self.to),
-                SocketType::DGRAM,
-                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-                None,
-            )
-            .ok();
+            self.fd = socket_for(to, SocketType::DGRAM);
         }
         let Some(fd) = &self.fd else {
             return false;
         };
         matches!(
-            sendto(fd, datagram, SendFlags::DONTWAIT | SendFlags::NOSIGNAL, &self.to),
+            sendto(fd, datagram, SendFlags::DONTWAIT | SendFlags::NOSIGNAL, to),
             Ok(n) if n == datagram.len()
         )
     }
@@ -150,17 +147,31 @@ impl UdpSender {
 #[cfg(all(test, feature = "mqtt"))]
 mod tests {
     use super::TcpLink;
-    use crate::export::mqtt::{Link, LinkError};
-    use std::io::Read;
+    use crate::export::mqtt::Link;
+    use std::io::{Read, Write};
     use std::time::{Duration, Instant};
 
     /// Sends `bytes` until the link takes them, for at most five seconds: a connect in
-    /// progress makes the link say `WouldBlock`, a refused one `Closed`.
-    fn send_within(link: &mut TcpLink, bytes: &[u8]) -> Result<usize, LinkError> {
+    /// progress makes the link take nothing, a refused one say `None`.
+    fn send_within(link: &mut TcpLink, bytes: &[u8]) -> Option<usize> {
         let end = Instant::now() + Duration::from_secs(5);
         loop {
             match link.send(bytes) {
-                Err(LinkError::WouldBlock) if Instant::now() < end => {
+                Some(0) if Instant::now() < end => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Receives into `buf` until something arrives or the stream ends, for at most five
+    /// seconds.
+    fn recv_within(link: &mut TcpLink, buf: &mut [u8]) -> Option<usize> {
+        let end = Instant::now() + Duration::from_secs(5);
+        loop {
+            match link.recv(buf) {
+                Some(0) if Instant::now() < end => {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 other => return other,
@@ -169,25 +180,35 @@ mod tests {
     }
 
     /// The client needs no "connect finished" call: the stream takes bytes once the
-    /// connect is done, and a refused connect fails the next send.
+    /// connect is done, and a refused connect fails the next send. A receive says how many
+    /// bytes arrived, 0 for none yet, `None` at the peer's end of the stream.
     #[test]
     fn a_connect_shows_through_send() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let mut link = TcpLink::new(listener.local_addr().unwrap());
-        link.open().unwrap();
-        assert_eq!(send_within(&mut link, b"hello"), Ok(5));
+        assert!(link.open());
+        assert_eq!(send_within(&mut link, b"hello"), Some(5));
         let (mut peer, _) = listener.accept().unwrap();
         peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut got = [0u8; 5];
         peer.read_exact(&mut got).unwrap();
         assert_eq!(&got, b"hello");
 
+        // What the peer sends is read; its end of the stream is `None`, nothing yet 0.
+        let mut buf = [0u8; 8];
+        assert_eq!(link.recv(&mut buf), Some(0));
+        peer.write_all(b"hi").unwrap();
+        drop(peer);
+        assert_eq!(recv_within(&mut link, &mut buf), Some(2));
+        assert_eq!(&buf[..2], b"hi");
+        assert_eq!(recv_within(&mut link, &mut buf), None);
+
         // A port nobody listens on any more: refused.
         let port = listener.local_addr().unwrap();
-        drop((peer, listener));
+        drop(listener);
         let mut link = TcpLink::new(port);
-        if link.open().is_ok() {
-            assert_eq!(send_within(&mut link, b"x"), Err(LinkError::Closed));
+        if link.open() {
+            assert_eq!(send_within(&mut link, b"x"), None);
         }
     }
 }
