@@ -524,8 +524,9 @@ impl Agent<'_> {
                 return End::Gone;
             }
             self.exporters.poll();
-            if now_ms() >= next_heartbeat {
-                next_heartbeat = now_ms() + heartbeat_ms;
+            let now = now_ms();
+            if now >= next_heartbeat {
+                next_heartbeat = now + heartbeat_ms;
                 match self.heartbeat(&mut ctl, &route, replies) {
                     Ok(()) => {}
                     Err(e) => match conn::exit_code(&e) {
