@@ -494,7 +494,6 @@ impl Agent<'_> {
             0 => u64::MAX,
             ms => now_ms() + ms,
         };
-        let mut heartbeat_denied = false;
         loop {
             // At least once a second: the network exporters need `poll` that often.
             let timeout = next_heartbeat.saturating_sub(now_ms()).min(EXPORT_POLL_MS);
@@ -531,13 +530,13 @@ impl Agent<'_> {
                     Ok(()) => {}
                     Err(e) => match conn::exit_code(&e) {
                         exit::UNAVAILABLE => return End::Gone,
+                        // Said once: no further heartbeat in this session (a refusal for lack
+                        // of privilege stays one).
                         exit::NOPERM => {
-                            if !heartbeat_denied {
-                                io::fail(
-                                    "heartbeat refused (needs CAP_NET_ADMIN); counters stay local",
-                                );
-                                heartbeat_denied = true;
-                            }
+                            io::fail(
+                                "heartbeat refused (needs CAP_NET_ADMIN); counters stay local",
+                            );
+                            next_heartbeat = u64::MAX;
                         }
                         _ => defmt::warn!("heartbeat failed"),
                     },
