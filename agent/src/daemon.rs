@@ -177,6 +177,10 @@ enum Asked {
     Reload,
 }
 
+/// The request socket and the route to the module: what every request of a session
+/// takes, passed as one.
+type Requests = (NlSocket, Route);
+
 struct Agent<'p> {
     path: &'p str,
     config: Config,
@@ -468,17 +472,18 @@ impl Agent<'_> {
     /// where they are used: handed from the opening to the session, they were moved
     /// through a tuple and a `Result` (copies, and their code).
     fn serve(&mut self, buf: &mut [u8; RECV_BUFFER], replies: &mut [u8]) -> End {
-        let (mut ctl, route) = match conn::open_requests(&self.config, buf) {
+        let mut requests = match conn::open_requests(&self.config, buf) {
             Ok(opened) => opened,
             Err(e) => return unreachable(&e),
         };
+        let route = requests.1;
         let mut data = match conn::open_data(&self.config, &route) {
             Ok(data) => data,
             Err(e) => return unreachable(&e),
         };
         self.telemetry.reset();
         self.events.reset();
-        if let Some(end) = self.push_settings(&mut ctl, &route, replies) {
+        if let Some(end) = self.push_settings(&mut requests, replies) {
             return end;
         }
         self.backoff.reset();
@@ -503,12 +508,12 @@ impl Agent<'_> {
                     Err(end) => return end,
                 };
             if reloaded {
-                if let Some(end) = self.push_settings(&mut ctl, &route, replies) {
+                if let Some(end) = self.push_settings(&mut requests, replies) {
                     return end;
                 }
             }
             if data_ready {
-                match self.drain(&mut data, &mut ctl, &route, buf, replies) {
+                match self.drain(&mut data, &mut requests, buf, replies) {
                     Ok(()) => {}
                     Err(e) => match conn::exit_code(&e) {
                         exit::UNAVAILABLE => return End::Gone,
@@ -526,7 +531,7 @@ impl Agent<'_> {
             let now = now_ms();
             if now >= next_heartbeat {
                 next_heartbeat = now + heartbeat_ms;
-                match self.heartbeat(&mut ctl, &route, replies) {
+                match self.heartbeat(&mut requests, replies) {
                     Ok(()) => {}
                     Err(e) => match conn::exit_code(&e) {
                         exit::UNAVAILABLE => return End::Gone,
@@ -546,12 +551,7 @@ impl Agent<'_> {
     }
 
     /// Pushes the configured module settings; `Some` ends the session.
-    fn push_settings(
-        &mut self,
-        ctl: &mut NlSocket,
-        route: &Route,
-        replies: &mut [u8],
-    ) -> Option<End> {
+    fn push_settings(&mut self, (ctl, route): &mut Requests, replies: &mut [u8]) -> Option<End> {
         let settings = &self.config.module;
         if settings.is_empty() {
             return None;
@@ -579,12 +579,7 @@ impl Agent<'_> {
         }
     }
 
-    fn heartbeat(
-        &mut self,
-        ctl: &mut NlSocket,
-        route: &Route,
-        replies: &mut [u8],
-    ) -> Result<(), Error> {
+    fn heartbeat(&mut self, (ctl, route): &mut Requests, replies: &mut [u8]) -> Result<(), Error> {
         let c = &self.counters;
         conn::request(
             ctl,
@@ -620,8 +615,7 @@ impl Agent<'_> {
     fn drain(
         &mut self,
         data: &mut NlSocket,
-        ctl: &mut NlSocket,
-        route: &Route,
+        requests: &mut Requests,
         buf: &mut [u8; RECV_BUFFER],
         replies: &mut [u8],
     ) -> Result<(), Error> {
@@ -631,7 +625,7 @@ impl Agent<'_> {
                 Ok(d) => {
                     for msg in d.messages() {
                         match msg {
-                            Ok(m) => self.on_message(route, &m),
+                            Ok(m) => self.on_message(&requests.1, &m),
                             Err(_) => bump(&mut self.counters.malformed, 1),
                         }
                     }
@@ -651,7 +645,7 @@ impl Agent<'_> {
             }
         }
         let resynced = match resync {
-            true => self.resync(ctl, route, replies),
+            true => self.resync(requests, replies),
             false => Ok(()),
         };
         // What the batch and the snapshot printed, in one flush.
@@ -661,12 +655,7 @@ impl Agent<'_> {
 
     /// After an overrun: a fresh snapshot, so the exporters have current values at once.
     /// Its messages are unicast replies, outside the group's numbering.
-    fn resync(
-        &mut self,
-        ctl: &mut NlSocket,
-        route: &Route,
-        replies: &mut [u8],
-    ) -> Result<(), Error> {
+    fn resync(&mut self, (ctl, route): &mut Requests, replies: &mut [u8]) -> Result<(), Error> {
         let Agent {
             exporters,
             out,
