@@ -396,7 +396,6 @@ impl Agent<'_> {
             if reloaded || (watch_ready && self.family_event(buf) == Some(FamilyChange::Appeared)) {
                 return End::Retry;
             }
-            self.exporters.poll();
         }
     }
 
@@ -430,6 +429,8 @@ impl Agent<'_> {
                 Asked::Nothing => {}
             }
         }
+        // Every round, at least once a second: what the network exporters need.
+        self.exporters.poll();
         Ok([data_ready, kept, watch_ready])
     }
 
@@ -527,7 +528,6 @@ impl Agent<'_> {
             if watch_ready && self.family_event(buf) == Some(FamilyChange::Disappeared) {
                 return End::Gone;
             }
-            self.exporters.poll();
             let now = now_ms();
             if now >= next_heartbeat {
                 next_heartbeat = now + heartbeat_ms;
