@@ -65,44 +65,44 @@ fn say_errno(before: &str, what: &str, e: Errno) {
 /// one more copy of the configuration (640 bytes) on the stack.
 pub fn read_config(given: Option<&str>, scratch: &mut [u8], into: &mut Config) -> Result<(), u8> {
     let path = given.unwrap_or(config::DEFAULT_PATH);
-    let opened = c_path(path, scratch)
-        .and_then(|c| rustix::fs::open(c, rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()));
-    let fd = match opened {
-        Ok(fd) => fd,
-        // No default file: the defaults.
-        Err(_) if given.is_none() => return Ok(()),
-        Err(e) => {
-            say_errno(path, ": cannot open: ", e);
-            return Err(exit::CONFIG);
-        }
-    };
-    // One byte more than the largest file, so that a larger one is seen (and refused).
-    let limit = scratch.len().min(config::MAX_FILE_BYTES + 1);
-    let (bytes, _) = scratch.split_at_mut(limit);
-    let mut len = 0;
-    // Until the end of the file or of the room (`get_mut`: no bounds check to fail).
-    while let Some(rest @ [_, ..]) = bytes.get_mut(len..) {
-        match rustix::io::read(&fd, rest) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(Errno::INTR) => {}
-            Err(e) => {
-                say_errno(path, ": cannot read: ", e);
-                return Err(exit::CONFIG);
+    // Either failure of the system's is said after the path, in one place.
+    let (what, e) = 'failed: {
+        let opened = c_path(path, scratch).and_then(|c| {
+            rustix::fs::open(c, rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty())
+        });
+        let fd = match opened {
+            Ok(fd) => fd,
+            // No default file: the defaults.
+            Err(_) if given.is_none() => return Ok(()),
+            Err(e) => break 'failed (": cannot open: ", e),
+        };
+        // One byte more than the largest file, so that a larger one is seen (and refused).
+        let limit = scratch.len().min(config::MAX_FILE_BYTES + 1);
+        let (bytes, _) = scratch.split_at_mut(limit);
+        let mut len = 0;
+        // Until the end of the file or of the room (`get_mut`: no bounds check to fail).
+        while let Some(rest @ [_, ..]) = bytes.get_mut(len..) {
+            match rustix::io::read(&fd, rest) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(Errno::INTR) => {}
+                Err(e) => break 'failed (": cannot read: ", e),
             }
         }
-    }
-    match config::parse_bytes(bytes.get(..len).unwrap_or_default(), into) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            io::error_line(&|w| {
-                w.str(path);
-                w.str(": ");
-                e.describe(w);
-            });
-            Err(exit::CONFIG)
-        }
-    }
+        return match config::parse_bytes(bytes.get(..len).unwrap_or_default(), into) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                io::error_line(&|w| {
+                    w.str(path);
+                    w.str(": ");
+                    e.describe(w);
+                });
+                Err(exit::CONFIG)
+            }
+        };
+    };
+    say_errno(path, what, e);
+    Err(exit::CONFIG)
 }
 
 /// In a line's template (see [`say`]): the name given.
