@@ -609,9 +609,8 @@ impl Agent<'_> {
     }
 
     /// Reads what is queued on the data socket (at most [`MAX_BATCH`] datagrams).
-    // Out of line, as `on_message`: the binary measured smaller than with them inlined
-    // into `run` (87,992 -> 87,800 bytes together).
-    #[inline(never)]
+    // Left to the compiler, which puts it in `run` (its one caller): 48 bytes smaller, and
+    // the per-sample stack 80 bytes shallower, than out of line.
     fn drain(
         &mut self,
         data: &mut NlSocket,
@@ -685,7 +684,7 @@ impl Agent<'_> {
         }
     }
 
-    // Out of line: see `drain`.
+    // Out of line: the binary measured smaller (48 bytes, again in this round).
     #[inline(never)]
     fn on_message(&mut self, route: &Route, msg: &NlMsg<'_>) {
         let Some((command, attrs)) = route.open(msg) else {
