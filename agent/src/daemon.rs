@@ -278,7 +278,14 @@ impl Agent<'_> {
                     say(self.out, "module gone; waiting for it", "", 0);
                     defmt::warn!("module gone");
                 }
-                End::Absent if !said_absent => self.say_absent(),
+                End::Absent if !said_absent => {
+                    self.say_transport(
+                        "module not loaded (no generic netlink family \x01); waiting for it",
+                        "module not loaded (netlink unit \x02 absent); waiting for it",
+                        0,
+                    );
+                    defmt::warn!("module absent; waiting");
+                }
                 _ => {}
             }
             said_absent = matches!(end, End::Gone | End::Absent);
@@ -298,19 +305,14 @@ impl Agent<'_> {
         }
     }
 
-    fn say_absent(&mut self) {
-        let (template, unit) = match self.config.transport {
-            Transport::Genl => (
-                "module not loaded (no generic netlink family \x01); waiting for it",
-                0,
-            ),
-            Transport::Unit(unit) => (
-                "module not loaded (netlink unit \x02 absent); waiting for it",
-                unit,
-            ),
+    /// Says one of two lines about the module's transport: `genl` for the generic netlink
+    /// family (its name, and `id`), `unit` for the classic unit (its number).
+    fn say_transport(&mut self, genl: &str, unit: &str, id: u32) {
+        let (template, number) = match self.config.transport {
+            Transport::Genl => (genl, id),
+            Transport::Unit(number) => (unit, number),
         };
-        say(self.out, template, &self.config.family, unit);
-        defmt::warn!("module absent; waiting");
+        say(self.out, template, &self.config.family, number);
     }
 
     /// After SIGHUP: reads the file again and takes the configuration; whether it needs
@@ -488,11 +490,15 @@ impl Agent<'_> {
             return end;
         }
         self.backoff.reset();
-        let (template, number) = match route {
-            Route::Genl { family: id, .. } => ("ready (genl family \x01 id \x02)", id.into()),
-            Route::Classic { unit } => ("ready (netlink unit \x02)", unit),
+        let id = match route {
+            Route::Genl { family, .. } => family.into(),
+            Route::Classic { .. } => 0,
         };
-        say(self.out, template, &self.config.family, number);
+        self.say_transport(
+            "ready (genl family \x01 id \x02)",
+            "ready (netlink unit \x02)",
+            id,
+        );
         defmt::info!("ready");
         let heartbeat_ms = u64::from(self.config.heartbeat_ms);
         // Without heartbeats, a time never reached.
