@@ -9,21 +9,30 @@ use nlcore::text::Text;
 /// written when [`flush`](Self::flush) is called or the buffer fills. A sink error is
 /// remembered (and the text dropped) rather than retried: output must never stall the agent.
 pub struct TextSink<W: Write, const N: usize> {
-    sink: W,
+    head: Head<W>,
     buf: [u8; N],
+}
+
+/// What a [`TextSink`] keeps beside its buffer: the work is done on the two apart (the
+/// buffer as a slice), one copy per sink type, not one per buffer size as well.
+struct Head<W> {
+    sink: W,
+    /// Bytes gathered in the buffer.
     len: usize,
     /// A write to the sink failed since the last flush.
-    pub failed: bool,
+    failed: bool,
 }
 
 impl<W: Write, const N: usize> TextSink<W, N> {
     /// A sink with an empty buffer.
     pub const fn new(sink: W) -> Self {
         TextSink {
-            sink,
+            head: Head {
+                sink,
+                len: 0,
+                failed: false,
+            },
             buf: [0; N],
-            len: 0,
-            failed: false,
         }
     }
 
@@ -34,58 +43,45 @@ impl<W: Write, const N: usize> TextSink<W, N> {
 
     /// Writes what is gathered; `false` if anything since the last flush failed.
     pub fn flush(&mut self) -> bool {
-        drain(&mut self.sink, &self.buf, &mut self.len, &mut self.failed);
-        let _ = self.sink.flush();
-        !core::mem::take(&mut self.failed)
+        self.head.drain(&self.buf);
+        let _ = self.head.sink.flush();
+        !core::mem::take(&mut self.head.failed)
     }
 }
 
 impl<W: Write, const N: usize> Text for TextSink<W, N> {
     fn bytes(&mut self, bytes: &[u8]) {
-        gather(
-            &mut self.sink,
-            &mut self.buf,
-            &mut self.len,
-            &mut self.failed,
-            bytes,
-        );
+        self.head.gather(&mut self.buf, bytes);
     }
 }
 
-// The work of a `TextSink`, on the buffer as a slice: one copy per sink type, not one per
-// buffer size as well.
-
-/// Appends `bytes` to `buf[..len]`, writing out what is gathered first when they do not
-/// fit, and writing them straight out when they are larger than `buf`.
-fn gather<W: Write>(
-    sink: &mut W,
-    buf: &mut [u8],
-    len: &mut usize,
-    failed: &mut bool,
-    bytes: &[u8],
-) {
-    if *len + bytes.len() > buf.len() {
-        drain(sink, buf, len, failed);
-    }
-    match buf.get_mut(*len..*len + bytes.len()) {
-        Some(room) => {
-            room.copy_from_slice(bytes);
-            *len += bytes.len();
+impl<W: Write> Head<W> {
+    /// Appends `bytes` to `buf[..len]`, writing out what is gathered first when they do
+    /// not fit, and writing them straight out when they are larger than `buf`.
+    fn gather(&mut self, buf: &mut [u8], bytes: &[u8]) {
+        if self.len + bytes.len() > buf.len() {
+            self.drain(buf);
         }
-        None => {
-            if sink.write_all(bytes).is_err() {
-                *failed = true;
+        match buf.get_mut(self.len..self.len + bytes.len()) {
+            Some(room) => {
+                room.copy_from_slice(bytes);
+                self.len += bytes.len();
             }
+            None => self.write(bytes),
         }
     }
-}
 
-/// Writes out `buf[..len]` and empties it.
-fn drain<W: Write>(sink: &mut W, buf: &[u8], len: &mut usize, failed: &mut bool) {
-    if sink.write_all(buf.get(..*len).unwrap_or_default()).is_err() {
-        *failed = true;
+    /// Writes out `buf[..len]` and empties it.
+    fn drain(&mut self, buf: &[u8]) {
+        self.write(buf.get(..self.len).unwrap_or_default());
+        self.len = 0;
     }
-    *len = 0;
+
+    fn write(&mut self, bytes: &[u8]) {
+        if self.sink.write_all(bytes).is_err() {
+            self.failed = true;
+        }
+    }
 }
 
 /// The size cap of a log file: what to do before writing `len` more bytes.
