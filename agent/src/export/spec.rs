@@ -91,27 +91,41 @@ fn absolute_path(path: &str) -> Option<&str> {
     ok.then_some(path)
 }
 
-/// Whether `s` holds a NUL or a character that `char::is_whitespace` takes (Unicode's
-/// White_Space), read by its UTF-8 bytes: `is_whitespace` brings a 256-byte table and
-/// the decoding of every character into the binary.
+/// NUL and the characters `char::is_whitespace` takes (Unicode's White_Space), as ranges
+/// of the first three bytes of their UTF-8 (big-endian; a shorter character followed by
+/// any bytes).
+const SPACE_OR_NUL: [(u32, u32); 11] = [
+    (0x00_0000, 0x00_ffff),
+    // \t..=\r.
+    (0x09_0000, 0x0d_ffff),
+    (0x20_0000, 0x20_ffff),
+    // U+0085, U+00A0.
+    (0xc2_8500, 0xc2_85ff),
+    (0xc2_a000, 0xc2_a0ff),
+    // U+1680.
+    (0xe1_9a80, 0xe1_9a80),
+    // U+2000..=U+200A, U+2028, U+2029, U+202F; U+205F.
+    (0xe2_8080, 0xe2_808a),
+    (0xe2_80a8, 0xe2_80a9),
+    (0xe2_80af, 0xe2_80af),
+    (0xe2_819f, 0xe2_819f),
+    // U+3000.
+    (0xe3_8080, 0xe3_8080),
+];
+
+/// Whether `s` holds a NUL or a character that `char::is_whitespace` takes, read by its
+/// UTF-8 bytes: `is_whitespace` brings a 256-byte table and the decoding of every
+/// character into the binary.
 fn has_space_or_nul(s: &str) -> bool {
     let b = s.as_bytes();
-    // In valid UTF-8 a character's lead byte is never a continuation byte, so matching at
-    // every position finds each character once.
+    // In valid UTF-8 a character's lead byte is never a continuation byte, so the bytes
+    // from every position meet each character once.
     (0..b.len()).any(|i| {
-        matches!(
-            b.get(i..).unwrap_or_default(),
-            [0 | b'\t'..=b'\r' | b' ', ..]
-                // U+0085, U+00A0.
-                | [0xC2, 0x85 | 0xA0, ..]
-                // U+1680.
-                | [0xE1, 0x9A, 0x80, ..]
-                // U+2000..=U+200A, U+2028, U+2029, U+202F; U+205F.
-                | [0xE2, 0x80, 0x80..=0x8A | 0xA8 | 0xA9 | 0xAF, ..]
-                | [0xE2, 0x81, 0x9F, ..]
-                // U+3000.
-                | [0xE3, 0x80, 0x80, ..]
-        )
+        let byte = |k| u32::from(b.get(i + k).copied().unwrap_or(0));
+        let window = byte(0) << 16 | byte(1) << 8 | byte(2);
+        SPACE_OR_NUL
+            .iter()
+            .any(|&(low, high)| (low..=high).contains(&window))
     })
 }
 
