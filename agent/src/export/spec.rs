@@ -249,10 +249,11 @@ impl Cursor<'_> {
         Some(octets)
     }
 
-    /// `:`-separated groups into `out`, an IPv4 address ending them when at least two
-    /// groups are left: how many groups were read and whether an IPv4 address ended them.
-    /// A group that cannot be read is not taken, nor the `:` before it.
-    fn groups(&mut self, out: &mut [u16]) -> (usize, bool) {
+    /// `:`-separated groups into `out` (big-endian, as the address holds them), an IPv4
+    /// address ending them when at least two groups are left: how many groups were read
+    /// and whether an IPv4 address ended them. A group that cannot be read is not taken,
+    /// nor the `:` before it.
+    fn groups(&mut self, out: &mut [[u8; 2]]) -> (usize, bool) {
         let limit = out.len();
         for i in 0..limit {
             let before = self.at;
@@ -260,10 +261,7 @@ impl Cursor<'_> {
             if separated && i + 1 < limit {
                 if let Some([a, b, c, d]) = self.ipv4() {
                     if let Some(two) = out.get_mut(i..i + 2) {
-                        two.copy_from_slice(&[
-                            u16::from_be_bytes([a, b]),
-                            u16::from_be_bytes([c, d]),
-                        ]);
+                        two.copy_from_slice(&[[a, b], [c, d]]);
                     }
                     return (i + 2, true);
                 }
@@ -271,7 +269,7 @@ impl Cursor<'_> {
             match separated.then(|| self.number(16, 4, 0xffff, true)) {
                 Some(Some(g)) => {
                     if let Some(slot) = out.get_mut(i) {
-                        *slot = g as u16;
+                        *slot = (g as u16).to_be_bytes();
                     }
                 }
                 _ => {
@@ -285,22 +283,21 @@ impl Cursor<'_> {
 
     /// An IPv6 address's eight groups: hexadecimal groups of one to four digits, at most
     /// one `::` standing for at least one zero group, an IPv4 address as the last two
-    /// groups (not before the `::`).
-    fn ipv6(&mut self) -> Option<[u16; 8]> {
-        let mut groups = [0u16; 8];
+    /// groups (not before the `::`). Its sixteen bytes.
+    fn ipv6(&mut self) -> Option<[u8; 16]> {
+        let mut groups = [[0u8; 2]; 8];
         let (head, head_ipv4) = self.groups(&mut groups);
-        if head == 8 {
-            return Some(groups);
+        if head < 8 {
+            if head_ipv4 || !self.eat(b':') || !self.eat(b':') {
+                return None;
+            }
+            let mut tail = [[0u8; 2]; 7];
+            let (tail_len, _) = self.groups(tail.get_mut(..7 - head)?);
+            groups
+                .get_mut(8 - tail_len..)?
+                .copy_from_slice(tail.get(..tail_len)?);
         }
-        if head_ipv4 || !self.eat(b':') || !self.eat(b':') {
-            return None;
-        }
-        let mut tail = [0u16; 7];
-        let (tail_len, _) = self.groups(tail.get_mut(..7 - head)?);
-        groups
-            .get_mut(8 - tail_len..)?
-            .copy_from_slice(tail.get(..tail_len)?);
-        Some(groups)
+        groups.as_flattened().try_into().ok()
     }
 }
 
