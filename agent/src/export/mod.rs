@@ -76,13 +76,13 @@ const TOPIC: usize = 160;
 
 /// The state of the sink in the same position of [`Exporters`]' list, kept apart from the
 /// list and set up in place, so that a [`Sink`] is small to build and move and no frame
-/// holds a copy: the path of a [`Sink::File`], the datagram of a [`Sink::Udp`], the
+/// holds a copy: the path and batch of a [`Sink::File`], the batch of a [`Sink::Udp`], the
 /// exporter of a [`Sink::Prometheus`], the client and topic prefix of a [`Sink::Mqtt`].
 pub struct Slot {
     /// The file's path and a NUL (the C string the system call takes), or the MQTT topic
     /// prefix `PREFIX/HOST`.
     name: Fixed<TOPIC>,
-    udp: UdpSink,
+    batch: Batch,
     #[cfg(feature = "prometheus")]
     textfile: Textfile,
     #[cfg(feature = "mqtt")]
@@ -94,11 +94,7 @@ impl Slot {
     const fn idle() -> Self {
         Slot {
             name: Fixed::new(),
-            udp: UdpSink {
-                sender: UdpSender::unset(),
-                datagram: Fixed::new(),
-                lines: 0,
-            },
+            batch: Batch::idle(),
             #[cfg(feature = "prometheus")]
             textfile: Textfile::idle(),
             #[cfg(feature = "mqtt")]
@@ -107,53 +103,92 @@ impl Slot {
     }
 }
 
-/// Line protocol over UDP: whole lines gathered into datagrams of at most
-/// [`UDP_DATAGRAM`] bytes.
-pub struct UdpSink {
+/// Line protocol to a file or over UDP: whole lines gathered, written at the end of a
+/// message or when the next line would not fit (at most [`UDP_DATAGRAM`] bytes: a
+/// datagram; a file takes them in as few writes).
+pub struct Batch {
+    /// The file, once open (a file sink).
+    file: Option<OwnedFd>,
+    /// The socket (a UDP sink).
     sender: UdpSender,
-    datagram: Fixed<UDP_DATAGRAM>,
-    /// Lines in `datagram`.
-    lines: u32,
+    lines: Fixed<UDP_DATAGRAM>,
+    /// Lines in `lines`.
+    count: u32,
 }
 
-impl UdpSink {
-    /// Adds a line, sending the datagram first when the line would not fit.
+impl Batch {
+    /// An empty batch, no file or socket.
+    const fn idle() -> Self {
+        Batch {
+            file: None,
+            sender: UdpSender::unset(),
+            lines: Fixed::new(),
+            count: 0,
+        }
+    }
+
+    /// Empties the batch for a new sink (its file and socket were closed as the last sink
+    /// of the slot ended).
+    fn start(&mut self) {
+        self.lines.clear();
+        self.count = 0;
+    }
+
+    /// Adds a line, writing the batch first when the line would not fit. `path` is the
+    /// file's (a file sink) or `None` (UDP).
     // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
-    fn push(&mut self, line: &[u8], outcome: &mut Outcome, counters: &mut SinkCounters) {
-        if line.len() > self.datagram.room() {
-            self.flush(outcome, counters);
+    fn push(
+        &mut self,
+        line: &[u8],
+        path: Option<&Fixed<TOPIC>>,
+        outcome: &mut Outcome,
+        counters: &mut SinkCounters,
+    ) {
+        if line.len() > self.lines.room() {
+            self.flush(path, outcome, counters);
         }
-        // A line (at most LINE bytes) fits an empty datagram.
-        self.datagram.bytes(line);
-        self.lines += 1;
+        // A line (at most LINE bytes) fits an empty batch.
+        self.lines.bytes(line);
+        self.count += 1;
     }
 
-    /// Sends the gathered lines as one datagram; each counts as exported or dropped.
-    fn flush(&mut self, outcome: &mut Outcome, counters: &mut SinkCounters) {
-        if self.lines == 0 {
+    /// Writes the gathered lines (one datagram over UDP); each counts as exported or
+    /// dropped.
+    fn flush(
+        &mut self,
+        path: Option<&Fixed<TOPIC>>,
+        outcome: &mut Outcome,
+        counters: &mut SinkCounters,
+    ) {
+        if self.count == 0 {
             return;
         }
-        let ok = self.datagram.get().is_some_and(|d| self.sender.send(d));
-        count(outcome, counters, ok, self.lines);
-        self.datagram.clear();
-        self.lines = 0;
+        let ok = self.lines.get().is_some_and(|bytes| match path {
+            Some(path) => append(path, &mut self.file, bytes),
+            None => self.sender.send(bytes),
+        });
+        count(outcome, counters, ok, self.count);
+        self.lines.clear();
+        self.count = 0;
     }
 }
 
-/// One configured sink.
+/// One configured sink. Its value is its kind's position in [`spec::KINDS`] (whichever
+/// kinds the build has).
+#[derive(Clone, Copy)]
 enum Sink {
-    Stdout,
-    /// Its path is in the slot in the same position.
-    File(Option<OwnedFd>),
-    /// Its datagram is in the slot in the same position.
-    Udp,
+    Stdout = 0,
+    /// Its path and batch are in the slot in the same position.
+    File = 1,
+    /// Its batch is in the slot in the same position.
+    Udp = 2,
     /// Its exporter is in the slot in the same position.
     #[cfg(feature = "prometheus")]
-    Prometheus,
+    Prometheus = 3,
     /// Its client is in the slot in the same position.
     #[cfg(feature = "mqtt")]
-    Mqtt,
+    Mqtt = 4,
 }
 
 impl Sink {
@@ -168,16 +203,10 @@ impl Sink {
         true
     }
 
-    fn kind(&self) -> &'static str {
-        match self {
-            Sink::Stdout => "line-protocol:stdout",
-            Sink::File(_) => "line-protocol:file",
-            Sink::Udp => "line-protocol:udp",
-            #[cfg(feature = "prometheus")]
-            Sink::Prometheus => "prometheus",
-            #[cfg(feature = "mqtt")]
-            Sink::Mqtt => "mqtt",
-        }
+    /// The kind as the report names it: how its `export` value starts, without the last `:`.
+    fn kind(self) -> &'static str {
+        let start = spec::KINDS.get(self as usize).copied().unwrap_or_default();
+        start.strip_suffix(':').unwrap_or(start)
     }
 }
 
@@ -210,7 +239,7 @@ impl ExporterList {
     }
 }
 
-/// The sinks' large state (MQTT buffers, UDP datagrams, textfiles), by position in the
+/// The sinks' large state (MQTT buffers, batches of lines, textfiles), by position in the
 /// list: written only for the kinds of sink configured.
 pub type Slots = [Slot; crate::config::MAX_EXPORTS];
 
@@ -421,7 +450,10 @@ impl<'s> Exporters<'s> {
                 Sink::Mqtt => m.client.shutdown(now_ms()),
                 // Its socket and files close now, as the sink ends (not when the slot is
                 // reused).
-                Sink::Udp => m.udp.sender.close(),
+                Sink::File | Sink::Udp => {
+                    m.batch.file = None;
+                    m.batch.sender.close();
+                }
                 #[cfg(feature = "prometheus")]
                 Sink::Prometheus => m.textfile.end(),
                 _ => {}
@@ -430,7 +462,7 @@ impl<'s> Exporters<'s> {
         self.list.sinks.clear();
     }
 
-    /// The sink `value` names; a UDP or MQTT one starts its state in `slot`.
+    /// The sink `value` names; it starts its state (path, batch, textfile, client) in `slot`.
     // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
     // The node name goes into MQTT's topics only.
@@ -445,13 +477,12 @@ impl<'s> Exporters<'s> {
                 path.text().byte(0);
                 // Always fits: `export` values are shorter than the buffer.
                 path.get()?;
-                Sink::File(None)
+                slot.batch.start();
+                Sink::File
             }
             Spec::LineUdp(to) => {
-                let udp = &mut slot.udp;
-                udp.sender = UdpSender::new(to);
-                udp.datagram.clear();
-                udp.lines = 0;
+                slot.batch.sender = UdpSender::new(to);
+                slot.batch.start();
                 Sink::Udp
             }
             #[cfg(feature = "prometheus")]
@@ -544,9 +575,9 @@ impl<'s> Exporters<'s> {
                     stdout.bytes(line);
                     true
                 }
-                Sink::File(fd) => append(&m.name, fd, line),
-                Sink::Udp => {
-                    m.udp.push(line, outcome, counters);
+                Sink::File | Sink::Udp => {
+                    let path = matches!(sink, Sink::File).then_some(&m.name);
+                    m.batch.push(line, path, outcome, counters);
                     continue;
                 }
                 #[cfg(feature = "prometheus")]
@@ -570,8 +601,8 @@ impl<'s> Exporters<'s> {
         }
     }
 
-    /// Ends a message: hands a sample to the textfiles, sends the UDP datagrams still
-    /// open, lets MQTT write. One loop over the sinks for all three.
+    /// Ends a message: hands a sample to the textfiles, writes the batches of lines still
+    /// open (file, UDP), lets MQTT write. One loop over the sinks for all three.
     #[cfg_attr(not(feature = "prometheus"), allow(unused_variables))]
     fn finish(&mut self, outcome: &mut Outcome, sample: Option<&Sample<'_>>) {
         for ((sink, counters), m) in self.list.sinks.iter_mut().zip(self.slots.iter_mut()) {
@@ -587,7 +618,10 @@ impl<'s> Exporters<'s> {
                         }
                     }
                 }
-                Sink::Udp => m.udp.flush(outcome, counters),
+                Sink::File | Sink::Udp => {
+                    let path = matches!(sink, Sink::File).then_some(&m.name);
+                    m.batch.flush(path, outcome, counters);
+                }
                 // The clock only where a timer runs: a clock read is a system call (no
                 // vDSO lookup in this program), and this runs for every message.
                 #[cfg(feature = "mqtt")]
@@ -600,7 +634,7 @@ impl<'s> Exporters<'s> {
     /// Lets the network exporters progress (connect, flush, read acknowledgements, keep
     /// alive). Call it at least once a second; it never waits.
     pub fn poll(&mut self) {
-        // The end of a message without one: no UDP datagram is open between messages.
+        // The end of a message without one: no batch of lines is open between messages.
         self.finish(&mut Outcome::default(), None);
     }
 

@@ -43,6 +43,16 @@ pub enum Spec<'a> {
     },
 }
 
+/// The kinds of exporter by how their values start, in the order of [`Spec`]'s variants
+/// (the exporters' report names a kind by its start).
+pub static KINDS: [&str; 5] = [
+    "line-protocol:stdout",
+    "line-protocol:file:",
+    "line-protocol:udp:",
+    "prometheus:",
+    "mqtt:",
+];
+
 /// What an `export` value takes (the configuration error message).
 pub const EXPECTED: &str = "line-protocol:stdout, line-protocol:file:/PATH, \
 line-protocol:udp:ADDR:PORT, prometheus:/DIR/NAME.prom or mqtt:ADDR:PORT[,qos=0|1][,prefix=P]";
@@ -321,17 +331,11 @@ fn left_out(spec: &str) -> bool {
 
 fn spec_of(spec: &str) -> Option<Spec<'_>> {
     // Each kind by how its value starts (one search, not a comparison per word); its
-    // position here is the arm below. A local list: a static table costs more.
-    let (kind, target) = [
-        "line-protocol:stdout",
-        "line-protocol:file:",
-        "line-protocol:udp:",
-        "prometheus:",
-        "mqtt:",
-    ]
-    .into_iter()
-    .enumerate()
-    .find_map(|(i, start)| Some((i, spec.strip_prefix(start)?)))?;
+    // position is the arm below.
+    let (kind, target) = KINDS
+        .into_iter()
+        .enumerate()
+        .find_map(|(i, start)| Some((i, spec.strip_prefix(start)?)))?;
     Some(match kind {
         0 if target.is_empty() => Spec::LineStdout,
         1 => Spec::LineFile(absolute_path(target)?),
