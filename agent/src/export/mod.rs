@@ -29,12 +29,12 @@ use crate::decode::{Event, Sample};
 #[cfg(feature = "mqtt")]
 use crate::now_ms;
 use core::ffi::CStr;
+use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use heapless::{String, Vec};
 #[cfg(feature = "mqtt")]
 use mqtt::{Client, Qos};
 #[cfg(feature = "mqtt")]
 use net::TcpLink;
-use net::UdpSender;
 use nlcore::text::{Fixed, Text};
 #[cfg(feature = "prometheus")]
 use prometheus::Textfile;
@@ -107,10 +107,10 @@ impl Slot {
 /// message or when the next line would not fit (at most [`UDP_DATAGRAM`] bytes: a
 /// datagram; a file takes them in as few writes).
 pub struct Batch {
-    /// The file, once open (a file sink).
-    file: Option<OwnedFd>,
-    /// The socket (a UDP sink).
-    sender: UdpSender,
+    /// The file or the socket, once open.
+    fd: Option<OwnedFd>,
+    /// Where a UDP sink sends.
+    to: SocketAddr,
     lines: Fixed<UDP_DATAGRAM>,
     /// Lines in `lines`.
     count: u32,
@@ -120,8 +120,8 @@ impl Batch {
     /// An empty batch, no file or socket.
     const fn idle() -> Self {
         Batch {
-            file: None,
-            sender: UdpSender::unset(),
+            fd: None,
+            to: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
             lines: Fixed::new(),
             count: 0,
         }
@@ -164,9 +164,20 @@ impl Batch {
         if self.count == 0 {
             return;
         }
-        let ok = self.lines.get().is_some_and(|bytes| match path {
-            Some(path) => append(path, &mut self.file, bytes),
-            None => self.sender.send(bytes),
+        let ok = self.lines.get().is_some_and(|bytes| {
+            if self.fd.is_none() {
+                self.fd = open(path, &self.to);
+            }
+            let Some(fd) = &self.fd else {
+                return false;
+            };
+            let ok = matches!(rustix::io::write(fd, bytes), Ok(n) if n == bytes.len());
+            if !ok {
+                // Opened again for the next batch: the file may have been rotated or
+                // removed; a new socket starts without the old one's error.
+                self.fd = None;
+            }
+            ok
         });
         count(outcome, counters, ok, self.count);
         self.lines.clear();
@@ -329,31 +340,19 @@ fn count(outcome: &mut Outcome, counters: &mut SinkCounters, ok: bool, n: u32) {
     }
 }
 
-/// Appends to the line-protocol file, opening it first if needed. Non-blocking: a file on
-/// a stuck network mount fails instead of stopping the agent.
-fn append(path: &Fixed<TOPIC>, fd: &mut Option<OwnedFd>, bytes: &[u8]) -> bool {
-    if fd.is_none() {
-        let Some(path) = path.get().and_then(|p| CStr::from_bytes_with_nul(p).ok()) else {
-            return false;
-        };
-        *fd = openat(
+/// Opens the file at `path` to append to it, or (no path) a UDP socket connected to `to`:
+/// either takes a batch by one `write`. Non-blocking: a file on a stuck network mount
+/// fails instead of stopping the agent.
+fn open(path: Option<&Fixed<TOPIC>>, to: &SocketAddr) -> Option<OwnedFd> {
+    match path {
+        Some(path) => openat(
             CWD,
-            path,
+            CStr::from_bytes_with_nul(path.get()?).ok()?,
             OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NONBLOCK,
             Mode::from_raw_mode(0o644),
         )
-        .ok();
-    }
-    let Some(f) = fd else {
-        return false;
-    };
-    match rustix::io::write(&*f, bytes) {
-        Ok(n) if n == bytes.len() => true,
-        _ => {
-            // Reopened at the next record (the file may have been rotated or removed).
-            *fd = None;
-            false
-        }
+        .ok(),
+        None => net::udp_to(to),
     }
 }
 
@@ -450,10 +449,7 @@ impl<'s> Exporters<'s> {
                 Sink::Mqtt => m.client.shutdown(now_ms()),
                 // Its socket and files close now, as the sink ends (not when the slot is
                 // reused).
-                Sink::File | Sink::Udp => {
-                    m.batch.file = None;
-                    m.batch.sender.close();
-                }
+                Sink::File | Sink::Udp => m.batch.fd = None,
                 #[cfg(feature = "prometheus")]
                 Sink::Prometheus => m.textfile.end(),
                 _ => {}
@@ -481,7 +477,7 @@ impl<'s> Exporters<'s> {
                 Sink::File
             }
             Spec::LineUdp(to) => {
-                slot.batch.sender = UdpSender::new(to);
+                slot.batch.to = to;
                 slot.batch.start();
                 Sink::Udp
             }
@@ -835,6 +831,48 @@ mod tests {
             report(&e),
             "export line-protocol:udp exported 205 dropped 0\n"
         );
+    }
+
+    /// A UDP sink's socket is connected: a datagram the peer's host refused (nobody
+    /// listening) fails the next write, which counts its lines as dropped, and the batch
+    /// after it goes out on a new socket once a listener is back.
+    #[test]
+    fn a_refused_udp_datagram_is_dropped_and_the_next_goes_on_a_new_socket() {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = socket.local_addr().unwrap();
+        drop(socket);
+        let mut storage = Storage::new();
+        let mut e = storage.with_host(&specs(&[&format!("line-protocol:udp:{to}")]), "r1");
+        let mut buf = [0u8; 512];
+        let len = sample_bytes(&mut buf, 3, "eth0");
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
+        let mut failed = 0;
+        for _ in 0..100 {
+            failed = e.sample(&s, &mut Gathered::default()).failed;
+            if failed > 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(failed, 4, "the refusal shows in a later write");
+        let socket = std::net::UdpSocket::bind(to).unwrap();
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let sent = e.sample(&s, &mut Gathered::default());
+        assert_eq!(
+            sent,
+            Outcome {
+                exported: 4,
+                failed: 0
+            }
+        );
+        let mut lines = Gathered::default();
+        write_line_protocol(&mut lines, &s, "r1");
+        let mut datagram = [0u8; 2048];
+        let n = socket.recv(&mut datagram).unwrap();
+        assert_eq!(std::str::from_utf8(&datagram[..n]).unwrap(), lines.0);
     }
 
     /// The MQTT client's identity: `nltelem-HOST`, its status topic `PREFIX/LEVEL/status`

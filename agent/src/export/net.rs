@@ -2,9 +2,9 @@
 //! protocol. Nothing here waits: a connect in progress, a full socket buffer or an absent
 //! peer is reported at once and the caller drops or keeps the record.
 
-use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use core::net::SocketAddr;
 use rustix::fd::OwnedFd;
-use rustix::net::{sendto, socket_with, AddressFamily, SendFlags, SocketFlags, SocketType};
+use rustix::net::{connect, socket_with, AddressFamily, SocketFlags, SocketType};
 
 #[cfg(feature = "mqtt")]
 pub use tcp::TcpLink;
@@ -100,51 +100,13 @@ mod tcp {
     }
 }
 
-/// A UDP socket that sends datagrams to one address and never waits.
-pub struct UdpSender {
-    to: SocketAddr,
-    fd: Option<OwnedFd>,
-}
-
-impl UdpSender {
-    /// A sender to `to` (the socket is made at the first send).
-    pub fn new(to: SocketAddr) -> Self {
-        UdpSender { to, fd: None }
-    }
-
-    /// A sender to no address, for a slot not in use (`0.0.0.0:0`).
-    pub const fn unset() -> Self {
-        UdpSender {
-            to: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
-            fd: None,
-        }
-    }
-
-    /// Closes the socket (a later send makes a new one).
-    pub fn close(&mut self) {
-        self.fd = None;
-    }
-
-    /// Sends one datagram; `false` when it was not sent (no socket, buffer full, an ICMP
-    /// error from an earlier datagram).
-    pub fn send(&mut self, datagram: &[u8]) -> bool {
-        if self.fd.is_none() {
-            self.fd = socket_with(
-                family(&self.to),
-                SocketType::DGRAM,
-                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-                None,
-            )
-            .ok();
-        }
-        let Some(fd) = &self.fd else {
-            return false;
-        };
-        matches!(
-            sendto(fd, datagram, SendFlags::DONTWAIT | SendFlags::NOSIGNAL, &self.to),
-            Ok(n) if n == datagram.len()
-        )
-    }
+/// A UDP socket connected to `to`, so that its datagrams are written as a file's lines are;
+/// it never waits. `None` when it cannot be made (no route, no address family).
+pub fn udp_to(to: &SocketAddr) -> Option<OwnedFd> {
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    let fd = socket_with(family(to), SocketType::DGRAM, flags, None).ok()?;
+    connect(&fd, to).ok()?;
+    Some(fd)
 }
 
 #[cfg(all(test, feature = "mqtt"))]
