@@ -43,14 +43,14 @@ pub enum Spec<'a> {
     },
 }
 
-/// The kinds of exporter by how their values start, in the order of [`Spec`]'s variants
-/// (the exporters' report names a kind by its start).
+/// The kinds of exporter, in the order of [`Spec`]'s variants: how their values start (all
+/// but standard output's then take `:TARGET`), and how the exporters' report names them.
 pub static KINDS: [&str; 5] = [
     "line-protocol:stdout",
-    "line-protocol:file:",
-    "line-protocol:udp:",
-    "prometheus:",
-    "mqtt:",
+    "line-protocol:file",
+    "line-protocol:udp",
+    "prometheus",
+    "mqtt",
 ];
 
 /// What an `export` value takes (the configuration error message).
@@ -332,12 +332,17 @@ fn left_out(spec: &str) -> bool {
 fn spec_of(spec: &str) -> Option<Spec<'_>> {
     // Each kind by how its value starts (one search, not a comparison per word); its
     // position is the arm below.
-    let (kind, target) = KINDS
-        .into_iter()
+    let (kind, rest) = KINDS
+        .iter()
         .enumerate()
-        .find_map(|(i, start)| Some((i, spec.strip_prefix(start)?)))?;
+        .find_map(|(i, start)| Some((i, spec.strip_prefix(*start)?)))?;
+    let target = match (kind, rest.as_bytes()) {
+        (0, []) => "",
+        (1.., [b':', ..]) => rest.get(1..)?,
+        _ => return None,
+    };
     Some(match kind {
-        0 if target.is_empty() => Spec::LineStdout,
+        0 => Spec::LineStdout,
         1 => Spec::LineFile(absolute_path(target)?),
         2 => Spec::LineUdp(socket_addr(target)?),
         #[cfg(feature = "prometheus")]
