@@ -97,7 +97,9 @@ fn parts(s: &str, sep: u8) -> Parts<'_> {
 }
 
 fn absolute_path(path: &str) -> Option<&str> {
-    let ok = path.starts_with('/') && !path.ends_with('/') && !has_space_or_nul(path);
+    // Slice patterns: `starts_with` and `ends_with` are a call each.
+    let ok =
+        matches!(path.as_bytes(), [b'/', .., last] if *last != b'/') && !has_space_or_nul(path);
     ok.then_some(path)
 }
 
@@ -142,11 +144,10 @@ fn has_space_or_nul(s: &str) -> bool {
 /// A topic prefix: non-empty, no wildcards, no empty levels at the ends.
 #[cfg(feature = "mqtt")]
 fn topic_prefix(p: &str) -> Option<&str> {
-    let ok = !p.is_empty()
+    let ok = matches!(p.as_bytes(), [first, ..] if *first != b'/')
         && p.len() <= MAX_PREFIX
         && !p.bytes().any(|b| matches!(b, b'+' | b'#' | b'\0'))
-        && !p.starts_with('/')
-        && !p.ends_with('/');
+        && p.as_bytes().last() != Some(&b'/');
     ok.then_some(p)
 }
 
@@ -351,8 +352,7 @@ fn spec_of(spec: &str) -> Option<Spec<'_>> {
             // An absolute path has a slash.
             let (_, name) = rsplit_once(path, b'/')?;
             // node_exporter reads `*.prom`; the temporary file starts with a dot.
-            let ok =
-                name.len() > ".prom".len() && name.ends_with(".prom") && !name.starts_with('.');
+            let ok = matches!(name.as_bytes(), [first, .., b'.', b'p', b'r', b'o', b'm'] if *first != b'.');
             Spec::Prometheus(ok.then_some(path)?)
         }
         #[cfg(feature = "mqtt")]
@@ -388,6 +388,7 @@ mod tests {
             parse("line-protocol:file:/var/log/nltelem.lp"),
             Ok(Spec::LineFile("/var/log/nltelem.lp"))
         );
+        assert_eq!(parse("line-protocol:file:/a"), Ok(Spec::LineFile("/a")));
         assert_eq!(
             parse("line-protocol:udp:192.0.2.1:8089"),
             Ok(Spec::LineUdp("192.0.2.1:8089".parse().unwrap()))
@@ -401,6 +402,7 @@ mod tests {
             parse("prometheus:/var/prometheus/nltelem.prom"),
             Ok(Spec::Prometheus("/var/prometheus/nltelem.prom"))
         );
+        assert_eq!(parse("prometheus:/a.prom"), Ok(Spec::Prometheus("/a.prom")));
     }
 
     #[cfg(feature = "mqtt")]
@@ -420,6 +422,14 @@ mod tests {
                 broker: "192.0.2.1:1883".parse().unwrap(),
                 qos1: true,
                 prefix: "nltelem"
+            })
+        );
+        assert_eq!(
+            parse("mqtt:192.0.2.1:1883,prefix=x,qos=0,qos=1"),
+            Ok(Spec::Mqtt {
+                broker: "192.0.2.1:1883".parse().unwrap(),
+                qos1: true,
+                prefix: "x"
             })
         );
     }
@@ -552,6 +562,8 @@ mod tests {
             "line-protocol:stderr",
             "line-protocol:file:relative.lp",
             "line-protocol:file:/dir/",
+            "line-protocol:file:/",
+            "line-protocol:file:",
             "line-protocol:file:/a b",
             "line-protocol:file:/a\u{a0}b",
             "line-protocol:file:/a\0b",
@@ -566,12 +578,17 @@ mod tests {
             "prometheus:/var/prometheus/nltelem.txt",
             "prometheus:/var/prometheus/.prom",
             "prometheus:/var/prometheus/.hidden.prom",
+            "prometheus:/var/prometheus/xprom",
+            "prometheus:/var/prometheus.prom/",
         ];
         let mqtt = [
             "mqtt:192.0.2.1",
             "mqtt:192.0.2.1:1883,qos=2",
             "mqtt:192.0.2.1:1883,prefix=a/+/b",
             "mqtt:192.0.2.1:1883,prefix=/a",
+            "mqtt:192.0.2.1:1883,prefix=a/",
+            "mqtt:192.0.2.1:1883,prefix=",
+            "mqtt:192.0.2.1:1883,",
             "mqtt:192.0.2.1:1883,retain=1",
         ];
         let (built, left_out) = (Err(EXPECTED), Err(NOT_BUILT));
