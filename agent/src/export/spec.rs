@@ -60,13 +60,6 @@ line-protocol:udp:ADDR:PORT, prometheus:/DIR/NAME.prom or mqtt:ADDR:PORT[,qos=0|
 /// What an `export` value of a kind this build left out gets (its cargo feature was off).
 pub const NOT_BUILT: &str = "an exporter this build has (it was built without this kind)";
 
-/// Splits `s` at the last `sep`.
-#[cfg(feature = "prometheus")]
-fn rsplit_once(s: &str, sep: u8) -> Option<(&str, &str)> {
-    let i = s.bytes().rposition(|b| b == sep)?;
-    Some((s.get(..i)?, s.get(i + 1..)?))
-}
-
 /// The `sep`-separated parts of a string, as `str::split` gives them (an empty string is
 /// one empty part). Byte loops: core's pattern searchers are much larger.
 #[cfg(feature = "mqtt")]
@@ -349,10 +342,13 @@ fn spec_of(spec: &str) -> Option<Spec<'_>> {
         #[cfg(feature = "prometheus")]
         3 => {
             let path = absolute_path(target)?;
-            // An absolute path has a slash.
-            let (_, name) = rsplit_once(path, b'/')?;
+            // The name after the last slash (an absolute path has one), as bytes: no
+            // character boundary to check.
+            let name = path
+                .as_bytes()
+                .get(path.bytes().rposition(|b| b == b'/')? + 1..)?;
             // node_exporter reads `*.prom`; the temporary file starts with a dot.
-            let ok = matches!(name.as_bytes(), [first, .., b'.', b'p', b'r', b'o', b'm'] if *first != b'.');
+            let ok = matches!(name, [first, .., b'.', b'p', b'r', b'o', b'm'] if *first != b'.');
             Spec::Prometheus(ok.then_some(path)?)
         }
         #[cfg(feature = "mqtt")]
@@ -361,9 +357,8 @@ fn spec_of(spec: &str) -> Option<Spec<'_>> {
             let broker = socket_addr(parts.next()?)?;
             let (mut qos1, mut prefix) = (true, "nltelem");
             for option in parts {
-                match option {
-                    "qos=0" => qos1 = false,
-                    "qos=1" => qos1 = true,
+                match option.as_bytes() {
+                    [b'q', b'o', b's', b'=', q @ (b'0' | b'1')] => qos1 = *q == b'1',
                     _ => prefix = topic_prefix(option.strip_prefix("prefix=")?)?,
                 }
             }
