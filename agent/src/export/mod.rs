@@ -312,15 +312,10 @@ fn node_name(name: &mut String<MAX_HOST>) {
         Mode::empty(),
     )
     .and_then(|fd| rustix::io::read(&fd, &mut buf[..]));
-    if let Ok(n) = read {
-        let text = buf.get(..n).unwrap_or_default().trim_ascii();
-        if let Ok(text) = core::str::from_utf8(text) {
-            let _ = name.push_str(text);
-        }
-    }
-    if name.is_empty() {
-        let _ = name.push_str("localhost");
-    }
+    let text = read
+        .ok()
+        .and_then(|n| core::str::from_utf8(buf.get(..n)?.trim_ascii()).ok());
+    let _ = name.push_str(text.filter(|t| !t.is_empty()).unwrap_or("localhost"));
 }
 
 /// Counts `n` records into `outcome` and the sink's counters.
@@ -555,28 +550,23 @@ impl<'s> Exporters<'s> {
     ) {
         let line = self.list.line.get();
         for ((sink, counters), m) in self.list.sinks.iter_mut().zip(self.slots.iter_mut()) {
-            let Some(line) = line else {
+            let ok = match (*sink, line) {
+                #[cfg(feature = "prometheus")]
+                (Sink::Prometheus, _) => continue,
                 // The line did not fit its buffer: lost for every line sink.
-                if sink.takes_lines() {
-                    count(outcome, counters, false, 1);
-                }
-                continue;
-            };
-            let ok = match sink {
-                Sink::Stdout => {
+                (_, None) => false,
+                (Sink::Stdout, Some(line)) => {
                     // A standard output that fails remembers it; the record was handed over.
                     stdout.bytes(line);
                     true
                 }
-                Sink::File | Sink::Udp => {
+                (Sink::File | Sink::Udp, Some(line)) => {
                     let path = matches!(sink, Sink::File).then_some(&m.name);
                     m.batch.push(line, path, outcome, counters);
                     continue;
                 }
-                #[cfg(feature = "prometheus")]
-                Sink::Prometheus => continue,
                 #[cfg(feature = "mqtt")]
-                Sink::Mqtt => {
+                (Sink::Mqtt, Some(line)) => {
                     let mut topic: Fixed<TOPIC> = Fixed::new();
                     let w = topic.text();
                     w.bytes(m.name.get().unwrap_or_default());
