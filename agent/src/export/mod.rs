@@ -322,14 +322,13 @@ fn node_name(name: &mut String<MAX_HOST>) {
 // Out of line: the binary measured smaller than with it inlined.
 #[inline(never)]
 fn count(outcome: &mut Outcome, counters: &mut SinkCounters, ok: bool, n: u32) {
-    let n = u64::from(n);
-    if ok {
-        outcome.exported = outcome.exported.saturating_add(n);
-        counters.exported = counters.exported.saturating_add(n);
+    let (total, own) = if ok {
+        (&mut outcome.exported, &mut counters.exported)
     } else {
-        outcome.failed = outcome.failed.saturating_add(n);
-        counters.dropped = counters.dropped.saturating_add(n);
-    }
+        (&mut outcome.failed, &mut counters.dropped)
+    };
+    *total = total.saturating_add(u64::from(n));
+    *own = own.saturating_add(u64::from(n));
 }
 
 /// Opens the file at `path` to append to it, or (no path) a UDP socket connected to `to`:
