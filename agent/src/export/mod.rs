@@ -434,18 +434,7 @@ impl<'s> Exporters<'s> {
     /// Ends every exporter cleanly (MQTT: retained `offline`, then DISCONNECT so the
     /// broker does not also publish the will) and forgets them.
     pub fn clear(&mut self) {
-        for ((sink, _), m) in self.list.sinks.iter_mut().zip(self.slots.iter_mut()) {
-            match sink {
-                #[cfg(feature = "mqtt")]
-                Sink::Mqtt => m.client.shutdown(now_ms()),
-                // Its socket and files close now, as the sink ends (not when the slot is
-                // reused).
-                Sink::File | Sink::Udp => m.batch.fd = None,
-                #[cfg(feature = "prometheus")]
-                Sink::Prometheus => m.textfile.end(),
-                _ => {}
-            }
-        }
+        self.finish(&mut Outcome::default(), None, true);
         self.list.sinks.clear();
     }
 
@@ -522,7 +511,7 @@ impl<'s> Exporters<'s> {
                 }
             });
         }
-        self.finish(&mut outcome, Some(s));
+        self.finish(&mut outcome, Some(s), false);
         outcome
     }
 
@@ -533,7 +522,7 @@ impl<'s> Exporters<'s> {
         self.list.line.clear();
         line_protocol::write_event(self.list.line.text(), e, &self.list.host);
         self.deliver("nltelem_event", Some(e.kind_name()), stdout, &mut outcome);
-        self.finish(&mut outcome, None);
+        self.finish(&mut outcome, None, false);
         outcome
     }
 
@@ -588,11 +577,15 @@ impl<'s> Exporters<'s> {
     }
 
     /// Ends a message: hands a sample to the textfiles, writes the batches of lines still
-    /// open (file, UDP), lets MQTT write. One loop over the sinks for all three.
+    /// open (file, UDP), lets MQTT write. Or, `ending`, ends the sinks themselves (between
+    /// messages): closes their files and sockets now (not when the slot is reused), MQTT
+    /// says goodbye. One loop over the sinks for all of it.
     #[cfg_attr(not(feature = "prometheus"), allow(unused_variables))]
-    fn finish(&mut self, outcome: &mut Outcome, sample: Option<&Sample<'_>>) {
+    fn finish(&mut self, outcome: &mut Outcome, sample: Option<&Sample<'_>>, ending: bool) {
         for ((sink, counters), m) in self.list.sinks.iter_mut().zip(self.slots.iter_mut()) {
             match sink {
+                #[cfg(feature = "prometheus")]
+                Sink::Prometheus if ending => m.textfile.end(),
                 #[cfg(feature = "prometheus")]
                 Sink::Prometheus => {
                     // The textfile renders its own text, in the line's buffer (free now).
@@ -604,6 +597,8 @@ impl<'s> Exporters<'s> {
                         }
                     }
                 }
+                // No batch is open between messages.
+                Sink::File | Sink::Udp if ending => m.batch.fd = None,
                 Sink::File | Sink::Udp => {
                     let path = matches!(sink, Sink::File).then_some(&m.name);
                     m.batch.flush(path, outcome, counters);
@@ -611,7 +606,16 @@ impl<'s> Exporters<'s> {
                 // The clock only where a timer runs: a clock read is a system call (no
                 // vDSO lookup in this program), and this runs for every message.
                 #[cfg(feature = "mqtt")]
-                Sink::Mqtt => m.client.poll(now_ms()),
+                Sink::Mqtt => {
+                    let now = now_ms();
+                    if ending {
+                        // Retained `offline`, then DISCONNECT so that the broker does not
+                        // also publish the will.
+                        m.client.shutdown(now);
+                    } else {
+                        m.client.poll(now);
+                    }
+                }
                 _ => {}
             }
         }
@@ -621,7 +625,7 @@ impl<'s> Exporters<'s> {
     /// alive). Call it at least once a second; it never waits.
     pub fn poll(&mut self) {
         // The end of a message without one: no batch of lines is open between messages.
-        self.finish(&mut Outcome::default(), None);
+        self.finish(&mut Outcome::default(), None, false);
     }
 
     /// Whether there is an MQTT exporter and every one is connected to its broker.
