@@ -127,13 +127,6 @@ impl Batch {
         }
     }
 
-    /// Empties the batch for a new sink (its file and socket were closed as the last sink
-    /// of the slot ended).
-    fn start(&mut self) {
-        self.lines.clear();
-        self.count = 0;
-    }
-
     /// Adds a line, writing the batch first when the line would not fit. `path` is the
     /// file's (a file sink) or `None` (UDP).
     // Out of line: the binary measured smaller than with it inlined.
@@ -453,12 +446,13 @@ impl<'s> Exporters<'s> {
                 path.text().byte(0);
                 // Always fits: `export` values are shorter than the buffer.
                 path.get()?;
-                slot.batch.start();
+                // The batch is empty: every message ends with it written (`finish`), and
+                // its file or socket was closed as the slot's last sink ended.
                 Sink::File
             }
             Spec::LineUdp(to) => {
+                // Its batch is empty, as for a file.
                 slot.batch.to = to;
-                slot.batch.start();
                 Sink::Udp
             }
             #[cfg(feature = "prometheus")]
@@ -867,6 +861,32 @@ mod tests {
         let mut datagram = [0u8; 2048];
         let n = socket.recv(&mut datagram).unwrap();
         assert_eq!(std::str::from_utf8(&datagram[..n]).unwrap(), lines.0);
+    }
+
+    /// A slot's batch is empty between messages: a file sink that takes the slot of a UDP
+    /// sink writes its own lines only.
+    #[test]
+    fn a_batch_starts_empty_in_a_reused_slot() {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let udp = format!("line-protocol:udp:{}", socket.local_addr().unwrap());
+        let file = std::env::temp_dir().join(format!("nltelem-batch-{}.lp", std::process::id()));
+        let _ = std::fs::remove_file(&file);
+        let mut buf = [0u8; 512];
+        let len = sample_bytes(&mut buf, 3, "eth0");
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
+        let mut storage = Storage::new();
+        let mut e = storage.with_host(&specs(&[&udp]), "r1");
+        assert_eq!(e.sample(&s, &mut Gathered::default()).exported, 4);
+        e.configure_with_host(
+            &specs(&[&format!("line-protocol:file:{}", file.display())]),
+            "r1",
+        );
+        assert_eq!(e.sample(&s, &mut Gathered::default()).exported, 4);
+        let mut lines = Gathered::default();
+        write_line_protocol(&mut lines, &s, "r1");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), lines.0);
+        std::fs::remove_file(&file).unwrap();
     }
 
     /// The MQTT client's identity: `nltelem-HOST`, its status topic `PREFIX/LEVEL/status`
