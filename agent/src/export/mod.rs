@@ -73,6 +73,8 @@ pub const MAX_HOST: usize = 64;
 /// The size of the buffers for MQTT names and file paths: one size, so one instance of the
 /// buffer's code.
 const TOPIC: usize = 160;
+// A file sink's path and its NUL fit.
+const _: () = assert!(MAX_VALUE < TOPIC);
 
 /// The state of the sink in the same position of [`Exporters`]' list, kept apart from the
 /// list and set up in place, so that a [`Sink`] is small to build and move and no frame
@@ -443,9 +445,9 @@ impl<'s> Exporters<'s> {
                 let path = &mut slot.name;
                 path.clear();
                 path.text().str(p);
+                // Always fits: `export` values are shorter than the buffer (asserted at
+                // TOPIC).
                 path.text().byte(0);
-                // Always fits: `export` values are shorter than the buffer.
-                path.get()?;
                 // The batch is empty: every message ends with it written (`finish`), and
                 // its file or socket was closed as the slot's last sink ended.
                 Sink::File
