@@ -122,12 +122,12 @@ const SPACE_OR_NUL: [(u32, u32); 11] = [
 /// UTF-8 bytes: `is_whitespace` brings a 256-byte table and the decoding of every
 /// character into the binary.
 fn has_space_or_nul(s: &str) -> bool {
-    let b = s.as_bytes();
     // In valid UTF-8 a character's lead byte is never a continuation byte, so the bytes
-    // from every position meet each character once.
-    (0..b.len()).any(|i| {
-        let byte = |k| u32::from(b.get(i + k).copied().unwrap_or(0));
-        let window = byte(0) << 16 | byte(1) << 8 | byte(2);
+    // from every position meet each character once. Read from the end: each position's
+    // three bytes are its byte and the first two of the next position's.
+    let mut window = 0u32;
+    s.bytes().rev().any(|b| {
+        window = u32::from(b) << 16 | window >> 8;
         SPACE_OR_NUL
             .iter()
             .any(|&(low, high)| (low..=high).contains(&window))
