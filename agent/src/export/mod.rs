@@ -34,7 +34,6 @@ use heapless::{String, Vec};
 use mqtt::{Client, Qos};
 #[cfg(feature = "mqtt")]
 use net::TcpLink;
-use net::UdpSender;
 use nlcore::text::{Fixed, Text};
 #[cfg(feature = "prometheus")]
 use prometheus::Textfile;
@@ -73,16 +72,18 @@ pub const MAX_HOST: usize = 64;
 /// The size of the buffers for MQTT names and file paths: one size, so one instance of the
 /// buffer's code.
 const TOPIC: usize = 160;
+// A file sink's path and its NUL fit.
+const _: () = assert!(MAX_VALUE < TOPIC);
 
 /// The state of the sink in the same position of [`Exporters`]' list, kept apart from the
 /// list and set up in place, so that a [`Sink`] is small to build and move and no frame
-/// holds a copy: the path of a [`Sink::File`], the datagram of a [`Sink::Udp`], the
+/// holds a copy: the path and batch of a [`Sink::File`], the batch of a [`Sink::Udp`], the
 /// exporter of a [`Sink::Prometheus`], the client and topic prefix of a [`Sink::Mqtt`].
 pub struct Slot {
     /// The file's path and a NUL (the C string the system call takes), or the MQTT topic
     /// prefix `PREFIX/HOST`.
     name: Fixed<TOPIC>,
-    udp: UdpSink,
+    batch: Batch,
     #[cfg(feature = "prometheus")]
     textfile: Textfile,
     #[cfg(feature = "mqtt")]
@@ -94,11 +95,7 @@ impl Slot {
     const fn idle() -> Self {
         Slot {
             name: Fixed::new(),
-            udp: UdpSink {
-                sender: UdpSender::unset(),
-                datagram: Fixed::new(),
-                lines: 0,
-            },
+            batch: Batch::idle(),
             #[cfg(feature = "prometheus")]
             textfile: Textfile::idle(),
             #[cfg(feature = "mqtt")]
@@ -107,59 +104,100 @@ impl Slot {
     }
 }
 
-/// Line protocol over UDP: whole lines gathered into datagrams of at most
-/// [`UDP_DATAGRAM`] bytes.
-pub struct UdpSink {
-    sender: UdpSender,
-    datagram: Fixed<UDP_DATAGRAM>,
-    /// Lines in `datagram`.
-    lines: u32,
+/// Line protocol to a file or over UDP: whole lines gathered, written at the end of a
+/// message or when the next line would not fit (at most [`UDP_DATAGRAM`] bytes: a
+/// datagram; a file takes them in as few writes).
+pub struct Batch {
+    /// The file or the socket, once open.
+    fd: Option<OwnedFd>,
+    /// Where a UDP sink sends (`None` for a file sink).
+    to: net::Peer,
+    lines: Fixed<UDP_DATAGRAM>,
+    /// Lines in `lines`.
+    count: u32,
 }
 
-impl UdpSink {
-    /// Adds a line, sending the datagram first when the line would not fit.
+impl Batch {
+    /// An empty batch, no file or socket.
+    const fn idle() -> Self {
+        Batch {
+            fd: None,
+            to: None,
+            lines: Fixed::new(),
+            count: 0,
+        }
+    }
+
+    /// Adds a line, writing the batch first when the line would not fit. `path` is the
+    /// file's (a file sink) or `None` (UDP).
     // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
-    fn push(&mut self, line: &[u8], outcome: &mut Outcome, counters: &mut SinkCounters) {
-        if line.len() > self.datagram.room() {
-            self.flush(outcome, counters);
+    fn push(
+        &mut self,
+        line: &[u8],
+        path: Option<&Fixed<TOPIC>>,
+        outcome: &mut Outcome,
+        counters: &mut SinkCounters,
+    ) {
+        if line.len() > self.lines.room() {
+            self.flush(path, outcome, counters);
         }
-        // A line (at most LINE bytes) fits an empty datagram.
-        self.datagram.bytes(line);
-        self.lines += 1;
+        // A line (at most LINE bytes) fits an empty batch.
+        self.lines.bytes(line);
+        self.count += 1;
     }
 
-    /// Sends the gathered lines as one datagram; each counts as exported or dropped.
-    fn flush(&mut self, outcome: &mut Outcome, counters: &mut SinkCounters) {
-        if self.lines == 0 {
+    /// Writes the gathered lines (one datagram over UDP); each counts as exported or
+    /// dropped.
+    fn flush(
+        &mut self,
+        path: Option<&Fixed<TOPIC>>,
+        outcome: &mut Outcome,
+        counters: &mut SinkCounters,
+    ) {
+        if self.count == 0 {
             return;
         }
-        let ok = self.datagram.get().is_some_and(|d| self.sender.send(d));
-        count(outcome, counters, ok, self.lines);
-        self.datagram.clear();
-        self.lines = 0;
+        let ok = self.lines.get().is_some_and(|bytes| {
+            if self.fd.is_none() {
+                self.fd = open(path, &self.to);
+            }
+            let Some(fd) = &self.fd else {
+                return false;
+            };
+            let ok = matches!(rustix::io::write(fd, bytes), Ok(n) if n == bytes.len());
+            if !ok {
+                // Opened again for the next batch: the file may have been rotated or
+                // removed; a new socket starts without the old one's error.
+                self.fd = None;
+            }
+            ok
+        });
+        count(outcome, counters, ok, self.count);
+        self.lines.clear();
+        self.count = 0;
     }
 }
 
-/// One configured sink.
+/// One configured sink. Its value is its kind's position in [`spec::KINDS`] (whichever
+/// kinds the build has).
+#[derive(Clone, Copy)]
 enum Sink {
-    Stdout,
-    /// Its path is in the slot in the same position.
-    File(Option<OwnedFd>),
-    /// Its datagram is in the slot in the same position.
-    Udp,
+    Stdout = 0,
+    /// Its path and batch are in the slot in the same position.
+    File = 1,
+    /// Its batch is in the slot in the same position.
+    Udp = 2,
     /// Its exporter is in the slot in the same position.
     #[cfg(feature = "prometheus")]
-    Prometheus,
+    Prometheus = 3,
     /// Its client is in the slot in the same position.
     #[cfg(feature = "mqtt")]
-    Mqtt,
+    Mqtt = 4,
 }
 
 impl Sink {
     /// Whether the sink takes rendered line-protocol points (the textfile renders its own).
-    // Out of line: the binary measured smaller than with it inlined.
-    #[inline(never)]
     fn takes_lines(&self) -> bool {
         #[cfg(feature = "prometheus")]
         if let Sink::Prometheus = self {
@@ -168,16 +206,9 @@ impl Sink {
         true
     }
 
-    fn kind(&self) -> &'static str {
-        match self {
-            Sink::Stdout => "line-protocol:stdout",
-            Sink::File(_) => "line-protocol:file",
-            Sink::Udp => "line-protocol:udp",
-            #[cfg(feature = "prometheus")]
-            Sink::Prometheus => "prometheus",
-            #[cfg(feature = "mqtt")]
-            Sink::Mqtt => "mqtt",
-        }
+    /// The kind as the report names it (as its `export` value starts).
+    fn kind(self) -> &'static str {
+        spec::KINDS.get(self as usize).copied().unwrap_or_default()
     }
 }
 
@@ -210,7 +241,7 @@ impl ExporterList {
     }
 }
 
-/// The sinks' large state (MQTT buffers, UDP datagrams, textfiles), by position in the
+/// The sinks' large state (MQTT buffers, batches of lines, textfiles), by position in the
 /// list: written only for the kinds of sink configured.
 pub type Slots = [Slot; crate::config::MAX_EXPORTS];
 
@@ -275,56 +306,38 @@ fn node_name(name: &mut String<MAX_HOST>) {
         Mode::empty(),
     )
     .and_then(|fd| rustix::io::read(&fd, &mut buf[..]));
-    if let Ok(n) = read {
-        let text = buf.get(..n).unwrap_or_default().trim_ascii();
-        if let Ok(text) = core::str::from_utf8(text) {
-            let _ = name.push_str(text);
-        }
-    }
-    if name.is_empty() {
-        let _ = name.push_str("localhost");
-    }
+    let text = read
+        .ok()
+        .and_then(|n| core::str::from_utf8(buf.get(..n)?.trim_ascii()).ok());
+    let _ = name.push_str(text.filter(|t| !t.is_empty()).unwrap_or("localhost"));
 }
 
 /// Counts `n` records into `outcome` and the sink's counters.
 // Out of line: the binary measured smaller than with it inlined.
 #[inline(never)]
 fn count(outcome: &mut Outcome, counters: &mut SinkCounters, ok: bool, n: u32) {
-    let n = u64::from(n);
-    if ok {
-        outcome.exported = outcome.exported.saturating_add(n);
-        counters.exported = counters.exported.saturating_add(n);
+    let (total, own) = if ok {
+        (&mut outcome.exported, &mut counters.exported)
     } else {
-        outcome.failed = outcome.failed.saturating_add(n);
-        counters.dropped = counters.dropped.saturating_add(n);
-    }
+        (&mut outcome.failed, &mut counters.dropped)
+    };
+    *total = total.saturating_add(u64::from(n));
+    *own = own.saturating_add(u64::from(n));
 }
 
-/// Appends to the line-protocol file, opening it first if needed. Non-blocking: a file on
-/// a stuck network mount fails instead of stopping the agent.
-fn append(path: &Fixed<TOPIC>, fd: &mut Option<OwnedFd>, bytes: &[u8]) -> bool {
-    if fd.is_none() {
-        let Some(path) = path.get().and_then(|p| CStr::from_bytes_with_nul(p).ok()) else {
-            return false;
-        };
-        *fd = openat(
+/// Opens the file at `path` to append to it, or (no path) a UDP socket connected to `to`:
+/// either takes a batch by one `write`. Non-blocking: a file on a stuck network mount
+/// fails instead of stopping the agent.
+fn open(path: Option<&Fixed<TOPIC>>, to: &net::Peer) -> Option<OwnedFd> {
+    match path {
+        Some(path) => openat(
             CWD,
-            path,
+            CStr::from_bytes_with_nul(path.get()?).ok()?,
             OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NONBLOCK,
             Mode::from_raw_mode(0o644),
         )
-        .ok();
-    }
-    let Some(f) = fd else {
-        return false;
-    };
-    match rustix::io::write(&*f, bytes) {
-        Ok(n) if n == bytes.len() => true,
-        _ => {
-            // Reopened at the next record (the file may have been rotated or removed).
-            *fd = None;
-            false
-        }
+        .ok(),
+        None => net::udp_to(to.as_ref()?),
     }
 }
 
@@ -415,22 +428,11 @@ impl<'s> Exporters<'s> {
     /// Ends every exporter cleanly (MQTT: retained `offline`, then DISCONNECT so the
     /// broker does not also publish the will) and forgets them.
     pub fn clear(&mut self) {
-        for ((sink, _), m) in self.list.sinks.iter_mut().zip(self.slots.iter_mut()) {
-            match sink {
-                #[cfg(feature = "mqtt")]
-                Sink::Mqtt => m.client.shutdown(now_ms()),
-                // Its socket and files close now, as the sink ends (not when the slot is
-                // reused).
-                Sink::Udp => m.udp.sender.close(),
-                #[cfg(feature = "prometheus")]
-                Sink::Prometheus => m.textfile.end(),
-                _ => {}
-            }
-        }
+        self.finish(&mut Outcome::default(), None, true);
         self.list.sinks.clear();
     }
 
-    /// The sink `value` names; a UDP or MQTT one starts its state in `slot`.
+    /// The sink `value` names; it starts its state (path, batch, textfile, client) in `slot`.
     // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
     // The node name goes into MQTT's topics only.
@@ -442,16 +444,16 @@ impl<'s> Exporters<'s> {
                 let path = &mut slot.name;
                 path.clear();
                 path.text().str(p);
+                // Always fits: `export` values are shorter than the buffer (asserted at
+                // TOPIC).
                 path.text().byte(0);
-                // Always fits: `export` values are shorter than the buffer.
-                path.get()?;
-                Sink::File(None)
+                // The batch is empty: every message ends with it written (`finish`), and
+                // its file or socket was closed as the slot's last sink ended.
+                Sink::File
             }
             Spec::LineUdp(to) => {
-                let udp = &mut slot.udp;
-                udp.sender = UdpSender::new(to);
-                udp.datagram.clear();
-                udp.lines = 0;
+                // Its batch is empty, as for a file.
+                slot.batch.to = Some(to.into());
                 Sink::Udp
             }
             #[cfg(feature = "prometheus")]
@@ -504,7 +506,7 @@ impl<'s> Exporters<'s> {
                 }
             });
         }
-        self.finish(&mut outcome, Some(s));
+        self.finish(&mut outcome, Some(s), false);
         outcome
     }
 
@@ -515,7 +517,7 @@ impl<'s> Exporters<'s> {
         self.list.line.clear();
         line_protocol::write_event(self.list.line.text(), e, &self.list.host);
         self.deliver("nltelem_event", Some(e.kind_name()), stdout, &mut outcome);
-        self.finish(&mut outcome, None);
+        self.finish(&mut outcome, None, false);
         outcome
     }
 
@@ -531,28 +533,23 @@ impl<'s> Exporters<'s> {
     ) {
         let line = self.list.line.get();
         for ((sink, counters), m) in self.list.sinks.iter_mut().zip(self.slots.iter_mut()) {
-            let Some(line) = line else {
+            let ok = match (*sink, line) {
+                #[cfg(feature = "prometheus")]
+                (Sink::Prometheus, _) => continue,
                 // The line did not fit its buffer: lost for every line sink.
-                if sink.takes_lines() {
-                    count(outcome, counters, false, 1);
-                }
-                continue;
-            };
-            let ok = match sink {
-                Sink::Stdout => {
+                (_, None) => false,
+                (Sink::Stdout, Some(line)) => {
                     // A standard output that fails remembers it; the record was handed over.
                     stdout.bytes(line);
                     true
                 }
-                Sink::File(fd) => append(&m.name, fd, line),
-                Sink::Udp => {
-                    m.udp.push(line, outcome, counters);
+                (Sink::File | Sink::Udp, Some(line)) => {
+                    let path = matches!(sink, Sink::File).then_some(&m.name);
+                    m.batch.push(line, path, outcome, counters);
                     continue;
                 }
-                #[cfg(feature = "prometheus")]
-                Sink::Prometheus => continue,
                 #[cfg(feature = "mqtt")]
-                Sink::Mqtt => {
+                (Sink::Mqtt, Some(line)) => {
                     let mut topic: Fixed<TOPIC> = Fixed::new();
                     let w = topic.text();
                     w.bytes(m.name.get().unwrap_or_default());
@@ -562,7 +559,11 @@ impl<'s> Exporters<'s> {
                         w.byte(b'/');
                         topic_level(w, key);
                     }
-                    let payload = line.strip_suffix(b"\n").unwrap_or(line);
+                    // Without the newline (a slice pattern: no call to compare one byte).
+                    let payload = match line {
+                        [rest @ .., b'\n'] => rest,
+                        _ => line,
+                    };
                     topic.get().is_some_and(|t| m.client.publish(t, payload))
                 }
             };
@@ -570,12 +571,16 @@ impl<'s> Exporters<'s> {
         }
     }
 
-    /// Ends a message: hands a sample to the textfiles, sends the UDP datagrams still
-    /// open, lets MQTT write. One loop over the sinks for all three.
+    /// Ends a message: hands a sample to the textfiles, writes the batches of lines still
+    /// open (file, UDP), lets MQTT write. Or, `ending`, ends the sinks themselves (between
+    /// messages): closes their files and sockets now (not when the slot is reused), MQTT
+    /// says goodbye. One loop over the sinks for all of it.
     #[cfg_attr(not(feature = "prometheus"), allow(unused_variables))]
-    fn finish(&mut self, outcome: &mut Outcome, sample: Option<&Sample<'_>>) {
+    fn finish(&mut self, outcome: &mut Outcome, sample: Option<&Sample<'_>>, ending: bool) {
         for ((sink, counters), m) in self.list.sinks.iter_mut().zip(self.slots.iter_mut()) {
             match sink {
+                #[cfg(feature = "prometheus")]
+                Sink::Prometheus if ending => m.textfile.end(),
                 #[cfg(feature = "prometheus")]
                 Sink::Prometheus => {
                     // The textfile renders its own text, in the line's buffer (free now).
@@ -585,11 +590,25 @@ impl<'s> Exporters<'s> {
                         }
                     }
                 }
-                Sink::Udp => m.udp.flush(outcome, counters),
+                // No batch is open between messages.
+                Sink::File | Sink::Udp if ending => m.batch.fd = None,
+                Sink::File | Sink::Udp => {
+                    let path = matches!(sink, Sink::File).then_some(&m.name);
+                    m.batch.flush(path, outcome, counters);
+                }
                 // The clock only where a timer runs: a clock read is a system call (no
                 // vDSO lookup in this program), and this runs for every message.
                 #[cfg(feature = "mqtt")]
-                Sink::Mqtt => m.client.poll(now_ms()),
+                Sink::Mqtt => {
+                    let now = now_ms();
+                    if ending {
+                        // Retained `offline`, then DISCONNECT so that the broker does not
+                        // also publish the will.
+                        m.client.shutdown(now);
+                    } else {
+                        m.client.poll(now);
+                    }
+                }
                 _ => {}
             }
         }
@@ -598,8 +617,8 @@ impl<'s> Exporters<'s> {
     /// Lets the network exporters progress (connect, flush, read acknowledgements, keep
     /// alive). Call it at least once a second; it never waits.
     pub fn poll(&mut self) {
-        // The end of a message without one: no UDP datagram is open between messages.
-        self.finish(&mut Outcome::default(), None);
+        // The end of a message without one: no batch of lines is open between messages.
+        self.finish(&mut Outcome::default(), None, false);
     }
 
     /// Whether there is an MQTT exporter and every one is connected to its broker.
@@ -799,6 +818,74 @@ mod tests {
             report(&e),
             "export line-protocol:udp exported 205 dropped 0\n"
         );
+    }
+
+    /// A UDP sink's socket is connected: a datagram the peer's host refused (nobody
+    /// listening) fails the next write, which counts its lines as dropped, and the batch
+    /// after it goes out on a new socket once a listener is back.
+    #[test]
+    fn a_refused_udp_datagram_is_dropped_and_the_next_goes_on_a_new_socket() {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = socket.local_addr().unwrap();
+        drop(socket);
+        let mut storage = Storage::new();
+        let mut e = storage.with_host(&specs(&[&format!("line-protocol:udp:{to}")]), "r1");
+        let mut buf = [0u8; 512];
+        let len = sample_bytes(&mut buf, 3, "eth0");
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
+        let mut failed = 0;
+        for _ in 0..100 {
+            failed = e.sample(&s, &mut Gathered::default()).failed;
+            if failed > 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(failed, 4, "the refusal shows in a later write");
+        let socket = std::net::UdpSocket::bind(to).unwrap();
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let sent = e.sample(&s, &mut Gathered::default());
+        assert_eq!(
+            sent,
+            Outcome {
+                exported: 4,
+                failed: 0
+            }
+        );
+        let mut lines = Gathered::default();
+        write_line_protocol(&mut lines, &s, "r1");
+        let mut datagram = [0u8; 2048];
+        let n = socket.recv(&mut datagram).unwrap();
+        assert_eq!(std::str::from_utf8(&datagram[..n]).unwrap(), lines.0);
+    }
+
+    /// A slot's batch is empty between messages: a file sink that takes the slot of a UDP
+    /// sink writes its own lines only.
+    #[test]
+    fn a_batch_starts_empty_in_a_reused_slot() {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let udp = format!("line-protocol:udp:{}", socket.local_addr().unwrap());
+        let file = std::env::temp_dir().join(format!("nltelem-batch-{}.lp", std::process::id()));
+        let _ = std::fs::remove_file(&file);
+        let mut buf = [0u8; 512];
+        let len = sample_bytes(&mut buf, 3, "eth0");
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
+        let mut storage = Storage::new();
+        let mut e = storage.with_host(&specs(&[&udp]), "r1");
+        assert_eq!(e.sample(&s, &mut Gathered::default()).exported, 4);
+        e.configure_with_host(
+            &specs(&[&format!("line-protocol:file:{}", file.display())]),
+            "r1",
+        );
+        assert_eq!(e.sample(&s, &mut Gathered::default()).exported, 4);
+        let mut lines = Gathered::default();
+        write_line_protocol(&mut lines, &s, "r1");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), lines.0);
+        std::fs::remove_file(&file).unwrap();
     }
 
     /// The MQTT client's identity: `nltelem-HOST`, its status topic `PREFIX/LEVEL/status`

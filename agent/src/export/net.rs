@@ -2,16 +2,15 @@
 //! protocol. Nothing here waits: a connect in progress, a full socket buffer or an absent
 //! peer is reported at once and the caller drops or keeps the record.
 
-use core::net::SocketAddr;
 use rustix::fd::OwnedFd;
-use rustix::net::{sendto, socket_with, SendFlags, SocketAddrAny, SocketFlags, SocketType};
+use rustix::net::{connect, socket_with, SocketAddrAny, SocketFlags, SocketType};
 
 #[cfg(feature = "mqtt")]
 pub use tcp::TcpLink;
 
 /// A peer's address as the kernel takes it, encoded once rather than at every connect or
 /// datagram; `None` for a slot not in use.
-type Peer = Option<SocketAddrAny>;
+pub type Peer = Option<SocketAddrAny>;
 
 /// A non-blocking socket of `kind` for talking to `peer`.
 fn socket_for(peer: &SocketAddrAny, kind: SocketType) -> Option<OwnedFd> {
@@ -100,48 +99,12 @@ mod tcp {
     }
 }
 
-/// A UDP socket that sends datagrams to one address and never waits.
-pub struct UdpSender {
-    to: Peer,
-    fd: Option<OwnedFd>,
-}
-
-impl UdpSender {
-    /// A sender to `to` (the socket is made at the first send).
-    pub fn new(to: SocketAddr) -> Self {
-        UdpSender {
-            to: Some(to.into()),
-            fd: None,
-        }
-    }
-
-    /// A sender to no address, for a slot not in use.
-    pub const fn unset() -> Self {
-        UdpSender { to: None, fd: None }
-    }
-
-    /// Closes the socket (a later send makes a new one).
-    pub fn close(&mut self) {
-        self.fd = None;
-    }
-
-    /// Sends one datagram; `false` when it was not sent (no socket, buffer full, an ICMP
-    /// error from an earlier datagram).
-    pub fn send(&mut self, datagram: &[u8]) -> bool {
-        let Some(to) = &self.to else {
-            return false;
-        };
-        if self.fd.is_none() {
-            self.fd = socket_for(to, SocketType::DGRAM);
-        }
-        let Some(fd) = &self.fd else {
-            return false;
-        };
-        matches!(
-            sendto(fd, datagram, SendFlags::DONTWAIT | SendFlags::NOSIGNAL, to),
-            Ok(n) if n == datagram.len()
-        )
-    }
+/// A UDP socket connected to `to`, so that its datagrams are written as a file's lines are;
+/// it never waits. `None` when it cannot be made (no route, no address family).
+pub fn udp_to(to: &SocketAddrAny) -> Option<OwnedFd> {
+    let fd = socket_for(to, SocketType::DGRAM)?;
+    connect(&fd, to).ok()?;
+    Some(fd)
 }
 
 #[cfg(all(test, feature = "mqtt"))]

@@ -43,19 +43,22 @@ pub enum Spec<'a> {
     },
 }
 
+/// The kinds of exporter, in the order of [`Spec`]'s variants: how their values start (all
+/// but standard output's then take `:TARGET`), and how the exporters' report names them.
+pub static KINDS: [&str; 5] = [
+    "line-protocol:stdout",
+    "line-protocol:file",
+    "line-protocol:udp",
+    "prometheus",
+    "mqtt",
+];
+
 /// What an `export` value takes (the configuration error message).
 pub const EXPECTED: &str = "line-protocol:stdout, line-protocol:file:/PATH, \
 line-protocol:udp:ADDR:PORT, prometheus:/DIR/NAME.prom or mqtt:ADDR:PORT[,qos=0|1][,prefix=P]";
 
 /// What an `export` value of a kind this build left out gets (its cargo feature was off).
 pub const NOT_BUILT: &str = "an exporter this build has (it was built without this kind)";
-
-/// Splits `s` at the last `sep`.
-#[cfg(feature = "prometheus")]
-fn rsplit_once(s: &str, sep: u8) -> Option<(&str, &str)> {
-    let i = s.bytes().rposition(|b| b == sep)?;
-    Some((s.get(..i)?, s.get(i + 1..)?))
-}
 
 /// The `sep`-separated parts of a string, as `str::split` gives them (an empty string is
 /// one empty part). Byte loops: core's pattern searchers are much larger.
@@ -87,42 +90,57 @@ fn parts(s: &str, sep: u8) -> Parts<'_> {
 }
 
 fn absolute_path(path: &str) -> Option<&str> {
-    let ok = path.starts_with('/') && !path.ends_with('/') && !has_space_or_nul(path);
+    // Slice patterns: `starts_with` and `ends_with` are a call each.
+    let ok =
+        matches!(path.as_bytes(), [b'/', .., last] if *last != b'/') && !has_space_or_nul(path);
     ok.then_some(path)
 }
 
-/// Whether `s` holds a NUL or a character that `char::is_whitespace` takes (Unicode's
-/// White_Space), read by its UTF-8 bytes: `is_whitespace` brings a 256-byte table and
-/// the decoding of every character into the binary.
+/// NUL and the characters `char::is_whitespace` takes (Unicode's White_Space), as ranges
+/// of the first three bytes of their UTF-8 (big-endian; a shorter character followed by
+/// any bytes).
+const SPACE_OR_NUL: [(u32, u32); 11] = [
+    (0x00_0000, 0x00_ffff),
+    // \t..=\r.
+    (0x09_0000, 0x0d_ffff),
+    (0x20_0000, 0x20_ffff),
+    // U+0085, U+00A0.
+    (0xc2_8500, 0xc2_85ff),
+    (0xc2_a000, 0xc2_a0ff),
+    // U+1680.
+    (0xe1_9a80, 0xe1_9a80),
+    // U+2000..=U+200A, U+2028, U+2029, U+202F; U+205F.
+    (0xe2_8080, 0xe2_808a),
+    (0xe2_80a8, 0xe2_80a9),
+    (0xe2_80af, 0xe2_80af),
+    (0xe2_819f, 0xe2_819f),
+    // U+3000.
+    (0xe3_8080, 0xe3_8080),
+];
+
+/// Whether `s` holds a NUL or a character that `char::is_whitespace` takes, read by its
+/// UTF-8 bytes: `is_whitespace` brings a 256-byte table and the decoding of every
+/// character into the binary.
 fn has_space_or_nul(s: &str) -> bool {
-    let b = s.as_bytes();
-    // In valid UTF-8 a character's lead byte is never a continuation byte, so matching at
-    // every position finds each character once.
-    (0..b.len()).any(|i| {
-        matches!(
-            b.get(i..).unwrap_or_default(),
-            [0 | b'\t'..=b'\r' | b' ', ..]
-                // U+0085, U+00A0.
-                | [0xC2, 0x85 | 0xA0, ..]
-                // U+1680.
-                | [0xE1, 0x9A, 0x80, ..]
-                // U+2000..=U+200A, U+2028, U+2029, U+202F; U+205F.
-                | [0xE2, 0x80, 0x80..=0x8A | 0xA8 | 0xA9 | 0xAF, ..]
-                | [0xE2, 0x81, 0x9F, ..]
-                // U+3000.
-                | [0xE3, 0x80, 0x80, ..]
-        )
+    // In valid UTF-8 a character's lead byte is never a continuation byte, so the bytes
+    // from every position meet each character once. Read from the end: each position's
+    // three bytes are its byte and the first two of the next position's.
+    let mut window = 0u32;
+    s.bytes().rev().any(|b| {
+        window = u32::from(b) << 16 | window >> 8;
+        SPACE_OR_NUL
+            .iter()
+            .any(|&(low, high)| (low..=high).contains(&window))
     })
 }
 
 /// A topic prefix: non-empty, no wildcards, no empty levels at the ends.
 #[cfg(feature = "mqtt")]
 fn topic_prefix(p: &str) -> Option<&str> {
-    let ok = !p.is_empty()
+    let ok = matches!(p.as_bytes(), [first, ..] if *first != b'/')
         && p.len() <= MAX_PREFIX
         && !p.bytes().any(|b| matches!(b, b'+' | b'#' | b'\0'))
-        && !p.starts_with('/')
-        && !p.ends_with('/');
+        && p.as_bytes().last() != Some(&b'/');
     ok.then_some(p)
 }
 
@@ -235,10 +253,11 @@ impl Cursor<'_> {
         Some(octets)
     }
 
-    /// `:`-separated groups into `out`, an IPv4 address ending them when at least two
-    /// groups are left: how many groups were read and whether an IPv4 address ended them.
-    /// A group that cannot be read is not taken, nor the `:` before it.
-    fn groups(&mut self, out: &mut [u16]) -> (usize, bool) {
+    /// `:`-separated groups into `out` (big-endian, as the address holds them), an IPv4
+    /// address ending them when at least two groups are left: how many groups were read
+    /// and whether an IPv4 address ended them. A group that cannot be read is not taken,
+    /// nor the `:` before it.
+    fn groups(&mut self, out: &mut [[u8; 2]]) -> (usize, bool) {
         let limit = out.len();
         for i in 0..limit {
             let before = self.at;
@@ -246,10 +265,7 @@ impl Cursor<'_> {
             if separated && i + 1 < limit {
                 if let Some([a, b, c, d]) = self.ipv4() {
                     if let Some(two) = out.get_mut(i..i + 2) {
-                        two.copy_from_slice(&[
-                            u16::from_be_bytes([a, b]),
-                            u16::from_be_bytes([c, d]),
-                        ]);
+                        two.copy_from_slice(&[[a, b], [c, d]]);
                     }
                     return (i + 2, true);
                 }
@@ -257,7 +273,7 @@ impl Cursor<'_> {
             match separated.then(|| self.number(16, 4, 0xffff, true)) {
                 Some(Some(g)) => {
                     if let Some(slot) = out.get_mut(i) {
-                        *slot = g as u16;
+                        *slot = (g as u16).to_be_bytes();
                     }
                 }
                 _ => {
@@ -271,22 +287,21 @@ impl Cursor<'_> {
 
     /// An IPv6 address's eight groups: hexadecimal groups of one to four digits, at most
     /// one `::` standing for at least one zero group, an IPv4 address as the last two
-    /// groups (not before the `::`).
-    fn ipv6(&mut self) -> Option<[u16; 8]> {
-        let mut groups = [0u16; 8];
+    /// groups (not before the `::`). Its sixteen bytes.
+    fn ipv6(&mut self) -> Option<[u8; 16]> {
+        let mut groups = [[0u8; 2]; 8];
         let (head, head_ipv4) = self.groups(&mut groups);
-        if head == 8 {
-            return Some(groups);
+        if head < 8 {
+            if head_ipv4 || !self.eat(b':') || !self.eat(b':') {
+                return None;
+            }
+            let mut tail = [[0u8; 2]; 7];
+            let (tail_len, _) = self.groups(tail.get_mut(..7 - head)?);
+            groups
+                .get_mut(8 - tail_len..)?
+                .copy_from_slice(tail.get(..tail_len)?);
         }
-        if head_ipv4 || !self.eat(b':') || !self.eat(b':') {
-            return None;
-        }
-        let mut tail = [0u16; 7];
-        let (tail_len, _) = self.groups(tail.get_mut(..7 - head)?);
-        groups
-            .get_mut(8 - tail_len..)?
-            .copy_from_slice(tail.get(..tail_len)?);
-        Some(groups)
+        groups.as_flattened().try_into().ok()
     }
 }
 
@@ -310,29 +325,30 @@ fn left_out(spec: &str) -> bool {
 
 fn spec_of(spec: &str) -> Option<Spec<'_>> {
     // Each kind by how its value starts (one search, not a comparison per word); its
-    // position here is the arm below. A local list: a static table costs more.
-    let (kind, target) = [
-        "line-protocol:stdout",
-        "line-protocol:file:",
-        "line-protocol:udp:",
-        "prometheus:",
-        "mqtt:",
-    ]
-    .into_iter()
-    .enumerate()
-    .find_map(|(i, start)| Some((i, spec.strip_prefix(start)?)))?;
+    // position is the arm below.
+    let (kind, rest) = KINDS
+        .iter()
+        .enumerate()
+        .find_map(|(i, start)| Some((i, spec.strip_prefix(*start)?)))?;
+    let target = match (kind, rest.as_bytes()) {
+        (0, []) => "",
+        (1.., [b':', ..]) => rest.get(1..)?,
+        _ => return None,
+    };
     Some(match kind {
-        0 if target.is_empty() => Spec::LineStdout,
+        0 => Spec::LineStdout,
         1 => Spec::LineFile(absolute_path(target)?),
         2 => Spec::LineUdp(socket_addr(target)?),
         #[cfg(feature = "prometheus")]
         3 => {
             let path = absolute_path(target)?;
-            // An absolute path has a slash.
-            let (_, name) = rsplit_once(path, b'/')?;
+            // The name after the last slash (an absolute path has one), as bytes: no
+            // character boundary to check.
+            let name = path
+                .as_bytes()
+                .get(path.bytes().rposition(|b| b == b'/')? + 1..)?;
             // node_exporter reads `*.prom`; the temporary file starts with a dot.
-            let ok =
-                name.len() > ".prom".len() && name.ends_with(".prom") && !name.starts_with('.');
+            let ok = matches!(name, [first, .., b'.', b'p', b'r', b'o', b'm'] if *first != b'.');
             Spec::Prometheus(ok.then_some(path)?)
         }
         #[cfg(feature = "mqtt")]
@@ -341,9 +357,8 @@ fn spec_of(spec: &str) -> Option<Spec<'_>> {
             let broker = socket_addr(parts.next()?)?;
             let (mut qos1, mut prefix) = (true, "nltelem");
             for option in parts {
-                match option {
-                    "qos=0" => qos1 = false,
-                    "qos=1" => qos1 = true,
+                match option.as_bytes() {
+                    [b'q', b'o', b's', b'=', q @ (b'0' | b'1')] => qos1 = *q == b'1',
                     _ => prefix = topic_prefix(option.strip_prefix("prefix=")?)?,
                 }
             }
@@ -368,6 +383,7 @@ mod tests {
             parse("line-protocol:file:/var/log/nltelem.lp"),
             Ok(Spec::LineFile("/var/log/nltelem.lp"))
         );
+        assert_eq!(parse("line-protocol:file:/a"), Ok(Spec::LineFile("/a")));
         assert_eq!(
             parse("line-protocol:udp:192.0.2.1:8089"),
             Ok(Spec::LineUdp("192.0.2.1:8089".parse().unwrap()))
@@ -381,6 +397,7 @@ mod tests {
             parse("prometheus:/var/prometheus/nltelem.prom"),
             Ok(Spec::Prometheus("/var/prometheus/nltelem.prom"))
         );
+        assert_eq!(parse("prometheus:/a.prom"), Ok(Spec::Prometheus("/a.prom")));
     }
 
     #[cfg(feature = "mqtt")]
@@ -400,6 +417,14 @@ mod tests {
                 broker: "192.0.2.1:1883".parse().unwrap(),
                 qos1: true,
                 prefix: "nltelem"
+            })
+        );
+        assert_eq!(
+            parse("mqtt:192.0.2.1:1883,prefix=x,qos=0,qos=1"),
+            Ok(Spec::Mqtt {
+                broker: "192.0.2.1:1883".parse().unwrap(),
+                qos1: true,
+                prefix: "x"
             })
         );
     }
@@ -532,6 +557,8 @@ mod tests {
             "line-protocol:stderr",
             "line-protocol:file:relative.lp",
             "line-protocol:file:/dir/",
+            "line-protocol:file:/",
+            "line-protocol:file:",
             "line-protocol:file:/a b",
             "line-protocol:file:/a\u{a0}b",
             "line-protocol:file:/a\0b",
@@ -546,12 +573,17 @@ mod tests {
             "prometheus:/var/prometheus/nltelem.txt",
             "prometheus:/var/prometheus/.prom",
             "prometheus:/var/prometheus/.hidden.prom",
+            "prometheus:/var/prometheus/xprom",
+            "prometheus:/var/prometheus.prom/",
         ];
         let mqtt = [
             "mqtt:192.0.2.1",
             "mqtt:192.0.2.1:1883,qos=2",
             "mqtt:192.0.2.1:1883,prefix=a/+/b",
             "mqtt:192.0.2.1:1883,prefix=/a",
+            "mqtt:192.0.2.1:1883,prefix=a/",
+            "mqtt:192.0.2.1:1883,prefix=",
+            "mqtt:192.0.2.1:1883,",
             "mqtt:192.0.2.1:1883,retain=1",
         ];
         let (built, left_out) = (Err(EXPECTED), Err(NOT_BUILT));
