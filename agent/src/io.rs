@@ -51,12 +51,7 @@ pub const fn stdout() -> Stdout {
 /// Prints `nltelem: <message>` as one plain line on standard error (fatal errors, so that
 /// init systems show why the agent stopped); `say` writes the message.
 pub fn error_line(say: &dyn Fn(&mut dyn Text)) {
-    let mut err: TextSink<Fd, 512> = TextSink::new(Fd::Stderr);
-    let w = err.text();
-    w.str("nltelem: ");
-    say(w);
-    w.byte(b'\n');
-    err.flush();
+    report(["", ""], Cause::Say(say), "");
 }
 
 /// What a line on standard error says after its words (see [`report`]).
@@ -67,25 +62,31 @@ pub enum Cause<'a> {
     Errno(rustix::io::Errno),
     /// A socket error or a refused request, with the kernel's explanation.
     Failed(&'a Failed<'a>),
+    /// What a caller's own code writes (see [`error_line`]).
+    Say(&'a dyn Fn(&mut dyn Text)),
 }
 
 /// `nltelem: <words><cause><tail>` on standard error: every failure the agent reports
-/// goes through here (or [`error_line`], for text of its own), so each site passes data
-/// rather than carrying code of its own to print it.
+/// goes through here, so each site passes data rather than carrying code of its own to
+/// print it (or, for text of its own, its code: [`error_line`]).
 pub fn report(words: [&str; 2], cause: Cause<'_>, tail: &str) {
-    error_line(&|w| {
-        w.str(words[0]);
-        w.str(words[1]);
-        match cause {
-            Cause::Nothing => {}
-            Cause::Errno(e) => {
-                w.str("errno ");
-                w.int(e.raw_os_error().into());
-            }
-            Cause::Failed(f) => f.describe(w),
+    let mut err: TextSink<Fd, 512> = TextSink::new(Fd::Stderr);
+    let w = err.text();
+    w.str("nltelem: ");
+    w.str(words[0]);
+    w.str(words[1]);
+    match cause {
+        Cause::Nothing => {}
+        Cause::Errno(e) => {
+            w.str("errno ");
+            w.int(e.raw_os_error().into());
         }
-        w.str(tail);
-    });
+        Cause::Failed(f) => f.describe(w),
+        Cause::Say(say) => say(w),
+    }
+    w.str(tail);
+    w.byte(b'\n');
+    err.flush();
 }
 
 /// [`report`] of a fixed message.
