@@ -3,7 +3,8 @@
 use crate::sys;
 use embedded_io::{ErrorKind, ErrorType, Write};
 use nlcore::sock::Failed;
-use nlcore::text::Text;
+use nltelem::cli::UsageError;
+use nltelem::config::ConfigError;
 use nltelem::sink::TextSink;
 
 /// Standard output or error as an `embedded-io` sink (`write(2)`; `EINTR` retried).
@@ -48,12 +49,6 @@ pub const fn stdout() -> Stdout {
     TextSink::new(Fd::Stdout)
 }
 
-/// Prints `nltelem: <message>` as one plain line on standard error (fatal errors, so that
-/// init systems show why the agent stopped); `say` writes the message.
-pub fn error_line(say: &dyn Fn(&mut dyn Text)) {
-    report(["", ""], Cause::Say(say), "");
-}
-
 /// What a line on standard error says after its words (see [`report`]).
 pub enum Cause<'a> {
     /// Nothing more.
@@ -62,13 +57,16 @@ pub enum Cause<'a> {
     Errno(rustix::io::Errno),
     /// A socket error or a refused request, with the kernel's explanation.
     Failed(&'a Failed<'a>),
-    /// What a caller's own code writes (see [`error_line`]).
-    Say(&'a dyn Fn(&mut dyn Text)),
+    /// A bad command line.
+    Usage(&'a UsageError<'a>),
+    /// A bad configuration file.
+    Config(&'a ConfigError<'a>),
 }
 
 /// `nltelem: <words><cause><tail>` on standard error: every failure the agent reports
 /// goes through here, so each site passes data rather than carrying code of its own to
-/// print it (or, for text of its own, its code: [`error_line`]).
+/// print it. Fatal errors, so that init systems show why the agent stopped, in one
+/// plain line.
 pub fn report(words: [&str; 2], cause: Cause<'_>, tail: &str) {
     let mut err: TextSink<Fd, 512> = TextSink::new(Fd::Stderr);
     let w = err.text();
@@ -82,7 +80,8 @@ pub fn report(words: [&str; 2], cause: Cause<'_>, tail: &str) {
             w.int(e.raw_os_error().into());
         }
         Cause::Failed(f) => f.describe(w),
-        Cause::Say(say) => say(w),
+        Cause::Usage(e) => e.describe(w),
+        Cause::Config(e) => e.describe(w),
     }
     w.str(tail);
     w.byte(b'\n');

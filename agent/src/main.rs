@@ -24,7 +24,7 @@ use nltelem::config;
 /// stderr) the exit code.
 fn parse<'a>(args: &[&'a str], inv: &mut Invocation<'a>) -> Result<(), u8> {
     cli::parse(args, inv).map_err(|e| {
-        io::error_line(&|w| e.describe(w));
+        io::report(["", ""], io::Cause::Usage(&e), "");
         exit::USAGE
     })
 }
