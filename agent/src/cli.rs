@@ -36,10 +36,8 @@ pub enum Command {
     Ask(u8),
     /// Change the module's settings (the invocation's), then print them.
     Set,
-    /// Print a help text.
+    /// Print a help text (or the version: [`Topic::Version`]).
     Help(Topic),
-    /// Print the version.
-    Version,
 }
 
 /// Which help text. In the order of the packed texts (build.rs).
@@ -59,6 +57,8 @@ pub enum Topic {
     Main,
     /// `run`.
     Run,
+    /// `--version`: the version line, not a packed text.
+    Version,
 }
 
 /// A parsed command line.
@@ -78,7 +78,7 @@ pub struct Invocation<'a> {
 impl Default for Invocation<'_> {
     fn default() -> Self {
         Invocation {
-            command: Command::Version,
+            command: Command::Help(Topic::Version),
             config: None,
             style: Style::Text,
             settings: ModuleSettings::default(),
@@ -299,8 +299,11 @@ pub fn parse<'a>(args: &[&'a str], inv: &mut Invocation<'a>) -> Result<(), Usage
 // `HELP_PACKED` and `HELP_BOUNDS`, from help/*.txt (build.rs).
 include!(concat!(env!("OUT_DIR"), "/help.rs"));
 
-/// Writes the help text of a topic (help/TOPIC.txt, unpacked).
+/// Writes the help text of a topic (help/TOPIC.txt, unpacked), or the version line.
 pub fn help(topic: Topic, w: &mut dyn Text) {
+    if topic == Topic::Version {
+        return w.str(concat!("nltelem ", env!("CARGO_PKG_VERSION"), "\n"));
+    }
     // Every topic is unpacked, as a reference may reach into an earlier one's text. On the
     // stack: only this process, which prints the help and exits, ever touches it.
     let mut all = [0u8; HELP_BOUNDS[HELP_BOUNDS.len() - 1] as usize];
@@ -354,7 +357,7 @@ mod tests {
         assert_eq!(ok(&["dump"]).command, Command::Ask(cmd::DUMP_NETDEV));
         assert_eq!(ok(&["status"]).command, Command::Ask(cmd::GET_STATS));
         assert_eq!(ok(&["status", "--json"]).style, Style::Json);
-        assert_eq!(ok(&["--version"]).command, Command::Version);
+        assert_eq!(ok(&["--version"]).command, Command::Help(Topic::Version));
     }
 
     #[test]
@@ -519,7 +522,7 @@ mod tests {
             Err(usage(Usage::Unexpected, "x"))
         );
         assert_eq!(parse(&["-V", "x"]), Err(usage(Usage::Unexpected, "x")));
-        assert_eq!(ok(&["-V"]).command, Command::Version);
+        assert_eq!(ok(&["-V"]).command, Command::Help(Topic::Version));
         assert_eq!(ok(&["-h", "run"]).command, Command::Help(Topic::Run));
         assert_eq!(ok(&["help", "get"]).command, Command::Help(Topic::Get));
         assert_eq!(ok(&["run", "-c", "a", "--config", "b"]).config, Some("b"));
