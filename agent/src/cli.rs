@@ -74,7 +74,7 @@ pub struct Invocation<'a> {
     pub settings: ModuleSettings,
 }
 
-/// `--version`, the command of no command's words: what [`parse`] starts from.
+/// What [`parse`] starts from: `--version`, and no options.
 impl Default for Invocation<'_> {
     fn default() -> Self {
         Invocation {
@@ -223,21 +223,23 @@ pub fn parse<'a>(args: &[&'a str], inv: &mut Invocation<'a>) -> Result<(), Usage
                 inv.command = command;
                 topic
             }
-            // `help [TOPIC]` takes one word at most, `--version` (the default command) none.
+            // `help [TOPIC]` takes one word at most, `--version` none; without a topic, each
+            // prints its own text (the overview, the version line).
             w @ (Word::Help | Word::HelpOption | Word::Version) => {
-                let help = w != Word::Version;
-                if let Some(extra) = rest.get(usize::from(help)) {
+                let (topic, takes) = match w {
+                    Word::Version => (Topic::Version, 0),
+                    _ => (Topic::Main, 1),
+                };
+                if let Some(extra) = rest.get(takes) {
                     break 'bad (Usage::Unexpected, extra, "");
                 }
-                if help {
-                    inv.command = Command::Help(match rest.first() {
-                        None => Topic::Main,
-                        Some(c) => match *word(c) {
-                            Word::Command(topic, _) => topic,
-                            _ => break 'bad (Usage::UnknownCommand, c, ""),
-                        },
-                    });
-                }
+                inv.command = Command::Help(match rest.first() {
+                    None => topic,
+                    Some(c) => match *word(c) {
+                        Word::Command(topic, _) => topic,
+                        _ => break 'bad (Usage::UnknownCommand, c, ""),
+                    },
+                });
                 return Ok(());
             }
             _ if is_option(first) => break 'bad (Usage::UnknownOption, first, ""),
