@@ -36,10 +36,8 @@ pub enum Command {
     Ask(u8),
     /// Change the module's settings (the invocation's), then print them.
     Set,
-    /// Print a help text.
+    /// Print a help text (or the version: [`Topic::Version`]).
     Help(Topic),
-    /// Print the version.
-    Version,
 }
 
 /// Which help text. In the order of the packed texts (build.rs).
@@ -59,6 +57,8 @@ pub enum Topic {
     Main,
     /// `run`.
     Run,
+    /// `--version`: the version line, not a packed text.
+    Version,
 }
 
 /// A parsed command line.
@@ -74,11 +74,11 @@ pub struct Invocation<'a> {
     pub settings: ModuleSettings,
 }
 
-/// `--version`, the command of no command's words: what [`parse`] starts from.
+/// What [`parse`] starts from: `--version`, and no options.
 impl Default for Invocation<'_> {
     fn default() -> Self {
         Invocation {
-            command: Command::Version,
+            command: Command::Help(Topic::Version),
             config: None,
             style: Style::Text,
             settings: ModuleSettings::default(),
@@ -86,31 +86,40 @@ impl Default for Invocation<'_> {
     }
 }
 
-/// What is wrong with the command line.
+/// What is wrong with the command line: the kind, and the words its phrase quotes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UsageError<'a> {
+pub struct UsageError<'a> {
+    /// What is wrong.
+    pub kind: Usage,
+    /// The argument at fault (empty when there is none).
+    pub arg: &'a str,
+    /// What the setting takes ([`Usage::BadValue`]; empty otherwise).
+    pub expected: &'static str,
+}
+
+/// The kinds of [`UsageError`], in the order of [`USAGE_PHRASES`]: an error is a phrase
+/// number and its words, written by one call, instead of a variant of its own to match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usage {
     /// No command.
     NoCommand,
     /// An unknown command.
-    UnknownCommand(&'a str),
+    UnknownCommand,
     /// An option the command does not take.
-    UnknownOption(&'a str),
+    UnknownOption,
     /// An option that needs a value came last.
-    MissingValue(&'a str),
+    MissingValue,
     /// A stray argument.
-    Unexpected(&'a str),
+    Unexpected,
     /// `set` without settings.
     NothingToSet,
-    /// `set` with an argument that is not `KEY=VALUE`, or a bad key or value.
-    BadSetting {
-        /// The argument.
-        arg: &'a str,
-        /// What the key takes (`None`: unknown key).
-        expected: Option<&'static str>,
-    },
+    /// `set` with a value its key does not take.
+    BadValue,
+    /// `set` with an argument that is not `KEY=VALUE`, or an unknown key.
+    UnknownSetting,
 }
 
-/// What [`UsageError::describe`] says, by variant, each ended by a NUL (see [`phrase`]).
+/// What [`UsageError::describe`] says, by [`Usage`], each ended by a NUL (see [`phrase`]).
 /// The last goes on with the list of settings.
 const USAGE_PHRASES: &str = "no command given (try `nltelem --help`)\0unknown command `\x01`\0\
     unknown option `\x01`\0option `\x01` needs a value\0unexpected argument `\x01`\0\
@@ -120,24 +129,14 @@ const USAGE_PHRASES: &str = "no command given (try `nltelem --help`)\0unknown co
 impl UsageError<'_> {
     /// Says what is wrong, in one line without a newline.
     pub fn describe(&self, w: &mut dyn Text) {
-        let (n, arg, expected) = match *self {
-            UsageError::NoCommand => (0, "", ""),
-            UsageError::UnknownCommand(c) => (1, c, ""),
-            UsageError::UnknownOption(o) => (2, o, ""),
-            UsageError::MissingValue(o) => (3, o, ""),
-            UsageError::Unexpected(a) => (4, a, ""),
-            UsageError::NothingToSet => (5, "", ""),
-            UsageError::BadSetting {
-                arg,
-                expected: Some(e),
-            } => (6, arg, e),
-            UsageError::BadSetting {
-                arg,
-                expected: None,
-            } => (7, arg, ""),
-        };
-        phrase(w, USAGE_PHRASES, n, arg, expected);
-        if n == 7 {
+        phrase(
+            w,
+            USAGE_PHRASES,
+            self.kind as usize,
+            self.arg,
+            self.expected,
+        );
+        if self.kind == Usage::UnknownSetting {
             // The settings' names, separated by commas: byte by byte, an error's one line.
             for b in SETTING_KEYS.bytes() {
                 match b {
@@ -152,8 +151,8 @@ impl UsageError<'_> {
 /// What a word of the command line is.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Word {
-    /// A command's name.
-    Command(Topic),
+    /// A command's name: its help topic, and what it does unless its arguments say more.
+    Command(Topic, Command),
     /// `help`.
     Help,
     /// `--help`, `-h`.
@@ -164,10 +163,8 @@ enum Word {
     Config,
     /// `--json`.
     Json,
-    /// `sample` (after `get`).
-    Sample,
-    /// `config` (after `get`).
-    ConfigArg,
+    /// `sample` or `config` (after `get`): the request it names.
+    Ask(u8),
     /// Anything else.
     Other,
 }
@@ -179,13 +176,13 @@ const WORDS: &str =
     "run monitor get dump status set help --help -h --version -V -c --config --json sample config";
 
 /// What each of [`WORDS`] is, in order.
-const WORD_OF: [Word; 16] = [
-    Word::Command(Topic::Run),
-    Word::Command(Topic::Monitor),
-    Word::Command(Topic::Get),
-    Word::Command(Topic::Dump),
-    Word::Command(Topic::Status),
-    Word::Command(Topic::Set),
+static WORD_OF: [Word; 16] = [
+    Word::Command(Topic::Run, Command::Run),
+    Word::Command(Topic::Monitor, Command::Monitor),
+    Word::Command(Topic::Get, Command::Ask(cmd::GET_SAMPLE)),
+    Word::Command(Topic::Dump, Command::Ask(cmd::DUMP_NETDEV)),
+    Word::Command(Topic::Status, Command::Ask(cmd::GET_STATS)),
+    Word::Command(Topic::Set, Command::Set),
     Word::Help,
     Word::HelpOption,
     Word::HelpOption,
@@ -194,109 +191,121 @@ const WORD_OF: [Word; 16] = [
     Word::Config,
     Word::Config,
     Word::Json,
-    Word::Sample,
-    Word::ConfigArg,
+    Word::Ask(cmd::GET_SAMPLE),
+    Word::Ask(cmd::GET_CONFIG),
 ];
 
-fn word(arg: &str) -> Word {
+/// What `arg` is, by reference: a `Word` is three bytes, which a load takes apart more
+/// cheaply than a return builds them.
+fn word(arg: &str) -> &'static Word {
     word_index(WORDS, arg.as_bytes())
-        .and_then(|i| WORD_OF.get(i).copied())
-        .unwrap_or(Word::Other)
+        .and_then(|i| WORD_OF.get(i))
+        .unwrap_or(&Word::Other)
 }
 
 fn is_option(arg: &str) -> bool {
     arg.as_bytes().first() == Some(&b'-')
 }
 
-/// Parses the arguments after the program name into `inv`. In place: a returned
-/// `Result<Invocation>` (a `set`'s settings make it 80 bytes) was copied at every layer
-/// between the parser and the command.
+/// Parses the arguments after the program name into `inv`, which holds the defaults
+/// ([`Invocation::default`]). In place: a returned `Result<Invocation>` (a `set`'s
+/// settings make it 80 bytes) was copied at every layer between the parser and the
+/// command.
 pub fn parse<'a>(args: &[&'a str], inv: &mut Invocation<'a>) -> Result<(), UsageError<'a>> {
-    let (&first, rest) = args.split_first().ok_or(UsageError::NoCommand)?;
-    *inv = Invocation::default();
-    let topic = match word(first) {
-        Word::Command(topic) => topic,
-        Word::Help | Word::HelpOption => {
-            let topic = match rest {
-                [] => Topic::Main,
-                [c] => match word(c) {
-                    Word::Command(topic) => topic,
-                    _ => return Err(UsageError::UnknownCommand(c)),
-                },
-                [_, extra, ..] => return Err(UsageError::Unexpected(extra)),
-            };
-            inv.command = Command::Help(topic);
-            return Ok(());
-        }
-        Word::Version => {
-            return match rest {
-                [] => Ok(()),
-                [extra, ..] => Err(UsageError::Unexpected(extra)),
+    // Every error leaves this block with its kind and words: one exit that builds the
+    // error, instead of one at each.
+    let (kind, arg, expected) = 'bad: {
+        let Some((&first, rest)) = args.split_first() else {
+            break 'bad (Usage::NoCommand, "", "");
+        };
+        let topic = match *word(first) {
+            Word::Command(topic, command) => {
+                inv.command = command;
+                topic
             }
-        }
-        _ if is_option(first) => return Err(UsageError::UnknownOption(first)),
-        _ => return Err(UsageError::UnknownCommand(first)),
-    };
-    inv.command = match topic {
-        Topic::Run => Command::Run,
-        Topic::Monitor => Command::Monitor,
-        Topic::Dump => Command::Ask(cmd::DUMP_NETDEV),
-        Topic::Status => Command::Ask(cmd::GET_STATS),
-        Topic::Set => Command::Set,
-        _ => Command::Ask(cmd::GET_SAMPLE),
-    };
-    let mut positional = 0usize;
-    let mut args = rest.iter();
-    while let Some(&arg) = args.next() {
-        match word(arg) {
-            Word::HelpOption => {
-                inv.command = Command::Help(topic);
+            // `help [TOPIC]` takes one word at most, `--version` none; without a topic, each
+            // prints its own text (the overview, the version line).
+            w @ (Word::Help | Word::HelpOption | Word::Version) => {
+                let (topic, takes) = match w {
+                    Word::Version => (Topic::Version, 0),
+                    _ => (Topic::Main, 1),
+                };
+                if let Some(extra) = rest.get(takes) {
+                    break 'bad (Usage::Unexpected, extra, "");
+                }
+                inv.command = Command::Help(match rest.first() {
+                    None => topic,
+                    Some(c) => match *word(c) {
+                        Word::Command(topic, _) => topic,
+                        _ => break 'bad (Usage::UnknownCommand, c, ""),
+                    },
+                });
                 return Ok(());
             }
-            Word::Config => inv.config = Some(*args.next().ok_or(UsageError::MissingValue(arg))?),
-            Word::Json if topic != Topic::Run => inv.style = Style::Json,
-            _ if is_option(arg) => return Err(UsageError::UnknownOption(arg)),
-            w => {
-                match topic {
-                    Topic::Get if positional == 0 => {
-                        inv.command = Command::Ask(match w {
-                            Word::Sample => cmd::GET_SAMPLE,
-                            Word::ConfigArg => cmd::GET_CONFIG,
-                            _ => return Err(UsageError::Unexpected(arg)),
-                        })
-                    }
-                    Topic::Set => {
-                        let set = match split(arg, b'=') {
-                            Some((key, value)) => inv.settings.set(key, value),
-                            None => Err(SettingError::UnknownKey),
-                        };
-                        if let Err(e) = set {
-                            return Err(UsageError::BadSetting {
-                                arg,
-                                expected: match e {
-                                    SettingError::BadValue(e) => Some(e),
-                                    SettingError::UnknownKey => None,
-                                },
-                            });
-                        }
-                    }
-                    _ => return Err(UsageError::Unexpected(arg)),
+            _ if is_option(first) => break 'bad (Usage::UnknownOption, first, ""),
+            _ => break 'bad (Usage::UnknownCommand, first, ""),
+        };
+        // Words that are not options: `get`'s request, or `set`'s settings, counted.
+        let mut positional = 0usize;
+        let mut args = rest.iter();
+        while let Some(&arg) = args.next() {
+            match *word(arg) {
+                Word::HelpOption => {
+                    inv.command = Command::Help(topic);
+                    return Ok(());
                 }
-                positional += 1;
+                Word::Config => match args.next() {
+                    Some(&file) => inv.config = Some(file),
+                    None => break 'bad (Usage::MissingValue, arg, ""),
+                },
+                Word::Json if topic != Topic::Run => inv.style = Style::Json,
+                _ if is_option(arg) => break 'bad (Usage::UnknownOption, arg, ""),
+                w => {
+                    match (topic, w) {
+                        (Topic::Get, Word::Ask(ask)) if positional == 0 => {
+                            inv.command = Command::Ask(ask)
+                        }
+                        (Topic::Set, _) => {
+                            let set = match split(arg, b'=') {
+                                Some((key, value)) => inv.settings.set(key, value),
+                                None => Err(SettingError::UnknownKey),
+                            };
+                            match set {
+                                Ok(()) => {}
+                                Err(SettingError::BadValue(takes)) => {
+                                    break 'bad (Usage::BadValue, arg, takes)
+                                }
+                                Err(SettingError::UnknownKey) => {
+                                    break 'bad (Usage::UnknownSetting, arg, "")
+                                }
+                            }
+                        }
+                        _ => break 'bad (Usage::Unexpected, arg, ""),
+                    }
+                    positional += 1;
+                }
             }
         }
-    }
-    if inv.command == Command::Set && inv.settings.is_empty() {
-        return Err(UsageError::NothingToSet);
-    }
-    Ok(())
+        if topic == Topic::Set && positional == 0 {
+            break 'bad (Usage::NothingToSet, "", "");
+        }
+        return Ok(());
+    };
+    Err(UsageError {
+        kind,
+        arg,
+        expected,
+    })
 }
 
 // `HELP_PACKED` and `HELP_BOUNDS`, from help/*.txt (build.rs).
 include!(concat!(env!("OUT_DIR"), "/help.rs"));
 
-/// Writes the help text of a topic (help/TOPIC.txt, unpacked).
+/// Writes the help text of a topic (help/TOPIC.txt, unpacked), or the version line.
 pub fn help(topic: Topic, w: &mut dyn Text) {
+    if topic == Topic::Version {
+        return w.str(concat!("nltelem ", env!("CARGO_PKG_VERSION"), "\n"));
+    }
     // Every topic is unpacked, as a reference may reach into an earlier one's text. On the
     // stack: only this process, which prints the help and exits, ever touches it.
     let mut all = [0u8; HELP_BOUNDS[HELP_BOUNDS.len() - 1] as usize];
@@ -313,6 +322,15 @@ pub fn help(topic: Topic, w: &mut dyn Text) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A usage error of `kind` about `arg`.
+    fn usage(kind: Usage, arg: &str) -> UsageError<'_> {
+        UsageError {
+            kind,
+            arg,
+            expected: "",
+        }
+    }
 
     /// [`super::parse`], the invocation returned.
     fn parse<'a>(args: &[&'a str]) -> Result<Invocation<'a>, UsageError<'a>> {
@@ -341,7 +359,7 @@ mod tests {
         assert_eq!(ok(&["dump"]).command, Command::Ask(cmd::DUMP_NETDEV));
         assert_eq!(ok(&["status"]).command, Command::Ask(cmd::GET_STATS));
         assert_eq!(ok(&["status", "--json"]).style, Style::Json);
-        assert_eq!(ok(&["--version"]).command, Command::Version);
+        assert_eq!(ok(&["--version"]).command, Command::Help(Topic::Version));
     }
 
     #[test]
@@ -425,44 +443,42 @@ mod tests {
 
     #[test]
     fn usage_errors() {
-        assert_eq!(parse(&[]), Err(UsageError::NoCommand));
-        assert_eq!(parse(&["fly"]), Err(UsageError::UnknownCommand("fly")));
-        assert_eq!(parse(&["-x"]), Err(UsageError::UnknownOption("-x")));
+        assert_eq!(parse(&[]), Err(usage(Usage::NoCommand, "")));
+        assert_eq!(parse(&["fly"]), Err(usage(Usage::UnknownCommand, "fly")));
+        assert_eq!(parse(&["-x"]), Err(usage(Usage::UnknownOption, "-x")));
         assert_eq!(
             parse(&["run", "--json"]),
-            Err(UsageError::UnknownOption("--json"))
+            Err(usage(Usage::UnknownOption, "--json"))
         );
-        assert_eq!(parse(&["run", "-c"]), Err(UsageError::MissingValue("-c")));
+        assert_eq!(parse(&["run", "-c"]), Err(usage(Usage::MissingValue, "-c")));
         assert_eq!(
             parse(&["run", "extra"]),
-            Err(UsageError::Unexpected("extra"))
+            Err(usage(Usage::Unexpected, "extra"))
         );
         assert_eq!(
             parse(&["get", "config", "sample"]),
-            Err(UsageError::Unexpected("sample"))
+            Err(usage(Usage::Unexpected, "sample"))
         );
         assert_eq!(
             parse(&["get", "stats"]),
-            Err(UsageError::Unexpected("stats"))
+            Err(usage(Usage::Unexpected, "stats"))
         );
-        assert_eq!(parse(&["set"]), Err(UsageError::NothingToSet));
+        assert_eq!(parse(&["set"]), Err(usage(Usage::NothingToSet, "")));
         assert_eq!(
             parse(&["set", "period_ms"]),
-            Err(UsageError::BadSetting {
-                arg: "period_ms",
-                expected: None
-            })
+            Err(usage(Usage::UnknownSetting, "period_ms"))
         );
         assert_eq!(
             parse(&["set", "period_ms=0"]),
-            Err(UsageError::BadSetting {
+            Err(UsageError {
+                kind: Usage::BadValue,
                 arg: "period_ms=0",
-                expected: Some("1..3600000")
+                expected: "1..3600000"
             })
         );
         assert_eq!(
             parse(&["help", "fly"]),
-            Err(UsageError::UnknownCommand("fly"))
+            Err(usage(Usage::UnknownCommand, "fly"))
         );
     }
 
@@ -491,41 +507,44 @@ mod tests {
     }
     #[test]
     fn words_in_every_position() {
-        assert_eq!(parse(&["--json"]), Err(UsageError::UnknownOption("--json")));
+        assert_eq!(
+            parse(&["--json"]),
+            Err(usage(Usage::UnknownOption, "--json"))
+        );
         assert_eq!(
             parse(&["sample"]),
-            Err(UsageError::UnknownCommand("sample"))
+            Err(usage(Usage::UnknownCommand, "sample"))
         );
         assert_eq!(
             parse(&["help", "-h"]),
-            Err(UsageError::UnknownCommand("-h"))
+            Err(usage(Usage::UnknownCommand, "-h"))
         );
         assert_eq!(
             parse(&["help", "run", "x"]),
-            Err(UsageError::Unexpected("x"))
+            Err(usage(Usage::Unexpected, "x"))
         );
-        assert_eq!(parse(&["-V", "x"]), Err(UsageError::Unexpected("x")));
-        assert_eq!(ok(&["-V"]).command, Command::Version);
+        assert_eq!(parse(&["-V", "x"]), Err(usage(Usage::Unexpected, "x")));
+        assert_eq!(ok(&["-V"]).command, Command::Help(Topic::Version));
         assert_eq!(ok(&["-h", "run"]).command, Command::Help(Topic::Run));
         assert_eq!(ok(&["help", "get"]).command, Command::Help(Topic::Get));
         assert_eq!(ok(&["run", "-c", "a", "--config", "b"]).config, Some("b"));
         assert_eq!(ok(&["get", "-c", "--json"]).config, Some("--json"));
-        assert_eq!(parse(&["get", "-c"]), Err(UsageError::MissingValue("-c")));
+        assert_eq!(parse(&["get", "-c"]), Err(usage(Usage::MissingValue, "-c")));
         assert_eq!(
             ok(&["get", "sample", "--json"]).command,
             Command::Ask(cmd::GET_SAMPLE)
         );
         assert_eq!(
             parse(&["get", "sample", "sample"]),
-            Err(UsageError::Unexpected("sample"))
+            Err(usage(Usage::Unexpected, "sample"))
         );
         assert_eq!(
             parse(&["dump", "config"]),
-            Err(UsageError::Unexpected("config"))
+            Err(usage(Usage::Unexpected, "config"))
         );
         assert_eq!(
             parse(&["status", "-x"]),
-            Err(UsageError::UnknownOption("-x"))
+            Err(usage(Usage::UnknownOption, "-x"))
         );
         assert_eq!(
             ok(&["set", "period_ms=1", "--help", "--bogus"]).command,
@@ -535,24 +554,19 @@ mod tests {
         assert_eq!(inv.style, Style::Json);
         assert_eq!(
             parse(&["set", "x=1=2"]),
-            Err(UsageError::BadSetting {
-                arg: "x=1=2",
-                expected: None
-            })
+            Err(usage(Usage::UnknownSetting, "x=1=2"))
         );
         assert_eq!(
             parse(&["set", "sources=load=cpu"]),
-            Err(UsageError::BadSetting {
+            Err(UsageError {
+                kind: Usage::BadValue,
                 arg: "sources=load=cpu",
-                expected: Some("one or more of: load memory cpu netdev thermal")
+                expected: "one or more of: load memory cpu netdev thermal"
             })
         );
         assert_eq!(
             parse(&["set", "period_ms=1", "config"]),
-            Err(UsageError::BadSetting {
-                arg: "config",
-                expected: None
-            })
+            Err(usage(Usage::UnknownSetting, "config"))
         );
     }
 }

@@ -92,11 +92,7 @@ pub fn read_config(given: Option<&str>, scratch: &mut [u8], into: &mut Config) -
         return match config::parse_bytes(bytes.get(..len).unwrap_or_default(), into) {
             Ok(()) => Ok(()),
             Err(e) => {
-                io::error_line(&|w| {
-                    w.str(path);
-                    w.str(": ");
-                    e.describe(w);
-                });
+                io::report([path, ": "], Cause::Config(&e), "");
                 Err(exit::CONFIG)
             }
         };

@@ -3,7 +3,8 @@
 use crate::sys;
 use embedded_io::{ErrorKind, ErrorType, Write};
 use nlcore::sock::Failed;
-use nlcore::text::Text;
+use nltelem::cli::UsageError;
+use nltelem::config::ConfigError;
 use nltelem::sink::TextSink;
 
 /// Standard output or error as an `embedded-io` sink (`write(2)`; `EINTR` retried).
@@ -48,17 +49,6 @@ pub const fn stdout() -> Stdout {
     TextSink::new(Fd::Stdout)
 }
 
-/// Prints `nltelem: <message>` as one plain line on standard error (fatal errors, so that
-/// init systems show why the agent stopped); `say` writes the message.
-pub fn error_line(say: &dyn Fn(&mut dyn Text)) {
-    let mut err: TextSink<Fd, 512> = TextSink::new(Fd::Stderr);
-    let w = err.text();
-    w.str("nltelem: ");
-    say(w);
-    w.byte(b'\n');
-    err.flush();
-}
-
 /// What a line on standard error says after its words (see [`report`]).
 pub enum Cause<'a> {
     /// Nothing more.
@@ -67,25 +57,35 @@ pub enum Cause<'a> {
     Errno(rustix::io::Errno),
     /// A socket error or a refused request, with the kernel's explanation.
     Failed(&'a Failed<'a>),
+    /// A bad command line.
+    Usage(&'a UsageError<'a>),
+    /// A bad configuration file.
+    Config(&'a ConfigError<'a>),
 }
 
 /// `nltelem: <words><cause><tail>` on standard error: every failure the agent reports
-/// goes through here (or [`error_line`], for text of its own), so each site passes data
-/// rather than carrying code of its own to print it.
+/// goes through here, so each site passes data rather than carrying code of its own to
+/// print it. Fatal errors, so that init systems show why the agent stopped, in one
+/// plain line.
 pub fn report(words: [&str; 2], cause: Cause<'_>, tail: &str) {
-    error_line(&|w| {
-        w.str(words[0]);
-        w.str(words[1]);
-        match cause {
-            Cause::Nothing => {}
-            Cause::Errno(e) => {
-                w.str("errno ");
-                w.int(e.raw_os_error().into());
-            }
-            Cause::Failed(f) => f.describe(w),
+    let mut err: TextSink<Fd, 512> = TextSink::new(Fd::Stderr);
+    let w = err.text();
+    w.str("nltelem: ");
+    w.str(words[0]);
+    w.str(words[1]);
+    match cause {
+        Cause::Nothing => {}
+        Cause::Errno(e) => {
+            w.str("errno ");
+            w.int(e.raw_os_error().into());
         }
-        w.str(tail);
-    });
+        Cause::Failed(f) => f.describe(w),
+        Cause::Usage(e) => e.describe(w),
+        Cause::Config(e) => e.describe(w),
+    }
+    w.str(tail);
+    w.byte(b'\n');
+    err.flush();
 }
 
 /// [`report`] of a fixed message.

@@ -24,7 +24,7 @@ use nltelem::config;
 /// stderr) the exit code.
 fn parse<'a>(args: &[&'a str], inv: &mut Invocation<'a>) -> Result<(), u8> {
     cli::parse(args, inv).map_err(|e| {
-        io::error_line(&|w| e.describe(w));
+        io::report(["", ""], io::Cause::Usage(&e), "");
         exit::USAGE
     })
 }
@@ -36,22 +36,15 @@ fn run(inv: &Invocation<'_>) -> u8 {
         return exit::SOFTWARE;
     };
     match inv.command {
-        Command::Help(topic) => help(Some(topic), &mut bufs.out),
-        Command::Version => help(None, &mut bufs.out),
+        Command::Help(topic) => help(topic, &mut bufs.out),
         Command::Run => daemon::run(inv.config.unwrap_or(config::DEFAULT_PATH), bufs),
         _ => client::run(inv, bufs),
     }
 }
 
-/// `help [TOPIC]` (or `--version` without a topic).
-fn help(topic: Option<Topic>, out: &mut io::Stdout) -> u8 {
-    let w = out.text();
-    match topic {
-        Some(topic) => cli::help(topic, w),
-        None => {
-            w.str(concat!("nltelem ", env!("CARGO_PKG_VERSION"), "\n"));
-        }
-    }
+/// `help [TOPIC]` or `--version`.
+fn help(topic: Topic, out: &mut io::Stdout) -> u8 {
+    cli::help(topic, out.text());
     out.flush();
     exit::OK
 }

@@ -95,24 +95,19 @@ fn command_line(
 /// Opens `/dev/null` in place of any of descriptors 0, 1 and 2 that the program was started
 /// without: otherwise the first socket the agent opens would become its standard output,
 /// and its text would go into that socket. (A C run-time does this for set-uid programs
-/// only; there is none here.)
+/// only; there is none here.) `open` takes the lowest free descriptor: the ones it
+/// returns below 3 fill the gaps, and the first above them is closed again.
 #[cfg(panic = "abort")]
 fn open_standard_descriptors() {
-    const F_GETFD: usize = 1;
-    for fd in 0..3usize {
-        // SAFETY: fcntl(F_GETFD) only reads the descriptor table entry `fd`; on a closed
-        // descriptor it fails with EBADF and changes nothing.
-        let open = unsafe { syscall!(Sysno::fcntl, fd, F_GETFD) }.is_ok();
-        if !open {
-            // The lowest free descriptor is `fd` (the ones below it are open): keep it
-            // open for the life of the process.
-            if let Ok(null) = rustix::fs::open(
-                c"/dev/null",
-                rustix::fs::OFlags::RDWR,
-                rustix::fs::Mode::empty(),
-            ) {
-                core::mem::forget(null);
-            }
+    for _ in 0..3 {
+        match rustix::fs::open(
+            c"/dev/null",
+            rustix::fs::OFlags::RDWR,
+            rustix::fs::Mode::empty(),
+        ) {
+            // Kept open for the life of the process.
+            Ok(null) if rustix::fd::AsRawFd::as_raw_fd(&null) < 3 => core::mem::forget(null),
+            _ => return,
         }
     }
 }
