@@ -548,8 +548,6 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
         match first {
             // Accepted: return code 0.
             CONNACK if !connected && value as u8 == 0 => {
-                self.phase = Phase::Connected;
-                self.due_ms = now_ms + KEEP_ALIVE_MS / 2;
                 self.backoff_ms = BACKOFF_MIN_MS;
                 self.counters.connects += 1;
                 self.status_unacked = true;
@@ -561,16 +559,18 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
                     self.pop();
                 }
                 // An acknowledgement for nothing in flight (a duplicate) is harmless.
+                return Ok(());
             }
-            PINGRESP if connected => {
-                if self.phase == Phase::Pinging {
-                    self.phase = Phase::Connected;
-                    self.due_ms = now_ms + KEEP_ALIVE_MS / 2;
-                }
-            }
+            // The answer to the PINGREQ; one not asked for changes nothing.
+            PINGRESP if self.phase == Phase::Pinging => {}
+            PINGRESP if connected => return Ok(()),
             // A refused CONNECT, or a packet out of place.
             _ => return Err(Lost),
         }
+        // Connected now, or again known to be: the next PINGREQ is due after half the
+        // keep-alive.
+        self.phase = Phase::Connected;
+        self.due_ms = now_ms + KEEP_ALIVE_MS / 2;
         Ok(())
     }
 
