@@ -249,7 +249,7 @@ pub struct MqttCounters {
     pub connects: u64,
     /// Connections lost or refused, attempts that timed out.
     pub disconnects: u64,
-    /// QoS 1 publishes sent again after a reconnect.
+    /// QoS 1 publishes sent again after a reconnect (counted once written whole).
     pub resent: u64,
 }
 
@@ -275,16 +275,15 @@ pub struct Client<L: Link, const ARENA: usize, const ENTRIES: usize> {
     /// deadline, the next PINGREQ.
     due_ms: u64,
     backoff_ms: u64,
-    /// The publishes in line, oldest first, are `arena[head..used]`: `in_flight` of them
-    /// written whole on this connection (`arena[head..in_flight_end]`, QoS 1 only: a QoS 0
-    /// publish leaves once written), then the part written of the next
+    /// The publishes in line, oldest first, are `arena[head..used]`: those written whole
+    /// on this connection (`arena[head..in_flight_end]`, QoS 1 only: a QoS 0 publish
+    /// leaves once written), then the part written of the next
     /// (`arena[in_flight_end..sent]`), then the rest.
     head: usize,
     in_flight_end: usize,
     sent: usize,
     used: usize,
     packets: usize,
-    in_flight: usize,
     /// `session[..online_end]` goes out at each connect, `session[online_end..session_len]`
     /// at a shutdown; `session_sent` bytes of the first are written.
     session_sent: usize,
@@ -335,7 +334,6 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
             sent: 0,
             used: 0,
             packets: 0,
-            in_flight: 0,
             front_id: 0,
             next_id: 0,
             session: [0; SESSION],
@@ -391,7 +389,6 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
         self.sent = 0;
         self.used = 0;
         self.packets = 0;
-        self.in_flight = 0;
         self.front_id = FIRST_RECORD_ID;
         self.next_id = FIRST_RECORD_ID;
         self.status_unacked = false;
@@ -454,7 +451,6 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
         };
         self.head += len;
         self.packets -= 1;
-        self.in_flight -= 1;
         self.front_id = next_id(self.front_id);
     }
 
@@ -469,8 +465,6 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
         self.status_unacked = false;
         // The publishes in flight go again (marked as duplicates as they were written); a
         // half-written one starts over.
-        self.counters.resent += self.in_flight as u64;
-        self.in_flight = 0;
         self.in_flight_end = self.head;
         self.sent = self.head;
     }
@@ -548,8 +542,6 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
         match first {
             // Accepted: return code 0.
             CONNACK if !connected && value as u8 == 0 => {
-                self.phase = Phase::Connected;
-                self.due_ms = now_ms + KEEP_ALIVE_MS / 2;
                 self.backoff_ms = BACKOFF_MIN_MS;
                 self.counters.connects += 1;
                 self.status_unacked = true;
@@ -561,16 +553,18 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
                     self.pop();
                 }
                 // An acknowledgement for nothing in flight (a duplicate) is harmless.
+                return Ok(());
             }
-            PINGRESP if connected => {
-                if self.phase == Phase::Pinging {
-                    self.phase = Phase::Connected;
-                    self.due_ms = now_ms + KEEP_ALIVE_MS / 2;
-                }
-            }
+            // The answer to the PINGREQ; one not asked for changes nothing.
+            PINGRESP if self.phase == Phase::Pinging => {}
+            PINGRESP if connected => return Ok(()),
             // A refused CONNECT, or a packet out of place.
             _ => return Err(Lost),
         }
+        // Connected now, or again known to be: the next PINGREQ is due after half the
+        // keep-alive.
+        self.phase = Phase::Connected;
+        self.due_ms = now_ms + KEEP_ALIVE_MS / 2;
         Ok(())
     }
 
@@ -592,13 +586,13 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
             self.due_ms = now_ms + KEEP_ALIVE_MS / 2;
         }
         // Each publish now written whole: in flight, and a duplicate if it is ever written
-        // again; at QoS 0 done with at once.
+        // again (one already marked was sent again); at QoS 0 done with at once.
         while let Some(len) = whole_packet(&self.arena, self.in_flight_end, self.sent) {
             if let Some(first) = self.arena.get_mut(self.in_flight_end) {
+                self.counters.resent += u64::from(*first & PUBLISH_DUP != 0);
                 *first |= PUBLISH_DUP;
             }
             self.in_flight_end += len;
-            self.in_flight += 1;
             if self.qos == Qos::AtMostOnce {
                 self.pop();
             }
@@ -915,6 +909,10 @@ mod tests {
         c.link.eof = true;
         c.poll(2);
         assert_eq!(at(&c), (Phase::Waiting, 2 + BACKOFF_MIN_MS));
+        assert_eq!(
+            c.counters.resent, 0,
+            "counted when sent again, not when lost"
+        );
         c.link.connect_fails = true;
         c.poll(2 + BACKOFF_MIN_MS);
         assert_eq!(at(&c), (Phase::Waiting, 2 + 3 * BACKOFF_MIN_MS));

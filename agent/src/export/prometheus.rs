@@ -105,12 +105,10 @@ impl Render<'_, '_> {
         } else {
             (self.family.slot, 1)
         };
+        let mut modes = words(CPU_FIELDS);
         for k in 0..count {
-            let text = if cpu {
-                words(CPU_FIELDS).nth(k)
-            } else {
-                r.text
-            };
+            let mode = modes.next();
+            let text = if cpu { mode } else { r.text };
             if let Some(v) = r.get(slot + k) {
                 self.sample(text, v);
             }
