@@ -26,7 +26,7 @@ const KEY_TABLE: &str = "Configuration keys (key = value, # comments):\n";
 fn main() {
     let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets it"));
-    pack_help(&dir.join("help"), &out);
+    pack_help(&dir.join("help"), &dir.join("src/config-takes.txt"), &out);
     pack_families(&dir.join("src/export/prometheus-families.txt"), &out);
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=defmt-elf.x");
@@ -78,13 +78,15 @@ fn main() {
     }
 }
 
-/// Writes `keys.rs`, `KEYS`: the configuration keys that help/run.txt lists, separated
-/// by spaces (the parser's list: one statement of the keys, where they are explained);
-/// and `help.rs`: `HELP_PACKED`, every topic's text one after the other, packed after
-/// `KEYS` as a dictionary (references reach into it: the key names are not packed twice),
-/// and `HELP_BOUNDS`, where each topic's text starts in the unpacked whole (dictionary
-/// included), and where the last ends.
-fn pack_help(from: &Path, out: &Path) {
+/// Writes `keys.rs`: `HELP_DICTIONARY`, the configuration keys that help/run.txt lists,
+/// separated by spaces, then the texts of `takes` (what each key takes, as its errors
+/// say it); `KEYS`, the keys' part of it (the parser's list: one statement of the keys,
+/// where they are explained); and a constant for each text of `takes`, its part. And
+/// `help.rs`: `HELP_PACKED`, every topic's text one after the other, packed after
+/// `HELP_DICTIONARY` (references reach into it: the key names, ranges and names that the
+/// help repeats are not packed twice), and `HELP_BOUNDS`, where each topic's text starts
+/// in the unpacked whole (dictionary included), and where the last ends.
+fn pack_help(from: &Path, takes: &Path, out: &Path) {
     let mut texts = Vec::new();
     for topic in TOPICS {
         let path = from.join(format!("{topic}.txt"));
@@ -107,17 +109,47 @@ fn pack_help(from: &Path, out: &Path) {
             key
         })
         .collect();
-    let keys = keys.join(" ");
-    let mut text = keys.clone().into_bytes();
+    // The texts of `takes`, then the keys: the order that packs smallest.
+    let mut dict = String::new();
+    let mut rs = String::new();
+    println!("cargo:rerun-if-changed={}", takes.display());
+    let t = fs::read_to_string(takes).unwrap_or_else(|e| panic!("{}: {e}", takes.display()));
+    assert!(t.is_ascii(), "{}: not ASCII", takes.display());
+    for line in t.lines().filter(|l| !l.starts_with('#')) {
+        let (name, text) = line
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("{}: not `NAME TEXT`: {line}", takes.display()));
+        let start = dict.len();
+        dict.push_str(text);
+        let _ = writeln!(
+            rs,
+            "pub(crate) const {name}: &str = part({start}, {});",
+            dict.len()
+        );
+    }
+    let _ = writeln!(
+        rs,
+        "pub(crate) const KEYS: &str = part({}, {});",
+        dict.len(),
+        dict.len() + keys.join(" ").len()
+    );
+    dict.push_str(&keys.join(" "));
+    let _ = writeln!(
+        rs,
+        "pub(crate) const HELP_DICTIONARY: &str = {dict:?};\n\
+         /// Bytes `start..end` of [`HELP_DICTIONARY`]: the same bytes, not a copy.\n\
+         const fn part(start: usize, end: usize) -> &'static str {{\n    \
+         HELP_DICTIONARY.split_at(end).0.split_at(start).1\n}}"
+    );
+    fs::write(out.join("keys.rs"), rs).expect("OUT_DIR is writable");
+    let mut text = dict.clone().into_bytes();
     let mut bounds = vec![text.len()];
     for t in &texts {
         text.extend_from_slice(t.as_bytes());
         bounds.push(text.len());
     }
     assert!(text.len() <= usize::from(u16::MAX), "help under 64 KiB");
-    let packed = pack(&text, keys.len());
-    let rs = format!("pub(crate) const KEYS: &str = {keys:?};\n");
-    fs::write(out.join("keys.rs"), rs).expect("OUT_DIR is writable");
+    let packed = pack(&text, dict.len());
     let mut rs = String::new();
     let _ = writeln!(
         rs,
