@@ -26,7 +26,7 @@ const KEY_TABLE: &str = "Configuration keys (key = value, # comments):\n";
 fn main() {
     let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets it"));
-    pack_help(&dir.join("help"), &dir.join("src/config-takes.txt"), &out);
+    pack_help(&dir.join("help"), &dir.join("src/config-texts.txt"), &out);
     pack_families(&dir.join("src/export/prometheus-families.txt"), &out);
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=defmt-elf.x");
@@ -78,15 +78,16 @@ fn main() {
     }
 }
 
-/// Writes `keys.rs`: `HELP_DICTIONARY`, the configuration keys that help/run.txt lists,
-/// separated by spaces, then the texts of `takes` (what each key takes, as its errors
-/// say it); `KEYS`, the keys' part of it (the parser's list: one statement of the keys,
-/// where they are explained); and a constant for each text of `takes`, its part. And
-/// `help.rs`: `HELP_PACKED`, every topic's text one after the other, packed after
-/// `HELP_DICTIONARY` (references reach into it: the key names, ranges and names that the
-/// help repeats are not packed twice), and `HELP_BOUNDS`, where each topic's text starts
-/// in the unpacked whole (dictionary included), and where the last ends.
-fn pack_help(from: &Path, takes: &Path, out: &Path) {
+/// Writes `keys.rs`: `HELP_DICTIONARY`, the texts of `texts_file` (the configuration's
+/// path and what each key takes, as its errors say it), then the configuration keys that
+/// help/run.txt lists, separated by spaces; `KEYS`, the keys' part of it (the parser's
+/// list: one statement of the keys, where they are explained); and a constant for each
+/// text of `texts_file`, its part. And `help.rs`: `HELP_PACKED`, every topic's text one
+/// after the other, packed after `HELP_DICTIONARY` (references reach into it: the key
+/// names, path, ranges and names that the help repeats are not packed twice), and
+/// `HELP_BOUNDS`, where each topic's text starts in the unpacked whole (dictionary
+/// included), and where the last ends.
+fn pack_help(from: &Path, texts_file: &Path, out: &Path) {
     let mut texts = Vec::new();
     for topic in TOPICS {
         let path = from.join(format!("{topic}.txt"));
@@ -98,7 +99,7 @@ fn pack_help(from: &Path, takes: &Path, out: &Path) {
     }
     let run = texts.last().expect("run is a topic");
     let (_, table) = run.split_once(KEY_TABLE).expect("run.txt lists the keys");
-    let keys: Vec<&str> = table
+    let keys = table
         .lines()
         .map(|line| {
             let key = line.get(2..24).unwrap_or_default().trim_end();
@@ -108,17 +109,19 @@ fn pack_help(from: &Path, takes: &Path, out: &Path) {
             );
             key
         })
-        .collect();
-    // The texts of `takes`, then the keys: the order that packs smallest.
+        .collect::<Vec<_>>()
+        .join(" ");
+    // The texts of `texts_file`, then the keys: the order that packs smallest.
     let mut dict = String::new();
     let mut rs = String::new();
-    println!("cargo:rerun-if-changed={}", takes.display());
-    let t = fs::read_to_string(takes).unwrap_or_else(|e| panic!("{}: {e}", takes.display()));
-    assert!(t.is_ascii(), "{}: not ASCII", takes.display());
+    let file = texts_file.display();
+    println!("cargo:rerun-if-changed={file}");
+    let t = fs::read_to_string(texts_file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    assert!(t.is_ascii(), "{file}: not ASCII");
     for line in t.lines().filter(|l| !l.starts_with('#')) {
         let (name, text) = line
             .split_once(' ')
-            .unwrap_or_else(|| panic!("{}: not `NAME TEXT`: {line}", takes.display()));
+            .unwrap_or_else(|| panic!("{file}: not `NAME TEXT`: {line}"));
         let start = dict.len();
         dict.push_str(text);
         let _ = writeln!(
@@ -127,13 +130,13 @@ fn pack_help(from: &Path, takes: &Path, out: &Path) {
             dict.len()
         );
     }
+    let start = dict.len();
+    dict.push_str(&keys);
     let _ = writeln!(
         rs,
-        "pub(crate) const KEYS: &str = part({}, {});",
-        dict.len(),
-        dict.len() + keys.join(" ").len()
+        "pub(crate) const KEYS: &str = part({start}, {});",
+        dict.len()
     );
-    dict.push_str(&keys.join(" "));
     let _ = writeln!(
         rs,
         "pub(crate) const HELP_DICTIONARY: &str = {dict:?};\n\

@@ -9,8 +9,9 @@ use heapless::{String, Vec};
 use nlcore::consts::GENL_NAMSIZ;
 use nlcore::text::Text;
 
-/// Where the configuration lives unless `-c FILE` says otherwise.
-pub const DEFAULT_PATH: &str = "/etc/nltelem.conf";
+/// Where the configuration lives unless `-c FILE` says otherwise (config-texts.txt: the
+/// help says it too).
+pub const DEFAULT_PATH: &str = DEFAULT_PATH_TEXT;
 
 /// Largest configuration file read (bytes); a bigger one is refused, not cut.
 pub const MAX_FILE_BYTES: usize = 4096;
@@ -23,7 +24,7 @@ pub const MAX_EXPORTS: usize = 4;
 
 // `KEYS`: every key, separated by spaces, in the order of `nltelem run --help`, which
 // says what each means (build.rs takes them from that table in help/run.txt); and what
-// each key takes, as its errors say it, from config-takes.txt (`FAMILY_TAKES`, ...). All
+// each key takes, as its errors say it, from config-texts.txt (`FAMILY_TAKES`, ...). All
 // are parts of `HELP_DICTIONARY`, which the help texts are packed after.
 include!(concat!(env!("OUT_DIR"), "/keys.rs"));
 

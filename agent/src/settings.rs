@@ -36,7 +36,7 @@ pub enum SettingError {
 pub const SETTING_KEYS: &str = sub_list(KEYS, FIRST_SETTING, FIRST_SETTING + SETTINGS);
 
 /// Source names in bit order (`source::*`: bit `i` for the `i`th), separated by spaces.
-/// The end of what `sources` takes (`SOURCES_TAKE`, config-takes.txt), not a second copy
+/// The end of what `sources` takes (`SOURCES_TAKE`, config-texts.txt), not a second copy
 /// of the names.
 pub const SOURCE_NAMES: &str = SOURCES_TAKE.split_at("one or more of: ".len()).1;
 
@@ -68,7 +68,7 @@ impl ModuleSettings {
         // Past the last setting (which no caller asks for) the range is `unknown`, which
         // takes only 0, and `put_nth` ignores the value.
         // The range of each setting, as an error says it and as `number` reads it, in
-        // SETTING_KEYS order and separated by spaces (config-takes.txt): the module's own
+        // SETTING_KEYS order and separated by spaces (config-texts.txt): the module's own
         // ranges (spec `checks`). `sources` is read by name and has none.
         let want = name_of(SETTING_RANGES, i as u32);
         let v = if i == SOURCES {
