@@ -26,7 +26,7 @@ const KEY_TABLE: &str = "Configuration keys (key = value, # comments):\n";
 fn main() {
     let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets it"));
-    pack_help(&dir.join("help"), &out);
+    pack_help(&dir.join("help"), &dir.join("src/config-texts.txt"), &out);
     pack_families(&dir.join("src/export/prometheus-families.txt"), &out);
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=defmt-elf.x");
@@ -78,13 +78,16 @@ fn main() {
     }
 }
 
-/// Writes `keys.rs`, `KEYS`: the configuration keys that help/run.txt lists, separated
-/// by spaces (the parser's list: one statement of the keys, where they are explained);
-/// and `help.rs`: `HELP_PACKED`, every topic's text one after the other, packed after
-/// `KEYS` as a dictionary (references reach into it: the key names are not packed twice),
-/// and `HELP_BOUNDS`, where each topic's text starts in the unpacked whole (dictionary
+/// Writes `keys.rs`: `HELP_DICTIONARY`, the texts of `texts_file` (the configuration's
+/// path and what each key takes, as its errors say it), then the configuration keys that
+/// help/run.txt lists, separated by spaces; `KEYS`, the keys' part of it (the parser's
+/// list: one statement of the keys, where they are explained); and a constant for each
+/// text of `texts_file`, its part. And `help.rs`: `HELP_PACKED`, every topic's text one
+/// after the other, packed after `HELP_DICTIONARY` (references reach into it: the key
+/// names, path, ranges and names that the help repeats are not packed twice), and
+/// `HELP_BOUNDS`, where each topic's text starts in the unpacked whole (dictionary
 /// included), and where the last ends.
-fn pack_help(from: &Path, out: &Path) {
+fn pack_help(from: &Path, texts_file: &Path, out: &Path) {
     let mut texts = Vec::new();
     for topic in TOPICS {
         let path = from.join(format!("{topic}.txt"));
@@ -96,7 +99,7 @@ fn pack_help(from: &Path, out: &Path) {
     }
     let run = texts.last().expect("run is a topic");
     let (_, table) = run.split_once(KEY_TABLE).expect("run.txt lists the keys");
-    let keys: Vec<&str> = table
+    let keys = table
         .lines()
         .map(|line| {
             let key = line.get(2..24).unwrap_or_default().trim_end();
@@ -106,18 +109,50 @@ fn pack_help(from: &Path, out: &Path) {
             );
             key
         })
-        .collect();
-    let keys = keys.join(" ");
-    let mut text = keys.clone().into_bytes();
+        .collect::<Vec<_>>()
+        .join(" ");
+    // The texts of `texts_file`, then the keys: the order that packs smallest.
+    let mut dict = String::new();
+    let mut rs = String::new();
+    let file = texts_file.display();
+    println!("cargo:rerun-if-changed={file}");
+    let t = fs::read_to_string(texts_file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    assert!(t.is_ascii(), "{file}: not ASCII");
+    for line in t.lines().filter(|l| !l.starts_with('#')) {
+        let (name, text) = line
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("{file}: not `NAME TEXT`: {line}"));
+        let start = dict.len();
+        dict.push_str(text);
+        let _ = writeln!(
+            rs,
+            "pub(crate) const {name}: &str = part({start}, {});",
+            dict.len()
+        );
+    }
+    let start = dict.len();
+    dict.push_str(&keys);
+    let _ = writeln!(
+        rs,
+        "pub(crate) const KEYS: &str = part({start}, {});",
+        dict.len()
+    );
+    let _ = writeln!(
+        rs,
+        "pub(crate) const HELP_DICTIONARY: &str = {dict:?};\n\
+         /// Bytes `start..end` of [`HELP_DICTIONARY`]: the same bytes, not a copy.\n\
+         const fn part(start: usize, end: usize) -> &'static str {{\n    \
+         HELP_DICTIONARY.split_at(end).0.split_at(start).1\n}}"
+    );
+    fs::write(out.join("keys.rs"), rs).expect("OUT_DIR is writable");
+    let mut text = dict.clone().into_bytes();
     let mut bounds = vec![text.len()];
     for t in &texts {
         text.extend_from_slice(t.as_bytes());
         bounds.push(text.len());
     }
     assert!(text.len() <= usize::from(u16::MAX), "help under 64 KiB");
-    let packed = pack(&text, keys.len());
-    let rs = format!("pub(crate) const KEYS: &str = {keys:?};\n");
-    fs::write(out.join("keys.rs"), rs).expect("OUT_DIR is writable");
+    let packed = pack(&text, dict.len());
     let mut rs = String::new();
     let _ = writeln!(
         rs,

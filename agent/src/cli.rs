@@ -309,7 +309,11 @@ pub fn help(topic: Topic, w: &mut dyn Text) {
     // Every topic is unpacked, as a reference may reach into an earlier one's text. On the
     // stack: only this process, which prints the help and exits, ever touches it.
     let mut all = [0u8; HELP_BOUNDS[HELP_BOUNDS.len() - 1] as usize];
-    crate::pack::unpack(crate::config::KEYS.as_bytes(), &HELP_PACKED, &mut all);
+    crate::pack::unpack(
+        crate::config::HELP_DICTIONARY.as_bytes(),
+        &HELP_PACKED,
+        &mut all,
+    );
     let i = topic as usize;
     if let (Some(&start), Some(&end)) = (HELP_BOUNDS.get(i), HELP_BOUNDS.get(i + 1)) {
         w.bytes(

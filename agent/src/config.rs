@@ -9,8 +9,9 @@ use heapless::{String, Vec};
 use nlcore::consts::GENL_NAMSIZ;
 use nlcore::text::Text;
 
-/// Where the configuration lives unless `-c FILE` says otherwise.
-pub const DEFAULT_PATH: &str = "/etc/nltelem.conf";
+/// Where the configuration lives unless `-c FILE` says otherwise (config-texts.txt: the
+/// help says it too).
+pub const DEFAULT_PATH: &str = DEFAULT_PATH_TEXT;
 
 /// Largest configuration file read (bytes); a bigger one is refused, not cut.
 pub const MAX_FILE_BYTES: usize = 4096;
@@ -22,7 +23,9 @@ pub const MAX_VALUE: usize = 96;
 pub const MAX_EXPORTS: usize = 4;
 
 // `KEYS`: every key, separated by spaces, in the order of `nltelem run --help`, which
-// says what each means (build.rs takes them from that table in help/run.txt).
+// says what each means (build.rs takes them from that table in help/run.txt); and what
+// each key takes, as its errors say it, from config-texts.txt (`FAMILY_TAKES`, ...). All
+// are parts of `HELP_DICTIONARY`, which the help texts are packed after.
 include!(concat!(env!("OUT_DIR"), "/keys.rs"));
 
 /// The keys, in order.
@@ -339,7 +342,10 @@ pub fn parse<'a>(text: &'a str, into: &mut Config) -> Result<(), ConfigError<'a>
 /// `s` before and after the first `b` (an ASCII byte, so both are text).
 pub fn split(s: &str, b: u8) -> Option<(&str, &str)> {
     let at = s.bytes().position(|c| c == b)?;
-    Some((s.get(..at)?, s.get(at + 1..)?))
+    // Cut by `split_at_checked`, which checks one character boundary: a range `get`
+    // compiles to more (measured, here and in `trim`).
+    let (head, tail) = s.split_at_checked(at)?;
+    Some((head, tail.split_at_checked(1)?.1))
 }
 
 /// `s` without white space at either end (ASCII white space: see [`is_space`]).
@@ -350,7 +356,9 @@ fn trim(s: &str) -> &str {
         .iter()
         .rposition(|&c| !is_space(c))
         .map_or(start, |i| i + 1);
-    s.get(start..end).unwrap_or_default()
+    s.split_at_checked(end)
+        .and_then(|(head, _)| head.split_at_checked(start))
+        .map_or("", |(_, part)| part)
 }
 
 /// A decimal: digits only (no sign, no spaces, no `+`), within `u64`.
@@ -419,20 +427,19 @@ fn apply(config: &mut Config, slot: usize, value: &str) -> Result<(), &'static s
     match slot {
         TRANSPORT => config.transport = parse_transport(value)?,
         FAMILY => {
-            const WANT: &str = "a family name of 1 to 15 characters";
             // GENL_NAMSIZ counts the NUL: 15 characters at most.
             if value.is_empty() || value.bytes().any(is_space) || value.len() >= GENL_NAMSIZ {
-                return Err(WANT);
+                return Err(FAMILY_TAKES);
             }
-            fill(&mut config.family, value, WANT)?;
+            fill(&mut config.family, value, FAMILY_TAKES)?;
         }
         GROUPS => config.groups = parse_groups(value)?,
         HEARTBEAT_MS | RCVBUF_BYTES | LOG_MAX_BYTES => {
             // One call for the three numbers of the agent's own.
             let (field, range) = match slot {
-                HEARTBEAT_MS => (&mut config.heartbeat_ms, "0 or 100..3600000"),
-                RCVBUF_BYTES => (&mut config.rcvbuf_bytes, "0 or 4096..67108864"),
-                _ => (&mut config.log_max_bytes, "1024..16777216"),
+                HEARTBEAT_MS => (&mut config.heartbeat_ms, HEARTBEAT_TAKES),
+                RCVBUF_BYTES => (&mut config.rcvbuf_bytes, RCVBUF_TAKES),
+                _ => (&mut config.log_max_bytes, LOG_MAX_TAKES),
             };
             // The ranges are within u32.
             *field = number(value, range).ok_or(range)? as u32;
@@ -441,7 +448,7 @@ fn apply(config: &mut Config, slot: usize, value: &str) -> Result<(), &'static s
             config.accept_senders = match word_index("kernel any", value.as_bytes()) {
                 Some(0) => Senders::Kernel,
                 Some(_) => Senders::Any,
-                None => return Err("kernel or any"),
+                None => return Err(SENDERS_TAKE),
             }
         }
         LOG => parse_log(&mut config.log, value)?,
@@ -451,9 +458,9 @@ fn apply(config: &mut Config, slot: usize, value: &str) -> Result<(), &'static s
             config
                 .exports
                 .push(String::new())
-                .map_err(|_| "at most 4 export lines")?;
+                .map_err(|_| EXPORTS_TAKE)?;
             if let Some(spec) = config.exports.last_mut() {
-                fill(spec, value, "an exporter specification of at most 96 bytes")?;
+                fill(spec, value, EXPORT_SPEC_TAKES)?;
             }
         }
         setting => config.module.set_nth(setting - FIRST_SETTING, value)?,
@@ -474,23 +481,21 @@ fn fill<const N: usize>(
 
 /// `genl` or `unit:N` (N a netlink protocol number, 0..31).
 pub fn parse_transport(value: &str) -> Result<Transport, &'static str> {
-    const WANT: &str = "genl or unit:N with N in 0..31";
     if value == "genl" {
         return Ok(Transport::Genl);
     }
-    let n = value.strip_prefix("unit:").ok_or(WANT)?;
+    let n = value.strip_prefix("unit:").ok_or(TRANSPORT_TAKES)?;
     // MAX_LINKS is 32 in the kernel: units are 0..31.
     match decimal(n) {
         Some(n @ 0..=31) => Ok(Transport::Unit(n as u32)),
-        _ => Err(WANT),
+        _ => Err(TRANSPORT_TAKES),
     }
 }
 
 fn parse_groups(value: &str) -> Result<Groups, &'static str> {
     // The names are the end of what the key takes: one copy of them.
-    const TAKES: &str = "one or both of: telemetry events";
-    const NAMES: &str = TAKES.split_at("one or both of: ".len()).1;
-    let mask = names_mask(value, NAMES, false).ok_or(TAKES)?;
+    const NAMES: &str = GROUPS_TAKE.split_at("one or both of: ".len()).1;
+    let mask = names_mask(value, NAMES, false).ok_or(GROUPS_TAKE)?;
     Ok(Groups {
         telemetry: mask & 1 != 0,
         events: mask & 2 != 0,
@@ -523,11 +528,11 @@ fn parse_log(log: &mut LogTarget, value: &str) -> Result<(), &'static str> {
             // Filled in place, as the exporters are.
             *log = LogTarget::File(String::new());
             if let LogTarget::File(path) = log {
-                fill(path, value, "a file path of at most 96 bytes")?;
+                fill(path, value, LOG_PATH_TAKES)?;
             }
             return Ok(());
         }
-        None => return Err("stderr, none, or an absolute file path"),
+        None => return Err(LOG_TAKES),
     };
     Ok(())
 }

@@ -2,7 +2,10 @@
 //! `nltelem set KEY=VALUE`. Only settings that were given are sent: the module keeps the
 //! others.
 
-use crate::config::{name_of, names_mask, number, sub_list, word_index, FIRST_SETTING, KEYS};
+use crate::config::{
+    name_of, names_mask, number, sub_list, word_index, FIRST_SETTING, KEYS, SETTING_RANGES,
+    SOURCES_TAKE,
+};
 use nlcore::{Buffer, MsgBuilder};
 
 /// Settings to push; a setting not given leaves the module's value. By position in
@@ -32,11 +35,9 @@ pub enum SettingError {
 /// They are keys of the configuration file, in a row there: that part of its key list.
 pub const SETTING_KEYS: &str = sub_list(KEYS, FIRST_SETTING, FIRST_SETTING + SETTINGS);
 
-/// What `sources` takes, as its error says it: the names are its end.
-const SOURCES_TAKE: &str = "one or more of: load memory cpu netdev thermal";
-
 /// Source names in bit order (`source::*`: bit `i` for the `i`th), separated by spaces.
-/// The end of [`SOURCES_TAKE`], not a second copy of the names.
+/// The end of what `sources` takes (`SOURCES_TAKE`, config-texts.txt), not a second copy
+/// of the names.
 pub const SOURCE_NAMES: &str = SOURCES_TAKE.split_at("one or more of: ".len()).1;
 
 /// How many settings [`SETTING_KEYS`] names.
@@ -44,12 +45,6 @@ pub const SETTINGS: usize = WATCHDOG + 1;
 
 /// How many sources [`SOURCE_NAMES`] names.
 pub const SOURCES_NAMED: u32 = 5;
-
-/// The range of each setting, as an error says it and as [`number`] reads it, in
-/// [`SETTING_KEYS`] order and separated by spaces: the module's own ranges (spec
-/// `checks`). `sources` is read by name ([`parse_sources`]) and has none. One string
-/// instead of a `&str` per setting.
-const RANGES: &str = "1..3600000  0..4294967295 0..18446744073709551615 0..200000 0..3600000";
 
 /// The position of `sources` in [`SETTING_KEYS`].
 const SOURCES: usize = 1;
@@ -72,7 +67,10 @@ impl ModuleSettings {
     pub fn set_nth(&mut self, i: usize, value: &str) -> Result<(), &'static str> {
         // Past the last setting (which no caller asks for) the range is `unknown`, which
         // takes only 0, and `put_nth` ignores the value.
-        let want = name_of(RANGES, i as u32);
+        // The range of each setting, as an error says it and as `number` reads it, in
+        // SETTING_KEYS order and separated by spaces (config-texts.txt): the module's own
+        // ranges (spec `checks`). `sources` is read by name and has none.
+        let want = name_of(SETTING_RANGES, i as u32);
         let v = if i == SOURCES {
             u64::from(parse_sources(value)?)
         } else {
