@@ -69,30 +69,31 @@ impl<'a> Rec<'a> {
     }
 }
 
-/// Validates a message's attributes against `policy`, then reads them as [`read`] does.
-/// Out of line: one copy for every kind of message.
+/// Validates a message's attributes against `policy`, then reads them into `r` (empty) as
+/// [`read`] does. Into the caller's record, so that no record is copied on its way into
+/// what holds it. Out of line: one copy for every kind of message.
 #[inline(never)]
 pub(crate) fn parse<'a>(
     policy: &Policy<'_>,
     attrs: AttrIter<'a>,
     text: u16,
     nest: u16,
-) -> Result<Rec<'a>, Error> {
+    r: &mut Rec<'a>,
+) -> Result<(), Error> {
     policy.validate(attrs.clone())?;
-    let mut r = Rec::default();
-    read(attrs, text, nest, &mut r);
-    Ok(r)
+    read(attrs, text, nest, 0, r);
+    Ok(())
 }
 
 /// Reads attributes that a policy already validated (so no read can fail on size) into
-/// `r`, emptied first: `text` is the type of the string attribute, `nest` that of the CPU
-/// times. One loop for every kind of message; out of line, as all of them call it. Into a
-/// record of the caller's, not returned: a record is 200 bytes and more, each copy of it
-/// cost more than reading the attributes.
+/// `r`, over what it holds: `text` is the type of the string attribute, `nest` that of the
+/// CPU times, read by this same loop into the slots from `base` + their type (0 for the
+/// record's own). One loop for every kind of message and for the nest (one copy of the
+/// reads); out of line, as all of them call it. Into a record of the caller's, not
+/// returned: a record is 200 bytes and more, each copy of it cost more than reading the
+/// attributes.
 #[inline(never)]
-fn read<'a>(attrs: AttrIter<'a>, text: u16, nest: u16, r: &mut Rec<'a>) {
-    r.have = 0;
-    r.text = None;
+fn read<'a>(attrs: AttrIter<'a>, text: u16, nest: u16, base: usize, r: &mut Rec<'a>) {
     // Where a record with CPU times has them, its own attributes end: a newer module's
     // attribute there is skipped, not taken for a CPU time.
     let end = if nest == NONE { SLOTS } else { CPU_SLOT };
@@ -105,13 +106,10 @@ fn read<'a>(attrs: AttrIter<'a>, text: u16, nest: u16, r: &mut Rec<'a>) {
             continue;
         }
         if kind == nest {
-            for c in a.nested() {
-                let Ok(c) = c else { break };
-                r.put(CPU_SLOT + usize::from(c.kind()), int(c));
-            }
+            read(a.nested(), NONE, NONE, CPU_SLOT, r);
         }
         if usize::from(kind) < end {
-            r.put(usize::from(kind), int(a));
+            r.put(base + usize::from(kind), int(a));
         }
     }
 }
@@ -124,7 +122,9 @@ pub(crate) fn nests<'a>(attrs: &AttrIter<'a>, kind: u16, text: u16, f: &mut dyn 
     for a in attrs.clone() {
         let Ok(a) = a else { break };
         if a.kind() == kind {
-            read(a.nested(), text, NONE, &mut r);
+            r.have = 0;
+            r.text = None;
+            read(a.nested(), text, NONE, 0, &mut r);
             f(&r);
         }
     }
@@ -340,8 +340,12 @@ impl Default for Sample<'_> {
 impl<'a> Sample<'a> {
     /// Reads a sample's attributes.
     pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
-        parse(&policy::SAMPLE, attrs.clone(), NONE, attr::sample::CPU)
-            .map(|rec| Sample { rec, attrs })
+        let mut s = Sample {
+            rec: Rec::default(),
+            attrs: attrs.clone(),
+        };
+        parse(&policy::SAMPLE, attrs, NONE, attr::sample::CPU, &mut s.rec)?;
+        Ok(s)
     }
 
     /// Per-group sequence number of the message.
@@ -391,7 +395,9 @@ pub struct Event<'a> {
 impl<'a> Event<'a> {
     /// Reads an event's attributes.
     pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
-        parse(&policy::EVENT, attrs, attr::event::IFNAME, NONE).map(|rec| Event { rec })
+        let mut e = Event::default();
+        parse(&policy::EVENT, attrs, attr::event::IFNAME, NONE, &mut e.rec)?;
+        Ok(e)
     }
 
     /// Per-group sequence number.
@@ -700,7 +706,8 @@ pub(crate) mod tests {
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let attrs = msg.attrs(0).unwrap();
-        let s = parse(&policy::STATS, attrs.clone(), NONE, NONE).unwrap();
+        let mut s = Rec::default();
+        parse(&policy::STATS, attrs.clone(), NONE, NONE, &mut s).unwrap();
         assert_eq!(s.get(st::TELEMETRY_SENT.into()), Some(1000));
         assert_eq!(s.get(st::AGENT_LOST.into()), Some(3));
         let mut fails = Vec::new();
@@ -773,7 +780,8 @@ pub(crate) mod tests {
         want.put(&mut b).unwrap();
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
-        let got = parse(&policy::CONFIG, msg.attrs(0).unwrap(), NONE, NONE).unwrap();
+        let mut got = Rec::default();
+        parse(&policy::CONFIG, msg.attrs(0).unwrap(), NONE, NONE, &mut got).unwrap();
         for i in 0..crate::settings::SETTINGS {
             assert_eq!(got.get(i + 1), want.nth(i), "setting {i}");
         }
@@ -784,7 +792,8 @@ pub(crate) mod tests {
             .unwrap();
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
-        let got = parse(&policy::CONFIG, msg.attrs(0).unwrap(), NONE, NONE).unwrap();
+        let mut got = Rec::default();
+        parse(&policy::CONFIG, msg.attrs(0).unwrap(), NONE, NONE, &mut got).unwrap();
         assert_eq!(
             got.get(nltelem_proto::attr::config::TEMP_MDEGC_MAX.into()),
             Some(u64::from(-5i32 as u32))

@@ -471,14 +471,10 @@ pub fn message(
     else {
         return Ok(());
     };
-    // Matched by reference: `?` would copy the record out of its `Result`.
-    match &parse(policy, attrs.clone(), *text, *nest) {
-        Ok(rec) => {
-            record(w, shape, rec, &attrs, style);
-            Ok(())
-        }
-        Err(e) => Err(*e),
-    }
+    let mut rec = Rec::default();
+    parse(policy, attrs.clone(), *text, *nest, &mut rec)?;
+    record(w, shape, &rec, &attrs, style);
+    Ok(())
 }
 
 /// The writer for `style`.
