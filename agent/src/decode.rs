@@ -29,7 +29,7 @@ fn int(a: Attr<'_>) -> u64 {
 /// ([`SAMPLE_FIELDS`] and the others) instead of code per field. A nest's own slot marks
 /// that it was there. Values are widened to 64 bits; a signed field takes its bits back
 /// where it is written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rec<'a> {
     v: [u64; SLOTS],
     /// Bit `i` set: slot `i` is present.
@@ -48,6 +48,19 @@ pub const CPU_SLOT: usize = 16;
 
 /// No attribute type (for [`read`]'s `text` and `nest`).
 pub(crate) const NONE: u16 = u16::MAX;
+
+impl Default for Rec<'_> {
+    /// Built from a constant, not derived: the derived one was zeroed apart and then
+    /// copied into place (a `rep stos` and a `rep movs` of 200 bytes, in every sample).
+    fn default() -> Self {
+        const EMPTY: Rec<'static> = Rec {
+            v: [0; SLOTS],
+            have: 0,
+            text: None,
+        };
+        EMPTY
+    }
+}
 
 impl<'a> Rec<'a> {
     /// The value in `slot`, when present.
