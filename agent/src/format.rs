@@ -221,12 +221,11 @@ impl<'w> Out<'w> {
                     continue;
                 }
                 (b'L', _) => {
-                    // Text only: the three loads after one name, `-` for one missing.
-                    // Read where they are written: an array of the three was 48 bytes
-                    // built, and its code.
+                    // Text only: the three loads after one name (glued: its key, without
+                    // the space after), `-` for one missing. Read where they are written: an
+                    // array of the three was 48 bytes built, and its code.
                     if (slot..slot + 3).any(|s| rec.get(s).is_some()) {
-                        self.w.byte(b' ');
-                        self.w.bytes(name);
+                        self.key(name);
                         for s in slot..slot + 3 {
                             self.w.byte(b' ');
                             match rec.get(s) {
