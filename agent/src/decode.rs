@@ -295,12 +295,13 @@ const fn pack<const N: usize>() -> [u8; N] {
 /// line-protocol table; `K` an event's kind (its name from [`EVENT_KINDS`], `unknown` when
 /// absent); `c` a CPU time (the first name is the line protocol's, the text's is it
 /// without `cpu_`); `F` a flag (text its name when set, JSON `true` or `false`); `L`
-/// the text's three loads from this slot on (its name glued); `C` the CPU times' nest
-/// (the entries after it: a line of their own, a JSON object).
+/// the text's three loads from this slot on; `C` the CPU times' nest (the entries after
+/// it: a line of their own, a JSON object). The text names of `F`, `L` and `C` are glued:
+/// what follows them is not their value.
 /// [`TABLES`] holds them as the walker reads them.
-pub const SAMPLE_FIELDS: &str = "Au seq Bu snapshot:snapshot_seq CU part DF last:last_part \
+pub const SAMPLE_FIELDS: &str = "Au seq Bu snapshot:snapshot_seq CU part DF last_:last_part \
     EU time_ns:timestamp_ns Fu uptime_ns GL load_: Gu :load1_milli Hu :load5_milli \
-    Iu :load15_milli Ju mem_total_kib Ku mem_free_kib Lu mem_available_kib MC cpu:cpu_ns \
+    Iu :load15_milli Ju mem_total_kib Ku mem_free_kib Lu mem_available_kib MC cpu_:cpu_ns \
     Qc cpu_user_ns:user Rc cpu_nice_ns:nice Sc cpu_system_ns:system Tc cpu_idle_ns:idle \
     Uc cpu_iowait_ns:iowait Vc cpu_irq_ns:irq Wc cpu_softirq_ns:softirq \
     Xc cpu_steal_ns:steal";
