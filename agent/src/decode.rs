@@ -29,7 +29,7 @@ fn int(a: Attr<'_>) -> u64 {
 /// ([`SAMPLE_FIELDS`] and the others) instead of code per field. A nest's own slot marks
 /// that it was there. Values are widened to 64 bits; a signed field takes its bits back
 /// where it is written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rec<'a> {
     v: [u64; SLOTS],
     /// Bit `i` set: slot `i` is present.
@@ -48,6 +48,19 @@ pub const CPU_SLOT: usize = 16;
 
 /// No attribute type (for [`read`]'s `text` and `nest`).
 pub(crate) const NONE: u16 = u16::MAX;
+
+impl Default for Rec<'_> {
+    /// Built from a constant, not derived: the derived one was zeroed apart and then
+    /// copied into place (a `rep stos` and a `rep movs` of 200 bytes, in every sample).
+    fn default() -> Self {
+        const EMPTY: Rec<'static> = Rec {
+            v: [0; SLOTS],
+            have: 0,
+            text: None,
+        };
+        EMPTY
+    }
+}
 
 impl<'a> Rec<'a> {
     /// The value in `slot`, when present.
@@ -69,30 +82,31 @@ impl<'a> Rec<'a> {
     }
 }
 
-/// Validates a message's attributes against `policy`, then reads them as [`read`] does.
-/// Out of line: one copy for every kind of message.
+/// Validates a message's attributes against `policy`, then reads them into `r` (empty) as
+/// [`read`] does. Into the caller's record, so that no record is copied on its way into
+/// what holds it. Out of line: one copy for every kind of message.
 #[inline(never)]
 pub(crate) fn parse<'a>(
     policy: &Policy<'_>,
     attrs: AttrIter<'a>,
     text: u16,
     nest: u16,
-) -> Result<Rec<'a>, Error> {
+    r: &mut Rec<'a>,
+) -> Result<(), Error> {
     policy.validate(attrs.clone())?;
-    let mut r = Rec::default();
-    read(attrs, text, nest, &mut r);
-    Ok(r)
+    read(attrs, text, nest, 0, r);
+    Ok(())
 }
 
 /// Reads attributes that a policy already validated (so no read can fail on size) into
-/// `r`, emptied first: `text` is the type of the string attribute, `nest` that of the CPU
-/// times. One loop for every kind of message; out of line, as all of them call it. Into a
-/// record of the caller's, not returned: a record is 200 bytes and more, each copy of it
-/// cost more than reading the attributes.
+/// `r`, over what it holds: `text` is the type of the string attribute, `nest` that of the
+/// CPU times, read by this same loop into the slots from `base` + their type (0 for the
+/// record's own). One loop for every kind of message and for the nest (one copy of the
+/// reads); out of line, as all of them call it. Into a record of the caller's, not
+/// returned: a record is 200 bytes and more, each copy of it cost more than reading the
+/// attributes.
 #[inline(never)]
-fn read<'a>(attrs: AttrIter<'a>, text: u16, nest: u16, r: &mut Rec<'a>) {
-    r.have = 0;
-    r.text = None;
+fn read<'a>(attrs: AttrIter<'a>, text: u16, nest: u16, base: usize, r: &mut Rec<'a>) {
     // Where a record with CPU times has them, its own attributes end: a newer module's
     // attribute there is skipped, not taken for a CPU time.
     let end = if nest == NONE { SLOTS } else { CPU_SLOT };
@@ -105,13 +119,10 @@ fn read<'a>(attrs: AttrIter<'a>, text: u16, nest: u16, r: &mut Rec<'a>) {
             continue;
         }
         if kind == nest {
-            for c in a.nested() {
-                let Ok(c) = c else { break };
-                r.put(CPU_SLOT + usize::from(c.kind()), int(c));
-            }
+            read(a.nested(), NONE, NONE, CPU_SLOT, r);
         }
         if usize::from(kind) < end {
-            r.put(usize::from(kind), int(a));
+            r.put(base + usize::from(kind), int(a));
         }
     }
 }
@@ -124,7 +135,9 @@ pub(crate) fn nests<'a>(attrs: &AttrIter<'a>, kind: u16, text: u16, f: &mut dyn 
     for a in attrs.clone() {
         let Ok(a) = a else { break };
         if a.kind() == kind {
-            read(a.nested(), text, NONE, &mut r);
+            r.have = 0;
+            r.text = None;
+            read(a.nested(), text, NONE, 0, &mut r);
             f(&r);
         }
     }
@@ -283,11 +296,12 @@ const fn pack<const N: usize>() -> [u8; N] {
 /// absent); `c` a CPU time (the first name is the line protocol's, the text's is it
 /// without `cpu_`); `F` a flag (text its name when set, JSON `true` or `false`); `L`
 /// the text's three loads from this slot on; `C` the CPU times' nest (the entries after
-/// it: a line of their own, a JSON object).
+/// it: a line of their own, a JSON object). The text names of `F`, `L` and `C` are glued:
+/// what follows them is not their value.
 /// [`TABLES`] holds them as the walker reads them.
-pub const SAMPLE_FIELDS: &str = "Au seq Bu snapshot:snapshot_seq CU part DF last:last_part \
-    EU time_ns:timestamp_ns Fu uptime_ns GL load: Gu :load1_milli Hu :load5_milli \
-    Iu :load15_milli Ju mem_total_kib Ku mem_free_kib Lu mem_available_kib MC cpu:cpu_ns \
+pub const SAMPLE_FIELDS: &str = "Au seq Bu snapshot:snapshot_seq CU part DF last_:last_part \
+    EU time_ns:timestamp_ns Fu uptime_ns GL load_: Gu :load1_milli Hu :load5_milli \
+    Iu :load15_milli Ju mem_total_kib Ku mem_free_kib Lu mem_available_kib MC cpu_:cpu_ns \
     Qc cpu_user_ns:user Rc cpu_nice_ns:nice Sc cpu_system_ns:system Tc cpu_idle_ns:idle \
     Uc cpu_iowait_ns:iowait Vc cpu_irq_ns:irq Wc cpu_softirq_ns:softirq \
     Xc cpu_steal_ns:steal";
@@ -340,8 +354,12 @@ impl Default for Sample<'_> {
 impl<'a> Sample<'a> {
     /// Reads a sample's attributes.
     pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
-        parse(&policy::SAMPLE, attrs.clone(), NONE, attr::sample::CPU)
-            .map(|rec| Sample { rec, attrs })
+        let mut s = Sample {
+            rec: Rec::default(),
+            attrs: attrs.clone(),
+        };
+        parse(&policy::SAMPLE, attrs, NONE, attr::sample::CPU, &mut s.rec)?;
+        Ok(s)
     }
 
     /// Per-group sequence number of the message.
@@ -391,7 +409,9 @@ pub struct Event<'a> {
 impl<'a> Event<'a> {
     /// Reads an event's attributes.
     pub fn parse(attrs: AttrIter<'a>) -> Result<Self, Error> {
-        parse(&policy::EVENT, attrs, attr::event::IFNAME, NONE).map(|rec| Event { rec })
+        let mut e = Event::default();
+        parse(&policy::EVENT, attrs, attr::event::IFNAME, NONE, &mut e.rec)?;
+        Ok(e)
     }
 
     /// Per-group sequence number.
@@ -700,7 +720,8 @@ pub(crate) mod tests {
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
         let attrs = msg.attrs(0).unwrap();
-        let s = parse(&policy::STATS, attrs.clone(), NONE, NONE).unwrap();
+        let mut s = Rec::default();
+        parse(&policy::STATS, attrs.clone(), NONE, NONE, &mut s).unwrap();
         assert_eq!(s.get(st::TELEMETRY_SENT.into()), Some(1000));
         assert_eq!(s.get(st::AGENT_LOST.into()), Some(3));
         let mut fails = Vec::new();
@@ -773,7 +794,8 @@ pub(crate) mod tests {
         want.put(&mut b).unwrap();
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
-        let got = parse(&policy::CONFIG, msg.attrs(0).unwrap(), NONE, NONE).unwrap();
+        let mut got = Rec::default();
+        parse(&policy::CONFIG, msg.attrs(0).unwrap(), NONE, NONE, &mut got).unwrap();
         for i in 0..crate::settings::SETTINGS {
             assert_eq!(got.get(i + 1), want.nth(i), "setting {i}");
         }
@@ -784,7 +806,8 @@ pub(crate) mod tests {
             .unwrap();
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
-        let got = parse(&policy::CONFIG, msg.attrs(0).unwrap(), NONE, NONE).unwrap();
+        let mut got = Rec::default();
+        parse(&policy::CONFIG, msg.attrs(0).unwrap(), NONE, NONE, &mut got).unwrap();
         assert_eq!(
             got.get(nltelem_proto::attr::config::TEMP_MDEGC_MAX.into()),
             Some(u64::from(-5i32 as u32))

@@ -214,19 +214,21 @@ impl<'w> Out<'w> {
                         });
                         self.first = nest;
                     } else if v.is_some() {
-                        self.w.str(if nest { "\n  " } else { " " });
-                        self.w.bytes(name);
+                        // (Their text names are glued: the key is all but the new line.)
+                        if nest {
+                            self.w.str("\n ");
+                        }
+                        self.key(name);
                     }
                     nested |= nest;
                     continue;
                 }
                 (b'L', _) => {
-                    // Text only: the three loads after one name, `-` for one missing.
-                    // Read where they are written: an array of the three was 48 bytes
-                    // built, and its code.
+                    // Text only: the three loads after one name (glued: its key, without
+                    // the space after), `-` for one missing. Read where they are written: an
+                    // array of the three was 48 bytes built, and its code.
                     if (slot..slot + 3).any(|s| rec.get(s).is_some()) {
-                        self.w.byte(b' ');
-                        self.w.bytes(name);
+                        self.key(name);
                         for s in slot..slot + 3 {
                             self.w.byte(b' ');
                             match rec.get(s) {
@@ -248,15 +250,14 @@ impl<'w> Out<'w> {
                 (b'i', Some(v)) => Value::Int(v as i64),
                 (b'm' | b'd', Some(v)) => Value::Int(i64::from(v as u32 as i32)),
                 // A name in text and JSON, a number in the line protocol (but thresholds).
-                (b'o' | b't', Some(v)) if !lp => Value::Str(name_of(
-                    if kind == b'o' {
-                        OPER_STATES
-                    } else {
-                        TRANSPORTS
+                (b'o' | b't' | b'h', Some(v)) if !lp || kind == b'h' => Value::Str(name_of(
+                    match kind {
+                        b'o' => OPER_STATES,
+                        b't' => TRANSPORTS,
+                        _ => THRESHOLDS,
                     },
                     narrow(v),
                 )),
-                (b'h', Some(v)) => Value::Str(name_of(THRESHOLDS, narrow(v))),
                 // InfluxDB's integers are signed: a value above `i64::MAX` is written as
                 // `i64::MAX`.
                 (_, Some(v)) if lp => Value::Int(i64::try_from(v).unwrap_or(i64::MAX)),
@@ -471,14 +472,10 @@ pub fn message(
     else {
         return Ok(());
     };
-    // Matched by reference: `?` would copy the record out of its `Result`.
-    match &parse(policy, attrs.clone(), *text, *nest) {
-        Ok(rec) => {
-            record(w, shape, rec, &attrs, style);
-            Ok(())
-        }
-        Err(e) => Err(*e),
-    }
+    let mut rec = Rec::default();
+    parse(policy, attrs.clone(), *text, *nest, &mut rec)?;
+    record(w, shape, &rec, &attrs, style);
+    Ok(())
 }
 
 /// The writer for `style`.
