@@ -17,7 +17,7 @@ use core::ffi::CStr;
 use nlcore::consts::{CTRL_CMD_DELFAMILY, CTRL_CMD_NEWFAMILY};
 use nlcore::sock::{Error, FamilyChange, NlSocket};
 use nlcore::NlMsg;
-use nltelem::accounting::{bump, Counters, Seen, SeqTracker};
+use nltelem::accounting::{Counter, Counters, Seen, SeqTracker};
 use nltelem::backoff::Backoff;
 use nltelem::cli::exit;
 use nltelem::config::{self, Config, Transport};
@@ -274,7 +274,7 @@ impl Agent<'_> {
             let end = self.serve(buf, replies);
             match end {
                 End::Gone => {
-                    bump(&mut self.counters.module_lost, 1);
+                    self.counters.bump(Counter::ModuleLost, 1);
                     say(self.out, "module gone; waiting for it", "", 0);
                     defmt::warn!("module gone");
                 }
@@ -366,13 +366,14 @@ impl Agent<'_> {
                 sys::SIGTERM | sys::SIGINT => return Asked::Stop,
                 sys::SIGHUP => asked = Asked::Reload,
                 sys::SIGUSR1 => {
-                    let c = &self.counters;
-                    format::counters(self.out.text(), c, Style::Text);
+                    format::counters(self.out.text(), &self.counters, Style::Text);
                     self.exporters.report(self.out.text());
                     self.out.flush();
+                    let [received, lost, overruns, exported, export_errors, forged, malformed, ..] =
+                        &self.counters.0;
                     defmt::info!(
                         "counters received={=u64} lost={=u64} overruns={=u64} exported={=u64} export_errors={=u64} forged={=u64} malformed={=u64}",
-                        c.received, c.lost, c.overruns, c.exported, c.export_errors, c.forged, c.malformed
+                        received, lost, overruns, exported, export_errors, forged, malformed
                     );
                 }
                 _ => {}
@@ -593,20 +594,17 @@ impl Agent<'_> {
             cmd::HEARTBEAT,
             &|b| {
                 use attr::heartbeat as h;
-                // The attributes as constant data, the values beside them: pairs built
-                // on the stack took a store for each attribute too.
-                const KINDS: [u16; 5] = [
-                    h::RECEIVED,
-                    h::LOST,
-                    h::EXPORTED,
-                    h::OVERRUNS,
-                    h::EXPORT_ERRORS,
+                use Counter as C;
+                // Each attribute and its counter, as constant data, in the message's order.
+                const SENT: [(u16, Counter); 5] = [
+                    (h::RECEIVED, C::Received),
+                    (h::LOST, C::Lost),
+                    (h::EXPORTED, C::Exported),
+                    (h::OVERRUNS, C::Overruns),
+                    (h::EXPORT_ERRORS, C::ExportErrors),
                 ];
-                let counts = [c.received, c.lost, c.exported, c.overruns, c.export_errors];
-                KINDS
-                    .iter()
-                    .zip(counts)
-                    .try_for_each(|(&kind, n)| b.put_u64(kind, n))
+                SENT.iter()
+                    .try_for_each(|&(kind, counter)| b.put_u64(kind, c.get(counter)))
             },
             replies,
             &mut conn::ignore_reply,
@@ -626,28 +624,31 @@ impl Agent<'_> {
     ) -> Result<(), Error> {
         let mut resync = false;
         for _ in 0..MAX_BATCH {
-            match data.recv_from(buf) {
+            // A datagram's messages are read; anything else is counted, by what it was.
+            let refused = match data.recv_from(buf) {
                 Ok(d) => {
                     for msg in d.messages() {
                         match msg {
                             Ok(m) => self.on_message(&requests.1, &m),
-                            Err(_) => bump(&mut self.counters.malformed, 1),
+                            Err(_) => self.counters.bump(Counter::Malformed, 1),
                         }
                     }
+                    continue;
                 }
                 Err(Error::WouldBlock) => break,
                 Err(Error::Overrun) => {
-                    bump(&mut self.counters.overruns, 1);
                     defmt::warn!("receive queue overrun: samples lost");
                     resync = true;
+                    Counter::Overruns
                 }
                 Err(Error::ForeignSender { port }) => {
-                    bump(&mut self.counters.forged, 1);
                     defmt::warn!("dropped a datagram from port {=u32}", port);
+                    Counter::Forged
                 }
-                Err(Error::Truncated { .. }) => bump(&mut self.counters.malformed, 1),
+                Err(Error::Truncated { .. }) => Counter::Malformed,
                 Err(e) => return Err(e),
-            }
+            };
+            self.counters.bump(refused, 1);
         }
         let resynced = match resync {
             true => self.resync(requests, replies),
@@ -713,7 +714,7 @@ impl Agent<'_> {
                     }
                     self.exporters.sample(s, self.out.text())
                 }
-                Err(_) => return bump(&mut self.counters.malformed, 1),
+                Err(_) => return self.counters.bump(Counter::Malformed, 1),
             },
             cmd::EVENT => match &Event::parse(attrs) {
                 Ok(e) => {
@@ -722,12 +723,12 @@ impl Agent<'_> {
                     defmt::info!("event {=str}", e.kind_name());
                     outcome
                 }
-                Err(_) => return bump(&mut self.counters.malformed, 1),
+                Err(_) => return self.counters.bump(Counter::Malformed, 1),
             },
             _ => return,
         };
-        bump(&mut self.counters.exported, outcome.exported);
-        bump(&mut self.counters.export_errors, outcome.failed);
+        self.counters.bump(Counter::Exported, outcome.exported);
+        self.counters.bump(Counter::ExportErrors, outcome.failed);
     }
 }
 
@@ -750,6 +751,6 @@ fn export(
     s: &Sample<'_>,
 ) {
     let outcome = exporters.sample(s, out.text());
-    bump(&mut counters.exported, outcome.exported);
-    bump(&mut counters.export_errors, outcome.failed);
+    counters.bump(Counter::Exported, outcome.exported);
+    counters.bump(Counter::ExportErrors, outcome.failed);
 }
