@@ -227,17 +227,14 @@ pub fn run(path: &str, bufs: &mut Buffers) -> u8 {
         signals,
         watcher: None,
     };
-    let config = &mut agent.config;
-    if let Err(code) = read_config(Some(path), &mut bufs.recv, config) {
+    if let Err(code) = read_config(Some(path), &mut bufs.recv, &mut agent.config) {
         return code;
     }
-    if let Err(log::OpenError(e)) = log::configure(&config.log, config.log_max_bytes) {
+    if let Err(log::OpenError(e)) = agent.apply(true) {
         say_errno("", "cannot open the log file: ", e);
         return exit::IOERR;
     }
-    agent.exporters.configure(&config.exports);
     defmt::info!("nltelem {=str} starting", env!("CARGO_PKG_VERSION"));
-    agent.open_watcher();
     let fatal = agent.main_loop(&mut bufs.recv, &mut bufs.replies);
     // Either end stops the exporters cleanly (MQTT: retained offline, DISCONNECT): they
     // are in static memory, so nothing drops them when this returns.
@@ -257,13 +254,16 @@ pub fn run(path: &str, bufs: &mut Buffers) -> u8 {
 }
 
 impl Agent<'_> {
-    /// The controller watcher (generic netlink only). Without it (joining `notify` needs
-    /// root) the agent still finds the module again, by polling with backoff.
-    fn open_watcher(&mut self) {
-        self.watcher = match self.config.transport {
-            Transport::Genl => conn::open_watcher().ok(),
-            Transport::Unit(_) => None,
-        };
+    /// The controller watcher follows the transport: generic netlink only, opened when
+    /// there is none yet (again on a reload, when it could not be opened before). Without
+    /// it (joining `notify` needs root) the agent still finds the module again, by polling
+    /// with backoff.
+    fn follow_transport(&mut self) {
+        match self.config.transport {
+            Transport::Genl if self.watcher.is_none() => self.watcher = conn::open_watcher().ok(),
+            Transport::Genl => {}
+            Transport::Unit(_) => self.watcher = None,
+        }
     }
 
     /// Connects and serves until a stop signal (`None`) or a fatal end (its exit code).
@@ -315,39 +315,44 @@ impl Agent<'_> {
         say(self.out, template, &self.config.family, number);
     }
 
-    /// After SIGHUP: reads the file again and takes the configuration; whether it needs
-    /// new sockets, or `None` when the file is bad (nothing changes). New sockets end the
-    /// session at once: closing its sockets leaves their groups. `buf` is free for
-    /// reading the file.
+    /// After SIGHUP: reads the file again and applies it; whether it needs new sockets, or
+    /// `None` when the file is bad (said; nothing changes). New sockets end the session at
+    /// once: closing its sockets leaves their groups. `buf` is free for reading the file.
     fn reload(&mut self, buf: &mut [u8]) -> Option<bool> {
-        let old_transport = self.config.transport;
-        let same_sockets = self.take_config(buf)?;
-        // The log and the exporters are set up after `take_config` returned: its frame,
-        // with the configuration that was read, is then off the stack (the exporters'
-        // set-up is the deeper call).
-        let config = &self.config;
-        if log::configure(&config.log, config.log_max_bytes).is_err() {
+        let Some(same_sockets) = self.take_config(buf) else {
+            io::fail("configuration not reloaded: the running one stays");
+            return None;
+        };
+        if self.apply(false).is_err() {
             io::fail("cannot open the new log file; logging stays as it was");
-        }
-        self.exporters.configure(&config.exports);
-        if config.transport != old_transport {
-            self.open_watcher();
         }
         say(self.out, "configuration reloaded", "", 0);
         defmt::info!("configuration reloaded");
         Some(!same_sockets)
     }
 
-    /// [`reload`](Self::reload)'s reading: the file into a configuration of its own,
-    /// then in place of the running one; whether the sockets stay, or `None` when the
-    /// file is bad (said).
+    /// Sets up what follows the configuration (log, exporters, watcher), at the start and
+    /// after a reload. `Err`: the log cannot be opened; the rest is then set up after a
+    /// reload, and not at the start (the agent exits).
+    #[inline(never)]
+    fn apply(&mut self, starting: bool) -> Result<(), log::OpenError> {
+        let config = &self.config;
+        let logged = log::configure(&config.log, config.log_max_bytes);
+        if starting && logged.is_err() {
+            return logged;
+        }
+        self.exporters.configure(&config.exports);
+        self.follow_transport();
+        logged
+    }
+
+    /// [`reload`](Self::reload)'s reading: the file into a configuration of its own, then in
+    /// place of the running one; whether the sockets stay, or `None` when the file is bad
+    /// (said).
     #[inline(never)]
     fn take_config(&mut self, buf: &mut [u8]) -> Option<bool> {
         let mut config = Config::default();
-        if read_config(Some(self.path), buf, &mut config).is_err() {
-            io::fail("configuration not reloaded: the running one stays");
-            return None;
-        }
+        read_config(Some(self.path), buf, &mut config).ok()?;
         let old = &self.config;
         let same_sockets = config.transport == old.transport
             && config.family == old.family
