@@ -105,28 +105,29 @@ pub fn read_config(given: Option<&str>, scratch: &mut [u8], into: &mut Config) -
     Err(exit::CONFIG)
 }
 
-/// In a line's template (see [`say`]): the name given.
+/// In a line (see [`LINES`]): the family's name.
 const NAME: u8 = 1;
-/// In a line's template: the number given.
+/// In a line: the number given.
 const NUMBER: u8 = 2;
 
-/// Writes `nltelem: ` and `template` as one line on standard output, with `name` in place
-/// of a [`NAME`] byte and `number` (decimal) in place of a [`NUMBER`] byte: the lines that
-/// name the module's transport are data, not a closure each.
-fn say(out: &mut Stdout, template: &str, name: &str, number: u32) {
-    let w = out.text();
-    w.str("nltelem: ");
-    // Byte by byte: these lines are rare (a connection, a reload), and the loop is short.
-    for &b in template.as_bytes() {
-        match b {
-            NAME => w.str(name),
-            NUMBER => w.uint(number.into()),
-            b => w.byte(b),
-        }
-    }
-    w.byte(b'\n');
-    out.flush();
-}
+/// The lines the daemon says on standard output, each ended by a NUL and picked by its
+/// place ([`GONE`] ...); a line about the module's transport is followed by its classic
+/// unit's form (see [`Agent::say_transport`]). Data walked by one loop, not a call with
+/// its strings at each place.
+const LINES: &str = "module gone; waiting for it\0\
+    configuration reloaded\0\
+    module not loaded (no generic netlink family \x01); waiting for it\0\
+    module not loaded (netlink unit \x02 absent); waiting for it\0\
+    ready (genl family \x01 id \x02)\0\
+    ready (netlink unit \x02)\0";
+/// In [`LINES`]: the module went away.
+const GONE: u8 = 0;
+/// In [`LINES`]: a reload was taken.
+const RELOADED: u8 = 1;
+/// In [`LINES`]: the module is not there (a transport's pair).
+const ABSENT: u8 = 2;
+/// In [`LINES`]: a session is ready (a transport's pair).
+const READY: u8 = 4;
 
 /// Waits until one of `fds` (data, signals, watcher) is readable or `timeout_ms` passed (a
 /// signal is no error); which of them are readable. `None`: `poll` failed (said on stderr).
@@ -275,15 +276,11 @@ impl Agent<'_> {
             match end {
                 End::Gone => {
                     self.counters.bump(Counter::ModuleLost, 1);
-                    say(self.out, "module gone; waiting for it", "", 0);
+                    self.say(GONE, 0);
                     defmt::warn!("module gone");
                 }
                 End::Absent if !said_absent => {
-                    self.say_transport(
-                        "module not loaded (no generic netlink family \x01); waiting for it",
-                        "module not loaded (netlink unit \x02 absent); waiting for it",
-                        0,
-                    );
+                    self.say_transport(ABSENT, 0);
                     defmt::warn!("module absent; waiting");
                 }
                 _ => {}
@@ -305,14 +302,34 @@ impl Agent<'_> {
         }
     }
 
-    /// Says one of two lines about the module's transport: `genl` for the generic netlink
-    /// family (its name, and `id`), `unit` for the classic unit (its number).
-    fn say_transport(&mut self, genl: &str, unit: &str, id: u32) {
-        let (template, number) = match self.config.transport {
-            Transport::Genl => (genl, id),
-            Transport::Unit(number) => (unit, number),
-        };
-        say(self.out, template, &self.config.family, number);
+    /// Says line `line` of [`LINES`] about the module's transport: for generic netlink
+    /// (the family's name, and `id`), or the next, for the classic unit (its number).
+    fn say_transport(&mut self, line: u8, id: u32) {
+        match self.config.transport {
+            Transport::Genl => self.say(line, id),
+            Transport::Unit(number) => self.say(line + 1, number),
+        }
+    }
+
+    /// Writes `nltelem: ` and line `line` of [`LINES`] as one line on standard output,
+    /// with the family's name in place of a [`NAME`] byte and `number` (decimal) in place
+    /// of a [`NUMBER`] byte.
+    fn say(&mut self, line: u8, number: u32) {
+        let w = self.out.text();
+        w.str("nltelem: ");
+        // Byte by byte: these lines are rare (a connection, a reload), and the loop is short.
+        let mut nth = 0;
+        for &b in LINES.as_bytes() {
+            match b {
+                0 => nth += 1,
+                _ if nth != line => {}
+                NAME => w.str(&self.config.family),
+                NUMBER => w.uint(number.into()),
+                b => w.byte(b),
+            }
+        }
+        w.byte(b'\n');
+        self.out.flush();
     }
 
     /// After SIGHUP: reads the file again and applies it; whether it needs new sockets, or
@@ -326,7 +343,7 @@ impl Agent<'_> {
         if self.apply(false).is_err() {
             io::fail("cannot open the new log file; logging stays as it was");
         }
-        say(self.out, "configuration reloaded", "", 0);
+        self.say(RELOADED, 0);
         defmt::info!("configuration reloaded");
         Some(!same_sockets)
     }
@@ -500,11 +517,7 @@ impl Agent<'_> {
             Route::Genl { family, .. } => family.into(),
             Route::Classic { .. } => 0,
         };
-        self.say_transport(
-            "ready (genl family \x01 id \x02)",
-            "ready (netlink unit \x02)",
-            id,
-        );
+        self.say_transport(READY, id);
         defmt::info!("ready");
         let heartbeat_ms = u64::from(self.config.heartbeat_ms);
         // Without heartbeats, a time never reached.
