@@ -589,7 +589,7 @@ impl Agent<'_> {
             replies,
             &mut conn::ignore_reply,
         );
-        match pushed {
+        match &pushed {
             Ok(()) => {
                 defmt::info!("settings pushed");
                 None
@@ -597,7 +597,7 @@ impl Agent<'_> {
             Err(f) if conn::is_absent(&f.error) => Some(End::Gone),
             // Without the privilege the agent cannot run as configured; any other refusal
             // is of a value the agent accepted: said, and the module keeps its own settings.
-            Err(f) => match conn::say_failed("the module refused the settings", &f) {
+            Err(f) => match conn::say_failed("the module refused the settings", f) {
                 exit::NOPERM => Some(End::Fatal(exit::NOPERM)),
                 _ => None,
             },
