@@ -35,7 +35,7 @@ use crate::sys::{Buffers, RECV_BUFFER};
 
 /// Longest wait between two `Exporters::poll` calls (their contract: at least once a
 /// second).
-const EXPORT_POLL_MS: u64 = 1000;
+const EXPORT_POLL_MS: u32 = 1000;
 
 /// Datagrams read per wake-up before the other sources get a turn.
 const MAX_BATCH: u32 = 64;
@@ -132,10 +132,10 @@ const READY: u8 = 4;
 /// Waits until one of `fds` (data, signals, watcher) is readable or `timeout_ms` passed (a
 /// signal is no error); which of them are readable. `None`: `poll` failed (said on stderr).
 /// `monitor` waits here too.
-pub fn wait(fds: [BorrowedFd<'_>; 3], timeout_ms: u64) -> Option<[bool; 3]> {
+pub fn wait(fds: [BorrowedFd<'_>; 3], timeout_ms: u32) -> Option<[bool; 3]> {
     let ts = Timespec {
-        tv_sec: i64::try_from(timeout_ms / 1000).unwrap_or(i64::MAX),
-        tv_nsec: ((timeout_ms % 1000) * 1_000_000) as _,
+        tv_sec: (timeout_ms / 1000).into(),
+        tv_nsec: (timeout_ms % 1000 * 1_000_000).into(),
     };
     let mut polled = fds.map(|fd| PollFd::from_borrowed_fd(fd, PollFlags::IN));
     match poll(&mut polled, Some(&ts)) {
@@ -409,35 +409,37 @@ impl Agent<'_> {
     fn wait_for_module(&mut self, buf: &mut [u8]) -> End {
         let deadline = now_ms() + u64::from(self.backoff.next_ms());
         loop {
-            let left = deadline.saturating_sub(now_ms()).min(EXPORT_POLL_MS);
-            if left == 0 {
-                return End::Retry;
-            }
             // A reloaded configuration is tried at once, whether it keeps the sockets or not.
-            let [_, reloaded, watch_ready] = match self.round(left, buf, None) {
+            let [_, reloaded, watch_ready] = match self.round(deadline, buf, None) {
                 Ok(ready) => ready,
                 Err(end) => return end,
             };
-            if reloaded || (watch_ready && self.family_event(buf) == Some(FamilyChange::Appeared)) {
+            if reloaded
+                || (watch_ready && self.family_event(buf) == Some(FamilyChange::Appeared))
+                || now_ms() >= deadline
+            {
                 return End::Retry;
             }
         }
     }
 
-    /// One wait, of a session (its `data` socket) or for the module (`None`: the signalfd
-    /// stands in for the data socket), and the signals it brought: `[data readable,
-    /// configuration reloaded with the sockets kept, watcher readable]`, or how the
-    /// session or the wait ends. The session's loop and the wait for the module share it,
+    /// One wait, until `until` (monotonic ms) or a second at most, of a session (its `data`
+    /// socket) or for the module (`None`: the signalfd stands in for the data socket), and
+    /// the signals it brought: `[data readable, configuration reloaded with the sockets
+    /// kept, watcher readable]`, or how the session or the wait ends. The session's loop and the wait for the module share it,
     /// so the signals are answered in one place. A session that ends closes its sockets
     /// at once, which leaves their groups.
     fn round(
         &mut self,
-        timeout_ms: u64,
+        until: u64,
         buf: &mut [u8],
         data: Option<BorrowedFd<'_>>,
     ) -> Result<[bool; 3], End> {
         let signals = self.signals.as_fd();
         let data = data.unwrap_or(signals);
+        // At least once a second: the network exporters need `poll` that often. At most
+        // EXPORT_POLL_MS: the cast keeps the value.
+        let timeout_ms = until.saturating_sub(now_ms()).min(EXPORT_POLL_MS.into()) as u32;
         let ready = wait([data, signals, watched(&self.watcher, signals)], timeout_ms);
         let Some([data_ready, sig_ready, watch_ready]) = ready else {
             return Err(End::Fatal(exit::SOFTWARE));
@@ -526,10 +528,8 @@ impl Agent<'_> {
             ms => now_ms() + ms,
         };
         loop {
-            // At least once a second: the network exporters need `poll` that often.
-            let timeout = next_heartbeat.saturating_sub(now_ms()).min(EXPORT_POLL_MS);
             let [data_ready, reloaded, watch_ready] =
-                match self.round(timeout, buf, Some(data.as_fd())) {
+                match self.round(next_heartbeat, buf, Some(data.as_fd())) {
                     Ok(ready) => ready,
                     Err(end) => return end,
                 };
