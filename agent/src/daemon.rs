@@ -156,8 +156,6 @@ fn watched<'a>(watcher: &'a Option<NlSocket>, instead: BorrowedFd<'a>) -> Borrow
 
 /// How a connected session ended.
 enum End {
-    /// Stop signal: exit 0.
-    Stop,
     /// The module went away: wait for it.
     Gone,
     /// Connect (again) at once: the wait for an absent module is over, or a reloaded
@@ -166,8 +164,8 @@ enum End {
     /// The module's transport could not be opened because the module is not there: wait
     /// for it.
     Absent,
-    /// Give up with this exit code.
-    Fatal(u8),
+    /// Exit with this code: 0 after a stop signal, another when the agent gives up.
+    Exit(u8),
 }
 
 /// What the pending signals ask for.
@@ -236,22 +234,18 @@ pub fn run(path: &str, bufs: &mut Buffers) -> u8 {
         return exit::IOERR;
     }
     defmt::info!("nltelem {=str} starting", env!("CARGO_PKG_VERSION"));
-    let fatal = agent.main_loop(&mut bufs.recv, &mut bufs.replies);
+    let code = agent.main_loop(&mut bufs.recv, &mut bufs.replies);
     // Either end stops the exporters cleanly (MQTT: retained offline, DISCONNECT): they
     // are in static memory, so nothing drops them when this returns.
     agent.exporters.clear();
-    if fatal.is_none() {
+    // Exit 0 is a stop signal's (the other ends give up with another code).
+    if code == exit::OK {
         // The final counters, so a supervisor's log shows what this run saw.
         format::counters(agent.out.text(), &agent.counters, Style::Text);
+        defmt::info!("stopped");
     }
     agent.out.flush();
-    match fatal {
-        Some(code) => code,
-        None => {
-            defmt::info!("stopped");
-            exit::OK
-        }
-    }
+    code
 }
 
 impl Agent<'_> {
@@ -267,8 +261,8 @@ impl Agent<'_> {
         }
     }
 
-    /// Connects and serves until a stop signal (`None`) or a fatal end (its exit code).
-    fn main_loop(&mut self, buf: &mut [u8; RECV_BUFFER], replies: &mut [u8]) -> Option<u8> {
+    /// Connects and serves until a stop signal or a fatal end; the exit code.
+    fn main_loop(&mut self, buf: &mut [u8; RECV_BUFFER], replies: &mut [u8]) -> u8 {
         // An absent module is said once, until a session opens its sockets again.
         let mut said_absent = false;
         loop {
@@ -295,8 +289,7 @@ impl Agent<'_> {
                 end => end,
             };
             match end {
-                End::Stop => return None,
-                End::Fatal(code) => return Some(code),
+                End::Exit(code) => return code,
                 End::Gone | End::Absent | End::Retry => {}
             }
         }
@@ -442,12 +435,12 @@ impl Agent<'_> {
         let timeout_ms = until.saturating_sub(now_ms()).min(EXPORT_POLL_MS.into()) as u32;
         let ready = wait([data, signals, watched(&self.watcher, signals)], timeout_ms);
         let Some([data_ready, sig_ready, watch_ready]) = ready else {
-            return Err(End::Fatal(exit::SOFTWARE));
+            return Err(End::Exit(exit::SOFTWARE));
         };
         let mut kept = false;
         if sig_ready {
             match self.signals() {
-                Asked::Stop => return Err(End::Stop),
+                Asked::Stop => return Err(End::Exit(exit::OK)),
                 Asked::Reload => match self.reload(buf) {
                     Some(true) => return Err(End::Retry),
                     Some(false) => kept = true,
@@ -545,7 +538,7 @@ impl Agent<'_> {
                         exit::UNAVAILABLE => return End::Gone,
                         code => {
                             conn::say_error("receiving failed: ", &e, "");
-                            return End::Fatal(code);
+                            return End::Exit(code);
                         }
                     },
                 }
@@ -598,7 +591,7 @@ impl Agent<'_> {
             // Without the privilege the agent cannot run as configured; any other refusal
             // is of a value the agent accepted: said, and the module keeps its own settings.
             Err(f) => match conn::say_failed("the module refused the settings", f) {
-                exit::NOPERM => Some(End::Fatal(exit::NOPERM)),
+                exit::NOPERM => Some(End::Exit(exit::NOPERM)),
                 _ => None,
             },
         }
@@ -755,7 +748,7 @@ impl Agent<'_> {
 fn unreachable(e: &Error) -> End {
     match conn::exit_code(e) {
         exit::UNAVAILABLE => End::Absent,
-        _ => End::Fatal(conn::say_unreachable(
+        _ => End::Exit(conn::say_unreachable(
             "cannot open the module's transport: ",
             e,
         )),
