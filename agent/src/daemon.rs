@@ -168,14 +168,6 @@ enum End {
     Exit(u8),
 }
 
-/// What the pending signals ask for.
-enum Asked {
-    Nothing,
-    Stop,
-    /// Read the configuration file again.
-    Reload,
-}
-
 /// The request socket and the route to the module: what every request of a session
 /// takes, passed as one.
 type Requests = (NlSocket, Route);
@@ -373,13 +365,14 @@ impl Agent<'_> {
         Some(same_sockets)
     }
 
-    /// Handles the pending signals but a reload, which is the caller's.
-    fn signals(&mut self) -> Asked {
-        let mut asked = Asked::Nothing;
+    /// Handles the pending signals but a reload, which is the caller's: whether one is
+    /// asked for. `Err`: a stop signal.
+    fn signals(&mut self) -> Result<bool, End> {
+        let mut reload = false;
         while let Some(sig) = sys::read_signal(self.signals.as_fd()) {
             match sig {
-                sys::SIGTERM | sys::SIGINT => return Asked::Stop,
-                sys::SIGHUP => asked = Asked::Reload,
+                sys::SIGTERM | sys::SIGINT => return Err(End::Exit(exit::OK)),
+                sys::SIGHUP => reload = true,
                 sys::SIGUSR1 => {
                     format::counters(self.out.text(), &self.counters, Style::Text);
                     self.exporters.report(self.out.text());
@@ -394,7 +387,7 @@ impl Agent<'_> {
                 _ => {}
             }
         }
-        asked
+        Ok(reload)
     }
 
     /// Waits the next backoff delay (or less, when the controller announces our family)
@@ -438,15 +431,11 @@ impl Agent<'_> {
             return Err(End::Exit(exit::SOFTWARE));
         };
         let mut kept = false;
-        if sig_ready {
-            match self.signals() {
-                Asked::Stop => return Err(End::Exit(exit::OK)),
-                Asked::Reload => match self.reload(buf) {
-                    Some(true) => return Err(End::Retry),
-                    Some(false) => kept = true,
-                    None => {}
-                },
-                Asked::Nothing => {}
+        if sig_ready && self.signals()? {
+            match self.reload(buf) {
+                Some(true) => return Err(End::Retry),
+                Some(false) => kept = true,
+                None => {}
             }
         }
         // Every round, at least once a second: what the network exporters need.
