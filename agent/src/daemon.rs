@@ -412,9 +412,9 @@ impl Agent<'_> {
     /// One wait, until `until` (monotonic ms) or a second at most, of a session (its `data`
     /// socket) or for the module (`None`: the signalfd stands in for the data socket), and
     /// the signals it brought: `[data readable, configuration reloaded with the sockets
-    /// kept, watcher readable]`, or how the session or the wait ends. The session's loop and the wait for the module share it,
-    /// so the signals are answered in one place. A session that ends closes its sockets
-    /// at once, which leaves their groups.
+    /// kept, watcher readable]`, or how the session or the wait ends. The session's loop
+    /// and the wait for the module share it, so the signals are answered in one place. A
+    /// session that ends closes its sockets at once, which leaves their groups.
     fn round(
         &mut self,
         until: u64,
