@@ -9,8 +9,6 @@
 /// What one sequence number says about the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seen {
-    /// A message without a number: counted, nothing to compare.
-    Unnumbered,
     /// The first message after a (re)start: nothing to compare with.
     First,
     /// The expected next message.
@@ -121,19 +119,19 @@ impl Counters {
     }
 
     /// Accounts for one message with sequence number `seq` (if it has one) of a group
-    /// tracked by `tracker`; returns what the number said.
-    pub fn account(&mut self, tracker: &mut SeqTracker, seq: Option<u64>) -> Seen {
+    /// tracked by `tracker`; when the number went backwards (a restart, see
+    /// [`Seen::Backwards`]), the number expected and the one that came.
+    pub fn account(&mut self, tracker: &mut SeqTracker, seq: Option<u64>) -> Option<(u64, u64)> {
         self.bump(Counter::Received, 1);
-        let Some(seq) = seq else {
-            return Seen::Unnumbered;
-        };
-        let seen = tracker.observe(seq);
-        match seen {
+        match tracker.observe(seq?) {
             Seen::Gap { lost } => self.bump(Counter::Lost, lost),
-            Seen::Backwards { .. } => self.bump(Counter::SeqRestarts, 1),
-            Seen::Unnumbered | Seen::First | Seen::InOrder => {}
+            Seen::Backwards { expected, got } => {
+                self.bump(Counter::SeqRestarts, 1);
+                return Some((expected, got));
+            }
+            Seen::First | Seen::InOrder => {}
         }
-        seen
+        None
     }
 }
 
@@ -146,9 +144,10 @@ mod tests {
     fn in_order_stream_loses_nothing() {
         let mut t = SeqTracker::new();
         let mut c = Counters::default();
-        assert_eq!(c.account(&mut t, Some(7)), Seen::First);
+        assert_eq!(c.account(&mut t, Some(7)), None);
         for seq in 8..1000 {
-            assert_eq!(c.account(&mut t, Some(seq)), Seen::InOrder);
+            assert_eq!(t.expected(), Some(seq));
+            assert_eq!(c.account(&mut t, Some(seq)), None);
         }
         assert_eq!((c.get(Received), c.get(Lost)), (993, 0));
     }
@@ -171,12 +170,15 @@ mod tests {
         let mut t = SeqTracker::new();
         let mut c = Counters::default();
         c.account(&mut t, Some(u64::MAX - 1));
-        assert_eq!(c.account(&mut t, Some(u64::MAX)), Seen::InOrder);
-        assert_eq!(c.account(&mut t, Some(0)), Seen::InOrder);
-        assert_eq!(c.account(&mut t, Some(3)), Seen::Gap { lost: 2 });
+        c.account(&mut t, Some(u64::MAX));
+        c.account(&mut t, Some(0));
+        assert_eq!(c.get(Lost), 0);
+        assert_eq!(c.account(&mut t, Some(3)), None);
+        assert_eq!(c.get(Lost), 2);
         let mut t = SeqTracker::new();
         t.observe(u64::MAX);
         assert_eq!(t.observe(1), Seen::Gap { lost: 1 });
+        assert_eq!(t.observe(2), Seen::InOrder);
     }
 
     #[test]
@@ -186,20 +188,14 @@ mod tests {
         for seq in 1..=500 {
             c.account(&mut t, Some(seq));
         }
-        assert_eq!(
-            c.account(&mut t, Some(1)),
-            Seen::Backwards {
-                expected: 501,
-                got: 1
-            }
-        );
-        assert_eq!(c.account(&mut t, Some(2)), Seen::InOrder);
+        assert_eq!(c.account(&mut t, Some(1)), Some((501, 1)));
+        assert_eq!(c.account(&mut t, Some(2)), None);
         assert_eq!(
             (c.get(Lost), c.get(SeqRestarts), c.get(Received)),
             (0, 1, 502)
         );
         // A duplicate is "backwards" too, never a loss of 2^64 - 1.
-        assert!(matches!(c.account(&mut t, Some(2)), Seen::Backwards { .. }));
+        assert_eq!(c.account(&mut t, Some(2)), Some((3, 2)));
         assert_eq!(c.get(Lost), 0);
     }
 
@@ -208,8 +204,9 @@ mod tests {
         let mut t = SeqTracker::new();
         let mut c = Counters::default();
         c.account(&mut t, Some(5));
-        assert_eq!(c.account(&mut t, None), Seen::Unnumbered);
-        assert_eq!(c.account(&mut t, Some(6)), Seen::InOrder);
+        assert_eq!(c.account(&mut t, None), None);
+        assert_eq!(t.expected(), Some(6));
+        c.account(&mut t, Some(6));
         assert_eq!(
             (c.get(Received), c.get(Lost), c.get(SeqRestarts)),
             (3, 0, 0)

@@ -17,7 +17,7 @@ use core::ffi::CStr;
 use nlcore::consts::{CTRL_CMD_DELFAMILY, CTRL_CMD_NEWFAMILY};
 use nlcore::sock::{Error, FamilyChange, NlSocket};
 use nlcore::NlMsg;
-use nltelem::accounting::{Counter, Counters, Seen, SeqTracker};
+use nltelem::accounting::{Counter, Counters, SeqTracker};
 use nltelem::backoff::Backoff;
 use nltelem::cli::exit;
 use nltelem::config::{self, Config, Transport};
@@ -703,7 +703,7 @@ impl Agent<'_> {
         let outcome = match command {
             cmd::SAMPLE => match &Sample::parse(attrs) {
                 Ok(s) => {
-                    if let Seen::Backwards { expected, got } =
+                    if let Some((expected, got)) =
                         self.counters.account(&mut self.telemetry, s.seq())
                     {
                         defmt::warn!(
