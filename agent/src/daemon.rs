@@ -17,7 +17,7 @@ use core::ffi::CStr;
 use nlcore::consts::{CTRL_CMD_DELFAMILY, CTRL_CMD_NEWFAMILY};
 use nlcore::sock::{Error, FamilyChange, NlSocket};
 use nlcore::NlMsg;
-use nltelem::accounting::{bump, Counters, Seen, SeqTracker};
+use nltelem::accounting::{Counter, Counters, SeqTracker};
 use nltelem::backoff::Backoff;
 use nltelem::cli::exit;
 use nltelem::config::{self, Config, Transport};
@@ -35,7 +35,7 @@ use crate::sys::{Buffers, RECV_BUFFER};
 
 /// Longest wait between two `Exporters::poll` calls (their contract: at least once a
 /// second).
-const EXPORT_POLL_MS: u64 = 1000;
+const EXPORT_POLL_MS: u32 = 1000;
 
 /// Datagrams read per wake-up before the other sources get a turn.
 const MAX_BATCH: u32 = 64;
@@ -101,36 +101,37 @@ pub fn read_config(given: Option<&str>, scratch: &mut [u8], into: &mut Config) -
     Err(exit::CONFIG)
 }
 
-/// In a line's template (see [`say`]): the name given.
+/// In a line (see [`LINES`]): the family's name.
 const NAME: u8 = 1;
-/// In a line's template: the number given.
+/// In a line: the number given.
 const NUMBER: u8 = 2;
 
-/// Writes `nltelem: ` and `template` as one line on standard output, with `name` in place
-/// of a [`NAME`] byte and `number` (decimal) in place of a [`NUMBER`] byte: the lines that
-/// name the module's transport are data, not a closure each.
-fn say(out: &mut Stdout, template: &str, name: &str, number: u32) {
-    let w = out.text();
-    w.str("nltelem: ");
-    // Byte by byte: these lines are rare (a connection, a reload), and the loop is short.
-    for &b in template.as_bytes() {
-        match b {
-            NAME => w.str(name),
-            NUMBER => w.uint(number.into()),
-            b => w.byte(b),
-        }
-    }
-    w.byte(b'\n');
-    out.flush();
-}
+/// The lines the daemon says on standard output, each ended by a NUL and picked by its
+/// place ([`GONE`] ...); a line about the module's transport is followed by its classic
+/// unit's form (see [`Agent::say_transport`]). Data walked by one loop, not a call with
+/// its strings at each place.
+const LINES: &str = "module gone; waiting for it\0\
+    configuration reloaded\0\
+    module not loaded (no generic netlink family \x01); waiting for it\0\
+    module not loaded (netlink unit \x02 absent); waiting for it\0\
+    ready (genl family \x01 id \x02)\0\
+    ready (netlink unit \x02)\0";
+/// In [`LINES`]: the module went away.
+const GONE: u8 = 0;
+/// In [`LINES`]: a reload was taken.
+const RELOADED: u8 = 1;
+/// In [`LINES`]: the module is not there (a transport's pair).
+const ABSENT: u8 = 2;
+/// In [`LINES`]: a session is ready (a transport's pair).
+const READY: u8 = 4;
 
 /// Waits until one of `fds` (data, signals, watcher) is readable or `timeout_ms` passed (a
 /// signal is no error); which of them are readable. `None`: `poll` failed (said on stderr).
 /// `monitor` waits here too.
-pub fn wait(fds: [BorrowedFd<'_>; 3], timeout_ms: u64) -> Option<[bool; 3]> {
+pub fn wait(fds: [BorrowedFd<'_>; 3], timeout_ms: u32) -> Option<[bool; 3]> {
     let ts = Timespec {
-        tv_sec: i64::try_from(timeout_ms / 1000).unwrap_or(i64::MAX),
-        tv_nsec: ((timeout_ms % 1000) * 1_000_000) as _,
+        tv_sec: (timeout_ms / 1000).into(),
+        tv_nsec: (timeout_ms % 1000 * 1_000_000).into(),
     };
     let mut polled = fds.map(|fd| PollFd::from_borrowed_fd(fd, PollFlags::IN));
     match poll(&mut polled, Some(&ts)) {
@@ -151,8 +152,6 @@ fn watched<'a>(watcher: &'a Option<NlSocket>, instead: BorrowedFd<'a>) -> Borrow
 
 /// How a connected session ended.
 enum End {
-    /// Stop signal: exit 0.
-    Stop,
     /// The module went away: wait for it.
     Gone,
     /// Connect (again) at once: the wait for an absent module is over, or a reloaded
@@ -161,16 +160,8 @@ enum End {
     /// The module's transport could not be opened because the module is not there: wait
     /// for it.
     Absent,
-    /// Give up with this exit code.
-    Fatal(u8),
-}
-
-/// What the pending signals ask for.
-enum Asked {
-    Nothing,
-    Stop,
-    /// Read the configuration file again.
-    Reload,
+    /// Exit with this code: 0 after a stop signal, another when the agent gives up.
+    Exit(u8),
 }
 
 /// The request socket and the route to the module: what every request of a session
@@ -223,63 +214,55 @@ pub fn run(path: &str, bufs: &mut Buffers) -> u8 {
         signals,
         watcher: None,
     };
-    let config = &mut agent.config;
-    if let Err(code) = read_config(Some(path), &mut bufs.recv, config) {
+    if let Err(code) = read_config(Some(path), &mut bufs.recv, &mut agent.config) {
         return code;
     }
-    if let Err(log::OpenError(e)) = log::configure(&config.log, config.log_max_bytes) {
+    if let Err(log::OpenError(e)) = agent.apply(true) {
         say_errno("", "cannot open the log file: ", e);
         return exit::IOERR;
     }
-    agent.exporters.configure(&config.exports);
     defmt::info!("nltelem {=str} starting", env!("CARGO_PKG_VERSION"));
-    agent.open_watcher();
-    let fatal = agent.main_loop(&mut bufs.recv, &mut bufs.replies);
+    let code = agent.main_loop(&mut bufs.recv, &mut bufs.replies);
     // Either end stops the exporters cleanly (MQTT: retained offline, DISCONNECT): they
     // are in static memory, so nothing drops them when this returns.
     agent.exporters.clear();
-    if fatal.is_none() {
+    // Exit 0 is a stop signal's (the other ends give up with another code).
+    if code == exit::OK {
         // The final counters, so a supervisor's log shows what this run saw.
         format::counters(agent.out.text(), &agent.counters, Style::Text);
+        defmt::info!("stopped");
     }
     agent.out.flush();
-    match fatal {
-        Some(code) => code,
-        None => {
-            defmt::info!("stopped");
-            exit::OK
-        }
-    }
+    code
 }
 
 impl Agent<'_> {
-    /// The controller watcher (generic netlink only). Without it (joining `notify` needs
-    /// root) the agent still finds the module again, by polling with backoff.
-    fn open_watcher(&mut self) {
-        self.watcher = match self.config.transport {
-            Transport::Genl => conn::open_watcher().ok(),
-            Transport::Unit(_) => None,
-        };
+    /// The controller watcher follows the transport: generic netlink only, opened when
+    /// there is none yet (again on a reload, when it could not be opened before). Without
+    /// it (joining `notify` needs root) the agent still finds the module again, by polling
+    /// with backoff.
+    fn follow_transport(&mut self) {
+        match self.config.transport {
+            Transport::Genl if self.watcher.is_none() => self.watcher = conn::open_watcher().ok(),
+            Transport::Genl => {}
+            Transport::Unit(_) => self.watcher = None,
+        }
     }
 
-    /// Connects and serves until a stop signal (`None`) or a fatal end (its exit code).
-    fn main_loop(&mut self, buf: &mut [u8; RECV_BUFFER], replies: &mut [u8]) -> Option<u8> {
+    /// Connects and serves until a stop signal or a fatal end; the exit code.
+    fn main_loop(&mut self, buf: &mut [u8; RECV_BUFFER], replies: &mut [u8]) -> u8 {
         // An absent module is said once, until a session opens its sockets again.
         let mut said_absent = false;
         loop {
             let end = self.serve(buf, replies);
             match end {
                 End::Gone => {
-                    bump(&mut self.counters.module_lost, 1);
-                    say(self.out, "module gone; waiting for it", "", 0);
+                    self.counters.bump(Counter::ModuleLost, 1);
+                    self.say(GONE, 0);
                     defmt::warn!("module gone");
                 }
                 End::Absent if !said_absent => {
-                    self.say_transport(
-                        "module not loaded (no generic netlink family \x01); waiting for it",
-                        "module not loaded (netlink unit \x02 absent); waiting for it",
-                        0,
-                    );
+                    self.say_transport(ABSENT, 0);
                     defmt::warn!("module absent; waiting");
                 }
                 _ => {}
@@ -294,56 +277,80 @@ impl Agent<'_> {
                 end => end,
             };
             match end {
-                End::Stop => return None,
-                End::Fatal(code) => return Some(code),
+                End::Exit(code) => return code,
                 End::Gone | End::Absent | End::Retry => {}
             }
         }
     }
 
-    /// Says one of two lines about the module's transport: `genl` for the generic netlink
-    /// family (its name, and `id`), `unit` for the classic unit (its number).
-    fn say_transport(&mut self, genl: &str, unit: &str, id: u32) {
-        let (template, number) = match self.config.transport {
-            Transport::Genl => (genl, id),
-            Transport::Unit(number) => (unit, number),
-        };
-        say(self.out, template, &self.config.family, number);
+    /// Says line `line` of [`LINES`] about the module's transport: for generic netlink
+    /// (the family's name, and `id`), or the next, for the classic unit (its number).
+    fn say_transport(&mut self, line: u8, id: u32) {
+        match self.config.transport {
+            Transport::Genl => self.say(line, id),
+            Transport::Unit(number) => self.say(line + 1, number),
+        }
     }
 
-    /// After SIGHUP: reads the file again and takes the configuration; whether it needs
-    /// new sockets, or `None` when the file is bad (nothing changes). New sockets end the
-    /// session at once: closing its sockets leaves their groups. `buf` is free for
-    /// reading the file.
+    /// Writes `nltelem: ` and line `line` of [`LINES`] as one line on standard output,
+    /// with the family's name in place of a [`NAME`] byte and `number` (decimal) in place
+    /// of a [`NUMBER`] byte.
+    fn say(&mut self, line: u8, number: u32) {
+        let w = self.out.text();
+        w.str("nltelem: ");
+        // Byte by byte: these lines are rare (a connection, a reload), and the loop is short.
+        let mut nth = 0;
+        for &b in LINES.as_bytes() {
+            match b {
+                0 => nth += 1,
+                _ if nth != line => {}
+                NAME => w.str(&self.config.family),
+                NUMBER => w.uint(number.into()),
+                b => w.byte(b),
+            }
+        }
+        w.byte(b'\n');
+        self.out.flush();
+    }
+
+    /// After SIGHUP: reads the file again and applies it; whether it needs new sockets, or
+    /// `None` when the file is bad (said; nothing changes). New sockets end the session at
+    /// once: closing its sockets leaves their groups. `buf` is free for reading the file.
     fn reload(&mut self, buf: &mut [u8]) -> Option<bool> {
-        let old_transport = self.config.transport;
-        let same_sockets = self.take_config(buf)?;
-        // The log and the exporters are set up after `take_config` returned: its frame,
-        // with the configuration that was read, is then off the stack (the exporters'
-        // set-up is the deeper call).
-        let config = &self.config;
-        if log::configure(&config.log, config.log_max_bytes).is_err() {
+        let Some(same_sockets) = self.take_config(buf) else {
+            io::fail("configuration not reloaded: the running one stays");
+            return None;
+        };
+        if self.apply(false).is_err() {
             io::fail("cannot open the new log file; logging stays as it was");
         }
-        self.exporters.configure(&config.exports);
-        if config.transport != old_transport {
-            self.open_watcher();
-        }
-        say(self.out, "configuration reloaded", "", 0);
+        self.say(RELOADED, 0);
         defmt::info!("configuration reloaded");
         Some(!same_sockets)
     }
 
-    /// [`reload`](Self::reload)'s reading: the file into a configuration of its own,
-    /// then in place of the running one; whether the sockets stay, or `None` when the
-    /// file is bad (said).
+    /// Sets up what follows the configuration (log, exporters, watcher), at the start and
+    /// after a reload. `Err`: the log cannot be opened; the rest is then set up after a
+    /// reload, and not at the start (the agent exits).
+    #[inline(never)]
+    fn apply(&mut self, starting: bool) -> Result<(), log::OpenError> {
+        let config = &self.config;
+        let logged = log::configure(&config.log, config.log_max_bytes);
+        if starting && logged.is_err() {
+            return logged;
+        }
+        self.exporters.configure(&config.exports);
+        self.follow_transport();
+        logged
+    }
+
+    /// [`reload`](Self::reload)'s reading: the file into a configuration of its own, then in
+    /// place of the running one; whether the sockets stay, or `None` when the file is bad
+    /// (said).
     #[inline(never)]
     fn take_config(&mut self, buf: &mut [u8]) -> Option<bool> {
         let mut config = Config::default();
-        if read_config(Some(self.path), buf, &mut config).is_err() {
-            io::fail("configuration not reloaded: the running one stays");
-            return None;
-        }
+        read_config(Some(self.path), buf, &mut config).ok()?;
         let old = &self.config;
         let same_sockets = config.transport == old.transport
             && config.family == old.family
@@ -354,27 +361,29 @@ impl Agent<'_> {
         Some(same_sockets)
     }
 
-    /// Handles the pending signals but a reload, which is the caller's.
-    fn signals(&mut self) -> Asked {
-        let mut asked = Asked::Nothing;
+    /// Handles the pending signals but a reload, which is the caller's: whether one is
+    /// asked for. `Err`: a stop signal.
+    fn signals(&mut self) -> Result<bool, End> {
+        let mut reload = false;
         while let Some(sig) = sys::read_signal(self.signals.as_fd()) {
             match sig {
-                sys::SIGTERM | sys::SIGINT => return Asked::Stop,
-                sys::SIGHUP => asked = Asked::Reload,
+                sys::SIGTERM | sys::SIGINT => return Err(End::Exit(exit::OK)),
+                sys::SIGHUP => reload = true,
                 sys::SIGUSR1 => {
-                    let c = &self.counters;
-                    format::counters(self.out.text(), c, Style::Text);
+                    format::counters(self.out.text(), &self.counters, Style::Text);
                     self.exporters.report(self.out.text());
                     self.out.flush();
+                    let [received, lost, overruns, exported, export_errors, forged, malformed, ..] =
+                        &self.counters.0;
                     defmt::info!(
                         "counters received={=u64} lost={=u64} overruns={=u64} exported={=u64} export_errors={=u64} forged={=u64} malformed={=u64}",
-                        c.received, c.lost, c.overruns, c.exported, c.export_errors, c.forged, c.malformed
+                        received, lost, overruns, exported, export_errors, forged, malformed
                     );
                 }
                 _ => {}
             }
         }
-        asked
+        Ok(reload)
     }
 
     /// Waits the next backoff delay (or less, when the controller announces our family)
@@ -382,49 +391,47 @@ impl Agent<'_> {
     fn wait_for_module(&mut self, buf: &mut [u8]) -> End {
         let deadline = now_ms() + u64::from(self.backoff.next_ms());
         loop {
-            let left = deadline.saturating_sub(now_ms()).min(EXPORT_POLL_MS);
-            if left == 0 {
-                return End::Retry;
-            }
             // A reloaded configuration is tried at once, whether it keeps the sockets or not.
-            let [_, reloaded, watch_ready] = match self.round(left, buf, None) {
+            let [_, reloaded, watch_ready] = match self.round(deadline, buf, None) {
                 Ok(ready) => ready,
                 Err(end) => return end,
             };
-            if reloaded || (watch_ready && self.family_event(buf) == Some(FamilyChange::Appeared)) {
+            if reloaded
+                || (watch_ready && self.family_event(buf) == Some(FamilyChange::Appeared))
+                || now_ms() >= deadline
+            {
                 return End::Retry;
             }
         }
     }
 
-    /// One wait, of a session (its `data` socket) or for the module (`None`: the signalfd
-    /// stands in for the data socket), and the signals it brought: `[data readable,
-    /// configuration reloaded with the sockets kept, watcher readable]`, or how the
-    /// session or the wait ends. The session's loop and the wait for the module share it,
-    /// so the signals are answered in one place. A session that ends closes its sockets
-    /// at once, which leaves their groups.
+    /// One wait, until `until` (monotonic ms) or a second at most, of a session (its `data`
+    /// socket) or for the module (`None`: the signalfd stands in for the data socket), and
+    /// the signals it brought: `[data readable, configuration reloaded with the sockets
+    /// kept, watcher readable]`, or how the session or the wait ends. The session's loop
+    /// and the wait for the module share it, so the signals are answered in one place. A
+    /// session that ends closes its sockets at once, which leaves their groups.
     fn round(
         &mut self,
-        timeout_ms: u64,
+        until: u64,
         buf: &mut [u8],
         data: Option<BorrowedFd<'_>>,
     ) -> Result<[bool; 3], End> {
         let signals = self.signals.as_fd();
         let data = data.unwrap_or(signals);
+        // At least once a second: the network exporters need `poll` that often. At most
+        // EXPORT_POLL_MS: the cast keeps the value.
+        let timeout_ms = until.saturating_sub(now_ms()).min(EXPORT_POLL_MS.into()) as u32;
         let ready = wait([data, signals, watched(&self.watcher, signals)], timeout_ms);
         let Some([data_ready, sig_ready, watch_ready]) = ready else {
-            return Err(End::Fatal(exit::SOFTWARE));
+            return Err(End::Exit(exit::SOFTWARE));
         };
         let mut kept = false;
-        if sig_ready {
-            match self.signals() {
-                Asked::Stop => return Err(End::Stop),
-                Asked::Reload => match self.reload(buf) {
-                    Some(true) => return Err(End::Retry),
-                    Some(false) => kept = true,
-                    None => {}
-                },
-                Asked::Nothing => {}
+        if sig_ready && self.signals()? {
+            match self.reload(buf) {
+                Some(true) => return Err(End::Retry),
+                Some(false) => kept = true,
+                None => {}
             }
         }
         // Every round, at least once a second: what the network exporters need.
@@ -490,11 +497,7 @@ impl Agent<'_> {
             Route::Genl { family, .. } => family.into(),
             Route::Classic { .. } => 0,
         };
-        self.say_transport(
-            "ready (genl family \x01 id \x02)",
-            "ready (netlink unit \x02)",
-            id,
-        );
+        self.say_transport(READY, id);
         defmt::info!("ready");
         let heartbeat_ms = u64::from(self.config.heartbeat_ms);
         // Without heartbeats, a time never reached.
@@ -503,10 +506,8 @@ impl Agent<'_> {
             ms => now_ms() + ms,
         };
         loop {
-            // At least once a second: the network exporters need `poll` that often.
-            let timeout = next_heartbeat.saturating_sub(now_ms()).min(EXPORT_POLL_MS);
             let [data_ready, reloaded, watch_ready] =
-                match self.round(timeout, buf, Some(data.as_fd())) {
+                match self.round(next_heartbeat, buf, Some(data.as_fd())) {
                     Ok(ready) => ready,
                     Err(end) => return end,
                 };
@@ -522,7 +523,7 @@ impl Agent<'_> {
                         exit::UNAVAILABLE => return End::Gone,
                         code => {
                             conn::say_error("receiving failed: ", &e, "");
-                            return End::Fatal(code);
+                            return End::Exit(code);
                         }
                     },
                 }
@@ -566,7 +567,7 @@ impl Agent<'_> {
             replies,
             &mut conn::ignore_reply,
         );
-        match pushed {
+        match &pushed {
             Ok(()) => {
                 defmt::info!("settings pushed");
                 None
@@ -574,8 +575,8 @@ impl Agent<'_> {
             Err(f) if conn::is_absent(&f.error) => Some(End::Gone),
             // Without the privilege the agent cannot run as configured; any other refusal
             // is of a value the agent accepted: said, and the module keeps its own settings.
-            Err(f) => match conn::say_failed("the module refused the settings", &f) {
-                exit::NOPERM => Some(End::Fatal(exit::NOPERM)),
+            Err(f) => match conn::say_failed("the module refused the settings", f) {
+                exit::NOPERM => Some(End::Exit(exit::NOPERM)),
                 _ => None,
             },
         }
@@ -589,20 +590,17 @@ impl Agent<'_> {
             cmd::HEARTBEAT,
             &|b| {
                 use attr::heartbeat as h;
-                // The attributes as constant data, the values beside them: pairs built
-                // on the stack took a store for each attribute too.
-                const KINDS: [u16; 5] = [
-                    h::RECEIVED,
-                    h::LOST,
-                    h::EXPORTED,
-                    h::OVERRUNS,
-                    h::EXPORT_ERRORS,
+                use Counter as C;
+                // Each attribute and its counter, as constant data, in the message's order.
+                const SENT: [(u16, Counter); 5] = [
+                    (h::RECEIVED, C::Received),
+                    (h::LOST, C::Lost),
+                    (h::EXPORTED, C::Exported),
+                    (h::OVERRUNS, C::Overruns),
+                    (h::EXPORT_ERRORS, C::ExportErrors),
                 ];
-                let counts = [c.received, c.lost, c.exported, c.overruns, c.export_errors];
-                KINDS
-                    .iter()
-                    .zip(counts)
-                    .try_for_each(|(&kind, n)| b.put_u64(kind, n))
+                SENT.iter()
+                    .try_for_each(|&(kind, counter)| b.put_u64(kind, c.get(counter)))
             },
             replies,
             &mut conn::ignore_reply,
@@ -622,28 +620,31 @@ impl Agent<'_> {
     ) -> Result<(), Error> {
         let mut resync = false;
         for _ in 0..MAX_BATCH {
-            match data.recv_from(buf) {
+            // A datagram's messages are read; anything else is counted, by what it was.
+            let refused = match data.recv_from(buf) {
                 Ok(d) => {
                     for msg in d.messages() {
                         match msg {
                             Ok(m) => self.on_message(&requests.1, &m),
-                            Err(_) => bump(&mut self.counters.malformed, 1),
+                            Err(_) => self.counters.bump(Counter::Malformed, 1),
                         }
                     }
+                    continue;
                 }
                 Err(Error::WouldBlock) => break,
                 Err(Error::Overrun) => {
-                    bump(&mut self.counters.overruns, 1);
                     defmt::warn!("receive queue overrun: samples lost");
                     resync = true;
+                    Counter::Overruns
                 }
                 Err(Error::ForeignSender { port }) => {
-                    bump(&mut self.counters.forged, 1);
                     defmt::warn!("dropped a datagram from port {=u32}", port);
+                    Counter::Forged
                 }
-                Err(Error::Truncated { .. }) => bump(&mut self.counters.malformed, 1),
+                Err(Error::Truncated { .. }) => Counter::Malformed,
                 Err(e) => return Err(e),
-            }
+            };
+            self.counters.bump(refused, 1);
         }
         let resynced = match resync {
             true => self.resync(requests, replies),
@@ -698,7 +699,7 @@ impl Agent<'_> {
         let outcome = match command {
             cmd::SAMPLE => match &Sample::parse(attrs) {
                 Ok(s) => {
-                    if let Seen::Backwards { expected, got } =
+                    if let Some((expected, got)) =
                         self.counters.account(&mut self.telemetry, s.seq())
                     {
                         defmt::warn!(
@@ -709,7 +710,7 @@ impl Agent<'_> {
                     }
                     self.exporters.sample(s, self.out.text())
                 }
-                Err(_) => return bump(&mut self.counters.malformed, 1),
+                Err(_) => return self.counters.bump(Counter::Malformed, 1),
             },
             cmd::EVENT => match &Event::parse(attrs) {
                 Ok(e) => {
@@ -718,12 +719,12 @@ impl Agent<'_> {
                     defmt::info!("event {=str}", e.kind_name());
                     outcome
                 }
-                Err(_) => return bump(&mut self.counters.malformed, 1),
+                Err(_) => return self.counters.bump(Counter::Malformed, 1),
             },
             _ => return,
         };
-        bump(&mut self.counters.exported, outcome.exported);
-        bump(&mut self.counters.export_errors, outcome.failed);
+        self.counters.bump(Counter::Exported, outcome.exported);
+        self.counters.bump(Counter::ExportErrors, outcome.failed);
     }
 }
 
@@ -732,7 +733,7 @@ impl Agent<'_> {
 fn unreachable(e: &Error) -> End {
     match conn::exit_code(e) {
         exit::UNAVAILABLE => End::Absent,
-        _ => End::Fatal(conn::say_unreachable(
+        _ => End::Exit(conn::say_unreachable(
             "cannot open the module's transport: ",
             e,
         )),
@@ -746,6 +747,6 @@ fn export(
     s: &Sample<'_>,
 ) {
     let outcome = exporters.sample(s, out.text());
-    bump(&mut counters.exported, outcome.exported);
-    bump(&mut counters.export_errors, outcome.failed);
+    counters.bump(Counter::Exported, outcome.exported);
+    counters.bump(Counter::ExportErrors, outcome.failed);
 }

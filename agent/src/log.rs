@@ -168,4 +168,4 @@ fn emit(target: &mut Target, bytes: &[u8]) {
 // dev build (std, PIE) would have the loader relocate inside `.defmt` and crash, so it logs
 // without timestamps.
 #[cfg(panic = "abort")]
-defmt::timestamp!("{=u64:us}", nlcore::sock::monotonic_us());
+defmt::timestamp!("{=u64:us}", nltelem::now_us());
