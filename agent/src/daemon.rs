@@ -89,10 +89,10 @@ pub fn read_config(given: Option<&str>, scratch: &mut [u8], into: &mut Config) -
                 Err(e) => break 'failed (": cannot read: ", e),
             }
         }
-        return match config::parse_bytes(bytes.get(..len).unwrap_or_default(), into) {
+        return match &config::parse_bytes(bytes.get(..len).unwrap_or_default(), into) {
             Ok(()) => Ok(()),
             Err(e) => {
-                io::report([path, ": "], Cause::Config(&e), "");
+                io::report([path, ": "], Cause::Config(e), "");
                 Err(exit::CONFIG)
             }
         };
