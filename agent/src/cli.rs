@@ -302,6 +302,9 @@ pub fn parse<'a>(args: &[&'a str], inv: &mut Invocation<'a>) -> Result<(), Usage
 include!(concat!(env!("OUT_DIR"), "/help.rs"));
 
 /// Writes the help text of a topic (help/TOPIC.txt, unpacked), or the version line.
+// Out of line: its 4 KiB buffer (and the stack probe that touches each of its pages) must
+// not join the frame of its caller, the start-up every command and the daemon run under.
+#[inline(never)]
 pub fn help(topic: Topic, w: &mut dyn Text) {
     if topic == Topic::Version {
         return w.str(concat!("nltelem ", env!("CARGO_PKG_VERSION"), "\n"));
