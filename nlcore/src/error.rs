@@ -102,7 +102,7 @@ pub enum Error {
 const _: () = assert!(core::mem::size_of::<Result<(), Error>>() == 8);
 
 /// What [`Error::describe`] says, in the order of the variants (see [`text::phrase`]).
-const PHRASES: &str = "truncated: header needs \x01 bytes, \x01 present\0\
+pub(crate) const PHRASES: &str = "truncated: header needs \x01 bytes, \x01 present\0\
 bad nlmsg_len \x01 (minimum 16, \x01 bytes available)\0\
 attribute \x01: bad nla_len \x01 (minimum 4, \x01 bytes available)\0\
 \x01 stray bytes after the last attribute\0\
@@ -122,6 +122,15 @@ string contains a NUL byte\0";
 impl Error {
     /// Describes the error in words, for people (the phrases `Display` shows too).
     pub fn describe(&self, w: &mut dyn Text) {
+        let (n, args) = self.phrase();
+        text::phrase(w, PHRASES, n, args);
+    }
+
+    /// Which phrase of [`PHRASES`] says the error, and its arguments: apart from the
+    /// writing, so that a socket error that carries a codec error writes either with one
+    /// call.
+    #[inline(always)]
+    pub(crate) fn phrase(&self) -> (usize, [u64; 3]) {
         // The phrase's number is the variant's, which the compiler reads off the tag. The
         // numbers: variants whose fields match in type (and so in place) share an arm,
         // one load sequence for all of them.
@@ -166,7 +175,7 @@ impl Error {
             | Error::UnexpectedType { nlmsg_type: a } => [a.into(), 0, 0],
             Error::TooDeep | Error::TooLong | Error::OutOfOrder | Error::InteriorNul => [0; 3],
         };
-        text::phrase(w, PHRASES, n, args);
+        (n, args)
     }
 }
 

@@ -57,18 +57,20 @@ pub enum Error {
     /// inconsistent, start the dump again.
     DumpInterrupted,
     /// A reply carried another request's sequence number.
+    // The fields of this variant and the next are declared in the order their phrases say
+    // them, as `Truncated`'s: the three share one load sequence in `describe`.
     SeqMismatch {
-        /// The sequence number of the request.
-        expected: u32,
         /// The one in the reply.
         got: u32,
+        /// The sequence number of the request.
+        expected: u32,
     },
     /// A reply was addressed to another port (`nlmsg_pid`).
     PortMismatch {
-        /// This socket's port.
-        expected: u32,
         /// The port in the reply.
         got: u32,
+        /// This socket's port.
+        expected: u32,
     },
     /// A name (family, group) the peer does not know.
     NotFound,
@@ -103,7 +105,9 @@ impl From<crate::Error> for Error {
     }
 }
 
-/// What [`Error::describe`] says, in the order of the variants (see [`text::phrase`]).
+/// What [`Error::describe`] says, in the order of the variants up to [`Error::Codec`] (whose
+/// words are the codec error's own), then the offset that [`Failed::describe`] adds (see
+/// [`text::phrase`]).
 const PHRASES: &str = "system call failed: errno \x02\0\
 netlink port \x01 is already in use\0\
 datagram of \x01 bytes truncated to the \x01-byte receive buffer\0\
@@ -116,30 +120,59 @@ dump interrupted (NLM_F_DUMP_INTR): the set changed, dump again\0\
 reply has sequence number \x01, request had \x01\0\
 reply addressed to port \x01, this socket is port \x01\0\
 no such family or group\0\
-malformed message: \0";
+\x20(attribute at offset \x01)\0";
+
+/// The phrase of [`PHRASES`] that follows the error's: the offending attribute's offset.
+const AT_OFFSET: usize = 12;
 
 impl Error {
     /// Describes the error in words, for people (the phrases `Display` shows too).
     pub fn describe(&self, w: &mut dyn Text) {
-        let (n, a, b): (usize, u64, u64) = match *self {
-            Error::Os(e) => (0, e as u64, 0),
-            Error::AddrInUse { port } => (1, port.into(), 0),
-            Error::Truncated { size, capacity } => (2, size.into(), capacity.into()),
-            Error::Overrun => (3, 0, 0),
-            Error::TimedOut => (4, 0, 0),
-            Error::WouldBlock => (5, 0, 0),
-            Error::ForeignSender { port } => (6, port.into(), 0),
-            Error::Kernel { errno } => (7, errno as u64, 0),
-            Error::DumpInterrupted => (8, 0, 0),
-            Error::SeqMismatch { expected, got } => (9, got.into(), expected.into()),
-            Error::PortMismatch { expected, got } => (10, got.into(), expected.into()),
-            Error::NotFound => (11, 0, 0),
-            Error::Codec(_) => (12, 0, 0),
+        // The phrase's number is the variant's; the arguments are read by field type, the
+        // variants whose fields match sharing an arm (one load sequence for all of them).
+        let n = match self {
+            Error::Os(_) => 0,
+            Error::AddrInUse { .. } => 1,
+            Error::Truncated { .. } => 2,
+            Error::Overrun => 3,
+            Error::TimedOut => 4,
+            Error::WouldBlock => 5,
+            Error::ForeignSender { .. } => 6,
+            Error::Kernel { .. } => 7,
+            Error::DumpInterrupted => 8,
+            Error::SeqMismatch { .. } => 9,
+            Error::PortMismatch { .. } => 10,
+            // A codec error's number is the codec's (below).
+            Error::NotFound | Error::Codec(_) => 11,
         };
-        text::phrase(w, PHRASES, n, [a, b, 0]);
-        if let Error::Codec(e) = self {
-            e.describe(w);
-        }
+        let args: [u64; 3] = match *self {
+            // Sign-extended: the phrases read them back as `i64`.
+            Error::Os(a) | Error::Kernel { errno: a } => [a as u64, 0, 0],
+            Error::AddrInUse { port: a } | Error::ForeignSender { port: a } => [a.into(), 0, 0],
+            Error::Truncated {
+                size: a,
+                capacity: b,
+            }
+            | Error::SeqMismatch {
+                got: a,
+                expected: b,
+            }
+            | Error::PortMismatch {
+                got: a,
+                expected: b,
+            } => [a.into(), b.into(), 0],
+            _ => [0; 3],
+        };
+        // A codec error's words are the codec's, from its table, through the same call.
+        let (phrases, n, args) = match self {
+            Error::Codec(e) => {
+                w.str("malformed message: ");
+                let (n, args) = e.phrase();
+                (crate::error::PHRASES, n, args)
+            }
+            _ => (PHRASES, n, args),
+        };
+        text::phrase(w, phrases, n, args);
     }
 }
 
@@ -193,9 +226,7 @@ impl<'a> Failed<'a> {
             w.str(msg);
         }
         if let Some(offset) = offset {
-            w.str(" (attribute at offset ");
-            w.uint(offset.into());
-            w.str(")");
+            text::phrase(w, PHRASES, AT_OFFSET, [offset.into(), 0, 0]);
         }
     }
 
