@@ -149,7 +149,7 @@ struct Setup {
 /// for a reply, and sets it up as `setup` says. One function that returns the socket
 /// alone, so that it is built in one place rather than handed along from step to step.
 fn open(protocol: i32, setup: &Setup) -> Result<NlSocket, Error> {
-    let mut sock = NlSocket::open_bound_with_timeout(protocol, REQUEST_TIMEOUT)?;
+    let mut sock = NlSocket::open_bound_with(protocol, REQUEST_TIMEOUT, setup.nonblocking)?;
     if setup.rcvbuf > 0 {
         let bytes = setup.rcvbuf as usize;
         // FORCE needs CAP_NET_ADMIN; without it the kernel's rmem_max caps the size.
@@ -165,9 +165,6 @@ fn open(protocol: i32, setup: &Setup) -> Result<NlSocket, Error> {
     if setup.ext_ack {
         // Older kernels without the option still work.
         let _ = sock.set_ext_ack(true);
-    }
-    if setup.nonblocking {
-        sock.set_nonblocking(true)?;
     }
     sock.set_accept_any_sender(setup.any_sender);
     Ok(sock)

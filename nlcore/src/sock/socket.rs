@@ -100,18 +100,22 @@ impl NlSocket {
     /// `socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol)`: a socket of unit `protocol`
     /// (`NETLINK_ROUTE`, `NETLINK_GENERIC`, or a module's own number), not yet bound.
     pub fn open(protocol: i32) -> Result<Self, Error> {
-        Self::open_timed(protocol, DEFAULT_RECV_TIMEOUT)
+        Self::open_timed(protocol, DEFAULT_RECV_TIMEOUT, false)
     }
 
-    /// [`open`](Self::open) with blocking receives bounded by `timeout`.
-    fn open_timed(protocol: i32, timeout: Duration) -> Result<Self, Error> {
+    /// [`open`](Self::open) with blocking receives bounded by `timeout`, or non-blocking
+    /// ones from the start (`SOCK_NONBLOCK`).
+    fn open_timed(protocol: i32, timeout: Duration, nonblocking: bool) -> Result<Self, Error> {
         let raw = u32::try_from(protocol).map_err(|_| Error::from_errno(Errno::INVAL))?;
         // Protocol 0 (NETLINK_ROUTE) is "no protocol" to rustix: both mean 0 to the kernel.
         let proto = core::num::NonZeroU32::new(raw).map(Protocol::from_raw);
         let fd = rustix::net::socket_with(
             AddressFamily::NETLINK,
             SocketType::RAW,
-            SocketFlags::CLOEXEC,
+            match nonblocking {
+                true => SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+                false => SocketFlags::CLOEXEC,
+            },
             proto,
         )
         .map_err(Error::from_errno)?;
@@ -120,7 +124,7 @@ impl NlSocket {
             protocol,
             port: 0,
             seq: 0,
-            nonblocking: false,
+            nonblocking,
             accept_any_sender: false,
             peer: Addr::KERNEL,
             overruns: 0,
@@ -140,7 +144,18 @@ impl NlSocket {
     /// [`set_recv_timeout`](Self::set_recv_timeout)): the timeout set once, where setting
     /// it again after opening would carry that code twice.
     pub fn open_bound_with_timeout(protocol: i32, timeout: Duration) -> Result<Self, Error> {
-        let mut sock = Self::open_timed(protocol, timeout)?;
+        Self::open_bound_with(protocol, timeout, false)
+    }
+
+    /// [`open_bound_with_timeout`](Self::open_bound_with_timeout), and non-blocking from
+    /// the start when `nonblocking` is set: as [`set_nonblocking`](Self::set_nonblocking)
+    /// would make it, without a second system call (nor its code) after opening.
+    pub fn open_bound_with(
+        protocol: i32,
+        timeout: Duration,
+        nonblocking: bool,
+    ) -> Result<Self, Error> {
+        let mut sock = Self::open_timed(protocol, timeout, nonblocking)?;
         sock.bind(0, 0)?;
         Ok(sock)
     }
@@ -552,6 +567,18 @@ mod tests {
             NlSocket::open_bound_with_timeout(NETLINK_ROUTE, Duration::ZERO).unwrap_err(),
             Error::from_errno(Errno::INVAL)
         );
+    }
+
+    #[test]
+    fn a_socket_opened_non_blocking_does_not_wait() {
+        let mut sock =
+            NlSocket::open_bound_with(NETLINK_ROUTE, Duration::from_secs(3), true).unwrap();
+        assert_ne!(sock.port(), 0, "bound");
+        let mut buf = [0u8; 64];
+        let start = sys::monotonic_us();
+        assert_eq!(sock.recv_from(&mut buf).unwrap_err(), Error::WouldBlock);
+        let waited = Duration::from_micros(sys::monotonic_us() - start);
+        assert!(waited < Duration::from_secs(1), "{waited:?}");
     }
 
     #[test]
