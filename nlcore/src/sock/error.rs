@@ -142,8 +142,10 @@ impl Error {
             Error::DumpInterrupted => 8,
             Error::SeqMismatch { .. } => 9,
             Error::PortMismatch { .. } => 10,
-            // A codec error's number is the codec's (below).
-            Error::NotFound | Error::Codec(_) => 11,
+            Error::NotFound => 11,
+            // Unused (a codec error's number is the codec's, below), but in sequence: the
+            // numbers are then the tag's, less a constant, with no compare per variant.
+            Error::Codec(_) => 12,
         };
         let args: [u64; 3] = match *self {
             // Sign-extended: the phrases read them back as `i64`.
