@@ -130,7 +130,10 @@ fn errno(e: Errno) -> i32 {
 /// Microseconds of `CLOCK_MONOTONIC`, by a plain `clock_gettime` system call. rustix's
 /// `clock_gettime` goes through the vDSO, which costs a small static program about 2 KB of
 /// lookup code (the auxiliary vector, the vDSO's ELF symbols) and a mapped page, to save a
-/// system call that netlink programs make a few times a second.
+/// system call that netlink programs make a few times a second. Out of line: a program
+/// that reads the clock in several places carries the call once (beside a system call, a
+/// function call costs nothing).
+#[inline(never)]
 pub fn monotonic_us() -> u64 {
     // The 64-bit `struct timespec` (`__kernel_timespec`): what `clock_gettime` fills on
     // 64-bit architectures and `clock_gettime64` on 32-bit ones.
