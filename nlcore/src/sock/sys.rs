@@ -137,7 +137,8 @@ fn errno(e: Errno) -> i32 {
 pub fn monotonic_us() -> u64 {
     // The 64-bit `struct timespec` (`__kernel_timespec`): what `clock_gettime` fills on
     // 64-bit architectures and `clock_gettime64` on 32-bit ones.
-    let mut ts = [0i64; 2];
+    // Read as unsigned: the monotonic clock's seconds and nanoseconds are never negative.
+    let mut ts = [0u64; 2];
     #[cfg(target_pointer_width = "64")]
     let call = Sysno::clock_gettime;
     #[cfg(target_pointer_width = "32")]
@@ -147,7 +148,6 @@ pub fn monotonic_us() -> u64 {
     // kernel writes only its 16 bytes and keeps no reference. CLOCK_MONOTONIC always
     // exists, so the call cannot fail.
     let _ = unsafe { syscall!(call, CLOCK_MONOTONIC, ts.as_mut_ptr()) };
-    let secs = u64::try_from(ts[0]).unwrap_or(0);
-    let nanos = u64::try_from(ts[1]).unwrap_or(0);
+    let [secs, nanos] = ts;
     secs.saturating_mul(1_000_000).saturating_add(nanos / 1000)
 }
