@@ -197,17 +197,13 @@ pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route
 fn resolve(sock: &mut NlSocket, name: &str, buf: &mut [u8]) -> Result<Route, Error> {
     let mut found = None;
     let each: OnReply<'_> = &mut |cmd, attrs| {
-        match CtrlFamily::read(cmd, attrs) {
-            Some(f) if f.name == name.as_bytes() => {
-                let [telemetry, events] =
-                    f.group_ids(&[proto::MCGRP_TELEMETRY, proto::MCGRP_EVENTS]);
-                found = Some(Route::Genl {
-                    family: f.id,
-                    telemetry,
-                    events,
-                });
-            }
-            _ => {}
+        if let Some(f) = CtrlFamily::read(cmd, attrs, name.as_bytes()) {
+            let [telemetry, events] = f.group_ids(&[proto::MCGRP_TELEMETRY, proto::MCGRP_EVENTS]);
+            found = Some(Route::Genl {
+                family: f.id,
+                telemetry,
+                events,
+            });
         }
         Ok(())
     };
