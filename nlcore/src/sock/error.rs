@@ -15,11 +15,26 @@ use rustix::io::Errno;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Error {
+    // The variants are grouped by their fields' types (an errno, a port, two numbers,
+    // none): `describe` and `errno` then tell the groups apart by ranges of the tag.
     /// A system call failed with this errno (positive, e.g. `EPERM` = 1).
     Os(i32),
+    /// The peer refused the request (`NLMSG_ERROR`) or ended the dump with an error
+    /// (`NLMSG_DONE`); the ext-ack travels beside it in [`Failed`].
+    Kernel {
+        /// The positive errno the peer sent.
+        errno: i32,
+    },
     /// `bind` to an explicit port that another socket of the unit holds (`EADDRINUSE`).
     AddrInUse {
         /// The port that was asked for.
+        port: u32,
+    },
+    /// A datagram from a port other than the kernel's (0) while the socket accepts only the
+    /// kernel ([`NlSocket::set_accept_any_sender`](super::NlSocket::set_accept_any_sender)),
+    /// or a reply to a request from a port other than the peer's.
+    ForeignSender {
+        /// The sender's port id.
         port: u32,
     },
     /// The datagram was larger than the receive buffer (`MSG_TRUNC`); its tail is lost.
@@ -32,30 +47,6 @@ pub enum Error {
         /// The buffer's size in bytes.
         capacity: u32,
     },
-    /// The receive queue overflowed (`ENOBUFS`): messages were dropped before this read.
-    /// The socket stays usable; [`NlSocket::overruns`](super::NlSocket::overruns) counts
-    /// these.
-    Overrun,
-    /// Nothing arrived within the receive timeout.
-    TimedOut,
-    /// Non-blocking socket with nothing to read (`EAGAIN`).
-    WouldBlock,
-    /// A datagram from a port other than the kernel's (0) while the socket accepts only the
-    /// kernel ([`NlSocket::set_accept_any_sender`](super::NlSocket::set_accept_any_sender)),
-    /// or a reply to a request from a port other than the peer's.
-    ForeignSender {
-        /// The sender's port id.
-        port: u32,
-    },
-    /// The peer refused the request (`NLMSG_ERROR`) or ended the dump with an error
-    /// (`NLMSG_DONE`); the ext-ack travels beside it in [`Failed`].
-    Kernel {
-        /// The positive errno the peer sent.
-        errno: i32,
-    },
-    /// The dumped set changed during the dump (`NLM_F_DUMP_INTR`): the data is
-    /// inconsistent, start the dump again.
-    DumpInterrupted,
     /// A reply carried another request's sequence number.
     // The fields of this variant and the next are declared in the order their phrases say
     // them, as `Truncated`'s: the three share one load sequence in `describe`.
@@ -72,6 +63,17 @@ pub enum Error {
         /// This socket's port.
         expected: u32,
     },
+    /// The receive queue overflowed (`ENOBUFS`): messages were dropped before this read.
+    /// The socket stays usable; [`NlSocket::overruns`](super::NlSocket::overruns) counts
+    /// these.
+    Overrun,
+    /// Nothing arrived within the receive timeout.
+    TimedOut,
+    /// Non-blocking socket with nothing to read (`EAGAIN`).
+    WouldBlock,
+    /// The dumped set changed during the dump (`NLM_F_DUMP_INTR`): the data is
+    /// inconsistent, start the dump again.
+    DumpInterrupted,
     /// A name (family, group) the peer does not know.
     NotFound,
     /// A received message is malformed, or a buffer too small to build one.
@@ -109,16 +111,16 @@ impl From<crate::Error> for Error {
 /// words are the codec error's own), then the offset that [`Failed::describe`] adds (see
 /// [`text::phrase`]).
 const PHRASES: &str = "system call failed: errno \x02\0\
+request refused by the peer: errno \x02\0\
 netlink port \x01 is already in use\0\
+refused a datagram from port \x01 (not the kernel)\0\
 datagram of \x01 bytes truncated to the \x01-byte receive buffer\0\
+reply has sequence number \x01, request had \x01\0\
+reply addressed to port \x01, this socket is port \x01\0\
 receive queue overrun (ENOBUFS): messages were lost\0\
 timed out waiting for a netlink message\0\
 no message waiting (non-blocking socket)\0\
-refused a datagram from port \x01 (not the kernel)\0\
-request refused by the peer: errno \x02\0\
 dump interrupted (NLM_F_DUMP_INTR): the set changed, dump again\0\
-reply has sequence number \x01, request had \x01\0\
-reply addressed to port \x01, this socket is port \x01\0\
 no such family or group\0\
 \x20(attribute at offset \x01)\0";
 
@@ -132,16 +134,16 @@ impl Error {
         // variants whose fields match sharing an arm (one load sequence for all of them).
         let n = match self {
             Error::Os(_) => 0,
-            Error::AddrInUse { .. } => 1,
-            Error::Truncated { .. } => 2,
-            Error::Overrun => 3,
-            Error::TimedOut => 4,
-            Error::WouldBlock => 5,
-            Error::ForeignSender { .. } => 6,
-            Error::Kernel { .. } => 7,
-            Error::DumpInterrupted => 8,
-            Error::SeqMismatch { .. } => 9,
-            Error::PortMismatch { .. } => 10,
+            Error::Kernel { .. } => 1,
+            Error::AddrInUse { .. } => 2,
+            Error::ForeignSender { .. } => 3,
+            Error::Truncated { .. } => 4,
+            Error::SeqMismatch { .. } => 5,
+            Error::PortMismatch { .. } => 6,
+            Error::Overrun => 7,
+            Error::TimedOut => 8,
+            Error::WouldBlock => 9,
+            Error::DumpInterrupted => 10,
             Error::NotFound => 11,
             // Unused (a codec error's number is the codec's, below), but in sequence: the
             // numbers are then the tag's, less a constant, with no compare per variant.
