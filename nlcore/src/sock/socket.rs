@@ -8,8 +8,8 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::{Errno, IoSlice, IoSliceMut};
 use rustix::net::netlink::SocketAddrNetlink;
 use rustix::net::{
-    AddressFamily, Protocol, RecvAncillaryBuffer, RecvFlags, ReturnFlags, SendAncillaryBuffer,
-    SendFlags, SocketAddrAny, SocketFlags, SocketType,
+    AddressFamily, RecvAncillaryBuffer, RecvFlags, ReturnFlags, SendAncillaryBuffer, SendFlags,
+    SocketAddrAny, SocketFlags,
 };
 
 /// How long a blocking receive waits unless told otherwise: long enough for any kernel
@@ -106,19 +106,13 @@ impl NlSocket {
     /// [`open`](Self::open) with blocking receives bounded by `timeout`, or non-blocking
     /// ones from the start (`SOCK_NONBLOCK`).
     fn open_timed(protocol: i32, timeout: Duration, nonblocking: bool) -> Result<Self, Error> {
+        // A negative unit is refused here, as it always was: `EINVAL`.
         let raw = u32::try_from(protocol).map_err(|_| Error::from_errno(Errno::INVAL))?;
-        // Protocol 0 (NETLINK_ROUTE) is "no protocol" to rustix: both mean 0 to the kernel.
-        let proto = core::num::NonZeroU32::new(raw).map(Protocol::from_raw);
-        let fd = rustix::net::socket_with(
-            AddressFamily::NETLINK,
-            SocketType::RAW,
-            match nonblocking {
-                true => SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-                false => SocketFlags::CLOEXEC,
-            },
-            proto,
-        )
-        .map_err(Error::from_errno)?;
+        let flags = match nonblocking {
+            true => SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            false => SocketFlags::CLOEXEC,
+        };
+        let fd = sys::socket(flags.bits(), raw).map_err(Error::Os)?;
         let sock = NlSocket {
             fd,
             protocol,
@@ -566,6 +560,22 @@ mod tests {
         assert_eq!(
             NlSocket::open_bound_with_timeout(NETLINK_ROUTE, Duration::ZERO).unwrap_err(),
             Error::from_errno(Errno::INVAL)
+        );
+    }
+
+    #[test]
+    fn a_socket_is_close_on_exec_and_a_unit_out_of_range_is_refused() {
+        let sock = NlSocket::open(NETLINK_ROUTE).unwrap();
+        let fd_flags = rustix::io::fcntl_getfd(&sock).unwrap();
+        assert!(fd_flags.contains(rustix::io::FdFlags::CLOEXEC));
+        assert_eq!(
+            NlSocket::open(-1).unwrap_err(),
+            Error::from_errno(Errno::INVAL)
+        );
+        // The kernel's units are 0 to 31.
+        assert_eq!(
+            NlSocket::open(99).unwrap_err(),
+            Error::from_errno(Errno::PROTONOSUPPORT)
         );
     }
 
