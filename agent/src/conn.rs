@@ -149,7 +149,7 @@ struct Setup {
 /// for a reply, and sets it up as `setup` says. One function that returns the socket
 /// alone, so that it is built in one place rather than handed along from step to step.
 fn open(protocol: i32, setup: &Setup) -> Result<NlSocket, Error> {
-    let mut sock = NlSocket::open_bound_with_timeout(protocol, REQUEST_TIMEOUT)?;
+    let mut sock = NlSocket::open_bound_with(protocol, REQUEST_TIMEOUT, setup.nonblocking)?;
     if setup.rcvbuf > 0 {
         let bytes = setup.rcvbuf as usize;
         // FORCE needs CAP_NET_ADMIN; without it the kernel's rmem_max caps the size.
@@ -165,9 +165,6 @@ fn open(protocol: i32, setup: &Setup) -> Result<NlSocket, Error> {
     if setup.ext_ack {
         // Older kernels without the option still work.
         let _ = sock.set_ext_ack(true);
-    }
-    if setup.nonblocking {
-        sock.set_nonblocking(true)?;
     }
     sock.set_accept_any_sender(setup.any_sender);
     Ok(sock)
@@ -200,17 +197,13 @@ pub fn open_requests(config: &Config, buf: &mut [u8]) -> Result<(NlSocket, Route
 fn resolve(sock: &mut NlSocket, name: &str, buf: &mut [u8]) -> Result<Route, Error> {
     let mut found = None;
     let each: OnReply<'_> = &mut |cmd, attrs| {
-        match CtrlFamily::read(cmd, attrs) {
-            Some(f) if f.name == name.as_bytes() => {
-                let [telemetry, events] =
-                    f.group_ids(&[proto::MCGRP_TELEMETRY, proto::MCGRP_EVENTS]);
-                found = Some(Route::Genl {
-                    family: f.id,
-                    telemetry,
-                    events,
-                });
-            }
-            _ => {}
+        if let Some(f) = CtrlFamily::read(cmd, attrs, name.as_bytes()) {
+            let [telemetry, events] = f.group_ids(&[proto::MCGRP_TELEMETRY, proto::MCGRP_EVENTS]);
+            found = Some(Route::Genl {
+                family: f.id,
+                telemetry,
+                events,
+            });
         }
         Ok(())
     };

@@ -461,12 +461,9 @@ impl Agent<'_> {
                     continue;
                 };
                 // The name compared once, then the command.
-                match CtrlFamily::parse(&msg) {
-                    Some(f) if f.name == name => match f.cmd {
-                        CTRL_CMD_NEWFAMILY => change = Some(FamilyChange::Appeared),
-                        CTRL_CMD_DELFAMILY => change = Some(FamilyChange::Disappeared),
-                        _ => {}
-                    },
+                match CtrlFamily::parse(&msg, name).map(|f| f.cmd) {
+                    Some(CTRL_CMD_NEWFAMILY) => change = Some(FamilyChange::Appeared),
+                    Some(CTRL_CMD_DELFAMILY) => change = Some(FamilyChange::Disappeared),
                     _ => {}
                 }
             }

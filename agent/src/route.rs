@@ -111,36 +111,38 @@ pub struct CtrlFamily<'a> {
     pub cmd: u8,
     /// The family's id (`nlmsg_type`).
     pub id: u16,
-    /// Its name (without the NUL).
-    pub name: &'a [u8],
     /// Its multicast groups (`CTRL_ATTR_MCAST_GROUPS` entries).
     groups: AttrIter<'a>,
 }
 
 impl<'a> CtrlFamily<'a> {
-    /// Reads a controller message; `None` for another family's message and for one
-    /// without the id and name.
-    pub fn parse(msg: &NlMsg<'a>) -> Option<Self> {
+    /// Reads a controller message about the family `name`; `None` for a message that is
+    /// not the controller's, and as [`read`](Self::read) says.
+    pub fn parse(msg: &NlMsg<'a>, name: &[u8]) -> Option<Self> {
         let (cmd, attrs) = CONTROLLER.open(msg)?;
-        Self::read(cmd, attrs)
+        Self::read(cmd, attrs, name)
     }
 
     /// Reads the command `cmd` and attributes `attrs` of a controller message (as
-    /// [`Route::open`] gives them for [`CONTROLLER`]); `None` without the id and name.
-    pub fn read(cmd: u8, mut attrs: AttrIter<'a>) -> Option<Self> {
-        let (mut id, mut name, mut groups) = (None, None, AttrIter::new(&[]));
+    /// [`Route::open`] gives them for [`CONTROLLER`]) about the family `name` (without the
+    /// NUL); `None` without the id and name, or for another family. Every caller wants one
+    /// family: the name is compared here, once for all of them.
+    pub fn read(cmd: u8, mut attrs: AttrIter<'a>, name: &[u8]) -> Option<Self> {
+        let (mut id, mut found, mut groups) = (None, None, AttrIter::new(&[]));
         while let Some(Ok(a)) = attrs.next() {
             match a.kind() {
                 CTRL_ATTR_FAMILY_ID => id = a.get_u16().ok(),
-                CTRL_ATTR_FAMILY_NAME => name = a.get_cstr_bytes().ok(),
+                CTRL_ATTR_FAMILY_NAME => found = a.get_cstr_bytes().ok(),
                 CTRL_ATTR_MCAST_GROUPS => groups = a.nested(),
                 _ => {}
             }
         }
+        if found? != name {
+            return None;
+        }
         Some(CtrlFamily {
             cmd,
             id: id?,
-            name: name?,
             groups,
         })
     }
@@ -200,10 +202,11 @@ mod tests {
         b.nest_end(list).unwrap();
         let len = b.finish().unwrap();
         let msg = NlMsg::new_checked(&buf[..len]).unwrap();
-        let family = CtrlFamily::parse(&msg).unwrap();
-        assert_eq!(
-            (family.cmd, family.id, family.name),
-            (CTRL_CMD_NEWFAMILY, 0x1d, &b"nltelem"[..])
+        let family = CtrlFamily::parse(&msg, b"nltelem").unwrap();
+        assert_eq!((family.cmd, family.id), (CTRL_CMD_NEWFAMILY, 0x1d));
+        assert!(
+            CtrlFamily::parse(&msg, b"nltele").is_none(),
+            "another family"
         );
         assert_eq!(
             family.group_ids(&["telemetry", "events"]),
@@ -232,12 +235,13 @@ mod tests {
             }
             let len = b.finish().unwrap();
             let msg = NlMsg::new_checked(&buf[..len]).unwrap();
-            CtrlFamily::parse(&msg).map(|f| (f.cmd, f.id, f.name.to_vec(), f.group_ids(&["x", ""])))
+            CtrlFamily::parse(&msg, b"gone").map(|f| (f.cmd, f.id, f.group_ids(&["x", ""])))
         };
         assert_eq!(
             message(GENL_ID_CTRL, Some(30), Some("gone")),
-            Some((CTRL_CMD_DELFAMILY, 30, b"gone".to_vec(), [None, None]))
+            Some((CTRL_CMD_DELFAMILY, 30, [None, None]))
         );
+        assert_eq!(message(GENL_ID_CTRL, Some(30), Some("here")), None);
         assert_eq!(message(GENL_ID_CTRL, None, Some("gone")), None);
         assert_eq!(message(GENL_ID_CTRL, Some(30), None), None);
         assert_eq!(message(0x1d, Some(30), Some("gone")), None);
@@ -256,11 +260,9 @@ mod tests {
         let mut seen = 0;
         sock.request(&mut req[..len], &mut buf, |msg| {
             let info = FamilyInfo::parse(msg)?;
-            let family = CtrlFamily::parse(&msg).expect("the controller's description");
-            assert_eq!(
-                (family.cmd, family.id, family.name),
-                (info.cmd, info.id, info.name.as_bytes())
-            );
+            let family = CtrlFamily::parse(&msg, info.name.as_bytes())
+                .expect("the controller's description");
+            assert_eq!((family.cmd, family.id), (info.cmd, info.id));
             let names = ["notify", "nothing"];
             let ids = [info.mcast_group(names[0])?, info.mcast_group(names[1])?];
             assert_eq!(family.group_ids(&names), ids);
@@ -288,8 +290,8 @@ mod tests {
         let mut found = None;
         sock.ask(&mut req[..len], false, &mut buf, &mut |msg| {
             let (cmd, attrs) = CONTROLLER.open(&msg).expect("the controller's message");
-            let family = CtrlFamily::read(cmd, attrs).expect("an id and a name");
-            found = Some((family.cmd, family.id, family.name.to_vec()));
+            let family = CtrlFamily::read(cmd, attrs, b"nlctrl").expect("an id and the name");
+            found = Some((family.cmd, family.id));
             assert_eq!(
                 family.group_ids(&["notify", ""]),
                 [Some(u32::from(GENL_ID_CTRL)), None]
@@ -297,10 +299,7 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert_eq!(
-            found,
-            Some((CTRL_CMD_NEWFAMILY, GENL_ID_CTRL, b"nlctrl".to_vec()))
-        );
+        assert_eq!(found, Some((CTRL_CMD_NEWFAMILY, GENL_ID_CTRL)));
     }
 
     #[test]

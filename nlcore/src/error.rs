@@ -15,6 +15,9 @@ use core::fmt;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Error {
+    // The variants are grouped by their fields' types (two counts of either order, three,
+    // one, an attribute type, none): `describe` then tells the groups apart by ranges of
+    // the tag.
     /// Fewer bytes than a fixed header needs (`need` bytes, `have` bytes).
     Truncated {
         /// Bytes the header needs.
@@ -22,12 +25,26 @@ pub enum Error {
         /// Bytes that were there.
         have: u32,
     },
+    /// An attribute's payload has the wrong size for its kind (e.g. 3 bytes for a u32).
+    AttrSize {
+        /// The attribute's type.
+        attr: u16,
+        /// Its payload length.
+        len: u32,
+    },
     /// `nlmsg_len` is below the 16-byte header or runs past the end of the datagram.
     BadMessageLength {
         /// The length the header claims.
         claimed: u32,
         /// Bytes left in the datagram from the message's start.
         available: u16,
+    },
+    /// The output buffer cannot hold what was asked; nothing partial was left in it.
+    BufferFull {
+        /// Bytes the write needed.
+        need: u32,
+        /// Bytes that were free.
+        free: u16,
     },
     /// `nla_len` is below the 4-byte attribute header or runs past its container.
     BadAttrLength {
@@ -41,13 +58,6 @@ pub enum Error {
     /// Stray bytes after the last attribute that cannot hold an attribute header.
     TrailingBytes {
         /// How many bytes were left over.
-        len: u32,
-    },
-    /// An attribute's payload has the wrong size for its kind (e.g. 3 bytes for a u32).
-    AttrSize {
-        /// The attribute's type.
-        attr: u16,
-        /// Its payload length.
         len: u32,
     },
     /// A string attribute lacks its terminating NUL, or has bytes after it.
@@ -70,8 +80,6 @@ pub enum Error {
         /// The attribute's type.
         attr: u16,
     },
-    /// Nesting deeper than the policy's limit.
-    TooDeep,
     /// An attribute the caller requires is absent.
     MissingAttr {
         /// The attribute's type.
@@ -82,13 +90,8 @@ pub enum Error {
         /// Its `nlmsg_type`.
         nlmsg_type: u16,
     },
-    /// The output buffer cannot hold what was asked; nothing partial was left in it.
-    BufferFull {
-        /// Bytes the write needed.
-        need: u32,
-        /// Bytes that were free.
-        free: u16,
-    },
+    /// Nesting deeper than the policy's limit.
+    TooDeep,
     /// A message or attribute would exceed the 32-bit / 16-bit length field.
     TooLong,
     /// A builder call out of order: `finish` with no open message, `begin` with one open,
@@ -102,19 +105,19 @@ pub enum Error {
 const _: () = assert!(core::mem::size_of::<Result<(), Error>>() == 8);
 
 /// What [`Error::describe`] says, in the order of the variants (see [`text::phrase`]).
-const PHRASES: &str = "truncated: header needs \x01 bytes, \x01 present\0\
+pub(crate) const PHRASES: &str = "truncated: header needs \x01 bytes, \x01 present\0\
+attribute \x01: payload of \x01 bytes has the wrong size\0\
 bad nlmsg_len \x01 (minimum 16, \x01 bytes available)\0\
+buffer full: need \x01 bytes, \x01 free\0\
 attribute \x01: bad nla_len \x01 (minimum 4, \x01 bytes available)\0\
 \x01 stray bytes after the last attribute\0\
-attribute \x01: payload of \x01 bytes has the wrong size\0\
 attribute \x01: string is not NUL-terminated\0\
 attribute \x01: string is not UTF-8\0\
 attribute \x01: unknown to the policy\0\
 attribute \x01: NLA_F_NESTED does not match its kind\0\
-attributes nested too deeply\0\
 attribute \x01: required but missing\0\
 unexpected message type \x01\0\
-buffer full: need \x01 bytes, \x01 free\0\
+attributes nested too deeply\0\
 message or attribute longer than its length field\0\
 builder call out of order\0\
 string contains a NUL byte\0";
@@ -122,23 +125,32 @@ string contains a NUL byte\0";
 impl Error {
     /// Describes the error in words, for people (the phrases `Display` shows too).
     pub fn describe(&self, w: &mut dyn Text) {
+        let (n, args) = self.phrase();
+        text::phrase(w, PHRASES, n, args);
+    }
+
+    /// Which phrase of [`PHRASES`] says the error, and its arguments: apart from the
+    /// writing, so that a socket error that carries a codec error writes either with one
+    /// call.
+    #[inline(always)]
+    pub(crate) fn phrase(&self) -> (usize, [u64; 3]) {
         // The phrase's number is the variant's, which the compiler reads off the tag. The
         // numbers: variants whose fields match in type (and so in place) share an arm,
         // one load sequence for all of them.
         let n = match self {
             Error::Truncated { .. } => 0,
-            Error::BadMessageLength { .. } => 1,
-            Error::BadAttrLength { .. } => 2,
-            Error::TrailingBytes { .. } => 3,
-            Error::AttrSize { .. } => 4,
-            Error::NotNulTerminated { .. } => 5,
-            Error::NotUtf8 { .. } => 6,
-            Error::UnknownAttr { .. } => 7,
-            Error::NestedFlag { .. } => 8,
-            Error::TooDeep => 9,
+            Error::AttrSize { .. } => 1,
+            Error::BadMessageLength { .. } => 2,
+            Error::BufferFull { .. } => 3,
+            Error::BadAttrLength { .. } => 4,
+            Error::TrailingBytes { .. } => 5,
+            Error::NotNulTerminated { .. } => 6,
+            Error::NotUtf8 { .. } => 7,
+            Error::UnknownAttr { .. } => 8,
+            Error::NestedFlag { .. } => 9,
             Error::MissingAttr { .. } => 10,
             Error::UnexpectedType { .. } => 11,
-            Error::BufferFull { .. } => 12,
+            Error::TooDeep => 12,
             Error::TooLong => 13,
             Error::OutOfOrder => 14,
             Error::InteriorNul => 15,
@@ -166,7 +178,7 @@ impl Error {
             | Error::UnexpectedType { nlmsg_type: a } => [a.into(), 0, 0],
             Error::TooDeep | Error::TooLong | Error::OutOfOrder | Error::InteriorNul => [0; 3],
         };
-        text::phrase(w, PHRASES, n, args);
+        (n, args)
     }
 }
 

@@ -15,11 +15,26 @@ use rustix::io::Errno;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Error {
+    // The variants are grouped by their fields' types (an errno, a port, two numbers,
+    // none): `describe` and `errno` then tell the groups apart by ranges of the tag.
     /// A system call failed with this errno (positive, e.g. `EPERM` = 1).
     Os(i32),
+    /// The peer refused the request (`NLMSG_ERROR`) or ended the dump with an error
+    /// (`NLMSG_DONE`); the ext-ack travels beside it in [`Failed`].
+    Kernel {
+        /// The positive errno the peer sent.
+        errno: i32,
+    },
     /// `bind` to an explicit port that another socket of the unit holds (`EADDRINUSE`).
     AddrInUse {
         /// The port that was asked for.
+        port: u32,
+    },
+    /// A datagram from a port other than the kernel's (0) while the socket accepts only the
+    /// kernel ([`NlSocket::set_accept_any_sender`](super::NlSocket::set_accept_any_sender)),
+    /// or a reply to a request from a port other than the peer's.
+    ForeignSender {
+        /// The sender's port id.
         port: u32,
     },
     /// The datagram was larger than the receive buffer (`MSG_TRUNC`); its tail is lost.
@@ -32,6 +47,22 @@ pub enum Error {
         /// The buffer's size in bytes.
         capacity: u32,
     },
+    /// A reply carried another request's sequence number.
+    // The fields of this variant and the next are declared in the order their phrases say
+    // them, as `Truncated`'s: the three share one load sequence in `describe`.
+    SeqMismatch {
+        /// The one in the reply.
+        got: u32,
+        /// The sequence number of the request.
+        expected: u32,
+    },
+    /// A reply was addressed to another port (`nlmsg_pid`).
+    PortMismatch {
+        /// The port in the reply.
+        got: u32,
+        /// This socket's port.
+        expected: u32,
+    },
     /// The receive queue overflowed (`ENOBUFS`): messages were dropped before this read.
     /// The socket stays usable; [`NlSocket::overruns`](super::NlSocket::overruns) counts
     /// these.
@@ -40,36 +71,9 @@ pub enum Error {
     TimedOut,
     /// Non-blocking socket with nothing to read (`EAGAIN`).
     WouldBlock,
-    /// A datagram from a port other than the kernel's (0) while the socket accepts only the
-    /// kernel ([`NlSocket::set_accept_any_sender`](super::NlSocket::set_accept_any_sender)),
-    /// or a reply to a request from a port other than the peer's.
-    ForeignSender {
-        /// The sender's port id.
-        port: u32,
-    },
-    /// The peer refused the request (`NLMSG_ERROR`) or ended the dump with an error
-    /// (`NLMSG_DONE`); the ext-ack travels beside it in [`Failed`].
-    Kernel {
-        /// The positive errno the peer sent.
-        errno: i32,
-    },
     /// The dumped set changed during the dump (`NLM_F_DUMP_INTR`): the data is
     /// inconsistent, start the dump again.
     DumpInterrupted,
-    /// A reply carried another request's sequence number.
-    SeqMismatch {
-        /// The sequence number of the request.
-        expected: u32,
-        /// The one in the reply.
-        got: u32,
-    },
-    /// A reply was addressed to another port (`nlmsg_pid`).
-    PortMismatch {
-        /// This socket's port.
-        expected: u32,
-        /// The port in the reply.
-        got: u32,
-    },
     /// A name (family, group) the peer does not know.
     NotFound,
     /// A received message is malformed, or a buffer too small to build one.
@@ -103,43 +107,76 @@ impl From<crate::Error> for Error {
     }
 }
 
-/// What [`Error::describe`] says, in the order of the variants (see [`text::phrase`]).
+/// What [`Error::describe`] says, in the order of the variants up to [`Error::Codec`] (whose
+/// words are the codec error's own), then the offset that [`Failed::describe`] adds (see
+/// [`text::phrase`]).
 const PHRASES: &str = "system call failed: errno \x02\0\
+request refused by the peer: errno \x02\0\
 netlink port \x01 is already in use\0\
+refused a datagram from port \x01 (not the kernel)\0\
 datagram of \x01 bytes truncated to the \x01-byte receive buffer\0\
+reply has sequence number \x01, request had \x01\0\
+reply addressed to port \x01, this socket is port \x01\0\
 receive queue overrun (ENOBUFS): messages were lost\0\
 timed out waiting for a netlink message\0\
 no message waiting (non-blocking socket)\0\
-refused a datagram from port \x01 (not the kernel)\0\
-request refused by the peer: errno \x02\0\
 dump interrupted (NLM_F_DUMP_INTR): the set changed, dump again\0\
-reply has sequence number \x01, request had \x01\0\
-reply addressed to port \x01, this socket is port \x01\0\
 no such family or group\0\
-malformed message: \0";
+\x20(attribute at offset \x01)\0";
+
+/// The phrase of [`PHRASES`] that follows the error's: the offending attribute's offset.
+const AT_OFFSET: usize = 12;
 
 impl Error {
     /// Describes the error in words, for people (the phrases `Display` shows too).
     pub fn describe(&self, w: &mut dyn Text) {
-        let (n, a, b): (usize, u64, u64) = match *self {
-            Error::Os(e) => (0, e as u64, 0),
-            Error::AddrInUse { port } => (1, port.into(), 0),
-            Error::Truncated { size, capacity } => (2, size.into(), capacity.into()),
-            Error::Overrun => (3, 0, 0),
-            Error::TimedOut => (4, 0, 0),
-            Error::WouldBlock => (5, 0, 0),
-            Error::ForeignSender { port } => (6, port.into(), 0),
-            Error::Kernel { errno } => (7, errno as u64, 0),
-            Error::DumpInterrupted => (8, 0, 0),
-            Error::SeqMismatch { expected, got } => (9, got.into(), expected.into()),
-            Error::PortMismatch { expected, got } => (10, got.into(), expected.into()),
-            Error::NotFound => (11, 0, 0),
-            Error::Codec(_) => (12, 0, 0),
+        // The phrase's number is the variant's; the arguments are read by field type, the
+        // variants whose fields match sharing an arm (one load sequence for all of them).
+        let n = match self {
+            Error::Os(_) => 0,
+            Error::Kernel { .. } => 1,
+            Error::AddrInUse { .. } => 2,
+            Error::ForeignSender { .. } => 3,
+            Error::Truncated { .. } => 4,
+            Error::SeqMismatch { .. } => 5,
+            Error::PortMismatch { .. } => 6,
+            Error::Overrun => 7,
+            Error::TimedOut => 8,
+            Error::WouldBlock => 9,
+            Error::DumpInterrupted => 10,
+            Error::NotFound => 11,
+            // Unused (a codec error's number is the codec's, below), but in sequence: the
+            // numbers are then the tag's, less a constant, with no compare per variant.
+            Error::Codec(_) => 12,
         };
-        text::phrase(w, PHRASES, n, [a, b, 0]);
-        if let Error::Codec(e) = self {
-            e.describe(w);
-        }
+        let args: [u64; 3] = match *self {
+            // Sign-extended: the phrases read them back as `i64`.
+            Error::Os(a) | Error::Kernel { errno: a } => [a as u64, 0, 0],
+            Error::AddrInUse { port: a } | Error::ForeignSender { port: a } => [a.into(), 0, 0],
+            Error::Truncated {
+                size: a,
+                capacity: b,
+            }
+            | Error::SeqMismatch {
+                got: a,
+                expected: b,
+            }
+            | Error::PortMismatch {
+                got: a,
+                expected: b,
+            } => [a.into(), b.into(), 0],
+            _ => [0; 3],
+        };
+        // A codec error's words are the codec's, from its table, through the same call.
+        let (phrases, n, args) = match self {
+            Error::Codec(e) => {
+                w.str("malformed message: ");
+                let (n, args) = e.phrase();
+                (crate::error::PHRASES, n, args)
+            }
+            _ => (PHRASES, n, args),
+        };
+        text::phrase(w, phrases, n, args);
     }
 }
 
@@ -193,9 +230,7 @@ impl<'a> Failed<'a> {
             w.str(msg);
         }
         if let Some(offset) = offset {
-            w.str(" (attribute at offset ");
-            w.uint(offset.into());
-            w.str(")");
+            text::phrase(w, PHRASES, AT_OFFSET, [offset.into(), 0, 0]);
         }
     }
 

@@ -8,8 +8,8 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::{Errno, IoSlice, IoSliceMut};
 use rustix::net::netlink::SocketAddrNetlink;
 use rustix::net::{
-    AddressFamily, Protocol, RecvAncillaryBuffer, RecvFlags, ReturnFlags, SendAncillaryBuffer,
-    SendFlags, SocketAddrAny, SocketFlags, SocketType,
+    AddressFamily, RecvAncillaryBuffer, RecvFlags, ReturnFlags, SendAncillaryBuffer, SendFlags,
+    SocketAddrAny, SocketFlags,
 };
 
 /// How long a blocking receive waits unless told otherwise: long enough for any kernel
@@ -100,27 +100,25 @@ impl NlSocket {
     /// `socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol)`: a socket of unit `protocol`
     /// (`NETLINK_ROUTE`, `NETLINK_GENERIC`, or a module's own number), not yet bound.
     pub fn open(protocol: i32) -> Result<Self, Error> {
-        Self::open_timed(protocol, DEFAULT_RECV_TIMEOUT)
+        Self::open_timed(protocol, DEFAULT_RECV_TIMEOUT, false)
     }
 
-    /// [`open`](Self::open) with blocking receives bounded by `timeout`.
-    fn open_timed(protocol: i32, timeout: Duration) -> Result<Self, Error> {
+    /// [`open`](Self::open) with blocking receives bounded by `timeout`, or non-blocking
+    /// ones from the start (`SOCK_NONBLOCK`).
+    fn open_timed(protocol: i32, timeout: Duration, nonblocking: bool) -> Result<Self, Error> {
+        // A negative unit is refused here, as it always was: `EINVAL`.
         let raw = u32::try_from(protocol).map_err(|_| Error::from_errno(Errno::INVAL))?;
-        // Protocol 0 (NETLINK_ROUTE) is "no protocol" to rustix: both mean 0 to the kernel.
-        let proto = core::num::NonZeroU32::new(raw).map(Protocol::from_raw);
-        let fd = rustix::net::socket_with(
-            AddressFamily::NETLINK,
-            SocketType::RAW,
-            SocketFlags::CLOEXEC,
-            proto,
-        )
-        .map_err(Error::from_errno)?;
+        let flags = match nonblocking {
+            true => SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            false => SocketFlags::CLOEXEC,
+        };
+        let fd = sys::socket(flags.bits(), raw).map_err(Error::Os)?;
         let sock = NlSocket {
             fd,
             protocol,
             port: 0,
             seq: 0,
-            nonblocking: false,
+            nonblocking,
             accept_any_sender: false,
             peer: Addr::KERNEL,
             overruns: 0,
@@ -140,7 +138,18 @@ impl NlSocket {
     /// [`set_recv_timeout`](Self::set_recv_timeout)): the timeout set once, where setting
     /// it again after opening would carry that code twice.
     pub fn open_bound_with_timeout(protocol: i32, timeout: Duration) -> Result<Self, Error> {
-        let mut sock = Self::open_timed(protocol, timeout)?;
+        Self::open_bound_with(protocol, timeout, false)
+    }
+
+    /// [`open_bound_with_timeout`](Self::open_bound_with_timeout), and non-blocking from
+    /// the start when `nonblocking` is set: as [`set_nonblocking`](Self::set_nonblocking)
+    /// would make it, without a second system call (nor its code) after opening.
+    pub fn open_bound_with(
+        protocol: i32,
+        timeout: Duration,
+        nonblocking: bool,
+    ) -> Result<Self, Error> {
+        let mut sock = Self::open_timed(protocol, timeout, nonblocking)?;
         sock.bind(0, 0)?;
         Ok(sock)
     }
@@ -552,6 +561,34 @@ mod tests {
             NlSocket::open_bound_with_timeout(NETLINK_ROUTE, Duration::ZERO).unwrap_err(),
             Error::from_errno(Errno::INVAL)
         );
+    }
+
+    #[test]
+    fn a_socket_is_close_on_exec_and_a_unit_out_of_range_is_refused() {
+        let sock = NlSocket::open(NETLINK_ROUTE).unwrap();
+        let fd_flags = rustix::io::fcntl_getfd(&sock).unwrap();
+        assert!(fd_flags.contains(rustix::io::FdFlags::CLOEXEC));
+        assert_eq!(
+            NlSocket::open(-1).unwrap_err(),
+            Error::from_errno(Errno::INVAL)
+        );
+        // The kernel's units are 0 to 31.
+        assert_eq!(
+            NlSocket::open(99).unwrap_err(),
+            Error::from_errno(Errno::PROTONOSUPPORT)
+        );
+    }
+
+    #[test]
+    fn a_socket_opened_non_blocking_does_not_wait() {
+        let mut sock =
+            NlSocket::open_bound_with(NETLINK_ROUTE, Duration::from_secs(3), true).unwrap();
+        assert_ne!(sock.port(), 0, "bound");
+        let mut buf = [0u8; 64];
+        let start = sys::monotonic_us();
+        assert_eq!(sock.recv_from(&mut buf).unwrap_err(), Error::WouldBlock);
+        let waited = Duration::from_micros(sys::monotonic_us() - start);
+        assert!(waited < Duration::from_secs(1), "{waited:?}");
     }
 
     #[test]

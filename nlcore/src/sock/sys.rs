@@ -1,7 +1,7 @@
 //! The socket options rustix does not wrap: `setsockopt` / `getsockopt` at level
 //! `SOL_NETLINK` (and any other level), as raw system calls through the `syscalls` crate;
-//! `recvfrom` and `getsockname` with a `struct sockaddr_nl`; and the monotonic clock that
-//! timeouts and timers are measured on.
+//! `recvfrom` and `getsockname` with a `struct sockaddr_nl`; `socket` itself, for a
+//! netlink socket; and the monotonic clock that timeouts and timers are measured on.
 //!
 //! This is the crate's only `unsafe` code. Each call passes the kernel pointers to memory
 //! borrowed for the call (a local, or the caller's buffer) with its exact size, so the
@@ -11,8 +11,22 @@
 #![allow(unsafe_code)]
 
 use core::ffi::c_int;
-use rustix::fd::{AsRawFd, BorrowedFd};
+use rustix::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use syscalls::{syscall, Errno, Sysno};
+
+/// `int socket(int domain, int type, int protocol)` for a netlink socket of unit
+/// `protocol`, `type` being `SOCK_RAW` with the flags `flags` (`SOCK_CLOEXEC`...), see
+/// socket(2). Raw instead of rustix's, whose typed, optional protocol cost its callers a
+/// conversion of their own (80 bytes of the agent, measured).
+pub(crate) fn socket(flags: u32, protocol: u32) -> Result<OwnedFd, i32> {
+    let domain = rustix::net::AddressFamily::NETLINK.as_raw();
+    let ty = rustix::net::SocketType::RAW.as_raw() | flags;
+    // SAFETY: the call takes no pointers; it creates a descriptor or fails.
+    let fd = unsafe { syscall!(Sysno::socket, domain, ty, protocol) }.map_err(errno)?;
+    // SAFETY: `fd` is the descriptor the call just created, owned by nothing else: the
+    // `OwnedFd` becomes its one owner and closes it when dropped.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as c_int) })
+}
 
 /// `int setsockopt(int fd, int level, int optname, const void *optval, socklen_t optlen)`
 /// with an `int` value, see setsockopt(2) and netlink(7).
@@ -130,11 +144,15 @@ fn errno(e: Errno) -> i32 {
 /// Microseconds of `CLOCK_MONOTONIC`, by a plain `clock_gettime` system call. rustix's
 /// `clock_gettime` goes through the vDSO, which costs a small static program about 2 KB of
 /// lookup code (the auxiliary vector, the vDSO's ELF symbols) and a mapped page, to save a
-/// system call that netlink programs make a few times a second.
+/// system call that netlink programs make a few times a second. Out of line: a program
+/// that reads the clock in several places carries the call once (beside a system call, a
+/// function call costs nothing).
+#[inline(never)]
 pub fn monotonic_us() -> u64 {
     // The 64-bit `struct timespec` (`__kernel_timespec`): what `clock_gettime` fills on
     // 64-bit architectures and `clock_gettime64` on 32-bit ones.
-    let mut ts = [0i64; 2];
+    // Read as unsigned: the monotonic clock's seconds and nanoseconds are never negative.
+    let mut ts = [0u64; 2];
     #[cfg(target_pointer_width = "64")]
     let call = Sysno::clock_gettime;
     #[cfg(target_pointer_width = "32")]
@@ -144,7 +162,6 @@ pub fn monotonic_us() -> u64 {
     // kernel writes only its 16 bytes and keeps no reference. CLOCK_MONOTONIC always
     // exists, so the call cannot fail.
     let _ = unsafe { syscall!(call, CLOCK_MONOTONIC, ts.as_mut_ptr()) };
-    let secs = u64::try_from(ts[0]).unwrap_or(0);
-    let nanos = u64::try_from(ts[1]).unwrap_or(0);
+    let [secs, nanos] = ts;
     secs.saturating_mul(1_000_000).saturating_add(nanos / 1000)
 }
