@@ -343,9 +343,9 @@ fn spec_of(value: &str) -> Option<Spec<'_>> {
         peer: None,
         qos1: true,
     };
-    let target = match rest.as_bytes() {
-        [] if kind == Kind::Stdout => return Some(spec),
-        [b':', ..] if kind != Kind::Stdout => rest.get(1..)?,
+    let target = match rest.strip_prefix(':') {
+        None if kind == Kind::Stdout && rest.is_empty() => return Some(spec),
+        Some(target) if kind != Kind::Stdout => target,
         _ => return None,
     };
     match kind {
