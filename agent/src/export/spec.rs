@@ -14,21 +14,17 @@
 
 #[cfg(not(all(feature = "prometheus", feature = "mqtt")))]
 use crate::config::split as split_once;
+use crate::config::{name_of, words};
 use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 /// Longest MQTT topic prefix.
 #[cfg(feature = "mqtt")]
 pub const MAX_PREFIX: usize = 48;
 
-/// The kinds of exporter: how their values start (all but standard output's then take
-/// `:TARGET`), and how the exporters' report names them. A [`Kind`] is a position here.
-pub static KINDS: [&str; 5] = [
-    "line-protocol:stdout",
-    "line-protocol:file",
-    "line-protocol:udp",
-    "prometheus",
-    "mqtt",
-];
+/// The kinds of exporter, space-separated: how their values start (all but standard
+/// output's then take `:TARGET`), and how the exporters' report names them. A [`Kind`] is
+/// a position here. One string, not a table of `&str` (16 bytes an entry).
+pub const KINDS: &str = "line-protocol:stdout line-protocol:file line-protocol:udp prometheus mqtt";
 
 /// A kind of exporter, valued as its position in [`KINDS`] (whichever kinds the build has).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +55,7 @@ impl Kind {
 
     /// The kind as the exporters' report names it (as its `export` value starts).
     pub fn name(self) -> &'static str {
-        KINDS.get(self as usize).copied().unwrap_or_default()
+        name_of(KINDS, self as u32)
     }
 }
 
@@ -323,10 +319,9 @@ fn left_out(spec: &str) -> bool {
 
 fn spec_of(value: &str) -> Option<Spec<'_>> {
     // Each kind by how its value starts (one search, not a comparison per word).
-    let (i, rest) = KINDS
-        .iter()
+    let (i, rest) = words(KINDS)
         .enumerate()
-        .find_map(|(i, start)| Some((i, value.strip_prefix(*start)?)))?;
+        .find_map(|(i, start)| Some((i, value.strip_prefix(start)?)))?;
     let kind = match i {
         0 => Kind::Stdout,
         1 => Kind::File,
