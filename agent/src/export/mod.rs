@@ -81,7 +81,7 @@ const _: () = assert!(MAX_VALUE < TOPIC);
 /// exporter of a [`Kind::Prometheus`], the client and topic prefix of a [`Kind::Mqtt`].
 pub struct Slot {
     /// The file's path and a NUL (the C string the system call takes), or the MQTT topic
-    /// prefix `PREFIX/HOST`.
+    /// prefix `PREFIX/HOST/`.
     name: Fixed<TOPIC>,
     batch: Batch,
     #[cfg(feature = "prometheus")]
@@ -420,6 +420,8 @@ impl<'s> Exporters<'s> {
             Kind::Mqtt => {
                 w.byte(b'/');
                 topic_level(w, host);
+                // The topics' common start: every topic goes on with a level.
+                w.byte(b'/');
                 let qos = if spec.qos1 {
                     Qos::AtLeastOnce
                 } else {
@@ -427,7 +429,8 @@ impl<'s> Exporters<'s> {
                 };
                 let link = TcpLink::new(spec.peer?);
                 let host = host.as_bytes();
-                slot.client.restart(link, host, name.get()?, qos).ok()?;
+                let (_, prefix) = name.get()?.split_last()?;
+                slot.client.restart(link, host, prefix, qos).ok()?;
             }
         }
         Some(spec.kind)
@@ -497,7 +500,6 @@ impl<'s> Exporters<'s> {
                     let mut topic: Fixed<TOPIC> = Fixed::new();
                     let w = topic.text();
                     w.bytes(m.name.get().unwrap_or_default());
-                    w.byte(b'/');
                     w.str(measurement);
                     if let Some(key) = key {
                         w.byte(b'/');
@@ -836,7 +838,7 @@ mod tests {
     fn mqtt_names_carry_the_prefix_and_the_host_as_one_level() {
         let mut storage = Storage::new();
         let e = storage.with_host(&specs(&["mqtt:127.0.0.1:1883,prefix=site/a"]), "r/1+#");
-        assert_eq!(e.slots[0].name.get(), Some(&b"site/a/r_1__"[..]));
+        assert_eq!(e.slots[0].name.get(), Some(&b"site/a/r_1__/"[..]));
         let connect = e.slots[0].client.connect_packet();
         let tail = b"\x00\x0dnltelem-r/1+#\x00\x13site/a/r_1__/status\x00\x07offline";
         assert!(connect.ends_with(tail), "{connect:?}");
