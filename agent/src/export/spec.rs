@@ -353,7 +353,9 @@ fn spec_of(value: &str) -> Option<Spec<'_>> {
             // character boundary to check.
             let name = path.get(path.iter().rposition(|&b| b == b'/')? + 1..)?;
             // node_exporter reads `*.prom`; the temporary file starts with a dot.
-            let ok = matches!(name, [first, .., b'.', b'p', b'r', b'o', b'm'] if *first != b'.');
+            // The suffix compared as one five-byte array (a load or two, not a branch a byte).
+            let ok = matches!(name, [first, rest @ ..]
+                if *first != b'.' && rest.last_chunk() == Some(b".prom"));
             return ok.then_some(spec);
         }
         // UDP and MQTT: the address, MQTT's options, the end, read by one cursor.
