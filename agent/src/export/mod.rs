@@ -39,7 +39,7 @@ use nlcore::text::{Fixed, Text};
 use prometheus::Textfile;
 use rustix::fd::OwnedFd;
 use rustix::fs::{openat, Mode, OFlags, CWD};
-use spec::Spec;
+use spec::Kind;
 
 /// Checks one `export` value: a known exporter and target. Returns what the key takes.
 pub fn check_spec(value: &str) -> Result<(), &'static str> {
@@ -76,12 +76,12 @@ const TOPIC: usize = 160;
 const _: () = assert!(MAX_VALUE < TOPIC);
 
 /// The state of the sink in the same position of [`Exporters`]' list, kept apart from the
-/// list and set up in place, so that a [`Sink`] is small to build and move and no frame
-/// holds a copy: the path and batch of a [`Sink::File`], the batch of a [`Sink::Udp`], the
-/// exporter of a [`Sink::Prometheus`], the client and topic prefix of a [`Sink::Mqtt`].
+/// list and set up in place, so that a sink ([`Kind`]) is small to build and move and no frame
+/// holds a copy: the path and batch of a [`Kind::File`], the batch of a [`Kind::Udp`], the
+/// exporter of a [`Kind::Prometheus`], the client and topic prefix of a [`Kind::Mqtt`].
 pub struct Slot {
     /// The file's path and a NUL (the C string the system call takes), or the MQTT topic
-    /// prefix `PREFIX/HOST`.
+    /// prefix `PREFIX/HOST/`.
     name: Fixed<TOPIC>,
     batch: Batch,
     #[cfg(feature = "prometheus")]
@@ -129,13 +129,13 @@ impl Batch {
     }
 
     /// Adds a line, writing the batch first when the line would not fit. `path` is the
-    /// file's (a file sink) or `None` (UDP).
+    /// file's (a file sink; UDP's is empty and not read).
     // Out of line: the binary measured smaller than with it inlined.
     #[inline(never)]
     fn push(
         &mut self,
         line: &[u8],
-        path: Option<&Fixed<TOPIC>>,
+        path: &Fixed<TOPIC>,
         outcome: &mut Outcome,
         counters: &mut SinkCounters,
     ) {
@@ -149,12 +149,7 @@ impl Batch {
 
     /// Writes the gathered lines (one datagram over UDP); each counts as exported or
     /// dropped.
-    fn flush(
-        &mut self,
-        path: Option<&Fixed<TOPIC>>,
-        outcome: &mut Outcome,
-        counters: &mut SinkCounters,
-    ) {
+    fn flush(&mut self, path: &Fixed<TOPIC>, outcome: &mut Outcome, counters: &mut SinkCounters) {
         if self.count == 0 {
             return;
         }
@@ -179,39 +174,6 @@ impl Batch {
     }
 }
 
-/// One configured sink. Its value is its kind's position in [`spec::KINDS`] (whichever
-/// kinds the build has).
-#[derive(Clone, Copy)]
-enum Sink {
-    Stdout = 0,
-    /// Its path and batch are in the slot in the same position.
-    File = 1,
-    /// Its batch is in the slot in the same position.
-    Udp = 2,
-    /// Its exporter is in the slot in the same position.
-    #[cfg(feature = "prometheus")]
-    Prometheus = 3,
-    /// Its client is in the slot in the same position.
-    #[cfg(feature = "mqtt")]
-    Mqtt = 4,
-}
-
-impl Sink {
-    /// Whether the sink takes rendered line-protocol points (the textfile renders its own).
-    fn takes_lines(&self) -> bool {
-        #[cfg(feature = "prometheus")]
-        if let Sink::Prometheus = self {
-            return false;
-        }
-        true
-    }
-
-    /// The kind as the report names it (as its `export` value starts).
-    fn kind(self) -> &'static str {
-        spec::KINDS.get(self as usize).copied().unwrap_or_default()
-    }
-}
-
 /// Counters of one sink.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SinkCounters {
@@ -225,7 +187,7 @@ pub struct SinkCounters {
 /// line being rendered. Small, and written for every record.
 pub struct ExporterList {
     host: String<MAX_HOST>,
-    sinks: Vec<(Sink, SinkCounters), { crate::config::MAX_EXPORTS }>,
+    sinks: Vec<(Kind, SinkCounters), { crate::config::MAX_EXPORTS }>,
     /// The line being rendered: here rather than on the stack of every sample.
     line: Fixed<LINE>,
 }
@@ -325,19 +287,19 @@ fn count(outcome: &mut Outcome, counters: &mut SinkCounters, ok: bool, n: u32) {
     *own = own.saturating_add(u64::from(n));
 }
 
-/// Opens the file at `path` to append to it, or (no path) a UDP socket connected to `to`:
-/// either takes a batch by one `write`. Non-blocking: a file on a stuck network mount
-/// fails instead of stopping the agent.
-fn open(path: Option<&Fixed<TOPIC>>, to: &net::Peer) -> Option<OwnedFd> {
-    match path {
-        Some(path) => openat(
+/// Opens a UDP socket connected to `to` (a UDP sink's), or else the file at `path` to
+/// append to it: either takes a batch by one `write`. Non-blocking: a file on a stuck
+/// network mount fails instead of stopping the agent.
+fn open(path: &Fixed<TOPIC>, to: &net::Peer) -> Option<OwnedFd> {
+    match to {
+        Some(to) => net::udp_to(to),
+        None => openat(
             CWD,
             CStr::from_bytes_with_nul(path.get()?).ok()?,
             OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NONBLOCK,
             Mode::from_raw_mode(0o644),
         )
         .ok(),
-        None => net::udp_to(to.as_ref()?),
     }
 }
 
@@ -437,55 +399,41 @@ impl<'s> Exporters<'s> {
     #[inline(never)]
     // The node name goes into MQTT's topics only.
     #[cfg_attr(not(feature = "mqtt"), allow(unused_variables))]
-    fn sink(value: &str, host: &str, slot: &mut Slot) -> Option<Sink> {
-        Some(match spec::parse(value).ok()? {
-            Spec::LineStdout => Sink::Stdout,
-            Spec::LineFile(p) => {
-                let path = &mut slot.name;
-                path.clear();
-                path.text().str(p);
-                // Always fits: `export` values are shorter than the buffer (asserted at
-                // TOPIC).
-                path.text().byte(0);
-                // The batch is empty: every message ends with it written (`finish`), and
-                // its file or socket was closed as the slot's last sink ended.
-                Sink::File
-            }
-            Spec::LineUdp(to) => {
-                // Its batch is empty, as for a file.
-                slot.batch.to = Some(to.into());
-                Sink::Udp
-            }
+    fn sink(value: &str, host: &str, slot: &mut Slot) -> Option<Kind> {
+        let spec = spec::parse(value).ok()?;
+        // A file's path, then its NUL; or MQTT's topic prefix, then `/HOST`. Always fits:
+        // `export` values are shorter than the buffer (asserted at TOPIC).
+        let name = &mut slot.name;
+        name.clear();
+        let w = name.text();
+        w.str(spec.name);
+        // A batch sends to its peer (UDP), or else writes to the file. It is empty: every
+        // message ends with it written (`finish`), and its file or socket was closed as the
+        // slot's last sink ended.
+        slot.batch.to = spec.peer.map(Into::into);
+        match spec.kind {
+            Kind::Stdout | Kind::Udp => {}
+            Kind::File => w.byte(0),
             #[cfg(feature = "prometheus")]
-            Spec::Prometheus(p) => {
-                slot.textfile.start(p);
-                Sink::Prometheus
-            }
+            Kind::Prometheus => slot.textfile.start(spec.name),
             #[cfg(feature = "mqtt")]
-            Spec::Mqtt {
-                broker,
-                qos1,
-                prefix,
-            } => {
-                let topic_prefix = &mut slot.name;
-                topic_prefix.clear();
-                let w = topic_prefix.text();
-                w.str(prefix);
+            Kind::Mqtt => {
                 w.byte(b'/');
                 topic_level(w, host);
-                let qos = if qos1 {
+                // The topics' common start: every topic goes on with a level.
+                w.byte(b'/');
+                let qos = if spec.qos1 {
                     Qos::AtLeastOnce
                 } else {
                     Qos::AtMostOnce
                 };
-                let link = TcpLink::new(broker);
+                let link = TcpLink::new(spec.peer?);
                 let host = host.as_bytes();
-                slot.client
-                    .restart(link, host, topic_prefix.get()?, qos)
-                    .ok()?;
-                Sink::Mqtt
+                let (_, prefix) = name.get()?.split_last()?;
+                slot.client.restart(link, host, prefix, qos).ok()?;
             }
-        })
+        }
+        Some(spec.kind)
     }
 
     /// Hands one sample message to every exporter; `stdout` is the agent's standard output.
@@ -535,25 +483,23 @@ impl<'s> Exporters<'s> {
         for ((sink, counters), m) in self.list.sinks.iter_mut().zip(self.slots.iter_mut()) {
             let ok = match (*sink, line) {
                 #[cfg(feature = "prometheus")]
-                (Sink::Prometheus, _) => continue,
+                (Kind::Prometheus, _) => continue,
                 // The line did not fit its buffer: lost for every line sink.
                 (_, None) => false,
-                (Sink::Stdout, Some(line)) => {
+                (Kind::Stdout, Some(line)) => {
                     // A standard output that fails remembers it; the record was handed over.
                     stdout.bytes(line);
                     true
                 }
-                (Sink::File | Sink::Udp, Some(line)) => {
-                    let path = matches!(sink, Sink::File).then_some(&m.name);
-                    m.batch.push(line, path, outcome, counters);
+                (Kind::File | Kind::Udp, Some(line)) => {
+                    m.batch.push(line, &m.name, outcome, counters);
                     continue;
                 }
                 #[cfg(feature = "mqtt")]
-                (Sink::Mqtt, Some(line)) => {
+                (Kind::Mqtt, Some(line)) => {
                     let mut topic: Fixed<TOPIC> = Fixed::new();
                     let w = topic.text();
                     w.bytes(m.name.get().unwrap_or_default());
-                    w.byte(b'/');
                     w.str(measurement);
                     if let Some(key) = key {
                         w.byte(b'/');
@@ -580,9 +526,9 @@ impl<'s> Exporters<'s> {
         for ((sink, counters), m) in self.list.sinks.iter_mut().zip(self.slots.iter_mut()) {
             match sink {
                 #[cfg(feature = "prometheus")]
-                Sink::Prometheus if ending => m.textfile.end(),
+                Kind::Prometheus if ending => m.textfile.end(),
                 #[cfg(feature = "prometheus")]
-                Sink::Prometheus => {
+                Kind::Prometheus => {
                     // The textfile renders its own text, in the line's buffer (free now).
                     if let Some(s) = sample {
                         if let Some(written) = m.textfile.sample(s, &mut self.list.line) {
@@ -591,15 +537,12 @@ impl<'s> Exporters<'s> {
                     }
                 }
                 // No batch is open between messages.
-                Sink::File | Sink::Udp if ending => m.batch.fd = None,
-                Sink::File | Sink::Udp => {
-                    let path = matches!(sink, Sink::File).then_some(&m.name);
-                    m.batch.flush(path, outcome, counters);
-                }
+                Kind::File | Kind::Udp if ending => m.batch.fd = None,
+                Kind::File | Kind::Udp => m.batch.flush(&m.name, outcome, counters),
                 // The clock only where a timer runs: a clock read is a system call (no
                 // vDSO lookup in this program), and this runs for every message.
                 #[cfg(feature = "mqtt")]
-                Sink::Mqtt => {
+                Kind::Mqtt => {
                     let now = now_ms();
                     if ending {
                         // Retained `offline`, then DISCONNECT so that the broker does not
@@ -630,7 +573,7 @@ impl<'s> Exporters<'s> {
                 .iter()
                 .zip(self.slots.iter())
                 .filter_map(|((sink, _), m)| match sink {
-                    Sink::Mqtt => Some(m.client.connected()),
+                    Kind::Mqtt => Some(m.client.connected()),
                     _ => None,
                 });
         let mut any = false;
@@ -648,7 +591,7 @@ impl<'s> Exporters<'s> {
             .iter()
             .zip(self.slots.iter())
             .map(|((sink, _), m)| match sink {
-                Sink::Mqtt => m.client.backlog(),
+                Kind::Mqtt => m.client.backlog(),
                 _ => 0,
             })
             .sum()
@@ -660,13 +603,13 @@ impl<'s> Exporters<'s> {
     pub fn report(&self, w: &mut dyn Text) {
         for ((sink, c), m) in self.list.sinks.iter().zip(self.slots.iter()) {
             w.str("export ");
-            w.str(sink.kind());
+            w.str(sink.name());
             w.str(" exported ");
             w.uint(c.exported);
             w.str(" dropped ");
             w.uint(c.dropped);
             #[cfg(feature = "mqtt")]
-            if let Sink::Mqtt = sink {
+            if let Kind::Mqtt = sink {
                 let mc = m.client.counters;
                 w.str(" connects ");
                 w.uint(mc.connects);
@@ -895,7 +838,7 @@ mod tests {
     fn mqtt_names_carry_the_prefix_and_the_host_as_one_level() {
         let mut storage = Storage::new();
         let e = storage.with_host(&specs(&["mqtt:127.0.0.1:1883,prefix=site/a"]), "r/1+#");
-        assert_eq!(e.slots[0].name.get(), Some(&b"site/a/r_1__"[..]));
+        assert_eq!(e.slots[0].name.get(), Some(&b"site/a/r_1__/"[..]));
         let connect = e.slots[0].client.connect_packet();
         let tail = b"\x00\x0dnltelem-r/1+#\x00\x13site/a/r_1__/status\x00\x07offline";
         assert!(connect.ends_with(tail), "{connect:?}");

@@ -12,46 +12,65 @@
 //! resolver. A build without the `prometheus` or `mqtt` feature refuses that kind with
 //! [`NOT_BUILT`].
 
+#[cfg(not(all(feature = "prometheus", feature = "mqtt")))]
 use crate::config::split as split_once;
+use crate::config::{name_of, words};
 use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 /// Longest MQTT topic prefix.
 #[cfg(feature = "mqtt")]
 pub const MAX_PREFIX: usize = 48;
 
-/// One parsed `export` value.
+/// The kinds of exporter, space-separated: how their values start (all but standard
+/// output's then take `:TARGET`), and how the exporters' report names them. A [`Kind`] is
+/// a position here. One string, not a table of `&str` (16 bytes an entry).
+pub const KINDS: &str = "line-protocol:stdout line-protocol:file line-protocol:udp prometheus mqtt";
+
+/// A kind of exporter, valued as its position in [`KINDS`] (whichever kinds the build has).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Spec<'a> {
+pub enum Kind {
     /// Line protocol on standard output.
-    LineStdout,
-    /// Line protocol appended to this file.
-    LineFile(&'a str),
-    /// Line protocol in UDP datagrams to this address.
-    LineUdp(SocketAddr),
-    /// A Prometheus textfile at this path.
+    Stdout = 0,
+    /// Line protocol appended to a file.
+    File = 1,
+    /// Line protocol in UDP datagrams.
+    Udp = 2,
+    /// A Prometheus textfile.
     #[cfg(feature = "prometheus")]
-    Prometheus(&'a str),
+    Prometheus = 3,
     /// MQTT publishes.
     #[cfg(feature = "mqtt")]
-    Mqtt {
-        /// The broker.
-        broker: SocketAddr,
-        /// QoS 1 (default) or 0.
-        qos1: bool,
-        /// First topic level(s).
-        prefix: &'a str,
-    },
+    Mqtt = 4,
 }
 
-/// The kinds of exporter, in the order of [`Spec`]'s variants: how their values start (all
-/// but standard output's then take `:TARGET`), and how the exporters' report names them.
-pub static KINDS: [&str; 5] = [
-    "line-protocol:stdout",
-    "line-protocol:file",
-    "line-protocol:udp",
-    "prometheus",
-    "mqtt",
-];
+impl Kind {
+    /// Whether the sink takes rendered line-protocol points (the textfile renders its own).
+    pub fn takes_lines(self) -> bool {
+        #[cfg(feature = "prometheus")]
+        if let Kind::Prometheus = self {
+            return false;
+        }
+        true
+    }
+
+    /// The kind as the exporters' report names it (as its `export` value starts).
+    pub fn name(self) -> &'static str {
+        name_of(KINDS, self as u32)
+    }
+}
+
+/// One parsed `export` value: one shape for every kind, each taking the fields it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spec<'a> {
+    /// The kind.
+    pub kind: Kind,
+    /// The path of a file or textfile, or the MQTT topic prefix; empty for the others.
+    pub name: &'a str,
+    /// Where UDP datagrams go, or the MQTT broker.
+    pub peer: Option<SocketAddr>,
+    /// MQTT's QoS: 1 (the default) or 0.
+    pub qos1: bool,
+}
 
 /// What an `export` value takes (the configuration error message).
 pub const EXPECTED: &str = "line-protocol:stdout, line-protocol:file:/PATH, \
@@ -59,35 +78,6 @@ line-protocol:udp:ADDR:PORT, prometheus:/DIR/NAME.prom or mqtt:ADDR:PORT[,qos=0|
 
 /// What an `export` value of a kind this build left out gets (its cargo feature was off).
 pub const NOT_BUILT: &str = "an exporter this build has (it was built without this kind)";
-
-/// The `sep`-separated parts of a string, as `str::split` gives them (an empty string is
-/// one empty part). Byte loops: core's pattern searchers are much larger.
-#[cfg(feature = "mqtt")]
-struct Parts<'a> {
-    rest: Option<&'a str>,
-    sep: u8,
-}
-
-#[cfg(feature = "mqtt")]
-impl<'a> Iterator for Parts<'a> {
-    type Item = &'a str;
-
-    fn next(&mut self) -> Option<&'a str> {
-        let rest = self.rest?;
-        match split_once(rest, self.sep) {
-            Some((part, after)) => {
-                self.rest = Some(after);
-                Some(part)
-            }
-            None => self.rest.take(),
-        }
-    }
-}
-
-#[cfg(feature = "mqtt")]
-fn parts(s: &str, sep: u8) -> Parts<'_> {
-    Parts { rest: Some(s), sep }
-}
 
 fn absolute_path(path: &str) -> Option<&str> {
     // Slice patterns: `starts_with` and `ends_with` are a call each.
@@ -144,84 +134,89 @@ fn topic_prefix(p: &str) -> Option<&str> {
     ok.then_some(p)
 }
 
-/// A numeric socket address, as `str::parse::<SocketAddr>` takes it (`192.0.2.1:8089`,
-/// `[2001:db8::1]:1883`, `[fe80::1%2]:1883`). Written out because core's parser is general
-/// (and ~3 KB of the agent): this one reads only what an address can be, the way core's
-/// reads it (one cursor, each step put back when it fails).
-pub fn socket_addr(s: &str) -> Option<SocketAddr> {
-    let mut p = Cursor {
-        s: s.as_bytes(),
-        at: 0,
-    };
-    let addr = if p.eat(b'[') {
-        let ip = Ipv6Addr::from(p.ipv6()?);
-        let scope = if p.eat(b'%') {
-            p.number(10, 0, u32::MAX, true)?
-        } else {
-            0
-        };
-        if !p.eat(b']') {
-            return None;
-        }
-        SocketAddr::V6(SocketAddrV6::new(ip, p.port()?, 0, scope))
-    } else {
-        let ip = Ipv4Addr::from(p.ipv4()?);
-        SocketAddr::V4(SocketAddrV4::new(ip, p.port()?))
-    };
-    (p.at == p.s.len()).then_some(addr)
-}
-
 /// The value of a digit in base `radix` (10 or 16).
-fn digit(b: u8, radix: u32) -> Option<u32> {
+fn digit(b: u8, radix: u64) -> Option<u64> {
     let d = match b {
         b'0'..=b'9' => b - b'0',
         b'a'..=b'f' => b - b'a' + 10,
         b'A'..=b'F' => b - b'A' + 10,
         _ => return None,
     };
-    let d = u32::from(d);
+    let d = u64::from(d);
     (d < radix).then_some(d)
 }
 
-/// A position in an address being read.
+/// A position in an `export` value being read.
 struct Cursor<'a> {
-    s: &'a [u8],
+    s: &'a str,
     at: usize,
 }
 
-impl Cursor<'_> {
+impl<'a> Cursor<'a> {
+    /// The next byte.
+    // Inlined: out of line, its calls took more than the load it is (measured: -56 bytes
+    // x86_64, -112 aarch64).
+    #[inline(always)]
+    fn next(&self) -> Option<u8> {
+        self.s.as_bytes().get(self.at).copied()
+    }
+
     /// Takes `b` if it is next.
     // Out of line: the binary measured smaller than with it inlined (a dozen sites).
     #[inline(never)]
     fn eat(&mut self, b: u8) -> bool {
-        let next = self.s.get(self.at) == Some(&b);
+        let next = self.next() == Some(b);
         self.at += usize::from(next);
         next
     }
 
-    /// Digits in `radix`, at most `max_digits` of them (0: any number) and a value up to
-    /// `max`; a leading zero only when `zero_prefix`. Nothing is taken when it fails.
-    fn number(
-        &mut self,
-        radix: u32,
-        max_digits: usize,
-        max: u32,
-        zero_prefix: bool,
-    ) -> Option<u32> {
+    /// Takes the text up to the next `b` or the end.
+    #[cfg(feature = "mqtt")]
+    fn until(&mut self, b: u8) -> Option<&'a str> {
         let start = self.at;
-        let mut value: u64 = 0;
-        let mut count = 0;
-        while let Some(d) = self.s.get(self.at).and_then(|&b| digit(b, radix)) {
-            value = value * u64::from(radix) + u64::from(d);
-            count += 1;
+        while self.next().is_some_and(|c| c != b) {
             self.at += 1;
-            if value > u64::from(max) || (max_digits != 0 && count > max_digits) {
-                self.at = start;
+        }
+        self.s.get(start..self.at)
+    }
+
+    /// A numeric socket address, as `str::parse::<SocketAddr>` takes it (`192.0.2.1:8089`,
+    /// `[2001:db8::1]:1883`, `[fe80::1%2]:1883`). Written out because core's parser is
+    /// general (and ~3 KB of the agent): this one reads only what an address can be, the
+    /// way core's reads it (each step put back when it fails).
+    fn socket_addr(&mut self) -> Option<SocketAddr> {
+        Some(if self.eat(b'[') {
+            let ip = Ipv6Addr::from(self.ipv6()?);
+            let scope = if self.eat(b'%') {
+                self.number(10, u32::MAX, true)?
+            } else {
+                0
+            };
+            if !self.eat(b']') {
                 return None;
             }
+            SocketAddr::V6(SocketAddrV6::new(ip, self.port()?, 0, scope))
+        } else {
+            let ip = Ipv4Addr::from(self.ipv4()?);
+            SocketAddr::V4(SocketAddrV4::new(ip, self.port()?))
+        })
+    }
+
+    /// Digits in `radix` (hexadecimal: at most four, a group's) up to the value `max`; a
+    /// leading zero only when `zero_prefix`. Nothing is taken when it fails.
+    fn number(&mut self, radix: u32, max: u32, zero_prefix: bool) -> Option<u32> {
+        let start = self.at;
+        let (radix, max) = (u64::from(radix), u64::from(max));
+        let mut value = 0;
+        while let Some(d) = self.next().and_then(|b| digit(b, radix)) {
+            // Held at max + 1 once past it: no overflow however many digits follow.
+            value = (value * radix + d).min(max + 1);
+            self.at += 1;
         }
-        let leading_zero = count > 1 && self.s.get(start) == Some(&b'0');
-        if count == 0 || (leading_zero && !zero_prefix) {
+        let count = self.at - start;
+        let leading_zero = count > 1 && self.s.as_bytes().get(start) == Some(&b'0');
+        if count == 0 || value > max || (radix == 16 && count > 4) || (leading_zero && !zero_prefix)
+        {
             self.at = start;
             return None;
         }
@@ -233,8 +228,7 @@ impl Cursor<'_> {
         if !self.eat(b':') {
             return None;
         }
-        self.number(10, 0, u32::from(u16::MAX), true)
-            .map(|p| p as u16)
+        self.number(10, u32::from(u16::MAX), true).map(|p| p as u16)
     }
 
     /// `a.b.c.d`: four decimal octets, no leading zeros. Nothing is taken when it fails.
@@ -242,7 +236,7 @@ impl Cursor<'_> {
         let start = self.at;
         let mut octets = [0u8; 4];
         for (i, octet) in octets.iter_mut().enumerate() {
-            match (i == 0 || self.eat(b'.')).then(|| self.number(10, 3, 255, false)) {
+            match (i == 0 || self.eat(b'.')).then(|| self.number(10, 255, false)) {
                 Some(Some(v)) => *octet = v as u8,
                 _ => {
                     self.at = start;
@@ -270,7 +264,7 @@ impl Cursor<'_> {
                     return (i + 2, true);
                 }
             }
-            match separated.then(|| self.number(16, 4, 0xffff, true)) {
+            match separated.then(|| self.number(16, 0xffff, true)) {
                 Some(Some(g)) => {
                     if let Some(slot) = out.get_mut(i) {
                         *slot = (g as u16).to_be_bytes();
@@ -323,70 +317,108 @@ fn left_out(spec: &str) -> bool {
         || (cfg!(not(feature = "mqtt")) && kind == "mqtt")
 }
 
-fn spec_of(spec: &str) -> Option<Spec<'_>> {
-    // Each kind by how its value starts (one search, not a comparison per word); its
-    // position is the arm below.
-    let (kind, rest) = KINDS
-        .iter()
+fn spec_of(value: &str) -> Option<Spec<'_>> {
+    // Each kind by how its value starts (one search, not a comparison per word).
+    let (i, rest) = words(KINDS)
         .enumerate()
-        .find_map(|(i, start)| Some((i, spec.strip_prefix(*start)?)))?;
-    let target = match (kind, rest.as_bytes()) {
-        (0, []) => "",
-        (1.., [b':', ..]) => rest.get(1..)?,
+        .find_map(|(i, start)| Some((i, value.strip_prefix(start)?)))?;
+    let kind = match i {
+        0 => Kind::Stdout,
+        1 => Kind::File,
+        2 => Kind::Udp,
+        #[cfg(feature = "prometheus")]
+        3 => Kind::Prometheus,
+        #[cfg(feature = "mqtt")]
+        4 => Kind::Mqtt,
         _ => return None,
     };
-    Some(match kind {
-        0 => Spec::LineStdout,
-        1 => Spec::LineFile(absolute_path(target)?),
-        2 => Spec::LineUdp(socket_addr(target)?),
+    let mut spec = Spec {
+        kind,
+        name: "",
+        peer: None,
+        qos1: true,
+    };
+    let target = match rest.strip_prefix(':') {
+        None if kind == Kind::Stdout && rest.is_empty() => return Some(spec),
+        Some(target) if kind != Kind::Stdout => target,
+        _ => return None,
+    };
+    match kind {
+        Kind::File => spec.name = absolute_path(target)?,
         #[cfg(feature = "prometheus")]
-        3 => {
-            let path = absolute_path(target)?;
+        Kind::Prometheus => {
+            spec.name = absolute_path(target)?;
+            let path = target.as_bytes();
             // The name after the last slash (an absolute path has one), as bytes: no
             // character boundary to check.
-            let name = path
-                .as_bytes()
-                .get(path.bytes().rposition(|b| b == b'/')? + 1..)?;
+            let name = path.get(path.iter().rposition(|&b| b == b'/')? + 1..)?;
             // node_exporter reads `*.prom`; the temporary file starts with a dot.
-            let ok = matches!(name, [first, .., b'.', b'p', b'r', b'o', b'm'] if *first != b'.');
-            Spec::Prometheus(ok.then_some(path)?)
+            // The suffix compared as one five-byte array (a load or two, not a branch a byte).
+            let ok = matches!(name, [first, rest @ ..]
+                if *first != b'.' && rest.last_chunk() == Some(b".prom"));
+            return ok.then_some(spec);
         }
-        #[cfg(feature = "mqtt")]
-        4 => {
-            let mut parts = parts(target, b',');
-            let broker = socket_addr(parts.next()?)?;
-            let (mut qos1, mut prefix) = (true, "nltelem");
-            for option in parts {
-                match option.as_bytes() {
-                    [b'q', b'o', b's', b'=', q @ (b'0' | b'1')] => qos1 = *q == b'1',
-                    _ => prefix = topic_prefix(option.strip_prefix("prefix=")?)?,
+        // UDP and MQTT: the address, MQTT's options, the end, read by one cursor.
+        _ => {
+            let mut p = Cursor { s: target, at: 0 };
+            spec.peer = Some(p.socket_addr()?);
+            #[cfg(feature = "mqtt")]
+            if kind == Kind::Mqtt {
+                spec.name = "nltelem";
+                while p.eat(b',') {
+                    let option = p.until(b',')?;
+                    match option.as_bytes() {
+                        [b'q', b'o', b's', b'=', q @ (b'0' | b'1')] => spec.qos1 = *q == b'1',
+                        _ => spec.name = topic_prefix(option.strip_prefix("prefix=")?)?,
+                    }
                 }
             }
-            Spec::Mqtt {
-                broker,
-                qos1,
-                prefix,
+            if p.next().is_some() {
+                return None;
             }
         }
-        _ => return None,
-    })
+    }
+    Some(spec)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A whole string read as a socket address.
+    fn socket_addr(s: &str) -> Option<SocketAddr> {
+        let mut p = Cursor { s, at: 0 };
+        let addr = p.socket_addr()?;
+        (p.at == s.len()).then_some(addr)
+    }
+
+    /// A value of `kind` with `name`, at `peer` (the default QoS).
+    fn spec<'a>(kind: Kind, name: &'a str, peer: Option<&str>) -> Spec<'a> {
+        Spec {
+            kind,
+            name,
+            peer: peer.map(|p| p.parse().unwrap()),
+            qos1: true,
+        }
+    }
+
     #[test]
     fn line_protocol_parses() {
-        assert_eq!(parse("line-protocol:stdout"), Ok(Spec::LineStdout));
+        assert_eq!(
+            parse("line-protocol:stdout"),
+            Ok(spec(Kind::Stdout, "", None))
+        );
         assert_eq!(
             parse("line-protocol:file:/var/log/nltelem.lp"),
-            Ok(Spec::LineFile("/var/log/nltelem.lp"))
+            Ok(spec(Kind::File, "/var/log/nltelem.lp", None))
         );
-        assert_eq!(parse("line-protocol:file:/a"), Ok(Spec::LineFile("/a")));
+        assert_eq!(
+            parse("line-protocol:file:/a"),
+            Ok(spec(Kind::File, "/a", None))
+        );
         assert_eq!(
             parse("line-protocol:udp:192.0.2.1:8089"),
-            Ok(Spec::LineUdp("192.0.2.1:8089".parse().unwrap()))
+            Ok(spec(Kind::Udp, "", Some("192.0.2.1:8089")))
         );
     }
 
@@ -395,9 +427,12 @@ mod tests {
     fn a_prometheus_textfile_parses() {
         assert_eq!(
             parse("prometheus:/var/prometheus/nltelem.prom"),
-            Ok(Spec::Prometheus("/var/prometheus/nltelem.prom"))
+            Ok(spec(Kind::Prometheus, "/var/prometheus/nltelem.prom", None))
         );
-        assert_eq!(parse("prometheus:/a.prom"), Ok(Spec::Prometheus("/a.prom")));
+        assert_eq!(
+            parse("prometheus:/a.prom"),
+            Ok(spec(Kind::Prometheus, "/a.prom", None))
+        );
     }
 
     #[cfg(feature = "mqtt")]
@@ -405,27 +440,18 @@ mod tests {
     fn mqtt_parses() {
         assert_eq!(
             parse("mqtt:[2001:db8::1]:1883,qos=0,prefix=site/a"),
-            Ok(Spec::Mqtt {
-                broker: "[2001:db8::1]:1883".parse().unwrap(),
+            Ok(Spec {
                 qos1: false,
-                prefix: "site/a"
+                ..spec(Kind::Mqtt, "site/a", Some("[2001:db8::1]:1883"))
             })
         );
         assert_eq!(
             parse("mqtt:192.0.2.1:1883"),
-            Ok(Spec::Mqtt {
-                broker: "192.0.2.1:1883".parse().unwrap(),
-                qos1: true,
-                prefix: "nltelem"
-            })
+            Ok(spec(Kind::Mqtt, "nltelem", Some("192.0.2.1:1883")))
         );
         assert_eq!(
             parse("mqtt:192.0.2.1:1883,prefix=x,qos=0,qos=1"),
-            Ok(Spec::Mqtt {
-                broker: "192.0.2.1:1883".parse().unwrap(),
-                qos1: true,
-                prefix: "x"
-            })
+            Ok(spec(Kind::Mqtt, "x", Some("192.0.2.1:1883")))
         );
     }
 
@@ -564,6 +590,10 @@ mod tests {
             "line-protocol:file:/a\0b",
             "line-protocol:udp:influx.example:8089",
             "line-protocol:udp:192.0.2.1",
+            "line-protocol:udp:192.0.2.1:8089x",
+            "line-protocol:udp:192.0.2.1:8089,qos=1",
+            "line-protocol:stdout:",
+            "line-protocol:stdoutx",
             "carrier-pigeon:stdout",
         ] {
             assert_eq!(parse(bad), Err(EXPECTED), "{bad}");
@@ -585,6 +615,9 @@ mod tests {
             "mqtt:192.0.2.1:1883,prefix=",
             "mqtt:192.0.2.1:1883,",
             "mqtt:192.0.2.1:1883,retain=1",
+            "mqtt:192.0.2.1:1883x,qos=1",
+            "mqtt:192.0.2.1:1883,qos=1x",
+            "mqtt:192.0.2.1:1883,qos=1,",
         ];
         let (built, left_out) = (Err(EXPECTED), Err(NOT_BUILT));
         let prometheus_says = if cfg!(feature = "prometheus") {
