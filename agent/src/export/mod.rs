@@ -401,26 +401,34 @@ impl<'s> Exporters<'s> {
     #[cfg_attr(not(feature = "mqtt"), allow(unused_variables))]
     fn sink(value: &str, host: &str, slot: &mut Slot) -> Option<Kind> {
         let spec = spec::parse(value).ok()?;
-        // A file's path, then its NUL; or MQTT's topic prefix, then `/HOST`. Always fits:
-        // `export` values are shorter than the buffer (asserted at TOPIC).
+        // Each kind writes only the parts of the slot it uses: a part never written is never
+        // resident (a stdout sink's slot not at all), and the slot's pages are most of the
+        // agent's memory.
         let name = &mut slot.name;
-        name.clear();
-        let w = name.text();
-        w.str(spec.name);
-        // A batch sends to its peer (UDP), or else writes to the file. It is empty: every
-        // message ends with it written (`finish`), and its file or socket was closed as the
-        // slot's last sink ended.
-        slot.batch.to = spec.peer.map(Into::into);
         match spec.kind {
-            Kind::Stdout | Kind::Udp => {}
-            Kind::File => w.byte(0),
+            Kind::Stdout => {}
+            // A batch sends to its peer (UDP), or else writes to the file (its path and a
+            // NUL). It is empty: every message ends with it written (`finish`), and its file
+            // or socket was closed as the slot's last sink ended.
+            Kind::Udp | Kind::File => {
+                slot.batch.to = spec.peer.map(Into::into);
+                if spec.kind == Kind::File {
+                    name.clear();
+                    let w = name.text();
+                    w.str(spec.name);
+                    w.byte(0);
+                }
+            }
             #[cfg(feature = "prometheus")]
             Kind::Prometheus => slot.textfile.start(spec.name),
             #[cfg(feature = "mqtt")]
             Kind::Mqtt => {
+                // MQTT's topic prefix, then `/HOST/`: every topic goes on with a level.
+                name.clear();
+                let w = name.text();
+                w.str(spec.name);
                 w.byte(b'/');
                 topic_level(w, host);
-                // The topics' common start: every topic goes on with a level.
                 w.byte(b'/');
                 let qos = if spec.qos1 {
                     Qos::AtLeastOnce
