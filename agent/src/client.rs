@@ -116,7 +116,9 @@ fn monitor(config: &Config, route: &Route, style: Style, buf: &mut [u8], out: &m
         };
         if sig_ready {
             if let Some(sys::SIGTERM | sys::SIGINT) = sys::read_signal(signals.as_fd()) {
-                conn::leave(config, route, &data);
+                // Closed first: that leaves the groups, so the kernel stops queueing for
+                // this socket at once, while the output is flushed.
+                drop(data);
                 out.flush();
                 return exit::OK;
             }

@@ -250,14 +250,3 @@ pub fn open_data(config: &Config, route: &Route) -> Result<NlSocket, Error> {
     };
     open(route.protocol(), &setup)
 }
-
-/// Leaves the groups (on exit: the kernel stops queueing for this socket at once).
-pub fn leave(config: &Config, route: &Route, sock: &NlSocket) {
-    let (telemetry, events) = route.group_ids();
-    if let (true, Some(g)) = (config.groups.telemetry, telemetry) {
-        let _ = sock.leave_group(g);
-    }
-    if let (true, Some(g)) = (config.groups.events, events) {
-        let _ = sock.leave_group(g);
-    }
-}
