@@ -22,7 +22,7 @@ fn say_conn(config: &Config, e: Error) -> u8 {
         io::report([words, &config.family], Cause::Nothing, "`)");
         exit::UNAVAILABLE
     } else {
-        conn::say_unreachable("", &e)
+        conn::say_error("", &e, conn::NEEDS_ROOT)
     }
 }
 
@@ -61,7 +61,7 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
                 &mut conn::ignore_reply,
             );
             if let Err(f) = set {
-                return conn::say_failed("set refused", &f);
+                return conn::say_failed("set refused: ", &f, conn::NEEDS_ADMIN);
             }
             // The module's settings as they now are.
             cmd::GET_CONFIG
@@ -82,13 +82,13 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
     );
     let code = match asked {
         Ok(()) => exit::OK,
-        Err(f) => conn::say_failed(
-            match dump {
-                true => "dump failed",
-                false => "request failed",
-            },
-            &f,
-        ),
+        Err(f) => {
+            let what = match dump {
+                true => "dump failed: ",
+                false => "request failed: ",
+            };
+            conn::say_failed(what, &f, conn::NEEDS_ADMIN)
+        }
     };
     if !out.flush() && code == exit::OK {
         return exit::IOERR;
@@ -144,8 +144,7 @@ fn monitor(config: &Config, route: &Route, style: Style, buf: &mut [u8], out: &m
                 }
                 Err(e) => {
                     out.flush();
-                    conn::say_error("receiving failed: ", &e, "");
-                    return conn::exit_code(&e);
+                    return conn::say_error("receiving failed: ", &e, "");
                 }
             }
         }

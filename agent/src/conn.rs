@@ -100,32 +100,29 @@ pub fn request<'b>(
     exchange(sock, route, command, put, false, buf, each)
 }
 
-/// `nltelem: <what><error><tail>` on standard error.
-pub fn say_error(what: &str, e: &Error, tail: &str) {
-    io::report([what, ""], Cause::Failed(&Failed::from(*e)), tail);
+/// What opening the module's transport needs, when it was refused for lack of privilege.
+pub const NEEDS_ROOT: &str =
+    " (joining the groups and changing settings need root or CAP_NET_ADMIN)";
+/// What a request needs, when it was refused for lack of privilege.
+pub const NEEDS_ADMIN: &str = " (needs CAP_NET_ADMIN)";
+
+/// [`say_failed`] of a socket error, after `what`.
+pub fn say_error(what: &str, e: &Error, noperm: &str) -> u8 {
+    say_failed(what, &Failed::from(*e), noperm)
 }
 
-/// Says why the module's transport could not be opened, `what` first, with what a
-/// refusal for lack of privilege needs; returns the exit code for the error.
-pub fn say_unreachable(what: &str, e: &Error) -> u8 {
-    let code = exit_code(e);
-    let hint = match code {
-        exit::NOPERM => " (joining the groups and changing settings need root or CAP_NET_ADMIN)",
-        _ => "",
-    };
-    say_error(what, e, hint);
-    code
-}
-
-/// `nltelem: <what>: <failure>` on standard error, with what a refusal for lack of
-/// privilege needs; returns the exit code for the failure.
-pub fn say_failed(what: &str, f: &Failed<'_>) -> u8 {
+/// `nltelem: <what><failure>` on standard error, and `noperm` after it when the failure
+/// is a refusal for lack of privilege; the exit code for the failure. Every failure of the
+/// module's transport or of a request is said here, with the words of its place.
+// Out of line: inlined, it was copied to each of its callers.
+#[inline(never)]
+pub fn say_failed(what: &str, f: &Failed<'_>, noperm: &str) -> u8 {
     let code = exit_code(&f.error);
     let hint = match code {
-        exit::NOPERM => " (needs CAP_NET_ADMIN)",
+        exit::NOPERM => noperm,
         _ => "",
     };
-    io::report([what, ": "], Cause::Failed(f), hint);
+    io::report([what, ""], Cause::Failed(f), hint);
     code
 }
 
