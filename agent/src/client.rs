@@ -52,7 +52,7 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
     let ask = match *command {
         Command::Ask(ask) => ask,
         Command::Set => {
-            let set = conn::request(
+            let set = conn::exchange(
                 &mut sock,
                 &route,
                 cmd::SET_CONFIG,
@@ -68,7 +68,6 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
         }
         _ => return exit::SOFTWARE,
     };
-    let dump = ask == cmd::DUMP_NETDEV;
     let out = &mut bufs.out;
     let w = out.text();
     let asked = conn::exchange(
@@ -76,16 +75,15 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
         &route,
         ask,
         &conn::no_attrs,
-        dump,
         buf,
         &mut |command, attrs| format::message(w, command, attrs, style),
     );
     let code = match asked {
         Ok(()) => exit::OK,
         Err(f) => {
-            let what = match dump {
-                true => "dump failed: ",
-                false => "request failed: ",
+            let what = match ask {
+                cmd::DUMP_NETDEV => "dump failed: ",
+                _ => "request failed: ",
             };
             conn::say_failed(what, &f, conn::NEEDS_ADMIN)
         }

@@ -10,7 +10,7 @@ use nlcore::{AttrIter, MsgBuilder, NlMsg, SliceBuffer};
 use nltelem::cli::exit;
 use nltelem::config::{Config, Senders, Transport};
 use nltelem::route::{CtrlFamily, Route, CONTROLLER};
-use nltelem_proto as proto;
+use nltelem_proto::{self as proto, cmd};
 use rustix::io::Errno;
 
 /// How long a request waits for its reply: short, so that the daemon stays responsive to
@@ -63,14 +63,14 @@ pub fn ignore_reply(_: u8, _: AttrIter<'_>) -> Result<(), nlcore::Error> {
 
 /// Sends `command`, with the attributes `put` writes, as a request to the module on `sock`
 /// and hands the module's messages in the reply to `each`; a dump (`NLM_F_DUMP`, until
-/// `NLMSG_DONE`) when `dump` is set. Every request goes through here, those to the
+/// `NLMSG_DONE`) for the module's one dump command, [`cmd::DUMP_NETDEV`] (no command to the
+/// controller has its number). Every request goes through here, those to the
 /// controller too ([`CONTROLLER`]): one copy of the building, sending and routing code.
 pub fn exchange<'b>(
     sock: &mut NlSocket,
     route: &Route,
     command: u8,
     put: Put<'_>,
-    dump: bool,
     buf: &'b mut [u8],
     each: OnReply<'_>,
 ) -> Result<(), Failed<'b>> {
@@ -83,21 +83,7 @@ pub fn exchange<'b>(
         Some((command, attrs)) => each(command, attrs).map_err(Error::Codec),
         None => Ok(()),
     };
-    sock.ask(&mut req[..len], dump, buf, on_data)
-}
-
-/// [`exchange`] for a request answered by an ack (and before it, data).
-// Inlined: out of line, it only passed its arguments on again, four of them on the stack.
-#[inline(always)]
-pub fn request<'b>(
-    sock: &mut NlSocket,
-    route: &Route,
-    command: u8,
-    put: Put<'_>,
-    buf: &'b mut [u8],
-    each: OnReply<'_>,
-) -> Result<(), Failed<'b>> {
-    exchange(sock, route, command, put, false, buf, each)
+    sock.ask(&mut req[..len], command == cmd::DUMP_NETDEV, buf, on_data)
 }
 
 /// What opening the module's transport needs, when it was refused for lack of privilege.
@@ -205,16 +191,7 @@ fn resolve(sock: &mut NlSocket, name: &str, buf: &mut [u8]) -> Result<Route, Err
         Ok(())
     };
     let get_family: Put<'_> = &|b| b.put_str(CTRL_ATTR_FAMILY_NAME, name);
-    exchange(
-        sock,
-        &CONTROLLER,
-        CTRL_CMD_GETFAMILY,
-        get_family,
-        false,
-        buf,
-        each,
-    )
-    .map_err(|f| f.error)?;
+    exchange(sock, &CONTROLLER, CTRL_CMD_GETFAMILY, get_family, buf, each).map_err(|f| f.error)?;
     found.ok_or(Error::NotFound)
 }
 

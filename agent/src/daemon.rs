@@ -551,7 +551,7 @@ impl Agent<'_> {
         if settings.is_empty() {
             return None;
         }
-        let pushed = conn::request(
+        let pushed = conn::exchange(
             ctl,
             route,
             cmd::SET_CONFIG,
@@ -578,7 +578,7 @@ impl Agent<'_> {
 
     fn heartbeat(&mut self, (ctl, route): &mut Requests, replies: &mut [u8]) -> Result<(), Error> {
         let c = &self.counters;
-        conn::request(
+        conn::exchange(
             ctl,
             route,
             cmd::HEARTBEAT,
@@ -658,7 +658,7 @@ impl Agent<'_> {
             counters,
             ..
         } = self;
-        let r = conn::request(
+        let r = conn::exchange(
             ctl,
             route,
             cmd::GET_SAMPLE,
