@@ -22,7 +22,7 @@ fn say_conn(config: &Config, e: Error) -> u8 {
         io::report([words, &config.family], Cause::Nothing, "`)");
         exit::UNAVAILABLE
     } else {
-        conn::say_unreachable("", &e)
+        conn::say_error("", &e, conn::NEEDS_ROOT)
     }
 }
 
@@ -52,7 +52,7 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
     let ask = match *command {
         Command::Ask(ask) => ask,
         Command::Set => {
-            let set = conn::request(
+            let set = conn::exchange(
                 &mut sock,
                 &route,
                 cmd::SET_CONFIG,
@@ -61,14 +61,13 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
                 &mut conn::ignore_reply,
             );
             if let Err(f) = set {
-                return conn::say_failed("set refused", &f);
+                return conn::say_failed("set refused: ", &f, conn::NEEDS_ADMIN);
             }
             // The module's settings as they now are.
             cmd::GET_CONFIG
         }
         _ => return exit::SOFTWARE,
     };
-    let dump = ask == cmd::DUMP_NETDEV;
     let out = &mut bufs.out;
     let w = out.text();
     let asked = conn::exchange(
@@ -76,19 +75,18 @@ pub fn run(inv: &Invocation<'_>, bufs: &mut Buffers) -> u8 {
         &route,
         ask,
         &conn::no_attrs,
-        dump,
         buf,
         &mut |command, attrs| format::message(w, command, attrs, style),
     );
     let code = match asked {
         Ok(()) => exit::OK,
-        Err(f) => conn::say_failed(
-            match dump {
-                true => "dump failed",
-                false => "request failed",
-            },
-            &f,
-        ),
+        Err(f) => {
+            let what = match ask {
+                cmd::DUMP_NETDEV => "dump failed: ",
+                _ => "request failed: ",
+            };
+            conn::say_failed(what, &f, conn::NEEDS_ADMIN)
+        }
     };
     if !out.flush() && code == exit::OK {
         return exit::IOERR;
@@ -116,7 +114,9 @@ fn monitor(config: &Config, route: &Route, style: Style, buf: &mut [u8], out: &m
         };
         if sig_ready {
             if let Some(sys::SIGTERM | sys::SIGINT) = sys::read_signal(signals.as_fd()) {
-                conn::leave(config, route, &data);
+                // Closed first: that leaves the groups, so the kernel stops queueing for
+                // this socket at once, while the output is flushed.
+                drop(data);
                 out.flush();
                 return exit::OK;
             }
@@ -142,8 +142,7 @@ fn monitor(config: &Config, route: &Route, style: Style, buf: &mut [u8], out: &m
                 }
                 Err(e) => {
                     out.flush();
-                    conn::say_error("receiving failed: ", &e, "");
-                    return conn::exit_code(&e);
+                    return conn::say_error("receiving failed: ", &e, "");
                 }
             }
         }

@@ -10,7 +10,7 @@ use nlcore::{AttrIter, MsgBuilder, NlMsg, SliceBuffer};
 use nltelem::cli::exit;
 use nltelem::config::{Config, Senders, Transport};
 use nltelem::route::{CtrlFamily, Route, CONTROLLER};
-use nltelem_proto as proto;
+use nltelem_proto::{self as proto, cmd};
 use rustix::io::Errno;
 
 /// How long a request waits for its reply: short, so that the daemon stays responsive to
@@ -63,14 +63,14 @@ pub fn ignore_reply(_: u8, _: AttrIter<'_>) -> Result<(), nlcore::Error> {
 
 /// Sends `command`, with the attributes `put` writes, as a request to the module on `sock`
 /// and hands the module's messages in the reply to `each`; a dump (`NLM_F_DUMP`, until
-/// `NLMSG_DONE`) when `dump` is set. Every request goes through here, those to the
+/// `NLMSG_DONE`) for the module's one dump command, [`cmd::DUMP_NETDEV`] (no command to the
+/// controller has its number). Every request goes through here, those to the
 /// controller too ([`CONTROLLER`]): one copy of the building, sending and routing code.
 pub fn exchange<'b>(
     sock: &mut NlSocket,
     route: &Route,
     command: u8,
     put: Put<'_>,
-    dump: bool,
     buf: &'b mut [u8],
     each: OnReply<'_>,
 ) -> Result<(), Failed<'b>> {
@@ -83,49 +83,32 @@ pub fn exchange<'b>(
         Some((command, attrs)) => each(command, attrs).map_err(Error::Codec),
         None => Ok(()),
     };
-    sock.ask(&mut req[..len], dump, buf, on_data)
+    sock.ask(&mut req[..len], command == cmd::DUMP_NETDEV, buf, on_data)
 }
 
-/// [`exchange`] for a request answered by an ack (and before it, data).
-// Inlined: out of line, it only passed its arguments on again, four of them on the stack.
-#[inline(always)]
-pub fn request<'b>(
-    sock: &mut NlSocket,
-    route: &Route,
-    command: u8,
-    put: Put<'_>,
-    buf: &'b mut [u8],
-    each: OnReply<'_>,
-) -> Result<(), Failed<'b>> {
-    exchange(sock, route, command, put, false, buf, each)
+/// What opening the module's transport needs, when it was refused for lack of privilege.
+pub const NEEDS_ROOT: &str =
+    " (joining the groups and changing settings need root or CAP_NET_ADMIN)";
+/// What a request needs, when it was refused for lack of privilege.
+pub const NEEDS_ADMIN: &str = " (needs CAP_NET_ADMIN)";
+
+/// [`say_failed`] of a socket error, after `what`.
+pub fn say_error(what: &str, e: &Error, noperm: &str) -> u8 {
+    say_failed(what, &Failed::from(*e), noperm)
 }
 
-/// `nltelem: <what><error><tail>` on standard error.
-pub fn say_error(what: &str, e: &Error, tail: &str) {
-    io::report([what, ""], Cause::Failed(&Failed::from(*e)), tail);
-}
-
-/// Says why the module's transport could not be opened, `what` first, with what a
-/// refusal for lack of privilege needs; returns the exit code for the error.
-pub fn say_unreachable(what: &str, e: &Error) -> u8 {
-    let code = exit_code(e);
-    let hint = match code {
-        exit::NOPERM => " (joining the groups and changing settings need root or CAP_NET_ADMIN)",
-        _ => "",
-    };
-    say_error(what, e, hint);
-    code
-}
-
-/// `nltelem: <what>: <failure>` on standard error, with what a refusal for lack of
-/// privilege needs; returns the exit code for the failure.
-pub fn say_failed(what: &str, f: &Failed<'_>) -> u8 {
+/// `nltelem: <what><failure>` on standard error, and `noperm` after it when the failure
+/// is a refusal for lack of privilege; the exit code for the failure. Every failure of the
+/// module's transport or of a request is said here, with the words of its place.
+// Out of line: inlined, it was copied to each of its callers.
+#[inline(never)]
+pub fn say_failed(what: &str, f: &Failed<'_>, noperm: &str) -> u8 {
     let code = exit_code(&f.error);
     let hint = match code {
-        exit::NOPERM => " (needs CAP_NET_ADMIN)",
+        exit::NOPERM => noperm,
         _ => "",
     };
-    io::report([what, ": "], Cause::Failed(f), hint);
+    io::report([what, ""], Cause::Failed(f), hint);
     code
 }
 
@@ -208,16 +191,7 @@ fn resolve(sock: &mut NlSocket, name: &str, buf: &mut [u8]) -> Result<Route, Err
         Ok(())
     };
     let get_family: Put<'_> = &|b| b.put_str(CTRL_ATTR_FAMILY_NAME, name);
-    exchange(
-        sock,
-        &CONTROLLER,
-        CTRL_CMD_GETFAMILY,
-        get_family,
-        false,
-        buf,
-        each,
-    )
-    .map_err(|f| f.error)?;
+    exchange(sock, &CONTROLLER, CTRL_CMD_GETFAMILY, get_family, buf, each).map_err(|f| f.error)?;
     found.ok_or(Error::NotFound)
 }
 
@@ -249,15 +223,4 @@ pub fn open_data(config: &Config, route: &Route) -> Result<NlSocket, Error> {
         ..Setup::default()
     };
     open(route.protocol(), &setup)
-}
-
-/// Leaves the groups (on exit: the kernel stops queueing for this socket at once).
-pub fn leave(config: &Config, route: &Route, sock: &NlSocket) {
-    let (telemetry, events) = route.group_ids();
-    if let (true, Some(g)) = (config.groups.telemetry, telemetry) {
-        let _ = sock.leave_group(g);
-    }
-    if let (true, Some(g)) = (config.groups.events, events) {
-        let _ = sock.leave_group(g);
-    }
 }

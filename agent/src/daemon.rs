@@ -516,13 +516,8 @@ impl Agent<'_> {
             if data_ready {
                 match self.drain(&mut data, &mut requests, buf, replies) {
                     Ok(()) => {}
-                    Err(e) => match conn::exit_code(&e) {
-                        exit::UNAVAILABLE => return End::Gone,
-                        code => {
-                            conn::say_error("receiving failed: ", &e, "");
-                            return End::Exit(code);
-                        }
-                    },
+                    Err(e) if conn::is_absent(&e) => return End::Gone,
+                    Err(e) => return End::Exit(conn::say_error("receiving failed: ", &e, "")),
                 }
             }
             if watch_ready && self.family_event(buf) == Some(FamilyChange::Disappeared) {
@@ -556,7 +551,7 @@ impl Agent<'_> {
         if settings.is_empty() {
             return None;
         }
-        let pushed = conn::request(
+        let pushed = conn::exchange(
             ctl,
             route,
             cmd::SET_CONFIG,
@@ -572,16 +567,18 @@ impl Agent<'_> {
             Err(f) if conn::is_absent(&f.error) => Some(End::Gone),
             // Without the privilege the agent cannot run as configured; any other refusal
             // is of a value the agent accepted: said, and the module keeps its own settings.
-            Err(f) => match conn::say_failed("the module refused the settings", f) {
-                exit::NOPERM => Some(End::Exit(exit::NOPERM)),
-                _ => None,
-            },
+            Err(f) => {
+                match conn::say_failed("the module refused the settings: ", f, conn::NEEDS_ADMIN) {
+                    exit::NOPERM => Some(End::Exit(exit::NOPERM)),
+                    _ => None,
+                }
+            }
         }
     }
 
     fn heartbeat(&mut self, (ctl, route): &mut Requests, replies: &mut [u8]) -> Result<(), Error> {
         let c = &self.counters;
-        conn::request(
+        conn::exchange(
             ctl,
             route,
             cmd::HEARTBEAT,
@@ -661,7 +658,7 @@ impl Agent<'_> {
             counters,
             ..
         } = self;
-        let r = conn::request(
+        let r = conn::exchange(
             ctl,
             route,
             cmd::GET_SAMPLE,
@@ -730,10 +727,10 @@ impl Agent<'_> {
 fn unreachable(e: &Error) -> End {
     match conn::exit_code(e) {
         exit::UNAVAILABLE => End::Absent,
-        _ => End::Exit(conn::say_unreachable(
-            "cannot open the module's transport: ",
-            e,
-        )),
+        _ => {
+            let what = "cannot open the module's transport: ";
+            End::Exit(conn::say_error(what, e, conn::NEEDS_ROOT))
+        }
     }
 }
 
