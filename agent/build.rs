@@ -203,21 +203,24 @@ fn pack_families(from: &Path, out: &Path) {
     fs::write(out.join("families.rs"), rs).expect("OUT_DIR is writable");
 }
 
-/// Shortest and longest back reference, and how far back one reaches (src/pack.rs).
+/// Shortest and longest back reference, and how many offsets one has (src/pack.rs).
 const MIN_LEN: usize = 3;
 const MAX_LEN: usize = MIN_LEN + 15;
-const MAX_OFFSET: usize = 2048;
+const OFFSETS: usize = 2048;
 
 /// Packs ASCII `text` after its first `dict` bytes (which the unpacker has already):
 /// literal bytes and two-byte back references, chosen for the shortest result (the cost
-/// of the rest from each position, computed from the end).
+/// of the rest from each position, computed from the end). A reference reaches
+/// `OFFSETS - dict` bytes back, or anywhere in the dictionary.
 fn pack(text: &[u8], dict: usize) -> Vec<u8> {
     let n = text.len();
+    assert!(dict <= OFFSETS, "a dictionary within reach");
+    let window = OFFSETS - dict;
     // The longest earlier match at each position, and where it starts.
     let longest: Vec<(usize, usize)> = (0..n)
         .map(|i| {
             let mut best = (0, 0);
-            for from in i.saturating_sub(MAX_OFFSET)..i {
+            for from in (0..dict.min(i)).chain(i.saturating_sub(window)..i) {
                 // A match may run into the bytes it produces (the unpacker copies forwards).
                 let len = (0..MAX_LEN.min(n - i))
                     .take_while(|&k| text[from + k] == text[i + k])
@@ -248,8 +251,12 @@ fn pack(text: &[u8], dict: usize) -> Vec<u8> {
         if len == 1 {
             packed.push(text[i]);
         } else {
-            // Any match of up to the longest at i reaches back the same distance.
-            let offset = i - longest[i].1 - 1;
+            // Any match of up to the longest at i starts at the same place.
+            let from = longest[i].1;
+            let offset = match i - from - 1 {
+                back if back < window => back,
+                _ => window + from,
+            };
             packed.push(0x80 | ((len - MIN_LEN) as u8) << 3 | (offset >> 8) as u8);
             packed.push(offset as u8);
         }

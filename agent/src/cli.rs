@@ -171,9 +171,9 @@ enum Word {
 
 /// Every word the command line knows, separated by spaces: each argument is looked up
 /// once, in one loop. One string and a table of what each is ([`WORD_OF`]): a table of
-/// `(&str, Word)` took 24 bytes an entry.
-const WORDS: &str =
-    "run monitor get dump status set help --help -h --version -V -c --config --json sample config";
+/// `(&str, Word)` took 24 bytes an entry. A part of the help's dictionary
+/// (config-texts.txt), which the help's mentions of them refer to.
+const WORDS: &str = crate::config::COMMAND_WORDS;
 
 /// What each of [`WORDS`] is, in order.
 static WORD_OF: [Word; 16] = [

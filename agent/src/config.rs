@@ -23,9 +23,10 @@ pub const MAX_VALUE: usize = 96;
 pub const MAX_EXPORTS: usize = 4;
 
 // `KEYS`: every key, separated by spaces, in the order of `nltelem run --help`, which
-// says what each means (build.rs takes them from that table in help/run.txt); and what
-// each key takes, as its errors say it, from config-texts.txt (`FAMILY_TAKES`, ...). All
-// are parts of `HELP_DICTIONARY`, which the help texts are packed after.
+// says what each means (build.rs takes them from that table in help/run.txt); what each
+// key takes, as its errors say it, and the command line's words, from config-texts.txt
+// (`FAMILY_TAKES`, ..., `COMMAND_WORDS`). All are parts of `HELP_DICTIONARY`, which the
+// help texts are packed after.
 include!(concat!(env!("OUT_DIR"), "/keys.rs"));
 
 /// The keys, in order.

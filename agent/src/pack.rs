@@ -5,18 +5,22 @@
 //!
 //! The packed stream is a run of tokens:
 //! - a byte below `0x80` is itself (the texts are ASCII);
-//! - `1LLLLOOO OOOOOOOO` copies `L + 3` bytes (3..18) from `O + 1` bytes (1..2048) back in
-//!   what was unpacked so far; the copy goes forwards, so it may reach into the bytes it
-//!   writes (a run of spaces is one space and a reference one back).
+//! - `1LLLLOOO OOOOOOOO` copies `L + 3` bytes (3..18) from `O + 1` bytes back in what was
+//!   unpacked so far; the copy goes forwards, so it may reach into the bytes it writes (a
+//!   run of spaces is one space and a reference one back).
 //!
 //! What was unpacked so far starts with a dictionary: text the program has anyway, which
-//! the packed text refers to instead of repeating it.
+//! the packed text refers to instead of repeating it. The eleven bits of `O` reach back
+//! `2048 - D` bytes, D the dictionary's length; the larger values `2048 - D + P` name
+//! byte P of the dictionary, which thus stays in reach from every later byte.
 
 /// Writes `dict` then `packed` unpacked into `out` and returns how many bytes that is.
 /// Stops at the end of `packed` or when `out` is full; a reference to before the start
 /// ends it too (only a corrupt stream has one): whatever the input, no panic and at most
 /// `out.len()` bytes.
 pub fn unpack(dict: &[u8], packed: &[u8], out: &mut [u8]) -> usize {
+    // How far back a reference reaches; the offsets above name dictionary bytes.
+    let window = 2048usize.saturating_sub(dict.len());
     let mut len: usize = 0;
     for (to, &from) in out.iter_mut().zip(dict) {
         *to = from;
@@ -35,8 +39,12 @@ pub fn unpack(dict: &[u8], packed: &[u8], out: &mut [u8]) -> usize {
             let Some(&low) = input.next() else {
                 break;
             };
-            let offset = (usize::from(b & 7) << 8 | usize::from(low)) + 1;
-            (len.wrapping_sub(offset), usize::from(b >> 3 & 15) + 3)
+            let offset = usize::from(b & 7) << 8 | usize::from(low);
+            let from = match offset.checked_sub(window) {
+                Some(in_dict) => in_dict,
+                None => len.wrapping_sub(offset + 1),
+            };
+            (from, usize::from(b >> 3 & 15) + 3)
         };
         for _ in 0..count {
             let Some(&byte) = out.get(from) else {
@@ -76,6 +84,9 @@ mod tests {
         // References reach into the dictionary; it may be all there is.
         let n = unpack(b"dict", &[b'-', 0x80 | 1 << 3, 4], &mut out);
         assert_eq!(&out[..n], b"dict-dict");
+        // The offsets past the window (2048 - 4 here) name dictionary bytes, from its start.
+        let n = unpack(b"dict", &[b'-', 0x80 | 7, 0xfc, 0x80 | 7, 0xff], &mut out);
+        assert_eq!(&out[..n], b"dict-dict-d");
         assert_eq!(unpack(b"dictionary", b"x", &mut out[..4]), 4);
         assert_eq!(&out[..4], b"dict");
     }
