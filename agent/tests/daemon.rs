@@ -4,10 +4,12 @@
 //! signals, configuration errors, and an absent module. (The module's side runs in the
 //! qemu boards: `board/scenarios/agent-*.sh`.)
 //!
-//! Joining a USERSOCK group needs root, as the agent does on a device. The tests share
-//! group 1 (with any other process on the host that multicasts there), so they run one at
-//! a time. They wait for the agent's counters to arrive where they must, never a fixed
-//! time: a loaded machine makes the agent slow, not wrong.
+//! Joining a USERSOCK group needs root, as the agent does on a device. Each test that
+//! multicasts runs in a network namespace of its own (netlink is per namespace), so no other
+//! process on the host, another test run included, can send into the groups its agent
+//! joins; they still run one at a time, to keep the machine's load down. They wait for the
+//! agent's counters to arrive where they must, never a fixed time: a loaded machine makes
+//! the agent slow, not wrong.
 
 use nlcore::consts::NETLINK_USERSOCK;
 use nlcore::sock::{Addr, NlSocket};
@@ -16,10 +18,24 @@ use nltelem_proto::{attr::sample as k, classic_type, cmd};
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Waits for the other tests to finish, then moves this test's thread into a new network
+/// namespace: the sockets it opens and the agent it starts (a child inherits its parent
+/// thread's namespace) share USERSOCK groups with nothing else on the host.
+fn isolated() -> MutexGuard<'static, ()> {
+    let one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: CLONE_NEWNET changes only which network namespace this thread's later
+    // sockets and children belong to; unlike CLONE_FILES or CLONE_FS it changes no state
+    // the rest of the process relies on, and the thread (the harness's, for this one test)
+    // holds no socket yet.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNET) }
+        .expect("unshare(CLONE_NEWNET): the daemon tests need root");
+    one
+}
 
 struct Agent {
     child: Child,
@@ -173,7 +189,7 @@ const USERSOCK_CONFIG: &str = "transport = unit:2\ngroups = telemetry\nheartbeat
 
 #[test]
 fn samples_from_a_process_are_dropped_and_counted_as_forged() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = isolated();
     let agent = Agent::start(&config_file("forged.conf", USERSOCK_CONFIG));
     assert_eq!(agent.expect("ready"), "nltelem: ready (netlink unit 2)");
     let s = sender();
@@ -189,7 +205,7 @@ fn samples_from_a_process_are_dropped_and_counted_as_forged() {
 
 #[test]
 fn sequence_gaps_are_counted_as_lost() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = isolated();
     let text = format!("{USERSOCK_CONFIG}accept_senders = any\n");
     let agent = Agent::start(&config_file("gaps.conf", &text));
     agent.expect("ready");
@@ -215,7 +231,7 @@ fn sequence_gaps_are_counted_as_lost() {
 
 #[test]
 fn sighup_applies_a_good_file_and_keeps_running_on_a_bad_one() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = isolated();
     let path = config_file("hup.conf", USERSOCK_CONFIG);
     let agent = Agent::start(&path);
     agent.expect("ready");
@@ -323,7 +339,7 @@ fn an_absent_module_is_reported_once_and_waited_for() {
 
 #[test]
 fn the_log_file_is_size_capped_and_moved_aside_when_full() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = isolated();
     let log = config_file("agent.log", "");
     let rotated = PathBuf::from(format!("{}.1", log.display()));
     let _ = std::fs::remove_file(&log);
@@ -457,7 +473,7 @@ fn an_absent_unit_is_named_while_waited_for() {
 
 #[test]
 fn monitor_says_what_it_drops() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = isolated();
     let agent = Agent::start_command("monitor", &config_file("monitor.conf", USERSOCK_CONFIG));
     let s = sender();
     let port = s.port();
@@ -480,7 +496,7 @@ fn a_module_that_refuses_at_once_is_retried_with_backoff_and_a_stop_still_stops(
     // Settings to push make the agent send a request at once; over USERSOCK nothing
     // answers (ECONNREFUSED: the module looks gone). That used to reconnect at once, in a
     // busy loop that printed without end and never read the stop signal.
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = isolated();
     let text = format!("{USERSOCK_CONFIG}period_ms = 500\n");
     let agent = Agent::start(&config_file("refused.conf", &text));
     agent.expect("module gone");
@@ -492,3 +508,4 @@ fn a_module_that_refuses_at_once_is_retried_with_backoff_and_a_stop_still_stops(
     assert_eq!(code, Some(0));
     assert!(took < Duration::from_secs(1), "exit took {took:?}");
 }
+
