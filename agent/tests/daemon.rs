@@ -508,4 +508,3 @@ fn a_module_that_refuses_at_once_is_retried_with_backoff_and_a_stop_still_stops(
     assert_eq!(code, Some(0));
     assert!(took < Duration::from_secs(1), "exit took {took:?}");
 }
-
