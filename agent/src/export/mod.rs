@@ -256,21 +256,12 @@ impl Storage {
     }
 }
 
-/// Puts the node name (`/proc/sys/kernel/hostname`) in `name` (empty), `localhost` when
-/// it cannot be read. At most [`MAX_HOST`] bytes by construction: nothing to cut.
+/// Puts the node name (the kernel's, as `uname` and `/proc/sys/kernel/hostname` give it)
+/// in `name` (empty), `localhost` when it is empty or not UTF-8. At most [`MAX_HOST`]
+/// bytes by construction (the kernel's limit): nothing to cut.
 fn node_name(name: &mut String<MAX_HOST>) {
-    let mut buf = [0u8; MAX_HOST];
-    let read = openat(
-        CWD,
-        // A C string literal: a `&str` path is copied into rustix's 4 KiB stack buffer.
-        c"/proc/sys/kernel/hostname",
-        OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .and_then(|fd| rustix::io::read(&fd, &mut buf[..]));
-    let text = read
-        .ok()
-        .and_then(|n| core::str::from_utf8(buf.get(..n)?.trim_ascii()).ok());
+    let uname = rustix::system::uname();
+    let text = core::str::from_utf8(uname.nodename().to_bytes().trim_ascii()).ok();
     let _ = name.push_str(text.filter(|t| !t.is_empty()).unwrap_or("localhost"));
 }
 
@@ -890,7 +881,8 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// `configure` names the node as the kernel does (or `localhost`).
+    /// `configure` names the node as the kernel does (`uname`, which is what
+    /// `/proc/sys/kernel/hostname` shows), or `localhost`.
     #[test]
     fn configure_takes_the_kernel_s_node_name() {
         let mut storage = Storage::new();
