@@ -278,6 +278,14 @@ fn count(outcome: &mut Outcome, counters: &mut SinkCounters, ok: bool, n: u32) {
     *own = own.saturating_add(u64::from(n));
 }
 
+/// The C string in `path` (the system calls take one: a `&str` would be copied into a
+/// stack buffer at each call); an empty one, which every call refuses, if it did not fit.
+fn c_str(path: &Fixed<TOPIC>) -> &CStr {
+    path.get()
+        .and_then(|path| CStr::from_bytes_with_nul(path).ok())
+        .unwrap_or_default()
+}
+
 /// Opens a UDP socket connected to `to` (a UDP sink's), or else the file at `path` to
 /// append to it: either takes a batch by one `write`. Non-blocking: a file on a stuck
 /// network mount fails instead of stopping the agent.
@@ -286,7 +294,7 @@ fn open(path: &Fixed<TOPIC>, to: &net::Peer) -> Option<OwnedFd> {
         Some(to) => net::udp_to(to),
         None => openat(
             CWD,
-            CStr::from_bytes_with_nul(path.get()?).ok()?,
+            c_str(path),
             OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NONBLOCK,
             Mode::from_raw_mode(0o644),
         )

@@ -15,7 +15,7 @@
 //! file. A snapshot with a missing part is dropped (and counted): the file keeps the
 //! previous one.
 
-use super::{escaped, LINE};
+use super::{c_str, escaped, LINE};
 use crate::config::words;
 use crate::decode::{Rec, Sample, CPU_FIELDS, CPU_SLOT, SLOTS};
 use core::ffi::CStr;
@@ -193,14 +193,6 @@ fn seconds(w: &mut dyn Text, ns: u64) {
 type PathText = Fixed<{ super::TOPIC }>;
 // The next version's path is the textfile's (an `export` value) and 6 bytes more.
 const _: () = assert!(crate::config::MAX_VALUE + 6 <= super::TOPIC);
-
-/// The C string in `path` (the system calls take one: a `&str` would be copied into a
-/// stack buffer at each call); an empty one, which every call refuses, if it did not fit.
-fn c_str(path: &PathText) -> &CStr {
-    path.get()
-        .and_then(|path| CStr::from_bytes_with_nul(path).ok())
-        .unwrap_or_default()
-}
 
 /// Writes `parts` one after the other and a NUL into `path`: its C string.
 fn c_string<'p>(path: &'p mut PathText, parts: &[&[u8]]) -> &'p CStr {
