@@ -226,12 +226,6 @@ pub struct Exporters<'s> {
     slots: &'s mut Slots,
 }
 
-impl Drop for Exporters<'_> {
-    fn drop(&mut self) {
-        self.clear();
-    }
-}
-
 /// A list and slots of their own, for the tests (the agent's are in `sys::Buffers`).
 #[cfg(test)]
 pub(crate) struct Storage {
@@ -387,7 +381,9 @@ impl<'s> Exporters<'s> {
     }
 
     /// Ends every exporter cleanly (MQTT: retained `offline`, then DISCONNECT so the
-    /// broker does not also publish the will) and forgets them.
+    /// broker does not also publish the will) and forgets them. The owner calls it when
+    /// done with them: their state is in static memory, which nothing drops (and the
+    /// agent's one end calls it already, so no `Drop` does it again).
     pub fn clear(&mut self) {
         self.finish(&mut Outcome::default(), None, true);
         self.list.sinks.clear();
