@@ -296,16 +296,18 @@ fn open(path: &Fixed<TOPIC>, to: &net::Peer) -> Option<OwnedFd> {
     }
 }
 
-/// Writes `s`, each byte for which `escape` returns something written as that instead.
-/// The escaped bytes are ASCII, so the runs between them stay whole UTF-8.
-fn escaped(w: &mut dyn Text, s: &str, escape: fn(u8) -> &'static [u8]) {
+/// Writes `s`, each byte that `escapes` lists written as its replacement instead.
+/// `escapes` is rows of three bytes: the byte, then its replacement of two bytes, or of
+/// one and a NUL (one table walked by one loop, not a function per escaper). The escaped
+/// bytes are ASCII, so the runs between them stay whole UTF-8.
+fn escaped(w: &mut dyn Text, s: &str, escapes: &[u8]) {
     let bytes = s.as_bytes();
     let mut from = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let replacement = escape(b);
-        if !replacement.is_empty() {
+        if let Some(row) = escapes.chunks_exact(3).find(|row| row.first() == Some(&b)) {
+            let end = if row.get(2) == Some(&0) { 2 } else { 3 };
             w.bytes(bytes.get(from..i).unwrap_or_default());
-            w.bytes(replacement);
+            w.bytes(row.get(1..end).unwrap_or_default());
             from = i + 1;
         }
     }
@@ -316,10 +318,7 @@ fn escaped(w: &mut dyn Text, s: &str, escape: fn(u8) -> &'static [u8]) {
 /// not allowed inside a level and become `_`.
 #[cfg(feature = "mqtt")]
 fn topic_level(w: &mut dyn Text, s: &str) {
-    escaped(w, s, |b| match b {
-        b'+' | b'#' | b'/' | b'\0' => b"_",
-        _ => b"",
-    });
+    escaped(w, s, b"+_\0#_\0/_\0\0_\0");
 }
 
 /// Text gathered in a `String` (the tests' writer).
@@ -841,6 +840,15 @@ mod tests {
             report(&e),
             "export mqtt exported 0 dropped 0 connects 0 disconnects 0 resent 0 backlog 0\n"
         );
+    }
+
+    /// A topic level: the wildcards, the separator and NUL become `_`, the rest is kept.
+    #[cfg(feature = "mqtt")]
+    #[test]
+    fn a_topic_level_replaces_wildcards_separators_and_nul() {
+        let mut out = Gathered::default();
+        topic_level(&mut out, "a+b#c/d\0é");
+        assert_eq!(out.0, "a_b_c_d_é");
     }
 
     /// Sinks keep their state in the slot of their position, set up in place: a slot that

@@ -167,12 +167,7 @@ impl Render<'_, '_> {
 
 /// A label value: backslash, double quote and newline escaped.
 fn label(w: &mut dyn Text, value: &str) {
-    escaped(w, value, |b| match b {
-        b'\\' => b"\\\\",
-        b'"' => b"\\\"",
-        b'\n' => b"\\n",
-        _ => b"",
-    });
+    escaped(w, value, b"\\\\\\\"\\\"\n\\n");
 }
 
 /// Nanoseconds as seconds with nine decimals.
@@ -451,6 +446,14 @@ pub(crate) mod tests {
     use super::*;
     use crate::decode::tests::sample_bytes;
     use nlcore::NlMsg;
+
+    /// A label value's backslash, double quote and newline escaped, the rest kept.
+    #[test]
+    fn a_label_escapes_backslash_quote_and_newline() {
+        let mut out = crate::export::Gathered::default();
+        label(&mut out, "a\\b\"é\n");
+        assert_eq!(out.0, "a\\\\b\\\"é\\n");
+    }
 
     /// The names of the files in `dir`, sorted: what a test left behind.
     pub(crate) fn files_in(dir: &std::path::Path) -> Vec<std::string::String> {
