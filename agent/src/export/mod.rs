@@ -395,7 +395,7 @@ impl<'s> Exporters<'s> {
     #[cfg_attr(not(feature = "mqtt"), allow(unused_variables))]
     fn sink(value: &str, host: &str, slot: &mut Slot) -> Option<Kind> {
         let spec = spec::parse(value).ok()?;
-        // A file's path, then its NUL; or MQTT's topic prefix, then `/HOST`. Always fits:
+        // A file's path, then its NUL; or MQTT's topic prefix, then `/HOST/`. Always fits:
         // `export` values are shorter than the buffer (asserted at TOPIC).
         let name = &mut slot.name;
         name.clear();
@@ -423,8 +423,7 @@ impl<'s> Exporters<'s> {
                 };
                 let link = TcpLink::new(spec.peer?);
                 let host = host.as_bytes();
-                let (_, prefix) = name.get()?.split_last()?;
-                slot.client.restart(link, host, prefix, qos).ok()?;
+                slot.client.restart(link, host, name.get()?, qos).ok()?;
             }
         }
         Some(spec.kind)
