@@ -22,13 +22,7 @@ use nltelem_proto::attr;
 /// A tag value: `,`, `=` and space escaped (a backslash needs none), a newline turned into
 /// a space (it would end the point).
 fn tag(w: &mut dyn Text, s: &str) {
-    escaped(w, s, |b| match b {
-        b',' => b"\\,",
-        b'=' => b"\\=",
-        b' ' => b"\\ ",
-        b'\n' | b'\r' => b" ",
-        _ => b"",
-    });
+    escaped(w, s, b",\\,=\\= \\ \n \0\r \0");
 }
 
 /// Longest line: a point that does not fit is dropped (and counted by the exporters).
@@ -187,6 +181,14 @@ mod tests {
     use crate::decode::tests::sample_bytes;
     use crate::export::Gathered;
     use nlcore::NlMsg;
+
+    /// Every byte of the tag escapes, each row of its table, and the text around them.
+    #[test]
+    fn a_tag_escapes_separators_and_turns_line_ends_into_spaces() {
+        let mut out = Gathered::default();
+        tag(&mut out, "a,b=c d\né\r");
+        assert_eq!(out.0, "a\\,b\\=c\\ d é ");
+    }
 
     #[test]
     fn sample_points() {

@@ -130,8 +130,6 @@ impl Batch {
 
     /// Adds a line, writing the batch first when the line would not fit. `path` is the
     /// file's (a file sink; UDP's is empty and not read).
-    // Out of line: the binary measured smaller than with it inlined.
-    #[inline(never)]
     fn push(
         &mut self,
         line: &[u8],
@@ -226,12 +224,6 @@ pub struct Exporters<'s> {
     slots: &'s mut Slots,
 }
 
-impl Drop for Exporters<'_> {
-    fn drop(&mut self) {
-        self.clear();
-    }
-}
-
 /// A list and slots of their own, for the tests (the agent's are in `sys::Buffers`).
 #[cfg(test)]
 pub(crate) struct Storage {
@@ -256,21 +248,12 @@ impl Storage {
     }
 }
 
-/// Puts the node name (`/proc/sys/kernel/hostname`) in `name` (empty), `localhost` when
-/// it cannot be read. At most [`MAX_HOST`] bytes by construction: nothing to cut.
+/// Puts the node name (the kernel's, as `uname` and `/proc/sys/kernel/hostname` give it)
+/// in `name` (empty), `localhost` when it is empty or not UTF-8. At most [`MAX_HOST`]
+/// bytes by construction (the kernel's limit): nothing to cut.
 fn node_name(name: &mut String<MAX_HOST>) {
-    let mut buf = [0u8; MAX_HOST];
-    let read = openat(
-        CWD,
-        // A C string literal: a `&str` path is copied into rustix's 4 KiB stack buffer.
-        c"/proc/sys/kernel/hostname",
-        OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .and_then(|fd| rustix::io::read(&fd, &mut buf[..]));
-    let text = read
-        .ok()
-        .and_then(|n| core::str::from_utf8(buf.get(..n)?.trim_ascii()).ok());
+    let uname = rustix::system::uname();
+    let text = core::str::from_utf8(uname.nodename().to_bytes().trim_ascii()).ok();
     let _ = name.push_str(text.filter(|t| !t.is_empty()).unwrap_or("localhost"));
 }
 
@@ -287,6 +270,14 @@ fn count(outcome: &mut Outcome, counters: &mut SinkCounters, ok: bool, n: u32) {
     *own = own.saturating_add(u64::from(n));
 }
 
+/// The C string in `path` (the system calls take one: a `&str` would be copied into a
+/// stack buffer at each call); an empty one, which every call refuses, if it did not fit.
+fn c_str(path: &Fixed<TOPIC>) -> &CStr {
+    path.get()
+        .and_then(|path| CStr::from_bytes_with_nul(path).ok())
+        .unwrap_or_default()
+}
+
 /// Opens a UDP socket connected to `to` (a UDP sink's), or else the file at `path` to
 /// append to it: either takes a batch by one `write`. Non-blocking: a file on a stuck
 /// network mount fails instead of stopping the agent.
@@ -295,7 +286,7 @@ fn open(path: &Fixed<TOPIC>, to: &net::Peer) -> Option<OwnedFd> {
         Some(to) => net::udp_to(to),
         None => openat(
             CWD,
-            CStr::from_bytes_with_nul(path.get()?).ok()?,
+            c_str(path),
             OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NONBLOCK,
             Mode::from_raw_mode(0o644),
         )
@@ -303,16 +294,18 @@ fn open(path: &Fixed<TOPIC>, to: &net::Peer) -> Option<OwnedFd> {
     }
 }
 
-/// Writes `s`, each byte for which `escape` returns something written as that instead.
-/// The escaped bytes are ASCII, so the runs between them stay whole UTF-8.
-fn escaped(w: &mut dyn Text, s: &str, escape: fn(u8) -> &'static [u8]) {
+/// Writes `s`, each byte that `escapes` lists written as its replacement instead.
+/// `escapes` is rows of three bytes: the byte, then its replacement of two bytes, or of
+/// one and a NUL (one table walked by one loop, not a function per escaper). The escaped
+/// bytes are ASCII, so the runs between them stay whole UTF-8.
+fn escaped(w: &mut dyn Text, s: &str, escapes: &[u8]) {
     let bytes = s.as_bytes();
     let mut from = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let replacement = escape(b);
-        if !replacement.is_empty() {
+        if let Some(row) = escapes.chunks_exact(3).find(|row| row.first() == Some(&b)) {
+            let end = if row.get(2) == Some(&0) { 2 } else { 3 };
             w.bytes(bytes.get(from..i).unwrap_or_default());
-            w.bytes(replacement);
+            w.bytes(row.get(1..end).unwrap_or_default());
             from = i + 1;
         }
     }
@@ -323,10 +316,7 @@ fn escaped(w: &mut dyn Text, s: &str, escape: fn(u8) -> &'static [u8]) {
 /// not allowed inside a level and become `_`.
 #[cfg(feature = "mqtt")]
 fn topic_level(w: &mut dyn Text, s: &str) {
-    escaped(w, s, |b| match b {
-        b'+' | b'#' | b'/' | b'\0' => b"_",
-        _ => b"",
-    });
+    escaped(w, s, b"+_\0#_\0/_\0\0_\0");
 }
 
 /// Text gathered in a `String` (the tests' writer).
@@ -388,7 +378,9 @@ impl<'s> Exporters<'s> {
     }
 
     /// Ends every exporter cleanly (MQTT: retained `offline`, then DISCONNECT so the
-    /// broker does not also publish the will) and forgets them.
+    /// broker does not also publish the will) and forgets them. The owner calls it when
+    /// done with them: their state is in static memory, which nothing drops (and the
+    /// agent's one end calls it already, so no `Drop` does it again).
     pub fn clear(&mut self) {
         self.finish(&mut Outcome::default(), None, true);
         self.list.sinks.clear();
@@ -402,8 +394,9 @@ impl<'s> Exporters<'s> {
     fn sink(value: &str, host: &str, slot: &mut Slot) -> Option<Kind> {
         let spec = spec::parse(value).ok()?;
         // Each kind writes only the parts of the slot it uses: a part never written is never
-        // resident (a stdout sink's slot not at all), and the slot's pages are most of the
-        // agent's memory.
+        // resident (a stdout sink's slot not at all), and the slots' pages are most of the
+        // agent's memory. The names always fit: `export` values are shorter than the buffer
+        // (asserted at TOPIC).
         let name = &mut slot.name;
         match spec.kind {
             Kind::Stdout => {}
@@ -437,8 +430,7 @@ impl<'s> Exporters<'s> {
                 };
                 let link = TcpLink::new(spec.peer?);
                 let host = host.as_bytes();
-                let (_, prefix) = name.get()?.split_last()?;
-                slot.client.restart(link, host, prefix, qos).ok()?;
+                slot.client.restart(link, host, name.get()?, qos).ok()?;
             }
         }
         Some(spec.kind)
@@ -856,6 +848,15 @@ mod tests {
         );
     }
 
+    /// A topic level: the wildcards, the separator and NUL become `_`, the rest is kept.
+    #[cfg(feature = "mqtt")]
+    #[test]
+    fn a_topic_level_replaces_wildcards_separators_and_nul() {
+        let mut out = Gathered::default();
+        topic_level(&mut out, "a+b#c/d\0é");
+        assert_eq!(out.0, "a_b_c_d_é");
+    }
+
     /// Sinks keep their state in the slot of their position, set up in place: a slot that
     /// held one kind of sink serves another after a reconfiguration, and a textfile that
     /// moved to another slot still completes its snapshots.
@@ -898,7 +899,8 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// `configure` names the node as the kernel does (or `localhost`).
+    /// `configure` names the node as the kernel does (`uname`, which is what
+    /// `/proc/sys/kernel/hostname` shows), or `localhost`.
     #[test]
     fn configure_takes_the_kernel_s_node_name() {
         let mut storage = Storage::new();

@@ -312,7 +312,7 @@ fn next_id(id: u16) -> u16 {
 
 impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES> {
     /// A client that will connect as `nltelem-HOST` and keep `TOPIC_PREFIX/status` up to
-    /// date.
+    /// date; `topic_prefix` is given with its `/` (as the records' topics start).
     pub fn new(link: L, host: &[u8], topic_prefix: &[u8], qos: Qos) -> Result<Self, TooLong> {
         let mut client = Self::idle(link);
         client.start(host, topic_prefix, qos)?;
@@ -369,7 +369,7 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
     /// session's packets made here, with the names in pieces, so nobody needs buffers for
     /// them.
     fn start(&mut self, host: &[u8], topic_prefix: &[u8], qos: Qos) -> Result<(), TooLong> {
-        let status = [topic_prefix, b"/status"];
+        let status = [topic_prefix, b"status"];
         let mut out = Out {
             buf: &mut self.session,
             len: 0,
@@ -701,7 +701,7 @@ mod tests {
     type TestClient = Client<Script, 512, 8>;
 
     fn client(qos: Qos) -> TestClient {
-        Client::new(Script::default(), b"router1", b"nltelem/router1", qos).unwrap()
+        Client::new(Script::default(), b"router1", b"nltelem/router1/", qos).unwrap()
     }
 
     /// Splits the written bytes into packets: (first byte, body).

@@ -446,7 +446,7 @@ fn the_will_says_offline_when_the_agent_is_killed_and_a_clean_stop_says_it_too()
         Some(format!("{status} offline").as_str())
     );
 
-    // A clean stop (the exporters dropped, as on SIGTERM or a reload) says offline itself.
+    // A clean stop (the exporters cleared, as on SIGTERM or a reload) says offline itself.
     let spec = format!("mqtt:{broker},prefix=nltelem-test");
     let mut storage = Storage::new();
     let mut e = storage.with_host(&specs(&[&spec]), &host);
@@ -458,7 +458,7 @@ fn the_will_says_offline_when_the_agent_is_killed_and_a_clean_stop_says_it_too()
         sub.next(10).as_deref(),
         Some(format!("{status} online").as_str())
     );
-    drop(e);
+    e.clear();
     assert_eq!(
         sub.next(10).as_deref(),
         Some(format!("{status} offline").as_str())

@@ -15,7 +15,7 @@
 //! file. A snapshot with a missing part is dropped (and counted): the file keeps the
 //! previous one.
 
-use super::{escaped, LINE};
+use super::{c_str, escaped, LINE};
 use crate::config::words;
 use crate::decode::{Rec, Sample, CPU_FIELDS, CPU_SLOT, SLOTS};
 use core::ffi::CStr;
@@ -167,12 +167,7 @@ impl Render<'_, '_> {
 
 /// A label value: backslash, double quote and newline escaped.
 fn label(w: &mut dyn Text, value: &str) {
-    escaped(w, value, |b| match b {
-        b'\\' => b"\\\\",
-        b'"' => b"\\\"",
-        b'\n' => b"\\n",
-        _ => b"",
-    });
+    escaped(w, value, b"\\\\\\\"\\\"\n\\n");
 }
 
 /// Nanoseconds as seconds with nine decimals.
@@ -193,14 +188,6 @@ fn seconds(w: &mut dyn Text, ns: u64) {
 type PathText = Fixed<{ super::TOPIC }>;
 // The next version's path is the textfile's (an `export` value) and 6 bytes more.
 const _: () = assert!(crate::config::MAX_VALUE + 6 <= super::TOPIC);
-
-/// The C string in `path` (the system calls take one: a `&str` would be copied into a
-/// stack buffer at each call); an empty one, which every call refuses, if it did not fit.
-fn c_str(path: &PathText) -> &CStr {
-    path.get()
-        .and_then(|path| CStr::from_bytes_with_nul(path).ok())
-        .unwrap_or_default()
-}
 
 /// Writes `parts` one after the other and a NUL into `path`: its C string.
 fn c_string<'p>(path: &'p mut PathText, parts: &[&[u8]]) -> &'p CStr {
@@ -459,6 +446,14 @@ pub(crate) mod tests {
     use super::*;
     use crate::decode::tests::sample_bytes;
     use nlcore::NlMsg;
+
+    /// A label value's backslash, double quote and newline escaped, the rest kept.
+    #[test]
+    fn a_label_escapes_backslash_quote_and_newline() {
+        let mut out = crate::export::Gathered::default();
+        label(&mut out, "a\\b\"é\n");
+        assert_eq!(out.0, "a\\\\b\\\"é\\n");
+    }
 
     /// The names of the files in `dir`, sorted: what a test left behind.
     pub(crate) fn files_in(dir: &std::path::Path) -> Vec<std::string::String> {
