@@ -34,36 +34,54 @@ impl dyn Text + '_ {
     }
 
     /// Appends `v` in decimal.
-    #[inline(never)] // one copy, which `int` and `milli` call
+    #[inline(never)] // a jump into `number`, not its arguments at every call
     pub fn uint(&mut self, v: u64) {
-        let mut digits = [0u8; 20];
-        let start = decimal(v, &mut digits);
-        self.bytes(&digits[start..]);
+        self.number(false, v, false);
     }
 
     /// Appends `v` in decimal, with a `-` when negative.
+    #[inline(never)]
     pub fn int(&mut self, v: i64) {
-        if v < 0 {
-            self.byte(b'-');
-        }
-        self.uint(v.unsigned_abs());
+        self.number(v < 0, v.unsigned_abs(), false);
     }
 
     /// Appends `v / 1000` with three decimals (`1500` → `1.500`, `-5` → `-0.005`): the
     /// fixed-point values of the protocol (load ×1000, m°C) without floating point.
+    #[inline(never)]
     pub fn milli(&mut self, v: i64) {
-        if v < 0 {
-            self.byte(b'-');
+        self.number(v < 0, v.unsigned_abs(), true);
+    }
+
+    /// Appends `abs` in decimal after a `-` when `negative`; with `thousandths`, as
+    /// `abs / 1000` and three decimals. The one number writer: the sign, the digits and the
+    /// decimals are put in one buffer and written with one call.
+    #[inline(never)]
+    fn number(&mut self, negative: bool, abs: u64, thousandths: bool) {
+        // A sign and 20 digits, then `.` and three decimals.
+        let mut out = [0u8; 25];
+        let (whole, end) = if thousandths {
+            (abs / 1000, out.len())
+        } else {
+            (abs, WHOLE)
+        };
+        let (digits, decimals) = out.split_at_mut(WHOLE);
+        if thousandths {
+            // `1000 + frac` is `1` and the three decimals with their zeros: the `1` becomes
+            // the point.
+            decimal(1000 + abs % 1000, decimals);
+            if let Some(point) = decimals.first_mut() {
+                *point = b'.';
+            }
         }
-        let abs = v.unsigned_abs();
-        self.uint(abs / 1000);
-        let frac = abs % 1000;
-        self.bytes(&[
-            b'.',
-            b'0' + (frac / 100) as u8,
-            b'0' + (frac / 10 % 10) as u8,
-            b'0' + (frac % 10) as u8,
-        ]);
+        let mut start = decimal(whole, digits);
+        if negative {
+            // At most 20 digits: there is room for the sign before them.
+            start = start.wrapping_sub(1);
+            if let Some(sign) = digits.get_mut(start) {
+                *sign = b'-';
+            }
+        }
+        self.bytes(out.get(start..end).unwrap_or_default());
     }
 
     /// Appends `s`, then spaces up to `width` bytes in all (a left-aligned column).
@@ -112,8 +130,12 @@ pub(crate) fn phrase(w: &mut dyn Text, phrases: &str, n: usize, args: [u64; 3]) 
     }
 }
 
-/// Writes the decimal digits of `v` at the end of `out` and returns where they start.
-pub fn decimal(mut v: u64, out: &mut [u8; 20]) -> usize {
+/// Where the digits of `<dyn Text>::number` end: a sign and the 20 digits of a `u64`.
+const WHOLE: usize = 21;
+
+/// Writes the decimal digits of `v` at the end of `out` and returns where they start (`out`
+/// is long enough for them: 20 bytes hold any `u64`).
+pub fn decimal(mut v: u64, out: &mut [u8]) -> usize {
     // Two digits per division, from a table of "00".."99": half the divisions of a digit
     // loop, for 200 bytes of table.
     const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
@@ -124,8 +146,7 @@ pub fn decimal(mut v: u64, out: &mut [u8; 20]) -> usize {
     let mut i = out.len();
     loop {
         // `get` instead of indexing: with no panic exit the optimizer keeps this a small
-        // loop (indexed, it unrolls it: over a kilobyte at opt-level 3). A u64 has at most
-        // 20 digits, so every store lands.
+        // loop (indexed, it unrolls it: over a kilobyte at opt-level 3).
         if v < 10 {
             i = i.wrapping_sub(1);
             if let Some(digit) = out.get_mut(i) {
