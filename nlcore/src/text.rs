@@ -101,28 +101,41 @@ impl dyn Text + '_ {
     }
 }
 
-/// Appends phrase `n` of `phrases` (phrases each ended by a NUL), with each `\x01` in it
-/// replaced by the next of `args` in decimal (`\x02`: the next, read as an `i64`). The
-/// errors describe themselves with it: one table of text and one loop, instead of a run
-/// of `str`/`uint` calls per variant.
+/// An argument of a [`phrase`]: a number, written in decimal, or a word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arg<'a> {
+    /// A number (every count, errno, port or line a phrase says fits an `i64`).
+    Num(i64),
+    /// A word, as it is.
+    Word(&'a str),
+}
+
+/// Marks in a phrase are the bytes below this: `\0` ends a phrase, `\x01`..`\x03` stand
+/// for the argument they number.
+const MARKS: u8 = 4;
+
+/// Appends phrase `n` of `phrases` (phrases each ended by a NUL; text not ended by one is
+/// no phrase), with each `\x01`, `\x02`, `\x03` in it replaced by the first, second, third
+/// of `args` (one not given: nothing). Every table of words the programs say goes through
+/// it (the codec's and the socket's errors, a program's own errors and lines): one table
+/// format and one loop, instead of a run of `str`/`uint` calls per case.
 #[inline(never)]
-pub(crate) fn phrase(w: &mut dyn Text, phrases: &str, n: usize, args: [u64; 3]) {
+pub fn phrase(w: &mut dyn Text, phrases: &str, n: usize, args: &[Arg<'_>]) {
     let mut rest = phrases.as_bytes();
     let mut nth = 0;
-    let mut args = args.iter();
     loop {
-        let end = rest.iter().position(|&b| b <= 2).unwrap_or(rest.len());
+        let end = rest.iter().position(|&b| b < MARKS).unwrap_or(rest.len());
         let (text, tail) = rest.split_at(end);
         let Some((&mark, tail)) = tail.split_first() else {
             return;
         };
         if nth == n {
             w.bytes(text);
-            let arg = args.next().copied().unwrap_or_default();
-            match mark {
-                0 => return,
-                1 => w.uint(arg),
-                _ => w.int(arg as i64),
+            match args.get(usize::from(mark).wrapping_sub(1)) {
+                Some(&Arg::Num(v)) => w.int(v),
+                Some(&Arg::Word(s)) => w.str(s),
+                None if mark == 0 => return,
+                None => {}
             }
         }
         nth += usize::from(mark == 0);
@@ -314,6 +327,22 @@ mod tests {
         assert_eq!(render(|t| t.column("ab", 5)), "ab   ");
         assert_eq!(render(|t| t.column("abcdef", 3)), "abcdef");
         assert_eq!(render(|t| t.spaces(40)).len(), 40);
+    }
+
+    #[test]
+    fn phrases_by_number() {
+        let args = [Arg::Word("x"), Arg::Num(-7), Arg::Word("z")];
+        let say = |n, args: &[Arg<'_>]| {
+            render(|t| phrase(t, "a\0b `\x01` c \x02\0\x03\x01\x03\0last", n, args))
+        };
+        assert_eq!(say(0, &args), "a");
+        assert_eq!(say(1, &args), "b `x` c -7");
+        assert_eq!(say(2, &args), "zxz");
+        // An argument not given is left out.
+        assert_eq!(say(1, &args[..1]), "b `x` c ");
+        // Text not ended by a NUL is no phrase; past the last, nothing.
+        assert_eq!(say(3, &args), "");
+        assert_eq!(say(4, &args), "");
     }
 
     #[test]
