@@ -15,7 +15,7 @@ use crate::decode::{
     NONE, SAME, SAMPLE, STATS, THERMAL,
 };
 use crate::settings::{SOURCES_NAMED, SOURCE_NAMES};
-use nlcore::text::Text;
+use nlcore::text::{After, Text};
 use nlcore::{AttrIter, Policy};
 use nltelem_proto::{attr, policy};
 
@@ -276,14 +276,16 @@ impl<'w> Out<'w> {
             };
             self.key(name);
             match value {
-                // Thousandths: `1.500` in text, the integer elsewhere.
-                Value::Int(v) if kind == b'm' && self.mode == Mode::Text => self.w.milli(v),
-                Value::Int(v) => {
-                    self.w.int(v);
-                    if lp {
-                        self.w.byte(b'i');
-                    }
-                }
+                // Thousandths: `1.500` in text, the integer elsewhere; InfluxDB's integers end
+                // in `i`, written with the digits.
+                Value::Int(v) => self.w.signed(
+                    v,
+                    match self.mode {
+                        Mode::Text if kind == b'm' => After::Milli,
+                        Mode::LineProtocol => After::Byte(b'i'),
+                        _ => After::Nothing,
+                    },
+                ),
                 Value::Str(s) if self.mode == Mode::Text => self.w.str(s),
                 Value::Str(s) => quoted(self.w, s, !lp),
             }

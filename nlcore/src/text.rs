@@ -36,43 +36,59 @@ impl dyn Text + '_ {
     /// Appends `v` in decimal.
     #[inline(never)] // a jump into `number`, not its arguments at every call
     pub fn uint(&mut self, v: u64) {
-        self.number(false, v, false);
+        self.number(false, v, After::Nothing);
     }
 
     /// Appends `v` in decimal, with a `-` when negative.
     #[inline(never)]
     pub fn int(&mut self, v: i64) {
-        self.number(v < 0, v.unsigned_abs(), false);
+        self.number(v < 0, v.unsigned_abs(), After::Nothing);
+    }
+
+    /// Appends `v` as [`int`](Self::int) does, then what `after` says, in the same write:
+    /// for a caller that picks between the forms of a signed number by data.
+    #[inline(never)]
+    pub fn signed(&mut self, v: i64, after: After) {
+        self.number(v < 0, v.unsigned_abs(), after);
     }
 
     /// Appends `v / 1000` with three decimals (`1500` → `1.500`, `-5` → `-0.005`): the
     /// fixed-point values of the protocol (load ×1000, m°C) without floating point.
     #[inline(never)]
     pub fn milli(&mut self, v: i64) {
-        self.number(v < 0, v.unsigned_abs(), true);
+        self.number(v < 0, v.unsigned_abs(), After::Milli);
     }
 
-    /// Appends `abs` in decimal after a `-` when `negative`; with `thousandths`, as
-    /// `abs / 1000` and three decimals. The one number writer: the sign, the digits and the
-    /// decimals are put in one buffer and written with one call.
+    /// Appends `abs` in decimal after a `-` when `negative`, and what `after` says. The one
+    /// number writer: the sign, the digits and what follows them are put in one buffer and
+    /// written with one call.
     #[inline(never)]
-    fn number(&mut self, negative: bool, abs: u64, thousandths: bool) {
-        // A sign and 20 digits, then `.` and three decimals.
-        let mut out = [0u8; 25];
-        let (whole, end) = if thousandths {
-            (abs / 1000, out.len())
-        } else {
-            (abs, WHOLE)
-        };
-        let (digits, decimals) = out.split_at_mut(WHOLE);
-        if thousandths {
-            // `1000 + frac` is `1` and the three decimals with their zeros: the `1` becomes
-            // the point.
-            decimal(1000 + abs % 1000, decimals);
-            if let Some(point) = decimals.first_mut() {
-                *point = b'.';
+    fn number(&mut self, negative: bool, abs: u64, after: After) {
+        // A sign and 20 digits, then `.` and three decimals (or a unit).
+        let mut out = [0u8; WHOLE + 4];
+        let (whole, end) = match after {
+            After::Nothing => (abs, WHOLE),
+            After::Byte(unit) => {
+                if let Some(to) = out.get_mut(WHOLE) {
+                    *to = unit;
+                }
+                (abs, WHOLE + 1)
             }
-        }
+            After::Milli => {
+                let frac = abs % 1000;
+                let point = [
+                    b'.',
+                    b'0' + (frac / 100) as u8,
+                    b'0' + (frac / 10 % 10) as u8,
+                    b'0' + (frac % 10) as u8,
+                ];
+                if let Some(decimals) = out.get_mut(WHOLE..) {
+                    decimals.copy_from_slice(&point);
+                }
+                (abs / 1000, WHOLE + 4)
+            }
+        };
+        let digits = out.get_mut(..WHOLE).unwrap_or_default();
         let mut start = decimal(whole, digits);
         if negative {
             // At most 20 digits: there is room for the sign before them.
@@ -83,7 +99,20 @@ impl dyn Text + '_ {
         }
         self.bytes(out.get(start..end).unwrap_or_default());
     }
+}
 
+/// What follows the digits of a number (see `<dyn Text>::signed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// Nothing: an integer.
+    Nothing,
+    /// This byte: a unit (InfluxDB's `5i`).
+    Byte(u8),
+    /// The last three digits are decimals, after a point: thousandths (`1.500`).
+    Milli,
+}
+
+impl dyn Text + '_ {
     /// Appends `s`, then spaces up to `width` bytes in all (a left-aligned column).
     pub fn column(&mut self, s: &str, width: usize) {
         self.str(s);
@@ -311,6 +340,12 @@ mod tests {
         assert_eq!(render(|t| t.uint(u64::MAX)), "18446744073709551615");
         assert_eq!(render(|t| t.int(i64::MIN)), "-9223372036854775808");
         assert_eq!(render(|t| t.int(-7)), "-7");
+        assert_eq!(render(|t| t.signed(-7, After::Byte(b'i'))), "-7i");
+        assert_eq!(
+            render(|t| t.signed(i64::MAX, After::Byte(b'i'))),
+            "9223372036854775807i"
+        );
+        assert_eq!(render(|t| t.signed(-1500, After::Milli)), "-1.500");
     }
 
     #[test]
