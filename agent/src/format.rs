@@ -178,14 +178,15 @@ impl<'w> Out<'w> {
         let mut nested = false;
         let mut rest = table.entries();
         while let [slot, kind, text_len, json_len, ref tail @ ..] = *rest {
-            let (text, tail) = tail
-                .split_at_checked(usize::from(text_len))
-                .unwrap_or_default();
-            let (json, tail) = if json_len == SAME {
-                (text, tail)
-            } else {
-                tail.split_at_checked(usize::from(json_len))
-                    .unwrap_or_default()
+            // (The tables are packed at compile time: a length past the end does not come.)
+            let Some((text, tail)) = tail.split_at_checked(usize::from(text_len)) else {
+                break;
+            };
+            let Some((json, tail)) = (match json_len {
+                SAME => Some((text, tail)),
+                _ => tail.split_at_checked(usize::from(json_len)),
+            }) else {
+                break;
             };
             rest = tail;
             let name = match self.mode {
