@@ -230,7 +230,7 @@ impl<const N: usize> Fixed<N> {
 
     /// What was written, or `None` when some of it did not fit.
     pub fn get(&self) -> Option<&[u8]> {
-        (!self.overflowed).then(|| &self.buf[..self.len])
+        written(&self.buf, self.len, self.overflowed)
     }
 
     /// What was written, as text, or `None` when some of it did not fit (or, which the
@@ -297,6 +297,12 @@ fn append(buf: &mut [u8], len: &mut usize, overflowed: &mut bool, bytes: &[u8]) 
         }
         _ => *overflowed = true,
     }
+}
+
+/// [`Fixed::get`] on the buffer as a slice: one copy for every size of buffer.
+#[inline(never)]
+fn written(buf: &[u8], len: usize, overflowed: bool) -> Option<&[u8]> {
+    buf.get(..len).filter(|_| !overflowed)
 }
 
 /// `core::fmt::Display` for anything that describes itself into a [`Text`].
