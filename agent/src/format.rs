@@ -41,7 +41,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// Appends `s` quoted, `"` and `\` escaped; with `controls`, control characters as
 /// `\u00XX` (JSON), else as they are (a line-protocol string field).
 pub(crate) fn quoted(w: &mut dyn Text, s: &str, controls: bool) {
-    w.byte(b'"');
+    w.str("\"");
     // Byte by byte: names are short, and one loop is smaller than copying runs.
     for &c in s.as_bytes() {
         match c {
@@ -57,7 +57,7 @@ pub(crate) fn quoted(w: &mut dyn Text, s: &str, controls: bool) {
             _ => w.byte(c),
         }
     }
-    w.byte(b'"');
+    w.str("\"");
 }
 
 /// RFC 2863 operstate names (`IF_OPER_*`, from `IF_OPER_UNKNOWN`, 0).
@@ -124,7 +124,7 @@ impl<'w> Out<'w> {
         let json = self.json();
         if json {
             self.comma();
-            self.w.byte(b'{');
+            self.w.str("{");
             self.first = true;
             if shape.kind != UNNAMED {
                 self.key(b"type");
@@ -144,19 +144,19 @@ impl<'w> Out<'w> {
         {
             if json {
                 self.key(name_of(NAMES, list.name.into()).as_bytes());
-                self.w.byte(b'[');
+                self.w.str("[");
                 self.first = true;
             }
             nests(attrs, list.nest, list.text, &mut |r| {
                 self.object(&list.shape, r, &AttrIter::new(&[]));
             });
             if json {
-                self.w.byte(b']');
+                self.w.str("]");
                 self.first = false;
             }
         }
         if json {
-            self.w.byte(b'}');
+            self.w.str("}");
             self.first = false;
         }
     }
@@ -164,7 +164,7 @@ impl<'w> Out<'w> {
     /// `,` unless first in its object or array.
     fn comma(&mut self) {
         if !self.first {
-            self.w.byte(b',');
+            self.w.str(",");
         }
         self.first = false;
     }
@@ -231,11 +231,11 @@ impl<'w> Out<'w> {
                     if (slot..slot + 3).any(|s| rec.get(s).is_some()) {
                         self.key(name);
                         for s in slot..slot + 3 {
-                            self.w.byte(b' ');
+                            self.w.str(" ");
                             match rec.get(s) {
                                 // Loads x1000 come from a u32: within i64.
                                 Some(l) => self.w.milli(l as i64),
-                                None => self.w.byte(b'-'),
+                                None => self.w.str("-"),
                             }
                         }
                     }
@@ -292,7 +292,7 @@ impl<'w> Out<'w> {
             }
         }
         if nested && self.json() {
-            self.w.byte(b'}');
+            self.w.str("}");
             self.first = false;
         }
     }
@@ -502,7 +502,7 @@ pub(crate) fn record(
 ) {
     let mut o = out(w, style);
     o.object(shape, rec, attrs);
-    o.w.byte(b'\n');
+    o.w.str("\n");
 }
 
 /// Appends a source mask as names joined by `,` (unknown bits in hex, `none` for 0).

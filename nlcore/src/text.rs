@@ -27,7 +27,8 @@ impl dyn Text + '_ {
         self.bytes(s.as_bytes());
     }
 
-    /// Appends one ASCII byte.
+    /// Appends one ASCII byte. (A constant one is smaller written as `str` of a one-byte
+    /// literal: this stores the byte on the stack to point at it, at every call.)
     #[inline]
     pub fn byte(&mut self, b: u8) {
         self.bytes(&[b]);
