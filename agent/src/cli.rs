@@ -1,9 +1,9 @@
 //! The command line, parsed apart from the work (so it is tested on the host).
 
-use crate::config::{phrase, split, word_index};
+use crate::config::{split, word_index};
 use crate::format::Style;
 use crate::settings::{ModuleSettings, SettingError, SETTING_KEYS};
-use nlcore::text::Text;
+use nlcore::text::{phrase, Arg, Text};
 use nltelem_proto::cmd;
 
 /// Exit codes (sysexits.h).
@@ -123,7 +123,7 @@ pub enum Usage {
 /// The last goes on with the list of settings.
 const USAGE_PHRASES: &str = "no command given (try `nltelem --help`)\0unknown command `\x01`\0\
     unknown option `\x01`\0option `\x01` needs a value\0unexpected argument `\x01`\0\
-    set: give at least one KEY=VALUE\0set: bad value in `\x01`: expected \x01\0\
+    set: give at least one KEY=VALUE\0set: bad value in `\x01`: expected \x02\0\
     set: `\x01` is not KEY=VALUE with KEY one of \0";
 
 impl UsageError<'_> {
@@ -133,8 +133,7 @@ impl UsageError<'_> {
             w,
             USAGE_PHRASES,
             self.kind as usize,
-            self.arg,
-            self.expected,
+            &[Arg::Word(self.arg), Arg::Word(self.expected)],
         );
         if self.kind == Usage::UnknownSetting {
             // The settings' names, separated by commas: byte by byte, an error's one line.

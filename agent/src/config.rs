@@ -7,7 +7,7 @@
 use crate::settings::ModuleSettings;
 use heapless::{String, Vec};
 use nlcore::consts::GENL_NAMSIZ;
-use nlcore::text::Text;
+use nlcore::text::{phrase, Arg, Text};
 
 /// Where the configuration lives unless `-c FILE` says otherwise (config-texts.txt: the
 /// help says it too).
@@ -229,8 +229,7 @@ impl ConfigError<'_> {
             w,
             CONFIG_PHRASES,
             self.kind as usize,
-            self.key,
-            self.expected,
+            &[Arg::Word(self.key), Arg::Word(self.expected)],
         );
     }
 }
@@ -238,30 +237,8 @@ impl ConfigError<'_> {
 /// What [`ConfigError::describe`] says, by [`ErrorKind`], each ended by a NUL (see
 /// [`phrase`]).
 const CONFIG_PHRASES: &str = "expected `key = value`\0missing key before `=`\0unknown key `\x01`\0\
-    bad value for `\x01`: expected \x01\0`\x01` given twice\0file larger than 4096 bytes\0\
+    bad value for `\x01`: expected \x02\0`\x01` given twice\0file larger than 4096 bytes\0\
     file is not UTF-8\0";
-
-/// Writes the `n`th of `phrases` (each ended by a NUL) with its first `\x01` replaced by
-/// `arg` and its second by `then`: the errors describe themselves with it, one string and
-/// one loop instead of a run of `str` calls for each kind.
-#[inline(never)]
-pub fn phrase<'a>(w: &mut dyn Text, phrases: &str, mut n: usize, mut arg: &'a str, then: &'a str) {
-    let mut piece = phrases.as_bytes();
-    while let Some(end) = piece.iter().position(|&b| b <= 1) {
-        let (text, rest) = piece.split_at(end);
-        let nul = rest.first() == Some(&0);
-        if n == 0 {
-            w.bytes(text);
-            if nul {
-                return;
-            }
-            w.str(arg);
-            arg = then;
-        }
-        n = n.wrapping_sub(usize::from(nul));
-        piece = rest.get(1..).unwrap_or_default();
-    }
-}
 
 /// An error of the whole file.
 fn whole_file(kind: ErrorKind) -> ConfigError<'static> {
@@ -703,28 +680,6 @@ mod tests {
         let text = format!("{key} = 1");
         let e = error_of(&text);
         assert_eq!((e.kind, e.key), (ErrorKind::UnknownKey, &key[..32]));
-    }
-
-    #[test]
-    fn phrases_by_number() {
-        let say = |n, arg, then| {
-            let mut out: nlcore::text::Fixed<64> = nlcore::text::Fixed::new();
-            phrase(
-                out.text(),
-                "a\0b `\x01` c \x01\0\x01\x01\x01\0last",
-                n,
-                arg,
-                then,
-            );
-            out.as_str().expect("fits").to_owned()
-        };
-        assert_eq!(say(0, "x", "y"), "a");
-        assert_eq!(say(1, "x", "y"), "b `x` c y");
-        // A third argument repeats the second.
-        assert_eq!(say(2, "x", "y"), "xyy");
-        // Text not ended by a NUL is no phrase; past the last, nothing.
-        assert_eq!(say(3, "x", "y"), "");
-        assert_eq!(say(4, "x", "y"), "");
     }
 
     #[test]

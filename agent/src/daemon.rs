@@ -16,6 +16,7 @@ use crate::{log, sys};
 use core::ffi::CStr;
 use nlcore::consts::{CTRL_CMD_DELFAMILY, CTRL_CMD_NEWFAMILY};
 use nlcore::sock::{Error, FamilyChange, NlSocket};
+use nlcore::text::{phrase, Arg};
 use nlcore::NlMsg;
 use nltelem::accounting::{Counter, Counters, SeqTracker};
 use nltelem::backoff::Backoff;
@@ -100,11 +101,6 @@ pub fn read_config(given: Option<&str>, scratch: &mut [u8], into: &mut Config) -
     say_errno(path, what, e);
     Err(exit::CONFIG)
 }
-
-/// In a line (see [`LINES`]): the family's name.
-const NAME: u8 = 1;
-/// In a line: the number given.
-const NUMBER: u8 = 2;
 
 /// The lines the daemon says on standard output, each ended by a NUL and picked by its
 /// place ([`GONE`] ...); a line about the module's transport is followed by its classic
@@ -293,22 +289,13 @@ impl Agent<'_> {
     }
 
     /// Writes `nltelem: ` and line `line` of [`LINES`] as one line on standard output,
-    /// with the family's name in place of a [`NAME`] byte and `number` (decimal) in place
-    /// of a [`NUMBER`] byte.
+    /// with the family's name in place of `\x01` and `number` (decimal) in place of `\x02`
+    /// ([`phrase`]).
     fn say(&mut self, line: u8, number: u32) {
         let w = self.out.text();
         w.str("nltelem: ");
-        // Byte by byte: these lines are rare (a connection, a reload), and the loop is short.
-        let mut nth = 0;
-        for &b in LINES.as_bytes() {
-            match b {
-                0 => nth += 1,
-                _ if nth != line => {}
-                NAME => w.str(&self.config.family),
-                NUMBER => w.uint(number.into()),
-                b => w.byte(b),
-            }
-        }
+        let args = [Arg::Word(&self.config.family), Arg::Num(number.into())];
+        phrase(w, LINES, line.into(), &args);
         w.byte(b'\n');
         self.out.flush();
     }

@@ -115,7 +115,12 @@ fn read<'a>(attrs: AttrIter<'a>, text: u16, nest: u16, base: usize, r: &mut Rec<
         let Ok(a) = a else { break };
         let kind = a.kind();
         if kind == text {
-            r.text = a.get_str().ok();
+            // The policy (a `NulString`) checked its one NUL, at the end: only UTF-8 is
+            // left to check, not the NUL scan again.
+            r.text = a
+                .value()
+                .split_last()
+                .and_then(|(_, s)| core::str::from_utf8(s).ok());
             continue;
         }
         if kind == nest {
@@ -692,6 +697,27 @@ pub(crate) mod tests {
         let s = Sample::parse(msg.attrs(0).unwrap()).unwrap();
         assert_eq!(s.seq(), Some(1));
         assert_eq!((CPU_SLOT..SLOTS).find(|&i| s.rec.get(i).is_some()), None);
+    }
+
+    /// A name the policy passes (NUL-terminated) that is not UTF-8 is no text; a name
+    /// with a NUL inside is refused by the policy.
+    #[test]
+    fn a_name_is_text_only_when_utf8() {
+        let mut buf = [0u8; 64];
+        let mut b = MsgBuilder::new(&mut buf[..]);
+        b.begin(0x20, 0, 0, 0).unwrap();
+        b.put_bytes(ev::IFNAME, b"e\xff0\0").unwrap();
+        b.put_u64(ev::SEQ, 3).unwrap();
+        let len = b.finish().unwrap();
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        let e = Event::parse(msg.attrs(0).unwrap()).unwrap();
+        assert_eq!((e.rec.text, e.seq()), (None, Some(3)));
+        let mut b = MsgBuilder::new(&mut buf[..]);
+        b.begin(0x20, 0, 0, 0).unwrap();
+        b.put_bytes(ev::IFNAME, &[b'e', 0, b'0', 0]).unwrap();
+        let len = b.finish().unwrap();
+        let msg = NlMsg::new_checked(&buf[..len]).unwrap();
+        assert!(Event::parse(msg.attrs(0).unwrap()).is_err());
     }
 
     #[test]

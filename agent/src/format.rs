@@ -15,7 +15,7 @@ use crate::decode::{
     NONE, SAME, SAMPLE, STATS, THERMAL,
 };
 use crate::settings::{SOURCES_NAMED, SOURCE_NAMES};
-use nlcore::text::Text;
+use nlcore::text::{After, Text};
 use nlcore::{AttrIter, Policy};
 use nltelem_proto::{attr, policy};
 
@@ -41,7 +41,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// Appends `s` quoted, `"` and `\` escaped; with `controls`, control characters as
 /// `\u00XX` (JSON), else as they are (a line-protocol string field).
 pub(crate) fn quoted(w: &mut dyn Text, s: &str, controls: bool) {
-    w.byte(b'"');
+    w.str("\"");
     // Byte by byte: names are short, and one loop is smaller than copying runs.
     for &c in s.as_bytes() {
         match c {
@@ -57,7 +57,7 @@ pub(crate) fn quoted(w: &mut dyn Text, s: &str, controls: bool) {
             _ => w.byte(c),
         }
     }
-    w.byte(b'"');
+    w.str("\"");
 }
 
 /// RFC 2863 operstate names (`IF_OPER_*`, from `IF_OPER_UNKNOWN`, 0).
@@ -124,7 +124,7 @@ impl<'w> Out<'w> {
         let json = self.json();
         if json {
             self.comma();
-            self.w.byte(b'{');
+            self.w.str("{");
             self.first = true;
             if shape.kind != UNNAMED {
                 self.key(b"type");
@@ -144,19 +144,19 @@ impl<'w> Out<'w> {
         {
             if json {
                 self.key(name_of(NAMES, list.name.into()).as_bytes());
-                self.w.byte(b'[');
+                self.w.str("[");
                 self.first = true;
             }
             nests(attrs, list.nest, list.text, &mut |r| {
                 self.object(&list.shape, r, &AttrIter::new(&[]));
             });
             if json {
-                self.w.byte(b']');
+                self.w.str("]");
                 self.first = false;
             }
         }
         if json {
-            self.w.byte(b'}');
+            self.w.str("}");
             self.first = false;
         }
     }
@@ -164,7 +164,7 @@ impl<'w> Out<'w> {
     /// `,` unless first in its object or array.
     fn comma(&mut self) {
         if !self.first {
-            self.w.byte(b',');
+            self.w.str(",");
         }
         self.first = false;
     }
@@ -178,14 +178,15 @@ impl<'w> Out<'w> {
         let mut nested = false;
         let mut rest = table.entries();
         while let [slot, kind, text_len, json_len, ref tail @ ..] = *rest {
-            let (text, tail) = tail
-                .split_at_checked(usize::from(text_len))
-                .unwrap_or_default();
-            let (json, tail) = if json_len == SAME {
-                (text, tail)
-            } else {
-                tail.split_at_checked(usize::from(json_len))
-                    .unwrap_or_default()
+            // (The tables are packed at compile time: a length past the end does not come.)
+            let Some((text, tail)) = tail.split_at_checked(usize::from(text_len)) else {
+                break;
+            };
+            let Some((json, tail)) = (match json_len {
+                SAME => Some((text, tail)),
+                _ => tail.split_at_checked(usize::from(json_len)),
+            }) else {
+                break;
             };
             rest = tail;
             let name = match self.mode {
@@ -230,11 +231,11 @@ impl<'w> Out<'w> {
                     if (slot..slot + 3).any(|s| rec.get(s).is_some()) {
                         self.key(name);
                         for s in slot..slot + 3 {
-                            self.w.byte(b' ');
+                            self.w.str(" ");
                             match rec.get(s) {
                                 // Loads x1000 come from a u32: within i64.
                                 Some(l) => self.w.milli(l as i64),
-                                None => self.w.byte(b'-'),
+                                None => self.w.str("-"),
                             }
                         }
                     }
@@ -276,20 +277,22 @@ impl<'w> Out<'w> {
             };
             self.key(name);
             match value {
-                // Thousandths: `1.500` in text, the integer elsewhere.
-                Value::Int(v) if kind == b'm' && self.mode == Mode::Text => self.w.milli(v),
-                Value::Int(v) => {
-                    self.w.int(v);
-                    if lp {
-                        self.w.byte(b'i');
-                    }
-                }
+                // Thousandths: `1.500` in text, the integer elsewhere; InfluxDB's integers end
+                // in `i`, written with the digits.
+                Value::Int(v) => self.w.signed(
+                    v,
+                    match self.mode {
+                        Mode::Text if kind == b'm' => After::Milli,
+                        Mode::LineProtocol => After::Byte(b'i'),
+                        _ => After::Nothing,
+                    },
+                ),
                 Value::Str(s) if self.mode == Mode::Text => self.w.str(s),
                 Value::Str(s) => quoted(self.w, s, !lp),
             }
         }
         if nested && self.json() {
-            self.w.byte(b'}');
+            self.w.str("}");
             self.first = false;
         }
     }
@@ -499,7 +502,7 @@ pub(crate) fn record(
 ) {
     let mut o = out(w, style);
     o.object(shape, rec, attrs);
-    o.w.byte(b'\n');
+    o.w.str("\n");
 }
 
 /// Appends a source mask as names joined by `,` (unknown bits in hex, `none` for 0).

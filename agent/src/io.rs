@@ -84,7 +84,7 @@ pub fn report(words: [&str; 2], cause: Cause<'_>, tail: &str) {
         Cause::Config(e) => e.describe(w),
     }
     w.str(tail);
-    w.byte(b'\n');
+    w.str("\n");
     err.flush();
 }
 

@@ -1,4 +1,4 @@
-use crate::text::{self, Text};
+use crate::text::{self, Arg, Text};
 use core::fmt;
 
 /// Everything that can go wrong while parsing, validating or building netlink messages.
@@ -105,11 +105,11 @@ pub enum Error {
 const _: () = assert!(core::mem::size_of::<Result<(), Error>>() == 8);
 
 /// What [`Error::describe`] says, in the order of the variants (see [`text::phrase`]).
-pub(crate) const PHRASES: &str = "truncated: header needs \x01 bytes, \x01 present\0\
-attribute \x01: payload of \x01 bytes has the wrong size\0\
-bad nlmsg_len \x01 (minimum 16, \x01 bytes available)\0\
-buffer full: need \x01 bytes, \x01 free\0\
-attribute \x01: bad nla_len \x01 (minimum 4, \x01 bytes available)\0\
+pub(crate) const PHRASES: &str = "truncated: header needs \x01 bytes, \x02 present\0\
+attribute \x01: payload of \x02 bytes has the wrong size\0\
+bad nlmsg_len \x01 (minimum 16, \x02 bytes available)\0\
+buffer full: need \x01 bytes, \x02 free\0\
+attribute \x01: bad nla_len \x02 (minimum 4, \x03 bytes available)\0\
 \x01 stray bytes after the last attribute\0\
 attribute \x01: string is not NUL-terminated\0\
 attribute \x01: string is not UTF-8\0\
@@ -126,14 +126,14 @@ impl Error {
     /// Describes the error in words, for people (the phrases `Display` shows too).
     pub fn describe(&self, w: &mut dyn Text) {
         let (n, args) = self.phrase();
-        text::phrase(w, PHRASES, n, args);
+        text::phrase(w, PHRASES, n, &args);
     }
 
     /// Which phrase of [`PHRASES`] says the error, and its arguments: apart from the
     /// writing, so that a socket error that carries a codec error writes either with one
     /// call.
     #[inline(always)]
-    pub(crate) fn phrase(&self) -> (usize, [u64; 3]) {
+    pub(crate) fn phrase(&self) -> (usize, [Arg<'static>; 3]) {
         // The phrase's number is the variant's, which the compiler reads off the tag. The
         // numbers: variants whose fields match in type (and so in place) share an arm,
         // one load sequence for all of them.
@@ -155,21 +155,21 @@ impl Error {
             Error::OutOfOrder => 14,
             Error::InteriorNul => 15,
         };
-        let args: [u64; 3] = match *self {
+        let [a, b, c]: [u32; 3] = match *self {
             Error::Truncated { need: a, have: b } | Error::AttrSize { attr: a, len: b } => {
-                [a.into(), b.into(), 0]
+                [a.into(), b, 0]
             }
             Error::BadMessageLength {
                 claimed: a,
                 available: b,
             }
-            | Error::BufferFull { need: a, free: b } => [a.into(), b.into(), 0],
+            | Error::BufferFull { need: a, free: b } => [a, b.into(), 0],
             Error::BadAttrLength {
                 attr,
                 claimed,
                 available,
             } => [attr.into(), claimed.into(), available.into()],
-            Error::TrailingBytes { len } => [len.into(), 0, 0],
+            Error::TrailingBytes { len } => [len, 0, 0],
             Error::NotNulTerminated { attr: a }
             | Error::NotUtf8 { attr: a }
             | Error::UnknownAttr { attr: a }
@@ -178,6 +178,7 @@ impl Error {
             | Error::UnexpectedType { nlmsg_type: a } => [a.into(), 0, 0],
             Error::TooDeep | Error::TooLong | Error::OutOfOrder | Error::InteriorNul => [0; 3],
         };
+        let args = [a, b, c].map(|v| Arg::Num(v.into()));
         (n, args)
     }
 }

@@ -27,45 +27,93 @@ impl dyn Text + '_ {
         self.bytes(s.as_bytes());
     }
 
-    /// Appends one ASCII byte.
+    /// Appends one ASCII byte. (A constant one is smaller written as `str` of a one-byte
+    /// literal: this stores the byte on the stack to point at it, at every call.)
     #[inline]
     pub fn byte(&mut self, b: u8) {
         self.bytes(&[b]);
     }
 
     /// Appends `v` in decimal.
-    #[inline(never)] // one copy, which `int` and `milli` call
+    #[inline(never)] // a jump into `number`, not its arguments at every call
     pub fn uint(&mut self, v: u64) {
-        let mut digits = [0u8; 20];
-        let start = decimal(v, &mut digits);
-        self.bytes(&digits[start..]);
+        self.number(false, v, After::Nothing);
     }
 
     /// Appends `v` in decimal, with a `-` when negative.
+    #[inline(never)]
     pub fn int(&mut self, v: i64) {
-        if v < 0 {
-            self.byte(b'-');
-        }
-        self.uint(v.unsigned_abs());
+        self.number(v < 0, v.unsigned_abs(), After::Nothing);
+    }
+
+    /// Appends `v` as [`int`](Self::int) does, then what `after` says, in the same write:
+    /// for a caller that picks between the forms of a signed number by data.
+    #[inline(never)]
+    pub fn signed(&mut self, v: i64, after: After) {
+        self.number(v < 0, v.unsigned_abs(), after);
     }
 
     /// Appends `v / 1000` with three decimals (`1500` → `1.500`, `-5` → `-0.005`): the
     /// fixed-point values of the protocol (load ×1000, m°C) without floating point.
+    #[inline(never)]
     pub fn milli(&mut self, v: i64) {
-        if v < 0 {
-            self.byte(b'-');
-        }
-        let abs = v.unsigned_abs();
-        self.uint(abs / 1000);
-        let frac = abs % 1000;
-        self.bytes(&[
-            b'.',
-            b'0' + (frac / 100) as u8,
-            b'0' + (frac / 10 % 10) as u8,
-            b'0' + (frac % 10) as u8,
-        ]);
+        self.number(v < 0, v.unsigned_abs(), After::Milli);
     }
 
+    /// Appends `abs` in decimal after a `-` when `negative`, and what `after` says. The one
+    /// number writer: the sign, the digits and what follows them are put in one buffer and
+    /// written with one call.
+    #[inline(never)]
+    fn number(&mut self, negative: bool, abs: u64, after: After) {
+        // A sign and 20 digits, then `.` and three decimals (or a unit).
+        let mut out = [0u8; WHOLE + 4];
+        let (whole, end) = match after {
+            After::Nothing => (abs, WHOLE),
+            After::Byte(unit) => {
+                if let Some(to) = out.get_mut(WHOLE) {
+                    *to = unit;
+                }
+                (abs, WHOLE + 1)
+            }
+            After::Milli => {
+                let frac = abs % 1000;
+                let point = [
+                    b'.',
+                    b'0' + (frac / 100) as u8,
+                    b'0' + (frac / 10 % 10) as u8,
+                    b'0' + (frac % 10) as u8,
+                ];
+                if let Some(decimals) = out.get_mut(WHOLE..) {
+                    decimals.copy_from_slice(&point);
+                }
+                (abs / 1000, WHOLE + 4)
+            }
+        };
+        let digits = out.get_mut(..WHOLE).unwrap_or_default();
+        let mut start = decimal(whole, digits);
+        if negative {
+            // At most 20 digits: there is room for the sign before them.
+            start = start.wrapping_sub(1);
+            if let Some(sign) = digits.get_mut(start) {
+                *sign = b'-';
+            }
+        }
+        self.bytes(out.get(start..end).unwrap_or_default());
+    }
+}
+
+/// What follows the digits of a number (see `<dyn Text>::signed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// Nothing: an integer.
+    Nothing,
+    /// This byte: a unit (InfluxDB's `5i`).
+    Byte(u8),
+    /// The last three digits are decimals, after a point: thousandths (`1.500`).
+    Milli,
+}
+
+impl dyn Text + '_ {
     /// Appends `s`, then spaces up to `width` bytes in all (a left-aligned column).
     pub fn column(&mut self, s: &str, width: usize) {
         self.str(s);
@@ -83,28 +131,41 @@ impl dyn Text + '_ {
     }
 }
 
-/// Appends phrase `n` of `phrases` (phrases each ended by a NUL), with each `\x01` in it
-/// replaced by the next of `args` in decimal (`\x02`: the next, read as an `i64`). The
-/// errors describe themselves with it: one table of text and one loop, instead of a run
-/// of `str`/`uint` calls per variant.
+/// An argument of a [`phrase`]: a number, written in decimal, or a word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arg<'a> {
+    /// A number (every count, errno, port or line a phrase says fits an `i64`).
+    Num(i64),
+    /// A word, as it is.
+    Word(&'a str),
+}
+
+/// Marks in a phrase are the bytes below this: `\0` ends a phrase, `\x01`..`\x03` stand
+/// for the argument they number.
+const MARKS: u8 = 4;
+
+/// Appends phrase `n` of `phrases` (phrases each ended by a NUL; text not ended by one is
+/// no phrase), with each `\x01`, `\x02`, `\x03` in it replaced by the first, second, third
+/// of `args` (one not given: nothing). Every table of words the programs say goes through
+/// it (the codec's and the socket's errors, a program's own errors and lines): one table
+/// format and one loop, instead of a run of `str`/`uint` calls per case.
 #[inline(never)]
-pub(crate) fn phrase(w: &mut dyn Text, phrases: &str, n: usize, args: [u64; 3]) {
+pub fn phrase(w: &mut dyn Text, phrases: &str, n: usize, args: &[Arg<'_>]) {
     let mut rest = phrases.as_bytes();
     let mut nth = 0;
-    let mut args = args.iter();
     loop {
-        let end = rest.iter().position(|&b| b <= 2).unwrap_or(rest.len());
+        let end = rest.iter().position(|&b| b < MARKS).unwrap_or(rest.len());
         let (text, tail) = rest.split_at(end);
         let Some((&mark, tail)) = tail.split_first() else {
             return;
         };
         if nth == n {
             w.bytes(text);
-            let arg = args.next().copied().unwrap_or_default();
-            match mark {
-                0 => return,
-                1 => w.uint(arg),
-                _ => w.int(arg as i64),
+            match args.get(usize::from(mark).wrapping_sub(1)) {
+                Some(&Arg::Num(v)) => w.int(v),
+                Some(&Arg::Word(s)) => w.str(s),
+                None if mark == 0 => return,
+                None => {}
             }
         }
         nth += usize::from(mark == 0);
@@ -112,8 +173,12 @@ pub(crate) fn phrase(w: &mut dyn Text, phrases: &str, n: usize, args: [u64; 3]) 
     }
 }
 
-/// Writes the decimal digits of `v` at the end of `out` and returns where they start.
-pub fn decimal(mut v: u64, out: &mut [u8; 20]) -> usize {
+/// Where the digits of `<dyn Text>::number` end: a sign and the 20 digits of a `u64`.
+const WHOLE: usize = 21;
+
+/// Writes the decimal digits of `v` at the end of `out` and returns where they start (`out`
+/// is long enough for them: 20 bytes hold any `u64`).
+pub fn decimal(mut v: u64, out: &mut [u8]) -> usize {
     // Two digits per division, from a table of "00".."99": half the divisions of a digit
     // loop, for 200 bytes of table.
     const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
@@ -124,8 +189,7 @@ pub fn decimal(mut v: u64, out: &mut [u8; 20]) -> usize {
     let mut i = out.len();
     loop {
         // `get` instead of indexing: with no panic exit the optimizer keeps this a small
-        // loop (indexed, it unrolls it: over a kilobyte at opt-level 3). A u64 has at most
-        // 20 digits, so every store lands.
+        // loop (indexed, it unrolls it: over a kilobyte at opt-level 3).
         if v < 10 {
             i = i.wrapping_sub(1);
             if let Some(digit) = out.get_mut(i) {
@@ -167,7 +231,7 @@ impl<const N: usize> Fixed<N> {
 
     /// What was written, or `None` when some of it did not fit.
     pub fn get(&self) -> Option<&[u8]> {
-        (!self.overflowed).then(|| &self.buf[..self.len])
+        written(&self.buf, self.len, self.overflowed)
     }
 
     /// What was written, as text, or `None` when some of it did not fit (or, which the
@@ -236,6 +300,12 @@ fn append(buf: &mut [u8], len: &mut usize, overflowed: &mut bool, bytes: &[u8]) 
     }
 }
 
+/// [`Fixed::get`] on the buffer as a slice: one copy for every size of buffer.
+#[inline(never)]
+fn written(buf: &[u8], len: usize, overflowed: bool) -> Option<&[u8]> {
+    buf.get(..len).filter(|_| !overflowed)
+}
+
 /// `core::fmt::Display` for anything that describes itself into a [`Text`].
 pub struct Display<'a, T: ?Sized>(pub &'a T, pub fn(&T, &mut dyn Text));
 
@@ -277,6 +347,12 @@ mod tests {
         assert_eq!(render(|t| t.uint(u64::MAX)), "18446744073709551615");
         assert_eq!(render(|t| t.int(i64::MIN)), "-9223372036854775808");
         assert_eq!(render(|t| t.int(-7)), "-7");
+        assert_eq!(render(|t| t.signed(-7, After::Byte(b'i'))), "-7i");
+        assert_eq!(
+            render(|t| t.signed(i64::MAX, After::Byte(b'i'))),
+            "9223372036854775807i"
+        );
+        assert_eq!(render(|t| t.signed(-1500, After::Milli)), "-1.500");
     }
 
     #[test]
@@ -293,6 +369,22 @@ mod tests {
         assert_eq!(render(|t| t.column("ab", 5)), "ab   ");
         assert_eq!(render(|t| t.column("abcdef", 3)), "abcdef");
         assert_eq!(render(|t| t.spaces(40)).len(), 40);
+    }
+
+    #[test]
+    fn phrases_by_number() {
+        let args = [Arg::Word("x"), Arg::Num(-7), Arg::Word("z")];
+        let say = |n, args: &[Arg<'_>]| {
+            render(|t| phrase(t, "a\0b `\x01` c \x02\0\x03\x01\x03\0last", n, args))
+        };
+        assert_eq!(say(0, &args), "a");
+        assert_eq!(say(1, &args), "b `x` c -7");
+        assert_eq!(say(2, &args), "zxz");
+        // An argument not given is left out.
+        assert_eq!(say(1, &args[..1]), "b `x` c ");
+        // Text not ended by a NUL is no phrase; past the last, nothing.
+        assert_eq!(say(3, &args), "");
+        assert_eq!(say(4, &args), "");
     }
 
     #[test]

@@ -2,7 +2,7 @@ use crate::consts::{
     NLMSGERR_ATTR_MISS_NEST, NLMSGERR_ATTR_MISS_TYPE, NLMSGERR_ATTR_MSG, NLMSGERR_ATTR_OFFS,
 };
 use crate::control::ExtAck;
-use crate::text::{self, Text};
+use crate::text::{self, Arg, Text};
 use core::fmt;
 // Errno values differ between architectures (mips has its own), so never write them as
 // numbers: rustix's constants are right for the target.
@@ -110,13 +110,13 @@ impl From<crate::Error> for Error {
 /// What [`Error::describe`] says, in the order of the variants up to [`Error::Codec`] (whose
 /// words are the codec error's own), then the offset that [`Failed::describe`] adds (see
 /// [`text::phrase`]).
-const PHRASES: &str = "system call failed: errno \x02\0\
-request refused by the peer: errno \x02\0\
+const PHRASES: &str = "system call failed: errno \x01\0\
+request refused by the peer: errno \x01\0\
 netlink port \x01 is already in use\0\
 refused a datagram from port \x01 (not the kernel)\0\
-datagram of \x01 bytes truncated to the \x01-byte receive buffer\0\
-reply has sequence number \x01, request had \x01\0\
-reply addressed to port \x01, this socket is port \x01\0\
+datagram of \x01 bytes truncated to the \x02-byte receive buffer\0\
+reply has sequence number \x01, request had \x02\0\
+reply addressed to port \x01, this socket is port \x02\0\
 receive queue overrun (ENOBUFS): messages were lost\0\
 timed out waiting for a netlink message\0\
 no message waiting (non-blocking socket)\0\
@@ -149,10 +149,9 @@ impl Error {
             // numbers are then the tag's, less a constant, with no compare per variant.
             Error::Codec(_) => 12,
         };
-        let args: [u64; 3] = match *self {
-            // Sign-extended: the phrases read them back as `i64`.
-            Error::Os(a) | Error::Kernel { errno: a } => [a as u64, 0, 0],
-            Error::AddrInUse { port: a } | Error::ForeignSender { port: a } => [a.into(), 0, 0],
+        let [a, b]: [i64; 2] = match *self {
+            Error::Os(a) | Error::Kernel { errno: a } => [a.into(), 0],
+            Error::AddrInUse { port: a } | Error::ForeignSender { port: a } => [a.into(), 0],
             Error::Truncated {
                 size: a,
                 capacity: b,
@@ -164,8 +163,8 @@ impl Error {
             | Error::PortMismatch {
                 got: a,
                 expected: b,
-            } => [a.into(), b.into(), 0],
-            _ => [0; 3],
+            } => [a.into(), b.into()],
+            _ => [0; 2],
         };
         // A codec error's words are the codec's, from its table, through the same call.
         let (phrases, n, args) = match self {
@@ -174,9 +173,9 @@ impl Error {
                 let (n, args) = e.phrase();
                 (crate::error::PHRASES, n, args)
             }
-            _ => (PHRASES, n, args),
+            _ => (PHRASES, n, [Arg::Num(a), Arg::Num(b), Arg::Num(0)]),
         };
-        text::phrase(w, phrases, n, args);
+        text::phrase(w, phrases, n, &args);
     }
 }
 
@@ -230,7 +229,7 @@ impl<'a> Failed<'a> {
             w.str(msg);
         }
         if let Some(offset) = offset {
-            text::phrase(w, PHRASES, AT_OFFSET, [offset.into(), 0, 0]);
+            text::phrase(w, PHRASES, AT_OFFSET, &[Arg::Num(offset.into())]);
         }
     }
 
