@@ -160,6 +160,15 @@ impl Agent {
     }
 }
 
+impl Drop for Agent {
+    /// A test that fails midway still ends its agent, which would otherwise run on, joined
+    /// to its groups, for good (bounded: `kill` is SIGKILL).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn counter(counters: &[(String, u64)], name: &str) -> u64 {
     counters
         .iter()
