@@ -47,8 +47,8 @@ impl Route {
     pub fn protocol(&self) -> i32 {
         match *self {
             Route::Genl { .. } => NETLINK_GENERIC,
-            // Units are 0..31 (checked by the configuration).
-            Route::Classic { unit } => i32::try_from(unit).unwrap_or(i32::MAX),
+            // Units are 0..31 (checked by the configuration): the cast keeps the value.
+            Route::Classic { unit } => unit as i32,
         }
     }
 
@@ -148,7 +148,8 @@ impl<'a> CtrlFamily<'a> {
     }
 
     /// The ids of the family's multicast groups named `names` (`None` for one it does not
-    /// have), found in one walk of its groups.
+    /// have), found in one walk of its groups (a name given twice, which a family's own
+    /// names never are, would read as its last entry).
     pub fn group_ids(&self, names: &[&str; 2]) -> [Option<u32>; 2] {
         let mut ids = [None; 2];
         let mut groups = self.groups.clone();
@@ -163,7 +164,7 @@ impl<'a> CtrlFamily<'a> {
                 }
             }
             for (slot, name) in ids.iter_mut().zip(names) {
-                if slot.is_none() && this == Some(name.as_bytes()) {
+                if this == Some(name.as_bytes()) {
                     *slot = id;
                 }
             }
