@@ -140,7 +140,7 @@ pub struct Config {
     /// How to reach the module.
     pub transport: Transport,
     /// The generic netlink family name.
-    pub family: String<GENL_NAMSIZ>,
+    pub family: String<{ GENL_NAMSIZ - 1 }>,
     /// Groups to join.
     pub groups: Groups,
     /// Settings pushed to the module with `SET_CONFIG` (only the ones given).
@@ -405,8 +405,9 @@ fn apply(config: &mut Config, slot: usize, value: &str) -> Result<(), &'static s
     match slot {
         TRANSPORT => config.transport = parse_transport(value)?,
         FAMILY => {
-            // GENL_NAMSIZ counts the NUL: 15 characters at most.
-            if value.is_empty() || value.bytes().any(is_space) || value.len() >= GENL_NAMSIZ {
+            // GENL_NAMSIZ counts the NUL: the name's capacity (15 characters) refuses a
+            // longer one.
+            if value.is_empty() || value.bytes().any(is_space) {
                 return Err(FAMILY_TAKES);
             }
             fill(&mut config.family, value, FAMILY_TAKES)?;
