@@ -130,7 +130,8 @@ pub(crate) fn step(step: Step<'_>) {
 
 fn push(frame: &mut [u8; FRAME_BUFFER], len: &mut usize, target: &mut Target, bytes: &[u8]) {
     for &b in bytes {
-        if *len == FRAME_BUFFER {
+        // `>=`, though it never passes the end: the store below then needs no bounds check.
+        if *len >= FRAME_BUFFER {
             emit(target, &frame[..]);
             *len = 0;
         }
