@@ -286,15 +286,15 @@ pub fn parse<'a>(text: &'a str, into: &mut Config) -> Result<(), ConfigError<'a>
             }
             let Some(slot) = word_index(KEYS, key.as_bytes()) else {
                 // The longest prefix of at most 32 bytes that ends on a character.
+                // (0 is a boundary: the search ends there at the latest.)
                 let mut end = key.len().min(32);
-                while !key.is_char_boundary(end) {
+                let prefix = loop {
+                    if let Some((prefix, _)) = key.split_at_checked(end) {
+                        break prefix;
+                    }
                     end -= 1;
-                }
-                break 'wrong (
-                    ErrorKind::UnknownKey,
-                    key.get(..end).unwrap_or_default(),
-                    "",
-                );
+                };
+                break 'wrong (ErrorKind::UnknownKey, prefix, "");
             };
             // Errors name the key as the file has it (the same word as in KEYS).
             let bit = 1u32 << slot;
