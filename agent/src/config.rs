@@ -140,7 +140,7 @@ pub struct Config {
     /// How to reach the module.
     pub transport: Transport,
     /// The generic netlink family name.
-    pub family: String<GENL_NAMSIZ>,
+    pub family: String<{ GENL_NAMSIZ - 1 }>,
     /// Groups to join.
     pub groups: Groups,
     /// Settings pushed to the module with `SET_CONFIG` (only the ones given).
@@ -286,15 +286,15 @@ pub fn parse<'a>(text: &'a str, into: &mut Config) -> Result<(), ConfigError<'a>
             }
             let Some(slot) = word_index(KEYS, key.as_bytes()) else {
                 // The longest prefix of at most 32 bytes that ends on a character.
+                // (0 is a boundary: the search ends there at the latest.)
                 let mut end = key.len().min(32);
-                while !key.is_char_boundary(end) {
+                let prefix = loop {
+                    if let Some((prefix, _)) = key.split_at_checked(end) {
+                        break prefix;
+                    }
                     end -= 1;
-                }
-                break 'wrong (
-                    ErrorKind::UnknownKey,
-                    key.get(..end).unwrap_or_default(),
-                    "",
-                );
+                };
+                break 'wrong (ErrorKind::UnknownKey, prefix, "");
             };
             // Errors name the key as the file has it (the same word as in KEYS).
             let bit = 1u32 << slot;
@@ -405,8 +405,9 @@ fn apply(config: &mut Config, slot: usize, value: &str) -> Result<(), &'static s
     match slot {
         TRANSPORT => config.transport = parse_transport(value)?,
         FAMILY => {
-            // GENL_NAMSIZ counts the NUL: 15 characters at most.
-            if value.is_empty() || value.bytes().any(is_space) || value.len() >= GENL_NAMSIZ {
+            // GENL_NAMSIZ counts the NUL: the name's capacity (15 characters) refuses a
+            // longer one.
+            if value.is_empty() || value.bytes().any(is_space) {
                 return Err(FAMILY_TAKES);
             }
             fill(&mut config.family, value, FAMILY_TAKES)?;

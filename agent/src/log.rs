@@ -23,14 +23,18 @@ struct Target {
     cap: SizeCap,
 }
 
-/// The log file. The paths are kept with their NUL, as the system takes them: given a
-/// `&str`, rustix would copy each into a `PATH_MAX` buffer on the stack of the logger,
-/// under whatever logs.
+/// The log file. Its path is kept with its NUL, as the system takes it: given a `&str`,
+/// rustix would copy it into a `PATH_MAX` buffer on the stack of the logger, under
+/// whatever logs.
 struct LogFile {
     fd: OwnedFd,
-    path: Vec<u8, { MAX_VALUE + 1 }>,
-    rotated: Vec<u8, { MAX_VALUE + 3 }>,
+    path: PathBuffer,
 }
+
+/// A log path and its NUL, with room for ".1" more: the path the file is moved to is
+/// made from it only when it is moved, not kept beside it (one copy of the name in the
+/// logger's state, one less in its set-up).
+type PathBuffer = Vec<u8, { MAX_VALUE + 3 }>;
 
 struct State {
     encoder: defmt::Encoder,
@@ -58,15 +62,12 @@ pub fn configure(target: &LogTarget, cap_bytes: u32) -> Result<(), OpenError> {
         LogTarget::None => (None, 0),
         LogTarget::Stderr => (None, u64::MAX),
         LogTarget::File(name) => {
-            // The capacities hold the name (at most MAX_VALUE bytes), ".1" and the NUL.
+            // The capacity holds the name (at most MAX_VALUE bytes) and the NUL.
             let mut path = Vec::new();
             let _ = path.extend_from_slice(name.as_bytes());
             let _ = path.push(0);
-            let mut rotated = Vec::new();
-            let _ = rotated.extend_from_slice(name.as_bytes());
-            let _ = rotated.extend_from_slice(b".1\0");
             let fd = open_log(&path).map_err(OpenError)?;
-            (Some(LogFile { fd, path, rotated }), u64::from(cap_bytes))
+            (Some(LogFile { fd, path }), u64::from(cap_bytes))
         }
     };
     // The file is opened for appending: its end is what it holds already.
@@ -129,7 +130,8 @@ pub(crate) fn step(step: Step<'_>) {
 
 fn push(frame: &mut [u8; FRAME_BUFFER], len: &mut usize, target: &mut Target, bytes: &[u8]) {
     for &b in bytes {
-        if *len == FRAME_BUFFER {
+        // `>=`, though it never passes the end: the store below then needs no bounds check.
+        if *len >= FRAME_BUFFER {
             emit(target, &frame[..]);
             *len = 0;
         }
@@ -146,9 +148,14 @@ fn emit(target: &mut Target, bytes: &[u8]) {
     }
     let fd = match &mut target.file {
         None => stderr(),
-        Some(LogFile { fd, path, rotated }) => {
+        Some(LogFile { fd, path }) => {
             if admit == Admit::RotateFirst {
-                if let (Ok(from), Ok(to)) = (c_path(path), c_path(rotated)) {
+                // The path with ".1" in place of its NUL (which it always ends with).
+                let mut rotated = PathBuffer::new();
+                let name = path.split_last().map_or(&[][..], |(_, name)| name);
+                let _ = rotated.extend_from_slice(name);
+                let _ = rotated.extend_from_slice(b".1\0");
+                if let (Ok(from), Ok(to)) = (c_path(path), c_path(&rotated)) {
                     let _ = rustix::fs::rename(from, to);
                 }
                 // On failure keep writing to the moved file rather than nowhere.

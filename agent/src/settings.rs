@@ -74,9 +74,9 @@ impl ModuleSettings {
         let v = if i == SOURCES {
             u64::from(parse_sources(value)?)
         } else {
-            let (digits, range) = match value.strip_prefix('-') {
+            let (digits, range) = match value.split_at_checked(1) {
                 // The signed setting takes `-0` too (its range starts at 0).
-                Some(rest) if i == TEMP => (rest, "0..0"),
+                Some(("-", rest)) if i == TEMP => (rest, "0..0"),
                 _ => (value, want),
             };
             number(digits, range).ok_or(want)?
