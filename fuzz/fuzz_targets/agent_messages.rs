@@ -50,8 +50,8 @@ const ROUTES: [Route; 2] = [
 fuzz_target!(|data: &[u8]| {
     for msg in MessageIter::new(data) {
         let Ok(msg) = msg else { break };
-        if let Some(family) = CtrlFamily::parse(&msg) {
-            let _ = (family.group_id("telemetry"), family.group_id("events"));
+        if let Some(family) = CtrlFamily::parse(&msg, nltelem_proto::FAMILY_NAME.as_bytes()) {
+            let _ = family.group_ids(&["telemetry", "events"]);
         }
         for route in ROUTES {
             let Some((command, attrs)) = route.open(&msg) else {
