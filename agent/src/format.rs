@@ -100,17 +100,20 @@ impl<'w> Out<'w> {
     /// ` name ` (` name` for a text name `name_`), `,"name":` (no comma before an object's
     /// first member) or `,name=` (a space before the first field).
     fn key(&mut self, name: &[u8]) {
+        // (Text has no use for `first`.)
+        let first = core::mem::replace(&mut self.first, false);
         let (before, name, after) = match (self.mode, name) {
             // A text name that ends in `_` is glued to the value, without the `_`.
             (Mode::Text, [glued @ .., b'_']) => (" ", glued, ""),
             (Mode::Text, _) => (" ", name, " "),
-            (Mode::Json, _) if self.first => ("\"", name, "\":"),
-            (Mode::Json, _) => (",\"", name, "\":"),
-            (Mode::LineProtocol, _) if self.first => (" ", name, "="),
-            (Mode::LineProtocol, _) => (",", name, "="),
+            // The comma dropped before the first member or field.
+            (Mode::Json, _) => (
+                ",\"".get(usize::from(first)..).unwrap_or_default(),
+                name,
+                "\":",
+            ),
+            (Mode::LineProtocol, _) => (if first { " " } else { "," }, name, "="),
         };
-        // (Text has no use for `first`.)
-        self.first = false;
         self.w.str(before);
         self.w.bytes(name);
         self.w.str(after);
@@ -228,7 +231,7 @@ impl<'w> Out<'w> {
                     // Text only: the three loads after one name (glued: its key, without
                     // the space after), `-` for one missing. Read where they are written: an
                     // array of the three was 48 bytes built, and its code.
-                    if (slot..slot + 3).any(|s| rec.get(s).is_some()) {
+                    if rec.any_of(slot, 3) {
                         self.key(name);
                         for s in slot..slot + 3 {
                             self.w.str(" ");
