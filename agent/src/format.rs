@@ -126,9 +126,10 @@ impl<'w> Out<'w> {
     fn object(&mut self, shape: &Shape, rec: &Rec<'_>, attrs: &AttrIter<'_>) {
         let json = self.json();
         if json {
-            self.comma();
-            self.w.str("{");
-            self.first = true;
+            // A comma before it unless first in its array.
+            let first = core::mem::replace(&mut self.first, true);
+            self.w
+                .str(",{".get(usize::from(first)..).unwrap_or_default());
             if shape.kind != UNNAMED {
                 self.key(b"type");
                 quoted(self.w, name_of(NAMES, shape.kind.into()), true);
@@ -162,14 +163,6 @@ impl<'w> Out<'w> {
             self.w.str("}");
             self.first = false;
         }
-    }
-
-    /// `,` unless first in its object or array.
-    fn comma(&mut self) {
-        if !self.first {
-            self.w.str(",");
-        }
-        self.first = false;
     }
 
     /// Writes the fields of `rec` that `table` describes (`decode::SAMPLE_FIELDS` says
