@@ -51,7 +51,8 @@ pub(crate) fn quoted(w: &mut dyn Text, s: &str, controls: bool) {
                 b'u',
                 b'0',
                 b'0',
-                HEX[usize::from(c >> 4)],
+                // (Below 0x20: the high digit is 0 or 1.)
+                b'0' + (c >> 4),
                 HEX[usize::from(c & 15)],
             ]),
             _ => w.byte(c),
