@@ -101,20 +101,17 @@ impl<'w> Out<'w> {
     /// ` name ` (` name` for a text name `name_`), `,"name":` (no comma before an object's
     /// first member) or `,name=` (a space before the first field).
     fn key(&mut self, name: &[u8]) {
-        // (Text has no use for `first`.)
-        let first = core::mem::replace(&mut self.first, false);
         let (before, name, after) = match (self.mode, name) {
             // A text name that ends in `_` is glued to the value, without the `_`.
             (Mode::Text, [glued @ .., b'_']) => (" ", glued, ""),
             (Mode::Text, _) => (" ", name, " "),
-            // The comma dropped before the first member or field.
-            (Mode::Json, _) => (
-                ",\"".get(usize::from(first)..).unwrap_or_default(),
-                name,
-                "\":",
-            ),
-            (Mode::LineProtocol, _) => (if first { " " } else { "," }, name, "="),
+            (Mode::Json, _) if self.first => ("\"", name, "\":"),
+            (Mode::Json, _) => (",\"", name, "\":"),
+            (Mode::LineProtocol, _) if self.first => (" ", name, "="),
+            (Mode::LineProtocol, _) => (",", name, "="),
         };
+        // (Text has no use for `first`.)
+        self.first = false;
         self.w.str(before);
         self.w.bytes(name);
         self.w.str(after);
