@@ -73,11 +73,6 @@ impl<'a> Rec<'a> {
         }
     }
 
-    /// Whether any of the `n` slots from `slot` is present: one test of the mask.
-    pub fn any_of(&self, slot: usize, n: u32) -> bool {
-        (self.have >> slot) & ((1 << n) - 1) != 0
-    }
-
     /// Sets `slot` (nothing past the last slot: an attribute from a newer module).
     pub fn put(&mut self, slot: usize, v: u64) {
         if let Some(s) = self.v.get_mut(slot) {

@@ -222,7 +222,7 @@ impl<'w> Out<'w> {
                     // Text only: the three loads after one name (glued: its key, without
                     // the space after), `-` for one missing. Read where they are written: an
                     // array of the three was 48 bytes built, and its code.
-                    if rec.any_of(slot, 3) {
+                    if (slot..slot + 3).any(|s| rec.get(s).is_some()) {
                         self.key(name);
                         for s in slot..slot + 3 {
                             self.w.str(" ");
