@@ -51,7 +51,8 @@ pub(crate) fn quoted(w: &mut dyn Text, s: &str, controls: bool) {
                 b'u',
                 b'0',
                 b'0',
-                HEX[usize::from(c >> 4)],
+                // (Below 0x20: the high digit is 0 or 1.)
+                b'0' + (c >> 4),
                 HEX[usize::from(c & 15)],
             ]),
             _ => w.byte(c),
@@ -123,9 +124,10 @@ impl<'w> Out<'w> {
     fn object(&mut self, shape: &Shape, rec: &Rec<'_>, attrs: &AttrIter<'_>) {
         let json = self.json();
         if json {
-            self.comma();
-            self.w.str("{");
-            self.first = true;
+            // A comma before it unless first in its array.
+            let first = core::mem::replace(&mut self.first, true);
+            self.w
+                .str(",{".get(usize::from(first)..).unwrap_or_default());
             if shape.kind != UNNAMED {
                 self.key(b"type");
                 quoted(self.w, name_of(NAMES, shape.kind.into()), true);
@@ -159,14 +161,6 @@ impl<'w> Out<'w> {
             self.w.str("}");
             self.first = false;
         }
-    }
-
-    /// `,` unless first in its object or array.
-    fn comma(&mut self) {
-        if !self.first {
-            self.w.str(",");
-        }
-        self.first = false;
     }
 
     /// Writes the fields of `rec` that `table` describes (`decode::SAMPLE_FIELDS` says
