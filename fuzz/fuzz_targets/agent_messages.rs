@@ -32,7 +32,11 @@ fn both(put: &dyn Fn(&mut dyn Text, Style) -> Result<(), nlcore::Error>) {
         }
         let text = std::str::from_utf8(&out.0).expect("output is UTF-8");
         if style == Style::Json {
-            assert_eq!(text.matches('\n').count(), 1, "one JSON object per line: {text:?}");
+            assert_eq!(
+                text.matches('\n').count(),
+                1,
+                "one JSON object per line: {text:?}"
+            );
             assert!(text.starts_with('{') && text.ends_with("}\n"), "{text:?}");
         }
     }
@@ -81,7 +85,10 @@ fuzz_target!(|data: &[u8]| {
             ] {
                 both(&|w, style| format::message(w, printed, attrs.clone(), style));
             }
-            assert!(std::str::from_utf8(&line.0).is_ok(), "line protocol is UTF-8");
+            assert!(
+                std::str::from_utf8(&line.0).is_ok(),
+                "line protocol is UTF-8"
+            );
         }
     }
 });
