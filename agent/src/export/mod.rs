@@ -543,14 +543,7 @@ impl<'s> Exporters<'s> {
                 // vDSO lookup in this program), and this runs for every message.
                 #[cfg(feature = "mqtt")]
                 Kind::Mqtt => {
-                    let now = now_ms();
-                    if ending {
-                        // Retained `offline`, then DISCONNECT so that the broker does not
-                        // also publish the will.
-                        m.client.shutdown(now);
-                    } else {
-                        m.client.poll(now);
-                    }
+                    m.client.progress(now_ms(), ending);
                 }
                 _ => {}
             }

@@ -469,10 +469,19 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
         self.sent = self.head;
     }
 
+    /// [`Client::shutdown`] when `ending`, else [`Client::poll`]: the exporters' one call
+    /// after each message (one function for both: the binary measured smaller).
+    #[inline(never)]
+    pub fn progress(&mut self, now_ms: u64, ending: bool) {
+        if ending {
+            self.shutdown(now_ms);
+        } else {
+            self.poll(now_ms);
+        }
+    }
+
     /// Does whatever can be done now without waiting: connect, write, read acks, ping,
     /// time out. Call it after queueing and periodically (at least every second).
-    // Out of line: the binary measured smaller than with it inlined.
-    #[inline(never)]
     pub fn poll(&mut self, now_ms: u64) {
         if self.step(now_ms).is_err() {
             self.lost_connection(now_ms);
@@ -602,8 +611,6 @@ impl<L: Link, const ARENA: usize, const ENTRIES: usize> Client<L, ARENA, ENTRIES
 
     /// Ends the session cleanly, as far as the socket takes it without waiting: retained
     /// `offline`, then DISCONNECT (which tells the broker not to publish the will).
-    // Out of line: the binary measured smaller than with it inlined.
-    #[inline(never)]
     pub fn shutdown(&mut self, now_ms: u64) {
         // Only once connected and all that is queued is written, so the stream stays
         // well-formed.

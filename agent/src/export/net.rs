@@ -3,6 +3,7 @@
 //! peer is reported at once and the caller drops or keeps the record.
 
 use rustix::fd::OwnedFd;
+use rustix::io::Errno;
 use rustix::net::{connect, socket_with, SocketAddrAny, SocketFlags, SocketType};
 
 #[cfg(feature = "mqtt")]
@@ -12,21 +13,27 @@ pub use tcp::TcpLink;
 /// datagram; `None` for a slot not in use.
 pub type Peer = Option<SocketAddrAny>;
 
-/// A non-blocking socket of `kind` for talking to `peer`.
-fn socket_for(peer: &SocketAddrAny, kind: SocketType) -> Option<OwnedFd> {
+/// A non-blocking socket of `kind` connected to `peer`, or (a stream) connecting: a
+/// non-blocking connect that has not finished says INPROGRESS, which a datagram socket's
+/// never does. `None` when it cannot be made (no route, no address family).
+fn connected(peer: &SocketAddrAny, kind: SocketType) -> Option<OwnedFd> {
     let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
-    socket_with(peer.address_family(), kind, flags, None).ok()
+    let fd = socket_with(peer.address_family(), kind, flags, None).ok()?;
+    match connect(&fd, peer) {
+        Ok(()) | Err(Errno::INPROGRESS) => Some(fd),
+        Err(_) => None,
+    }
 }
 
 /// The MQTT exporter's stream (built with the `mqtt` feature).
 #[cfg(feature = "mqtt")]
 mod tcp {
-    use super::{socket_for, Peer};
+    use super::{connected, Peer};
     use crate::export::mqtt::Link;
     use core::net::SocketAddr;
     use rustix::fd::OwnedFd;
     use rustix::io::Errno;
-    use rustix::net::{connect, recv, send, RecvFlags, SendFlags, SocketType};
+    use rustix::net::{recv, send, RecvFlags, SendFlags, SocketType};
 
     /// What a send or receive moved, as [`Link`] says it: a call that failed only because
     /// it would have to wait (a full or empty socket buffer, a connect in progress, a
@@ -65,18 +72,11 @@ mod tcp {
 
     impl Link for TcpLink {
         fn open(&mut self) -> bool {
-            let Some(broker) = &self.broker else {
-                return false;
-            };
-            let Some(fd) = socket_for(broker, SocketType::STREAM) else {
-                return false;
-            };
-            // A non-blocking connect that has not finished says INPROGRESS.
-            if connect(&fd, broker).is_err_and(|e| e != Errno::INPROGRESS) {
-                return false;
-            }
-            self.fd = Some(fd);
-            true
+            self.fd = self
+                .broker
+                .as_ref()
+                .and_then(|broker| connected(broker, SocketType::STREAM));
+            self.fd.is_some()
         }
 
         fn send(&mut self, bytes: &[u8]) -> Option<usize> {
@@ -102,9 +102,7 @@ mod tcp {
 /// A UDP socket connected to `to`, so that its datagrams are written as a file's lines are;
 /// it never waits. `None` when it cannot be made (no route, no address family).
 pub fn udp_to(to: &SocketAddrAny) -> Option<OwnedFd> {
-    let fd = socket_for(to, SocketType::DGRAM)?;
-    connect(&fd, to).ok()?;
-    Some(fd)
+    connected(to, SocketType::DGRAM)
 }
 
 #[cfg(all(test, feature = "mqtt"))]
