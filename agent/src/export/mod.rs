@@ -24,7 +24,7 @@ pub mod spec;
 pub use line_protocol::{points, write_event as write_line_protocol_event};
 pub use line_protocol::{write_sample as write_line_protocol, Point, LINE};
 
-use crate::config::MAX_VALUE;
+use crate::config::{lines, MAX_VALUE};
 use crate::decode::{Event, Sample};
 #[cfg(feature = "mqtt")]
 use crate::now_ms;
@@ -68,6 +68,10 @@ pub const MQTT_PACKETS: usize = 64;
 
 /// Longest node name used in tags and topics.
 pub const MAX_HOST: usize = 64;
+
+/// The names of the counters a report line gives, with their spaces, one a line: a
+/// sink's two, then an MQTT sink's four.
+const COUNTER_NAMES: &str = " exported \n dropped \n connects \n disconnects \n resent \n backlog ";
 
 /// The size of the buffers for MQTT names and file paths: one size, so one instance of the
 /// buffer's code.
@@ -604,21 +608,27 @@ impl<'s> Exporters<'s> {
         for ((sink, c), m) in self.list.sinks.iter().zip(self.slots.iter()) {
             w.str("export ");
             w.str(sink.name());
-            w.str(" exported ");
-            w.uint(c.exported);
-            w.str(" dropped ");
-            w.uint(c.dropped);
-            #[cfg(feature = "mqtt")]
-            if let Kind::Mqtt = sink {
-                let mc = m.client.counters;
-                w.str(" connects ");
-                w.uint(mc.connects);
-                w.str(" disconnects ");
-                w.uint(mc.disconnects);
-                w.str(" resent ");
-                w.uint(mc.resent);
-                w.str(" backlog ");
-                w.uint(m.client.backlog() as u64);
+            let (counters, reported) = match sink {
+                #[cfg(feature = "mqtt")]
+                Kind::Mqtt => {
+                    let mc = m.client.counters;
+                    let backlog = m.client.backlog() as u64;
+                    let all = [
+                        c.exported,
+                        c.dropped,
+                        mc.connects,
+                        mc.disconnects,
+                        mc.resent,
+                        backlog,
+                    ];
+                    (all, all.len())
+                }
+                _ => ([c.exported, c.dropped, 0, 0, 0, 0], 2),
+            };
+            // Each counter after its name, the names one string walked by one loop.
+            for (name, value) in lines(COUNTER_NAMES).zip(counters).take(reported) {
+                w.str(name);
+                w.uint(value);
             }
             w.byte(b'\n');
         }
