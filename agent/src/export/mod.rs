@@ -401,40 +401,39 @@ impl<'s> Exporters<'s> {
         // resident (a stdout sink's slot not at all), and the slots' pages are most of the
         // agent's memory. The names always fit: `export` values are shorter than the buffer
         // (asserted at TOPIC).
-        let name = &mut slot.name;
         match spec.kind {
             Kind::Stdout => {}
-            // A batch sends to its peer (UDP), or else writes to the file (its path and a
-            // NUL). It is empty: every message ends with it written (`finish`), and its file
-            // or socket was closed as the slot's last sink ended.
-            Kind::Udp | Kind::File => {
-                slot.batch.to = spec.peer.map(Into::into);
-                if spec.kind == Kind::File {
-                    name.clear();
-                    let w = name.text();
-                    w.str(spec.name);
-                    w.byte(0);
-                }
-            }
+            // A batch sends to its peer (UDP), or else writes to the file (below). It is
+            // empty: every message ends with it written (`finish`), and its file or socket
+            // was closed as the slot's last sink ended.
+            Kind::Udp => slot.batch.to = spec.peer.map(Into::into),
             #[cfg(feature = "prometheus")]
             Kind::Prometheus => slot.textfile.start(spec.name),
-            #[cfg(feature = "mqtt")]
-            Kind::Mqtt => {
-                // MQTT's topic prefix, then `/HOST/`: every topic goes on with a level.
+            // A file's path or MQTT's topic prefix: the name, then what the kind adds.
+            _ => {
+                let name = &mut slot.name;
                 name.clear();
                 let w = name.text();
                 w.str(spec.name);
-                w.byte(b'/');
-                topic_level(w, host);
-                w.byte(b'/');
-                let qos = if spec.qos1 {
-                    Qos::AtLeastOnce
-                } else {
-                    Qos::AtMostOnce
-                };
-                let link = TcpLink::new(spec.peer?);
-                let host = host.as_bytes();
-                slot.client.restart(link, host, name.get()?, qos).ok()?;
+                #[cfg(feature = "mqtt")]
+                if spec.kind == Kind::Mqtt {
+                    // `/HOST/`: every topic goes on with a level.
+                    w.byte(b'/');
+                    topic_level(w, host);
+                    w.byte(b'/');
+                    let qos = if spec.qos1 {
+                        Qos::AtLeastOnce
+                    } else {
+                        Qos::AtMostOnce
+                    };
+                    let link = TcpLink::new(spec.peer?);
+                    let host = host.as_bytes();
+                    slot.client.restart(link, host, name.get()?, qos).ok()?;
+                    return Some(spec.kind);
+                }
+                // The file's path as a C string.
+                w.byte(0);
+                slot.batch.to = None;
             }
         }
         Some(spec.kind)
