@@ -418,9 +418,9 @@ impl<'s> Exporters<'s> {
                 #[cfg(feature = "mqtt")]
                 if spec.kind == Kind::Mqtt {
                     // `/HOST/`: every topic goes on with a level.
-                    w.byte(b'/');
+                    w.str("/");
                     topic_level(w, host);
-                    w.byte(b'/');
+                    w.str("/");
                     let qos = if spec.qos1 {
                         Qos::AtLeastOnce
                     } else {
@@ -432,7 +432,7 @@ impl<'s> Exporters<'s> {
                     return Some(spec.kind);
                 }
                 // The file's path as a C string.
-                w.byte(0);
+                w.str("\0");
                 slot.batch.to = None;
             }
         }
@@ -505,7 +505,7 @@ impl<'s> Exporters<'s> {
                     w.bytes(m.name.get().unwrap_or_default());
                     w.str(measurement);
                     if let Some(key) = key {
-                        w.byte(b'/');
+                        w.str("/");
                         topic_level(w, key);
                     }
                     // Without the newline (a slice pattern: no call to compare one byte).
@@ -629,7 +629,7 @@ impl<'s> Exporters<'s> {
                 w.str(name);
                 w.uint(value);
             }
-            w.byte(b'\n');
+            w.str("\n");
         }
     }
 }
