@@ -121,10 +121,10 @@ fn head_and_fields(
 /// Ends a point: the timestamp when there is one, the newline.
 fn end(w: &mut dyn Text, timestamp_ns: Option<u64>) {
     if let Some(ts) = timestamp_ns {
-        w.byte(b' ');
+        w.str(" ");
         w.uint(ts);
     }
-    w.byte(b'\n');
+    w.str("\n");
 }
 
 /// Calls `f` with each point of a sample message: the system point, then interfaces, then

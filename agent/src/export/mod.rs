@@ -24,7 +24,7 @@ pub mod spec;
 pub use line_protocol::{points, write_event as write_line_protocol_event};
 pub use line_protocol::{write_sample as write_line_protocol, Point, LINE};
 
-use crate::config::MAX_VALUE;
+use crate::config::{lines, MAX_VALUE};
 use crate::decode::{Event, Sample};
 #[cfg(feature = "mqtt")]
 use crate::now_ms;
@@ -68,6 +68,10 @@ pub const MQTT_PACKETS: usize = 64;
 
 /// Longest node name used in tags and topics.
 pub const MAX_HOST: usize = 64;
+
+/// The names of the counters a report line gives, with their spaces, one a line: a
+/// sink's two, then an MQTT sink's four.
+const COUNTER_NAMES: &str = " exported \n dropped \n connects \n disconnects \n resent \n backlog ";
 
 /// The size of the buffers for MQTT names and file paths: one size, so one instance of the
 /// buffer's code.
@@ -397,40 +401,39 @@ impl<'s> Exporters<'s> {
         // resident (a stdout sink's slot not at all), and the slots' pages are most of the
         // agent's memory. The names always fit: `export` values are shorter than the buffer
         // (asserted at TOPIC).
-        let name = &mut slot.name;
         match spec.kind {
             Kind::Stdout => {}
-            // A batch sends to its peer (UDP), or else writes to the file (its path and a
-            // NUL). It is empty: every message ends with it written (`finish`), and its file
-            // or socket was closed as the slot's last sink ended.
-            Kind::Udp | Kind::File => {
-                slot.batch.to = spec.peer.map(Into::into);
-                if spec.kind == Kind::File {
-                    name.clear();
-                    let w = name.text();
-                    w.str(spec.name);
-                    w.byte(0);
-                }
-            }
+            // A batch sends to its peer (UDP), or else writes to the file (below). It is
+            // empty: every message ends with it written (`finish`), and its file or socket
+            // was closed as the slot's last sink ended.
+            Kind::Udp => slot.batch.to = spec.peer.map(Into::into),
             #[cfg(feature = "prometheus")]
             Kind::Prometheus => slot.textfile.start(spec.name),
-            #[cfg(feature = "mqtt")]
-            Kind::Mqtt => {
-                // MQTT's topic prefix, then `/HOST/`: every topic goes on with a level.
+            // A file's path or MQTT's topic prefix: the name, then what the kind adds.
+            _ => {
+                let name = &mut slot.name;
                 name.clear();
                 let w = name.text();
                 w.str(spec.name);
-                w.byte(b'/');
-                topic_level(w, host);
-                w.byte(b'/');
-                let qos = if spec.qos1 {
-                    Qos::AtLeastOnce
-                } else {
-                    Qos::AtMostOnce
-                };
-                let link = TcpLink::new(spec.peer?);
-                let host = host.as_bytes();
-                slot.client.restart(link, host, name.get()?, qos).ok()?;
+                #[cfg(feature = "mqtt")]
+                if spec.kind == Kind::Mqtt {
+                    // `/HOST/`: every topic goes on with a level.
+                    w.str("/");
+                    topic_level(w, host);
+                    w.str("/");
+                    let qos = if spec.qos1 {
+                        Qos::AtLeastOnce
+                    } else {
+                        Qos::AtMostOnce
+                    };
+                    let link = TcpLink::new(spec.peer?);
+                    let host = host.as_bytes();
+                    slot.client.restart(link, host, name.get()?, qos).ok()?;
+                    return Some(spec.kind);
+                }
+                // The file's path as a C string.
+                w.str("\0");
+                slot.batch.to = None;
             }
         }
         Some(spec.kind)
@@ -502,7 +505,7 @@ impl<'s> Exporters<'s> {
                     w.bytes(m.name.get().unwrap_or_default());
                     w.str(measurement);
                     if let Some(key) = key {
-                        w.byte(b'/');
+                        w.str("/");
                         topic_level(w, key);
                     }
                     // Without the newline (a slice pattern: no call to compare one byte).
@@ -597,23 +600,29 @@ impl<'s> Exporters<'s> {
         for ((sink, c), m) in self.list.sinks.iter().zip(self.slots.iter()) {
             w.str("export ");
             w.str(sink.name());
-            w.str(" exported ");
-            w.uint(c.exported);
-            w.str(" dropped ");
-            w.uint(c.dropped);
-            #[cfg(feature = "mqtt")]
-            if let Kind::Mqtt = sink {
-                let mc = m.client.counters;
-                w.str(" connects ");
-                w.uint(mc.connects);
-                w.str(" disconnects ");
-                w.uint(mc.disconnects);
-                w.str(" resent ");
-                w.uint(mc.resent);
-                w.str(" backlog ");
-                w.uint(m.client.backlog() as u64);
+            let (counters, reported) = match sink {
+                #[cfg(feature = "mqtt")]
+                Kind::Mqtt => {
+                    let mc = m.client.counters;
+                    let backlog = m.client.backlog() as u64;
+                    let all = [
+                        c.exported,
+                        c.dropped,
+                        mc.connects,
+                        mc.disconnects,
+                        mc.resent,
+                        backlog,
+                    ];
+                    (all, all.len())
+                }
+                _ => ([c.exported, c.dropped, 0, 0, 0, 0], 2),
+            };
+            // Each counter after its name, the names one string walked by one loop.
+            for (name, value) in lines(COUNTER_NAMES).zip(counters).take(reported) {
+                w.str(name);
+                w.uint(value);
             }
-            w.byte(b'\n');
+            w.str("\n");
         }
     }
 }
