@@ -3,6 +3,7 @@ use super::Error;
 use crate::consts::*;
 use crate::wire::MessageIter;
 use core::time::Duration;
+use linux_raw_sys::net::{SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_RCVTIMEO_OLD};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::{Errno, IoSlice, IoSliceMut};
@@ -108,11 +109,11 @@ impl NlSocket {
     fn open_timed(protocol: i32, timeout: Duration, nonblocking: bool) -> Result<Self, Error> {
         // A negative unit is refused here, as it always was: `EINVAL`.
         let raw = u32::try_from(protocol).map_err(|_| Error::from_errno(Errno::INVAL))?;
-        let flags = match nonblocking {
-            true => SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-            false => SocketFlags::CLOEXEC,
-        };
-        let fd = sys::socket(flags.bits(), raw).map_err(Error::Os)?;
+        // The flag by arithmetic, not a branch: a branch had the compiler write the system
+        // call twice.
+        let flags =
+            SocketFlags::CLOEXEC.bits() | (SocketFlags::NONBLOCK.bits() * nonblocking as u32);
+        let fd = sys::socket(flags, raw).map_err(Error::Os)?;
         let sock = NlSocket {
             fd,
             protocol,
@@ -254,15 +255,19 @@ impl NlSocket {
     /// `SO_RCVBUF`: the receive queue's size in bytes (the kernel doubles the value and
     /// caps it at `net.core.rmem_max`).
     pub fn set_recv_buffer(&self, bytes: usize) -> Result<(), Error> {
-        rustix::net::sockopt::set_socket_recv_buffer_size(&self.fd, bytes)
-            .map_err(Error::from_errno)
+        self.set_socket_int(SO_RCVBUF, bytes)
     }
 
     /// `SO_RCVBUFFORCE`: as [`set_recv_buffer`](Self::set_recv_buffer) past
     /// `net.core.rmem_max`; needs `CAP_NET_ADMIN`.
     pub fn set_recv_buffer_force(&self, bytes: usize) -> Result<(), Error> {
-        rustix::net::sockopt::set_socket_recv_buffer_size_force(&self.fd, bytes)
-            .map_err(Error::from_errno)
+        self.set_socket_int(SO_RCVBUFFORCE, bytes)
+    }
+
+    /// An `int` option at level `SOL_SOCKET`; a value past `int` is `EINVAL`.
+    fn set_socket_int(&self, name: u32, value: usize) -> Result<(), Error> {
+        let value = i32::try_from(value).map_err(|_| Error::from_errno(Errno::INVAL))?;
+        self.set_opt(SOL_SOCKET as i32, name as i32, value)
     }
 
     /// The receive queue's size in bytes as the kernel reports it (`SO_RCVBUF`).
@@ -275,10 +280,14 @@ impl NlSocket {
         sys::getsockopt_int(self.fd.as_fd(), SOL_NETLINK, name).map_err(Error::Os)
     }
 
+    fn set_netlink_opt(&self, name: i32, value: i32) -> Result<(), Error> {
+        self.set_opt(SOL_NETLINK, name, value)
+    }
+
     // Out of line: a program that sets several options carries the call once.
     #[inline(never)]
-    fn set_netlink_opt(&self, name: i32, value: i32) -> Result<(), Error> {
-        sys::setsockopt_int(self.fd.as_fd(), SOL_NETLINK, name, value).map_err(Error::Os)
+    fn set_opt(&self, level: i32, name: i32, value: i32) -> Result<(), Error> {
+        sys::setsockopt(self.fd.as_fd(), level, name, &value).map_err(Error::Os)
     }
 
     /// Switches between blocking (bounded by the receive timeout) and non-blocking receives
@@ -295,12 +304,22 @@ impl NlSocket {
         if timeout.is_zero() {
             return Err(Error::from_errno(Errno::INVAL));
         }
-        rustix::net::sockopt::set_socket_timeout(
-            &self.fd,
-            rustix::net::sockopt::Timeout::Recv,
-            Some(timeout),
+        // `struct timeval` of `long`s, as `SO_RCVTIMEO` (`SO_RCVTIMEO_OLD`) takes it on every
+        // kernel; rustix's setter tries `SO_RCVTIMEO_NEW` first and falls back to it, two
+        // calls and two conversions for what a timeout in `long` seconds says as well.
+        // Less than a microsecond is one, not zero ("forever").
+        let secs = timeout.as_secs().min(isize::MAX as u64) as isize;
+        let micros = match (secs, timeout.subsec_micros()) {
+            (0, 0) => 1,
+            (_, micros) => micros as isize,
+        };
+        sys::setsockopt(
+            self.fd.as_fd(),
+            SOL_SOCKET as i32,
+            SO_RCVTIMEO_OLD as i32,
+            &[secs, micros],
         )
-        .map_err(Error::from_errno)
+        .map_err(Error::Os)
     }
 
     /// Accept datagrams from any port (other processes), not only from the kernel.
