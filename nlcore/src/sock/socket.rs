@@ -171,7 +171,7 @@ impl NlSocket {
     /// The address the kernel holds for this socket (`getsockname`).
     pub fn local_addr(&self) -> Result<Addr, Error> {
         let raw = sys::getsockname(self.fd.as_fd()).map_err(Error::Os)?;
-        Ok(from_raw(raw)?.unwrap_or_default())
+        from_raw(raw)
     }
 
     /// This socket's port id: 0 until bound, or until its first request (a socket that
@@ -442,8 +442,8 @@ impl NlSocket {
             msg.bytes
         };
         let from = match msg.address {
-            Some(any) => Some(to_addr(any)?),
-            None => None,
+            Some(any) => to_addr(any)?,
+            None => Addr::KERNEL,
         };
         let sender = self.check_datagram(size, capacity, from)?;
         Ok(Datagram {
@@ -487,19 +487,13 @@ impl NlSocket {
         }
     }
 
-    fn check_datagram(
-        &self,
-        size: usize,
-        capacity: usize,
-        from: Option<Addr>,
-    ) -> Result<Addr, Error> {
+    fn check_datagram(&self, size: usize, capacity: usize, sender: Addr) -> Result<Addr, Error> {
         if size > capacity {
             return Err(Error::Truncated {
                 size: crate::error::count(size),
                 capacity: crate::error::count(capacity),
             });
         }
-        let sender = from.unwrap_or(Addr::KERNEL);
         if sender.port != 0 && !self.accept_any_sender {
             return Err(Error::ForeignSender { port: sender.port });
         }
@@ -521,20 +515,20 @@ fn to_addr(any: SocketAddrAny) -> Result<Addr, Error> {
     })
 }
 
-/// The address in a `struct sockaddr_nl` the kernel wrote (`None` if it wrote none); as
-/// rustix, another family is `EAFNOSUPPORT`.
-fn from_raw((raw, len): sys::RawAddr) -> Result<Option<Addr>, Error> {
+/// The address in a `struct sockaddr_nl` the kernel wrote (the kernel's, port 0, if it
+/// wrote none); as rustix, another family is `EAFNOSUPPORT`.
+fn from_raw((raw, len): sys::RawAddr) -> Result<Addr, Error> {
     if len == 0 {
-        return Ok(None);
+        return Ok(Addr::KERNEL);
     }
     let word = |at: usize| u32::from_ne_bytes([raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]);
     if len < 12 || u16::from_ne_bytes([raw[0], raw[1]]) != AddressFamily::NETLINK.as_raw() {
         return Err(Error::from_errno(Errno::AFNOSUPPORT));
     }
-    Ok(Some(Addr {
+    Ok(Addr {
         port: word(4),
         groups: word(8),
-    }))
+    })
 }
 
 /// A send to groups with port 0 is broadcast to the groups first and then also unicast to
