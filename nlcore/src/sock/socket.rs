@@ -101,12 +101,18 @@ impl NlSocket {
     /// `socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol)`: a socket of unit `protocol`
     /// (`NETLINK_ROUTE`, `NETLINK_GENERIC`, or a module's own number), not yet bound.
     pub fn open(protocol: i32) -> Result<Self, Error> {
-        Self::open_timed(protocol, DEFAULT_RECV_TIMEOUT, false)
+        Self::open_timed(protocol, DEFAULT_RECV_TIMEOUT, false, false)
     }
 
     /// [`open`](Self::open) with blocking receives bounded by `timeout`, or non-blocking
-    /// ones from the start (`SOCK_NONBLOCK`).
-    fn open_timed(protocol: i32, timeout: Duration, nonblocking: bool) -> Result<Self, Error> {
+    /// ones from the start (`SOCK_NONBLOCK`), and bound to a port the kernel chooses when
+    /// `bound` is set.
+    fn open_timed(
+        protocol: i32,
+        timeout: Duration,
+        nonblocking: bool,
+        bound: bool,
+    ) -> Result<Self, Error> {
         // A negative unit is refused here, as it always was: `EINVAL`.
         let raw = u32::try_from(protocol).map_err(|_| Error::from_errno(Errno::INVAL))?;
         // The flag by arithmetic, not a branch: a branch had the compiler write the system
@@ -114,7 +120,7 @@ impl NlSocket {
         let flags =
             SocketFlags::CLOEXEC.bits() | (SocketFlags::NONBLOCK.bits() * nonblocking as u32);
         let fd = sys::socket(flags, raw).map_err(Error::Os)?;
-        let sock = NlSocket {
+        let mut sock = NlSocket {
             fd,
             protocol,
             port: 0,
@@ -124,8 +130,13 @@ impl NlSocket {
             peer: Addr::KERNEL,
             overruns: 0,
         };
-        sock.set_recv_timeout(timeout)?;
-        Ok(sock)
+        // The steps after the socket call end in one result: a failure closes the socket
+        // at one place, not once per step.
+        let set_up = match sock.set_recv_timeout(timeout) {
+            Ok(()) if bound => sock.bind(0, 0).map(drop),
+            timeout_set => timeout_set,
+        };
+        set_up.map(|()| sock)
     }
 
     /// [`open`](Self::open) and [`bind`](Self::bind) to a port the kernel chooses, no
@@ -150,9 +161,7 @@ impl NlSocket {
         timeout: Duration,
         nonblocking: bool,
     ) -> Result<Self, Error> {
-        let mut sock = Self::open_timed(protocol, timeout, nonblocking)?;
-        sock.bind(0, 0)?;
-        Ok(sock)
+        Self::open_timed(protocol, timeout, nonblocking, true)
     }
 
     /// `bind` to `port` (0: the kernel picks a free one) and the groups of the mask
