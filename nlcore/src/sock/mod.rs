@@ -15,10 +15,10 @@
 //! (reported as [`Error::Truncated`] with its real size), and a full receive queue drops
 //! messages (reported once as [`Error::Overrun`] and counted). Neither is silent.
 //!
-//! rustix covers the sockets; the `SOL_NETLINK` options it lacks, `recvfrom` /
-//! `getsockname` into a 12-byte `sockaddr_nl` (rustix's address type is a 128-byte
-//! `sockaddr_storage`) and the `socket` call go through one small module of raw system
-//! calls, the crate's only `unsafe` code.
+//! rustix covers the sockets; `setsockopt` (every option, one call each), the
+//! `SOL_NETLINK` options rustix lacks, `recvfrom` / `getsockname` into a 12-byte
+//! `sockaddr_nl` (rustix's address type is a 128-byte `sockaddr_storage`) and the `socket`
+//! call go through one small module of raw system calls, the crate's only `unsafe` code.
 
 mod error;
 mod family;

@@ -3,6 +3,7 @@ use super::Error;
 use crate::consts::*;
 use crate::wire::MessageIter;
 use core::time::Duration;
+use linux_raw_sys::net::{SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_RCVTIMEO_OLD};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::{Errno, IoSlice, IoSliceMut};
@@ -100,20 +101,26 @@ impl NlSocket {
     /// `socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol)`: a socket of unit `protocol`
     /// (`NETLINK_ROUTE`, `NETLINK_GENERIC`, or a module's own number), not yet bound.
     pub fn open(protocol: i32) -> Result<Self, Error> {
-        Self::open_timed(protocol, DEFAULT_RECV_TIMEOUT, false)
+        Self::open_timed(protocol, DEFAULT_RECV_TIMEOUT, false, false)
     }
 
     /// [`open`](Self::open) with blocking receives bounded by `timeout`, or non-blocking
-    /// ones from the start (`SOCK_NONBLOCK`).
-    fn open_timed(protocol: i32, timeout: Duration, nonblocking: bool) -> Result<Self, Error> {
+    /// ones from the start (`SOCK_NONBLOCK`), and bound to a port the kernel chooses when
+    /// `bound` is set.
+    fn open_timed(
+        protocol: i32,
+        timeout: Duration,
+        nonblocking: bool,
+        bound: bool,
+    ) -> Result<Self, Error> {
         // A negative unit is refused here, as it always was: `EINVAL`.
         let raw = u32::try_from(protocol).map_err(|_| Error::from_errno(Errno::INVAL))?;
-        let flags = match nonblocking {
-            true => SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-            false => SocketFlags::CLOEXEC,
-        };
-        let fd = sys::socket(flags.bits(), raw).map_err(Error::Os)?;
-        let sock = NlSocket {
+        // The flag by arithmetic, not a branch: a branch had the compiler write the system
+        // call twice.
+        let flags =
+            SocketFlags::CLOEXEC.bits() | (SocketFlags::NONBLOCK.bits() * nonblocking as u32);
+        let fd = sys::socket(flags, raw).map_err(Error::Os)?;
+        let mut sock = NlSocket {
             fd,
             protocol,
             port: 0,
@@ -123,8 +130,13 @@ impl NlSocket {
             peer: Addr::KERNEL,
             overruns: 0,
         };
-        sock.set_recv_timeout(timeout)?;
-        Ok(sock)
+        // The steps after the socket call end in one result: a failure closes the socket
+        // at one place, not once per step.
+        let set_up = match sock.set_recv_timeout(timeout) {
+            Ok(()) if bound => sock.bind(0, 0).map(drop),
+            timeout_set => timeout_set,
+        };
+        set_up.map(|()| sock)
     }
 
     /// [`open`](Self::open) and [`bind`](Self::bind) to a port the kernel chooses, no
@@ -149,9 +161,7 @@ impl NlSocket {
         timeout: Duration,
         nonblocking: bool,
     ) -> Result<Self, Error> {
-        let mut sock = Self::open_timed(protocol, timeout, nonblocking)?;
-        sock.bind(0, 0)?;
-        Ok(sock)
+        Self::open_timed(protocol, timeout, nonblocking, true)
     }
 
     /// `bind` to `port` (0: the kernel picks a free one) and the groups of the mask
@@ -170,7 +180,7 @@ impl NlSocket {
     /// The address the kernel holds for this socket (`getsockname`).
     pub fn local_addr(&self) -> Result<Addr, Error> {
         let raw = sys::getsockname(self.fd.as_fd()).map_err(Error::Os)?;
-        Ok(from_raw(raw)?.unwrap_or_default())
+        from_raw(raw)
     }
 
     /// This socket's port id: 0 until bound, or until its first request (a socket that
@@ -254,15 +264,19 @@ impl NlSocket {
     /// `SO_RCVBUF`: the receive queue's size in bytes (the kernel doubles the value and
     /// caps it at `net.core.rmem_max`).
     pub fn set_recv_buffer(&self, bytes: usize) -> Result<(), Error> {
-        rustix::net::sockopt::set_socket_recv_buffer_size(&self.fd, bytes)
-            .map_err(Error::from_errno)
+        self.set_socket_int(SO_RCVBUF, bytes)
     }
 
     /// `SO_RCVBUFFORCE`: as [`set_recv_buffer`](Self::set_recv_buffer) past
     /// `net.core.rmem_max`; needs `CAP_NET_ADMIN`.
     pub fn set_recv_buffer_force(&self, bytes: usize) -> Result<(), Error> {
-        rustix::net::sockopt::set_socket_recv_buffer_size_force(&self.fd, bytes)
-            .map_err(Error::from_errno)
+        self.set_socket_int(SO_RCVBUFFORCE, bytes)
+    }
+
+    /// An `int` option at level `SOL_SOCKET`; a value past `int` is `EINVAL`.
+    fn set_socket_int(&self, name: u32, value: usize) -> Result<(), Error> {
+        let value = i32::try_from(value).map_err(|_| Error::from_errno(Errno::INVAL))?;
+        self.set_opt(SOL_SOCKET as i32, name as i32, value)
     }
 
     /// The receive queue's size in bytes as the kernel reports it (`SO_RCVBUF`).
@@ -275,10 +289,14 @@ impl NlSocket {
         sys::getsockopt_int(self.fd.as_fd(), SOL_NETLINK, name).map_err(Error::Os)
     }
 
+    fn set_netlink_opt(&self, name: i32, value: i32) -> Result<(), Error> {
+        self.set_opt(SOL_NETLINK, name, value)
+    }
+
     // Out of line: a program that sets several options carries the call once.
     #[inline(never)]
-    fn set_netlink_opt(&self, name: i32, value: i32) -> Result<(), Error> {
-        sys::setsockopt_int(self.fd.as_fd(), SOL_NETLINK, name, value).map_err(Error::Os)
+    fn set_opt(&self, level: i32, name: i32, value: i32) -> Result<(), Error> {
+        sys::setsockopt(self.fd.as_fd(), level, name, &value).map_err(Error::Os)
     }
 
     /// Switches between blocking (bounded by the receive timeout) and non-blocking receives
@@ -295,12 +313,22 @@ impl NlSocket {
         if timeout.is_zero() {
             return Err(Error::from_errno(Errno::INVAL));
         }
-        rustix::net::sockopt::set_socket_timeout(
-            &self.fd,
-            rustix::net::sockopt::Timeout::Recv,
-            Some(timeout),
+        // `struct timeval` of `long`s, as `SO_RCVTIMEO` (`SO_RCVTIMEO_OLD`) takes it on every
+        // kernel; rustix's setter tries `SO_RCVTIMEO_NEW` first and falls back to it, two
+        // calls and two conversions for what a timeout in `long` seconds says as well.
+        // Less than a microsecond is one, not zero ("forever").
+        let secs = timeout.as_secs().min(isize::MAX as u64) as isize;
+        let micros = match (secs, timeout.subsec_micros()) {
+            (0, 0) => 1,
+            (_, micros) => micros as isize,
+        };
+        sys::setsockopt(
+            self.fd.as_fd(),
+            SOL_SOCKET as i32,
+            SO_RCVTIMEO_OLD as i32,
+            &[secs, micros],
         )
-        .map_err(Error::from_errno)
+        .map_err(Error::Os)
     }
 
     /// Accept datagrams from any port (other processes), not only from the kernel.
@@ -423,8 +451,8 @@ impl NlSocket {
             msg.bytes
         };
         let from = match msg.address {
-            Some(any) => Some(to_addr(any)?),
-            None => None,
+            Some(any) => to_addr(any)?,
+            None => Addr::KERNEL,
         };
         let sender = self.check_datagram(size, capacity, from)?;
         Ok(Datagram {
@@ -468,19 +496,13 @@ impl NlSocket {
         }
     }
 
-    fn check_datagram(
-        &self,
-        size: usize,
-        capacity: usize,
-        from: Option<Addr>,
-    ) -> Result<Addr, Error> {
+    fn check_datagram(&self, size: usize, capacity: usize, sender: Addr) -> Result<Addr, Error> {
         if size > capacity {
             return Err(Error::Truncated {
                 size: crate::error::count(size),
                 capacity: crate::error::count(capacity),
             });
         }
-        let sender = from.unwrap_or(Addr::KERNEL);
         if sender.port != 0 && !self.accept_any_sender {
             return Err(Error::ForeignSender { port: sender.port });
         }
@@ -502,20 +524,20 @@ fn to_addr(any: SocketAddrAny) -> Result<Addr, Error> {
     })
 }
 
-/// The address in a `struct sockaddr_nl` the kernel wrote (`None` if it wrote none); as
-/// rustix, another family is `EAFNOSUPPORT`.
-fn from_raw((raw, len): sys::RawAddr) -> Result<Option<Addr>, Error> {
+/// The address in a `struct sockaddr_nl` the kernel wrote (the kernel's, port 0, if it
+/// wrote none); as rustix, another family is `EAFNOSUPPORT`.
+fn from_raw((raw, len): sys::RawAddr) -> Result<Addr, Error> {
     if len == 0 {
-        return Ok(None);
+        return Ok(Addr::KERNEL);
     }
     let word = |at: usize| u32::from_ne_bytes([raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]);
     if len < 12 || u16::from_ne_bytes([raw[0], raw[1]]) != AddressFamily::NETLINK.as_raw() {
         return Err(Error::from_errno(Errno::AFNOSUPPORT));
     }
-    Ok(Some(Addr {
+    Ok(Addr {
         port: word(4),
         groups: word(8),
-    }))
+    })
 }
 
 /// A send to groups with port 0 is broadcast to the groups first and then also unicast to

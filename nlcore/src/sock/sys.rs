@@ -1,5 +1,6 @@
-//! The socket options rustix does not wrap: `setsockopt` / `getsockopt` at level
-//! `SOL_NETLINK` (and any other level), as raw system calls through the `syscalls` crate;
+//! The socket options as raw system calls: `setsockopt` at every level (rustix's setters
+//! of the receive timeout and buffer carried a fallback and a conversion each), `getsockopt`
+//! at level `SOL_NETLINK`, which rustix does not wrap, through the `syscalls` crate;
 //! `recvfrom` and `getsockname` with a `struct sockaddr_nl`; `socket` itself, for a
 //! netlink socket; and the monotonic clock that timeouts and timers are measured on.
 //!
@@ -29,17 +30,17 @@ pub(crate) fn socket(flags: u32, protocol: u32) -> Result<OwnedFd, i32> {
 }
 
 /// `int setsockopt(int fd, int level, int optname, const void *optval, socklen_t optlen)`
-/// with an `int` value, see setsockopt(2) and netlink(7).
-pub(crate) fn setsockopt_int(
+/// with the value `value` (an `int`, a `struct timeval`), see setsockopt(2) and netlink(7).
+pub(crate) fn setsockopt<T: Copy>(
     fd: BorrowedFd<'_>,
     level: i32,
     name: i32,
-    value: c_int,
+    value: &T,
 ) -> Result<(), i32> {
-    let optval: *const c_int = &value;
+    let optval: *const T = value;
     // SAFETY: `fd` is a live descriptor for the duration of the borrow; `optval` points to
-    // `value`, a c_int on this stack frame that outlives the call, and `optlen` is exactly
-    // its size, so the kernel reads only those 4 bytes and keeps no reference to them.
+    // `value`, plain data borrowed for the call, and `optlen` is exactly its size, so the
+    // kernel reads only those bytes and keeps no reference to them.
     let result = unsafe {
         syscall!(
             Sysno::setsockopt,
@@ -47,7 +48,7 @@ pub(crate) fn setsockopt_int(
             level,
             name,
             optval,
-            core::mem::size_of::<c_int>()
+            core::mem::size_of::<T>()
         )
     };
     result.map(|_| ()).map_err(errno)
